@@ -1,0 +1,40 @@
+/**
+ * The messages between the agent's main thread and its piscina workers.
+ * Inputs and outputs stay encoded bytes on the main thread: only workers
+ * decode and encode, so the main thread just routes.
+ */
+import type { TaskErrorKind, TaskKind } from '@picompute/sdk/wire';
+
+export interface BatchTask {
+  index: number;
+  attempt: number;
+  /** MAP: one encoded input. */
+  input: Uint8Array;
+  /** REDUCE: the encoded map outputs in input order. */
+  values: Uint8Array[];
+}
+
+export interface Batch {
+  bundlePath: string;
+  jobId: string;
+  kind: TaskKind;
+  args: Record<string, string>;
+  timeLimitMs: number;
+  tasks: BatchTask[];
+  /**
+   * Float64Array(2) the worker keeps current: [ordinal of the task it is
+   * running, Date.now() when that task started]. It lets the main thread
+   * blame the right task when a whole worker call dies (time limit, memory).
+   */
+  progress: SharedArrayBuffer;
+}
+
+export interface TaskOutcome {
+  index: number;
+  attempt: number;
+  ok: boolean;
+  output?: Uint8Array;
+  error?: { kind: TaskErrorKind; message: string; stack: string; inputPreview: string };
+  logs: string[];
+  durationMs: number;
+}

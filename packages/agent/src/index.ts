@@ -1,0 +1,3 @@
+export { startAgent, defaultTaskMemoryMb, defaultCacheDir } from './agent.js';
+export type { Agent, AgentOptions } from './agent.js';
+export { agentInfo, heartbeat, readTemperatureC, PICOMPUTE_VERSION } from './node-facts.js';

@@ -1,0 +1,162 @@
+/**
+ * One coordinator's Work stream, seen from the agent: it takes task batches,
+ * fetches bundles it lacks over the same stream, runs the batches on the pool
+ * and sends results back, coalescing those that finish in the same tick into
+ * one message. Heartbeats go out every `heartbeatMs`.
+ */
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { Assign, BlobChunk, FromAgent, TaskResult, ToAgent } from '@picompute/sdk/wire';
+import type { AgentInfo } from '@picompute/sdk/wire';
+import type { TaskOutcome } from './batch.js';
+import type { BundleCache } from './bundle-cache.js';
+import { heartbeat } from './node-facts.js';
+import type { TaskPools } from './pool.js';
+import { runBatch } from './run-batch.js';
+
+export interface SessionDeps {
+  info: AgentInfo;
+  pools: TaskPools;
+  bundles: BundleCache;
+  heartbeatMs: number;
+  thermalPath?: string;
+  log: (line: string) => void;
+}
+
+interface IncomingBlob {
+  parts: Buffer[];
+  resolve: (bytes: Buffer) => void;
+  reject: (err: Error) => void;
+}
+
+export class WorkSession {
+  readonly #jobs = new Map<string, AbortController>();
+  readonly #blobs = new Map<string, IncomingBlob>();
+  #outbox: TaskResult[] = [];
+  #flushScheduled = false;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #closed = false;
+  readonly closed: Promise<void>;
+
+  constructor(
+    private readonly call: ServerDuplexStream<ToAgent, FromAgent>,
+    private readonly deps: SessionDeps,
+  ) {
+    this.closed = new Promise((resolve) => {
+      const end = () => {
+        this.close();
+        resolve();
+      };
+      call.on('end', end);
+      call.on('error', end);
+      call.on('close', end);
+      call.on('cancelled', end);
+    });
+    call.on('data', (msg: ToAgent) => this.#onMessage(msg));
+    this.#send({ msg: 'hello', hello: deps.info });
+    this.#heartbeat = setInterval(() => void this.#sendHeartbeat(), deps.heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    // Nobody is left to receive these results: free the cores.
+    for (const controller of this.#jobs.values()) controller.abort(new Error('coordinator stream closed'));
+    for (const blob of this.#blobs.values()) blob.reject(new Error('coordinator stream closed'));
+    this.#jobs.clear();
+    this.#blobs.clear();
+    if (this.call.writable) this.call.end();
+  }
+
+  #onMessage(msg: ToAgent): void {
+    switch (msg.msg) {
+      case 'assign':
+        void this.#onAssign(msg.assign);
+        break;
+      case 'cancel':
+        this.#jobs.get(msg.cancel.jobId)?.abort(new Error('job cancelled'));
+        this.#jobs.delete(msg.cancel.jobId);
+        break;
+      case 'bundle':
+        this.#onBundleChunk(msg.bundle);
+        break;
+      case 'ping':
+        break;
+      default:
+        this.deps.log(`ignoring a message of unknown kind from the coordinator`);
+    }
+  }
+
+  async #onAssign(assign: Assign): Promise<void> {
+    const { job } = assign;
+    let controller = this.#jobs.get(job.jobId);
+    if (!controller) this.#jobs.set(job.jobId, (controller = new AbortController()));
+    const { signal } = controller;
+    let bundlePath: string;
+    try {
+      bundlePath = await this.deps.bundles.ensure(job.bundleHash, () => this.#requestBundle(job.bundleHash));
+    } catch (err) {
+      if (signal.aborted || this.#closed) return;
+      const message = `cannot get the job's code on agent ${this.deps.info.id}: ${(err as Error).message}`;
+      this.#queue(
+        assign.tasks.map((t) => ({ index: t.index, attempt: t.attempt, ok: false, error: { kind: 'BUNDLE', message, stack: '', inputPreview: '' }, logs: [], durationMs: 0 })),
+        job.jobId,
+      );
+      return;
+    }
+    const kind = assign.tasks[0]?.kind ?? 'MAP';
+    const outcomes = await runBatch(this.deps.pools, { job, bundlePath, kind, tasks: assign.tasks, signal });
+    if (!signal.aborted && !this.#closed) this.#queue(outcomes, job.jobId);
+  }
+
+  #requestBundle(hash: string): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      this.#blobs.set(hash, { parts: [], resolve, reject });
+      this.#send({ msg: 'needBundle', needBundle: { hash } });
+    });
+  }
+
+  #onBundleChunk(chunk: BlobChunk): void {
+    const blob = this.#blobs.get(chunk.hash);
+    if (!blob) return this.deps.log(`ignoring bundle data nobody asked for (${chunk.hash.slice(0, 12)})`);
+    blob.parts.push(chunk.data);
+    if (chunk.last) {
+      this.#blobs.delete(chunk.hash);
+      blob.resolve(Buffer.concat(blob.parts));
+    }
+  }
+
+  #queue(outcomes: TaskOutcome[], jobId: string): void {
+    for (const o of outcomes) {
+      this.#outbox.push({
+        jobId,
+        index: o.index,
+        attempt: o.attempt,
+        ok: o.ok,
+        output: o.output ? Buffer.from(o.output.buffer, o.output.byteOffset, o.output.byteLength) : Buffer.alloc(0),
+        error: o.error ?? null,
+        logs: o.logs,
+        durationMs: o.durationMs,
+      });
+    }
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => {
+        this.#flushScheduled = false;
+        const results = this.#outbox;
+        this.#outbox = [];
+        this.#send({ msg: 'results', results: { results } });
+      });
+    }
+  }
+
+  async #sendHeartbeat(): Promise<void> {
+    const beat = await heartbeat(this.deps.pools.busy, this.deps.thermalPath);
+    this.#send({ msg: 'heartbeat', heartbeat: beat });
+  }
+
+  #send(msg: FromAgent): void {
+    if (!this.#closed && this.call.writable) this.call.write(msg);
+  }
+}

@@ -1,0 +1,72 @@
+/** `picompute agent` and `picompute coordinator`: the two daemons, stopped cleanly by SIGTERM or SIGINT. */
+import type { Command } from 'commander';
+import { action, collect, parseCount, parsePort } from '../errors.js';
+
+export const DEFAULT_COORDINATOR_PORT = 7700;
+export const DEFAULT_AGENT_PORT = 7701;
+
+/** Resolves when the process is asked to stop; a second signal exits at once. */
+function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const stop = (signal: string) => {
+      process.once(signal as NodeJS.Signals, () => process.exit(130));
+      resolve(signal);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+const log = (who: string) => (line: string) => process.stderr.write(`[${who}] ${new Date().toISOString()} ${line}\n`);
+
+export function registerDaemons(program: Command): void {
+  program
+    .command('agent')
+    .description('run tasks for a coordinator on this node, one worker thread per core')
+    .option('--host <address>', 'address to listen on (until the cluster key lands, anything but loopback is open to the network)', '127.0.0.1')
+    .option('-p, --port <port>', 'port to listen on (0 picks one)', String(DEFAULT_AGENT_PORT))
+    .option('--cores <n>', 'worker threads to run (default: every core)')
+    .option('--label <label>', 'label this node for --constraint; repeatable', collect, [])
+    .option('--coordinator <host:port>', 'register with this coordinator (when it cannot find or name this agent)')
+    .option('--advertise-address <host:port>', 'address the coordinator should dial, when it differs from --host:--port')
+    .option('--task-memory <size>', 'default per-task heap limit, e.g. 512M')
+    .option('--cache-dir <dir>', 'where job bundles are cached (default ~/.cache/picompute/agent)')
+    .action(
+      action(async (flags: { host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string }) => {
+        const { startAgent } = await import('@picompute/agent');
+        const { parseSize } = await import('@picompute/sdk/units');
+        const agent = await startAgent({
+          host: flags.host,
+          port: parsePort(flags.port),
+          cores: flags.cores === undefined ? undefined : parseCount(flags.cores, '--cores'),
+          labels: flags.label,
+          coordinator: flags.coordinator,
+          advertiseAddress: flags.advertiseAddress,
+          taskMemoryMb: flags.taskMemory === undefined ? undefined : parseSize(flags.taskMemory, '--task-memory'),
+          cacheDir: flags.cacheDir,
+          log: log('agent'),
+        });
+        log('agent')(`agent ${agent.info.id} listening on ${agent.address} with ${agent.info.cores} cores`);
+        const signal = await untilSignal();
+        log('agent')(`${signal}: stopping`);
+        await agent.close();
+      }),
+    );
+
+  program
+    .command('coordinator')
+    .description('schedule jobs onto agents')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('-p, --port <port>', 'port to listen on (0 picks one)', String(DEFAULT_COORDINATOR_PORT))
+    .option('--agent <host:port>', 'dial this agent (where mDNS does not reach); repeatable', collect, [])
+    .action(
+      action(async (flags: { host: string; port: string; agent: string[] }) => {
+        const { startCoordinator } = await import('@picompute/coordinator');
+        const coordinator = await startCoordinator({ host: flags.host, port: parsePort(flags.port), agents: flags.agent, log: log('coordinator') });
+        log('coordinator')(`coordinator listening on ${coordinator.address}`);
+        const signal = await untilSignal();
+        log('coordinator')(`${signal}: stopping`);
+        await coordinator.close();
+      }),
+    );
+}

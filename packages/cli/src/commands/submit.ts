@@ -1,0 +1,76 @@
+/** `picompute submit job.ts`: bundle, submit, show progress, print the result. */
+import { inspect } from 'node:util';
+import type { Command } from 'commander';
+import { action, collect, EXIT_JOB_FAILED, EXIT_OK, parseArgs } from '../errors.js';
+import { toJsonValue } from '../json.js';
+import { Progress } from '../progress.js';
+
+interface SubmitFlags {
+  arg: string[];
+  coordinator?: string;
+  timeLimit?: string;
+  memPerTask?: string;
+  name?: string;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+export function registerSubmit(program: Command): void {
+  program
+    .command('submit')
+    .description('run a job file on the cluster (or on an embedded local cluster when no coordinator is given) and print its result')
+    .argument('<job>', 'job file (TypeScript or JavaScript) whose default export comes from defineJob')
+    .option('--arg <key=value>', 'argument for inputs(args) and finalize(acc, args); repeatable', collect, [])
+    .option('-c, --coordinator <host:port>', 'coordinator to submit to')
+    .option('-t, --time-limit <duration>', 'per-task wall-clock limit, e.g. 30s or 5m (default: none)')
+    .option('--mem-per-task <size>', "per-task heap limit, e.g. 512M (default: the agent's share per core)")
+    .option('--name <name>', "job name shown in queues (default: the job's own name or file name)")
+    .option('--json', 'print one JSON object: jobId, state, result or error, stats')
+    .option('-v, --verbose', 'show the embedded cluster’s daemon logs')
+    .action(action(submit));
+}
+
+async function submit(file: string, flags: SubmitFlags): Promise<number> {
+  const { prepareJob, connect } = await import('@picompute/sdk/client');
+  const started = performance.now();
+  const prepared = await prepareJob(file, { args: parseArgs(flags.arg), timeLimit: flags.timeLimit, memPerTask: flags.memPerTask, name: flags.name });
+
+  let local: import('../local-cluster.js').LocalCluster | undefined;
+  let address = flags.coordinator;
+  if (!address) {
+    const { startLocalCluster } = await import('../local-cluster.js');
+    local = await startLocalCluster({ log: flags.verbose ? (l) => process.stderr.write(`[local] ${l}\n`) : undefined });
+    address = local.address;
+    if (!flags.json) process.stderr.write(`no --coordinator given: running on the embedded local cluster (${local.cores} cores, 127.0.0.1 only)\n`);
+  }
+  const client = await connect({ coordinator: address });
+  try {
+    const job = await client.submitPrepared(prepared);
+    const progress = flags.json ? undefined : new Progress();
+    let final;
+    for await (const ev of job.events()) {
+      progress?.update(ev);
+      final = ev;
+    }
+    progress?.end();
+    const wallMs = performance.now() - started;
+    const stats = { tasks: final!.tasksTotal, cores: final!.cores, nodes: final!.nodes, retries: final!.retries, wallMs: Math.round(wallMs), jobWallMs: Math.round(final!.wallMs) };
+    if (final!.state !== 'COMPLETED') {
+      if (flags.json) console.log(JSON.stringify({ jobId: job.id, state: final!.state, error: final!.error, stats }));
+      else process.stderr.write(`job ${job.id} ${final!.state}: ${final!.error}\n`);
+      return EXIT_JOB_FAILED;
+    }
+    const result = await job.result();
+    if (flags.json) {
+      console.log(JSON.stringify({ jobId: job.id, state: final!.state, result: toJsonValue(result), stats }));
+    } else {
+      console.log(typeof result === 'string' ? result : inspect(result, { depth: 6, colors: process.stdout.isTTY, maxArrayLength: 100 }));
+      const rate = (stats.tasks / wallMs) * 1000;
+      process.stderr.write(`job ${job.id} completed: ${stats.tasks} tasks on ${stats.cores} cores in ${(wallMs / 1000).toFixed(2)} s (${rate.toFixed(1)} tasks/s)\n`);
+    }
+    return EXIT_OK;
+  } finally {
+    client.close();
+    await local?.close();
+  }
+}

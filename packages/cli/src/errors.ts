@@ -1,0 +1,57 @@
+/**
+ * Exit codes, as the README promises: 0 the job completed, 1 it failed (or a
+ * daemon hit trouble), 2 the user made a mistake before anything ran.
+ */
+export const EXIT_OK = 0;
+export const EXIT_JOB_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const USAGE_ERRORS = new Set(['UsageError', 'JobFileError', 'ConnectError', 'RangeError', 'CodecError']);
+
+export function exitCodeFor(err: unknown): number {
+  return USAGE_ERRORS.has((err as Error)?.name) ? EXIT_USAGE : EXIT_JOB_FAILED;
+}
+
+/** Runs a command's action; an error is printed as one clear message, never a stack of ours. */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    let code: number;
+    try {
+      code = (await fn(...args)) ?? EXIT_OK;
+    } catch (err) {
+      process.stderr.write(`picompute: ${(err as Error)?.message ?? String(err)}\n`);
+      code = exitCodeFor(err);
+    }
+    process.exit(code);
+  };
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function parseArgs(pairs: string[]): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq < 1) throw new UsageError(`--arg "${pair}" is not key=value (for example --arg points=1000000)`);
+    args[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return args;
+}
+
+export function parseCount(text: string, what: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} must be a whole number ≥ 1, not "${text}"`);
+  return n;
+}
+
+export function parsePort(text: string, what = '--port'): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${what} must be a port number from 0 to 65535, not "${text}"`);
+  return n;
+}

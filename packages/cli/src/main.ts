@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+/**
+ * The `picompute` command. Each verb loads only what it needs, so the
+ * command starts fast and an agent never loads esbuild or the client.
+ */
+import { Command, CommanderError } from 'commander';
+import { registerDaemons } from './commands/daemons.js';
+import { registerSubmit } from './commands/submit.js';
+import { EXIT_USAGE } from './errors.js';
+
+const program = new Command('picompute')
+  .description('batch map/reduce jobs on a cluster of small Linux machines')
+  .version('0.1.0')
+  .showHelpAfterError('(run picompute help for usage)')
+  .exitOverride((err: CommanderError) => {
+    process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
+  });
+
+registerSubmit(program);
+registerDaemons(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,56 @@
+/**
+ * Shows a job's progress on stderr: a bar redrawn in place on a TTY, a plain
+ * line every few seconds elsewhere (logs, CI). Task log lines are printed as
+ * they arrive, tagged with task index and node.
+ */
+import { formatDuration } from '@picompute/sdk/units';
+import type { JobEvent } from '@picompute/sdk/wire';
+
+const PLAIN_EVERY_MS = 5000;
+const BAR_WIDTH = 24;
+
+export class Progress {
+  readonly #tty: boolean;
+  #lastPlain = 0;
+  #drawn = false;
+  #startedAt = 0;
+
+  constructor(private readonly out: NodeJS.WriteStream = process.stderr) {
+    this.#tty = out.isTTY === true;
+  }
+
+  update(ev: JobEvent): void {
+    for (const l of ev.logs) this.#line(`[task ${l.task < 0 ? 'reduce' : l.task} @ ${l.node}] ${l.line}`);
+    if (ev.state === 'RUNNING' && !this.#startedAt) this.#startedAt = Date.now() - ev.wallMs;
+    const text = this.#describe(ev);
+    if (this.#tty) {
+      this.out.write(`\r\x1b[2K${text}`);
+      this.#drawn = true;
+    } else if (Date.now() - this.#lastPlain >= PLAIN_EVERY_MS && ev.state === 'RUNNING') {
+      this.#lastPlain = Date.now();
+      this.out.write(`job ${ev.jobId}: ${text}\n`);
+    }
+  }
+
+  end(): void {
+    if (this.#drawn) this.out.write('\r\x1b[2K');
+    this.#drawn = false;
+  }
+
+  #line(text: string): void {
+    if (this.#drawn) this.out.write('\r\x1b[2K');
+    this.#drawn = false;
+    this.out.write(`${text}\n`);
+  }
+
+  #describe(ev: JobEvent): string {
+    const elapsed = ev.wallMs;
+    const rate = elapsed > 0 ? (ev.tasksDone / elapsed) * 1000 : 0;
+    const left = ev.tasksTotal - ev.tasksDone;
+    const eta = rate > 0 ? formatDuration((left / rate) * 1000) : '?';
+    const filled = ev.tasksTotal ? Math.round((ev.tasksDone / ev.tasksTotal) * BAR_WIDTH) : 0;
+    const bar = this.#tty ? `[${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}] ` : '';
+    const retries = ev.retries ? ` · ${ev.retries} re-run` : '';
+    return `${bar}${ev.tasksDone}/${ev.tasksTotal} tasks · ${rate.toFixed(1)}/s · ETA ${eta}${retries}`;
+  }
+}

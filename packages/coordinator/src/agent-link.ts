@@ -1,0 +1,192 @@
+/**
+ * The coordinator's side of one agent: it dials the agent, keeps one Work
+ * stream open (dialling again with backoff when it breaks), and counts the
+ * task batches in flight so the scheduler can keep the agent's window full.
+ *
+ * Liveness comes from this stream only: a break, or no message for
+ * `deadAfterMs` (agents send a heartbeat every second), marks the node down.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { BLOB_CHUNK_BYTES, CHANNEL_OPTIONS, wireServices } from '@picompute/sdk/wire';
+import type { AgentInfo, Assign, FromAgent, Heartbeat, TaskResult, ToAgent } from '@picompute/sdk/wire';
+
+export interface LinkEvents {
+  up(link: AgentLink): void;
+  down(link: AgentLink, reason: string): void;
+  results(link: AgentLink, results: TaskResult[]): void;
+  needBundle(link: AgentLink, hash: string): void;
+}
+
+interface InFlightBatch {
+  remaining: number;
+}
+
+export class AgentLink {
+  info: AgentInfo | undefined;
+  heartbeat: Heartbeat | undefined;
+  tasksDone = 0;
+  #call: grpc.ClientDuplexStream<ToAgent, FromAgent> | undefined;
+  #up = false;
+  #lastSeen = 0;
+  #closed = false;
+  #retryMs = 200;
+  #retry: NodeJS.Timeout | undefined;
+  #liveness: NodeJS.Timeout | undefined;
+  readonly #stub: grpc.Client & { work(): grpc.ClientDuplexStream<ToAgent, FromAgent> };
+  /** Keyed by `${jobId}/${index}/${attempt}`. */
+  readonly #tasks = new Map<string, InFlightBatch>();
+  #batches = 0;
+  #loggedFailure = false;
+
+  constructor(
+    readonly address: string,
+    private readonly events: LinkEvents,
+    private readonly log: (line: string) => void,
+    private readonly deadAfterMs = 5000,
+  ) {
+    const { AgentService } = wireServices();
+    this.#stub = new AgentService(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as never;
+    this.#dial();
+  }
+
+  get id(): string {
+    return this.info?.id ?? this.address;
+  }
+
+  get up(): boolean {
+    return this.#up;
+  }
+
+  get batchesInFlight(): number {
+    return this.#batches;
+  }
+
+  get tasksInFlight(): number {
+    return this.#tasks.size;
+  }
+
+  /** Batches the agent may hold at once: two per core, so a core never waits on a round trip. */
+  get window(): number {
+    return 2 * (this.info?.cores ?? 0);
+  }
+
+  static taskKey(jobId: string, index: number, attempt: number): string {
+    return `${jobId}/${index}/${attempt}`;
+  }
+
+  send(assign: Assign): void {
+    const batch: InFlightBatch = { remaining: assign.tasks.length };
+    for (const t of assign.tasks) this.#tasks.set(AgentLink.taskKey(assign.job.jobId, t.index, t.attempt), batch);
+    this.#batches++;
+    this.#write({ msg: 'assign', assign });
+  }
+
+  /** Marks a task as no longer in flight here; false if it was not (a stale or foreign result). */
+  settle(jobId: string, index: number, attempt: number): boolean {
+    const key = AgentLink.taskKey(jobId, index, attempt);
+    const batch = this.#tasks.get(key);
+    if (!batch) return false;
+    this.#tasks.delete(key);
+    if (--batch.remaining === 0) this.#batches--;
+    return true;
+  }
+
+  /** Forgets (and tells the agent to stop) every task of a job that ended. */
+  cancelJob(jobId: string): void {
+    let had = false;
+    for (const key of [...this.#tasks.keys()]) {
+      if (key.startsWith(`${jobId}/`)) {
+        const [, index, attempt] = key.split('/');
+        this.settle(jobId, Number(index), Number(attempt));
+        had = true;
+      }
+    }
+    if (had) this.#write({ msg: 'cancel', cancel: { jobId } });
+  }
+
+  sendBundle(hash: string, bytes: Buffer): void {
+    let at = 0;
+    do {
+      const data = bytes.subarray(at, at + BLOB_CHUNK_BYTES);
+      at += data.length;
+      this.#write({ msg: 'bundle', bundle: { hash, data, last: at >= bytes.length } });
+    } while (at < bytes.length);
+  }
+
+  /** The in-flight tasks, as (jobId, index, attempt); used to run them again when the node is lost. */
+  inFlight(): { jobId: string; index: number; attempt: number }[] {
+    return [...this.#tasks.keys()].map((key) => {
+      const [jobId, index, attempt] = key.split('/');
+      return { jobId: jobId!, index: Number(index), attempt: Number(attempt) };
+    });
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    clearInterval(this.#liveness);
+    this.#call?.cancel();
+    this.#stub.close();
+  }
+
+  #dial(): void {
+    if (this.#closed) return;
+    const call = this.#stub.work();
+    this.#call = call;
+    call.on('data', (msg: FromAgent) => this.#onMessage(call, msg));
+    call.on('error', (err: grpc.ServiceError) => this.#lost(call, err.details || err.message));
+    call.on('end', () => this.#lost(call, 'the agent closed its stream'));
+  }
+
+  #onMessage(call: grpc.ClientDuplexStream<ToAgent, FromAgent>, msg: FromAgent): void {
+    if (call !== this.#call) return;
+    this.#lastSeen = Date.now();
+    switch (msg.msg) {
+      case 'hello':
+        this.info = msg.hello;
+        this.#up = true;
+        this.#retryMs = 200;
+        this.#loggedFailure = false;
+        clearInterval(this.#liveness);
+        this.#liveness = setInterval(() => {
+          if (Date.now() - this.#lastSeen > this.deadAfterMs) this.#lost(call, `no heartbeat for ${this.deadAfterMs / 1000}s`);
+        }, 1000);
+        this.#liveness.unref();
+        this.events.up(this);
+        break;
+      case 'heartbeat':
+        this.heartbeat = msg.heartbeat;
+        break;
+      case 'results':
+        this.events.results(this, msg.results.results);
+        break;
+      case 'needBundle':
+        this.events.needBundle(this, msg.needBundle.hash);
+        break;
+    }
+  }
+
+  #lost(call: grpc.ClientDuplexStream<ToAgent, FromAgent>, reason: string): void {
+    if (call !== this.#call) return;
+    this.#call = undefined;
+    call.cancel();
+    clearInterval(this.#liveness);
+    const wasUp = this.#up;
+    this.#up = false;
+    if (wasUp) {
+      this.events.down(this, reason);
+      this.#tasks.clear();
+      this.#batches = 0;
+    } else if (!this.#loggedFailure && !this.#closed) {
+      this.#loggedFailure = true;
+      this.log(`cannot reach agent at ${this.address} (${reason}); will keep trying`);
+    }
+    if (this.#closed) return;
+    this.#retry = setTimeout(() => this.#dial(), this.#retryMs);
+    this.#retryMs = Math.min(this.#retryMs * 2, 2000);
+  }
+
+  #write(msg: ToAgent): void {
+    this.#call?.write(msg);
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The CoordinatorService gRPC handlers: thin adapters from RPCs to the
+ * Cluster and the BlobStore, turning user mistakes into INVALID_ARGUMENT or
+ * NOT_FOUND with a message the CLI prints as it is.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { formatAddress, parseAddress } from '@picompute/sdk/wire';
+import type * as W from '@picompute/sdk/wire';
+import { FINAL_STATES } from '@picompute/sdk/wire';
+import type { BlobStore } from './blob-store.js';
+import { UserError } from './cluster.js';
+import type { Cluster } from './cluster.js';
+
+const RESULT_CHUNK_BYTES = 1024 * 1024;
+
+function fail(err: unknown): Partial<grpc.StatusObject> {
+  if (err instanceof UserError) {
+    return { code: err.message.startsWith('no job') ? grpc.status.NOT_FOUND : grpc.status.INVALID_ARGUMENT, details: err.message };
+  }
+  return { code: grpc.status.INTERNAL, details: (err as Error).message };
+}
+
+/** Ends a server stream with a status the client reads (grpc-js takes it as an 'error' event). */
+function failStream(call: grpc.ServerWritableStream<unknown, unknown>, err: unknown): void {
+  call.emit('error', fail(err));
+}
+
+function unary<Req, Rep>(fn: (req: Req) => Rep) {
+  return (call: grpc.ServerUnaryCall<Req, Rep>, callback: grpc.sendUnaryData<Rep>) => {
+    try {
+      callback(null, fn(call.request));
+    } catch (err) {
+      callback(fail(err), null);
+    }
+  };
+}
+
+export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinatorId: string): grpc.UntypedServiceImplementation {
+  return {
+    submit: unary<W.SubmitRequest, W.SubmitReply>((req) => ({ jobId: cluster.submit(req).id })),
+    cancel: unary<W.CancelRequest, W.CancelReply>((req) => ({ state: cluster.cancel(req.jobId).state })),
+    listJobs: unary<W.ListJobsRequest, W.ListJobsReply>(() => ({ jobs: cluster.jobs().map((j) => j.summary()) })),
+    listNodes: unary<W.ListNodesRequest, W.ListNodesReply>(() => ({ nodes: cluster.nodes() })),
+    register: unary<W.RegisterRequest, W.RegisterReply>((req) => {
+      cluster.addAgent(formatAddress(parseAddress(req.address, 'register address')));
+      return { coordinatorId };
+    }),
+
+    watch(call: grpc.ServerWritableStream<W.WatchRequest, W.JobEvent>) {
+      let stop = () => {};
+      try {
+        stop = cluster.watch(call.request.jobId, (ev) => {
+          call.write(ev);
+          if (FINAL_STATES.has(ev.state)) call.end();
+        });
+      } catch (err) {
+        failStream(call, err);
+        return;
+      }
+      call.on('cancelled', stop);
+      call.on('close', stop);
+    },
+
+    getResult(call: grpc.ServerWritableStream<W.GetResultRequest, W.ResultChunk>) {
+      try {
+        const job = cluster.job(call.request.jobId);
+        if (job.state !== 'COMPLETED') throw new UserError(`job ${job.id} is ${job.state}, it has no result${job.error ? `: ${job.error}` : ''}`);
+        if (job.result) {
+          call.write({ reduced: true, values: [job.result] });
+        } else {
+          let chunk: Buffer[] = [];
+          let size = 0;
+          for (const out of job.outputs) {
+            chunk.push(out!);
+            size += out!.length;
+            if (size >= RESULT_CHUNK_BYTES) {
+              call.write({ reduced: false, values: chunk });
+              chunk = [];
+              size = 0;
+            }
+          }
+          call.write({ reduced: false, values: chunk });
+        }
+        call.end();
+      } catch (err) {
+        failStream(call, err);
+      }
+    },
+
+    putBlob(call: grpc.ServerReadableStream<W.BlobChunk, W.PutBlobReply>, callback: grpc.sendUnaryData<W.PutBlobReply>) {
+      const parts: Buffer[] = [];
+      let hash = '';
+      call.on('data', (chunk: W.BlobChunk) => {
+        if (chunk.hash && !hash) hash = chunk.hash;
+        parts.push(chunk.data);
+      });
+      call.on('end', () => {
+        try {
+          const bytes = Buffer.concat(parts);
+          blobs.put(hash, bytes);
+          callback(null, { hash, size: bytes.length });
+        } catch (err) {
+          callback({ code: grpc.status.INVALID_ARGUMENT, details: (err as Error).message }, null);
+        }
+      });
+    },
+
+    getBlob(call: grpc.ServerWritableStream<W.GetBlobRequest, W.BlobChunk>) {
+      const bytes = blobs.get(call.request.hash);
+      if (!bytes) return failStream(call, new UserError(`no blob ${call.request.hash}`));
+      for (let at = 0; at < bytes.length || at === 0; at += RESULT_CHUNK_BYTES) {
+        call.write({ hash: at === 0 ? call.request.hash : '', data: bytes.subarray(at, at + RESULT_CHUNK_BYTES), last: at + RESULT_CHUNK_BYTES >= bytes.length });
+        if (bytes.length === 0) break;
+      }
+      call.end();
+    },
+  };
+}

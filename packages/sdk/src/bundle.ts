@@ -1,0 +1,131 @@
+/**
+ * Turns a user's job file into one self-contained ESM file named by its
+ * SHA-256, and loads such a file back as a job.
+ *
+ * - `@picompute/sdk` always resolves to this SDK's own copy, so a job file in
+ *   any folder (no package.json, nothing installed) works; other npm imports
+ *   resolve from the job file's folder as Node would.
+ * - Node built-ins stay external; CommonJS dependencies get a real `require`.
+ * - The source map is inlined with `file://` URLs of the submitting machine,
+ *   so a task's stack trace on an agent points at the user's own job.ts.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Job } from './job.js';
+import { jobProblem } from './job.js';
+
+export class JobFileError extends Error {
+  override name = 'JobFileError';
+}
+
+export interface JobBundle {
+  /** Absolute path of the job file. */
+  entry: string;
+  code: Buffer;
+  /** sha256 hex of `code`. */
+  hash: string;
+}
+
+const SDK_ENTRY = fileURLToPath(new URL('./index.js', import.meta.url));
+const REQUIRE_SHIM =
+  "import { createRequire as __picomputeCreateRequire } from 'node:module';\n" +
+  'const require = __picomputeCreateRequire(import.meta.url);';
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export async function bundleJob(file: string): Promise<JobBundle> {
+  const entry = resolve(file);
+  const info = await stat(entry).catch(() => undefined);
+  if (!info) throw new JobFileError(`job file not found: ${file} (looked at ${entry})`);
+  if (!info.isFile()) throw new JobFileError(`job file is not a file: ${file}`);
+
+  // esbuild is loaded here, not at the top, so importing this module stays cheap.
+  const esbuild = await import('esbuild');
+  let result: import('esbuild').BuildResult<{ write: false; outdir: string }>;
+  try {
+    result = await esbuild.build({
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      write: false,
+      outdir: dirname(entry),
+      entryNames: '[name].picompute',
+      sourcemap: 'external',
+      sourcesContent: false,
+      logLevel: 'silent',
+      banner: { js: REQUIRE_SHIM },
+      plugins: [
+        {
+          name: 'picompute-sdk',
+          setup(build: import('esbuild').PluginBuild) {
+            build.onResolve({ filter: /^@picompute\/sdk$/ }, () => ({ path: SDK_ENTRY }));
+          },
+        },
+      ],
+    });
+  } catch (err) {
+    throw new JobFileError(formatBuildFailure(file, err));
+  }
+  const js = result.outputFiles.find((f) => f.path.endsWith('.js'));
+  const map = result.outputFiles.find((f) => f.path.endsWith('.map'));
+  if (!js || !map) throw new JobFileError(`bundling ${file} produced no output`);
+  const code = Buffer.from(js.text.replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n') + inlineSourceMap(map.text, dirname(js.path)));
+  return { entry, code, hash: sha256(code) };
+}
+
+function inlineSourceMap(mapText: string, outDir: string): string {
+  const map = JSON.parse(mapText) as { sources: string[] };
+  map.sources = map.sources.map((s) => pathToFileURL(resolve(outDir, s)).href);
+  return `//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map)).toString('base64')}\n`;
+}
+
+interface EsbuildMessage {
+  text: string;
+  location: { file: string; line: number; column: number; lineText: string } | null;
+}
+
+function formatBuildFailure(file: string, err: unknown): string {
+  const errors = (err as { errors?: EsbuildMessage[] }).errors;
+  if (!errors?.length) return `cannot bundle ${file}: ${(err as Error).message}`;
+  const lines = errors.slice(0, 5).map((e) => {
+    if (!e.location) return `  ${e.text}`;
+    const { file: f, line, column, lineText } = e.location;
+    return `  ${f}:${line}:${column + 1}: ${e.text}\n    ${lineText}\n    ${' '.repeat(column)}^`;
+  });
+  return `cannot bundle ${file}:\n${lines.join('\n')}`;
+}
+
+/**
+ * Writes a bundle to `dir/<hash>.mjs` (once) and imports it. The file name is
+ * the content hash, so Node's module cache never serves a stale version.
+ */
+export async function importBundle(code: Uint8Array, hash: string, dir: string): Promise<Job> {
+  const path = await writeBundleFile(code, hash, dir);
+  const mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+  const problem = jobProblem(mod.default);
+  if (problem) throw new JobFileError(`not a picompute job: ${problem}`);
+  return mod.default as Job;
+}
+
+export async function writeBundleFile(code: Uint8Array, hash: string, dir: string): Promise<string> {
+  const path = join(dir, `${hash}.mjs`);
+  if (!(await stat(path).catch(() => undefined))) {
+    await mkdir(dir, { recursive: true });
+    const tmp = `${path}.${process.pid}.tmp`;
+    await writeFile(tmp, code);
+    await rename(tmp, path);
+  }
+  return path;
+}
+
+/** Where a submitting process keeps the bundles it imports to run `inputs()`. */
+export function clientBundleDir(): string {
+  return join(tmpdir(), `picompute-client-${process.getuid?.() ?? 'user'}`);
+}

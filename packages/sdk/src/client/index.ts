@@ -1,0 +1,139 @@
+/**
+ * `@picompute/sdk/client`: submit jobs to a coordinator from a script.
+ *
+ *   const client = await connect({ coordinator: 'pi5-1.local:7700' });
+ *   const job = await client.submit('./job.ts', { args: { n: '10' } });
+ *   for await (const ev of job.events()) console.log(ev.tasksDone, '/', ev.tasksTotal);
+ *   console.log(await job.result());
+ */
+import { userInfo } from 'node:os';
+import { bundleJob, clientBundleDir, importBundle, JobFileError, sha256 } from '../bundle.js';
+import { encode } from '../codec.js';
+import { packFrames } from '../framing.js';
+import { isFoldJob } from '../job.js';
+import type { JobArgs } from '../job.js';
+import { parseDuration, parseSize } from '../units.js';
+import { formatAddress, parseAddress } from '../wire/options.js';
+import type * as W from '../wire/messages.js';
+import { JobHandle } from './job-handle.js';
+import { CoordinatorRpc } from './rpc.js';
+
+export { JobHandle, JobFailedError } from './job-handle.js';
+export { ConnectError, RpcError } from './rpc.js';
+export { JobFileError } from '../bundle.js';
+
+export interface ConnectOptions {
+  /** `host:port` of the coordinator. */
+  coordinator: string;
+  /** How long to wait for the coordinator to answer before failing; default 5 s. */
+  connectTimeoutMs?: number;
+}
+
+export interface SubmitOptions {
+  args?: JobArgs;
+  /** Per-task wall-clock limit: milliseconds, or a duration such as "30s". */
+  timeLimit?: number | string;
+  /** Per-task heap limit: MiB, or a size such as "512M". */
+  memPerTask?: number | string;
+  /** Overrides the job's own `name`. */
+  name?: string;
+}
+
+export async function connect(options: ConnectOptions): Promise<Client> {
+  const address = formatAddress(parseAddress(options.coordinator, 'coordinator'));
+  const rpc = new CoordinatorRpc(address);
+  try {
+    await rpc.ready(options.connectTimeoutMs ?? 5000);
+  } catch (err) {
+    rpc.close();
+    throw err;
+  }
+  return new Client(rpc);
+}
+
+/** A job file bundled, checked and with its inputs encoded: everything before the first RPC. */
+export interface PreparedJob {
+  request: Omit<W.SubmitRequest, 'bundleHash' | 'inputsHash'>;
+  bundle: Buffer;
+  bundleHash: string;
+  inputs: Buffer;
+}
+
+/**
+ * Bundles the job file, loads it, runs `inputs(args)` and encodes them.
+ * Throws JobFileError (a user mistake; nothing is submitted) on any problem.
+ */
+export async function prepareJob(file: string, options: SubmitOptions = {}): Promise<PreparedJob> {
+  const args = { ...options.args };
+  const timeLimitMs = typeof options.timeLimit === 'string' ? parseDuration(options.timeLimit, '--time-limit') : (options.timeLimit ?? 0);
+  const memoryMb = typeof options.memPerTask === 'string' ? parseSize(options.memPerTask, '--mem-per-task') : (options.memPerTask ?? 0);
+  const bundle = await bundleJob(file);
+  let job;
+  try {
+    job = await importBundle(bundle.code, bundle.hash, clientBundleDir());
+  } catch (err) {
+    if (err instanceof JobFileError) throw new JobFileError(`${file} is ${err.message}`);
+    throw new JobFileError(`${file} failed while loading: ${(err as Error).stack ?? err}`);
+  }
+  const frames: Buffer[] = [];
+  try {
+    for await (const input of await job.inputs(args)) frames.push(encode(input));
+  } catch (err) {
+    throw new JobFileError(`${file}: inputs(args) failed: ${(err as Error).message}`);
+  }
+  return {
+    request: {
+      name: options.name ?? job.name ?? bundle.entry.replace(/^.*\//, '').replace(/\.[cm]?[jt]s$/, ''),
+      taskCount: frames.length,
+      hasReduce: isFoldJob(job),
+      args,
+      timeLimitMs,
+      memoryMb,
+      user: userInfo().username,
+      source: file,
+    },
+    bundle: bundle.code,
+    bundleHash: bundle.hash,
+    inputs: packFrames(frames),
+  };
+}
+
+export class Client {
+  constructor(private readonly rpc: CoordinatorRpc) {}
+
+  get address(): string {
+    return this.rpc.address;
+  }
+
+  async submit(file: string, options: SubmitOptions = {}): Promise<JobHandle> {
+    return this.submitPrepared(await prepareJob(file, options));
+  }
+
+  async submitPrepared(job: PreparedJob): Promise<JobHandle> {
+    const inputsHash = sha256(job.inputs);
+    await Promise.all([this.rpc.putBlob(job.bundleHash, job.bundle), this.rpc.putBlob(inputsHash, job.inputs)]);
+    const { jobId } = await this.rpc.unary<W.SubmitRequest, W.SubmitReply>('submit', {
+      ...job.request,
+      bundleHash: job.bundleHash,
+      inputsHash,
+    });
+    return new JobHandle(jobId, this.rpc);
+  }
+
+  /** A handle on a job submitted earlier (by id). */
+  job(id: string): JobHandle {
+    return new JobHandle(id, this.rpc);
+  }
+
+  async jobs(): Promise<W.JobSummary[]> {
+    return (await this.rpc.unary<W.ListJobsRequest, W.ListJobsReply>('listJobs', {})).jobs;
+  }
+
+  async nodes(): Promise<W.NodeStatus[]> {
+    return (await this.rpc.unary<W.ListNodesRequest, W.ListNodesReply>('listNodes', {})).nodes;
+  }
+
+  close(): void {
+    this.rpc.close();
+  }
+}

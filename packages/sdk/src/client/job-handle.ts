@@ -1,0 +1,68 @@
+/**
+ * A submitted job: its id, a live stream of progress events, and its result.
+ */
+import { decode } from '../codec.js';
+import { FINAL_STATES } from '../wire/messages.js';
+import type { JobEvent, ResultChunk } from '../wire/messages.js';
+import type { CoordinatorRpc } from './rpc.js';
+
+/** The job ended FAILED or CANCELLED; `event` is its last state. */
+export class JobFailedError extends Error {
+  override name = 'JobFailedError';
+  constructor(readonly event: JobEvent) {
+    super(event.error || `job ${event.jobId} ended ${event.state}`);
+  }
+}
+
+export class JobHandle {
+  #final: JobEvent | undefined;
+
+  constructor(
+    readonly id: string,
+    private readonly rpc: CoordinatorRpc,
+  ) {}
+
+  /**
+   * Progress events until the job ends (the last one has a final state).
+   * Each call opens its own stream; the first event is the current state.
+   */
+  async *events(): AsyncGenerator<JobEvent> {
+    const stream = this.rpc.stream<{ jobId: string }, JobEvent>('watch', { jobId: this.id });
+    try {
+      for await (const ev of stream) {
+        yield ev;
+        if (FINAL_STATES.has(ev.state)) {
+          this.#final = ev;
+          return;
+        }
+      }
+    } finally {
+      stream.cancel();
+    }
+    throw new Error(`the coordinator closed the event stream of job ${this.id} before it ended`);
+  }
+
+  /** Waits for the job to end and returns its last event, whatever the state. */
+  async done(): Promise<JobEvent> {
+    if (!this.#final) for await (const _ of this.events());
+    return this.#final!;
+  }
+
+  /** The job's result: the finalized fold, or the array of map outputs in input order. Throws JobFailedError. */
+  async result<T = unknown>(): Promise<T> {
+    const final = await this.done();
+    if (final.state !== 'COMPLETED') throw new JobFailedError(final);
+    const values: unknown[] = [];
+    let reduced = false;
+    for await (const chunk of this.rpc.stream<{ jobId: string }, ResultChunk>('getResult', { jobId: this.id })) {
+      reduced = chunk.reduced;
+      for (const v of chunk.values) values.push(decode(v));
+    }
+    return (reduced ? values[0] : values) as T;
+  }
+
+  async cancel(): Promise<string> {
+    const rep = await this.rpc.unary<{ jobId: string }, { state: string }>('cancel', { jobId: this.id });
+    return rep.state;
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Typed promise/iterator wrappers over the generated CoordinatorService stub,
+ * and the one place that turns a gRPC status into an error a user can act on.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { BLOB_CHUNK_BYTES, CHANNEL_OPTIONS, wireServices } from '../wire/index.js';
+import type * as W from '../wire/messages.js';
+
+export class ConnectError extends Error {
+  override name = 'ConnectError';
+}
+
+export class RpcError extends Error {
+  override name = 'RpcError';
+  constructor(
+    message: string,
+    readonly code: grpc.status,
+  ) {
+    super(message);
+  }
+}
+
+type Unary<Req, Rep> = (req: Req, cb: (err: grpc.ServiceError | null, rep: Rep) => void) => void;
+
+export function toRpcError(err: grpc.ServiceError | Error, address: string): Error {
+  const code = (err as grpc.ServiceError).code;
+  if (code === undefined) return err;
+  if (code === grpc.status.UNAVAILABLE) {
+    return new ConnectError(`lost the coordinator at ${address} (${(err as grpc.ServiceError).details}); is it still running?`);
+  }
+  return new RpcError((err as grpc.ServiceError).details || err.message, code);
+}
+
+export class CoordinatorRpc {
+  readonly stub: grpc.Client & Record<string, Function>;
+
+  constructor(readonly address: string) {
+    const { CoordinatorService } = wireServices();
+    this.stub = new CoordinatorService(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as never;
+  }
+
+  /** Fails with a clear message when nothing answers at the address within `timeoutMs`. */
+  async ready(timeoutMs: number): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.stub.waitForReady(Date.now() + timeoutMs, (err?: Error) => {
+        if (!err) return resolve();
+        reject(
+          new ConnectError(
+            `cannot reach a picompute coordinator at ${this.address} within ${timeoutMs / 1000}s; ` +
+              'check that `picompute coordinator` runs there and that the port is open, or leave out --coordinator to run on the local embedded cluster',
+          ),
+        );
+      });
+    });
+  }
+
+  unary<Req, Rep>(method: string, req: Req): Promise<Rep> {
+    const fn = this.stub[method] as Unary<Req, Rep>;
+    return new Promise((resolve, reject) => {
+      fn.call(this.stub, req, (err, rep) => (err ? reject(toRpcError(err, this.address)) : resolve(rep)));
+    });
+  }
+
+  stream<Req, Rep>(method: string, req: Req): AsyncIterable<Rep> & { cancel(): void } {
+    const call = (this.stub[method] as Function).call(this.stub, req) as grpc.ClientReadableStream<Rep>;
+    const address = this.address;
+    return {
+      cancel: () => call.cancel(),
+      async *[Symbol.asyncIterator]() {
+        try {
+          for await (const msg of call) yield msg as Rep;
+        } catch (err) {
+          if ((err as grpc.ServiceError).code === grpc.status.CANCELLED) return;
+          throw toRpcError(err as grpc.ServiceError, address);
+        }
+      },
+    };
+  }
+
+  /** Uploads a blob in chunks; the coordinator checks the hash. */
+  putBlob(hash: string, bytes: Buffer): Promise<W.PutBlobReply> {
+    return new Promise((resolve, reject) => {
+      const call = (this.stub.putBlob as Function).call(this.stub, (err: grpc.ServiceError | null, rep: W.PutBlobReply) =>
+        err ? reject(toRpcError(err, this.address)) : resolve(rep),
+      ) as grpc.ClientWritableStream<W.BlobChunk>;
+      let at = 0;
+      do {
+        const data = bytes.subarray(at, at + BLOB_CHUNK_BYTES);
+        at += data.length;
+        call.write({ hash: at === data.length ? hash : '', data, last: at >= bytes.length });
+      } while (at < bytes.length);
+      call.end();
+    });
+  }
+
+  close(): void {
+    this.stub.close();
+  }
+}

@@ -1,0 +1,7 @@
+/**
+ * `@picompute/sdk`: the job API. This entry is what job files import and what
+ * gets bundled into them, so it re-exports only `./job.js`. The client lives
+ * at `@picompute/sdk/client`, bundling at `@picompute/sdk/bundle`.
+ */
+export { defineJob, isJob, isFoldJob, jobProblem, JOB_BRAND } from './job.js';
+export type { Job, JobArgs, JobDefinition, CollectJob, FoldJob, TaskContext } from './job.js';

@@ -1,0 +1,3 @@
+export * from './messages.js';
+export * from './options.js';
+export { wireServices } from './load.js';

@@ -1,0 +1,131 @@
+/**
+ * TypeScript shapes of the messages in protos/picompute.proto as
+ * @grpc/proto-loader hands them over with the options in ./load.ts
+ * (camelCase fields, enums as strings, longs as numbers, bytes as Buffer,
+ * defaults filled in, `msg` naming the set member of a oneof).
+ * Field names must match the .proto; tests/wire round-trips each message kind.
+ */
+
+export interface BlobChunk { hash: string; data: Buffer; last: boolean }
+export interface PutBlobReply { hash: string; size: number }
+export interface GetBlobRequest { hash: string }
+
+export interface SubmitRequest {
+  name: string;
+  bundleHash: string;
+  inputsHash: string;
+  taskCount: number;
+  hasReduce: boolean;
+  args: Record<string, string>;
+  timeLimitMs: number;
+  memoryMb: number;
+  user: string;
+  source: string;
+}
+export interface SubmitReply { jobId: string }
+export interface WatchRequest { jobId: string }
+export interface LogLine { task: number; node: string; line: string }
+
+export type JobState = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+export const FINAL_STATES: ReadonlySet<string> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+
+export interface JobEvent {
+  jobId: string;
+  state: JobState;
+  tasksTotal: number;
+  tasksDone: number;
+  tasksRunning: number;
+  retries: number;
+  error: string;
+  logs: LogLine[];
+  wallMs: number;
+  cores: number;
+  nodes: string[];
+}
+export interface CancelRequest { jobId: string }
+export interface CancelReply { state: string }
+export type ListJobsRequest = Record<string, never>;
+export interface JobSummary {
+  jobId: string;
+  name: string;
+  state: JobState;
+  tasksTotal: number;
+  tasksDone: number;
+  submittedAtMs: number;
+  wallMs: number;
+  error: string;
+  user: string;
+}
+export interface ListJobsReply { jobs: JobSummary[] }
+export type ListNodesRequest = Record<string, never>;
+export interface NodeStatus {
+  info: AgentInfo;
+  address: string;
+  state: string;
+  tasksInFlight: number;
+  tasksDone: number;
+  lastHeartbeat: Heartbeat | null;
+}
+export interface ListNodesReply { nodes: NodeStatus[] }
+export interface GetResultRequest { jobId: string }
+export interface ResultChunk { reduced: boolean; values: Buffer[] }
+export interface RegisterRequest { address: string; info: AgentInfo }
+export interface RegisterReply { coordinatorId: string }
+
+export type InfoRequest = Record<string, never>;
+export interface AgentInfo {
+  id: string;
+  hostname: string;
+  cores: number;
+  memoryMb: number;
+  arch: string;
+  nodeVersion: string;
+  version: string;
+  labels: string[];
+}
+export interface JobSpec {
+  jobId: string;
+  bundleHash: string;
+  timeLimitMs: number;
+  memoryMb: number;
+  args: Record<string, string>;
+}
+export type TaskKind = 'MAP' | 'REDUCE';
+export interface TaskInput { index: number; attempt: number; kind: TaskKind; input: Buffer; values: Buffer[] }
+export interface Assign { job: JobSpec; tasks: TaskInput[] }
+export interface CancelJob { jobId: string }
+export interface Ping { sentAtMs: number }
+
+export type ToAgent =
+  | { msg: 'assign'; assign: Assign }
+  | { msg: 'cancel'; cancel: CancelJob }
+  | { msg: 'ping'; ping: Ping }
+  | { msg: 'bundle'; bundle: BlobChunk };
+
+export type TaskErrorKind = 'THREW' | 'TIMEOUT' | 'OUT_OF_MEMORY' | 'WORKER_DIED' | 'BUNDLE';
+export interface TaskError { kind: TaskErrorKind; message: string; stack: string; inputPreview: string }
+export interface TaskResult {
+  jobId: string;
+  index: number;
+  attempt: number;
+  ok: boolean;
+  output: Buffer;
+  error: TaskError | null;
+  logs: string[];
+  durationMs: number;
+}
+export interface Results { results: TaskResult[] }
+export interface Heartbeat {
+  load1: number;
+  freeMemoryMb: number;
+  temperatureC: number;
+  busyThreads: number;
+  sentAtMs: number;
+}
+export interface NeedBundle { hash: string }
+
+export type FromAgent =
+  | { msg: 'hello'; hello: AgentInfo }
+  | { msg: 'results'; results: Results }
+  | { msg: 'heartbeat'; heartbeat: Heartbeat }
+  | { msg: 'needBundle'; needBundle: NeedBundle };

@@ -1,0 +1,49 @@
+/**
+ * Channel and server options shared by every picompute endpoint, and the
+ * `host:port` parsing that every command-line flag goes through.
+ */
+import type { ChannelOptions } from '@grpc/grpc-js';
+
+/** One message may carry a batch of tasks or results; blobs travel in 1 MiB chunks. */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+export const BLOB_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Keepalive pings find a dead peer on an idle stream in ~15 s even when TCP
+ * does not notice (a pulled plug); heartbeats on the Work stream do it faster.
+ */
+export const CHANNEL_OPTIONS: ChannelOptions = {
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+  'grpc.keepalive_time_ms': 10_000,
+  'grpc.keepalive_timeout_ms': 5_000,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.initial_reconnect_backoff_ms': 200,
+  'grpc.max_reconnect_backoff_ms': 2_000,
+};
+
+export const SERVER_OPTIONS: ChannelOptions = {
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+};
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Parses `host:port`, `[v6]:port` or `:port` (loopback). */
+export function parseAddress(text: string, what = 'address'): HostPort {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port < 1 || port > 65535) {
+    throw new RangeError(`${what}: "${text}" is not host:port (for example 127.0.0.1:7700 or pi5-1.local:7701)`);
+  }
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+export function formatAddress({ host, port }: HostPort): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,92 @@
+/**
+ * Coordinator and agents started by hand as separate processes on loopback,
+ * as in the README: agents named with --agent, or registering themselves.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixture, runCli, startDaemon } from './support/cli.js';
+import type { Daemon } from './support/cli.js';
+
+describe('coordinator with two one-core agents named by hand', () => {
+  let agents: Daemon[];
+  let coordinator: Daemon;
+
+  beforeAll(async () => {
+    agents = await Promise.all([0, 1].map(() => startDaemon(['agent', '--port', '0', '--cores', '1'])));
+    coordinator = await startDaemon(['coordinator', '--port', '0', ...agents.flatMap((a) => ['--agent', a.address])]);
+    await coordinator.waitFor(/agent .* up at .*\n[^]*agent .* up at /);
+  });
+  afterAll(async () => {
+    await Promise.all([coordinator, ...agents].map((d) => d?.stop('SIGKILL')));
+  });
+
+  it('runs the job and gives tasks to both agents', async () => {
+    const r = await runCli(['submit', fixture('slow-square.ts'), '--json', '--arg', 'n=8', '--coordinator', coordinator.address]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.result).toBe([0, 1, 2, 3, 4, 5, 6, 7].reduce((a, i) => a + i * i, 0));
+    expect(out.stats.nodes).toHaveLength(2);
+    expect(out.stats.cores).toBe(2);
+  });
+
+  it('keeps serving after a job fails: the next job succeeds on the same agents', async () => {
+    const bad = await runCli(['submit', fixture('throws.ts'), '--coordinator', coordinator.address]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('bad value 3');
+    const hog = await runCli(['submit', fixture('memory-hog.ts'), '--mem-per-task', '64M', '--coordinator', coordinator.address]);
+    expect(hog.code).toBe(1);
+    expect(hog.stderr).toContain('ran out of memory');
+    const good = await runCli(['submit', fixture('word-lengths.ts'), '--json', '--coordinator', coordinator.address]);
+    expect(good.code).toBe(0);
+    expect(JSON.parse(good.stdout).result).toEqual({ a: 12, b: 15, c: 6 });
+  });
+});
+
+describe('an agent that registers itself', () => {
+  it('gets work from the coordinator it names', async () => {
+    const coordinator = await startDaemon(['coordinator', '--port', '0']);
+    const agent = await startDaemon(['agent', '--port', '0', '--cores', '1', '--coordinator', coordinator.address]);
+    try {
+      await coordinator.waitFor(/agent \S+ up at/);
+      const r = await runCli(['submit', fixture('slow-square.ts'), '--json', '--arg', 'n=3', '--coordinator', coordinator.address]);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ state: 'COMPLETED', result: 5 });
+    } finally {
+      await Promise.all([agent.stop('SIGKILL'), coordinator.stop('SIGKILL')]);
+    }
+  });
+});
+
+describe('daemon lifecycle', () => {
+  it('SIGTERM stops an agent and a coordinator cleanly (exit 0)', async () => {
+    const agent = await startDaemon(['agent', '--port', '0']);
+    const coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', agent.address]);
+    await coordinator.waitFor(/agent \S+ up at/);
+    expect(await coordinator.stop('SIGTERM')).toBe(0);
+    expect(coordinator.output()).toContain('SIGTERM: stopping');
+    expect(await agent.stop('SIGTERM')).toBe(0);
+  });
+
+  it('a coordinator told of an agent that does not answer says so and keeps running', async () => {
+    const coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', '127.0.0.1:1']);
+    try {
+      await coordinator.waitFor(/cannot reach agent at 127\.0\.0\.1:1/);
+      const nodes = coordinator.proc.exitCode;
+      expect(nodes).toBeNull();
+    } finally {
+      await coordinator.stop('SIGKILL');
+    }
+  });
+
+  it('a port already in use: a clear message and a non-zero exit', async () => {
+    const first = await startDaemon(['agent', '--port', '0']);
+    try {
+      const port = first.address.split(':').pop()!;
+      const r = await runCli(['agent', '--port', port], { timeoutMs: 10_000 });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`agent cannot listen on 127.0.0.1:${port}`);
+    } finally {
+      await first.stop('SIGKILL');
+    }
+  });
+});

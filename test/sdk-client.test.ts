@@ -1,0 +1,90 @@
+/**
+ * The SDK client against a real coordinator and agent (in this process, real
+ * gRPC on loopback, real worker threads).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalCluster } from '@picompute/cli';
+import type { LocalCluster } from '@picompute/cli';
+import { connect, ConnectError, JobFailedError } from '@picompute/sdk/client';
+import type { Client } from '@picompute/sdk/client';
+
+import { fixture } from './support/cli.js';
+
+describe('SDK client', () => {
+  let cluster: LocalCluster;
+  let client: Client;
+
+  beforeAll(async () => {
+    cluster = await startLocalCluster({ cores: 2 });
+    client = await connect({ coordinator: cluster.address });
+  });
+  afterAll(async () => {
+    client?.close();
+    await cluster?.close();
+  });
+
+  it('submits, streams progress events and returns the folded result', async () => {
+    const job = await client.submit(fixture('slow-square.ts'), { args: { n: '6' } });
+    const events = [];
+    for await (const ev of job.events()) events.push(ev);
+    expect(events.at(-1)).toMatchObject({ state: 'COMPLETED', tasksDone: 6, tasksTotal: 6 });
+    expect(events.some((e) => e.state === 'RUNNING' || e.state === 'PENDING')).toBe(true);
+    expect(await job.result()).toBe(0 + 1 + 4 + 9 + 16 + 25);
+  });
+
+  it('returns map outputs in input order with exact values', async () => {
+    const job = await client.submit(fixture('values.ts'), { args: { n: '20' } });
+    const result = await job.result<{ i: number; big: bigint; counts: Map<string, number>; raw: Buffer }[]>();
+    expect(result.map((r) => r.i)).toEqual(Array.from({ length: 20 }, (_, i) => 2 * i));
+    expect(result[7]!.big).toBe(7n * 10n ** 20n + 1n);
+    expect(result[7]!.counts).toEqual(new Map([['k7', 7]]));
+    expect(Buffer.isBuffer(result[7]!.raw)).toBe(true);
+  });
+
+  it('runs a fold over a Map accumulator in input order', async () => {
+    const job = await client.submit(fixture('word-lengths.ts'));
+    expect(await job.result()).toEqual({ a: 12, b: 15, c: 6 });
+  });
+
+  it('result() throws JobFailedError with the task failure', async () => {
+    const job = await client.submit(fixture('throws.ts'));
+    const err = await job.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobFailedError);
+    expect((err as JobFailedError).event.state).toBe('FAILED');
+    expect((err as Error).message).toMatch(/task 2 failed on local \(attempt 1\)\n  input: \{ n: 3 \}\n  Error: bad value 3/);
+  });
+
+  it('an empty input list completes with the fold initial value or an empty array', async () => {
+    const job = await client.submit(fixture('slow-square.ts'), { args: { n: '0' } });
+    expect(await job.result()).toBe(0);
+    const collect = await client.submit(fixture('values.ts'), { args: { n: '0' } });
+    expect(await collect.result()).toEqual([]);
+  });
+
+  it('cancel stops a running job', async () => {
+    const job = await client.submit(fixture('slow-square.ts'), { args: { n: '200' } });
+    expect(await job.cancel()).toBe('CANCELLED');
+    const final = await job.done();
+    expect(final.state).toBe('CANCELLED');
+    await expect(job.result()).rejects.toThrow('cancelled by the user');
+  });
+
+  it('unknown job ids get a clear error', async () => {
+    await expect(client.job('999').result()).rejects.toThrow('no job with id 999');
+  });
+
+  it('lists nodes and jobs', async () => {
+    const nodes = await client.nodes();
+    expect(nodes).toHaveLength(1);
+    expect(nodes[0]).toMatchObject({ state: 'idle', info: { id: 'local', cores: 2 } });
+    expect((await client.jobs()).length).toBeGreaterThan(3);
+  });
+
+  it('connect fails fast with a clear message when nothing answers', async () => {
+    const started = Date.now();
+    const err = await connect({ coordinator: '127.0.0.1:1', connectTimeoutMs: 1000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as Error).message).toContain('cannot reach a picompute coordinator at 127.0.0.1:1 within 1s');
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});

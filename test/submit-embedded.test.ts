@@ -1,0 +1,128 @@
+/**
+ * `picompute submit` on the embedded local cluster, run as a user runs it:
+ * a child process, real gRPC on loopback, real worker threads.
+ */
+import { copyFile, mkdtemp, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fixture, runCli } from './support/cli.js';
+
+const EXAMPLE = new URL('../examples/monte-carlo-pi.ts', import.meta.url).pathname;
+
+describe('submit on the embedded cluster', () => {
+  it('prints the Monte Carlo estimate of π and a summary line', async () => {
+    const r = await runCli(['submit', EXAMPLE, '--arg', 'tasks=8', '--arg', 'points=200000']);
+    expect(r.stderr).toContain('embedded local cluster');
+    expect(r.code).toBe(0);
+    const pi = Number(r.stdout.trim());
+    expect(Math.abs(pi - Math.PI)).toBeLessThan(0.01);
+    expect(r.stderr).toMatch(/job \d+ completed: 8 tasks on \d+ cores in [\d.]+ s \([\d.]+ tasks\/s\)/);
+  });
+
+  it('gives the same answer as the loop run in this process (W2 inputs, exact)', async () => {
+    const { countHits } = await import('../examples/monte-carlo-pi.ts');
+    let hits = 0;
+    for (let i = 0; i < 6; i++) hits += countHits({ seed: i + 1, points: 50_000 });
+    const r = await runCli(['submit', EXAMPLE, '--json', '--arg', 'tasks=6', '--arg', 'points=50000']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ state: 'COMPLETED', result: (4 * hits) / (6 * 50_000), stats: { tasks: 6 } });
+    expect(out.jobId).toMatch(/^\d+$/);
+    expect(out.stats.wallMs).toBeGreaterThan(0);
+  });
+
+  it('runs a job file from a folder with no package.json, importing a local module', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'picompute-job-'));
+    await mkdir(join(dir, 'helpers'));
+    await copyFile(fixture('values.ts'), join(dir, 'job.ts'));
+    await copyFile(fixture('helpers/double.ts'), join(dir, 'helpers/double.ts'));
+    const r = await runCli(['submit', 'job.ts', '--json', '--arg', 'n=3'], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.result).toHaveLength(3);
+    expect(out.result[2]).toEqual({
+      i: 4,
+      big: '200000000000000000001',
+      when: new Date(1_700_000_000_002).toISOString(),
+      tags: ['t2'],
+      counts: { k2: 2 },
+      floats: [1],
+      raw: [2],
+      nothing: null,
+      aborted: false,
+    });
+  });
+
+  it('shows the lines tasks log, tagged with the task index', async () => {
+    const r = await runCli(['submit', fixture('values.ts'), '--arg', 'n=2']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/\[task 0 @ local\] task 0 attempt 1 sees 0/);
+    expect(r.stderr).toMatch(/\[task 1 @ local\] task 1 attempt 1 sees 1/);
+  });
+});
+
+describe('a job that goes wrong on the cluster', () => {
+  it('a task that throws fails the job with its index, input, message and stack in the job file', async () => {
+    const r = await runCli(['submit', fixture('throws.ts')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('FAILED');
+    expect(r.stderr).toContain('task 2 failed');
+    expect(r.stderr).toContain('input: { n: 3 }');
+    expect(r.stderr).toContain('Error: bad value 3');
+    expect(r.stderr).toMatch(/at (Object\.)?map \(\/.*test\/fixtures\/throws\.ts:6:\d+\)/);
+  });
+
+  it('--json reports the failure as state FAILED with the error', async () => {
+    const r = await runCli(['submit', fixture('throws.ts'), '--json']);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out.state).toBe('FAILED');
+    expect(out.error).toContain('bad value 3');
+  });
+
+  it('a task that never returns is stopped by --time-limit, naming the limit', async () => {
+    const r = await runCli(['submit', fixture('forever.ts'), '--time-limit', '1s']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('task 2 failed');
+    expect(r.stderr).toContain('exceeded its time limit of 1s');
+    expect(r.ms).toBeLessThan(20_000);
+  });
+
+  it('a task that allocates without bound is stopped by its heap limit', async () => {
+    const r = await runCli(['submit', fixture('memory-hog.ts'), '--mem-per-task', '64M']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('task 1 failed');
+    expect(r.stderr).toContain('ran out of memory');
+    expect(r.stderr).toContain('64 MiB per task');
+  });
+});
+
+describe('mistakes caught before anything is submitted (exit 2)', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['a missing job file', ['submit', '/nonexistent/job.ts'], /job file not found: \/nonexistent\/job\.ts/],
+    ['a syntax error, with file:line:col', ['submit', fixture('broken-syntax.ts')], /broken-syntax\.ts:5:26: Unexpected ","/],
+    ['no default export', ['submit', fixture('no-default.ts')], /has no default export/],
+    ['a default export not made by defineJob', ['submit', fixture('plain-object.ts')], /not made by defineJob/],
+    ['a job without map', ['submit', fixture('no-map.ts')], /has no `map` function/],
+    ['a malformed --arg', ['submit', fixture('values.ts'), '--arg', 'oops'], /--arg "oops" is not key=value/],
+    ['a malformed --time-limit', ['submit', fixture('values.ts'), '--time-limit', 'soon'], /"soon" is not a duration/],
+    ['a malformed --mem-per-task', ['submit', fixture('values.ts'), '--mem-per-task', '12Q'], /"12Q" is not a size/],
+  ];
+  for (const [what, args, message] of cases) {
+    it(what, async () => {
+      const r = await runCli(args);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toContain('embedded local cluster');
+      expect(r.code).toBe(2);
+    });
+  }
+
+  it('a coordinator that does not answer: a clear message within seconds', async () => {
+    const r = await runCli(['submit', fixture('values.ts'), '--coordinator', '127.0.0.1:1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('cannot reach a picompute coordinator at 127.0.0.1:1');
+    expect(r.ms).toBeLessThan(10_000);
+  });
+});
