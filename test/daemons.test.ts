@@ -2,6 +2,9 @@
  * Coordinator and agents started by hand as separate processes on loopback,
  * as in the README: agents named with --agent, or registering themselves.
  */
+import { mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, runCli, startDaemon } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
@@ -51,6 +54,25 @@ describe('an agent that registers itself', () => {
       const r = await runCli(['submit', fixture('slow-square.ts'), '--json', '--arg', 'n=3', '--coordinator', coordinator.address]);
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ state: 'COMPLETED', result: 5 });
+    } finally {
+      await Promise.all([agent.stop('SIGKILL'), coordinator.stop('SIGKILL')]);
+    }
+  });
+});
+
+describe('bundles', () => {
+  it('an agent fetches a job bundle once and keeps it on disk, named by its hash', async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), 'picompute-cache-'));
+    const agent = await startDaemon(['agent', '--port', '0', '--cores', '1', '--cache-dir', cacheDir]);
+    const coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', agent.address]);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = await runCli(['submit', fixture('word-lengths.ts'), '--coordinator', coordinator.address]);
+        expect(r.code).toBe(0);
+      }
+      const files = await readdir(cacheDir);
+      expect(files).toHaveLength(1);
+      expect(files[0]).toMatch(/^[0-9a-f]{64}\.mjs$/);
     } finally {
       await Promise.all([agent.stop('SIGKILL'), coordinator.stop('SIGKILL')]);
     }

@@ -2,7 +2,7 @@
  * `picompute submit` on the embedded local cluster, run as a user runs it:
  * a child process, real gRPC on loopback, real worker threads.
  */
-import { copyFile, mkdtemp, mkdir } from 'node:fs/promises';
+import { copyFile, mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -55,6 +55,21 @@ describe('submit on the embedded cluster', () => {
     });
   });
 
+  it('bundles npm packages the job imports from its own folder', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'picompute-npm-'));
+    await mkdir(join(dir, 'node_modules/left-pad-ish'), { recursive: true });
+    await writeFile(join(dir, 'node_modules/left-pad-ish/package.json'), JSON.stringify({ name: 'left-pad-ish', version: '1.0.0', main: 'index.js' }));
+    // CommonJS that requires a built-in: the bundle must give it a real require.
+    await writeFile(join(dir, 'node_modules/left-pad-ish/index.js'), "const os = require('node:os'); module.exports = (s, n) => String(s).padStart(n, '0') + (os.EOL === '\\n' ? '' : '?');");
+    await writeFile(
+      join(dir, 'job.ts'),
+      "import { defineJob } from '@picompute/sdk';\nimport pad from 'left-pad-ish';\nexport default defineJob({ inputs: () => [1, 22], map: (x: number) => pad(x, 4) });\n",
+    );
+    const r = await runCli(['submit', join(dir, 'job.ts'), '--json']);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout).result).toEqual(['0001', '0022']);
+  });
+
   it('shows the lines tasks log, tagged with the task index', async () => {
     const r = await runCli(['submit', fixture('values.ts'), '--arg', 'n=2']);
     expect(r.code).toBe(0);
@@ -88,6 +103,13 @@ describe('a job that goes wrong on the cluster', () => {
     expect(r.stderr).toContain('task 2 failed');
     expect(r.stderr).toContain('exceeded its time limit of 1s');
     expect(r.ms).toBeLessThan(20_000);
+  });
+
+  it('a hanging task inside a large batch of tiny tasks is the one blamed', async () => {
+    const r = await runCli(['submit', fixture('hang-late.ts'), '--time-limit', '1s', '--json', '--arg', 'n=3000', '--arg', 'hang=2500']);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out.error).toMatch(/^task 2500 failed on local \(attempt 1\)\n  input: 2500\n  exceeded its time limit of 1s/);
   });
 
   it('a task that allocates without bound is stopped by its heap limit', async () => {
