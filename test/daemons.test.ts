@@ -106,7 +106,7 @@ describe('daemon lifecycle', () => {
       const port = first.address.split(':').pop()!;
       const r = await runCli(['agent', '--port', port], { timeoutMs: 10_000 });
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`agent cannot listen on 127.0.0.1:${port}`);
+      expect(r.stderr).toContain(`agent cannot listen on 0.0.0.0:${port}`);
     } finally {
       await first.stop('SIGKILL');
     }

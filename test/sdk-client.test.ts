@@ -16,7 +16,7 @@ describe('SDK client', () => {
 
   beforeAll(async () => {
     cluster = await startLocalCluster({ cores: 2 });
-    client = await connect({ coordinator: cluster.address });
+    client = await connect({ coordinator: cluster.address, security: cluster.security });
   });
   afterAll(async () => {
     client?.close();

@@ -4,10 +4,36 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
 export const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+
+/**
+ * Every child runs with its own empty config dir (no stray default key from
+ * the machine) and, unless a test says otherwise, one shared cluster key.
+ */
+const CONFIG_DIR = mkdtempSync(join(tmpdir(), 'picompute-test-config-'));
+export const KEY_FILE = join(CONFIG_DIR, 'test-cluster.key');
+writeFileSync(KEY_FILE, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+
+export type Env = Record<string, string | undefined>;
+
+export function childEnv(env: Env = {}): NodeJS.ProcessEnv {
+  const merged: Env = { ...process.env, XDG_CONFIG_HOME: CONFIG_DIR, PICOMPUTE_KEY_FILE: KEY_FILE, PICOMPUTE_KEY: undefined, ...env };
+  return Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv;
+}
+
+/** Writes another key file (mode 600) and returns its path. */
+export function makeKeyFile(name: string): string {
+  const path = join(CONFIG_DIR, name);
+  writeFileSync(path, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  return path;
+}
 
 export interface CliResult {
   code: number | null;
@@ -16,9 +42,9 @@ export interface CliResult {
   ms: number;
 }
 
-export function runCli(args: string[], options: { timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
+export function runCli(args: string[], options: { timeoutMs?: number; cwd?: string; env?: Env } = {}): Promise<CliResult> {
   const started = Date.now();
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -47,8 +73,8 @@ process.on('exit', () => {
   for (const p of running) p.kill('SIGKILL');
 });
 
-export async function startDaemon(args: string[]): Promise<Daemon> {
-  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startDaemon(args: string[], options: { env?: Env } = {}): Promise<Daemon> {
+  const proc = spawn(process.execPath, [CLI, ...args], { env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   let out = '';
   const waiters = new Set<() => void>();

@@ -3,14 +3,18 @@
  * threads. The coordinator dials it (named by hand, found by mDNS, or told by
  * the agent itself through `coordinator`, see ./register.ts).
  *
- * It binds 127.0.0.1 unless told otherwise. Until the cluster key lands, an
- * agent bound to another address runs whatever code anyone on its network
- * sends it.
+ * Every call must prove the cluster key (see @picompute/sdk/auth); only an
+ * agent bound to loopback may run without one. Job code runs in worker
+ * threads with this process's user rights: it can read what the agent can
+ * (run agents as an unprivileged user, see deploy/picompute-agent.service).
+ * Workers get an environment without PICOMPUTE_KEY / PICOMPUTE_KEY_FILE.
  */
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { formatAddress, SERVER_OPTIONS, wireServices } from '@picompute/sdk/wire';
+import { refusalLogger, requireKeyUnlessLoopback, serverCredentials, serverInterceptors } from '@picompute/sdk/auth';
+import type { Security } from '@picompute/sdk/auth';
+import { formatAddress, serverOptions, wireServices } from '@picompute/sdk/wire';
 import type { AgentInfo, FromAgent, ToAgent } from '@picompute/sdk/wire';
 import { BundleCache } from './bundle-cache.js';
 import { agentInfo } from './node-facts.js';
@@ -19,7 +23,10 @@ import { startRegistration } from './register.js';
 import { WorkSession } from './work-session.js';
 
 export interface AgentOptions {
+  /** Default 127.0.0.1; any other address needs `security.key`. */
   host?: string;
+  /** Cluster key and TLS. */
+  security?: Security;
   /** 0 picks a free port. */
   port?: number;
   /** Worker threads; default: every core. */
@@ -39,6 +46,8 @@ export interface AgentOptions {
   thermalPath?: string;
   /** Seconds an idle worker thread lives before it is let go. */
   idleTimeoutMs?: number;
+  /** Largest message a peer may send, bytes; default 64 MiB. */
+  maxMessageBytes?: number;
   log?: (line: string) => void;
 }
 
@@ -60,6 +69,8 @@ export function defaultCacheDir(): string {
 
 export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   const host = options.host ?? '127.0.0.1';
+  const security = options.security ?? {};
+  requireKeyUnlessLoopback(security, host, 'agent');
   const log = options.log ?? ((line: string) => console.error(`[agent] ${line}`));
   const info = agentInfo({ id: options.id, cores: options.cores, labels: options.labels });
   if (!Number.isInteger(info.cores) || info.cores < 1) throw new RangeError(`--cores must be a whole number ≥ 1, not ${options.cores}`);
@@ -67,7 +78,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   const bundles = new BundleCache(options.cacheDir ?? defaultCacheDir());
   const sessions = new Set<WorkSession>();
 
-  const server = new grpc.Server(SERVER_OPTIONS);
+  const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), interceptors: serverInterceptors(security, refusalLogger(log)) });
   server.addService(wireServices().AgentService.service, {
     work(call: grpc.ServerDuplexStream<ToAgent, FromAgent>) {
       const session = new WorkSession(call, { info, pools, bundles, heartbeatMs: options.heartbeatMs ?? 1000, thermalPath: options.thermalPath, log });
@@ -79,13 +90,13 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(formatAddress({ host, port: options.port ?? 0 }), grpc.ServerCredentials.createInsecure(), (err, p) =>
+    server.bindAsync(formatAddress({ host, port: options.port ?? 0 }), serverCredentials(security), (err, p) =>
       err ? reject(new Error(`agent cannot listen on ${formatAddress({ host, port: options.port ?? 0 })}: ${err.message}`)) : resolve(p),
     ),
   );
   const address = formatAddress({ host, port });
   const registration = options.coordinator
-    ? startRegistration({ coordinator: options.coordinator, address: options.advertiseAddress ?? advertisable(host, port), info, isServed: () => sessions.size > 0, log })
+    ? startRegistration({ coordinator: options.coordinator, security, address: options.advertiseAddress ?? advertisable(host, port), info, isServed: () => sessions.size > 0, log })
     : undefined;
 
   return {

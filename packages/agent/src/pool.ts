@@ -16,6 +16,13 @@ export interface PoolOptions {
   idleTimeoutMs?: number;
 }
 
+/** Job code gets the agent's environment minus the cluster key. */
+function workerEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('PICOMPUTE_KEY')) env[k] = v;
+  return env;
+}
+
 export class TaskPools {
   readonly #pools = new Map<number, Piscina<Batch, TaskOutcome[]>>();
 
@@ -47,6 +54,7 @@ export class TaskPools {
         maxThreads: this.options.threads,
         idleTimeout: this.options.idleTimeoutMs ?? 30_000,
         resourceLimits: { maxOldGenerationSizeMb: memoryMb },
+        env: workerEnv(),
       });
       this.#pools.set(memoryMb, pool);
     }

@@ -5,11 +5,14 @@
  * serves it (the coordinator restarted, or was not up yet).
  */
 import * as grpc from '@grpc/grpc-js';
+import { channelCredentials, clientInterceptors } from '@picompute/sdk/auth';
+import type { Security } from '@picompute/sdk/auth';
 import { CHANNEL_OPTIONS, formatAddress, parseAddress, wireServices } from '@picompute/sdk/wire';
 import type { AgentInfo, RegisterReply, RegisterRequest } from '@picompute/sdk/wire';
 
 export interface RegistrationOptions {
   coordinator: string;
+  security: Security;
   address: string;
   info: AgentInfo;
   /** True while some coordinator holds a Work stream to this agent. */
@@ -21,7 +24,11 @@ export interface RegistrationOptions {
 export function startRegistration(options: RegistrationOptions): { stop(): void } {
   const target = formatAddress(parseAddress(options.coordinator, '--coordinator'));
   const { CoordinatorService } = wireServices();
-  const stub = new CoordinatorService(target, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as unknown as {
+  const stub = new CoordinatorService(target, channelCredentials(options.security), {
+    ...CHANNEL_OPTIONS,
+    // The agent tells its address only to a coordinator that proves the key.
+    interceptors: clientInterceptors(options.security, true),
+  }) as unknown as {
     register(req: RegisterRequest, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, rep: RegisterReply) => void): void;
     close(): void;
   };
@@ -37,7 +44,7 @@ export function startRegistration(options: RegistrationOptions): { stop(): void 
         // Say it once, then quietly keep trying: the coordinator may simply not be up yet.
         if (failures++ === 0) options.log(`cannot register with the coordinator at ${target} (${err.details || err.message}); retrying every few seconds`);
       } else {
-        if (failures > 0 || !rep) options.log(`registered with the coordinator at ${target}`);
+        options.log(`registered with the coordinator at ${target} (${rep.coordinatorId})`);
         failures = 0;
       }
       schedule();

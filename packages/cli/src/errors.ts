@@ -10,7 +10,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const USAGE_ERRORS = new Set(['UsageError', 'JobFileError', 'ConnectError', 'RangeError', 'CodecError']);
+const USAGE_ERRORS = new Set(['UsageError', 'JobFileError', 'ConnectError', 'RangeError', 'KeyError', 'AuthError']);
 
 export function exitCodeFor(err: unknown): number {
   return USAGE_ERRORS.has((err as Error)?.name) ? EXIT_USAGE : EXIT_JOB_FAILED;

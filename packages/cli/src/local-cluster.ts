@@ -1,7 +1,7 @@
 /**
  * The embedded local cluster: a coordinator and one agent using every core,
  * in this process, talking real gRPC on 127.0.0.1 (nothing listens on the
- * network). It is what `picompute submit` uses when no coordinator is named,
+ * network) with a fresh random cluster key. It is what `picompute submit` uses when no coordinator is named,
  * and it is gone when the process ends.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -9,9 +9,13 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgent } from '@picompute/agent';
 import { startCoordinator } from '@picompute/coordinator';
+import { generateKey } from '@picompute/sdk/auth';
+import type { Security } from '@picompute/sdk/auth';
 
 export interface LocalCluster {
   address: string;
+  /** The fresh key a client needs to talk to this cluster. */
+  security: Security;
   cores: number;
   close(): Promise<void>;
 }
@@ -20,11 +24,13 @@ export async function startLocalCluster(options: { cores?: number; log?: (line: 
   const log = options.log ?? (() => {});
   const cacheDir = await mkdtemp(join(tmpdir(), 'picompute-local-'));
   const cores = options.cores ?? availableParallelism();
-  const coordinator = await startCoordinator({ host: '127.0.0.1', port: 0, log });
-  const agent = await startAgent({ host: '127.0.0.1', port: 0, cores, cacheDir, log, id: 'local' });
+  const security: Security = { key: generateKey(), keySource: 'the embedded cluster' };
+  const coordinator = await startCoordinator({ host: '127.0.0.1', port: 0, log, security });
+  const agent = await startAgent({ host: '127.0.0.1', port: 0, cores, cacheDir, log, security, id: 'local' });
   coordinator.addAgent(agent.address);
   return {
     address: coordinator.address,
+    security,
     cores,
     async close() {
       await coordinator.close();

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerDaemons } from './commands/daemons.js';
+import { registerInit } from './commands/init.js';
 import { registerSubmit } from './commands/submit.js';
 import { EXIT_USAGE } from './errors.js';
 
@@ -16,6 +17,7 @@ const program = new Command('picompute')
     process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
   });
 
+registerInit(program);
 registerSubmit(program);
 registerDaemons(program);
 

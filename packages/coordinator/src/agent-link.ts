@@ -3,10 +3,16 @@
  * stream open (dialling again with backoff when it breaks), and counts the
  * task batches in flight so the scheduler can keep the agent's window full.
  *
+ * An agent that does not prove the cluster key (a stranger's, or one with
+ * another key) gets no tasks: the stream is refused before its hello counts,
+ * logged once, and dialled again only every 30 s.
+ *
  * Liveness comes from this stream only: a break, or no message for
  * `deadAfterMs` (agents send a heartbeat every second), marks the node down.
  */
 import * as grpc from '@grpc/grpc-js';
+import { channelCredentials, clientInterceptors } from '@picompute/sdk/auth';
+import type { Security } from '@picompute/sdk/auth';
 import { BLOB_CHUNK_BYTES, CHANNEL_OPTIONS, wireServices } from '@picompute/sdk/wire';
 import type { AgentInfo, Assign, FromAgent, Heartbeat, TaskResult, ToAgent } from '@picompute/sdk/wire';
 
@@ -42,10 +48,14 @@ export class AgentLink {
     readonly address: string,
     private readonly events: LinkEvents,
     private readonly log: (line: string) => void,
+    security: Security,
     private readonly deadAfterMs = 5000,
   ) {
     const { AgentService } = wireServices();
-    this.#stub = new AgentService(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as never;
+    this.#stub = new AgentService(address, channelCredentials(security), {
+      ...CHANNEL_OPTIONS,
+      interceptors: clientInterceptors(security, Boolean(security.key)),
+    }) as never;
     this.#dial();
   }
 
@@ -134,7 +144,7 @@ export class AgentLink {
     const call = this.#stub.work();
     this.#call = call;
     call.on('data', (msg: FromAgent) => this.#onMessage(call, msg));
-    call.on('error', (err: grpc.ServiceError) => this.#lost(call, err.details || err.message));
+    call.on('error', (err: grpc.ServiceError) => this.#lost(call, err.details || err.message, err.code === grpc.status.UNAUTHENTICATED));
     call.on('end', () => this.#lost(call, 'the agent closed its stream'));
   }
 
@@ -166,7 +176,7 @@ export class AgentLink {
     }
   }
 
-  #lost(call: grpc.ClientDuplexStream<ToAgent, FromAgent>, reason: string): void {
+  #lost(call: grpc.ClientDuplexStream<ToAgent, FromAgent>, reason: string, refused = false): void {
     if (call !== this.#call) return;
     this.#call = undefined;
     call.cancel();
@@ -179,10 +189,10 @@ export class AgentLink {
       this.#batches = 0;
     } else if (!this.#loggedFailure && !this.#closed) {
       this.#loggedFailure = true;
-      this.log(`cannot reach agent at ${this.address} (${reason}); will keep trying`);
+      this.log(refused ? `ignoring agent at ${this.address}: ${reason}` : `cannot reach agent at ${this.address} (${reason}); will keep trying`);
     }
     if (this.#closed) return;
-    this.#retry = setTimeout(() => this.#dial(), this.#retryMs);
+    this.#retry = setTimeout(() => this.#dial(), refused ? 30_000 : this.#retryMs);
     this.#retryMs = Math.min(this.#retryMs * 2, 2000);
   }
 

@@ -3,6 +3,7 @@
  * jobs, and the loop that asks the scheduler for a plan whenever something
  * changes and carries the plan out. All gRPC handling is in ./service.ts.
  */
+import type { Security } from '@picompute/sdk/auth';
 import { unpackFrames } from '@picompute/sdk/framing';
 import type { JobEvent, LogLine, NodeStatus, SubmitRequest, TaskInput, TaskResult } from '@picompute/sdk/wire';
 import { AgentLink } from './agent-link.js';
@@ -30,6 +31,7 @@ export class Cluster {
   constructor(
     private readonly blobs: BlobStore,
     private readonly log: (line: string) => void,
+    private readonly security: Security,
     private readonly deadAfterMs?: number,
   ) {}
 
@@ -54,6 +56,7 @@ export class Cluster {
         },
       },
       this.log,
+      this.security,
       this.deadAfterMs,
     );
     this.#links.set(address, link);

@@ -1,22 +1,34 @@
 /**
  * The coordinator daemon: a CoordinatorService gRPC server over a Cluster.
- * It binds 127.0.0.1 unless told otherwise; job state lives in memory for now.
+ * Every call must prove the cluster key, and so must every agent it dials;
+ * only a coordinator bound to loopback may run without a key. Job state
+ * lives in memory for now.
  */
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { formatAddress, parseAddress, SERVER_OPTIONS, wireServices } from '@picompute/sdk/wire';
+import { refusalLogger, requireKeyUnlessLoopback, serverCredentials, serverInterceptors } from '@picompute/sdk/auth';
+import type { Security } from '@picompute/sdk/auth';
+import { formatAddress, serverOptions, parseAddress, wireServices } from '@picompute/sdk/wire';
 import { BlobStore } from './blob-store.js';
 import { Cluster } from './cluster.js';
 import { coordinatorService } from './service.js';
 
 export interface CoordinatorOptions {
+  /** Default 127.0.0.1; any other address needs `security.key`. */
   host?: string;
+  security?: Security;
   /** 0 picks a free port. */
   port?: number;
   /** Agents to dial, `host:port` each. */
   agents?: string[];
   /** A node that sends nothing for this long is marked down; default 5 s. */
   deadAfterMs?: number;
+  /** An upload (PutBlob) that sends nothing for this long is dropped; default 30 s. */
+  uploadIdleMs?: number;
+  /** Largest blob (bundle or packed inputs) a client may upload; default 1 GiB. */
+  maxBlobBytes?: number;
+  /** Largest message a peer may send, bytes; default 64 MiB. */
+  maxMessageBytes?: number;
   log?: (line: string) => void;
 }
 
@@ -30,16 +42,18 @@ export interface Coordinator {
 
 export async function startCoordinator(options: CoordinatorOptions = {}): Promise<Coordinator> {
   const host = options.host ?? '127.0.0.1';
+  const security = options.security ?? {};
+  requireKeyUnlessLoopback(security, host, 'coordinator');
   const log = options.log ?? ((line: string) => console.error(`[coordinator] ${line}`));
   const agents = (options.agents ?? []).map((a) => formatAddress(parseAddress(a, '--agent')));
   const id = `coord-${randomBytes(4).toString('hex')}`;
   const blobs = new BlobStore();
-  const cluster = new Cluster(blobs, log, options.deadAfterMs);
-  const server = new grpc.Server(SERVER_OPTIONS);
-  server.addService(wireServices().CoordinatorService.service, coordinatorService(cluster, blobs, id));
+  const cluster = new Cluster(blobs, log, security, options.deadAfterMs);
+  const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), interceptors: serverInterceptors(security, refusalLogger(log)) });
+  server.addService(wireServices().CoordinatorService.service, coordinatorService(cluster, blobs, id, { uploadIdleMs: options.uploadIdleMs ?? 30_000, maxBlobBytes: options.maxBlobBytes ?? 1024 ** 3 }));
   const bindTo = formatAddress({ host, port: options.port ?? 0 });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(bindTo, grpc.ServerCredentials.createInsecure(), (err, p) =>
+    server.bindAsync(bindTo, serverCredentials(security), (err, p) =>
       err ? reject(new Error(`coordinator cannot listen on ${bindTo}: ${err.message}`)) : resolve(p),
     ),
   );

@@ -35,7 +35,12 @@ function unary<Req, Rep>(fn: (req: Req) => Rep) {
   };
 }
 
-export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinatorId: string): grpc.UntypedServiceImplementation {
+export interface UploadLimits {
+  uploadIdleMs: number;
+  maxBlobBytes: number;
+}
+
+export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinatorId: string, limits: UploadLimits): grpc.UntypedServiceImplementation {
   return {
     submit: unary<W.SubmitRequest, W.SubmitReply>((req) => ({ jobId: cluster.submit(req).id })),
     cancel: unary<W.CancelRequest, W.CancelReply>((req) => ({ state: cluster.cancel(req.jobId).state })),
@@ -90,11 +95,30 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
     putBlob(call: grpc.ServerReadableStream<W.BlobChunk, W.PutBlobReply>, callback: grpc.sendUnaryData<W.PutBlobReply>) {
       const parts: Buffer[] = [];
       let hash = '';
+      let size = 0;
+      let done = false;
+      const refuse = (code: grpc.status, details: string) => {
+        if (done) return;
+        done = true;
+        clearTimeout(idle);
+        parts.length = 0;
+        callback({ code, details }, null);
+        call.destroy();
+      };
+      // An upload that stalls holds memory: drop it.
+      let idle = setTimeout(() => refuse(grpc.status.DEADLINE_EXCEEDED, `upload sent nothing for ${limits.uploadIdleMs / 1000}s; dropped`), limits.uploadIdleMs);
       call.on('data', (chunk: W.BlobChunk) => {
+        idle.refresh();
         if (chunk.hash && !hash) hash = chunk.hash;
+        size += chunk.data.length;
+        if (size > limits.maxBlobBytes) return refuse(grpc.status.RESOURCE_EXHAUSTED, `upload is larger than this coordinator's limit of ${limits.maxBlobBytes} bytes`);
         parts.push(chunk.data);
       });
+      call.on('error', () => refuse(grpc.status.CANCELLED, 'upload cancelled'));
       call.on('end', () => {
+        if (done) return;
+        done = true;
+        clearTimeout(idle);
         try {
           const bytes = Buffer.concat(parts);
           blobs.put(hash, bytes);

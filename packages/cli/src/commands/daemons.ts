@@ -1,6 +1,8 @@
 /** `picompute agent` and `picompute coordinator`: the two daemons, stopped cleanly by SIGTERM or SIGINT. */
 import type { Command } from 'commander';
+import type { SecurityFlags } from '@picompute/sdk/auth';
 import { action, collect, parseCount, parsePort } from '../errors.js';
+import { securityFrom, withSecurityFlags } from '../security-flags.js';
 
 export const DEFAULT_COORDINATOR_PORT = 7700;
 export const DEFAULT_AGENT_PORT = 7701;
@@ -20,23 +22,25 @@ function untilSignal(): Promise<string> {
 const log = (who: string) => (line: string) => process.stderr.write(`[${who}] ${new Date().toISOString()} ${line}\n`);
 
 export function registerDaemons(program: Command): void {
-  program
+  withSecurityFlags(
+    program
     .command('agent')
     .description('run tasks for a coordinator on this node, one worker thread per core')
-    .option('--host <address>', 'address to listen on (until the cluster key lands, anything but loopback is open to the network)', '127.0.0.1')
+    .option('--host <address>', 'address to listen on; anything but loopback needs the cluster key', '0.0.0.0')
     .option('-p, --port <port>', 'port to listen on (0 picks one)', String(DEFAULT_AGENT_PORT))
     .option('--cores <n>', 'worker threads to run (default: every core)')
     .option('--label <label>', 'label this node for --constraint; repeatable', collect, [])
     .option('--coordinator <host:port>', 'register with this coordinator (when it cannot find or name this agent)')
     .option('--advertise-address <host:port>', 'address the coordinator should dial, when it differs from --host:--port')
     .option('--task-memory <size>', 'default per-task heap limit, e.g. 512M')
-    .option('--cache-dir <dir>', 'where job bundles are cached (default ~/.cache/picompute/agent)')
-    .action(
-      action(async (flags: { host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string }) => {
+    .option('--cache-dir <dir>', 'where job bundles are cached (default ~/.cache/picompute/agent)'),
+  ).action(
+      action(async (flags: SecurityFlags & { host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string }) => {
         const { startAgent } = await import('@picompute/agent');
         const { parseSize } = await import('@picompute/sdk/units');
         const agent = await startAgent({
           host: flags.host,
+          security: await securityFrom(flags),
           port: parsePort(flags.port),
           cores: flags.cores === undefined ? undefined : parseCount(flags.cores, '--cores'),
           labels: flags.label,
@@ -53,16 +57,23 @@ export function registerDaemons(program: Command): void {
       }),
     );
 
-  program
-    .command('coordinator')
-    .description('schedule jobs onto agents')
-    .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('-p, --port <port>', 'port to listen on (0 picks one)', String(DEFAULT_COORDINATOR_PORT))
-    .option('--agent <host:port>', 'dial this agent (where mDNS does not reach); repeatable', collect, [])
-    .action(
-      action(async (flags: { host: string; port: string; agent: string[] }) => {
+  withSecurityFlags(
+    program
+      .command('coordinator')
+      .description('schedule jobs onto agents')
+      .option('--host <address>', 'address to listen on; anything but loopback needs the cluster key', '0.0.0.0')
+      .option('-p, --port <port>', 'port to listen on (0 picks one)', String(DEFAULT_COORDINATOR_PORT))
+      .option('--agent <host:port>', 'dial this agent (where mDNS does not reach); repeatable', collect, []),
+  ).action(
+      action(async (flags: SecurityFlags & { host: string; port: string; agent: string[] }) => {
         const { startCoordinator } = await import('@picompute/coordinator');
-        const coordinator = await startCoordinator({ host: flags.host, port: parsePort(flags.port), agents: flags.agent, log: log('coordinator') });
+        const coordinator = await startCoordinator({
+          host: flags.host,
+          port: parsePort(flags.port),
+          agents: flags.agent,
+          security: await securityFrom(flags),
+          log: log('coordinator'),
+        });
         log('coordinator')(`coordinator listening on ${coordinator.address}`);
         const signal = await untilSignal();
         log('coordinator')(`${signal}: stopping`);

@@ -1,11 +1,13 @@
 /** `picompute submit job.ts`: bundle, submit, show progress, print the result. */
 import { inspect } from 'node:util';
 import type { Command } from 'commander';
+import type { SecurityFlags } from '@picompute/sdk/auth';
 import { action, collect, EXIT_JOB_FAILED, EXIT_OK, parseArgs } from '../errors.js';
+import { securityFrom, withSecurityFlags } from '../security-flags.js';
 import { toJsonValue } from '../json.js';
 import { Progress } from '../progress.js';
 
-interface SubmitFlags {
+interface SubmitFlags extends SecurityFlags {
   arg: string[];
   coordinator?: string;
   timeLimit?: string;
@@ -16,7 +18,8 @@ interface SubmitFlags {
 }
 
 export function registerSubmit(program: Command): void {
-  program
+  withSecurityFlags(
+    program
     .command('submit')
     .description('run a job file on the cluster (or on an embedded local cluster when no coordinator is given) and print its result')
     .argument('<job>', 'job file (TypeScript or JavaScript) whose default export comes from defineJob')
@@ -26,8 +29,8 @@ export function registerSubmit(program: Command): void {
     .option('--mem-per-task <size>', "per-task heap limit, e.g. 512M (default: the agent's share per core)")
     .option('--name <name>', "job name shown in queues (default: the job's own name or file name)")
     .option('--json', 'print one JSON object: jobId, state, result or error, stats')
-    .option('-v, --verbose', 'show the embedded cluster’s daemon logs')
-    .action(action(submit));
+    .option('-v, --verbose', 'show the embedded cluster’s daemon logs'),
+  ).action(action(submit));
 }
 
 async function submit(file: string, flags: SubmitFlags): Promise<number> {
@@ -37,13 +40,15 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
 
   let local: import('../local-cluster.js').LocalCluster | undefined;
   let address = flags.coordinator;
+  let security = address ? await securityFrom(flags) : undefined;
   if (!address) {
     const { startLocalCluster } = await import('../local-cluster.js');
     local = await startLocalCluster({ log: flags.verbose ? (l) => process.stderr.write(`[local] ${l}\n`) : undefined });
     address = local.address;
+    security = local.security;
     if (!flags.json) process.stderr.write(`no --coordinator given: running on the embedded local cluster (${local.cores} cores, 127.0.0.1 only)\n`);
   }
-  const client = await connect({ coordinator: address });
+  const client = await connect({ coordinator: address, security });
   try {
     const job = await client.submitPrepared(prepared);
     const progress = flags.json ? undefined : new Progress();

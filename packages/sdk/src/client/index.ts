@@ -7,6 +7,8 @@
  *   console.log(await job.result());
  */
 import { userInfo } from 'node:os';
+import { loadSecurity } from '../auth/security.js';
+import type { Security } from '../auth/security.js';
 import { bundleJob, clientBundleDir, importBundle, JobFileError, sha256 } from '../bundle.js';
 import { encode } from '../codec.js';
 import { packFrames } from '../framing.js';
@@ -19,12 +21,19 @@ import { JobHandle } from './job-handle.js';
 import { CoordinatorRpc } from './rpc.js';
 
 export { JobHandle, JobFailedError } from './job-handle.js';
-export { ConnectError, RpcError } from './rpc.js';
+export { AuthError, ConnectError, RpcError } from './rpc.js';
+export { loadSecurity } from '../auth/security.js';
+export type { Security } from '../auth/security.js';
 export { JobFileError } from '../bundle.js';
 
 export interface ConnectOptions {
   /** `host:port` of the coordinator. */
   coordinator: string;
+  /**
+   * The cluster key and TLS material. Default: found as the daemons find it
+   * (PICOMPUTE_KEY_FILE, PICOMPUTE_KEY, ~/.config/picompute/cluster.key).
+   */
+  security?: Security;
   /** How long to wait for the coordinator to answer before failing; default 5 s. */
   connectTimeoutMs?: number;
 }
@@ -41,7 +50,7 @@ export interface SubmitOptions {
 
 export async function connect(options: ConnectOptions): Promise<Client> {
   const address = formatAddress(parseAddress(options.coordinator, 'coordinator'));
-  const rpc = new CoordinatorRpc(address);
+  const rpc = new CoordinatorRpc(address, options.security ?? (await loadSecurity()));
   try {
     await rpc.ready(options.connectTimeoutMs ?? 5000);
   } catch (err) {

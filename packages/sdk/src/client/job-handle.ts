@@ -1,7 +1,7 @@
 /**
  * A submitted job: its id, a live stream of progress events, and its result.
  */
-import { decode } from '../codec.js';
+import { CodecError, decode } from '../codec.js';
 import { FINAL_STATES } from '../wire/messages.js';
 import type { JobEvent, ResultChunk } from '../wire/messages.js';
 import type { CoordinatorRpc } from './rpc.js';
@@ -11,6 +11,15 @@ export class JobFailedError extends Error {
   override name = 'JobFailedError';
   constructor(readonly event: JobEvent) {
     super(event.error || `job ${event.jobId} ended ${event.state}`);
+  }
+}
+
+/** A value from the cluster that does not decode is named, so a bad agent can be found. */
+function decodeOutput(bytes: Buffer, what: string): unknown {
+  try {
+    return decode(bytes);
+  } catch (err) {
+    throw new CodecError(`${what} cannot be decoded (${(err as Error).message}); the agent that ran it may be faulty or run another Node.js version`);
   }
 }
 
@@ -56,7 +65,7 @@ export class JobHandle {
     let reduced = false;
     for await (const chunk of this.rpc.stream<{ jobId: string }, ResultChunk>('getResult', { jobId: this.id })) {
       reduced = chunk.reduced;
-      for (const v of chunk.values) values.push(decode(v));
+      for (const v of chunk.values) values.push(decodeOutput(v, reduced ? 'the result' : `task ${values.length}'s output`));
     }
     return (reduced ? values[0] : values) as T;
   }

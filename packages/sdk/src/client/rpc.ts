@@ -3,11 +3,18 @@
  * and the one place that turns a gRPC status into an error a user can act on.
  */
 import * as grpc from '@grpc/grpc-js';
+import { channelCredentials, clientInterceptors } from '../auth/security.js';
+import type { Security } from '../auth/security.js';
 import { BLOB_CHUNK_BYTES, CHANNEL_OPTIONS, wireServices } from '../wire/index.js';
 import type * as W from '../wire/messages.js';
 
 export class ConnectError extends Error {
   override name = 'ConnectError';
+}
+
+/** The coordinator refused this client's proof of the cluster key, or could not prove its own. */
+export class AuthError extends Error {
+  override name = 'AuthError';
 }
 
 export class RpcError extends Error {
@@ -22,9 +29,14 @@ export class RpcError extends Error {
 
 type Unary<Req, Rep> = (req: Req, cb: (err: grpc.ServiceError | null, rep: Rep) => void) => void;
 
-export function toRpcError(err: grpc.ServiceError | Error, address: string): Error {
+export function toRpcError(err: grpc.ServiceError | Error, address: string, keySource?: string): Error {
   const code = (err as grpc.ServiceError).code;
   if (code === undefined) return err;
+  if (code === grpc.status.UNAUTHENTICATED) {
+    const details = (err as grpc.ServiceError).details;
+    const mine = keySource ? `this client's key is from ${keySource}` : 'this client has no cluster key (see `picompute init`; set PICOMPUTE_KEY_FILE or pass --key-file)';
+    return new AuthError(`the coordinator at ${address} refused the call: ${details}; ${mine}`);
+  }
   if (code === grpc.status.UNAVAILABLE) {
     return new ConnectError(`lost the coordinator at ${address} (${(err as grpc.ServiceError).details}); is it still running?`);
   }
@@ -34,9 +46,19 @@ export function toRpcError(err: grpc.ServiceError | Error, address: string): Err
 export class CoordinatorRpc {
   readonly stub: grpc.Client & Record<string, Function>;
 
-  constructor(readonly address: string) {
+  constructor(
+    readonly address: string,
+    private readonly security: Security = {},
+  ) {
     const { CoordinatorService } = wireServices();
-    this.stub = new CoordinatorService(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as never;
+    this.stub = new CoordinatorService(address, channelCredentials(security), {
+      ...CHANNEL_OPTIONS,
+      interceptors: clientInterceptors(security, false),
+    }) as never;
+  }
+
+  #error(err: grpc.ServiceError | Error): Error {
+    return toRpcError(err, this.address, this.security.keySource);
   }
 
   /** Fails with a clear message when nothing answers at the address within `timeoutMs`. */
@@ -57,13 +79,13 @@ export class CoordinatorRpc {
   unary<Req, Rep>(method: string, req: Req): Promise<Rep> {
     const fn = this.stub[method] as Unary<Req, Rep>;
     return new Promise((resolve, reject) => {
-      fn.call(this.stub, req, (err, rep) => (err ? reject(toRpcError(err, this.address)) : resolve(rep)));
+      fn.call(this.stub, req, (err, rep) => (err ? reject(this.#error(err)) : resolve(rep)));
     });
   }
 
   stream<Req, Rep>(method: string, req: Req): AsyncIterable<Rep> & { cancel(): void } {
     const call = (this.stub[method] as Function).call(this.stub, req) as grpc.ClientReadableStream<Rep>;
-    const address = this.address;
+    const toError = (err: grpc.ServiceError) => this.#error(err);
     return {
       cancel: () => call.cancel(),
       async *[Symbol.asyncIterator]() {
@@ -71,7 +93,7 @@ export class CoordinatorRpc {
           for await (const msg of call) yield msg as Rep;
         } catch (err) {
           if ((err as grpc.ServiceError).code === grpc.status.CANCELLED) return;
-          throw toRpcError(err as grpc.ServiceError, address);
+          throw toError(err as grpc.ServiceError);
         }
       },
     };
@@ -81,7 +103,7 @@ export class CoordinatorRpc {
   putBlob(hash: string, bytes: Buffer): Promise<W.PutBlobReply> {
     return new Promise((resolve, reject) => {
       const call = (this.stub.putBlob as Function).call(this.stub, (err: grpc.ServiceError | null, rep: W.PutBlobReply) =>
-        err ? reject(toRpcError(err, this.address)) : resolve(rep),
+        err ? reject(this.#error(err)) : resolve(rep),
       ) as grpc.ClientWritableStream<W.BlobChunk>;
       let at = 0;
       do {

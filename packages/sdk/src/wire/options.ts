@@ -22,12 +22,17 @@ export const CHANNEL_OPTIONS: ChannelOptions = {
   'grpc.max_reconnect_backoff_ms': 2_000,
 };
 
-export const SERVER_OPTIONS: ChannelOptions = {
-  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-  'grpc.keepalive_permit_without_calls': 1,
-  'grpc.http2.min_ping_interval_without_data_ms': 5_000,
-};
+/** Server options; a daemon may lower the message limit (a message past it is refused with RESOURCE_EXHAUSTED). */
+export function serverOptions(maxMessageBytes = MAX_MESSAGE_BYTES): ChannelOptions {
+  return {
+    'grpc.max_receive_message_length': maxMessageBytes,
+    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    // A peer that connects and never speaks HTTP/2 is dropped, so idle sockets cannot pile up.
+    'grpc.max_connection_idle_ms': 5 * 60_000,
+  };
+}
 
 export interface HostPort {
   host: string;

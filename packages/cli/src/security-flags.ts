@@ -1,0 +1,16 @@
+/** The flags every command that talks to a cluster shares: the key and TLS. */
+import type { Command } from 'commander';
+import type { Security, SecurityFlags } from '@picompute/sdk/auth';
+
+export function withSecurityFlags(cmd: Command): Command {
+  return cmd
+    .option('--key-file <path>', 'cluster key file (default: PICOMPUTE_KEY_FILE, PICOMPUTE_KEY, ~/.config/picompute/cluster.key)')
+    .option('--tls-cert <path>', "this node's TLS certificate (PEM); with --tls-key turns TLS on")
+    .option('--tls-key <path>', "this node's TLS private key (PEM)")
+    .option('--tls-ca <path>', 'CA that signed the peers’ certificates (PEM); on a daemon, makes TLS mutual');
+}
+
+export async function securityFrom(flags: SecurityFlags): Promise<Security> {
+  const { loadSecurity } = await import('@picompute/sdk/auth');
+  return loadSecurity(flags);
+}

@@ -1,0 +1,4 @@
+export * from './key.js';
+export * from './hmac.js';
+export * from './interceptors.js';
+export * from './security.js';

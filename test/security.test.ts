@@ -1,0 +1,288 @@
+/**
+ * Nobody runs code on the cluster uninvited: the cluster key on every RPC,
+ * daemons that refuse to listen on the network without it, and hostile input
+ * that is refused while everybody else is still served.
+ */
+import { mkdtemp, readFile, stat, writeFile, chmod } from 'node:fs/promises';
+import { connect as tcpConnect } from 'node:net';
+import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent } from '@picompute/agent';
+import { startCoordinator } from '@picompute/coordinator';
+import type { Coordinator } from '@picompute/coordinator';
+import { AUTH_HEADER, generateKey, signRequest } from '@picompute/sdk/auth';
+import { connect, prepareJob } from '@picompute/sdk/client';
+import { CHANNEL_OPTIONS, wireServices } from '@picompute/sdk/wire';
+import type { FromAgent, ToAgent } from '@picompute/sdk/wire';
+import { fixture, makeKeyFile, runCli, startDaemon } from './support/cli.js';
+
+const quiet = () => {};
+
+describe('picompute init', () => {
+  it('writes a 256-bit key only its owner can read, and will not overwrite it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'picompute-init-'));
+    const keyFile = join(dir, 'nested', 'cluster.key');
+    const r = await runCli(['init', '--key-file', keyFile]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`cluster key written to ${keyFile}`);
+    expect(r.stdout).toContain('scp -p');
+    expect((await readFile(keyFile, 'utf8')).trim()).toMatch(/^[0-9a-f]{64}$/);
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+    const again = await runCli(['init', '--key-file', keyFile]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('already exists; keep it');
+  });
+});
+
+describe('daemons without a key', () => {
+  for (const daemon of ['agent', 'coordinator']) {
+    it(`a ${daemon} on all interfaces refuses to start and says how to fix it`, async () => {
+      const r = await runCli([daemon, '--port', '0'], { env: { PICOMPUTE_KEY_FILE: undefined }, timeoutMs: 10_000 });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`no cluster key: a ${daemon} listening on 0.0.0.0 would run code for anyone`);
+      expect(r.stderr).toContain('picompute init');
+      expect(r.stderr).toContain('--host 127.0.0.1');
+    });
+  }
+
+  it('a daemon on loopback needs no key', async () => {
+    const agent = await startDaemon(['agent', '--host', '127.0.0.1', '--port', '0'], { env: { PICOMPUTE_KEY_FILE: undefined } });
+    expect(agent.address).toMatch(/^127\.0\.0\.1:\d+$/);
+    await agent.stop();
+  });
+
+  it('a key file others can read is refused, naming the fix', async () => {
+    const keyFile = makeKeyFile('too-open.key');
+    await chmod(keyFile, 0o644);
+    const r = await runCli(['agent', '--port', '0', '--key-file', keyFile], { timeoutMs: 10_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`can be read by other users (mode 644); run: chmod 600 ${keyFile}`);
+  });
+
+  it('a key file that is not a key is refused', async () => {
+    const keyFile = makeKeyFile('garbage.key');
+    await writeFile(keyFile, 'hello\n');
+    const r = await runCli(['coordinator', '--port', '0', '--key-file', keyFile], { timeoutMs: 10_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('does not hold a picompute cluster key (64 hex characters)');
+  });
+});
+
+describe('a keyed cluster', () => {
+  let agent: Awaited<ReturnType<typeof startDaemon>>;
+  let coordinator: Awaited<ReturnType<typeof startDaemon>>;
+
+  beforeAll(async () => {
+    agent = await startDaemon(['agent', '--port', '0', '--cores', '1']);
+    coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', agent.address.replace('0.0.0.0', '127.0.0.1')]);
+    await coordinator.waitFor(/agent \S+ up at/);
+  });
+  afterAll(async () => {
+    await Promise.all([agent?.stop('SIGKILL'), coordinator?.stop('SIGKILL')]);
+  });
+
+  const coordAddress = () => coordinator.address.replace('0.0.0.0', '127.0.0.1');
+
+  it('runs a job for a client with the key', async () => {
+    const r = await runCli(['submit', fixture('word-lengths.ts'), '--json', '--coordinator', coordAddress()]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).result).toEqual({ a: 12, b: 15, c: 6 });
+  });
+
+  it('a client with another key gets "wrong cluster key" at once, not a result', async () => {
+    const r = await runCli(['submit', fixture('word-lengths.ts'), '--coordinator', coordAddress(), '--key-file', makeKeyFile('other.key')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('refused the call: wrong cluster key');
+    expect(r.ms).toBeLessThan(10_000);
+  });
+
+  it('a client with no key is told the coordinator requires one', async () => {
+    const r = await runCli(['submit', fixture('word-lengths.ts'), '--coordinator', coordAddress()], { env: { PICOMPUTE_KEY_FILE: undefined } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no cluster key presented');
+    expect(r.stderr).toContain('this client has no cluster key');
+  });
+
+  it('a stranger agent with another key is ignored (logged once) and gets no tasks', async () => {
+    const stranger = await startDaemon(['agent', '--port', '0', '--cores', '1', '--key-file', makeKeyFile('stranger.key')]);
+    const coord = await startDaemon(['coordinator', '--port', '0', '--agent', agent.address.replace('0.0.0.0', '127.0.0.1'), '--agent', stranger.address.replace('0.0.0.0', '127.0.0.1')]);
+    try {
+      await coord.waitFor(/ignoring agent at \S+: wrong cluster key/);
+      await coord.waitFor(/agent \S+ up at/);
+      const r = await runCli(['submit', fixture('slow-square.ts'), '--json', '--arg', 'n=6', '--coordinator', coord.address.replace('0.0.0.0', '127.0.0.1')]);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).stats.nodes).toEqual([agent.output().match(/agent (\S+) listening/)![1]]);
+      await stranger.waitFor(/refused \/picompute\.v1\.AgentService\/Work from \S+: wrong cluster key \(logged once per peer\)/);
+    } finally {
+      await Promise.all([stranger.stop('SIGKILL'), coord.stop('SIGKILL')]);
+    }
+  });
+});
+
+/** Raw gRPC against an in-process coordinator, to send what no honest client would. */
+describe('hostile calls', () => {
+  const key = generateKey();
+  let coordinator: Coordinator;
+  let agentClose: () => Promise<void>;
+  let raw: grpc.Client;
+  const SUBMIT = '/picompute.v1.CoordinatorService/Submit';
+  const LIST = '/picompute.v1.CoordinatorService/ListNodes';
+
+  beforeAll(async () => {
+    coordinator = await startCoordinator({ security: { key }, log: quiet, maxMessageBytes: 1024 * 1024, uploadIdleMs: 500 });
+    const agent = await startAgent({ security: { key }, cores: 1, log: quiet, cacheDir: await mkdtemp(join(tmpdir(), 'picompute-hostile-')) });
+    agentClose = agent.close;
+    coordinator.addAgent(agent.address);
+    raw = new grpc.Client(coordinator.address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  });
+  afterAll(async () => {
+    raw?.close();
+    await coordinator?.close();
+    await agentClose?.();
+  });
+
+  const id = (b: Buffer) => b;
+  function call(method: string, body: Buffer, auth: string | undefined): Promise<{ code: grpc.status; details: string }> {
+    const md = new grpc.Metadata();
+    if (auth !== undefined) md.set(AUTH_HEADER, auth);
+    return new Promise((resolve) =>
+      raw.makeUnaryRequest(method, id, id, body, md, { deadline: Date.now() + 5000 }, (err) => resolve({ code: err?.code ?? grpc.status.OK, details: err?.details ?? '' })),
+    );
+  }
+
+  /** The proof that every other client is still served. */
+  async function stillServes(): Promise<void> {
+    const client = await connect({ coordinator: coordinator.address, security: { key } });
+    try {
+      const job = await client.submit(fixture('word-lengths.ts'));
+      expect(await job.result()).toEqual({ a: 12, b: 15, c: 6 });
+    } finally {
+      client.close();
+    }
+  }
+
+  it('refuses a call with no key, a wrong key, a stale timestamp or a replayed nonce, saying which', async () => {
+    expect(await call(LIST, Buffer.alloc(0), undefined)).toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: expect.stringContaining('no cluster key presented') });
+    expect(await call(LIST, Buffer.alloc(0), signRequest(generateKey(), LIST).header)).toEqual({ code: grpc.status.UNAUTHENTICATED, details: 'wrong cluster key' });
+    expect(await call(LIST, Buffer.alloc(0), 'v1.garbage')).toEqual({ code: grpc.status.UNAUTHENTICATED, details: 'malformed cluster key proof' });
+    const stale = await call(LIST, Buffer.alloc(0), signRequest(key, LIST, Date.now() - 10 * 60_000).header);
+    expect(stale.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(stale.details).toMatch(/timestamp is 60\d s off this node's clock \(allowed ±120 s\)/);
+    // A proof recorded for one method does not open another.
+    expect(await call(SUBMIT, Buffer.alloc(0), signRequest(key, LIST).header)).toEqual({ code: grpc.status.UNAUTHENTICATED, details: 'wrong cluster key' });
+    const recorded = signRequest(key, LIST).header;
+    expect((await call(LIST, Buffer.alloc(0), recorded)).code).toBe(grpc.status.OK);
+    expect(await call(LIST, Buffer.alloc(0), recorded)).toEqual({ code: grpc.status.UNAUTHENTICATED, details: 'replayed request refused (its nonce was seen before)' });
+    await stillServes();
+  });
+
+  it('answers malformed protobuf bytes with an error and keeps serving', async () => {
+    // A varint cut off in the middle.
+    const garbage = Buffer.from([0x08, 0xff]);
+    const r = await call(SUBMIT, garbage, signRequest(key, SUBMIT).header);
+    expect(r.code).not.toBe(grpc.status.OK);
+    expect(r.code).toBe(grpc.status.INTERNAL);
+    expect(r.details).toMatch(/deserializ/i);
+    await stillServes();
+  });
+
+  it('refuses a message over the configured limit with RESOURCE_EXHAUSTED and keeps serving', async () => {
+    const r = await call(LIST, Buffer.alloc(2 * 1024 * 1024, 1), signRequest(key, LIST).header);
+    expect(r.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    await stillServes();
+  });
+
+  it('drops an upload stream that opens and never sends, serving others meanwhile', async () => {
+    const md = new grpc.Metadata();
+    md.set(AUTH_HEADER, signRequest(key, '/picompute.v1.CoordinatorService/PutBlob').header);
+    const silent = new Promise<grpc.ServiceError | null>((resolve) => {
+      raw.makeClientStreamRequest('/picompute.v1.CoordinatorService/PutBlob', id, id, md, {}, (err) => resolve(err));
+    });
+    await stillServes();
+    const err = await silent;
+    expect(err?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(err?.details).toContain('upload sent nothing for 0.5s; dropped');
+  });
+
+  it('refuses a blob whose bytes do not match its hash', async () => {
+    const client = await connect({ coordinator: coordinator.address, security: { key } });
+    try {
+      const job = await prepareJob(fixture('word-lengths.ts'));
+      const tampered = Buffer.concat([job.bundle, Buffer.from('\nprocess.exit(1);\n')]);
+      await expect(client.submitPrepared({ ...job, bundle: tampered })).rejects.toThrow(/blob named \w+… has sha256 \w+…: refused/);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('a flood of idle and garbage connections leaves the coordinator serving', async () => {
+    const port = Number(coordinator.address.split(':').pop());
+    const sockets: Socket[] = [];
+    for (let i = 0; i < 300; i++) {
+      const s = tcpConnect({ host: '127.0.0.1', port });
+      s.on('error', () => {});
+      if (i % 2) s.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+      sockets.push(s);
+    }
+    try {
+      await stillServes();
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+  });
+});
+
+describe('what an agent gives job code', () => {
+  it('a task cannot read the cluster key from its environment', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'picompute-env-'));
+    const job = join(dir, 'peek.ts');
+    await writeFile(job, "import { defineJob } from '@picompute/sdk';\nexport default defineJob({ inputs: () => [0], map: () => [process.env.PICOMPUTE_KEY_FILE ?? 'none', process.env.PICOMPUTE_KEY ?? 'none', typeof process.env.PATH] });\n");
+    const agent = await startDaemon(['agent', '--port', '0', '--cores', '1']);
+    const coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', agent.address.replace('0.0.0.0', '127.0.0.1')]);
+    try {
+      await coordinator.waitFor(/agent \S+ up at/);
+      const r = await runCli(['submit', job, '--json', '--coordinator', coordinator.address.replace('0.0.0.0', '127.0.0.1')]);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).result).toEqual([['none', 'none', 'string']]);
+    } finally {
+      await Promise.all([agent.stop('SIGKILL'), coordinator.stop('SIGKILL')]);
+    }
+  });
+});
+
+describe('a rogue agent with the key', () => {
+  it('a result that cannot be decoded fails at the client with the task named, and the coordinator stays up', async () => {
+    const key = generateKey();
+    const coordinator = await startCoordinator({ security: { key }, log: quiet });
+    const { AgentService } = wireServices();
+    const { serverInterceptors } = await import('@picompute/sdk/auth');
+    const server = new grpc.Server({ interceptors: serverInterceptors({ key }) });
+    server.addService(AgentService.service, {
+      work(call: grpc.ServerDuplexStream<ToAgent, FromAgent>) {
+        call.write({ msg: 'hello', hello: { id: 'rogue', hostname: 'rogue', cores: 1, memoryMb: 1, arch: 'x', nodeVersion: 'v0', version: '0', labels: [] } });
+        call.on('data', (m: ToAgent) => {
+          if (m.msg !== 'assign') return;
+          const results = m.assign.tasks.map((t) => ({ jobId: m.assign.job.jobId, index: t.index, attempt: t.attempt, ok: true, output: Buffer.from([0xff, 0x0f, 0x99, 0x99]), error: null, logs: [], durationMs: 1 }));
+          call.write({ msg: 'results', results: { results } });
+        });
+      },
+      info: (_: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, {}),
+    });
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    coordinator.addAgent(`127.0.0.1:${port}`);
+    const client = await connect({ coordinator: coordinator.address, security: { key } });
+    try {
+      const job = await client.submit(fixture('values.ts'), { args: { n: '2' } });
+      await expect(job.result()).rejects.toThrow(/task 0's output cannot be decoded \(cannot decode value: /);
+      expect((await client.nodes())[0]!.info.id).toBe('rogue');
+    } finally {
+      client.close();
+      server.forceShutdown();
+      await coordinator.close();
+    }
+  });
+});
+
