@@ -122,6 +122,34 @@ describe('a keyed cluster', () => {
   });
 });
 
+describe('TLS', () => {
+  it('init --tls makes a CA and node certificates; a mutual-TLS cluster runs jobs, and a plain client is turned away', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'picompute-tls-'));
+    const keyFile = join(dir, 'cluster.key');
+    const init = await runCli(['init', '--key-file', keyFile, '--tls', '--node', 'localhost', '--tls-dir', join(dir, 'tls')]);
+    expect(init.code).toBe(0);
+    expect(init.stdout).toContain('TLS: a CA and certificates for localhost, client');
+    expect((await stat(join(dir, 'tls', 'ca.key'))).mode & 0o777).toBe(0o600);
+    const node = (name: string) => ['--key-file', keyFile, '--tls-cert', join(dir, 'tls', `${name}.crt`), '--tls-key', join(dir, 'tls', `${name}.key`), '--tls-ca', join(dir, 'tls', 'ca.crt')];
+    const agent = await startDaemon(['agent', '--port', '0', '--cores', '1', ...node('localhost')]);
+    const port = agent.address.split(':').pop();
+    const coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', `localhost:${port}`, ...node('localhost')]);
+    const target = `localhost:${coordinator.address.split(':').pop()}`;
+    try {
+      await coordinator.waitFor(/agent \S+ up at/);
+      const ok = await runCli(['submit', fixture('word-lengths.ts'), '--json', '--coordinator', target, ...node('client')]);
+      expect(ok.stderr).toBe('');
+      expect(JSON.parse(ok.stdout).result).toEqual({ a: 12, b: 15, c: 6 });
+      const plain = await runCli(['submit', fixture('word-lengths.ts'), '--coordinator', target, '--key-file', keyFile]);
+      expect(plain.code).toBe(2);
+      expect(plain.stderr).toContain(`cannot reach a picompute coordinator at ${target}`);
+      expect(plain.stderr).toContain('--tls-ca');
+    } finally {
+      await Promise.all([agent.stop('SIGKILL'), coordinator.stop('SIGKILL')]);
+    }
+  });
+});
+
 /** Raw gRPC against an in-process coordinator, to send what no honest client would. */
 describe('hostile calls', () => {
   const key = generateKey();

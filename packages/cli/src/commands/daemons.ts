@@ -19,6 +19,12 @@ function untilSignal(): Promise<string> {
   });
 }
 
+async function maxMessageBytes(text: string | undefined): Promise<number | undefined> {
+  if (text === undefined) return undefined;
+  const { parseSize } = await import('@picompute/sdk/units');
+  return parseSize(text, '--max-message') * 1024 * 1024;
+}
+
 const log = (who: string) => (line: string) => process.stderr.write(`[${who}] ${new Date().toISOString()} ${line}\n`);
 
 export function registerDaemons(program: Command): void {
@@ -33,9 +39,10 @@ export function registerDaemons(program: Command): void {
     .option('--coordinator <host:port>', 'register with this coordinator (when it cannot find or name this agent)')
     .option('--advertise-address <host:port>', 'address the coordinator should dial, when it differs from --host:--port')
     .option('--task-memory <size>', 'default per-task heap limit, e.g. 512M')
-    .option('--cache-dir <dir>', 'where job bundles are cached (default ~/.cache/picompute/agent)'),
+    .option('--cache-dir <dir>', 'where job bundles are cached (default ~/.cache/picompute/agent)')
+    .option('--max-message <size>', 'largest message a peer may send (default 64M)'),
   ).action(
-      action(async (flags: SecurityFlags & { host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string }) => {
+      action(async (flags: SecurityFlags & { host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string; maxMessage?: string }) => {
         const { startAgent } = await import('@picompute/agent');
         const { parseSize } = await import('@picompute/sdk/units');
         const agent = await startAgent({
@@ -48,6 +55,7 @@ export function registerDaemons(program: Command): void {
           advertiseAddress: flags.advertiseAddress,
           taskMemoryMb: flags.taskMemory === undefined ? undefined : parseSize(flags.taskMemory, '--task-memory'),
           cacheDir: flags.cacheDir,
+          maxMessageBytes: await maxMessageBytes(flags.maxMessage),
           log: log('agent'),
         });
         log('agent')(`agent ${agent.info.id} listening on ${agent.address} with ${agent.info.cores} cores`);
@@ -63,15 +71,17 @@ export function registerDaemons(program: Command): void {
       .description('schedule jobs onto agents')
       .option('--host <address>', 'address to listen on; anything but loopback needs the cluster key', '0.0.0.0')
       .option('-p, --port <port>', 'port to listen on (0 picks one)', String(DEFAULT_COORDINATOR_PORT))
-      .option('--agent <host:port>', 'dial this agent (where mDNS does not reach); repeatable', collect, []),
+      .option('--agent <host:port>', 'dial this agent (where mDNS does not reach); repeatable', collect, [])
+      .option('--max-message <size>', 'largest message a peer may send (default 64M)'),
   ).action(
-      action(async (flags: SecurityFlags & { host: string; port: string; agent: string[] }) => {
+      action(async (flags: SecurityFlags & { host: string; port: string; agent: string[]; maxMessage?: string }) => {
         const { startCoordinator } = await import('@picompute/coordinator');
         const coordinator = await startCoordinator({
           host: flags.host,
           port: parsePort(flags.port),
           agents: flags.agent,
           security: await securityFrom(flags),
+          maxMessageBytes: await maxMessageBytes(flags.maxMessage),
           log: log('coordinator'),
         });
         log('coordinator')(`coordinator listening on ${coordinator.address}`);

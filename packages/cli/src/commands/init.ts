@@ -36,9 +36,10 @@ async function init(flags: InitFlags): Promise<void> {
   if (flags.tls) {
     const { makeTlsFiles } = await import('../tls-files.js');
     const dir = flags.tlsDir ?? join(dirname(path), 'tls');
-    const written = await makeTlsFiles(dir, flags.node.length ? flags.node : [(await import('node:os')).hostname()]);
+    const nodes = flags.node.length ? flags.node : [(await import('node:os')).hostname()];
+    const written = await makeTlsFiles(dir, nodes);
     out();
-    out(`TLS: a CA and ${written.length} node certificate(s) in ${dir}:`);
+    out(`TLS: a CA and certificates for ${[...new Set([...nodes, 'client'])].join(', ')} in ${dir}:`);
     for (const w of written) out(`  ${w}`);
     out('On each node: --tls-cert NODE.crt --tls-key NODE.key --tls-ca ca.crt (clients too, with their own certificate or just --tls-ca).');
   }

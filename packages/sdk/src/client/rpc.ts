@@ -69,7 +69,8 @@ export class CoordinatorRpc {
         reject(
           new ConnectError(
             `cannot reach a picompute coordinator at ${this.address} within ${timeoutMs / 1000}s; ` +
-              'check that `picompute coordinator` runs there and that the port is open, or leave out --coordinator to run on the local embedded cluster',
+              'check that `picompute coordinator` runs there and that the port is open; if it uses TLS, pass --tls-ca (and --tls-cert/--tls-key if it wants a client certificate); ' +
+              'or leave out --coordinator to run on the local embedded cluster',
           ),
         );
       });
