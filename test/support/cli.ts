@@ -24,7 +24,8 @@ writeFileSync(KEY_FILE, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 })
 export type Env = Record<string, string | undefined>;
 
 export function childEnv(env: Env = {}): NodeJS.ProcessEnv {
-  const merged: Env = { ...process.env, XDG_CONFIG_HOME: CONFIG_DIR, PICOMPUTE_KEY_FILE: KEY_FILE, PICOMPUTE_KEY: undefined, ...env };
+  // PICOMPUTE_MDNS=off: outside the test network namespaces nothing may multicast onto the machine's real network.
+  const merged: Env = { ...process.env, XDG_CONFIG_HOME: CONFIG_DIR, XDG_CACHE_HOME: join(CONFIG_DIR, 'cache'), PICOMPUTE_KEY_FILE: KEY_FILE, PICOMPUTE_KEY: undefined, PICOMPUTE_COORDINATOR: undefined, PICOMPUTE_MDNS: 'off', ...env };
   return Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv;
 }
 

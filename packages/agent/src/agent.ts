@@ -9,11 +9,15 @@
  * (run agents as an unprivileged user, see deploy/picompute-agent.service).
  * Workers get an environment without PICOMPUTE_KEY / PICOMPUTE_KEY_FILE.
  */
-import { homedir, tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { homedir, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { refusalLogger, requireKeyUnlessLoopback, serverCredentials, serverInterceptors } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
+import { AGENT_SERVICE, agentTxt, startMdns } from '@picompute/sdk/mdns';
+import type { Mdns } from '@picompute/sdk/mdns';
 import { formatAddress, serverOptions, wireServices } from '@picompute/sdk/wire';
 import type { AgentInfo, FromAgent, ToAgent } from '@picompute/sdk/wire';
 import { BundleCache } from './bundle-cache.js';
@@ -42,6 +46,8 @@ export interface AgentOptions {
   /** The address the coordinator should dial, when it differs from host:port (NAT, 0.0.0.0). */
   advertiseAddress?: string;
   heartbeatMs?: number;
+  /** Publish this agent over mDNS (`_picompute._tcp`) so coordinators find it. */
+  mdns?: boolean;
   /** Thermal sensor file; tests point it at a fixture. */
   thermalPath?: string;
   /** Seconds an idle worker thread lives before it is let go. */
@@ -58,6 +64,21 @@ export interface Agent {
   close(): Promise<void>;
 }
 
+/**
+ * A node id that survives restarts: `<hostname>-<6 hex>`, the suffix kept in
+ * the cache dir per port. Many Pis are all called "raspberrypi"; the suffix
+ * keeps their ids (and mDNS instance names) apart.
+ */
+async function stableNodeId(cacheDir: string, port: number): Promise<string> {
+  const file = join(cacheDir, `node-id-${port}`);
+  const kept = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (/^[\w.-]{1,64}$/.test(kept)) return kept;
+  const id = `${hostname()}-${randomBytes(3).toString('hex')}`;
+  await mkdir(cacheDir, { recursive: true });
+  await writeFile(file, `${id}\n`).catch(() => {});
+  return id;
+}
+
 export function defaultTaskMemoryMb(info: AgentInfo): number {
   return Math.min(4096, Math.max(256, Math.floor((info.memoryMb * 0.75) / Math.max(1, info.cores))));
 }
@@ -72,15 +93,18 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   const security = options.security ?? {};
   requireKeyUnlessLoopback(security, host, 'agent');
   const log = options.log ?? ((line: string) => console.error(`[agent] ${line}`));
-  const info = agentInfo({ id: options.id, cores: options.cores, labels: options.labels });
-  if (!Number.isInteger(info.cores) || info.cores < 1) throw new RangeError(`--cores must be a whole number ≥ 1, not ${options.cores}`);
-  const pools = new TaskPools({ threads: info.cores, memoryMb: options.taskMemoryMb ?? defaultTaskMemoryMb(info), idleTimeoutMs: options.idleTimeoutMs });
-  const bundles = new BundleCache(options.cacheDir ?? defaultCacheDir());
+  if (options.cores !== undefined && (!Number.isInteger(options.cores) || options.cores < 1)) throw new RangeError(`--cores must be a whole number ≥ 1, not ${options.cores}`);
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  const bundles = new BundleCache(cacheDir);
   const sessions = new Set<WorkSession>();
+  // Known once the port is bound (the node id is kept per port across restarts).
+  let info: AgentInfo;
+  let pools: TaskPools;
 
   const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), interceptors: serverInterceptors(security, refusalLogger(log)) });
   server.addService(wireServices().AgentService.service, {
     work(call: grpc.ServerDuplexStream<ToAgent, FromAgent>) {
+      if (!pools) return call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'agent is still starting' });
       const session = new WorkSession(call, { info, pools, bundles, heartbeatMs: options.heartbeatMs ?? 1000, thermalPath: options.thermalPath, log });
       sessions.add(session);
       void session.closed.then(() => sessions.delete(session));
@@ -94,7 +118,15 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
       err ? reject(new Error(`agent cannot listen on ${formatAddress({ host, port: options.port ?? 0 })}: ${err.message}`)) : resolve(p),
     ),
   );
+  info = agentInfo({ id: options.id ?? (await stableNodeId(cacheDir, port)), cores: options.cores, labels: options.labels });
+  pools = new TaskPools({ threads: info.cores, memoryMb: options.taskMemoryMb ?? defaultTaskMemoryMb(info), idleTimeoutMs: options.idleTimeoutMs });
   const address = formatAddress({ host, port });
+  let mdns: Mdns | undefined;
+  if (options.mdns) {
+    const txt = agentTxt(info, options.advertiseAddress);
+    mdns = startMdns(log);
+    mdns.publish({ name: info.id, type: AGENT_SERVICE, port, txt });
+  }
   const registration = options.coordinator
     ? startRegistration({ coordinator: options.coordinator, security, address: options.advertiseAddress ?? advertisable(host, port), info, isServed: () => sessions.size > 0, log })
     : undefined;
@@ -103,6 +135,8 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
     info,
     address,
     async close() {
+      // The goodbye first, so coordinators drop this node at once.
+      await mdns?.close();
       registration?.stop();
       for (const s of sessions) s.close();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
@@ -114,5 +148,5 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
 /** A wildcard bind is not an address anyone can dial: name the host instead. */
 function advertisable(host: string, port: number): string {
   const wildcard = host === '0.0.0.0' || host === '::';
-  return formatAddress({ host: wildcard ? agentInfo().hostname : host, port });
+  return formatAddress({ host: wildcard ? hostname() : host, port });
 }

@@ -26,7 +26,7 @@ export class Progress {
     if (this.#tty) {
       this.out.write(`\r\x1b[2K${text}`);
       this.#drawn = true;
-    } else if (Date.now() - this.#lastPlain >= PLAIN_EVERY_MS && ev.state === 'RUNNING') {
+    } else if (ev.state === 'RUNNING' && (this.#lastPlain ||= Date.now()) && Date.now() - this.#lastPlain >= PLAIN_EVERY_MS) {
       this.#lastPlain = Date.now();
       this.out.write(`job ${ev.jobId}: ${text}\n`);
     }

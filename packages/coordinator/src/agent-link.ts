@@ -49,7 +49,7 @@ export class AgentLink {
     private readonly events: LinkEvents,
     private readonly log: (line: string) => void,
     security: Security,
-    private readonly deadAfterMs = 5000,
+    private readonly deadAfterMs = 3000,
   ) {
     const { AgentService } = wireServices();
     this.#stub = new AgentService(address, channelCredentials(security), {
@@ -133,6 +133,7 @@ export class AgentLink {
 
   close(): void {
     this.#closed = true;
+    this.#up = false;
     clearTimeout(this.#retry);
     clearInterval(this.#liveness);
     this.#call?.cancel();
@@ -160,7 +161,7 @@ export class AgentLink {
         clearInterval(this.#liveness);
         this.#liveness = setInterval(() => {
           if (Date.now() - this.#lastSeen > this.deadAfterMs) this.#lost(call, `no heartbeat for ${this.deadAfterMs / 1000}s`);
-        }, 1000);
+        }, 500);
         this.#liveness.unref();
         this.events.up(this);
         break;

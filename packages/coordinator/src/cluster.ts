@@ -44,6 +44,13 @@ export class Cluster {
       address,
       {
         up: (l) => {
+          const twin = [...this.#links.values()].find((o) => o !== l && o.up && o.id === l.id);
+          if (twin) {
+            // Found twice (named by hand and by mDNS, say): keep the first link.
+            this.log(`agent ${l.id} is reachable at ${twin.address} and ${l.address}; using ${twin.address}`);
+            this.removeAgent(l.address);
+            return;
+          }
           this.log(`agent ${l.id} up at ${l.address} (${l.info?.cores} cores)`);
           this.#kick();
         },
@@ -60,6 +67,15 @@ export class Cluster {
       this.deadAfterMs,
     );
     this.#links.set(address, link);
+  }
+
+  /** Forgets an agent (its mDNS goodbye was heard); its running tasks run again elsewhere. */
+  removeAgent(address: string, reason = 'removed'): void {
+    const link = this.#links.get(address);
+    if (!link) return;
+    this.#links.delete(address);
+    if (link.up) this.#requeue(link, reason);
+    link.close();
   }
 
   nodes(): NodeStatus[] {
@@ -221,6 +237,10 @@ export class Cluster {
   }
 
   #onAgentDown(link: AgentLink, reason: string): void {
+    this.#requeue(link, reason);
+  }
+
+  #requeue(link: AgentLink, reason: string): void {
     const lost = link.inFlight();
     this.log(`agent ${link.id} at ${link.address} down (${reason})${lost.length ? `: running ${lost.length} of its tasks again elsewhere` : ''}`);
     for (const t of lost) {

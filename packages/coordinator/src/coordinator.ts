@@ -11,6 +11,7 @@ import type { Security } from '@picompute/sdk/auth';
 import { formatAddress, serverOptions, parseAddress, wireServices } from '@picompute/sdk/wire';
 import { BlobStore } from './blob-store.js';
 import { Cluster } from './cluster.js';
+import { startDiscovery } from './discovery.js';
 import { coordinatorService } from './service.js';
 
 export interface CoordinatorOptions {
@@ -21,7 +22,9 @@ export interface CoordinatorOptions {
   port?: number;
   /** Agents to dial, `host:port` each. */
   agents?: string[];
-  /** A node that sends nothing for this long is marked down; default 5 s. */
+  /** Find agents and announce this coordinator over mDNS. */
+  mdns?: boolean;
+  /** A node that sends nothing for this long is marked down; default 3 s (agents beat every second). */
   deadAfterMs?: number;
   /** An upload (PutBlob) that sends nothing for this long is dropped; default 30 s. */
   uploadIdleMs?: number;
@@ -58,12 +61,14 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
     ),
   );
   for (const a of agents) cluster.addAgent(a);
+  const discovery = options.mdns ? startDiscovery(cluster, { id, port, version: '0.1.0' }, log) : undefined;
   return {
     id,
     address: formatAddress({ host, port }),
     cluster,
     addAgent: (address) => cluster.addAgent(formatAddress(parseAddress(address, '--agent'))),
     async close() {
+      await discovery?.close();
       cluster.close();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
     },

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { SecurityFlags } from '@picompute/sdk/auth';
 import { action, collect, parseCount, parsePort } from '../errors.js';
+import { mdnsEnabled } from '../mdns-flags.js';
 import { securityFrom, withSecurityFlags } from '../security-flags.js';
 
 export const DEFAULT_COORDINATOR_PORT = 7700;
@@ -40,9 +41,10 @@ export function registerDaemons(program: Command): void {
     .option('--advertise-address <host:port>', 'address the coordinator should dial, when it differs from --host:--port')
     .option('--task-memory <size>', 'default per-task heap limit, e.g. 512M')
     .option('--cache-dir <dir>', 'where job bundles are cached (default ~/.cache/picompute/agent)')
-    .option('--max-message <size>', 'largest message a peer may send (default 64M)'),
+    .option('--max-message <size>', 'largest message a peer may send (default 64M)')
+    .option('--no-mdns', 'do not publish this agent over mDNS (also: PICOMPUTE_MDNS=off)'),
   ).action(
-      action(async (flags: SecurityFlags & { host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string; maxMessage?: string }) => {
+      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string; maxMessage?: string }) => {
         const { startAgent } = await import('@picompute/agent');
         const { parseSize } = await import('@picompute/sdk/units');
         const agent = await startAgent({
@@ -56,6 +58,7 @@ export function registerDaemons(program: Command): void {
           taskMemoryMb: flags.taskMemory === undefined ? undefined : parseSize(flags.taskMemory, '--task-memory'),
           cacheDir: flags.cacheDir,
           maxMessageBytes: await maxMessageBytes(flags.maxMessage),
+          mdns: flags.mdns && mdnsEnabled(),
           log: log('agent'),
         });
         log('agent')(`agent ${agent.info.id} listening on ${agent.address} with ${agent.info.cores} cores`);
@@ -72,9 +75,10 @@ export function registerDaemons(program: Command): void {
       .option('--host <address>', 'address to listen on; anything but loopback needs the cluster key', '0.0.0.0')
       .option('-p, --port <port>', 'port to listen on (0 picks one)', String(DEFAULT_COORDINATOR_PORT))
       .option('--agent <host:port>', 'dial this agent (where mDNS does not reach); repeatable', collect, [])
-      .option('--max-message <size>', 'largest message a peer may send (default 64M)'),
+      .option('--max-message <size>', 'largest message a peer may send (default 64M)')
+      .option('--no-mdns', 'do not look for agents or announce this coordinator over mDNS (also: PICOMPUTE_MDNS=off)'),
   ).action(
-      action(async (flags: SecurityFlags & { host: string; port: string; agent: string[]; maxMessage?: string }) => {
+      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string }) => {
         const { startCoordinator } = await import('@picompute/coordinator');
         const coordinator = await startCoordinator({
           host: flags.host,
@@ -82,6 +86,7 @@ export function registerDaemons(program: Command): void {
           agents: flags.agent,
           security: await securityFrom(flags),
           maxMessageBytes: await maxMessageBytes(flags.maxMessage),
+          mdns: flags.mdns && mdnsEnabled(),
           log: log('coordinator'),
         });
         log('coordinator')(`coordinator listening on ${coordinator.address}`);

@@ -3,12 +3,14 @@ import { inspect } from 'node:util';
 import type { Command } from 'commander';
 import type { SecurityFlags } from '@picompute/sdk/auth';
 import { action, collect, EXIT_JOB_FAILED, EXIT_OK, parseArgs } from '../errors.js';
+import { discoverTimeoutMs, mdnsEnabled } from '../mdns-flags.js';
 import { securityFrom, withSecurityFlags } from '../security-flags.js';
 import { toJsonValue } from '../json.js';
 import { Progress } from '../progress.js';
 
 interface SubmitFlags extends SecurityFlags {
   arg: string[];
+  local?: boolean;
   coordinator?: string;
   timeLimit?: string;
   memPerTask?: string;
@@ -24,7 +26,8 @@ export function registerSubmit(program: Command): void {
     .description('run a job file on the cluster (or on an embedded local cluster when no coordinator is given) and print its result')
     .argument('<job>', 'job file (TypeScript or JavaScript) whose default export comes from defineJob')
     .option('--arg <key=value>', 'argument for inputs(args) and finalize(acc, args); repeatable', collect, [])
-    .option('-c, --coordinator <host:port>', 'coordinator to submit to')
+    .option('-c, --coordinator <host:port>', 'coordinator to submit to (default: PICOMPUTE_COORDINATOR, else one found by mDNS, else the embedded local cluster)')
+    .option('--local', 'run on the embedded local cluster without looking for a coordinator')
     .option('-t, --time-limit <duration>', 'per-task wall-clock limit, e.g. 30s or 5m (default: none)')
     .option('--mem-per-task <size>', "per-task heap limit, e.g. 512M (default: the agent's share per core)")
     .option('--name <name>', "job name shown in queues (default: the job's own name or file name)")
@@ -39,14 +42,20 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
   const prepared = await prepareJob(file, { args: parseArgs(flags.arg), timeLimit: flags.timeLimit, memPerTask: flags.memPerTask, name: flags.name });
 
   let local: import('../local-cluster.js').LocalCluster | undefined;
-  let address = flags.coordinator;
+  const say = (line: string) => flags.json || process.stderr.write(`${line}\n`);
+  let address = flags.local ? undefined : (flags.coordinator ?? process.env.PICOMPUTE_COORDINATOR);
+  if (!address && !flags.local && mdnsEnabled()) {
+    const { findCoordinator } = await import('@picompute/sdk/client');
+    address = await findCoordinator(discoverTimeoutMs());
+    if (address) say(`found a coordinator by mDNS at ${address}`);
+  }
   let security = address ? await securityFrom(flags) : undefined;
   if (!address) {
     const { startLocalCluster } = await import('../local-cluster.js');
     local = await startLocalCluster({ log: flags.verbose ? (l) => process.stderr.write(`[local] ${l}\n`) : undefined });
     address = local.address;
     security = local.security;
-    if (!flags.json) process.stderr.write(`no --coordinator given: running on the embedded local cluster (${local.cores} cores, 127.0.0.1 only)\n`);
+    say(`${flags.local ? '--local' : 'no coordinator given or found'}: running on the embedded local cluster (${local.cores} cores, 127.0.0.1 only)`);
   }
   const client = await connect({ coordinator: address, security });
   try {

@@ -18,7 +18,7 @@ import { parseDuration, parseSize } from '../units.js';
 import { formatAddress, parseAddress } from '../wire/options.js';
 import type * as W from '../wire/messages.js';
 import { JobHandle } from './job-handle.js';
-import { CoordinatorRpc } from './rpc.js';
+import { ConnectError, CoordinatorRpc } from './rpc.js';
 
 export { JobHandle, JobFailedError } from './job-handle.js';
 export { AuthError, ConnectError, RpcError } from './rpc.js';
@@ -27,8 +27,10 @@ export type { Security } from '../auth/security.js';
 export { JobFileError } from '../bundle.js';
 
 export interface ConnectOptions {
-  /** `host:port` of the coordinator. */
-  coordinator: string;
+  /** `host:port` of the coordinator; without it, one is looked for on the local network (mDNS). */
+  coordinator?: string;
+  /** How long to look for a coordinator by mDNS; default 1.5 s. */
+  discoverTimeoutMs?: number;
   /**
    * The cluster key and TLS material. Default: found as the daemons find it
    * (PICOMPUTE_KEY_FILE, PICOMPUTE_KEY, ~/.config/picompute/cluster.key).
@@ -48,8 +50,20 @@ export interface SubmitOptions {
   name?: string;
 }
 
-export async function connect(options: ConnectOptions): Promise<Client> {
-  const address = formatAddress(parseAddress(options.coordinator, 'coordinator'));
+/** Looks for a coordinator's `_picompute-coord._tcp` record; resolves with its address, or undefined. */
+export async function findCoordinator(timeoutMs = 1500): Promise<string | undefined> {
+  const { COORDINATOR_SERVICE, dialAddress, findOne } = await import('../mdns/index.js');
+  return findOne(COORDINATOR_SERVICE, timeoutMs, dialAddress);
+}
+
+export async function connect(options: ConnectOptions = {}): Promise<Client> {
+  let named = options.coordinator;
+  if (!named) {
+    const timeout = options.discoverTimeoutMs ?? 1500;
+    named = await findCoordinator(timeout);
+    if (!named) throw new ConnectError(`no coordinator answered on the local network within ${timeout / 1000}s (mDNS); name one with { coordinator: 'host:port' }`);
+  }
+  const address = formatAddress(parseAddress(named, 'coordinator'));
   const rpc = new CoordinatorRpc(address, options.security ?? (await loadSecurity()));
   try {
     await rpc.ready(options.connectTimeoutMs ?? 5000);

@@ -29,6 +29,9 @@ export function serverOptions(maxMessageBytes = MAX_MESSAGE_BYTES): ChannelOptio
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    // Pings from the server side too, so an agent notices a coordinator that vanished and frees its cores.
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
     // A peer that connects and never speaks HTTP/2 is dropped, so idle sockets cannot pile up.
     'grpc.max_connection_idle_ms': 5 * 60_000,
   };

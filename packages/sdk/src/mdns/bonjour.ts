@@ -1,0 +1,121 @@
+/**
+ * One bonjour-service instance per process, with the fixes its known weak
+ * spots need: it queries once at start (we query again on a backoff, so a
+ * late agent is found), a name conflict silently stops a service (we notice
+ * and publish again under another name), nothing re-announces after an
+ * address change (we watch the interfaces and announce again), and the SRV
+ * target is the bare host name (we publish `<host>.local`, which other mDNS
+ * stacks such as avahi resolve).
+ */
+import { createRequire } from 'node:module';
+import { hostname, networkInterfaces } from 'node:os';
+import type { Bonjour as BonjourType, Browser, Service } from 'bonjour-service';
+import type { TxtRecord } from './records.js';
+
+const require = createRequire(import.meta.url);
+
+export interface Mdns {
+  publish(options: { name: string; type: string; port: number; txt: TxtRecord }): void;
+  browse(type: string, handlers: { up: (s: Service) => void; down?: (s: Service) => void }): void;
+  close(): Promise<void>;
+}
+
+const REQUERY_MS = [1000, 2000, 4000, 8000, 15000, 30000];
+const INTERFACE_CHECK_MS = 10_000;
+
+function addressesNow(): string {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a && !a.internal)
+    .map((a) => a!.address)
+    .sort()
+    .join(',');
+}
+
+export function startMdns(log: (line: string) => void): Mdns {
+  const { Bonjour } = require('bonjour-service') as { Bonjour: typeof BonjourType };
+  const bonjour = new Bonjour({}, (err: Error) => log(`mDNS error: ${err.message}`));
+  const timers = new Set<NodeJS.Timeout>();
+  const browsers: Browser[] = [];
+  const published: { options: Parameters<Mdns['publish']>[0]; service: Service }[] = [];
+  let closed = false;
+  const later = (fn: () => void, ms: number) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      if (!closed) fn();
+    }, ms);
+    t.unref();
+    timers.add(t);
+  };
+
+  const publishOne = (options: Parameters<Mdns['publish']>[0], attempt = 0) => {
+    const name = attempt === 0 ? options.name : `${options.name}-${attempt + 1}`;
+    const service = bonjour.publish({ ...options, name, host: `${hostname()}.local`, disableIPv6: false });
+    const entry = { options, service };
+    published.push(entry);
+    // A probe that finds the name taken stops the service without telling anyone.
+    later(() => {
+      if (service.published || attempt >= 5) return;
+      log(`mDNS name ${name} is taken on this network; publishing as ${options.name}-${attempt + 2}`);
+      published.splice(published.indexOf(entry), 1);
+      publishOne(options, attempt + 1);
+    }, 3000);
+  };
+
+  let lastAddresses = addressesNow();
+  const watchInterfaces = () => {
+    const now = addressesNow();
+    if (now !== lastAddresses && published.length) {
+      lastAddresses = now;
+      log('network addresses changed: announcing again');
+      const again = published.splice(0).map((p) => p.options);
+      bonjour.unpublishAll(() => again.forEach((o) => publishOne(o)));
+    }
+    later(watchInterfaces, INTERFACE_CHECK_MS);
+  };
+  later(watchInterfaces, INTERFACE_CHECK_MS);
+
+  return {
+    publish: (options) => publishOne(options),
+    browse(type, handlers) {
+      const browser = bonjour.find({ type });
+      browser.on('up', handlers.up);
+      if (handlers.down) browser.on('down', handlers.down);
+      browsers.push(browser);
+      const requery = (i: number) =>
+        later(() => {
+          browser.update();
+          requery(Math.min(i + 1, REQUERY_MS.length - 1));
+        }, REQUERY_MS[i]!);
+      requery(0);
+    },
+    close() {
+      closed = true;
+      for (const t of timers) clearTimeout(t);
+      for (const b of browsers) b.stop();
+      // unpublishAll sends the goodbye packets; destroy closes the socket after.
+      return new Promise((resolve) => bonjour.unpublishAll(() => bonjour.destroy(() => resolve())));
+    },
+  };
+}
+
+/** Looks for one service of `type` for at most `timeoutMs`; resolves with the first seen, or undefined. */
+export async function findOne<T>(type: string, timeoutMs: number, pick: (s: Service) => T | undefined): Promise<T | undefined> {
+  const mdns = startMdns(() => {});
+  try {
+    return await new Promise<T | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), timeoutMs);
+      mdns.browse(type, {
+        up: (s) => {
+          const found = pick(s);
+          if (found !== undefined) {
+            clearTimeout(timer);
+            resolve(found);
+          }
+        },
+      });
+    });
+  } finally {
+    await mdns.close();
+  }
+}

@@ -1,0 +1,3 @@
+export * from './records.js';
+export { startMdns, findOne } from './bonjour.js';
+export type { Mdns } from './bonjour.js';

@@ -1,0 +1,65 @@
+/**
+ * What picompute puts in mDNS, shared by the agent (publishes), the
+ * coordinator (browses agents, publishes itself) and clients (browse for the
+ * coordinator). mDNS only finds nodes: whether a node is alive is decided by
+ * its gRPC stream, never by these records, which outlive a dead node by hours.
+ */
+import type { AgentInfo } from '../wire/messages.js';
+
+export const AGENT_SERVICE = 'picompute';
+export const COORDINATOR_SERVICE = 'picompute-coord';
+/** A DNS TXT string is a length byte and at most 255 bytes; more corrupts the packet. */
+export const MAX_TXT_STRING = 255;
+
+export type TxtRecord = Record<string, string>;
+
+export function agentTxt(info: AgentInfo, advertiseAddress?: string): TxtRecord {
+  const txt: TxtRecord = {
+    id: info.id,
+    cores: String(info.cores),
+    mem: String(info.memoryMb),
+    arch: info.arch,
+    node: info.nodeVersion,
+    v: info.version,
+    labels: info.labels.join(','),
+  };
+  if (advertiseAddress) txt.addr = advertiseAddress;
+  checkTxt(txt);
+  return txt;
+}
+
+/** Throws the message a user reads when a TXT string would not fit. */
+export function checkTxt(txt: TxtRecord): void {
+  for (const [k, v] of Object.entries(txt)) {
+    const size = Buffer.byteLength(`${k}=${v}`);
+    if (size > MAX_TXT_STRING) {
+      throw new RangeError(`mDNS record "${k}" would be ${size} bytes, over the ${MAX_TXT_STRING}-byte limit of a TXT string; use fewer or shorter ${k === 'labels' ? '--label values' : 'values'}`);
+    }
+  }
+}
+
+export interface Sighting {
+  name: string;
+  port: number;
+  addresses?: string[];
+  referer?: { address: string; family: string };
+  txt?: Record<string, unknown>;
+}
+
+/**
+ * The address to dial for a service seen on the network. A/AAAA records list
+ * every interface of the peer (link-local IPv6, docker bridges...), so prefer,
+ * in order: the address the peer asked for (`addr` in TXT, its
+ * --advertise-address), the address its answer came from (it reached us, so
+ * we can reach it), then its first routable IPv4 address.
+ */
+export function dialAddress(s: Sighting): string | undefined {
+  const asked = s.txt?.addr;
+  if (typeof asked === 'string' && asked) return asked;
+  const from = s.referer;
+  if (from && from.family === 'IPv4') return `${from.address}:${s.port}`;
+  const v4 = (s.addresses ?? []).find((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a) && !a.startsWith('169.254.') && !a.startsWith('172.17.'));
+  if (v4) return `${v4}:${s.port}`;
+  const v6 = (s.addresses ?? []).find((a) => a.includes(':') && !a.toLowerCase().startsWith('fe80'));
+  return v6 ? `[${v6}]:${s.port}` : undefined;
+}
