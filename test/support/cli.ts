@@ -43,9 +43,24 @@ export interface CliResult {
   ms: number;
 }
 
-export function runCli(args: string[], options: { timeoutMs?: number; cwd?: string; env?: Env } = {}): Promise<CliResult> {
+/** A test host of a network-namespace cluster (test/netns/cluster.sh). */
+export interface TestHost {
+  run: string;
+  index: number;
+}
+
+export const CLUSTER_SH = fileURLToPath(new URL('../netns/cluster.sh', import.meta.url));
+
+/** The command line that runs the CLI here, or on a test host with its own host name. */
+function command(args: string[], host?: TestHost): [string, string[]] {
+  if (!host) return [process.execPath, [CLI, ...args]];
+  return ['bash', [CLUSTER_SH, 'exec', host.run, String(host.index), process.execPath, CLI, ...args]];
+}
+
+export function runCli(args: string[], options: { timeoutMs?: number; cwd?: string; env?: Env; host?: TestHost } = {}): Promise<CliResult> {
   const started = Date.now();
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, argv] = command(args, options.host);
+  const child = spawn(cmd, argv, { cwd: options.cwd, env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -74,8 +89,9 @@ process.on('exit', () => {
   for (const p of running) p.kill('SIGKILL');
 });
 
-export async function startDaemon(args: string[], options: { env?: Env } = {}): Promise<Daemon> {
-  const proc = spawn(process.execPath, [CLI, ...args], { env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startDaemon(args: string[], options: { env?: Env; host?: TestHost } = {}): Promise<Daemon> {
+  const [cmd, argv] = command(args, options.host);
+  const proc = spawn(cmd, argv, { env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   let out = '';
   const waiters = new Set<() => void>();

@@ -9,9 +9,9 @@
  * (run agents as an unprivileged user, see deploy/picompute-agent.service).
  * Workers get an environment without PICOMPUTE_KEY / PICOMPUTE_KEY_FILE.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { homedir, hostname, tmpdir } from 'node:os';
+import { homedir, hostname, networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { refusalLogger, requireKeyUnlessLoopback, serverCredentials, serverInterceptors } from '@picompute/sdk/auth';
@@ -65,15 +65,22 @@ export interface Agent {
 }
 
 /**
- * A node id that survives restarts: `<hostname>-<6 hex>`, the suffix kept in
- * the cache dir per port. Many Pis are all called "raspberrypi"; the suffix
- * keeps their ids (and mDNS instance names) apart.
+ * A node id that survives restarts and differs between machines even when
+ * they share a host name ("raspberrypi") or a cloned SD card: the host name
+ * and a short hash of the machine's network hardware addresses and the port.
+ * Without any hardware address, a random suffix kept in the cache dir.
  */
 async function stableNodeId(cacheDir: string, port: number): Promise<string> {
-  const file = join(cacheDir, `node-id-${port}`);
+  const host = hostname();
+  const macs = Object.entries(networkInterfaces())
+    .filter(([name]) => !/^(lo|docker|veth|br-|virbr|cni|flannel)/.test(name))
+    .flatMap(([, addrs]) => (addrs ?? []).map((a) => a.mac))
+    .filter((mac) => mac && mac !== '00:00:00:00:00:00');
+  if (macs.length) return `${host}-${createHash('sha256').update(`${[...new Set(macs)].sort().join(',')}:${port}`).digest('hex').slice(0, 6)}`;
+  const file = join(cacheDir, `node-id-${host}-${port}`);
   const kept = (await readFile(file, 'utf8').catch(() => '')).trim();
-  if (/^[\w.-]{1,64}$/.test(kept)) return kept;
-  const id = `${hostname()}-${randomBytes(3).toString('hex')}`;
+  if (kept.startsWith(`${host}-`)) return kept;
+  const id = `${host}-${randomBytes(3).toString('hex')}`;
   await mkdir(cacheDir, { recursive: true });
   await writeFile(file, `${id}\n`).catch(() => {});
   return id;

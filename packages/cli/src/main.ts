@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerDaemons } from './commands/daemons.js';
 import { registerInit } from './commands/init.js';
+import { registerNodes } from './commands/nodes.js';
 import { registerSubmit } from './commands/submit.js';
 import { EXIT_USAGE } from './errors.js';
 
@@ -20,5 +21,6 @@ const program = new Command('picompute')
 registerInit(program);
 registerSubmit(program);
 registerDaemons(program);
+registerNodes(program);
 
 await program.parseAsync(process.argv);

@@ -82,7 +82,8 @@ export class Cluster {
     return [...this.#links.values()].map((l) => ({
       info: l.info ?? { id: l.address, hostname: '', cores: 0, memoryMb: 0, arch: '', nodeVersion: '', version: '', labels: [] },
       address: l.address,
-      state: !l.up ? 'down' : l.tasksInFlight === 0 ? 'idle' : l.batchesInFlight >= l.window ? 'allocated' : 'mixed',
+      state: !l.up ? 'down' : l.batchesInFlight === 0 ? 'idle' : l.batchesInFlight >= (l.info?.cores ?? 0) ? 'allocated' : 'mixed',
+      coresBusy: l.up ? Math.min(l.info?.cores ?? 0, l.batchesInFlight) : 0,
       tasksInFlight: l.tasksInFlight,
       tasksDone: l.tasksDone,
       lastHeartbeat: l.heartbeat ?? null,

@@ -41,10 +41,11 @@ export function registerDaemons(program: Command): void {
     .option('--advertise-address <host:port>', 'address the coordinator should dial, when it differs from --host:--port')
     .option('--task-memory <size>', 'default per-task heap limit, e.g. 512M')
     .option('--cache-dir <dir>', 'where job bundles are cached (default ~/.cache/picompute/agent)')
+    .option('--thermal-path <file>', 'CPU temperature file in millidegrees (default /sys/class/thermal/thermal_zone0/temp)')
     .option('--max-message <size>', 'largest message a peer may send (default 64M)')
     .option('--no-mdns', 'do not publish this agent over mDNS (also: PICOMPUTE_MDNS=off)'),
   ).action(
-      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string; maxMessage?: string }) => {
+      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string; maxMessage?: string; thermalPath?: string }) => {
         const { startAgent } = await import('@picompute/agent');
         const { parseSize } = await import('@picompute/sdk/units');
         const agent = await startAgent({
@@ -59,6 +60,7 @@ export function registerDaemons(program: Command): void {
           cacheDir: flags.cacheDir,
           maxMessageBytes: await maxMessageBytes(flags.maxMessage),
           mdns: flags.mdns && mdnsEnabled(),
+          thermalPath: flags.thermalPath,
           log: log('agent'),
         });
         log('agent')(`agent ${agent.info.id} listening on ${agent.address} with ${agent.info.cores} cores`);

@@ -65,6 +65,7 @@ export interface NodeStatus {
   tasksInFlight: number;
   tasksDone: number;
   lastHeartbeat: Heartbeat | null;
+  coresBusy: number;
 }
 export interface ListNodesReply { nodes: NodeStatus[] }
 export interface GetResultRequest { jobId: string }

@@ -1,0 +1,35 @@
+/** `picompute nodes` (like sinfo): every node with its state, cores, memory, load, temperature and labels. */
+import type { Command } from 'commander';
+import { connectFrom, withConnectFlags } from '../connect-flags.js';
+import type { ConnectFlags } from '../connect-flags.js';
+import { action } from '../errors.js';
+import { table } from '../table.js';
+
+export function registerNodes(program: Command): void {
+  withConnectFlags(program.command('nodes').description('list the nodes: state, cores busy/total, memory, load, temperature, labels')).action(
+    action(async (flags: ConnectFlags) => {
+      const client = await connectFrom(flags);
+      try {
+        const nodes = await client.nodes();
+        if (flags.json) return void console.log(JSON.stringify(nodes));
+        const rows = nodes.map((n) => {
+          const hb = n.lastHeartbeat;
+          const temp = hb && Number.isFinite(hb.temperatureC) ? `${hb.temperatureC.toFixed(1)}°C` : '-';
+          return [
+            n.info.id,
+            n.state,
+            `${n.coresBusy}/${n.info.cores}`,
+            hb ? `${hb.freeMemoryMb}/${n.info.memoryMb}M` : `-/${n.info.memoryMb}M`,
+            hb ? hb.load1.toFixed(2) : '-',
+            temp,
+            n.info.labels.join(',') || '-',
+            n.address,
+          ];
+        });
+        console.log(table(['NODE', 'STATE', 'CORES', 'MEM FREE', 'LOAD', 'TEMP', 'LABELS', 'ADDRESS'], rows));
+      } finally {
+        client.close();
+      }
+    }),
+  );
+}
