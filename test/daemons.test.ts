@@ -60,6 +60,49 @@ describe('an agent that registers itself', () => {
   });
 });
 
+describe('the queue without agents', () => {
+  it('a job submitted while no agent is up waits PENDING (NoNodes) and runs when one appears', async () => {
+    const coordinator = await startDaemon(['coordinator', '--port', '0']);
+    let agent: Daemon | undefined;
+    try {
+      const job = runCli(['submit', fixture('slow-square.ts'), '--arg', 'n=4', '--coordinator', coordinator.address.replace('0.0.0.0', '127.0.0.1')]);
+      await coordinator.waitFor(/job 1 \(slow-square\) submitted/);
+      await new Promise((r) => setTimeout(r, 500));
+      agent = await startDaemon(['agent', '--port', '0', '--cores', '1', '--coordinator', coordinator.address.replace('0.0.0.0', '127.0.0.1')]);
+      const r = await job;
+      expect(r.stderr).toContain('job 1: pending (NoNodes: no agent is up yet; the job waits for one)');
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe('14');
+    } finally {
+      await Promise.all([agent?.stop('SIGKILL'), coordinator.stop('SIGKILL')]);
+    }
+  });
+});
+
+describe('picompute nodes', () => {
+  it('shows state, cores, memory, load and the CPU temperature from the thermal sensor file', async () => {
+    const agent = await startDaemon(['agent', '--port', '0', '--cores', '1', '--label', 'pi5', '--thermal-path', fixture('thermal_zone0_temp')]);
+    const coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', agent.address.replace('0.0.0.0', '127.0.0.1')]);
+    const target = coordinator.address.replace('0.0.0.0', '127.0.0.1');
+    try {
+      await coordinator.waitFor(/agent \S+ up at/);
+      await new Promise((r) => setTimeout(r, 1500)); // one heartbeat
+      const json = JSON.parse((await runCli(['nodes', '--json', '--coordinator', target])).stdout);
+      expect(json).toHaveLength(1);
+      expect(json[0]).toMatchObject({ state: 'idle', coresBusy: 0, info: { cores: 1, labels: ['pi5'] }, lastHeartbeat: { temperatureC: 48.312 } });
+      expect(json[0].lastHeartbeat.freeMemoryMb).toBeGreaterThan(0);
+      const text = (await runCli(['nodes', '--coordinator', target])).stdout;
+      expect(text).toMatch(/^NODE\s+STATE\s+CORES\s+MEM FREE\s+LOAD\s+TEMP\s+LABELS\s+ADDRESS$/m);
+      expect(text).toMatch(/idle\s+0\/1\s+\d+\/\d+M\s+[\d.]+\s+48\.3°C\s+pi5\s+127\.0\.0\.1:\d+/);
+      const none = await runCli(['nodes']);
+      expect(none.code).toBe(2);
+      expect(none.stderr).toContain('no coordinator: pass --coordinator host:port');
+    } finally {
+      await Promise.all([agent.stop('SIGKILL'), coordinator.stop('SIGKILL')]);
+    }
+  });
+});
+
 describe('bundles', () => {
   it('an agent fetches a job bundle once and keeps it on disk, named by its hash', async () => {
     const cacheDir = await mkdtemp(join(tmpdir(), 'picompute-cache-'));

@@ -13,7 +13,7 @@ export class Progress {
   readonly #tty: boolean;
   #lastPlain = 0;
   #drawn = false;
-  #startedAt = 0;
+  #lastReason = '';
 
   constructor(private readonly out: NodeJS.WriteStream = process.stderr) {
     this.#tty = out.isTTY === true;
@@ -21,11 +21,13 @@ export class Progress {
 
   update(ev: JobEvent): void {
     for (const l of ev.logs) this.#line(`[task ${l.task < 0 ? 'reduce' : l.task} @ ${l.node}] ${l.line}`);
-    if (ev.state === 'RUNNING' && !this.#startedAt) this.#startedAt = Date.now() - ev.wallMs;
     const text = this.#describe(ev);
     if (this.#tty) {
       this.out.write(`\r\x1b[2K${text}`);
       this.#drawn = true;
+    } else if (ev.state === 'PENDING' && ev.reason && ev.reason !== this.#lastReason) {
+      this.#lastReason = ev.reason;
+      this.out.write(`job ${ev.jobId}: ${text}\n`);
     } else if (ev.state === 'RUNNING' && (this.#lastPlain ||= Date.now()) && Date.now() - this.#lastPlain >= PLAIN_EVERY_MS) {
       this.#lastPlain = Date.now();
       this.out.write(`job ${ev.jobId}: ${text}\n`);
@@ -44,6 +46,7 @@ export class Progress {
   }
 
   #describe(ev: JobEvent): string {
+    if (ev.state === 'PENDING') return `pending (${ev.reason || 'queued'}${ev.reason === 'NoNodes' ? ': no agent is up yet; the job waits for one' : ''})`;
     const elapsed = ev.wallMs;
     const rate = elapsed > 0 ? (ev.tasksDone / elapsed) * 1000 : 0;
     const left = ev.tasksTotal - ev.tasksDone;

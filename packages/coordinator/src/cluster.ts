@@ -168,6 +168,13 @@ export class Cluster {
       nodes.push({ id: l.address, health: l.up ? 'up' : 'down', cores: l.info.cores, freeSlots: l.window - l.batchesInFlight, labels: l.info.labels });
     }
     const live = this.jobs().filter((j) => j.runnable > 0);
+    const reason = nodes.some((n) => n.health === 'up') ? 'Resources' : 'NoNodes';
+    for (const j of live) {
+      if (j.state === 'PENDING' && j.reason !== reason) {
+        j.reason = reason;
+        this.#notify(j);
+      }
+    }
     if (live.length === 0 || nodes.length === 0) return;
     const plan = schedule({ nodes, jobs: live.map((j) => ({ id: j.id, priority: 0, seq: j.seq, runnable: j.runnable, batchSize: j.batchSize })) });
     for (const a of plan) this.#dispatch(this.#links.get(a.nodeId)!, this.#jobs.get(a.jobId)!, a.tasks);

@@ -35,6 +35,8 @@ export class JobRecord {
   startedAt = 0;
   endedAt = 0;
   cores = 0;
+  /** Why the job is PENDING, kept current by the cluster. */
+  reason = '';
   readonly total: number;
   #meanTaskMs = NaN;
 
@@ -99,6 +101,7 @@ export class JobRecord {
       wallMs: this.wallMs(),
       cores: this.cores,
       nodes: [...this.nodes],
+      reason: this.state === 'PENDING' ? this.reason : '',
     };
   }
 
@@ -113,6 +116,7 @@ export class JobRecord {
       wallMs: this.wallMs(),
       error: this.error,
       user: this.request.user,
+      reason: this.state === 'PENDING' ? this.reason : '',
     };
   }
 }

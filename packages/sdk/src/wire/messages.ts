@@ -41,6 +41,8 @@ export interface JobEvent {
   wallMs: number;
   cores: number;
   nodes: string[];
+  /** Why a PENDING job waits: `NoNodes` (no agent is up) or `Resources` (every core is busy). */
+  reason: string;
 }
 export interface CancelRequest { jobId: string }
 export interface CancelReply { state: string }
@@ -55,6 +57,7 @@ export interface JobSummary {
   wallMs: number;
   error: string;
   user: string;
+  reason: string;
 }
 export interface ListJobsReply { jobs: JobSummary[] }
 export type ListNodesRequest = Record<string, never>;
