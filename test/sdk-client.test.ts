@@ -77,7 +77,10 @@ describe('SDK client', () => {
     const nodes = await client.nodes();
     expect(nodes).toHaveLength(1);
     expect(nodes[0]).toMatchObject({ state: 'idle', info: { id: 'local', cores: 2 } });
-    expect((await client.jobs()).length).toBeGreaterThan(3);
+    const { jobs, shares } = await client.jobs();
+    expect(jobs.length).toBeGreaterThan(3);
+    expect(jobs.find((j) => j.state === 'FAILED')?.error).toContain('bad value 3');
+    expect(shares).toEqual([]);
   });
 
   it('connect fails fast with a clear message when nothing answers', async () => {

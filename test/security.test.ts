@@ -17,7 +17,7 @@ import { AUTH_HEADER, generateKey, signRequest } from '@picompute/sdk/auth';
 import { connect, prepareJob } from '@picompute/sdk/client';
 import { CHANNEL_OPTIONS, wireServices } from '@picompute/sdk/wire';
 import type { FromAgent, ToAgent } from '@picompute/sdk/wire';
-import { fixture, makeKeyFile, runCli, startDaemon } from './support/cli.js';
+import { fixture, makeKeyFile, runCli, startDaemon, stateDir } from './support/cli.js';
 
 const quiet = () => {};
 
@@ -160,7 +160,7 @@ describe('hostile calls', () => {
   const LIST = '/picompute.v1.CoordinatorService/ListNodes';
 
   beforeAll(async () => {
-    coordinator = await startCoordinator({ security: { key }, log: quiet, maxMessageBytes: 1024 * 1024, uploadIdleMs: 500 });
+    coordinator = await startCoordinator({ security: { key }, log: quiet, stateDir: stateDir(), maxMessageBytes: 1024 * 1024, uploadIdleMs: 500 });
     const agent = await startAgent({ security: { key }, cores: 1, log: quiet, cacheDir: await mkdtemp(join(tmpdir(), 'picompute-hostile-')) });
     agentClose = agent.close;
     coordinator.addAgent(agent.address);
@@ -284,7 +284,7 @@ describe('what an agent gives job code', () => {
 describe('a rogue agent with the key', () => {
   it('a result that cannot be decoded fails at the client with the task named, and the coordinator stays up', async () => {
     const key = generateKey();
-    const coordinator = await startCoordinator({ security: { key }, log: quiet });
+    const coordinator = await startCoordinator({ security: { key }, log: quiet, stateDir: stateDir() });
     const { AgentService } = wireServices();
     const { serverInterceptors } = await import('@picompute/sdk/auth');
     const server = new grpc.Server({ interceptors: serverInterceptors({ key }) });

@@ -25,8 +25,13 @@ export type Env = Record<string, string | undefined>;
 
 export function childEnv(env: Env = {}): NodeJS.ProcessEnv {
   // PICOMPUTE_MDNS=off: outside the test network namespaces nothing may multicast onto the machine's real network.
-  const merged: Env = { ...process.env, XDG_CONFIG_HOME: CONFIG_DIR, XDG_CACHE_HOME: join(CONFIG_DIR, 'cache'), PICOMPUTE_KEY_FILE: KEY_FILE, PICOMPUTE_KEY: undefined, PICOMPUTE_COORDINATOR: undefined, PICOMPUTE_MDNS: 'off', ...env };
+  const merged: Env = { ...process.env, XDG_CONFIG_HOME: CONFIG_DIR, XDG_CACHE_HOME: join(CONFIG_DIR, 'cache'), XDG_STATE_HOME: join(CONFIG_DIR, 'state'), PICOMPUTE_KEY_FILE: KEY_FILE, PICOMPUTE_KEY: undefined, PICOMPUTE_COORDINATOR: undefined, PICOMPUTE_MDNS: 'off', ...env };
   return Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv;
+}
+
+/** A fresh, empty state dir for an in-process coordinator. */
+export function stateDir(): string {
+  return mkdtempSync(join(tmpdir(), 'picompute-state-'));
 }
 
 /** Writes another key file (mode 600) and returns its path. */
@@ -90,6 +95,8 @@ process.on('exit', () => {
 });
 
 export async function startDaemon(args: string[], options: { env?: Env; host?: TestHost } = {}): Promise<Daemon> {
+  // Each coordinator gets its own state unless the test names one (restart tests do).
+  if (args[0] === 'coordinator' && !args.includes('--state-dir')) args = [...args, '--state-dir', stateDir()];
   const [cmd, argv] = command(args, options.host);
   const proc = spawn(cmd, argv, { env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);

@@ -37,4 +37,6 @@ export interface TaskOutcome {
   error?: { kind: TaskErrorKind; message: string; stack: string; inputPreview: string };
   logs: string[];
   durationMs: number;
+  /** The worker's V8 heap in use after the task, MiB. */
+  heapMb: number;
 }

@@ -26,17 +26,54 @@ function workerEnv(): Record<string, string> {
 export class TaskPools {
   readonly #pools = new Map<number, Piscina<Batch, TaskOutcome[]>>();
 
-  constructor(readonly options: PoolOptions) {}
+  constructor(readonly options: PoolOptions) {
+    this.#freeCores = options.threads;
+  }
 
   /** Worker calls running or queued, over every pool. */
   busy = 0;
+  /** Cores not held by a running call; a task asking for c cores waits for c (Slurm's --cpus-per-task). */
+  #freeCores: number;
+  readonly #waiting: { cores: number; go: () => void }[] = [];
 
-  async run(batch: Batch, memoryMb: number, signal: AbortSignal): Promise<TaskOutcome[]> {
+  async run(batch: Batch, memoryMb: number, cores: number, signal: AbortSignal): Promise<TaskOutcome[]> {
     this.busy++;
+    const held = Math.min(cores, this.options.threads);
     try {
-      return await this.#pool(memoryMb || this.options.memoryMb).run(batch, { signal });
+      await this.#acquire(held, signal);
+      try {
+        return await this.#pool(memoryMb || this.options.memoryMb).run(batch, { signal });
+      } finally {
+        this.#release(held);
+      }
     } finally {
       this.busy--;
+    }
+  }
+
+  #acquire(cores: number, signal: AbortSignal): Promise<void> {
+    if (this.#waiting.length === 0 && this.#freeCores >= cores) {
+      this.#freeCores -= cores;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const entry = { cores, go: () => (signal.removeEventListener('abort', abort), resolve()) };
+      const abort = () => {
+        this.#waiting.splice(this.#waiting.indexOf(entry), 1);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', abort, { once: true });
+      this.#waiting.push(entry);
+    });
+  }
+
+  #release(cores: number): void {
+    this.#freeCores += cores;
+    // First come, first served: a wide task is not starved by narrow ones behind it.
+    while (this.#waiting.length && this.#freeCores >= this.#waiting[0]!.cores) {
+      const next = this.#waiting.shift()!;
+      this.#freeCores -= next.cores;
+      next.go();
     }
   }
 

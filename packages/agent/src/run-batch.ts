@@ -38,7 +38,7 @@ export async function runBatch(pools: TaskPools, req: BatchRequest): Promise<Tas
     progress,
   };
   try {
-    return await pools.run(batch, req.job.memoryMb, call.signal);
+    return await pools.run(batch, req.job.memoryMb, Math.max(1, req.job.coresPerTask || 1), call.signal);
   } catch (err) {
     if (req.signal.aborted) return [];
     const culprit = Math.max(0, view[0]!);
@@ -54,7 +54,8 @@ export async function runBatch(pools: TaskPools, req: BatchRequest): Promise<Tas
       ok: false,
       error: { kind, message: failureMessage(kind, req.job, pools.options.memoryMb, err), stack: '', inputPreview: req.kind === 'REDUCE' ? '' : previewBytes(task.input) },
       logs: [],
-      durationMs: Date.now() - view[1]!,
+      durationMs: view[1]! ? Date.now() - view[1]! : 0,
+      heapMb: 0,
     };
     const rest = req.tasks.filter((_, i) => i !== culprit);
     return [blamed, ...(rest.length ? await runBatch(pools, { ...req, tasks: rest }) : [])];

@@ -100,7 +100,7 @@ export class WorkSession {
       if (signal.aborted || this.#closed) return;
       const message = `cannot get the job's code on agent ${this.deps.info.id}: ${(err as Error).message}`;
       this.#queue(
-        assign.tasks.map((t) => ({ index: t.index, attempt: t.attempt, ok: false, error: { kind: 'BUNDLE', message, stack: '', inputPreview: '' }, logs: [], durationMs: 0 })),
+        assign.tasks.map((t) => ({ index: t.index, attempt: t.attempt, ok: false, error: { kind: 'BUNDLE', message, stack: '', inputPreview: '' }, logs: [], durationMs: 0, heapMb: 0 })),
         job.jobId,
       );
       return;
@@ -138,6 +138,7 @@ export class WorkSession {
         error: o.error ?? null,
         logs: o.logs,
         durationMs: o.durationMs,
+        heapMb: o.heapMb,
       });
     }
     if (!this.#flushScheduled) {

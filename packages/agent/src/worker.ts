@@ -4,6 +4,7 @@
  * batch rather than per task.
  */
 import { format } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import { pathToFileURL } from 'node:url';
 import { decode, encode } from '@picompute/sdk/codec';
 import { jobProblem, isFoldJob } from '@picompute/sdk';
@@ -16,6 +17,9 @@ import { previewValue } from './preview.js';
 process.setSourceMapsEnabled(true);
 
 const jobs = new Map<string, Promise<Job>>();
+
+/** This worker's own V8 heap (an isolate per worker thread), MiB. */
+const heapMb = () => getHeapStatistics().used_heap_size / 1048576;
 
 function loadJob(bundlePath: string): Promise<Job> {
   let job = jobs.get(bundlePath);
@@ -79,7 +83,7 @@ async function runTask(job: Job, batch: Batch, task: BatchTask): Promise<TaskOut
       };
       output = await job.map(input, ctx);
     }
-    return { index: task.index, attempt: task.attempt, ok: true, output: encode(output), logs, durationMs: performance.now() - started };
+    return { index: task.index, attempt: task.attempt, ok: true, output: encode(output), logs, durationMs: performance.now() - started, heapMb: heapMb() };
   } catch (err) {
     const timedOut = controller.signal.aborted;
     return {
@@ -94,6 +98,7 @@ async function runTask(job: Job, batch: Batch, task: BatchTask): Promise<TaskOut
       },
       logs,
       durationMs: performance.now() - started,
+      heapMb: heapMb(),
     };
   } finally {
     taskLogs = undefined;
@@ -116,6 +121,7 @@ export default async function runBatch(batch: Batch): Promise<TaskOutcome[]> {
       error: { kind: 'BUNDLE', message, stack: userStack(err), inputPreview: '' },
       logs: [],
       durationMs: 0,
+      heapMb: 0,
     }));
   }
   const outcomes: TaskOutcome[] = [];

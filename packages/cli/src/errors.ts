@@ -10,10 +10,14 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const USAGE_ERRORS = new Set(['UsageError', 'JobFileError', 'ConnectError', 'RangeError', 'KeyError', 'AuthError']);
+const USAGE_ERRORS = new Set(['UsageError', 'JobFileError', 'ConnectError', 'RangeError', 'KeyError', 'AuthError', 'StateError']);
+/** gRPC INVALID_ARGUMENT and NOT_FOUND: the coordinator refused what the user asked. */
+const USAGE_STATUS = new Set([3, 5]);
 
 export function exitCodeFor(err: unknown): number {
-  return USAGE_ERRORS.has((err as Error)?.name) ? EXIT_USAGE : EXIT_JOB_FAILED;
+  const e = err as Error & { code?: number };
+  if (USAGE_ERRORS.has(e?.name) || (e?.name === 'RpcError' && USAGE_STATUS.has(e.code ?? -1))) return EXIT_USAGE;
+  return EXIT_JOB_FAILED;
 }
 
 /** Runs a command's action; an error is printed as one clear message, never a stack of ours. */
@@ -44,9 +48,15 @@ export function parseArgs(pairs: string[]): Record<string, string> {
   return args;
 }
 
-export function parseCount(text: string, what: string): number {
+export function parseCount(text: string, what: string, min = 1): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} must be a whole number ≥ 1, not "${text}"`);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`${what} must be a whole number ≥ ${min}, not "${text}"`);
+  return n;
+}
+
+export function parseInteger(text: string, what: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n)) throw new UsageError(`${what} must be a whole number, not "${text}"`);
   return n;
 }
 

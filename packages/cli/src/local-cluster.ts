@@ -2,7 +2,7 @@
  * The embedded local cluster: a coordinator and one agent using every core,
  * in this process, talking real gRPC on 127.0.0.1 (nothing listens on the
  * network) with a fresh random cluster key. It is what `picompute submit` uses when no coordinator is named,
- * and it is gone when the process ends.
+ * and it is gone, state and all, when the process ends.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -25,8 +25,8 @@ export async function startLocalCluster(options: { cores?: number; log?: (line: 
   const cacheDir = await mkdtemp(join(tmpdir(), 'picompute-local-'));
   const cores = options.cores ?? availableParallelism();
   const security: Security = { key: generateKey(), keySource: 'the embedded cluster' };
-  const coordinator = await startCoordinator({ host: '127.0.0.1', port: 0, log, security });
-  const agent = await startAgent({ host: '127.0.0.1', port: 0, cores, cacheDir, log, security, id: 'local' });
+  const coordinator = await startCoordinator({ host: '127.0.0.1', port: 0, log, security, stateDir: join(cacheDir, 'state') });
+  const agent = await startAgent({ host: '127.0.0.1', port: 0, cores, cacheDir: join(cacheDir, 'bundles'), log, security, id: 'local' });
   coordinator.addAgent(agent.address);
   return {
     address: coordinator.address,

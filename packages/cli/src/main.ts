@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { registerDaemons } from './commands/daemons.js';
 import { registerInit } from './commands/init.js';
 import { registerNodes } from './commands/nodes.js';
+import { registerQueueVerbs } from './commands/queue.js';
 import { registerSubmit } from './commands/submit.js';
 import { EXIT_USAGE } from './errors.js';
 
@@ -22,5 +23,6 @@ registerInit(program);
 registerSubmit(program);
 registerDaemons(program);
 registerNodes(program);
+registerQueueVerbs(program);
 
 await program.parseAsync(process.argv);

@@ -25,6 +25,8 @@ export interface LinkEvents {
 
 interface InFlightBatch {
   remaining: number;
+  cores: number;
+  memoryMb: number;
 }
 
 export class AgentLink {
@@ -42,6 +44,8 @@ export class AgentLink {
   /** Keyed by `${jobId}/${index}/${attempt}`. */
   readonly #tasks = new Map<string, InFlightBatch>();
   #batches = 0;
+  #cores = 0;
+  #memoryMb = 0;
   #loggedFailure = false;
 
   constructor(
@@ -75,7 +79,17 @@ export class AgentLink {
     return this.#tasks.size;
   }
 
-  /** Batches the agent may hold at once: two per core, so a core never waits on a round trip. */
+  /** Core-slots held by the batches in flight (a batch holds its job's cores per task). */
+  get coresInFlight(): number {
+    return this.#cores;
+  }
+
+  /** Memory the batches in flight asked for, MiB. */
+  get memoryInFlight(): number {
+    return this.#memoryMb;
+  }
+
+  /** Core-slots the agent may hold at once: two per core, so a core never waits on a round trip. */
   get window(): number {
     return 2 * (this.info?.cores ?? 0);
   }
@@ -84,10 +98,12 @@ export class AgentLink {
     return `${jobId}/${index}/${attempt}`;
   }
 
-  send(assign: Assign): void {
-    const batch: InFlightBatch = { remaining: assign.tasks.length };
+  send(assign: Assign, cores: number, memoryMb: number): void {
+    const batch: InFlightBatch = { remaining: assign.tasks.length, cores, memoryMb };
     for (const t of assign.tasks) this.#tasks.set(AgentLink.taskKey(assign.job.jobId, t.index, t.attempt), batch);
     this.#batches++;
+    this.#cores += cores;
+    this.#memoryMb += memoryMb;
     this.#write({ msg: 'assign', assign });
   }
 
@@ -97,7 +113,11 @@ export class AgentLink {
     const batch = this.#tasks.get(key);
     if (!batch) return false;
     this.#tasks.delete(key);
-    if (--batch.remaining === 0) this.#batches--;
+    if (--batch.remaining === 0) {
+      this.#batches--;
+      this.#cores -= batch.cores;
+      this.#memoryMb -= batch.memoryMb;
+    }
     return true;
   }
 
@@ -188,6 +208,8 @@ export class AgentLink {
       this.events.down(this, reason);
       this.#tasks.clear();
       this.#batches = 0;
+      this.#cores = 0;
+      this.#memoryMb = 0;
     } else if (!this.#loggedFailure && !this.#closed) {
       this.#loggedFailure = true;
       this.log(refused ? `ignoring agent at ${this.address}: ${reason}` : `cannot reach agent at ${this.address} (${reason}); will keep trying`);

@@ -1,43 +1,63 @@
 /**
  * The coordinator's core: the node registry (one AgentLink per agent), the
- * jobs, and the loop that asks the scheduler for a plan whenever something
- * changes and carries the plan out. All gRPC handling is in ./service.ts.
+ * live jobs, and the loop that asks the scheduler for a plan whenever
+ * something changes and carries it out. Every change that must survive a
+ * restart goes to the StateStore; all gRPC handling is in ./service.ts.
  */
 import type { Security } from '@picompute/sdk/auth';
 import { unpackFrames } from '@picompute/sdk/framing';
-import type { JobEvent, LogLine, NodeStatus, SubmitRequest, TaskInput, TaskResult } from '@picompute/sdk/wire';
+import { formatDuration } from '@picompute/sdk/units';
+import type { FinalJobState, JobEvent, JobSummary, LogLine, NodeStatus, SubmitRequest, TaskInput, TaskResult, UserShare } from '@picompute/sdk/wire';
 import { AgentLink } from './agent-link.js';
 import type { BlobStore } from './blob-store.js';
-import { JobRecord, REDUCE_INDEX } from './job-record.js';
+import { eventFromSummary, JobRecord, REDUCE_INDEX, summaryFromRow } from './job-record.js';
 import type { Watcher } from './job-record.js';
-import { schedule } from './scheduler/index.js';
-import type { NodeSnapshot } from './scheduler/index.js';
+import { couldEverRun, schedule } from './scheduler/index.js';
+import type { JobSnapshot, NodeSnapshot } from './scheduler/index.js';
+import type { StateStore } from './state/store.js';
 
 /** Attempts a task gets when the nodes running it are lost (not when it throws). */
 const MAX_ATTEMPTS_ON_NODE_LOSS = 3;
 const EVENT_INTERVAL_MS = 100;
+const MAX_LIVE_LOG_LINES = 10_000;
 
 export class UserError extends Error {
   override name = 'UserError';
+  constructor(
+    message: string,
+    readonly notFound = false,
+  ) {
+    super(message);
+  }
 }
 
 export class Cluster {
   readonly #links = new Map<string, AgentLink>();
   readonly #jobs = new Map<string, JobRecord>();
-  #seq = 0;
+  readonly #drained: Set<string>;
+  readonly #logCount = new Map<JobRecord, number>();
   #tickScheduled = false;
   #closed = false;
 
   constructor(
+    private readonly store: StateStore,
     private readonly blobs: BlobStore,
     private readonly log: (line: string) => void,
     private readonly security: Security,
     private readonly deadAfterMs?: number,
-  ) {}
+  ) {
+    this.#drained = store.drained();
+    for (const { job, tasks } of store.activeJobs()) {
+      const record = JobRecord.recover(job, tasks);
+      this.#jobs.set(record.id, record);
+      this.#updateDependency(record);
+    }
+    if (this.#jobs.size) this.log(`recovered ${this.#jobs.size} unfinished job(s) from the state database`);
+  }
 
   // ------------------------------------------------------------ nodes
 
-  /** Dials an agent (named by hand or registering itself); a second call for the same address is a no-op. */
+  /** Dials an agent (named by hand, found by mDNS, or registering itself); a second call for the same address is a no-op. */
   addAgent(address: string): void {
     if (this.#closed || this.#links.has(address)) return;
     const link = new AgentLink(
@@ -54,10 +74,10 @@ export class Cluster {
           this.log(`agent ${l.id} up at ${l.address} (${l.info?.cores} cores)`);
           this.#kick();
         },
-        down: (l, reason) => this.#onAgentDown(l, reason),
+        down: (l, reason) => this.#requeue(l, reason),
         results: (l, results) => this.#onResults(l, results),
         needBundle: (l, hash) => {
-          const bytes = this.blobs.get(hash);
+          const bytes = this.blobs.get(hash) ?? this.store.bundle(hash);
           if (bytes) l.sendBundle(hash, bytes);
           else this.log(`agent ${l.id} asked for bundle ${hash.slice(0, 12)}, which this coordinator does not have`);
         },
@@ -79,21 +99,46 @@ export class Cluster {
   }
 
   nodes(): NodeStatus[] {
-    return [...this.#links.values()].map((l) => ({
+    return [...this.#links.values()].map((l) => this.#status(l));
+  }
+
+  /** Stops (or allows again) placing tasks on a node; remembered across restarts. */
+  drain(node: string, drain: boolean): NodeStatus {
+    const link = this.#link(node);
+    if (drain) this.#drained.add(link.id);
+    else this.#drained.delete(link.id);
+    this.store.setDrained(link.id, drain);
+    this.log(`node ${link.id} ${drain ? 'draining' : 'resumed'}`);
+    this.#kick();
+    return this.#status(link);
+  }
+
+  #link(node: string): AgentLink {
+    const link = [...this.#links.values()].find((l) => l.id === node || l.address === node || l.info?.hostname === node);
+    if (!link) throw new UserError(`no node ${node}; see \`picompute nodes\``, true);
+    return link;
+  }
+
+  #status(l: AgentLink): NodeStatus {
+    const cores = l.info?.cores ?? 0;
+    const busy = l.up ? Math.min(cores, l.coresInFlight) : 0;
+    const drained = this.#drained.has(l.id);
+    const state = !l.up ? 'down' : drained ? (l.tasksInFlight ? 'draining' : 'drained') : busy === 0 ? 'idle' : busy >= cores ? 'allocated' : 'mixed';
+    return {
       info: l.info ?? { id: l.address, hostname: '', cores: 0, memoryMb: 0, arch: '', nodeVersion: '', version: '', labels: [] },
       address: l.address,
-      state: !l.up ? 'down' : l.batchesInFlight === 0 ? 'idle' : l.batchesInFlight >= (l.info?.cores ?? 0) ? 'allocated' : 'mixed',
-      coresBusy: l.up ? Math.min(l.info?.cores ?? 0, l.batchesInFlight) : 0,
+      state,
+      coresBusy: busy,
       tasksInFlight: l.tasksInFlight,
       tasksDone: l.tasksDone,
       lastHeartbeat: l.heartbeat ?? null,
-    }));
+    };
   }
 
   // ------------------------------------------------------------ jobs
 
   submit(request: SubmitRequest): JobRecord {
-    const bundle = this.blobs.get(request.bundleHash);
+    const bundle = this.blobs.get(request.bundleHash) ?? this.store.bundle(request.bundleHash);
     if (!bundle) throw new UserError(`job bundle ${request.bundleHash.slice(0, 12)} was not uploaded; upload it with PutBlob first`);
     const packed = this.blobs.get(request.inputsHash);
     if (!packed) throw new UserError(`job inputs ${request.inputsHash.slice(0, 12)} were not uploaded; upload them with PutBlob first`);
@@ -103,43 +148,98 @@ export class Cluster {
     } catch (err) {
       throw new UserError(`job inputs cannot be read: ${(err as Error).message}`);
     }
-    if (inputs.length !== request.taskCount) {
-      throw new UserError(`job inputs hold ${inputs.length} tasks, but the request says ${request.taskCount}`);
-    }
-    const id = String(++this.#seq);
-    const job = new JobRecord(id, this.#seq, request, inputs);
+    if (inputs.length !== request.taskCount) throw new UserError(`job inputs hold ${inputs.length} tasks, but the request says ${request.taskCount}`);
+    this.#checkRequest(request);
+    const submittedAt = Date.now();
+    const id = String(this.store.insertJob(request, inputs, bundle, submittedAt));
+    this.blobs.delete(request.inputsHash);
+    const job = new JobRecord(id, request, inputs, submittedAt);
     this.#jobs.set(id, job);
     this.log(`job ${id} (${request.name}) submitted by ${request.user || 'unknown'}: ${inputs.length} tasks`);
-    if (inputs.length === 0 && !request.hasReduce) this.#finish(job, 'COMPLETED');
-    else if (inputs.length === 0) job.reduceState = 'pending';
+    this.#updateDependency(job);
+    if (!job.final && inputs.length === 0 && !request.hasReduce) this.#finish(job, 'COMPLETED');
     this.#kick();
     return job;
   }
 
-  job(id: string): JobRecord {
-    const job = this.#jobs.get(id);
-    if (!job) throw new UserError(`no job with id ${id}`);
-    return job;
-  }
-
-  jobs(): JobRecord[] {
-    return [...this.#jobs.values()];
-  }
-
-  cancel(id: string): JobRecord {
-    const job = this.job(id);
-    if (!job.final) {
-      job.error = 'cancelled by the user';
-      this.#finish(job, 'CANCELLED');
+  /** Refuses what could never run, saying why (Slurm refuses at sbatch too). */
+  #checkRequest(r: SubmitRequest): void {
+    if (r.dependency) {
+      const m = /^afterok:(\d+)$/.exec(r.dependency);
+      if (!m) throw new UserError(`--dependency "${r.dependency}" is not afterok:JOBID`);
+      if (!this.#jobs.has(m[1]!) && !this.store.job(Number(m[1]))) throw new UserError(`--dependency afterok:${m[1]}: no job with id ${m[1]}`);
     }
-    return job;
+    const shape = { coresPerTask: Math.max(1, r.coresPerTask || 1), memoryMb: r.memoryMb, constraint: r.constraint || undefined };
+    const known = [...this.#links.values()].filter((l) => l.info).map((l) => ({ id: l.id, cores: l.info!.cores, memoryMb: l.info!.memoryMb, labels: l.info!.labels }));
+    if (known.length && !known.some((n) => couldEverRun(n, shape))) {
+      const biggest = known.reduce((a, b) => (b.cores > a.cores ? b : a));
+      const wants = [`${shape.coresPerTask} cores`, r.memoryMb ? `${r.memoryMb} MiB` : '', shape.constraint ? `label "${shape.constraint}"` : ''].filter(Boolean).join(', ');
+      throw new UserError(
+        `no node could ever run this job's tasks (each wants ${wants}); the largest node, ${biggest.id}, has ${biggest.cores} cores and ${biggest.memoryMb} MiB` +
+          (shape.constraint ? `; nodes with that label: ${known.filter((n) => n.labels.includes(shape.constraint!)).map((n) => n.id).join(', ') || 'none'}` : ''),
+      );
+    }
+  }
+
+  /** A live job, or a finished one read from the state database. */
+  summary(id: string): JobSummary {
+    const live = this.#jobs.get(id);
+    if (live) return live.summary();
+    const row = /^\d+$/.test(id) ? this.store.job(Number(id)) : undefined;
+    if (!row) throw new UserError(`no job with id ${id}`, true);
+    return summaryFromRow(row);
+  }
+
+  jobs(filter: { active?: boolean; finished?: boolean } = {}): JobSummary[] {
+    const live = [...this.#jobs.values()].map((j) => j.summary());
+    if (filter.active) return live;
+    const finished = this.store.jobs().filter((r) => !this.#jobs.has(String(r.id))).map(summaryFromRow);
+    if (filter.finished) return finished.filter((j) => j.endedAtMs > 0);
+    return [...finished, ...live].sort((a, b) => Number(a.jobId) - Number(b.jobId));
+  }
+
+  /** Core-slots each user holds now, and their share of all in use. */
+  shares(): UserShare[] {
+    const cores = new Map<string, number>();
+    const jobs = new Map<string, number>();
+    for (const j of this.#jobs.values()) {
+      jobs.set(j.user, (jobs.get(j.user) ?? 0) + 1);
+      cores.set(j.user, (cores.get(j.user) ?? 0) + j.running.size * j.coresPerTask);
+    }
+    const total = [...cores.values()].reduce((a, b) => a + b, 0);
+    return [...jobs.keys()].sort().map((user) => ({ user, coresInUse: cores.get(user) ?? 0, share: total ? (cores.get(user) ?? 0) / total : 0, jobs: jobs.get(user)! }));
+  }
+
+  /** The stored result: one reduced value, or the map outputs in input order. */
+  result(id: string): { reduced: boolean; values: Buffer[] } {
+    const s = this.summary(id);
+    if (s.state !== 'COMPLETED') throw new UserError(`job ${id} is ${s.state}, it has no result${s.error ? `: ${s.error}` : ''}`);
+    const reduced = this.store.result(Number(id));
+    return reduced ? { reduced: true, values: [reduced] } : { reduced: false, values: this.store.outputs(Number(id)) };
+  }
+
+  logs(id: string): LogLine[] {
+    this.summary(id);
+    this.store.flush();
+    return this.store.jobLogs(Number(id));
+  }
+
+  cancel(id: string): JobSummary {
+    const job = this.#jobs.get(id);
+    if (!job) return this.summary(id);
+    job.error = 'cancelled by the user';
+    this.#finish(job, 'CANCELLED');
+    return job.summary();
   }
 
   /** Calls `watcher` now with the job's state, then at most every 100 ms while it changes, and once at the end. */
   watch(id: string, watcher: Watcher): () => void {
-    const job = this.job(id);
+    const job = this.#jobs.get(id);
+    if (!job) {
+      watcher(eventFromSummary(this.summary(id)));
+      return () => {};
+    }
     watcher(job.event());
-    if (job.final) return () => {};
     job.watchers.add(watcher);
     return () => job.watchers.delete(watcher);
   }
@@ -148,6 +248,7 @@ export class Cluster {
     this.#closed = true;
     for (const link of this.#links.values()) link.close();
     this.#links.clear();
+    this.store.flush();
   }
 
   // ------------------------------------------------------------ the loop
@@ -163,21 +264,58 @@ export class Cluster {
 
   #tick(): void {
     const nodes: NodeSnapshot[] = [];
+    const usage = new Map<string, number>();
     for (const l of this.#links.values()) {
       if (!l.info) continue;
-      nodes.push({ id: l.address, health: l.up ? 'up' : 'down', cores: l.info.cores, freeSlots: l.window - l.batchesInFlight, labels: l.info.labels });
+      nodes.push({
+        id: l.address,
+        health: !l.up ? 'down' : this.#drained.has(l.id) ? 'draining' : 'up',
+        cores: l.info.cores,
+        freeSlots: l.window - l.coresInFlight,
+        freeMemoryMb: l.info.memoryMb - l.memoryInFlight,
+        memoryMb: l.info.memoryMb,
+        labels: l.info.labels,
+      });
     }
-    const live = this.jobs().filter((j) => j.runnable > 0);
-    const reason = nodes.some((n) => n.health === 'up') ? 'Resources' : 'NoNodes';
-    for (const j of live) {
-      if (j.state === 'PENDING' && j.reason !== reason) {
-        j.reason = reason;
-        this.#notify(j);
+    const jobs: JobSnapshot[] = [];
+    for (const j of this.#jobs.values()) {
+      usage.set(j.user, (usage.get(j.user) ?? 0) + j.running.size * j.coresPerTask);
+      if (j.runnable > 0) {
+        jobs.push({
+          id: j.id,
+          user: j.user,
+          priority: j.request.priority,
+          seq: Number(j.id),
+          runnable: j.runnable,
+          running: j.running.size,
+          batchSize: j.batchSize,
+          coresPerTask: j.coresPerTask,
+          memoryMb: j.request.memoryMb,
+          constraint: j.request.constraint || undefined,
+        });
       }
     }
-    if (live.length === 0 || nodes.length === 0) return;
-    const plan = schedule({ nodes, jobs: live.map((j) => ({ id: j.id, priority: 0, seq: j.seq, runnable: j.runnable, batchSize: j.batchSize })) });
+    const plan = jobs.length && nodes.length ? schedule({ nodes, jobs, usage }) : [];
     for (const a of plan) this.#dispatch(this.#links.get(a.nodeId)!, this.#jobs.get(a.jobId)!, a.tasks);
+    this.#updateReasons(jobs, nodes, new Set(plan.map((a) => a.jobId)));
+  }
+
+  /** Slurm's reasons for a job that got nothing this round. */
+  #updateReasons(waiting: JobSnapshot[], nodes: NodeSnapshot[], placed: Set<string>): void {
+    const anyUp = nodes.some((n) => n.health === 'up');
+    const someoneRan = placed.size > 0 || [...this.#jobs.values()].some((j) => j.running.size > 0);
+    for (const s of waiting) {
+      const job = this.#jobs.get(s.id)!;
+      if (job.state !== 'PENDING' || placed.has(s.id)) continue;
+      this.#setReason(job, !anyUp ? 'NoNodes' : someoneRan && [...this.#jobs.values()].some((o) => o !== job && o.running.size > 0 && o.request.priority > job.request.priority) ? 'Priority' : 'Resources');
+    }
+  }
+
+  #setReason(job: JobRecord, reason: string): void {
+    if (job.reason === reason) return;
+    job.reason = reason;
+    this.store.reason(Number(job.id), reason);
+    this.#notify(job);
   }
 
   #dispatch(link: AgentLink, job: JobRecord, count: number): void {
@@ -190,43 +328,50 @@ export class Cluster {
       for (const index of job.pending.splice(0, count)) {
         const attempt = ++job.attempts[index]!;
         job.running.set(index, link.address);
+        this.store.attempt(Number(job.id), index, attempt);
         tasks.push({ index, attempt, kind: 'MAP', input: job.inputs[index]!, values: [] });
       }
     }
+    job.attemptsTotal += tasks.length;
     if (job.state === 'PENDING') {
       job.state = 'RUNNING';
+      job.reason = '';
       job.startedAt = Date.now();
+      this.store.started(Number(job.id), job.startedAt);
     }
     if (!job.nodes.has(link.id)) {
       job.nodes.add(link.id);
       job.cores += link.info?.cores ?? 0;
     }
-    link.send({ job: job.spec, tasks });
+    link.send({ job: job.spec, tasks }, job.coresPerTask, job.request.memoryMb);
     this.#notify(job);
   }
 
   #onResults(link: AgentLink, results: TaskResult[]): void {
     for (const r of results) {
       if (!link.settle(r.jobId, r.index, r.attempt)) continue;
+      link.tasksDone++;
       const job = this.#jobs.get(r.jobId);
       if (!job || job.final) continue;
       job.running.delete(r.index);
-      link.tasksDone++;
+      job.recordRun(r.durationMs, r.heapMb);
+      const logs = this.#keepLogs(job, r.index, link.id, r.logs);
       if (!r.ok) {
-        this.#fail(job, link, r);
+        this.#onFailure(job, link, r, logs);
         continue;
       }
-      job.recordDuration(r.durationMs);
-      const logs = r.logs.length ? job.addLogs(r.index, link.id, r.logs) : [];
       if (r.index === REDUCE_INDEX) {
         job.result = r.output;
         job.reduceState = 'done';
         this.#finish(job, 'COMPLETED', logs);
         continue;
       }
+      if (job.done[r.index]) continue;
+      job.done[r.index] = 1;
       job.outputs[r.index] = r.output;
-      job.done++;
-      if (job.done === job.total) {
+      job.doneCount++;
+      this.store.taskDone(Number(job.id), r.index, r.attempt, r.output, job.doneCount);
+      if (job.doneCount === job.total) {
         if (job.reduceState === 'waiting') job.reduceState = 'pending';
         else this.#finish(job, 'COMPLETED', logs);
       }
@@ -235,17 +380,32 @@ export class Cluster {
     this.#kick();
   }
 
-  #fail(job: JobRecord, link: AgentLink, r: TaskResult): void {
+  #keepLogs(job: JobRecord, task: number, node: string, lines: readonly string[]): LogLine[] {
+    if (!lines.length) return [];
+    const added = lines.map((line) => ({ task, node, line }));
+    const kept = this.#logCount.get(job) ?? 0;
+    if (kept < MAX_LIVE_LOG_LINES) {
+      const stored = added.slice(0, MAX_LIVE_LOG_LINES - kept);
+      this.#logCount.set(job, kept + stored.length);
+      this.store.logs(Number(job.id), stored);
+    }
+    return added;
+  }
+
+  #onFailure(job: JobRecord, link: AgentLink, r: TaskResult, logs: LogLine[]): void {
     const e = r.error ?? { kind: 'THREW', message: 'the task failed without saying why', stack: '', inputPreview: '' };
+    // --retries re-runs a task that threw (not one past its limits: it would only fail again).
+    if (e.kind === 'THREW' && r.index !== REDUCE_INDEX && r.attempt <= job.request.retries) {
+      job.retries++;
+      job.pending.push(r.index);
+      this.#notify(job, logs);
+      return;
+    }
     const what = r.index === REDUCE_INDEX ? 'the reduce step' : `task ${r.index}`;
     const detail = e.kind === 'THREW' && e.stack ? e.stack : e.message;
     const input = e.inputPreview ? `\n  input: ${e.inputPreview}` : '';
     job.error = `${what} failed on ${link.id} (attempt ${r.attempt})${input}\n  ${detail.replaceAll('\n', '\n  ')}`;
-    this.#finish(job, 'FAILED', job.addLogs(r.index, link.id, r.logs));
-  }
-
-  #onAgentDown(link: AgentLink, reason: string): void {
-    this.#requeue(link, reason);
+    this.#finish(job, e.kind === 'TIMEOUT' ? 'TIMEOUT' : 'FAILED', logs);
   }
 
   #requeue(link: AgentLink, reason: string): void {
@@ -261,7 +421,7 @@ export class Cluster {
       }
       if (job.attempts[t.index]! >= MAX_ATTEMPTS_ON_NODE_LOSS) {
         job.error = `task ${t.index} was lost with its node ${MAX_ATTEMPTS_ON_NODE_LOSS} times (last: ${link.id}, ${reason}); giving up`;
-        this.#finish(job, 'FAILED');
+        this.#finish(job, 'NODE_FAIL');
         continue;
       }
       job.retries++;
@@ -270,19 +430,47 @@ export class Cluster {
     this.#kick();
   }
 
-  #finish(job: JobRecord, state: 'COMPLETED' | 'FAILED' | 'CANCELLED', logs: LogLine[] = []): void {
+  /** A job that waits for another: held (Dependency), released, or cancelled when the other did not complete. */
+  #updateDependency(job: JobRecord): void {
+    const on = job.dependsOn;
+    if (!on || job.final) return;
+    const other = this.#jobs.get(on)?.summary() ?? summaryFromRowSafe(this.store, on);
+    if (!other || other.state === 'COMPLETED') {
+      if (job.reason === 'Dependency') this.#setReason(job, '');
+      return;
+    }
+    if (other.state === 'PENDING' || other.state === 'RUNNING') return this.#setReason(job, 'Dependency');
+    job.reason = 'DependencyNeverSatisfied';
+    job.error = `DEPENDENCY_NEVER_SATISFIED: job ${on} ended ${other.state}, so afterok:${on} can never hold`;
+    this.#finish(job, 'CANCELLED');
+  }
+
+  #finish(job: JobRecord, state: FinalJobState, logs: LogLine[] = []): void {
     job.state = state;
     job.endedAt = Date.now();
     if (!job.startedAt) job.startedAt = job.endedAt;
     for (const l of this.#links.values()) l.cancelJob(job.id);
     job.pending = [];
     job.running.clear();
-    // Inputs are no longer needed; outputs stay for a job without reduce (they are its result).
-    job.inputs = [];
-    if (job.reduceState === 'done') job.outputs.length = 0;
-    this.log(`job ${job.id} ${state.toLowerCase()} in ${job.wallMs()} ms${job.error ? `: ${job.error.split('\n')[0]}` : ''}`);
+    this.store.endJob(Number(job.id), {
+      state,
+      reason: job.reason,
+      error: job.error,
+      tasksDone: job.doneCount,
+      attempts: job.attemptsTotal,
+      cpuMs: job.cpuMs,
+      maxHeapMb: job.maxHeapMb,
+      nodes: [...job.nodes],
+      startedAt: job.startedAt,
+      endedAt: job.endedAt,
+      result: job.result,
+    });
+    this.log(`job ${job.id} ${state.toLowerCase()} in ${formatDuration(job.wallMs())}${job.error ? `: ${job.error.split('\n')[0]}` : ''}`);
     this.#notify(job, logs);
     job.watchers.clear();
+    this.#jobs.delete(job.id);
+    this.#logCount.delete(job);
+    for (const other of this.#jobs.values()) if (other.dependsOn === job.id) this.#updateDependency(other);
     this.#kick();
   }
 
@@ -308,4 +496,9 @@ export class Cluster {
       this.#notifyTimers.set(job, setTimeout(emit, EVENT_INTERVAL_MS));
     }
   }
+}
+
+function summaryFromRowSafe(store: StateStore, id: string): JobSummary | undefined {
+  const row = /^\d+$/.test(id) ? store.job(Number(id)) : undefined;
+  return row ? summaryFromRow(row) : undefined;
 }

@@ -2,7 +2,7 @@
  * The coordinator daemon: a CoordinatorService gRPC server over a Cluster.
  * Every call must prove the cluster key, and so must every agent it dials;
  * only a coordinator bound to loopback may run without a key. Job state
- * lives in memory for now.
+ * lives in SQLite under the state dir and survives a restart (even SIGKILL).
  */
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
@@ -11,10 +11,17 @@ import type { Security } from '@picompute/sdk/auth';
 import { formatAddress, serverOptions, parseAddress, wireServices } from '@picompute/sdk/wire';
 import { BlobStore } from './blob-store.js';
 import { Cluster } from './cluster.js';
+import { formatDuration } from '@picompute/sdk/units';
 import { startDiscovery } from './discovery.js';
+import { defaultStateDir, openDatabase } from './state/database.js';
+import { StateStore } from './state/store.js';
 import { coordinatorService } from './service.js';
 
 export interface CoordinatorOptions {
+  /** Where jobs, tasks, results and logs are kept (SQLite); default ~/.local/state/picompute. */
+  stateDir?: string;
+  /** Finished jobs and their results are kept this long, ms; default 7 days. */
+  keepMs?: number;
   /** Default 127.0.0.1; any other address needs `security.key`. */
   host?: string;
   security?: Security;
@@ -50,8 +57,16 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   const log = options.log ?? ((line: string) => console.error(`[coordinator] ${line}`));
   const agents = (options.agents ?? []).map((a) => formatAddress(parseAddress(a, '--agent')));
   const id = `coord-${randomBytes(4).toString('hex')}`;
+  const store = new StateStore(openDatabase(options.stateDir ?? defaultStateDir()));
+  const keepMs = options.keepMs ?? 7 * 86_400_000;
+  const purge = () => {
+    const purged = store.purge(Date.now() - keepMs);
+    if (purged) log(`purged ${purged} job(s) that ended more than ${formatDuration(keepMs)} ago`);
+  };
+  purge();
+  const purgeTimer = setInterval(purge, 3_600_000).unref();
   const blobs = new BlobStore();
-  const cluster = new Cluster(blobs, log, security, options.deadAfterMs);
+  const cluster = new Cluster(store, blobs, log, security, options.deadAfterMs);
   const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), interceptors: serverInterceptors(security, refusalLogger(log)) });
   server.addService(wireServices().CoordinatorService.service, coordinatorService(cluster, blobs, id, { uploadIdleMs: options.uploadIdleMs ?? 30_000, maxBlobBytes: options.maxBlobBytes ?? 1024 ** 3 }));
   const bindTo = formatAddress({ host, port: options.port ?? 0 });
@@ -68,9 +83,11 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
     cluster,
     addAgent: (address) => cluster.addAgent(formatAddress(parseAddress(address, '--agent'))),
     async close() {
+      clearInterval(purgeTimer);
       await discovery?.close();
       cluster.close();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      store.close();
     },
   };
 }

@@ -1,71 +1,115 @@
 /**
- * One job's state on the coordinator: its tasks' inputs and outputs, what is
- * pending, running and done, and the people watching it.
+ * One live (pending or running) job on the coordinator: its tasks' inputs and
+ * outputs, what is pending, running and done, and who is watching it. A job
+ * that has ended lives only in the state database (see ./state/store.ts).
  *
  * A fold job has one more step after its map tasks: a REDUCE task (index -1)
  * that an agent runs over every map output in input order, because the
  * coordinator never runs user code.
  */
-import type { JobEvent, JobSpec, JobState, JobSummary, LogLine, SubmitRequest } from '@picompute/sdk/wire';
+import type { FinalJobState, JobEvent, JobSpec, JobState, JobSummary, LogLine, SubmitRequest } from '@picompute/sdk/wire';
+import type { JobRow, TaskRow } from './state/store.js';
 
 export const REDUCE_INDEX = -1;
-/** Batches aim to keep a worker busy this long, so tiny tasks share one message and one thread hop. */
+/**
+ * Batches aim to keep a worker busy this long, so tiny tasks share one
+ * message and one thread hop (W1 in `pnpm bench`: one task per message tops
+ * out near plain piscina's ~20,000 calls/s; batches of up to 1,024 reach
+ * ~50,000 tasks/s end to end), while tasks of a few ms or more still go one
+ * per batch and spread over every core.
+ */
 const TARGET_BATCH_MS = 20;
 const MAX_BATCH = 1024;
-const MAX_KEPT_LOG_LINES = 10_000;
 
 export type Watcher = (ev: JobEvent) => void;
 
 export class JobRecord {
   state: JobState = 'PENDING';
+  /** Why the job is PENDING (or why it ended without running), Slurm's words. */
+  reason = '';
   error = '';
   readonly outputs: (Buffer | undefined)[];
   readonly attempts: Uint16Array;
+  readonly done: Uint8Array;
   /** Task indices waiting for a node; lost tasks go back on the end. */
   pending: number[];
   readonly running = new Map<number, string>();
-  done = 0;
+  doneCount = 0;
+  /** Task runs that were re-runs: after a lost node or a retried throw. */
   retries = 0;
+  attemptsTotal = 0;
+  cpuMs = 0;
+  maxHeapMb = 0;
   reduceState: 'none' | 'waiting' | 'pending' | 'running' | 'done';
   result: Buffer | undefined;
-  readonly logs: LogLine[] = [];
   readonly nodes = new Set<string>();
   readonly watchers = new Set<Watcher>();
-  readonly submittedAt = Date.now();
   startedAt = 0;
   endedAt = 0;
   cores = 0;
-  /** Why the job is PENDING, kept current by the cluster. */
-  reason = '';
   readonly total: number;
   #meanTaskMs = NaN;
 
   constructor(
     readonly id: string,
-    readonly seq: number,
     readonly request: SubmitRequest,
     public inputs: Buffer[],
+    readonly submittedAt: number,
   ) {
     this.total = inputs.length;
     this.outputs = new Array(inputs.length);
     this.attempts = new Uint16Array(inputs.length);
+    this.done = new Uint8Array(inputs.length);
     this.pending = inputs.map((_, i) => i);
-    this.reduceState = request.hasReduce ? 'waiting' : 'none';
+    this.reduceState = request.hasReduce ? (inputs.length ? 'waiting' : 'pending') : 'none';
+  }
+
+  /** A job read back after a coordinator restart: done tasks stay done, the rest run again. */
+  static recover(row: JobRow, tasks: TaskRow[]): JobRecord {
+    const job = new JobRecord(String(row.id), JSON.parse(row.request) as SubmitRequest, tasks.map((t) => t.input), row.submitted_at);
+    job.pending = [];
+    for (const t of tasks) {
+      job.attempts[t.idx] = t.attempts;
+      if (t.done) {
+        job.done[t.idx] = 1;
+        job.outputs[t.idx] = t.output ?? Buffer.alloc(0);
+        job.doneCount++;
+      } else {
+        job.pending.push(t.idx);
+      }
+    }
+    job.attemptsTotal = row.attempts;
+    job.startedAt = row.started_at;
+    if (row.started_at) job.state = 'RUNNING';
+    if (job.request.hasReduce && job.doneCount === job.total) job.reduceState = 'pending';
+    return job;
+  }
+
+  get user(): string {
+    return this.request.user;
+  }
+
+  get coresPerTask(): number {
+    return Math.max(1, this.request.coresPerTask || 1);
+  }
+
+  /** The job this one waits for (`afterok:ID`), if any. */
+  get dependsOn(): string | undefined {
+    return this.request.dependency ? this.request.dependency.slice('afterok:'.length) : undefined;
   }
 
   get spec(): JobSpec {
     const r = this.request;
-    return { jobId: this.id, bundleHash: r.bundleHash, timeLimitMs: r.timeLimitMs, memoryMb: r.memoryMb, args: r.args };
+    return { jobId: this.id, bundleHash: r.bundleHash, timeLimitMs: r.timeLimitMs, memoryMb: r.memoryMb, args: r.args, coresPerTask: this.coresPerTask };
   }
 
-
   get final(): boolean {
-    return this.state === 'COMPLETED' || this.state === 'FAILED' || this.state === 'CANCELLED';
+    return !(this.state === 'PENDING' || this.state === 'RUNNING');
   }
 
   /** Tasks that could be placed right now. */
   get runnable(): number {
-    if (this.final) return 0;
+    if (this.final || this.reason === 'Dependency') return 0;
     return this.reduceState === 'pending' ? 1 : this.pending.length;
   }
 
@@ -74,14 +118,10 @@ export class JobRecord {
     return Math.max(1, Math.min(MAX_BATCH, Math.floor(TARGET_BATCH_MS / Math.max(this.#meanTaskMs, 0.001))));
   }
 
-  recordDuration(ms: number): void {
-    this.#meanTaskMs = Number.isNaN(this.#meanTaskMs) ? ms : 0.8 * this.#meanTaskMs + 0.2 * ms;
-  }
-
-  addLogs(task: number, node: string, lines: readonly string[]): LogLine[] {
-    const added = lines.map((line) => ({ task, node, line }));
-    if (this.logs.length < MAX_KEPT_LOG_LINES) this.logs.push(...added.slice(0, MAX_KEPT_LOG_LINES - this.logs.length));
-    return added;
+  recordRun(durationMs: number, heapMb: number): void {
+    this.#meanTaskMs = Number.isNaN(this.#meanTaskMs) ? durationMs : 0.8 * this.#meanTaskMs + 0.2 * durationMs;
+    this.cpuMs += durationMs;
+    this.maxHeapMb = Math.max(this.maxHeapMb, heapMb);
   }
 
   wallMs(now = Date.now()): number {
@@ -93,7 +133,7 @@ export class JobRecord {
       jobId: this.id,
       state: this.state,
       tasksTotal: this.total,
-      tasksDone: this.done,
+      tasksDone: this.doneCount,
       tasksRunning: this.running.size,
       retries: this.retries,
       error: this.error,
@@ -101,7 +141,7 @@ export class JobRecord {
       wallMs: this.wallMs(),
       cores: this.cores,
       nodes: [...this.nodes],
-      reason: this.state === 'PENDING' ? this.reason : '',
+      reason: this.reason,
     };
   }
 
@@ -111,12 +151,66 @@ export class JobRecord {
       name: this.request.name,
       state: this.state,
       tasksTotal: this.total,
-      tasksDone: this.done,
+      tasksDone: this.doneCount,
       submittedAtMs: this.submittedAt,
       wallMs: this.wallMs(),
       error: this.error,
       user: this.request.user,
-      reason: this.state === 'PENDING' ? this.reason : '',
+      reason: this.reason,
+      priority: this.request.priority,
+      coresPerTask: this.coresPerTask,
+      tasksRunning: this.running.size,
+      attempts: this.attemptsTotal,
+      cpuMs: this.cpuMs,
+      maxHeapMb: this.maxHeapMb,
+      nodes: [...this.nodes],
+      startedAtMs: this.startedAt,
+      endedAtMs: this.endedAt,
+      dependency: this.request.dependency,
     };
   }
+}
+
+/** A finished job's summary and final event, from its database row. */
+export function summaryFromRow(row: JobRow): JobSummary {
+  const request = JSON.parse(row.request) as SubmitRequest;
+  return {
+    jobId: String(row.id),
+    name: row.name,
+    state: row.state as FinalJobState,
+    tasksTotal: row.tasks_total,
+    tasksDone: row.tasks_done,
+    submittedAtMs: row.submitted_at,
+    wallMs: row.started_at ? row.ended_at - row.started_at : 0,
+    error: row.error,
+    user: row.user,
+    reason: row.reason,
+    priority: request.priority ?? 0,
+    coresPerTask: Math.max(1, request.coresPerTask || 1),
+    tasksRunning: 0,
+    attempts: row.attempts,
+    cpuMs: row.cpu_ms,
+    maxHeapMb: row.max_heap_mb,
+    nodes: row.nodes ? row.nodes.split(',') : [],
+    startedAtMs: row.started_at,
+    endedAtMs: row.ended_at,
+    dependency: request.dependency ?? '',
+  };
+}
+
+export function eventFromSummary(s: JobSummary): JobEvent {
+  return {
+    jobId: s.jobId,
+    state: s.state,
+    tasksTotal: s.tasksTotal,
+    tasksDone: s.tasksDone,
+    tasksRunning: 0,
+    retries: Math.max(0, s.attempts - s.tasksTotal),
+    error: s.error,
+    logs: [],
+    wallMs: s.wallMs,
+    cores: 0,
+    nodes: s.nodes,
+    reason: s.reason,
+  };
 }

@@ -14,9 +14,7 @@ import type { Cluster } from './cluster.js';
 const RESULT_CHUNK_BYTES = 1024 * 1024;
 
 function fail(err: unknown): Partial<grpc.StatusObject> {
-  if (err instanceof UserError) {
-    return { code: err.message.startsWith('no job') ? grpc.status.NOT_FOUND : grpc.status.INVALID_ARGUMENT, details: err.message };
-  }
+  if (err instanceof UserError) return { code: err.notFound ? grpc.status.NOT_FOUND : grpc.status.INVALID_ARGUMENT, details: err.message };
   return { code: grpc.status.INTERNAL, details: (err as Error).message };
 }
 
@@ -44,8 +42,19 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
   return {
     submit: unary<W.SubmitRequest, W.SubmitReply>((req) => ({ jobId: cluster.submit(req).id })),
     cancel: unary<W.CancelRequest, W.CancelReply>((req) => ({ state: cluster.cancel(req.jobId).state })),
-    listJobs: unary<W.ListJobsRequest, W.ListJobsReply>(() => ({ jobs: cluster.jobs().map((j) => j.summary()) })),
+    listJobs: unary<W.ListJobsRequest, W.ListJobsReply>((req) => ({ jobs: cluster.jobs(req), shares: cluster.shares() })),
     listNodes: unary<W.ListNodesRequest, W.ListNodesReply>(() => ({ nodes: cluster.nodes() })),
+    drain: unary<W.NodeRequest, W.NodeStatus>((req) => cluster.drain(req.node, true)),
+    resume: unary<W.NodeRequest, W.NodeStatus>((req) => cluster.drain(req.node, false)),
+
+    getLogs(call: grpc.ServerWritableStream<W.GetLogsRequest, W.LogLine>) {
+      try {
+        for (const line of cluster.logs(call.request.jobId)) call.write(line);
+        call.end();
+      } catch (err) {
+        failStream(call, err);
+      }
+    },
     register: unary<W.RegisterRequest, W.RegisterReply>((req) => {
       cluster.addAgent(formatAddress(parseAddress(req.address, 'register address')));
       return { coordinatorId };
@@ -68,24 +77,19 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
 
     getResult(call: grpc.ServerWritableStream<W.GetResultRequest, W.ResultChunk>) {
       try {
-        const job = cluster.job(call.request.jobId);
-        if (job.state !== 'COMPLETED') throw new UserError(`job ${job.id} is ${job.state}, it has no result${job.error ? `: ${job.error}` : ''}`);
-        if (job.result) {
-          call.write({ reduced: true, values: [job.result] });
-        } else {
-          let chunk: Buffer[] = [];
-          let size = 0;
-          for (const out of job.outputs) {
-            chunk.push(out!);
-            size += out!.length;
-            if (size >= RESULT_CHUNK_BYTES) {
-              call.write({ reduced: false, values: chunk });
-              chunk = [];
-              size = 0;
-            }
+        const { reduced, values } = cluster.result(call.request.jobId);
+        let chunk: Buffer[] = [];
+        let size = 0;
+        for (const v of values) {
+          chunk.push(v);
+          size += v.length;
+          if (size >= RESULT_CHUNK_BYTES) {
+            call.write({ reduced, values: chunk });
+            chunk = [];
+            size = 0;
           }
-          call.write({ reduced: false, values: chunk });
         }
+        call.write({ reduced, values: chunk });
         call.end();
       } catch (err) {
         failStream(call, err);
@@ -131,7 +135,7 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
 
     getBlob(call: grpc.ServerWritableStream<W.GetBlobRequest, W.BlobChunk>) {
       const bytes = blobs.get(call.request.hash);
-      if (!bytes) return failStream(call, new UserError(`no blob ${call.request.hash}`));
+      if (!bytes) return failStream(call, new UserError(`no blob ${call.request.hash}`, true));
       for (let at = 0; at < bytes.length || at === 0; at += RESULT_CHUNK_BYTES) {
         call.write({ hash: at === 0 ? call.request.hash : '', data: bytes.subarray(at, at + RESULT_CHUNK_BYTES), last: at + RESULT_CHUNK_BYTES >= bytes.length });
         if (bytes.length === 0) break;

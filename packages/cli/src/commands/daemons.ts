@@ -77,15 +77,20 @@ export function registerDaemons(program: Command): void {
       .option('--host <address>', 'address to listen on; anything but loopback needs the cluster key', '0.0.0.0')
       .option('-p, --port <port>', 'port to listen on (0 picks one)', String(DEFAULT_COORDINATOR_PORT))
       .option('--agent <host:port>', 'dial this agent (where mDNS does not reach); repeatable', collect, [])
+      .option('--state-dir <dir>', 'where jobs, results and logs are kept (default ~/.local/state/picompute)')
+      .option('--keep <duration>', 'how long finished jobs and their results are kept', '7d')
       .option('--max-message <size>', 'largest message a peer may send (default 64M)')
       .option('--no-mdns', 'do not look for agents or announce this coordinator over mDNS (also: PICOMPUTE_MDNS=off)'),
   ).action(
-      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string }) => {
+      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string }) => {
+        const { parseDuration } = await import('@picompute/sdk/units');
         const { startCoordinator } = await import('@picompute/coordinator');
         const coordinator = await startCoordinator({
           host: flags.host,
           port: parsePort(flags.port),
           agents: flags.agent,
+          stateDir: flags.stateDir,
+          keepMs: parseDuration(flags.keep, '--keep'),
           security: await securityFrom(flags),
           maxMessageBytes: await maxMessageBytes(flags.maxMessage),
           mdns: flags.mdns && mdnsEnabled(),

@@ -2,7 +2,7 @@
 import { inspect } from 'node:util';
 import type { Command } from 'commander';
 import type { SecurityFlags } from '@picompute/sdk/auth';
-import { action, collect, EXIT_JOB_FAILED, EXIT_OK, parseArgs } from '../errors.js';
+import { action, collect, EXIT_JOB_FAILED, EXIT_OK, parseArgs, parseCount, parseInteger, UsageError } from '../errors.js';
 import { discoverTimeoutMs, mdnsEnabled } from '../mdns-flags.js';
 import { securityFrom, withSecurityFlags } from '../security-flags.js';
 import { toJsonValue } from '../json.js';
@@ -10,6 +10,12 @@ import { Progress } from '../progress.js';
 
 interface SubmitFlags extends SecurityFlags {
   arg: string[];
+  wait: boolean;
+  coresPerTask?: string;
+  retries?: string;
+  priority?: string;
+  constraint?: string;
+  dependency?: string;
   local?: boolean;
   coordinator?: string;
   timeLimit?: string;
@@ -31,15 +37,36 @@ export function registerSubmit(program: Command): void {
     .option('-t, --time-limit <duration>', 'per-task wall-clock limit, e.g. 30s or 5m (default: none)')
     .option('--mem-per-task <size>', "per-task heap limit, e.g. 512M (default: the agent's share per core)")
     .option('--name <name>', "job name shown in queues (default: the job's own name or file name)")
+    .option('--cores-per-task <n>', 'cores each task holds while it runs (default 1)')
+    .option('--retries <n>', 'run a task that throws again up to n times (default 0)')
+    .option('--priority <n>', 'higher runs first among your own jobs (default 0)')
+    .option('--constraint <label>', 'only nodes with this label')
+    .option('--dependency <afterok:ID>', 'start after job ID completes; cancelled if it does not')
+    .option('--no-wait', 'queue the job, print its id and return (like sbatch)')
     .option('--json', 'print one JSON object: jobId, state, result or error, stats')
     .option('-v, --verbose', 'show the embedded cluster’s daemon logs'),
   ).action(action(submit));
 }
 
+function parseDependency(text: string): string {
+  if (!/^afterok:\d+$/.test(text)) throw new UsageError(`--dependency "${text}" is not afterok:JOBID (for example afterok:12)`);
+  return text;
+}
+
 async function submit(file: string, flags: SubmitFlags): Promise<number> {
   const { prepareJob, connect } = await import('@picompute/sdk/client');
   const started = performance.now();
-  const prepared = await prepareJob(file, { args: parseArgs(flags.arg), timeLimit: flags.timeLimit, memPerTask: flags.memPerTask, name: flags.name });
+  const prepared = await prepareJob(file, {
+    args: parseArgs(flags.arg),
+    timeLimit: flags.timeLimit,
+    memPerTask: flags.memPerTask,
+    name: flags.name,
+    coresPerTask: flags.coresPerTask === undefined ? undefined : parseCount(flags.coresPerTask, '--cores-per-task'),
+    retries: flags.retries === undefined ? undefined : parseCount(flags.retries, '--retries', 0),
+    priority: flags.priority === undefined ? undefined : parseInteger(flags.priority, '--priority'),
+    constraint: flags.constraint,
+    dependency: flags.dependency === undefined ? undefined : parseDependency(flags.dependency),
+  });
 
   let local: import('../local-cluster.js').LocalCluster | undefined;
   const say = (line: string) => flags.json || process.stderr.write(`${line}\n`);
@@ -48,6 +75,9 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
     const { findCoordinator } = await import('@picompute/sdk/client');
     address = await findCoordinator(discoverTimeoutMs());
     if (address) say(`found a coordinator by mDNS at ${address}`);
+  }
+  if (!address && !flags.wait) {
+    throw new UsageError('--no-wait needs a coordinator that outlives this command (--coordinator, PICOMPUTE_COORDINATOR or one on the network); the embedded cluster ends with it');
   }
   let security = address ? await securityFrom(flags) : undefined;
   if (!address) {
@@ -60,6 +90,10 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
   const client = await connect({ coordinator: address, security });
   try {
     const job = await client.submitPrepared(prepared);
+    if (!flags.wait) {
+      console.log(flags.json ? JSON.stringify({ jobId: job.id, state: 'PENDING' }) : `Submitted job ${job.id}`);
+      return EXIT_OK;
+    }
     const progress = flags.json ? undefined : new Progress();
     let final;
     for await (const ev of job.events()) {

@@ -1,4 +1,4 @@
 export { schedule } from './schedule.js';
-export { canTakeWork } from './feasibility.js';
+export { canTakeWork, couldEverRun, fitsNow } from './feasibility.js';
 export { byFreeShare, byJobOrder } from './rank.js';
 export type { Assignment, JobSnapshot, NodeHealth, NodeSnapshot, Plan, Snapshot } from './types.js';

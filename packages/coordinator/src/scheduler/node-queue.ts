@@ -1,18 +1,25 @@
 /**
- * The feasible nodes, best first by the ranking in ./rank.ts, as a binary
- * heap: taking a batch slot and re-ranking costs O(log nodes), so a plan for
- * 1,000 nodes stays cheap.
+ * The nodes that can take work, best first by ./rank.ts, as a binary heap
+ * over their remaining capacity: a placement and its re-ranking cost
+ * O(log nodes), so a plan for 1,000 nodes stays cheap.
  */
+import { fitsNow } from './feasibility.js';
 import { byFreeShare } from './rank.js';
-import type { NodeSnapshot } from './types.js';
+import type { JobSnapshot, NodeSnapshot } from './types.js';
+
+interface Entry {
+  node: NodeSnapshot;
+  id: string;
+  cores: number;
+  slots: number;
+  memoryMb: number;
+}
 
 export class NodeQueue {
-  readonly #heap: NodeSnapshot[];
-  readonly #slots: Map<string, number>;
+  readonly #heap: Entry[];
 
   constructor(nodes: readonly NodeSnapshot[]) {
-    this.#slots = new Map(nodes.map((n) => [n.id, n.freeSlots]));
-    this.#heap = [...nodes];
+    this.#heap = nodes.map((node) => ({ node, id: node.id, cores: node.cores, slots: node.freeSlots, memoryMb: node.freeMemoryMb }));
     for (let i = (this.#heap.length >> 1) - 1; i >= 0; i--) this.#down(i);
   }
 
@@ -20,26 +27,52 @@ export class NodeQueue {
     return this.#heap.length;
   }
 
-  /** The best node, or undefined when every window is full. */
-  peek(): NodeSnapshot | undefined {
-    return this.#heap[0];
-  }
-
-  /** Uses one slot of the best node and re-ranks it (dropping it when full): its rank can only fall. */
-  take(): void {
-    const top = this.#heap[0]!;
-    const left = this.#slots.get(top.id)! - 1;
-    this.#slots.set(top.id, left);
-    if (left <= 0) {
-      const last = this.#heap.pop()!;
-      if (this.#heap.length === 0) return;
-      this.#heap[0] = last;
+  /**
+   * Places one batch of `job` on the best node that fits it now and returns
+   * that node's id, or undefined if none does. Nodes skipped on the way stay.
+   */
+  place(job: JobSnapshot): string | undefined {
+    const skipped: Entry[] = [];
+    let chosen: Entry | undefined;
+    while (this.#heap.length) {
+      const top = this.#heap[0]!;
+      if (fitsNow(top.node, top.slots, top.memoryMb, job)) {
+        chosen = top;
+        break;
+      }
+      skipped.push(this.#pop());
     }
-    this.#down(0);
+    if (chosen) {
+      chosen.slots -= job.coresPerTask;
+      chosen.memoryMb -= job.memoryMb;
+      if (chosen.slots <= 0) this.#pop();
+      else this.#down(0);
+    }
+    for (const e of skipped) this.#push(e);
+    return chosen?.id;
   }
 
-  #less(a: NodeSnapshot, b: NodeSnapshot): boolean {
-    return byFreeShare(a, b, this.#slots) < 0;
+  #pop(): Entry {
+    const h = this.#heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length) {
+      h[0] = last;
+      this.#down(0);
+    }
+    return top;
+  }
+
+  #push(e: Entry): void {
+    const h = this.#heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (byFreeShare(h[i]!, h[parent]!) >= 0) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
   }
 
   #down(i: number): void {
@@ -48,8 +81,8 @@ export class NodeQueue {
       const l = 2 * i + 1;
       const r = l + 1;
       let best = i;
-      if (l < h.length && this.#less(h[l]!, h[best]!)) best = l;
-      if (r < h.length && this.#less(h[r]!, h[best]!)) best = r;
+      if (l < h.length && byFreeShare(h[l]!, h[best]!) < 0) best = l;
+      if (r < h.length && byFreeShare(h[r]!, h[best]!) < 0) best = r;
       if (best === i) return;
       [h[i], h[best]] = [h[best]!, h[i]!];
       i = best;

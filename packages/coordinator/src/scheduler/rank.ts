@@ -1,7 +1,7 @@
 /** Orders jobs by who goes first and nodes by who takes the next batch. */
-import type { JobSnapshot, NodeSnapshot } from './types.js';
+import type { JobSnapshot } from './types.js';
 
-/** Priority first, then submit order: what a Slurm user expects within one user. */
+/** Within one user: priority first, then submit order, as a Slurm user expects. */
 export function byJobOrder(a: JobSnapshot, b: JobSnapshot): number {
   return b.priority - a.priority || a.seq - b.seq;
 }
@@ -11,8 +11,6 @@ export function byJobOrder(a: JobSnapshot, b: JobSnapshot): number {
  * batch, so every node gets work and faster-draining nodes get more of it.
  * Ties go by id, so a plan is deterministic.
  */
-export function byFreeShare(a: NodeSnapshot, b: NodeSnapshot, slots: ReadonlyMap<string, number>): number {
-  const fa = slots.get(a.id)! / a.cores;
-  const fb = slots.get(b.id)! / b.cores;
-  return fb - fa || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+export function byFreeShare(a: { id: string; cores: number; slots: number }, b: { id: string; cores: number; slots: number }): number {
+  return b.slots / b.cores - a.slots / a.cores || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }

@@ -1,24 +1,52 @@
 /**
- * The scheduler: snapshot → plan. Jobs are served in rank order; each batch
- * goes to the feasible node with the most free share of its window.
+ * The scheduler: snapshot → plan, in two passes.
+ *
+ * 1. Backfill: every runnable job with nothing in flight gets one batch
+ *    first, so a small job submitted behind a huge one starts as soon as a
+ *    core frees up instead of after the huge one.
+ * 2. Fair share: each further batch goes to the user holding the fewest
+ *    core-slots, and within that user to the job first by priority, then
+ *    submit order. A job that fits nowhere now is passed over, not waited on.
+ *
+ * Each batch goes to the fitting node with the most free share of its window.
  */
 import { canTakeWork } from './feasibility.js';
 import { NodeQueue } from './node-queue.js';
 import { byJobOrder } from './rank.js';
-import type { Assignment, Plan, Snapshot } from './types.js';
+import type { Assignment, JobSnapshot, Plan, Snapshot } from './types.js';
 
 export function schedule(snapshot: Snapshot): Plan {
   const nodes = new NodeQueue(snapshot.nodes.filter(canTakeWork));
   const plan: Assignment[] = [];
-  for (const job of [...snapshot.jobs].sort(byJobOrder)) {
-    const batch = Math.max(1, Math.floor(job.batchSize));
-    for (let runnable = job.runnable; runnable > 0 && nodes.size > 0; ) {
-      const tasks = Math.min(batch, runnable);
-      plan.push({ nodeId: nodes.peek()!.id, jobId: job.id, tasks });
-      nodes.take();
-      runnable -= tasks;
-    }
-    if (nodes.size === 0) break;
+  const left = new Map<JobSnapshot, number>();
+  const usage = new Map(snapshot.usage ?? []);
+  const jobs = snapshot.jobs.filter((j) => j.runnable > 0).sort(byJobOrder);
+
+  const placeOne = (job: JobSnapshot): boolean => {
+    const runnable = left.get(job) ?? job.runnable;
+    const nodeId = runnable > 0 ? nodes.place(job) : undefined;
+    if (!nodeId) return false;
+    const tasks = Math.min(Math.max(1, Math.floor(job.batchSize)), runnable);
+    plan.push({ nodeId, jobId: job.id, tasks });
+    left.set(job, runnable - tasks);
+    usage.set(job.user, (usage.get(job.user) ?? 0) + job.coresPerTask);
+    return true;
+  };
+
+  for (const job of jobs) if (job.running === 0 && nodes.size > 0) placeOne(job);
+
+  // Per user, the jobs still in the race, in order.
+  const byUser = new Map<string, JobSnapshot[]>();
+  for (const job of jobs) {
+    if ((left.get(job) ?? job.runnable) > 0) (byUser.get(job.user) ?? byUser.set(job.user, []).get(job.user)!).push(job);
+  }
+  while (nodes.size > 0 && byUser.size > 0) {
+    let user: string | undefined;
+    for (const u of byUser.keys()) if (user === undefined || (usage.get(u) ?? 0) < (usage.get(user) ?? 0) || ((usage.get(u) ?? 0) === (usage.get(user) ?? 0) && u < user)) user = u;
+    const queue = byUser.get(user!)!;
+    const job = queue[0]!;
+    if (!placeOne(job) || (left.get(job) ?? 0) <= 0) queue.shift();
+    if (queue.length === 0) byUser.delete(user!);
   }
   return plan;
 }

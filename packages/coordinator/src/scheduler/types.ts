@@ -1,6 +1,11 @@
 /**
  * The scheduler's whole world: a snapshot in, a plan out. Nothing here does
  * I/O or reads a clock, so a plan can be tested and simulated at any scale.
+ *
+ * Capacity is counted in core-slots: a node takes batches up to twice its
+ * cores (one running and one queued per core, so a core never waits on a
+ * round trip), a batch of a job with `coresPerTask: c` takes c of them, and
+ * the memory its tasks ask for is counted against the node's.
  */
 
 export type NodeHealth = 'up' | 'down' | 'draining';
@@ -9,26 +14,40 @@ export interface NodeSnapshot {
   id: string;
   health: NodeHealth;
   cores: number;
-  /** Task batches this node can still take before its window is full. */
+  /** Core-slots still free in this node's window. */
   freeSlots: number;
+  /** Memory not yet promised to in-flight tasks, MiB. */
+  freeMemoryMb: number;
+  /** Total memory, MiB: what a job can ever ask for here. */
+  memoryMb: number;
   labels: readonly string[];
 }
 
 export interface JobSnapshot {
   id: string;
-  /** Higher runs first. */
+  user: string;
+  /** Higher runs first within a user. */
   priority: number;
   /** Submit order, to break priority ties (first come, first served). */
   seq: number;
   /** Tasks ready to be placed now. */
   runnable: number;
-  /** Tasks per batch this job's tasks are grouped into (tiny tasks travel many to a message). */
+  /** Batches of this job in flight now. */
+  running: number;
+  /** Tasks per batch (tiny tasks travel many to a message). */
   batchSize: number;
+  coresPerTask: number;
+  /** Per-task memory request, MiB (0: none). */
+  memoryMb: number;
+  /** Only nodes with this label. */
+  constraint?: string;
 }
 
 export interface Snapshot {
   nodes: readonly NodeSnapshot[];
   jobs: readonly JobSnapshot[];
+  /** Core-slots each user holds now (fair share starts from here). */
+  usage?: ReadonlyMap<string, number>;
 }
 
 /** Send `tasks` of job `jobId`'s runnable tasks to node `nodeId` as one batch. */

@@ -48,6 +48,16 @@ export interface SubmitOptions {
   memPerTask?: number | string;
   /** Overrides the job's own `name`. */
   name?: string;
+  /** Cores each task holds while it runs (for tasks that use threads of their own); default 1. */
+  coresPerTask?: number;
+  /** Re-runs of a task that throws before the job fails; default 0. */
+  retries?: number;
+  /** Higher runs first among the user's own jobs; default 0. */
+  priority?: number;
+  /** Only nodes with this label (`picompute agent --label`). */
+  constraint?: string;
+  /** `afterok:ID`: start after job ID completes; cancelled if it does not. */
+  dependency?: string;
 }
 
 /** Looks for a coordinator's `_picompute-coord._tcp` record; resolves with its address, or undefined. */
@@ -114,6 +124,11 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
       memoryMb,
       user: userInfo().username,
       source: file,
+      coresPerTask: options.coresPerTask ?? 1,
+      retries: options.retries ?? 0,
+      priority: options.priority ?? 0,
+      constraint: options.constraint ?? '',
+      dependency: options.dependency ?? '',
     },
     bundle: bundle.code,
     bundleHash: bundle.hash,
@@ -148,8 +163,20 @@ export class Client {
     return new JobHandle(id, this.rpc);
   }
 
-  async jobs(): Promise<W.JobSummary[]> {
-    return (await this.rpc.unary<W.ListJobsRequest, W.ListJobsReply>('listJobs', {})).jobs;
+  /** Jobs with each user's share of the cores in use; `active` or `finished` to narrow. */
+  async jobs(filter: W.ListJobsRequest = {}): Promise<W.ListJobsReply> {
+    return this.rpc.unary<W.ListJobsRequest, W.ListJobsReply>('listJobs', filter);
+  }
+
+  async logs(jobId: string): Promise<W.LogLine[]> {
+    const lines: W.LogLine[] = [];
+    for await (const line of this.rpc.stream<W.GetLogsRequest, W.LogLine>('getLogs', { jobId })) lines.push(line);
+    return lines;
+  }
+
+  /** Stops placing tasks on a node (`drain: true`) or allows it again. */
+  async drain(node: string, drain = true): Promise<W.NodeStatus> {
+    return this.rpc.unary<W.NodeRequest, W.NodeStatus>(drain ? 'drain' : 'resume', { node });
   }
 
   async nodes(): Promise<W.NodeStatus[]> {

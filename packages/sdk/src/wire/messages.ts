@@ -21,13 +21,19 @@ export interface SubmitRequest {
   memoryMb: number;
   user: string;
   source: string;
+  coresPerTask: number;
+  retries: number;
+  priority: number;
+  constraint: string;
+  dependency: string;
 }
 export interface SubmitReply { jobId: string }
 export interface WatchRequest { jobId: string }
 export interface LogLine { task: number; node: string; line: string }
 
-export type JobState = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
-export const FINAL_STATES: ReadonlySet<string> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+export type FinalJobState = 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'TIMEOUT' | 'NODE_FAIL';
+export type JobState = 'PENDING' | 'RUNNING' | FinalJobState;
+export const FINAL_STATES: ReadonlySet<string> = new Set<FinalJobState>(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'NODE_FAIL']);
 
 export interface JobEvent {
   jobId: string;
@@ -41,12 +47,12 @@ export interface JobEvent {
   wallMs: number;
   cores: number;
   nodes: string[];
-  /** Why a PENDING job waits: `NoNodes` (no agent is up) or `Resources` (every core is busy). */
+  /** Why a PENDING job waits (`NoNodes`, `Resources`, `Priority`, `Dependency`), or why it ended (`DependencyNeverSatisfied`). */
   reason: string;
 }
 export interface CancelRequest { jobId: string }
 export interface CancelReply { state: string }
-export type ListJobsRequest = Record<string, never>;
+export interface ListJobsRequest { active?: boolean; finished?: boolean }
 export interface JobSummary {
   jobId: string;
   name: string;
@@ -58,8 +64,21 @@ export interface JobSummary {
   error: string;
   user: string;
   reason: string;
+  priority: number;
+  coresPerTask: number;
+  tasksRunning: number;
+  attempts: number;
+  cpuMs: number;
+  maxHeapMb: number;
+  nodes: string[];
+  startedAtMs: number;
+  endedAtMs: number;
+  dependency: string;
 }
-export interface ListJobsReply { jobs: JobSummary[] }
+export interface UserShare { user: string; coresInUse: number; share: number; jobs: number }
+export interface ListJobsReply { jobs: JobSummary[]; shares: UserShare[] }
+export interface GetLogsRequest { jobId: string }
+export interface NodeRequest { node: string }
 export type ListNodesRequest = Record<string, never>;
 export interface NodeStatus {
   info: AgentInfo;
@@ -93,6 +112,7 @@ export interface JobSpec {
   timeLimitMs: number;
   memoryMb: number;
   args: Record<string, string>;
+  coresPerTask: number;
 }
 export type TaskKind = 'MAP' | 'REDUCE';
 export interface TaskInput { index: number; attempt: number; kind: TaskKind; input: Buffer; values: Buffer[] }
@@ -117,6 +137,7 @@ export interface TaskResult {
   error: TaskError | null;
   logs: string[];
   durationMs: number;
+  heapMb: number;
 }
 export interface Results { results: TaskResult[] }
 export interface Heartbeat {

@@ -1,0 +1,87 @@
+/**
+ * Opens the coordinator's SQLite state (better-sqlite3, WAL) under
+ * --state-dir, refusing rather than guessing: a directory it cannot write, a
+ * file that is not a picompute database or is corrupt, or one written by a
+ * newer schema all stop the coordinator with a message, and nothing is
+ * deleted or rewritten.
+ *
+ * Durability and SD cards: WAL with synchronous=NORMAL, so a commit costs no
+ * fsync (the OS writes in its own time and checkpoints fsync in batches), and
+ * the cluster commits once per event-loop turn, not once per task. A killed
+ * process (SIGKILL) loses nothing committed; a power cut may lose the last
+ * moments of task results (their tasks then run again), but never a job the
+ * coordinator acknowledged: submits commit with synchronous=FULL.
+ */
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { SCHEMA, SCHEMA_VERSION } from './schema.js';
+
+export class StateError extends Error {
+  override name = 'StateError';
+}
+
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'picompute');
+}
+
+export function openDatabase(stateDir: string): Database.Database {
+  try {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    accessSync(stateDir, constants.W_OK | constants.R_OK);
+  } catch (err) {
+    throw new StateError(`state dir ${stateDir} is not writable (${(err as Error).message}); pass --state-dir with a directory this user can write`);
+  }
+  const file = join(stateDir, 'picompute.db');
+  const existed = statSync(file, { throwIfNoEntry: false }) !== undefined;
+  let db: Database.Database;
+  try {
+    db = new Database(file, { fileMustExist: existed });
+  } catch (err) {
+    throw new StateError(`cannot open state database ${file}: ${(err as Error).message}`);
+  }
+  try {
+    check(db, file, existed);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    if (!existed || userVersion(db) === 0) {
+      db.exec(SCHEMA);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function userVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+function check(db: Database.Database, file: string, existed: boolean): void {
+  if (!existed) return;
+  let version: number;
+  let integrity: string;
+  try {
+    version = userVersion(db);
+    integrity = String(db.pragma('quick_check', { simple: true }));
+  } catch (err) {
+    throw new StateError(`state database ${file} cannot be read (${(err as Error).message}); it is left as it is: move it away to start with an empty state`);
+  }
+  if (integrity !== 'ok') {
+    throw new StateError(`state database ${file} is corrupt (${integrity}); it is left as it is: restore a backup, or move it away to start with an empty state`);
+  }
+  if (version > SCHEMA_VERSION) {
+    throw new StateError(`state database ${file} was written by a newer picompute (schema ${version}; this one knows ${SCHEMA_VERSION}); upgrade picompute, or pass another --state-dir`);
+  }
+  if (version > 0) {
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").get();
+    if (!tables) throw new StateError(`${file} is not a picompute state database; it is left as it is: pass another --state-dir`);
+  } else {
+    const other = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number };
+    if (other.n > 0) throw new StateError(`${file} is not a picompute state database; it is left as it is: pass another --state-dir`);
+  }
+}

@@ -1,0 +1,48 @@
+/** The coordinator's tables. Bump SCHEMA_VERSION with every change and add a migration. */
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA = `
+CREATE TABLE jobs (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  name          TEXT NOT NULL,
+  user          TEXT NOT NULL,
+  request       TEXT NOT NULL,          -- the SubmitRequest as JSON
+  state         TEXT NOT NULL,
+  reason        TEXT NOT NULL DEFAULT '',
+  error         TEXT NOT NULL DEFAULT '',
+  tasks_total   INTEGER NOT NULL,
+  tasks_done    INTEGER NOT NULL DEFAULT 0,
+  attempts      INTEGER NOT NULL DEFAULT 0,
+  cpu_ms        REAL NOT NULL DEFAULT 0,
+  max_heap_mb   REAL NOT NULL DEFAULT 0,
+  nodes         TEXT NOT NULL DEFAULT '',
+  submitted_at  REAL NOT NULL,
+  started_at    REAL NOT NULL DEFAULT 0,
+  ended_at      REAL NOT NULL DEFAULT 0,
+  result        BLOB
+);
+CREATE INDEX jobs_state ON jobs(state);
+CREATE TABLE tasks (
+  job_id    INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  idx       INTEGER NOT NULL,
+  input     BLOB NOT NULL,
+  attempts  INTEGER NOT NULL DEFAULT 0,
+  done      INTEGER NOT NULL DEFAULT 0,
+  output    BLOB,
+  PRIMARY KEY (job_id, idx)
+) WITHOUT ROWID;
+CREATE TABLE logs (
+  job_id  INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  task    INTEGER NOT NULL,
+  node    TEXT NOT NULL,
+  line    TEXT NOT NULL
+);
+CREATE INDEX logs_job ON logs(job_id);
+CREATE TABLE blobs (
+  hash   TEXT PRIMARY KEY,
+  bytes  BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE drained_nodes (
+  node  TEXT PRIMARY KEY
+) WITHOUT ROWID;
+`;

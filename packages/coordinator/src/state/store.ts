@@ -1,0 +1,203 @@
+/**
+ * Everything the coordinator must not forget, in SQLite. Writes from the hot
+ * path (task results, attempts, log lines) are queued and committed together
+ * once per event-loop turn; a submit and a job's end commit at once.
+ */
+import type Database from 'better-sqlite3';
+import type { LogLine, SubmitRequest } from '@picompute/sdk/wire';
+
+export interface JobRow {
+  id: number;
+  name: string;
+  user: string;
+  request: string;
+  state: string;
+  reason: string;
+  error: string;
+  tasks_total: number;
+  tasks_done: number;
+  attempts: number;
+  cpu_ms: number;
+  max_heap_mb: number;
+  nodes: string;
+  submitted_at: number;
+  started_at: number;
+  ended_at: number;
+}
+
+export interface TaskRow {
+  idx: number;
+  input: Buffer;
+  attempts: number;
+  done: number;
+  output: Buffer | null;
+}
+
+export interface JobEnd {
+  state: string;
+  reason: string;
+  error: string;
+  tasksDone: number;
+  attempts: number;
+  cpuMs: number;
+  maxHeapMb: number;
+  nodes: string[];
+  startedAt: number;
+  endedAt: number;
+  result: Buffer | undefined;
+}
+
+const FINAL = "('COMPLETED','FAILED','CANCELLED','TIMEOUT','NODE_FAIL')";
+const JOB_COLUMNS = 'id, name, user, request, state, reason, error, tasks_total, tasks_done, attempts, cpu_ms, max_heap_mb, nodes, submitted_at, started_at, ended_at';
+
+export class StateStore {
+  readonly #queue: (() => void)[] = [];
+  #flushScheduled = false;
+  readonly #s;
+
+  constructor(readonly db: Database.Database) {
+    const p = <T extends unknown[] = unknown[]>(sql: string) => db.prepare<T>(sql);
+    this.#s = {
+      insertJob: p('INSERT INTO jobs (name, user, request, state, tasks_total, submitted_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      insertTask: p('INSERT INTO tasks (job_id, idx, input) VALUES (?, ?, ?)'),
+      putBlob: p('INSERT OR IGNORE INTO blobs (hash, bytes) VALUES (?, ?)'),
+      getBlob: p('SELECT bytes FROM blobs WHERE hash = ?'),
+      started: p('UPDATE jobs SET state = ?, started_at = ? WHERE id = ?'),
+      reason: p('UPDATE jobs SET reason = ? WHERE id = ?'),
+      attempt: p('UPDATE tasks SET attempts = ? WHERE job_id = ? AND idx = ?'),
+      taskDone: p('UPDATE tasks SET done = 1, output = ?, attempts = ? WHERE job_id = ? AND idx = ?'),
+      progress: p('UPDATE jobs SET tasks_done = ? WHERE id = ?'),
+      log: p('INSERT INTO logs (job_id, task, node, line) VALUES (?, ?, ?, ?)'),
+      end: p('UPDATE jobs SET state = ?, reason = ?, error = ?, tasks_done = ?, attempts = ?, cpu_ms = ?, max_heap_mb = ?, nodes = ?, started_at = ?, ended_at = ?, result = ? WHERE id = ?'),
+      dropInputs: p('UPDATE tasks SET input = x\'\' WHERE job_id = ?'),
+      job: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`),
+      jobs: p(`SELECT ${JOB_COLUMNS} FROM jobs ORDER BY id`),
+      active: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE state NOT IN ${FINAL} ORDER BY id`),
+      tasks: p('SELECT idx, input, attempts, done, output FROM tasks WHERE job_id = ? ORDER BY idx'),
+      outputs: p('SELECT output FROM tasks WHERE job_id = ? ORDER BY idx'),
+      result: p('SELECT result FROM jobs WHERE id = ?'),
+      logs: p('SELECT task, node, line FROM logs WHERE job_id = ? ORDER BY rowid'),
+      drained: p('SELECT node FROM drained_nodes'),
+      drain: p('INSERT OR IGNORE INTO drained_nodes (node) VALUES (?)'),
+      resume: p('DELETE FROM drained_nodes WHERE node = ?'),
+      purge: p(`DELETE FROM jobs WHERE state IN ${FINAL} AND ended_at > 0 AND ended_at < ?`),
+    };
+  }
+
+  // ---------------------------------------------------------------- written at once
+
+  /** Stores a new job with its inputs and bundle; durable (fsync) before it returns, since the client is then told the job id. */
+  insertJob(request: SubmitRequest, inputs: readonly Buffer[], bundle: Buffer, submittedAt: number): number {
+    this.flush();
+    this.db.pragma('synchronous = FULL');
+    try {
+      return this.db.transaction(() => {
+        const id = Number(this.#s.insertJob.run(request.name, request.user, JSON.stringify(request), 'PENDING', inputs.length, submittedAt).lastInsertRowid);
+        for (let i = 0; i < inputs.length; i++) this.#s.insertTask.run(id, i, inputs[i]);
+        this.#s.putBlob.run(request.bundleHash, bundle);
+        return id;
+      })();
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
+    }
+  }
+
+  /** A job ended: its final row, with what is queued before it. */
+  endJob(id: number, end: JobEnd): void {
+    this.#queue.push(() => {
+      this.#s.end.run(end.state, end.reason, end.error, end.tasksDone, end.attempts, end.cpuMs, end.maxHeapMb, end.nodes.join(','), end.startedAt, end.endedAt, end.result ?? null, id);
+      this.#s.dropInputs.run(id);
+    });
+    this.flush();
+  }
+
+  setDrained(node: string, drained: boolean): void {
+    (drained ? this.#s.drain : this.#s.resume).run(node);
+  }
+
+  /** Deletes finished jobs that ended before `before` (ms since epoch); returns how many. */
+  purge(before: number): number {
+    return this.#s.purge.run(before).changes;
+  }
+
+  // ---------------------------------------------------------------- written once per turn
+
+  started(id: number, at: number): void {
+    this.#later(() => this.#s.started.run('RUNNING', at, id));
+  }
+
+  reason(id: number, reason: string): void {
+    this.#later(() => this.#s.reason.run(reason, id));
+  }
+
+  attempt(id: number, index: number, attempts: number): void {
+    this.#later(() => this.#s.attempt.run(attempts, id, index));
+  }
+
+  taskDone(id: number, index: number, attempts: number, output: Buffer, done: number): void {
+    this.#later(() => {
+      this.#s.taskDone.run(output, attempts, id, index);
+      this.#s.progress.run(done, id);
+    });
+  }
+
+  logs(id: number, lines: readonly LogLine[]): void {
+    if (lines.length) this.#later(() => lines.forEach((l) => this.#s.log.run(id, l.task, l.node, l.line)));
+  }
+
+  flush(): void {
+    if (this.#queue.length === 0) return;
+    const ops = this.#queue.splice(0);
+    this.db.transaction(() => ops.forEach((op) => op()))();
+  }
+
+  #later(op: () => void): void {
+    this.#queue.push(op);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => {
+        this.#flushScheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  job(id: number): JobRow | undefined {
+    return this.#s.job.get(id) as JobRow | undefined;
+  }
+
+  jobs(): JobRow[] {
+    return this.#s.jobs.all() as JobRow[];
+  }
+
+  activeJobs(): { job: JobRow; tasks: TaskRow[] }[] {
+    return (this.#s.active.all() as JobRow[]).map((job) => ({ job, tasks: this.#s.tasks.all(job.id) as TaskRow[] }));
+  }
+
+  outputs(id: number): Buffer[] {
+    return (this.#s.outputs.all(id) as { output: Buffer | null }[]).map((r) => r.output ?? Buffer.alloc(0));
+  }
+
+  result(id: number): Buffer | undefined {
+    return (this.#s.result.get(id) as { result: Buffer | null } | undefined)?.result ?? undefined;
+  }
+
+  jobLogs(id: number): LogLine[] {
+    return this.#s.logs.all(id) as LogLine[];
+  }
+
+  bundle(hash: string): Buffer | undefined {
+    return (this.#s.getBlob.get(hash) as { bytes: Buffer } | undefined)?.bytes;
+  }
+
+  drained(): Set<string> {
+    return new Set((this.#s.drained.all() as { node: string }[]).map((r) => r.node));
+  }
+
+  close(): void {
+    this.flush();
+    this.db.close();
+  }
+}
