@@ -58,6 +58,11 @@ export interface SubmitOptions {
   constraint?: string;
   /** `afterok:ID`: start after job ID completes; cancelled if it does not. */
   dependency?: string;
+  /**
+   * Whose share of the cluster the job counts against; default the OS user.
+   * (A gateway submitting for others sets it; any holder of the cluster key is trusted.)
+   */
+  user?: string;
 }
 
 /** Looks for a coordinator's `_picompute-coord._tcp` record; resolves with its address, or undefined. */
@@ -122,7 +127,7 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
       args,
       timeLimitMs,
       memoryMb,
-      user: userInfo().username,
+      user: options.user ?? userInfo().username,
       source: file,
       coresPerTask: options.coresPerTask ?? 1,
       retries: options.retries ?? 0,
