@@ -1,0 +1,106 @@
+/**
+ * Shared pieces of the benchmark suite: timing, the result table, and the
+ * daemons each workload needs (real processes or the embedded cluster).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { bundleJob, writeBundleFile } from '@picompute/sdk/bundle';
+
+export const here = (p) => fileURLToPath(new URL(`../${p}`, import.meta.url));
+export const CLI = here('../packages/cli/dist/main.js');
+
+/** Best of `n` runs (least disturbed by the rest of the machine), in ms; also returns the last value. */
+export async function best(n, fn) {
+  let min = Infinity;
+  let value;
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    value = await fn(i);
+    min = Math.min(min, performance.now() - t);
+  }
+  return { ms: min, value };
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** A results table: one row per (workload, system). */
+export class Report {
+  rows = [];
+  notes = [];
+  add(workload, system, figure, unit, extra = {}) {
+    this.rows.push({ workload, system, figure: Number.isFinite(figure) ? +figure.toPrecision(6) : figure, unit, ...extra });
+  }
+  note(text) {
+    this.notes.push(text);
+  }
+  get(workload, systemPrefix) {
+    return this.rows.find((r) => r.workload === workload && r.system.startsWith(systemPrefix));
+  }
+}
+
+/** A cluster key file for the daemons a benchmark starts. */
+export function keyEnv() {
+  const dir = mkdtempSync(join(tmpdir(), 'picompute-bench-'));
+  const keyFile = join(dir, 'cluster.key');
+  writeFileSync(keyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  return { dir, keyFile, env: { ...process.env, PICOMPUTE_KEY_FILE: keyFile, PICOMPUTE_MDNS: 'off', XDG_STATE_HOME: join(dir, 'state'), XDG_CACHE_HOME: join(dir, 'cache') } };
+}
+
+/** Starts `picompute <args>` and resolves once it logs its address. */
+export function daemon(args, env) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`picompute ${args[0]} did not start: ${out}`)), 15_000);
+    proc.stderr.on('data', (d) => {
+      out += d;
+      const m = /listening on (\S+)/.exec(out);
+      if (m && !proc.address) {
+        clearTimeout(timer);
+        proc.address = m[1].replace('0.0.0.0', '127.0.0.1');
+        proc.log = () => out;
+        resolve(proc);
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`picompute ${args[0]} exited ${code}: ${out}`)));
+  });
+}
+
+export function stop(proc, signal = 'SIGTERM') {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    proc.once('exit', resolve);
+    proc.kill(signal);
+  });
+}
+
+export function rssMiB(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
+}
+
+export function runCli(args, env) {
+  return new Promise((resolve) => {
+    const t = performance.now();
+    const proc = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d) => (stdout += d));
+    proc.stderr.on('data', (d) => (stderr += d));
+    proc.on('exit', (code) => resolve({ code, stdout, stderr, ms: performance.now() - t }));
+  });
+}
+
+/** A job file's bundle (what agents run) and its exports, so baselines run the very same code. */
+export async function bundleExports(file) {
+  const bundle = await bundleJob(file);
+  const url = pathToFileURL(await writeBundleFile(bundle.code, bundle.hash, here('results/bundles'))).href;
+  return { url, exports: await import(url) };
+}

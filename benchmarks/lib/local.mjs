@@ -1,0 +1,18 @@
+/** The embedded cluster (coordinator + one agent, in this process) and a client for it. */
+import { startLocalCluster } from '@picompute/cli';
+import { connect } from '@picompute/sdk/client';
+
+export async function withLocalCluster(cores, fn) {
+  const cluster = await startLocalCluster({ cores });
+  const client = await connect({ coordinator: cluster.address, security: cluster.security });
+  try {
+    return await fn(client, cluster);
+  } finally {
+    client.close();
+    await cluster.close();
+  }
+}
+
+export async function runJob(client, file, args) {
+  return (await client.submit(file, { args })).result();
+}

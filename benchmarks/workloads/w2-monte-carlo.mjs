@@ -1,0 +1,42 @@
+/**
+ * W2: Monte Carlo π, 64 tasks × 2,000,000 points (xorshift32 seeded i+1): one
+ * thread, plain piscina and picompute all run the very countHits of
+ * examples/monte-carlo-pi.ts, from the example's own bundle.
+ */
+import { Piscina } from 'piscina';
+import { best, bundleExports, here } from '../lib/harness.mjs';
+import { runJob, withLocalCluster } from '../lib/local.mjs';
+
+export const EXAMPLE = here('../examples/monte-carlo-pi.ts');
+
+
+export async function run({ quick, cores, repeat, report }) {
+  const tasks = quick ? 8 : 64;
+  const points = quick ? 200_000 : 2_000_000;
+  const { url, exports: { countHits } } = await bundleExports(EXAMPLE);
+  const slices = Array.from({ length: tasks }, (_, i) => ({ seed: i + 1, points }));
+  let hits = 0;
+  const single = await best(1, () => { hits = slices.reduce((a, s) => a + countHits(s), 0); });
+  const expected = (4 * hits) / (tasks * points);
+  report.add('W2 Monte Carlo π', 'one thread', 1, 'efficiency', { ms: +single.ms.toFixed(1) });
+
+  const pool = new Piscina({ filename: here('baselines/bundle-worker.mjs'), minThreads: cores, maxThreads: cores, workerData: { bundleUrl: url, exportName: 'countHits' } });
+  await pool.run({ seed: 1, points: 1000 });
+  const p = await best(repeat, async () => {
+    const h = (await Promise.all(slices.map((s) => pool.run(s)))).reduce((a, b) => a + b, 0);
+    if (h !== hits) throw new Error('piscina W2 gave a wrong answer');
+  });
+  await pool.destroy();
+  report.add('W2 Monte Carlo π', `plain piscina (${cores} threads)`, single.ms / (p.ms * cores), 'efficiency', { ms: +p.ms.toFixed(1) });
+
+  await withLocalCluster(cores, async (client) => {
+    const args = { tasks: String(tasks), points: String(points) };
+    await runJob(client, EXAMPLE, { tasks: '2', points: '1000' });
+    const r = await best(repeat, async () => {
+      const pi = await runJob(client, EXAMPLE, args);
+      if (pi !== expected) throw new Error(`W2 gave ${pi}, expected ${expected}`);
+    });
+    report.add('W2 Monte Carlo π', 'picompute (embedded)', single.ms / (r.ms * cores), 'efficiency', { ms: +r.ms.toFixed(1) });
+    report.note(`W2: picompute wall time ${(r.ms / p.ms).toFixed(3)}× plain piscina's (target ≤ 1.03), answer ${expected} exact in all three`);
+  });
+}

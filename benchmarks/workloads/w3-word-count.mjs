@@ -1,0 +1,48 @@
+/**
+ * W3: word count over ~50 MB of real text (the Brown Corpus, tags stripped,
+ * repeated): MB/s end to end (read, split, upload, count, fold), checked
+ * against a sequential count, beside one thread and plain piscina running the
+ * same countWords on the same chunks.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { Piscina } from 'piscina';
+import { corpusFile } from '../lib/corpus.mjs';
+import { best, bundleExports, here } from '../lib/harness.mjs';
+import { withLocalCluster } from '../lib/local.mjs';
+
+function sameCounts(a, b) {
+  if (a.size !== b.size) return false;
+  for (const [w, n] of a) if (b.get(w) !== n) return false;
+  return true;
+}
+
+export async function run({ quick, cores, repeat, report }) {
+  const file = corpusFile(quick ? 2 : 50);
+  const mb = statSync(file).size / 1048576;
+  const job = here('jobs/word-count.ts');
+  const { url, exports: wc } = await bundleExports(job);
+  const text = readFileSync(file, 'latin1');
+  let expected;
+  const single = await best(1, () => (expected = wc.countWords(text)));
+  report.add('W3 word count', 'one thread', mb / (single.ms / 1000), 'MB/s', { ms: +single.ms.toFixed(0), words: expected.size });
+
+  const parts = [...wc.chunks(text, 1 << 20)];
+  const pool = new Piscina({ filename: here('baselines/bundle-worker.mjs'), minThreads: cores, maxThreads: cores, workerData: { bundleUrl: url, exportName: 'countWords' } });
+  await pool.run('warm up');
+  const p = await best(repeat, async () => {
+    const counts = (await Promise.all(parts.map((t) => pool.run(t)))).reduce(wc.mergeCounts, new Map());
+    if (!sameCounts(counts, expected)) throw new Error('piscina W3 counts differ from the sequential count');
+  });
+  await pool.destroy();
+  report.add('W3 word count', `plain piscina (${cores} threads)`, mb / (p.ms / 1000), 'MB/s', { ms: +p.ms.toFixed(0) });
+
+  await withLocalCluster(cores, async (client) => {
+    const r = await best(repeat, async () => {
+      const counts = await (await client.submit(job, { args: { file } })).result();
+      if (!sameCounts(counts, expected)) throw new Error('picompute W3 counts differ from the sequential count');
+    });
+    report.add('W3 word count', 'picompute (embedded)', mb / (r.ms / 1000), 'MB/s', { ms: +r.ms.toFixed(0) });
+    const limit = cores * (mb / (single.ms / 1000));
+    report.note(`W3: ${mb.toFixed(0)} MB, exact counts (${expected.size} words); picompute ${(mb / (r.ms / 1000) / limit).toFixed(2)}× (cores × one thread's rate) (target ≥ 0.85)`);
+  });
+}

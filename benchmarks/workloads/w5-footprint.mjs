@@ -1,0 +1,23 @@
+/** W5: idle daemons' resident memory: an agent and a coordinator connected to it, after a job has run and they went idle. */
+import { daemon, here, keyEnv, rssMiB, runCli, stop } from '../lib/harness.mjs';
+
+export async function run({ quick, report }) {
+  const { env } = keyEnv();
+  const agent = await daemon(['agent', '--host', '127.0.0.1', '--port', '0'], env);
+  const coordinator = await daemon(['coordinator', '--host', '127.0.0.1', '--port', '0', '--agent', agent.address], env);
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    const fresh = { agent: rssMiB(agent.pid), coordinator: rssMiB(coordinator.pid) };
+    const r = await runCli(['submit', here('jobs/trivial.ts'), '--coordinator', coordinator.address], env);
+    if (r.code !== 0) throw new Error(`W5 job failed: ${r.stderr}`);
+    // Worker threads are let go after 30 s idle; a quick run measures before that.
+    await new Promise((r) => setTimeout(r, quick ? 1000 : 32_000));
+    report.add('W5 idle footprint', 'picompute agent, started', fresh.agent, 'MiB RSS');
+    report.add('W5 idle footprint', 'picompute coordinator, started', fresh.coordinator, 'MiB RSS');
+    report.add('W5 idle footprint', `picompute agent, idle after a job${quick ? ' (1 s)' : ''}`, rssMiB(agent.pid), 'MiB RSS');
+    report.add('W5 idle footprint', `picompute coordinator, idle after a job${quick ? ' (1 s)' : ''}`, rssMiB(coordinator.pid), 'MiB RSS');
+    report.note('W5: targets agent ≤ 55 MiB, coordinator ≤ 80 MiB RSS');
+  } finally {
+    await Promise.all([stop(coordinator), stop(agent)]);
+  }
+}

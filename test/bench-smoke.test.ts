@@ -1,0 +1,29 @@
+/**
+ * The benchmark suite in its quick form: the harness works end to end and
+ * every workload's answer is right. Speed is not judged here (that is
+ * `pnpm bench`'s table), only that each workload ran and checked its answer.
+ */
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+
+const RUN = fileURLToPath(new URL('../benchmarks/run.mjs', import.meta.url));
+
+it('pnpm bench -- --quick runs every workload and checks its answers', async () => {
+  const code = await new Promise<number | null>((resolve) => {
+    const proc = spawn(process.execPath, [RUN, '--quick'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PICOMPUTE_MDNS: 'off' } });
+    let err = '';
+    proc.stderr.on('data', (d) => (err += d));
+    proc.on('exit', (c) => {
+      if (c !== 0) console.error(err);
+      resolve(c);
+    });
+  });
+  expect(code).toBe(0);
+  const report = JSON.parse(await readFile(fileURLToPath(new URL('../benchmarks/results/quick.json', import.meta.url)), 'utf8'));
+  const workloads = new Set(report.rows.map((r: { workload: string }) => r.workload.split(' ')[0]));
+  for (const w of ['codec', 'W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'scale']) expect(workloads).toContain(w);
+  expect(report.rows.filter((r: { system: string }) => r.system === 'ERROR')).toEqual([]);
+  expect(report.rows.find((r: { workload: string; system: string }) => r.workload.startsWith('W6') && r.system.includes('killed')).answer).toBeCloseTo(Math.PI, 1);
+}, 240_000);
