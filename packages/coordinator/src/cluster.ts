@@ -140,7 +140,7 @@ export class Cluster {
   submit(request: SubmitRequest): JobRecord {
     const bundle = this.blobs.get(request.bundleHash) ?? this.store.bundle(request.bundleHash);
     if (!bundle) throw new UserError(`job bundle ${request.bundleHash.slice(0, 12)} was not uploaded; upload it with PutBlob first`);
-    const packed = this.blobs.get(request.inputsHash);
+    const packed = request.inputsHash ? this.blobs.get(request.inputsHash) : (request.inputs ?? Buffer.alloc(0));
     if (!packed) throw new UserError(`job inputs ${request.inputsHash.slice(0, 12)} were not uploaded; upload them with PutBlob first`);
     let inputs: Buffer[];
     try {
@@ -151,8 +151,10 @@ export class Cluster {
     if (inputs.length !== request.taskCount) throw new UserError(`job inputs hold ${inputs.length} tasks, but the request says ${request.taskCount}`);
     this.#checkRequest(request);
     const submittedAt = Date.now();
+    // The inputs live in the tasks table from here on; the request keeps no copy.
+    request = { ...request, inputs: Buffer.alloc(0) };
     const id = String(this.store.insertJob(request, inputs, bundle, submittedAt));
-    this.blobs.delete(request.inputsHash);
+    if (request.inputsHash) this.blobs.delete(request.inputsHash);
     const job = new JobRecord(id, request, inputs, submittedAt);
     this.#jobs.set(id, job);
     this.log(`job ${id} (${request.name}) submitted by ${request.user || 'unknown'}: ${inputs.length} tasks`);
@@ -461,6 +463,7 @@ export class Cluster {
       cpuMs: job.cpuMs,
       maxHeapMb: job.maxHeapMb,
       nodes: [...job.nodes],
+      cores: job.cores,
       startedAt: job.startedAt,
       endedAt: job.endedAt,
       result: job.result,
@@ -486,6 +489,7 @@ export class Cluster {
     const emit = () => {
       this.#notifyTimers.delete(job);
       const ev: JobEvent = job.event(this.#pendingLogs.get(job) ?? []);
+      if (job.state === 'COMPLETED') ev.result = smallResult(job);
       this.#pendingLogs.delete(job);
       for (const w of job.watchers) w(ev);
     };
@@ -496,6 +500,16 @@ export class Cluster {
       this.#notifyTimers.set(job, setTimeout(emit, EVENT_INTERVAL_MS));
     }
   }
+}
+
+/** Results up to this size ride on the COMPLETED event (the client then needs no GetResult). */
+const INLINE_RESULT_BYTES = 64 * 1024;
+
+function smallResult(job: JobRecord): { reduced: boolean; values: Buffer[] } | null {
+  const values = job.result ? [job.result] : (job.outputs as Buffer[]);
+  let size = 0;
+  for (const v of values) if ((size += v.length) > INLINE_RESULT_BYTES) return null;
+  return { reduced: Boolean(job.result), values };
 }
 
 function summaryFromRowSafe(store: StateStore, id: string): JobSummary | undefined {

@@ -167,6 +167,7 @@ export class JobRecord {
       startedAtMs: this.startedAt,
       endedAtMs: this.endedAt,
       dependency: this.request.dependency,
+      cores: this.cores,
     };
   }
 }
@@ -195,6 +196,7 @@ export function summaryFromRow(row: JobRow): JobSummary {
     startedAtMs: row.started_at,
     endedAtMs: row.ended_at,
     dependency: request.dependency ?? '',
+    cores: row.cores,
   };
 }
 
@@ -209,7 +211,7 @@ export function eventFromSummary(s: JobSummary): JobEvent {
     error: s.error,
     logs: [],
     wallMs: s.wallMs,
-    cores: 0,
+    cores: s.cores,
     nodes: s.nodes,
     reason: s.reason,
   };

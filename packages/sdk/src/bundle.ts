@@ -38,15 +38,25 @@ export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** Bundles made in this process, reused while none of their input files changed (a script that submits in a loop bundles once). */
+const made = new Map<string, { inputs: { path: string; mtimeMs: number; size: number }[]; bundle: JobBundle }>();
+
+async function unchanged(inputs: { path: string; mtimeMs: number; size: number }[]): Promise<boolean> {
+  const now = await Promise.all(inputs.map((i) => stat(i.path).catch(() => undefined)));
+  return now.every((s, k) => s && s.mtimeMs === inputs[k]!.mtimeMs && s.size === inputs[k]!.size);
+}
+
 export async function bundleJob(file: string): Promise<JobBundle> {
   const entry = resolve(file);
   const info = await stat(entry).catch(() => undefined);
   if (!info) throw new JobFileError(`job file not found: ${file} (looked at ${entry})`);
   if (!info.isFile()) throw new JobFileError(`job file is not a file: ${file}`);
+  const cached = made.get(entry);
+  if (cached && (await unchanged(cached.inputs))) return cached.bundle;
 
   // esbuild is loaded here, not at the top, so importing this module stays cheap.
   const esbuild = await import('esbuild');
-  let result: import('esbuild').BuildResult<{ write: false; outdir: string }>;
+  let result: import('esbuild').BuildResult<{ write: false; outdir: string; metafile: true }>;
   try {
     result = await esbuild.build({
       entryPoints: [entry],
@@ -59,6 +69,7 @@ export async function bundleJob(file: string): Promise<JobBundle> {
       entryNames: '[name].picompute',
       sourcemap: 'external',
       sourcesContent: false,
+      metafile: true,
       logLevel: 'silent',
       banner: { js: REQUIRE_SHIM },
       plugins: [
@@ -77,7 +88,16 @@ export async function bundleJob(file: string): Promise<JobBundle> {
   const map = result.outputFiles.find((f) => f.path.endsWith('.map'));
   if (!js || !map) throw new JobFileError(`bundling ${file} produced no output`);
   const code = Buffer.from(js.text.replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n') + inlineSourceMap(map.text, dirname(js.path)));
-  return { entry, code, hash: sha256(code) };
+  const bundle = { entry, code, hash: sha256(code) };
+  const inputs = await Promise.all(
+    Object.keys(result.metafile.inputs).map(async (p) => {
+      const path = resolve(p);
+      const s = await stat(path);
+      return { path, mtimeMs: s.mtimeMs, size: s.size };
+    }),
+  );
+  made.set(entry, { inputs, bundle });
+  return bundle;
 }
 
 function inlineSourceMap(mapText: string, outDir: string): string {

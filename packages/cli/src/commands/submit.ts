@@ -54,9 +54,10 @@ function parseDependency(text: string): string {
 }
 
 async function submit(file: string, flags: SubmitFlags): Promise<number> {
-  const { prepareJob, connect } = await import('@picompute/sdk/client');
   const started = performance.now();
-  const prepared = await prepareJob(file, {
+  const { prepareJob } = await import('@picompute/sdk/prepare');
+  // Bundling runs in esbuild's own process: load the network stack meanwhile.
+  const preparing = prepareJob(file, {
     args: parseArgs(flags.arg),
     timeLimit: flags.timeLimit,
     memPerTask: flags.memPerTask,
@@ -67,6 +68,9 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
     constraint: flags.constraint,
     dependency: flags.dependency === undefined ? undefined : parseDependency(flags.dependency),
   });
+  preparing.catch(() => {});
+  const { connect } = await import('@picompute/sdk/client');
+  const prepared = await preparing;
 
   let local: import('../local-cluster.js').LocalCluster | undefined;
   const say = (line: string) => flags.json || process.stderr.write(`${line}\n`);

@@ -16,6 +16,7 @@ CREATE TABLE jobs (
   cpu_ms        REAL NOT NULL DEFAULT 0,
   max_heap_mb   REAL NOT NULL DEFAULT 0,
   nodes         TEXT NOT NULL DEFAULT '',
+  cores         INTEGER NOT NULL DEFAULT 0,
   submitted_at  REAL NOT NULL,
   started_at    REAL NOT NULL DEFAULT 0,
   ended_at      REAL NOT NULL DEFAULT 0,

@@ -20,6 +20,7 @@ export interface JobRow {
   cpu_ms: number;
   max_heap_mb: number;
   nodes: string;
+  cores: number;
   submitted_at: number;
   started_at: number;
   ended_at: number;
@@ -42,13 +43,14 @@ export interface JobEnd {
   cpuMs: number;
   maxHeapMb: number;
   nodes: string[];
+  cores: number;
   startedAt: number;
   endedAt: number;
   result: Buffer | undefined;
 }
 
 const FINAL = "('COMPLETED','FAILED','CANCELLED','TIMEOUT','NODE_FAIL')";
-const JOB_COLUMNS = 'id, name, user, request, state, reason, error, tasks_total, tasks_done, attempts, cpu_ms, max_heap_mb, nodes, submitted_at, started_at, ended_at';
+const JOB_COLUMNS = 'id, name, user, request, state, reason, error, tasks_total, tasks_done, attempts, cpu_ms, max_heap_mb, nodes, cores, submitted_at, started_at, ended_at';
 
 export class StateStore {
   readonly #queue: (() => void)[] = [];
@@ -68,7 +70,7 @@ export class StateStore {
       taskDone: p('UPDATE tasks SET done = 1, output = ?, attempts = ? WHERE job_id = ? AND idx = ?'),
       progress: p('UPDATE jobs SET tasks_done = ? WHERE id = ?'),
       log: p('INSERT INTO logs (job_id, task, node, line) VALUES (?, ?, ?, ?)'),
-      end: p('UPDATE jobs SET state = ?, reason = ?, error = ?, tasks_done = ?, attempts = ?, cpu_ms = ?, max_heap_mb = ?, nodes = ?, started_at = ?, ended_at = ?, result = ? WHERE id = ?'),
+      end: p('UPDATE jobs SET state = ?, reason = ?, error = ?, tasks_done = ?, attempts = ?, cpu_ms = ?, max_heap_mb = ?, nodes = ?, cores = ?, started_at = ?, ended_at = ?, result = ? WHERE id = ?'),
       dropInputs: p('UPDATE tasks SET input = x\'\' WHERE job_id = ?'),
       job: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`),
       jobs: p(`SELECT ${JOB_COLUMNS} FROM jobs ORDER BY id`),
@@ -105,7 +107,7 @@ export class StateStore {
   /** A job ended: its final row, with what is queued before it. */
   endJob(id: number, end: JobEnd): void {
     this.#queue.push(() => {
-      this.#s.end.run(end.state, end.reason, end.error, end.tasksDone, end.attempts, end.cpuMs, end.maxHeapMb, end.nodes.join(','), end.startedAt, end.endedAt, end.result ?? null, id);
+      this.#s.end.run(end.state, end.reason, end.error, end.tasksDone, end.attempts, end.cpuMs, end.maxHeapMb, end.nodes.join(','), end.cores, end.startedAt, end.endedAt, end.result ?? null, id);
       this.#s.dropInputs.run(id);
     });
     this.flush();

@@ -6,15 +6,11 @@
  *   for await (const ev of job.events()) console.log(ev.tasksDone, '/', ev.tasksTotal);
  *   console.log(await job.result());
  */
-import { userInfo } from 'node:os';
 import { loadSecurity } from '../auth/security.js';
 import type { Security } from '../auth/security.js';
-import { bundleJob, clientBundleDir, importBundle, JobFileError, sha256 } from '../bundle.js';
-import { encode } from '../codec.js';
-import { packFrames } from '../framing.js';
-import { isFoldJob } from '../job.js';
-import type { JobArgs } from '../job.js';
-import { parseDuration, parseSize } from '../units.js';
+import { sha256 } from '../bundle.js';
+import { prepareJob } from '../prepare.js';
+import type { PreparedJob, SubmitOptions } from '../prepare.js';
 import { formatAddress, parseAddress } from '../wire/options.js';
 import type * as W from '../wire/messages.js';
 import { JobHandle } from './job-handle.js';
@@ -25,6 +21,11 @@ export { AuthError, ConnectError, RpcError } from './rpc.js';
 export { loadSecurity } from '../auth/security.js';
 export type { Security } from '../auth/security.js';
 export { JobFileError } from '../bundle.js';
+export { prepareJob } from '../prepare.js';
+export type { PreparedJob, SubmitOptions } from '../prepare.js';
+
+/** Inputs up to this size travel inside the Submit message. */
+const INLINE_INPUTS_BYTES = 256 * 1024;
 
 export interface ConnectOptions {
   /** `host:port` of the coordinator; without it, one is looked for on the local network (mDNS). */
@@ -40,30 +41,7 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
 }
 
-export interface SubmitOptions {
-  args?: JobArgs;
-  /** Per-task wall-clock limit: milliseconds, or a duration such as "30s". */
-  timeLimit?: number | string;
-  /** Per-task heap limit: MiB, or a size such as "512M". */
-  memPerTask?: number | string;
-  /** Overrides the job's own `name`. */
-  name?: string;
-  /** Cores each task holds while it runs (for tasks that use threads of their own); default 1. */
-  coresPerTask?: number;
-  /** Re-runs of a task that throws before the job fails; default 0. */
-  retries?: number;
-  /** Higher runs first among the user's own jobs; default 0. */
-  priority?: number;
-  /** Only nodes with this label (`picompute agent --label`). */
-  constraint?: string;
-  /** `afterok:ID`: start after job ID completes; cancelled if it does not. */
-  dependency?: string;
-  /**
-   * Whose share of the cluster the job counts against; default the OS user.
-   * (A gateway submitting for others sets it; any holder of the cluster key is trusted.)
-   */
-  user?: string;
-}
+
 
 /** Looks for a coordinator's `_picompute-coord._tcp` record; resolves with its address, or undefined. */
 export async function findCoordinator(timeoutMs = 1500): Promise<string | undefined> {
@@ -89,58 +67,6 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
   return new Client(rpc);
 }
 
-/** A job file bundled, checked and with its inputs encoded: everything before the first RPC. */
-export interface PreparedJob {
-  request: Omit<W.SubmitRequest, 'bundleHash' | 'inputsHash'>;
-  bundle: Buffer;
-  bundleHash: string;
-  inputs: Buffer;
-}
-
-/**
- * Bundles the job file, loads it, runs `inputs(args)` and encodes them.
- * Throws JobFileError (a user mistake; nothing is submitted) on any problem.
- */
-export async function prepareJob(file: string, options: SubmitOptions = {}): Promise<PreparedJob> {
-  const args = { ...options.args };
-  const timeLimitMs = typeof options.timeLimit === 'string' ? parseDuration(options.timeLimit, '--time-limit') : (options.timeLimit ?? 0);
-  const memoryMb = typeof options.memPerTask === 'string' ? parseSize(options.memPerTask, '--mem-per-task') : (options.memPerTask ?? 0);
-  const bundle = await bundleJob(file);
-  let job;
-  try {
-    job = await importBundle(bundle.code, bundle.hash, clientBundleDir());
-  } catch (err) {
-    if (err instanceof JobFileError) throw new JobFileError(`${file} is ${err.message}`);
-    throw new JobFileError(`${file} failed while loading: ${(err as Error).stack ?? err}`);
-  }
-  const frames: Buffer[] = [];
-  try {
-    for await (const input of await job.inputs(args)) frames.push(encode(input));
-  } catch (err) {
-    throw new JobFileError(`${file}: inputs(args) failed: ${(err as Error).message}`);
-  }
-  return {
-    request: {
-      name: options.name ?? job.name ?? bundle.entry.replace(/^.*\//, '').replace(/\.[cm]?[jt]s$/, ''),
-      taskCount: frames.length,
-      hasReduce: isFoldJob(job),
-      args,
-      timeLimitMs,
-      memoryMb,
-      user: options.user ?? userInfo().username,
-      source: file,
-      coresPerTask: options.coresPerTask ?? 1,
-      retries: options.retries ?? 0,
-      priority: options.priority ?? 0,
-      constraint: options.constraint ?? '',
-      dependency: options.dependency ?? '',
-    },
-    bundle: bundle.code,
-    bundleHash: bundle.hash,
-    inputs: packFrames(frames),
-  };
-}
-
 export class Client {
   constructor(private readonly rpc: CoordinatorRpc) {}
 
@@ -152,13 +78,23 @@ export class Client {
     return this.submitPrepared(await prepareJob(file, options));
   }
 
+  /** Bundles this client has uploaded already: the coordinator keeps them (content-addressed). */
+  readonly #uploaded = new Set<string>();
+
   async submitPrepared(job: PreparedJob): Promise<JobHandle> {
-    const inputsHash = sha256(job.inputs);
-    await Promise.all([this.rpc.putBlob(job.bundleHash, job.bundle), this.rpc.putBlob(inputsHash, job.inputs)]);
+    // Small inputs ride in the Submit message itself; large ones go up as a blob, in chunks.
+    const inline = job.inputs.length <= INLINE_INPUTS_BYTES;
+    const inputsHash = inline ? '' : sha256(job.inputs);
+    const uploads: Promise<unknown>[] = [];
+    if (!this.#uploaded.has(job.bundleHash)) uploads.push(this.rpc.putBlob(job.bundleHash, job.bundle));
+    if (!inline) uploads.push(this.rpc.putBlob(inputsHash, job.inputs));
+    await Promise.all(uploads);
+    this.#uploaded.add(job.bundleHash);
     const { jobId } = await this.rpc.unary<W.SubmitRequest, W.SubmitReply>('submit', {
       ...job.request,
       bundleHash: job.bundleHash,
       inputsHash,
+      inputs: inline ? job.inputs : Buffer.alloc(0),
     });
     return new JobHandle(jobId, this.rpc);
   }

@@ -63,7 +63,8 @@ export class JobHandle {
     if (final.state !== 'COMPLETED') throw new JobFailedError(final);
     const values: unknown[] = [];
     let reduced = false;
-    for await (const chunk of this.rpc.stream<{ jobId: string }, ResultChunk>('getResult', { jobId: this.id })) {
+    const chunks = final.result ? [final.result] : this.rpc.stream<{ jobId: string }, ResultChunk>('getResult', { jobId: this.id });
+    for await (const chunk of chunks) {
       reduced = chunk.reduced;
       for (const v of chunk.values) values.push(decodeOutput(v, reduced ? 'the result' : `task ${values.length}'s output`));
     }

@@ -26,6 +26,8 @@ export interface SubmitRequest {
   priority: number;
   constraint: string;
   dependency: string;
+  /** Packed inputs inline (small jobs); `inputsHash` is then empty. */
+  inputs?: Buffer;
 }
 export interface SubmitReply { jobId: string }
 export interface WatchRequest { jobId: string }
@@ -49,6 +51,8 @@ export interface JobEvent {
   nodes: string[];
   /** Why a PENDING job waits (`NoNodes`, `Resources`, `Priority`, `Dependency`), or why it ended (`DependencyNeverSatisfied`). */
   reason: string;
+  /** On the COMPLETED event: the result itself when small, else null (fetch it with GetResult). */
+  result?: ResultChunk | null;
 }
 export interface CancelRequest { jobId: string }
 export interface CancelReply { state: string }
@@ -74,6 +78,7 @@ export interface JobSummary {
   startedAtMs: number;
   endedAtMs: number;
   dependency: string;
+  cores: number;
 }
 export interface UserShare { user: string; coresInUse: number; share: number; jobs: number }
 export interface ListJobsReply { jobs: JobSummary[]; shares: UserShare[] }

@@ -1,0 +1,92 @@
+/**
+ * Everything a submit does before its first RPC: bundle the job file, load it,
+ * run `inputs(args)` and encode them. It loads no gRPC, so a command can bundle
+ * while the network stack loads. Throws JobFileError (a user mistake; nothing
+ * is submitted) on any problem.
+ */
+import { userInfo } from 'node:os';
+import { bundleJob, clientBundleDir, importBundle, JobFileError } from './bundle.js';
+import { encode } from './codec.js';
+import { packFrames } from './framing.js';
+import { isFoldJob } from './job.js';
+import type { JobArgs } from './job.js';
+import { parseDuration, parseSize } from './units.js';
+import type * as W from './wire/messages.js';
+
+export interface SubmitOptions {
+  args?: JobArgs;
+  /** Per-task wall-clock limit: milliseconds, or a duration such as "30s". */
+  timeLimit?: number | string;
+  /** Per-task heap limit: MiB, or a size such as "512M". */
+  memPerTask?: number | string;
+  /** Overrides the job's own `name`. */
+  name?: string;
+  /** Cores each task holds while it runs (for tasks that use threads of their own); default 1. */
+  coresPerTask?: number;
+  /** Re-runs of a task that throws before the job fails; default 0. */
+  retries?: number;
+  /** Higher runs first among the user's own jobs; default 0. */
+  priority?: number;
+  /** Only nodes with this label (`picompute agent --label`). */
+  constraint?: string;
+  /** `afterok:ID`: start after job ID completes; cancelled if it does not. */
+  dependency?: string;
+  /**
+   * Whose share of the cluster the job counts against; default the OS user.
+   * (A gateway submitting for others sets it; any holder of the cluster key is trusted.)
+   */
+  user?: string;
+}
+
+/** A job file bundled, checked and with its inputs encoded: everything before the first RPC. */
+export interface PreparedJob {
+  request: Omit<W.SubmitRequest, 'bundleHash' | 'inputsHash'>;
+  bundle: Buffer;
+  bundleHash: string;
+  inputs: Buffer;
+}
+
+/**
+ * Bundles the job file, loads it, runs `inputs(args)` and encodes them.
+ * Throws JobFileError (a user mistake; nothing is submitted) on any problem.
+ */
+export async function prepareJob(file: string, options: SubmitOptions = {}): Promise<PreparedJob> {
+  const args = { ...options.args };
+  const timeLimitMs = typeof options.timeLimit === 'string' ? parseDuration(options.timeLimit, '--time-limit') : (options.timeLimit ?? 0);
+  const memoryMb = typeof options.memPerTask === 'string' ? parseSize(options.memPerTask, '--mem-per-task') : (options.memPerTask ?? 0);
+  const bundle = await bundleJob(file);
+  let job;
+  try {
+    job = await importBundle(bundle.code, bundle.hash, clientBundleDir());
+  } catch (err) {
+    if (err instanceof JobFileError) throw new JobFileError(`${file} is ${err.message}`);
+    throw new JobFileError(`${file} failed while loading: ${(err as Error).stack ?? err}`);
+  }
+  const frames: Buffer[] = [];
+  try {
+    for await (const input of await job.inputs(args)) frames.push(encode(input));
+  } catch (err) {
+    throw new JobFileError(`${file}: inputs(args) failed: ${(err as Error).message}`);
+  }
+  return {
+    request: {
+      name: options.name ?? job.name ?? bundle.entry.replace(/^.*\//, '').replace(/\.[cm]?[jt]s$/, ''),
+      taskCount: frames.length,
+      hasReduce: isFoldJob(job),
+      args,
+      timeLimitMs,
+      memoryMb,
+      user: options.user ?? userInfo().username,
+      source: file,
+      coresPerTask: options.coresPerTask ?? 1,
+      retries: options.retries ?? 0,
+      priority: options.priority ?? 0,
+      constraint: options.constraint ?? '',
+      dependency: options.dependency ?? '',
+    },
+    bundle: bundle.code,
+    bundleHash: bundle.hash,
+    inputs: packFrames(frames),
+  };
+}
+
