@@ -31,8 +31,8 @@ const ctx = {
   repeat: Number(opts.repeat ?? (opts.quick ? 1 : 3)),
   report: new Report(),
 };
-const WORKLOADS = ['codec', 'W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'scale'];
-const chosen = opts.only ? opts.only.split(',') : WORKLOADS;
+const WORKLOADS = ['codec', 'W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'scale', 'peers'];
+const chosen = opts.only ? opts.only.split(',') : WORKLOADS.filter((w) => w !== 'peers');
 const unknown = chosen.filter((w) => !WORKLOADS.includes(w));
 if (unknown.length) {
   console.error(`unknown workload(s) ${unknown.join(', ')}; choose from ${WORKLOADS.join(', ')}`);
@@ -48,7 +48,9 @@ const modules = {
   W5: './workloads/w5-footprint.mjs',
   W6: './workloads/w6-agent-killed.mjs',
   scale: './workloads/scale-scheduler.mjs',
+  peers: './workloads/peers.mjs',
 };
+if (opts.peers && !chosen.includes('peers')) chosen.push('peers');
 let failed = false;
 for (const w of chosen) {
   const started = performance.now();

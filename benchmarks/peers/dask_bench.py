@@ -1,0 +1,104 @@
+"""Dask distributed running the picompute workloads, for `pnpm bench -- --peers`.
+
+Usage: /usr/bin/python3 dask_bench.py SCHEDULER_ADDRESS CORPUS_FILE QUICK
+Prints one JSON object: figures per workload, each checked for the right answer.
+Every task is submitted with pure=False so Dask cannot reuse a result.
+"""
+import json
+import re
+import sys
+import time
+from collections import Counter
+
+import dask.bag as db
+from distributed import Client
+
+WORD = re.compile(r"[a-z']+")
+
+
+def xorshift_hits(seed_points):
+    seed, points = seed_points
+    x = (seed & 0xFFFFFFFF) or 1
+    hits = 0
+    for _ in range(points):
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        a = x / 4294967296
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        b = x / 4294967296
+        if a * a + b * b <= 1:
+            hits += 1
+    return hits
+
+
+def identity(x):
+    return x
+
+
+def count_partition(lines):
+    c = Counter()
+    for line in lines:
+        c.update(WORD.findall(line.lower()))
+    return [c]
+
+
+def merge(a, b):
+    a.update(b)
+    return a
+
+
+def main():
+    address, corpus, quick = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+    out = {}
+    client = Client(address)
+    cores = sum(client.nthreads().values())
+    out["cores"] = cores
+
+    # W1: tiny tasks returning their input.
+    n = 2000 if quick else 10000
+    client.gather(client.map(identity, range(100), pure=False))
+    t = time.perf_counter()
+    res = client.gather(client.map(identity, range(n), pure=False))
+    ms = (time.perf_counter() - t) * 1000
+    assert res == list(range(n))
+    out["W1"] = {"tasks": n, "ms": ms, "tasks_per_s": n / ms * 1000}
+
+    # W2: Monte Carlo pi with the same xorshift32 streams; fewer points, since pure Python is ~100x slower than JS here.
+    tasks, points = (8, 20000) if quick else (64, 100000)
+    slices = [(i + 1, points) for i in range(tasks)]
+    t = time.perf_counter()
+    single_hits = sum(xorshift_hits(s) for s in slices[:cores * 2])
+    single_ms = (time.perf_counter() - t) * 1000 * tasks / (cores * 2)
+    t = time.perf_counter()
+    hits = sum(client.gather(client.map(xorshift_hits, slices, pure=False)))
+    ms = (time.perf_counter() - t) * 1000
+    out["W2"] = {"tasks": tasks, "points": points, "ms": ms, "single_ms_est": single_ms, "efficiency": single_ms / (ms * cores), "pi": 4 * hits / (tasks * points)}
+
+    # W3: word count, dask.bag and its fast form (one Counter per partition).
+    size_mb = __import__("os").path.getsize(corpus) / 1048576
+    t = time.perf_counter()
+    freq = dict(db.read_text(corpus, blocksize="1MiB").map(lambda l: WORD.findall(l.lower())).flatten().frequencies().compute())
+    bag_ms = (time.perf_counter() - t) * 1000
+    t = time.perf_counter()
+    parts = db.read_text(corpus, blocksize="1MiB").map_partitions(count_partition).fold(merge, merge, initial=Counter()).compute()
+    fast_ms = (time.perf_counter() - t) * 1000
+    assert dict(parts) == freq
+    out["W3"] = {"mb": size_mb, "bag_ms": bag_ms, "bag_mb_s": size_mb / bag_ms * 1000, "counter_ms": fast_ms, "counter_mb_s": size_mb / fast_ms * 1000, "distinct": len(freq), "total": sum(freq.values())}
+
+    # W4: one trivial task, connected.
+    times = []
+    for _ in range(5 if quick else 50):
+        t = time.perf_counter()
+        assert client.submit(identity, 21, pure=False).result() == 21
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    out["W4"] = {"median_ms": times[len(times) // 2]}
+    client.close()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
