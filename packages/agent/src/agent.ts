@@ -16,7 +16,6 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { refusalLogger, requireKeyUnlessLoopback, serverCredentials, serverInterceptors } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
-import { AGENT_SERVICE, agentTxt, startMdns } from '@picompute/sdk/mdns';
 import type { Mdns } from '@picompute/sdk/mdns';
 import { formatAddress, serverOptions, wireServices } from '@picompute/sdk/wire';
 import type { AgentInfo, FromAgent, ToAgent } from '@picompute/sdk/wire';
@@ -130,6 +129,8 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   const address = formatAddress({ host, port });
   let mdns: Mdns | undefined;
   if (options.mdns) {
+    // mDNS code loads only when it is used.
+    const { AGENT_SERVICE, agentTxt, startMdns } = await import('@picompute/sdk/mdns');
     const txt = agentTxt(info, options.advertiseAddress);
     mdns = startMdns(log);
     mdns.publish({ name: info.id, type: AGENT_SERVICE, port, txt });

@@ -25,7 +25,7 @@ export async function startLocalCluster(options: { cores?: number; log?: (line: 
   const cacheDir = await mkdtemp(join(tmpdir(), 'picompute-local-'));
   const cores = options.cores ?? availableParallelism();
   const security: Security = { key: generateKey(), keySource: 'the embedded cluster' };
-  const coordinator = await startCoordinator({ host: '127.0.0.1', port: 0, log, security, stateDir: join(cacheDir, 'state') });
+  const coordinator = await startCoordinator({ host: '127.0.0.1', port: 0, log, security, stateDir: join(cacheDir, 'state'), durable: false });
   const agent = await startAgent({ host: '127.0.0.1', port: 0, cores, cacheDir: join(cacheDir, 'bundles'), log, security, id: 'local' });
   coordinator.addAgent(agent.address);
   return {

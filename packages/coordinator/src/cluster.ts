@@ -330,7 +330,7 @@ export class Cluster {
       for (const index of job.pending.splice(0, count)) {
         const attempt = ++job.attempts[index]!;
         job.running.set(index, link.address);
-        this.store.attempt(Number(job.id), index, attempt);
+        if (attempt > 1) this.store.attempt(Number(job.id), index, attempt);
         tasks.push({ index, attempt, kind: 'MAP', input: job.inputs[index]!, values: [] });
       }
     }

@@ -12,7 +12,6 @@ import { formatAddress, serverOptions, parseAddress, wireServices } from '@picom
 import { BlobStore } from './blob-store.js';
 import { Cluster } from './cluster.js';
 import { formatDuration } from '@picompute/sdk/units';
-import { startDiscovery } from './discovery.js';
 import { defaultStateDir, openDatabase } from './state/database.js';
 import { StateStore } from './state/store.js';
 import { coordinatorService } from './service.js';
@@ -22,6 +21,8 @@ export interface CoordinatorOptions {
   stateDir?: string;
   /** Finished jobs and their results are kept this long, ms; default 7 days. */
   keepMs?: number;
+  /** False for state that dies with the process (the embedded cluster): no fsync. Default true. */
+  durable?: boolean;
   /** Default 127.0.0.1; any other address needs `security.key`. */
   host?: string;
   security?: Security;
@@ -57,7 +58,8 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   const log = options.log ?? ((line: string) => console.error(`[coordinator] ${line}`));
   const agents = (options.agents ?? []).map((a) => formatAddress(parseAddress(a, '--agent')));
   const id = `coord-${randomBytes(4).toString('hex')}`;
-  const store = new StateStore(openDatabase(options.stateDir ?? defaultStateDir()));
+  const durable = options.durable ?? true;
+  const store = new StateStore(openDatabase(options.stateDir ?? defaultStateDir(), { durable }), durable);
   const keepMs = options.keepMs ?? 7 * 86_400_000;
   const purge = () => {
     const purged = store.purge(Date.now() - keepMs);
@@ -76,7 +78,8 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
     ),
   );
   for (const a of agents) cluster.addAgent(a);
-  const discovery = options.mdns ? startDiscovery(cluster, { id, port, version: '0.1.0' }, log) : undefined;
+  // mDNS code loads only when it is used.
+  const discovery = options.mdns ? (await import('./discovery.js')).startDiscovery(cluster, { id, port, version: '0.1.0' }, log) : undefined;
   return {
     id,
     address: formatAddress({ host, port }),

@@ -26,7 +26,12 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'picompute');
 }
 
-export function openDatabase(stateDir: string): Database.Database {
+/**
+ * `durable: false` is for state that dies with its process anyway (the
+ * embedded cluster): no fsync at all, which saves the cost of writing big
+ * inputs twice to disk.
+ */
+export function openDatabase(stateDir: string, { durable = true } = {}): Database.Database {
   try {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     accessSync(stateDir, constants.W_OK | constants.R_OK);
@@ -44,7 +49,7 @@ export function openDatabase(stateDir: string): Database.Database {
   try {
     check(db, file, existed);
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.pragma(durable ? 'synchronous = NORMAL' : 'synchronous = OFF');
     db.pragma('foreign_keys = ON');
     if (!existed || userVersion(db) === 0) {
       db.exec(SCHEMA);

@@ -27,9 +27,15 @@ CREATE TABLE tasks (
   job_id    INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
   idx       INTEGER NOT NULL,
   input     BLOB NOT NULL,
-  attempts  INTEGER NOT NULL DEFAULT 0,
-  done      INTEGER NOT NULL DEFAULT 0,
-  output    BLOB,
+  attempts  INTEGER NOT NULL DEFAULT 0,   -- written only for re-runs
+  PRIMARY KEY (job_id, idx)
+) WITHOUT ROWID;
+-- A row per finished task; apart from tasks so a result never rewrites its input.
+CREATE TABLE outputs (
+  job_id    INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  idx       INTEGER NOT NULL,
+  attempts  INTEGER NOT NULL,
+  output    BLOB NOT NULL,
   PRIMARY KEY (job_id, idx)
 ) WITHOUT ROWID;
 CREATE TABLE logs (

@@ -57,7 +57,10 @@ export class StateStore {
   #flushScheduled = false;
   readonly #s;
 
-  constructor(readonly db: Database.Database) {
+  constructor(
+    readonly db: Database.Database,
+    private readonly durable = true,
+  ) {
     const p = <T extends unknown[] = unknown[]>(sql: string) => db.prepare<T>(sql);
     this.#s = {
       insertJob: p('INSERT INTO jobs (name, user, request, state, tasks_total, submitted_at) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -67,16 +70,16 @@ export class StateStore {
       started: p('UPDATE jobs SET state = ?, started_at = ? WHERE id = ?'),
       reason: p('UPDATE jobs SET reason = ? WHERE id = ?'),
       attempt: p('UPDATE tasks SET attempts = ? WHERE job_id = ? AND idx = ?'),
-      taskDone: p('UPDATE tasks SET done = 1, output = ?, attempts = ? WHERE job_id = ? AND idx = ?'),
+      taskDone: p('INSERT OR REPLACE INTO outputs (job_id, idx, attempts, output) VALUES (?, ?, ?, ?)'),
       progress: p('UPDATE jobs SET tasks_done = ? WHERE id = ?'),
       log: p('INSERT INTO logs (job_id, task, node, line) VALUES (?, ?, ?, ?)'),
       end: p('UPDATE jobs SET state = ?, reason = ?, error = ?, tasks_done = ?, attempts = ?, cpu_ms = ?, max_heap_mb = ?, nodes = ?, cores = ?, started_at = ?, ended_at = ?, result = ? WHERE id = ?'),
-      dropInputs: p('UPDATE tasks SET input = x\'\' WHERE job_id = ?'),
+      dropInputs: p("UPDATE tasks SET input = x'' WHERE job_id = ?"),
       job: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`),
       jobs: p(`SELECT ${JOB_COLUMNS} FROM jobs ORDER BY id`),
       active: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE state NOT IN ${FINAL} ORDER BY id`),
-      tasks: p('SELECT idx, input, attempts, done, output FROM tasks WHERE job_id = ? ORDER BY idx'),
-      outputs: p('SELECT output FROM tasks WHERE job_id = ? ORDER BY idx'),
+      tasks: p('SELECT t.idx, t.input, max(t.attempts, coalesce(o.attempts, 0)) AS attempts, o.idx IS NOT NULL AS done, o.output FROM tasks t LEFT JOIN outputs o ON o.job_id = t.job_id AND o.idx = t.idx WHERE t.job_id = ? ORDER BY t.idx'),
+      outputs: p('SELECT output FROM outputs WHERE job_id = ? ORDER BY idx'),
       result: p('SELECT result FROM jobs WHERE id = ?'),
       logs: p('SELECT task, node, line FROM logs WHERE job_id = ? ORDER BY rowid'),
       drained: p('SELECT node FROM drained_nodes'),
@@ -91,7 +94,7 @@ export class StateStore {
   /** Stores a new job with its inputs and bundle; durable (fsync) before it returns, since the client is then told the job id. */
   insertJob(request: SubmitRequest, inputs: readonly Buffer[], bundle: Buffer, submittedAt: number): number {
     this.flush();
-    this.db.pragma('synchronous = FULL');
+    if (this.durable) this.db.pragma('synchronous = FULL');
     try {
       return this.db.transaction(() => {
         const id = Number(this.#s.insertJob.run(request.name, request.user, JSON.stringify(request), 'PENDING', inputs.length, submittedAt).lastInsertRowid);
@@ -100,7 +103,7 @@ export class StateStore {
         return id;
       })();
     } finally {
-      this.db.pragma('synchronous = NORMAL');
+      if (this.durable) this.db.pragma('synchronous = NORMAL');
     }
   }
 
@@ -132,16 +135,19 @@ export class StateStore {
     this.#later(() => this.#s.reason.run(reason, id));
   }
 
+  /** A task runs again (after a lost node or a retry): the count caps re-runs across restarts. */
   attempt(id: number, index: number, attempts: number): void {
     this.#later(() => this.#s.attempt.run(attempts, id, index));
   }
 
   taskDone(id: number, index: number, attempts: number, output: Buffer, done: number): void {
-    this.#later(() => {
-      this.#s.taskDone.run(output, attempts, id, index);
-      this.#s.progress.run(done, id);
-    });
+    this.#later(() => this.#s.taskDone.run(id, index, attempts, output));
+    // One progress write per job per turn, however many tasks finished in it.
+    if (!this.#progress.has(id)) this.#later(() => this.#s.progress.run(this.#progress.get(id), id));
+    this.#progress.set(id, done);
   }
+
+  readonly #progress = new Map<number, number>();
 
   logs(id: number, lines: readonly LogLine[]): void {
     if (lines.length) this.#later(() => lines.forEach((l) => this.#s.log.run(id, l.task, l.node, l.line)));
@@ -151,6 +157,7 @@ export class StateStore {
     if (this.#queue.length === 0) return;
     const ops = this.#queue.splice(0);
     this.db.transaction(() => ops.forEach((op) => op()))();
+    this.#progress.clear();
   }
 
   #later(op: () => void): void {
