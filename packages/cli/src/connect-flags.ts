@@ -30,3 +30,39 @@ export async function connectFrom(flags: ConnectFlags): Promise<Client> {
   if (!address) throw new UsageError('no coordinator: pass --coordinator host:port, set PICOMPUTE_COORDINATOR, or start `picompute coordinator` on this network');
   return connect({ coordinator: address, security: await securityFrom(flags) });
 }
+
+/**
+ * `submit` and `bench`: the coordinator named or found, else (unless
+ * `requireCoordinator`) the embedded local cluster, started here and closed by `close()`.
+ */
+export async function connectOrLocal(
+  flags: ConnectFlags & { local?: boolean; verbose?: boolean },
+  say: (line: string) => void,
+  requireCoordinator = false,
+): Promise<{ client: Client; local?: import('./local-cluster.js').LocalCluster; close(): Promise<void> }> {
+  const { connect, findCoordinator } = await import('@picompute/sdk/client');
+  let address = flags.local ? undefined : (flags.coordinator ?? process.env.PICOMPUTE_COORDINATOR);
+  if (!address && !flags.local && mdnsEnabled()) {
+    address = await findCoordinator(discoverTimeoutMs());
+    if (address) say(`found a coordinator by mDNS at ${address}`);
+  }
+  if (!address && requireCoordinator) {
+    throw new UsageError('--no-wait needs a coordinator that outlives this command (--coordinator, PICOMPUTE_COORDINATOR or one on the network); the embedded cluster ends with it');
+  }
+  if (address) {
+    const client = await connect({ coordinator: address, security: await securityFrom(flags) });
+    return { client, close: async () => client.close() };
+  }
+  const { startLocalCluster } = await import('./local-cluster.js');
+  const local = await startLocalCluster({ log: flags.verbose ? (l) => process.stderr.write(`[local] ${l}\n`) : undefined });
+  say(`${flags.local ? '--local' : 'no coordinator given or found'}: running on the embedded local cluster (${local.cores} cores, 127.0.0.1 only)`);
+  const client = await connect({ coordinator: local.address, security: local.security });
+  return {
+    client,
+    local,
+    async close() {
+      client.close();
+      await local.close();
+    },
+  };
+}

@@ -4,6 +4,7 @@
  * command starts fast and an agent never loads esbuild or the client.
  */
 import { Command, CommanderError } from 'commander';
+import { registerBench } from './commands/bench.js';
 import { registerDaemons } from './commands/daemons.js';
 import { registerInit } from './commands/init.js';
 import { registerNodes } from './commands/nodes.js';
@@ -24,5 +25,6 @@ registerSubmit(program);
 registerDaemons(program);
 registerNodes(program);
 registerQueueVerbs(program);
+registerBench(program);
 
 await program.parseAsync(process.argv);

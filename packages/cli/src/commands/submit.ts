@@ -3,8 +3,8 @@ import { inspect } from 'node:util';
 import type { Command } from 'commander';
 import type { SecurityFlags } from '@picompute/sdk/auth';
 import { action, collect, EXIT_JOB_FAILED, EXIT_OK, parseArgs, parseCount, parseInteger, UsageError } from '../errors.js';
-import { discoverTimeoutMs, mdnsEnabled } from '../mdns-flags.js';
-import { securityFrom, withSecurityFlags } from '../security-flags.js';
+import { connectOrLocal } from '../connect-flags.js';
+import { withSecurityFlags } from '../security-flags.js';
 import { toJsonValue } from '../json.js';
 import { Progress } from '../progress.js';
 
@@ -69,29 +69,12 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
     dependency: flags.dependency === undefined ? undefined : parseDependency(flags.dependency),
   });
   preparing.catch(() => {});
-  const { connect } = await import('@picompute/sdk/client');
+  await import('@picompute/sdk/client');
   const prepared = await preparing;
 
-  let local: import('../local-cluster.js').LocalCluster | undefined;
   const say = (line: string) => flags.json || process.stderr.write(`${line}\n`);
-  let address = flags.local ? undefined : (flags.coordinator ?? process.env.PICOMPUTE_COORDINATOR);
-  if (!address && !flags.local && mdnsEnabled()) {
-    const { findCoordinator } = await import('@picompute/sdk/client');
-    address = await findCoordinator(discoverTimeoutMs());
-    if (address) say(`found a coordinator by mDNS at ${address}`);
-  }
-  if (!address && !flags.wait) {
-    throw new UsageError('--no-wait needs a coordinator that outlives this command (--coordinator, PICOMPUTE_COORDINATOR or one on the network); the embedded cluster ends with it');
-  }
-  let security = address ? await securityFrom(flags) : undefined;
-  if (!address) {
-    const { startLocalCluster } = await import('../local-cluster.js');
-    local = await startLocalCluster({ log: flags.verbose ? (l) => process.stderr.write(`[local] ${l}\n`) : undefined });
-    address = local.address;
-    security = local.security;
-    say(`${flags.local ? '--local' : 'no coordinator given or found'}: running on the embedded local cluster (${local.cores} cores, 127.0.0.1 only)`);
-  }
-  const client = await connect({ coordinator: address, security });
+  const target = await connectOrLocal(flags, say, !flags.wait);
+  const client = target.client;
   try {
     const job = await client.submitPrepared(prepared);
     if (!flags.wait) {
@@ -122,7 +105,6 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
     }
     return EXIT_OK;
   } finally {
-    client.close();
-    await local?.close();
+    await target.close();
   }
 }

@@ -74,7 +74,8 @@ export class StateStore {
       progress: p('UPDATE jobs SET tasks_done = ? WHERE id = ?'),
       log: p('INSERT INTO logs (job_id, task, node, line) VALUES (?, ?, ?, ?)'),
       end: p('UPDATE jobs SET state = ?, reason = ?, error = ?, tasks_done = ?, attempts = ?, cpu_ms = ?, max_heap_mb = ?, nodes = ?, cores = ?, started_at = ?, ended_at = ?, result = ? WHERE id = ?'),
-      dropInputs: p("UPDATE tasks SET input = x'' WHERE job_id = ?"),
+      // Inputs are only kept to run tasks again after a restart; an ended job needs none.
+      dropInputs: p('DELETE FROM tasks WHERE job_id = ?'),
       job: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`),
       jobs: p(`SELECT ${JOB_COLUMNS} FROM jobs ORDER BY id`),
       active: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE state NOT IN ${FINAL} ORDER BY id`),
