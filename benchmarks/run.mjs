@@ -10,6 +10,7 @@
  *   pnpm bench -- --quick      # smoke run: small sizes, checks answers and the harness (CI runs it)
  *   pnpm bench -- --only W1,W4 # some workloads
  *   pnpm bench -- --peers      # also Dask and Slurm (installs them with apt-get when root)
+ *   pnpm bench -- --multi-host # also W1, W2, W6 across three network-namespace test hosts (root)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
@@ -21,6 +22,7 @@ const { values: opts } = parseArgs({
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     peers: { type: 'boolean', default: false },
+    'multi-host': { type: 'boolean', default: false },
     repeat: { type: 'string' },
   },
 });
@@ -31,8 +33,8 @@ const ctx = {
   repeat: Number(opts.repeat ?? (opts.quick ? 1 : 3)),
   report: new Report(),
 };
-const WORKLOADS = ['codec', 'W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'scale', 'peers'];
-const chosen = opts.only ? opts.only.split(',') : WORKLOADS.filter((w) => w !== 'peers');
+const WORKLOADS = ['codec', 'W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'scale', 'peers', 'multi-host'];
+const chosen = opts.only ? opts.only.split(',') : WORKLOADS.filter((w) => w !== 'peers' && w !== 'multi-host');
 const unknown = chosen.filter((w) => !WORKLOADS.includes(w));
 if (unknown.length) {
   console.error(`unknown workload(s) ${unknown.join(', ')}; choose from ${WORKLOADS.join(', ')}`);
@@ -49,8 +51,10 @@ const modules = {
   W6: './workloads/w6-agent-killed.mjs',
   scale: './workloads/scale-scheduler.mjs',
   peers: './workloads/peers.mjs',
+  'multi-host': './workloads/multi-host.mjs',
 };
 if (opts.peers && !chosen.includes('peers')) chosen.push('peers');
+if (opts['multi-host'] && !chosen.includes('multi-host')) chosen.push('multi-host');
 let failed = false;
 for (const w of chosen) {
   const started = performance.now();
