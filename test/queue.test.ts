@@ -10,11 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalCluster } from '@picompute/cli';
-import type { LocalCluster } from '@picompute/cli';
-import { connect } from '@picompute/sdk/client';
 import type { Client } from '@picompute/sdk/client';
-import { fixture, runCli, startDaemon, stateDir } from './support/cli.js';
+import { fixture, localClient, runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -217,16 +214,15 @@ describe('queue semantics', () => {
 });
 
 describe('sharing the cluster', () => {
-  let cluster: LocalCluster;
+  let local: Awaited<ReturnType<typeof localClient>>;
   let client: Client;
 
   beforeAll(async () => {
-    cluster = await startLocalCluster({ cores: 2 });
-    client = await connect({ coordinator: cluster.address, security: cluster.security });
+    local = await localClient();
+    client = local.client;
   });
   afterAll(async () => {
-    client?.close();
-    await cluster?.close();
+    await local?.close();
   });
 
   it("two users share the cores half and half, and each user's share is visible", async () => {

@@ -3,24 +3,21 @@
  * gRPC on loopback, real worker threads).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalCluster } from '@picompute/cli';
-import type { LocalCluster } from '@picompute/cli';
 import { connect, ConnectError, JobFailedError } from '@picompute/sdk/client';
 import type { Client } from '@picompute/sdk/client';
 
-import { fixture } from './support/cli.js';
+import { fixture, localClient } from './support/cli.js';
 
 describe('SDK client', () => {
-  let cluster: LocalCluster;
+  let local: Awaited<ReturnType<typeof localClient>>;
   let client: Client;
 
   beforeAll(async () => {
-    cluster = await startLocalCluster({ cores: 2 });
-    client = await connect({ coordinator: cluster.address, security: cluster.security });
+    local = await localClient();
+    client = local.client;
   });
   afterAll(async () => {
-    client?.close();
-    await cluster?.close();
+    await local?.close();
   });
 
   it('submits, streams progress events and returns the folded result', async () => {

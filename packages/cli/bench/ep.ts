@@ -6,6 +6,7 @@
  * against NPB's published sums for the class.
  */
 import { defineJob } from '@picompute/sdk';
+import { EP_CLASSES } from '../src/npb.ts';
 
 const MK = 16;
 const NK = 1 << MK;
@@ -16,11 +17,7 @@ const R46 = R23 * R23;
 const T23 = 2 ** 23;
 const T46 = T23 * T23;
 
-export const CLASSES: Record<string, { m: number; sx: number; sy: number }> = {
-  S: { m: 24, sx: -3.24783465203474e3, sy: -6.958407078382297e3 },
-  W: { m: 25, sx: -2.863319731645753e3, sy: -6.320053679109499e3 },
-  A: { m: 28, sx: -4.295875165629892e3, sy: -1.580732573678431e4 },
-};
+export const CLASSES: Record<string, { m: number; sx: number; sy: number }> = EP_CLASSES;
 
 /** NPB's randlc: x ← a·x mod 2^46 in exact double arithmetic; returns x·2^-46. */
 function randlc(state: { x: number }, a: number): number {

@@ -1,7 +1,7 @@
 /**
  * `picompute bench`: measures the cluster it finds (or the embedded one):
  * client↔coordinator round trip, tiny-task throughput, payload bandwidth,
- * and the NAS Parallel Benchmarks EP kernel, verified against NPB's sums, with
+ * and the NAS Parallel Benchmarks EP kernel, verified against NPB's published sums, with
  * each node's speed per core relative to the fastest (what the scheduler can
  * use to weigh nodes: a Pi 4 beside a Pi 5 shows here).
  */
@@ -11,12 +11,10 @@ import type { Client } from '@picompute/sdk/client';
 import { connectOrLocal, withConnectFlags } from '../connect-flags.js';
 import type { ConnectFlags } from '../connect-flags.js';
 import { action, EXIT_JOB_FAILED, EXIT_OK, UsageError } from '../errors.js';
+import { EP_CLASSES, EP_EPSILON } from '../npb.js';
 import { table } from '../table.js';
 
 const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url));
-/** NPB's published sums (npb/EP/ep.f, verification), and its relative tolerance. */
-const NPB = { S: { m: 24, sx: -3.24783465203474e3, sy: -6.958407078382297e3 }, W: { m: 25, sx: -2.863319731645753e3, sy: -6.320053679109499e3 }, A: { m: 28, sx: -4.295875165629892e3, sy: -1.580732573678431e4 } } as const;
-const EPSILON = 1e-8;
 
 interface BenchFlags extends ConnectFlags {
   class: string;
@@ -43,7 +41,7 @@ export function registerBench(program: Command): void {
 
 async function bench(flags: BenchFlags): Promise<number> {
   const classes = flags.class.split(',').map((c) => c.trim().toUpperCase());
-  for (const c of classes) if (!(c in NPB)) throw new UsageError(`--class ${c}: choose from S, W and A`);
+  for (const c of classes) if (!(c in EP_CLASSES)) throw new UsageError(`--class ${c}: choose from S, W and A`);
   const target = await connectOrLocal(flags, (l) => flags.json || process.stderr.write(`${l}\n`));
   const { client } = target;
   try {
@@ -60,11 +58,11 @@ async function bench(flags: BenchFlags): Promise<number> {
     const ep = [];
     const perNode = new Map<string, { batches: number; ms: number }>();
     let ok = true;
-    for (const c of classes as (keyof typeof NPB)[]) {
+    for (const c of classes as (keyof typeof EP_CLASSES)[]) {
       const [{ result, jobId }, ms] = await timed(() => run(client, 'ep.ts', { class: c, tasks: String(Math.max(16, cores * 8)) }));
       const r = result as { sx: number; sy: number; q: number[]; ms: number };
-      const want = NPB[c];
-      const verified = Math.abs((r.sx - want.sx) / want.sx) <= EPSILON && Math.abs((r.sy - want.sy) / want.sy) <= EPSILON;
+      const want = EP_CLASSES[c];
+      const verified = Math.abs((r.sx - want.sx) / want.sx) <= EP_EPSILON && Math.abs((r.sy - want.sy) / want.sy) <= EP_EPSILON;
       ok &&= verified;
       for (const line of await client.logs(jobId)) {
         const m = JSON.parse(line.line) as { batches: number; ms: number };
