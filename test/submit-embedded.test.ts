@@ -2,7 +2,7 @@
  * `picompute submit` on the embedded local cluster, run as a user runs it:
  * a child process, real gRPC on loopback, real worker threads.
  */
-import { copyFile, mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, mkdir, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -68,6 +68,19 @@ describe('submit on the embedded cluster', () => {
     const r = await runCli(['submit', join(dir, 'job.ts'), '--json']);
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout).result).toEqual(['0001', '0022']);
+  });
+
+  it('an edited job file (or module it imports) is bundled again, never served stale from the bundle cache', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'picompute-edit-'));
+    const job = join(dir, 'job.ts');
+    const write = (file: string, text: string, mtime: number) => writeFile(file, text).then(() => utimes(file, mtime, mtime));
+    await write(join(dir, 'k.ts'), 'export const k = 2;\n', 1_000);
+    await write(job, "import { defineJob } from '@picompute/sdk';\nimport { k } from './k.ts';\nexport default defineJob({ inputs: () => [1], map: (x: number) => x * k });\n", 1_000);
+    const run = async () => JSON.parse((await runCli(['submit', job, '--json', '--local'])).stdout).result;
+    expect(await run()).toEqual([2]);
+    expect(await run()).toEqual([2]);
+    await write(join(dir, 'k.ts'), 'export const k = 3;\n', 2_000);
+    expect(await run()).toEqual([3]);
   });
 
   it('shows the lines tasks log, tagged with the task index', async () => {
