@@ -1,0 +1,37 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { JobEvent } from '@picompute/sdk/wire';
+import { Progress } from '../src/progress.js';
+
+const event = (over: Partial<JobEvent>): JobEvent => ({ jobId: '7', state: 'RUNNING', tasksTotal: 64, tasksDone: 16, tasksRunning: 4, retries: 0, error: '', logs: [], wallMs: 2000, cores: 2, nodes: [], reason: '', ...over });
+
+function stream(tty: boolean) {
+  const out = new PassThrough() as PassThrough & { isTTY?: boolean };
+  out.isTTY = tty;
+  let text = '';
+  out.on('data', (d) => (text += d));
+  return { out: out as unknown as NodeJS.WriteStream, text: () => text };
+}
+
+describe('progress', () => {
+  it('draws a bar with done/total, rate and ETA in place on a terminal', () => {
+    const s = stream(true);
+    const p = new Progress(s.out);
+    p.update(event({}));
+    p.update(event({ tasksDone: 32, wallMs: 4000, logs: [{ task: 3, node: 'pi5-1', line: 'hello' }] }));
+    p.end();
+    const text = s.text();
+    expect(text).toContain('\r\x1b[2K[██████░░░░░░░░░░░░░░░░░░] 16/64 tasks · 8.0/s · ETA 6s');
+    expect(text).toContain('[task 3 @ pi5-1] hello\n');
+    expect(text).toContain('[████████████░░░░░░░░░░░░] 32/64 tasks · 8.0/s · ETA 4s');
+  });
+
+  it('writes plain lines elsewhere: the pending reason once, then no bar', () => {
+    const s = stream(false);
+    const p = new Progress(s.out);
+    p.update(event({ state: 'PENDING', reason: 'NoNodes', tasksDone: 0, wallMs: 0 }));
+    p.update(event({ state: 'PENDING', reason: 'NoNodes', tasksDone: 0, wallMs: 0 }));
+    p.update(event({}));
+    expect(s.text()).toBe('job 7: pending (NoNodes: no agent is up yet; the job waits for one)\n');
+  });
+});
