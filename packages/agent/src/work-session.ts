@@ -35,6 +35,7 @@ export class WorkSession {
   #flushScheduled = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #closed = false;
+  #pingEcho = 0;
   readonly closed: Promise<void>;
 
   constructor(
@@ -82,6 +83,9 @@ export class WorkSession {
         this.#onBundleChunk(msg.bundle);
         break;
       case 'ping':
+        // Echoed at once (not with the next heartbeat), so the round trip measures the link, not our timer.
+        this.#pingEcho = msg.ping.sentAtMs;
+        void this.#sendHeartbeat();
         break;
       default:
         this.deps.log(`ignoring a message of unknown kind from the coordinator`);
@@ -153,8 +157,9 @@ export class WorkSession {
   }
 
   async #sendHeartbeat(): Promise<void> {
+    const echo = this.#pingEcho;
     const beat = await heartbeat(this.deps.pools.busy, this.deps.thermalPath);
-    this.#send({ msg: 'heartbeat', heartbeat: beat });
+    this.#send({ msg: 'heartbeat', heartbeat: { ...beat, pingEchoMs: echo } });
   }
 
   #send(msg: FromAgent): void {

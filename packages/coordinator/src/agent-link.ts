@@ -33,6 +33,9 @@ export class AgentLink {
   info: AgentInfo | undefined;
   heartbeat: Heartbeat | undefined;
   tasksDone = 0;
+  /** Round trip of the last Ping, ms. */
+  rttMs = 0;
+  #pingSent = 0;
   #call: grpc.ClientDuplexStream<ToAgent, FromAgent> | undefined;
   #up = false;
   #lastSeen = 0;
@@ -151,6 +154,12 @@ export class AgentLink {
     });
   }
 
+  /** Sends a Ping; the agent's echo sets rttMs. */
+  ping(): void {
+    this.#pingSent = performance.now();
+    this.#write({ msg: 'ping', ping: { sentAtMs: this.#pingSent } });
+  }
+
   close(): void {
     this.#closed = true;
     this.#up = false;
@@ -179,14 +188,18 @@ export class AgentLink {
         this.#retryMs = 200;
         this.#loggedFailure = false;
         clearInterval(this.#liveness);
+        let ticks = 0;
         this.#liveness = setInterval(() => {
-          if (Date.now() - this.#lastSeen > this.deadAfterMs) this.#lost(call, `no heartbeat for ${this.deadAfterMs / 1000}s`);
+          if (Date.now() - this.#lastSeen > this.deadAfterMs) return this.#lost(call, `no heartbeat for ${this.deadAfterMs / 1000}s`);
+          // A Ping every 5 s keeps the round-trip figure (picompute nodes, bench) current.
+          if (ticks++ % 10 === 0) this.ping();
         }, 500);
         this.#liveness.unref();
         this.events.up(this);
         break;
       case 'heartbeat':
         this.heartbeat = msg.heartbeat;
+        if (msg.heartbeat.pingEchoMs && msg.heartbeat.pingEchoMs === this.#pingSent) this.rttMs = performance.now() - this.#pingSent;
         break;
       case 'results':
         this.events.results(this, msg.results.results);

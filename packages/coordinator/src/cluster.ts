@@ -132,6 +132,7 @@ export class Cluster {
       tasksInFlight: l.tasksInFlight,
       tasksDone: l.tasksDone,
       lastHeartbeat: l.heartbeat ?? null,
+      rttMs: l.rttMs,
     };
   }
 

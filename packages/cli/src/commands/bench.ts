@@ -77,16 +77,17 @@ async function bench(flags: BenchFlags): Promise<number> {
       nodes: nodes.length,
       cores,
       rttMs: median(rtt),
+      rttNote: 'rttMs: client↔coordinator; perNode[].rttMs: coordinator↔agent (Ping on the Work stream)',
       tasksPerSecond: (tiny / tinyMs) * 1000,
       bandwidthMBs: (payloads / bwMs) * 1000,
       ep,
-      perNode: rates.map((r) => ({ ...r, relativeSpeed: r.batchesPerCoreSecond / fastest })),
+      perNode: rates.map((r) => ({ ...r, relativeSpeed: r.batchesPerCoreSecond / fastest, rttMs: nodes.find((n) => n.info.id === r.node)?.rttMs ?? 0 })),
     };
     if (flags.json) console.log(JSON.stringify(report));
     else {
       console.log(`cluster: ${report.nodes} nodes, ${cores} cores · round trip ${report.rttMs.toFixed(2)} ms · ${report.tasksPerSecond.toFixed(0)} tiny tasks/s · ${report.bandwidthMBs.toFixed(1)} MB/s payloads\n`);
       console.log(table(['EP CLASS', 'TIME', 'MOP/S', 'PAIRS', 'CORE-S/S', 'VERIFIED'], ep.map((e) => [e.class, `${(e.ms / 1000).toFixed(2)}s`, e.mops.toFixed(1), e.pairs, e.coreSecondsPerSecond.toFixed(2), e.verified ? 'yes' : `NO (sx=${e.sx}, sy=${e.sy})`])));
-      console.log(`\n${table(['NODE', 'EP BATCHES/CORE-S', 'RELATIVE SPEED'], report.perNode.map((r) => [r.node, r.batchesPerCoreSecond.toFixed(2), r.relativeSpeed.toFixed(2)]))}`);
+      console.log(`\n${table(['NODE', 'EP BATCHES/CORE-S', 'RELATIVE SPEED', 'RTT FROM COORDINATOR'], report.perNode.map((r) => [r.node, r.batchesPerCoreSecond.toFixed(2), r.relativeSpeed.toFixed(2), `${r.rttMs.toFixed(2)}ms`]))}`);
     }
     return ok ? EXIT_OK : EXIT_JOB_FAILED;
   } finally {

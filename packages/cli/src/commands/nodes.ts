@@ -23,10 +23,11 @@ export function registerNodes(program: Command): void {
             hb ? hb.load1.toFixed(2) : '-',
             temp,
             n.info.labels.join(',') || '-',
+            n.rttMs ? `${n.rttMs.toFixed(2)}ms` : '-',
             n.address,
           ];
         });
-        console.log(table(['NODE', 'STATE', 'CORES', 'MEM FREE', 'LOAD', 'TEMP', 'LABELS', 'ADDRESS'], rows));
+        console.log(table(['NODE', 'STATE', 'CORES', 'MEM FREE', 'LOAD', 'TEMP', 'LABELS', 'RTT', 'ADDRESS'], rows));
       } finally {
         client.close();
       }

@@ -93,6 +93,8 @@ export interface NodeStatus {
   tasksDone: number;
   lastHeartbeat: Heartbeat | null;
   coresBusy: number;
+  /** Coordinator↔agent round trip from the last Ping, ms (0 before the first). */
+  rttMs: number;
 }
 export interface ListNodesReply { nodes: NodeStatus[] }
 export interface GetResultRequest { jobId: string }
@@ -151,6 +153,8 @@ export interface Heartbeat {
   temperatureC: number;
   busyThreads: number;
   sentAtMs: number;
+  /** `sentAtMs` of the last Ping the agent got, echoed back (the coordinator's own clock). */
+  pingEchoMs?: number;
 }
 export interface NeedBundle { hash: string }
 
