@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@picompute/sdk/client';
-import { fixture, localClient, runCli, startDaemon, stateDir } from './support/cli.js';
+import { fixture, useLocalClient, runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -214,15 +214,10 @@ describe('queue semantics', () => {
 });
 
 describe('sharing the cluster', () => {
-  let local: Awaited<ReturnType<typeof localClient>>;
+  const local = useLocalClient();
   let client: Client;
-
-  beforeAll(async () => {
-    local = await localClient();
+  beforeAll(() => {
     client = local.client;
-  });
-  afterAll(async () => {
-    await local?.close();
   });
 
   it("two users share the cores half and half, and each user's share is visible", async () => {

@@ -2,22 +2,17 @@
  * The SDK client against a real coordinator and agent (in this process, real
  * gRPC on loopback, real worker threads).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { connect, ConnectError, JobFailedError } from '@picompute/sdk/client';
 import type { Client } from '@picompute/sdk/client';
 
-import { fixture, localClient } from './support/cli.js';
+import { fixture, useLocalClient } from './support/cli.js';
 
 describe('SDK client', () => {
-  let local: Awaited<ReturnType<typeof localClient>>;
+  const local = useLocalClient();
   let client: Client;
-
-  beforeAll(async () => {
-    local = await localClient();
+  beforeAll(() => {
     client = local.client;
-  });
-  afterAll(async () => {
-    await local?.close();
   });
 
   it('submits, streams progress events and returns the folded result', async () => {

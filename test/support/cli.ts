@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 
 export const CLI = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
 export const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
@@ -157,6 +158,22 @@ export async function localClient(cores = 2) {
     async close() {
       client.close();
       await cluster.close();
+    },
+  };
+}
+
+/** Registers hooks that start an embedded cluster for the enclosing describe block and close it after. */
+export function useLocalClient(cores = 2): { readonly client: import('@picompute/sdk/client').Client } {
+  let local: Awaited<ReturnType<typeof localClient>> | undefined;
+  beforeAll(async () => {
+    local = await localClient(cores);
+  });
+  afterAll(async () => {
+    await local?.close();
+  });
+  return {
+    get client() {
+      return local!.client;
     },
   };
 }
