@@ -50,7 +50,8 @@ describe('an agent that registers itself', () => {
     const coordinator = await startDaemon(['coordinator', '--port', '0']);
     const agent = await startDaemon(['agent', '--port', '0', '--cores', '1', '--coordinator', coordinator.address]);
     try {
-      await coordinator.waitFor(/agent \S+ up at/);
+      // Bound to all interfaces, it registers the local address of its route to the coordinator.
+      await coordinator.waitFor(/agent \S+ up at 127\.0\.0\.1:\d+/);
       const r = await runCli(['submit', fixture('slow-square.ts'), '--json', '--arg', 'n=3', '--coordinator', coordinator.address]);
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ state: 'COMPLETED', result: 5 });
@@ -124,6 +125,18 @@ describe('bundles', () => {
 });
 
 describe('daemon lifecycle', () => {
+  it('an agent whose coordinator does not answer says so within seconds and keeps trying', async () => {
+    const agent = await startDaemon(['agent', '--port', '0', '--coordinator', '127.0.0.1:1']);
+    try {
+      const started = Date.now();
+      await agent.waitFor(/cannot register with the coordinator at 127\.0\.0\.1:1 \(.+\); retrying every few seconds/, 8000);
+      expect(Date.now() - started).toBeLessThan(8000);
+      expect(agent.proc.exitCode).toBeNull();
+    } finally {
+      await agent.stop('SIGKILL');
+    }
+  });
+
   it('SIGTERM stops an agent and a coordinator cleanly (exit 0)', async () => {
     const agent = await startDaemon(['agent', '--port', '0']);
     const coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', agent.address]);

@@ -139,6 +139,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
     ? startRegistration({ coordinator: options.coordinator, security, address: options.advertiseAddress ?? advertisable(host, port), info, isServed: () => sessions.size > 0, log })
     : undefined;
 
+
   return {
     info,
     address,
@@ -153,8 +154,13 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   };
 }
 
-/** A wildcard bind is not an address anyone can dial: name the host instead. */
-function advertisable(host: string, port: number): string {
+/**
+ * The address to give a coordinator: the one asked for, or for a wildcard
+ * bind, the local address of the route to that coordinator (found when
+ * registering; see ./register.ts), since a bare host name often does not
+ * resolve where multicast does not pass either.
+ */
+function advertisable(host: string, port: number): string | ((route: string) => string) {
   const wildcard = host === '0.0.0.0' || host === '::';
-  return formatAddress({ host: wildcard ? hostname() : host, port });
+  return wildcard ? (route: string) => formatAddress({ host: route || hostname(), port }) : formatAddress({ host, port });
 }

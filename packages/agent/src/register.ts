@@ -4,6 +4,7 @@
  * coordinator its address, and asks again whenever no coordinator stream
  * serves it (the coordinator restarted, or was not up yet).
  */
+import { createSocket } from 'node:dgram';
 import * as grpc from '@grpc/grpc-js';
 import { channelCredentials, clientInterceptors } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
@@ -13,12 +14,27 @@ import type { AgentInfo, RegisterReply, RegisterRequest } from '@picompute/sdk/w
 export interface RegistrationOptions {
   coordinator: string;
   security: Security;
-  address: string;
+  /** The address to register, or how to make it from the local address of the route to the coordinator. */
+  address: string | ((routeAddress: string) => string);
   info: AgentInfo;
   /** True while some coordinator holds a Work stream to this agent. */
   isServed: () => boolean;
   log: (line: string) => void;
   intervalMs?: number;
+}
+
+/** The local address the kernel would use to reach `target` (a UDP connect sends nothing), or '' if unknown. */
+function routeAddress(target: string): Promise<string> {
+  const { host, port } = parseAddress(target);
+  return new Promise((resolve) => {
+    const sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    sock.on('error', () => (sock.close(), resolve('')));
+    sock.connect(port, host, () => {
+      const local = sock.address().address;
+      sock.close();
+      resolve(local === '0.0.0.0' || local === '::' ? '' : local);
+    });
+  });
 }
 
 export function startRegistration(options: RegistrationOptions): { stop(): void } {
@@ -36,10 +52,11 @@ export function startRegistration(options: RegistrationOptions): { stop(): void 
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
 
-  const attempt = () => {
+  const attempt = async () => {
     if (stopped) return;
     if (options.isServed()) return schedule();
-    stub.register({ address: options.address, info: options.info }, { deadline: Date.now() + 3000 }, (err, rep) => {
+    const address = typeof options.address === 'string' ? options.address : options.address(await routeAddress(target));
+    stub.register({ address, info: options.info }, { deadline: Date.now() + 3000 }, (err, rep) => {
       if (err) {
         // Say it once, then quietly keep trying: the coordinator may simply not be up yet.
         if (failures++ === 0) options.log(`cannot register with the coordinator at ${target} (${err.details || err.message}); retrying every few seconds`);
@@ -51,9 +68,9 @@ export function startRegistration(options: RegistrationOptions): { stop(): void 
     });
   };
   const schedule = () => {
-    if (!stopped) timer = setTimeout(attempt, options.intervalMs ?? 2000);
+    if (!stopped) timer = setTimeout(() => void attempt(), options.intervalMs ?? 2000);
   };
-  attempt();
+  void attempt();
   return {
     stop() {
       stopped = true;
