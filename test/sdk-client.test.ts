@@ -38,6 +38,13 @@ describe('SDK client', () => {
     expect(await job.result()).toEqual({ a: 12, b: 15, c: 6 });
   });
 
+  it('folds large jobs in groups and keeps input order (a fold that does not commute)', async () => {
+    for (const n of [7, 100, 1000]) {
+      const job = await client.submit(fixture('concat.ts'), { args: { n: String(n) } });
+      expect(await job.result()).toBe(Array.from({ length: n }, (_, i) => i).join(','));
+    }
+  });
+
   it('result() throws JobFailedError with the task failure', async () => {
     const job = await client.submit(fixture('throws.ts'));
     const err = await job.result().catch((e: unknown) => e);

@@ -67,11 +67,11 @@ async function runTask(job: Job, batch: Batch, task: BatchTask): Promise<TaskOut
   taskLogs = logs;
   try {
     let output: unknown;
-    if (batch.kind === 'REDUCE') {
-      if (!isFoldJob(job)) throw new Error('a REDUCE task was sent for a job without reduce');
+    if (batch.kind !== 'MAP') {
+      if (!isFoldJob(job)) throw new Error(`a ${batch.kind} task was sent for a job without reduce`);
       let acc: unknown = structuredClone(job.initial);
       for (const bytes of task.values) acc = await job.reduce(acc, decode(bytes));
-      output = job.finalize ? await job.finalize(acc, batch.args) : acc;
+      output = batch.kind === 'REDUCE' && job.finalize ? await job.finalize(acc, batch.args) : acc;
     } else {
       input = decode(task.input);
       const ctx: TaskContext = {
@@ -94,7 +94,7 @@ async function runTask(job: Job, batch: Batch, task: BatchTask): Promise<TaskOut
         kind: timedOut ? 'TIMEOUT' : 'THREW',
         message: timedOut ? failureMessage('TIMEOUT', { timeLimitMs: batch.timeLimitMs, memoryMb: 0 }, 0) : errorMessage(err),
         stack: userStack(err),
-        inputPreview: batch.kind === 'REDUCE' ? `${task.values.length} map outputs` : previewValue(input),
+        inputPreview: batch.kind === 'MAP' ? previewValue(input) : `${task.values.length} map outputs`,
       },
       logs,
       durationMs: performance.now() - started,

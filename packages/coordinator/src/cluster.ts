@@ -10,6 +10,7 @@ import { formatDuration } from '@picompute/sdk/units';
 import type { FinalJobState, JobEvent, JobSummary, LogLine, NodeStatus, SubmitRequest, TaskInput, TaskResult, UserShare } from '@picompute/sdk/wire';
 import { AgentLink } from './agent-link.js';
 import type { BlobStore } from './blob-store.js';
+import { FoldPlan } from './fold-plan.js';
 import { eventFromSummary, JobRecord, REDUCE_INDEX, summaryFromRow } from './job-record.js';
 import type { Watcher } from './job-record.js';
 import { couldEverRun, schedule } from './scheduler/index.js';
@@ -323,10 +324,18 @@ export class Cluster {
 
   #dispatch(link: AgentLink, job: JobRecord, count: number): void {
     const tasks: TaskInput[] = [];
-    if (job.reduceState === 'pending') {
-      job.reduceState = 'running';
+    const fold = job.fold;
+    if (fold?.ready.length) {
+      // Folding first: it unblocks the end of the job.
+      const group = fold.ready.shift()!;
+      const [from, to] = fold.members(group);
+      const index = FoldPlan.combineIndex(group);
+      job.running.set(index, link.address);
+      tasks.push({ index, attempt: 1, kind: 'COMBINE', input: Buffer.alloc(0), values: job.outputs.slice(from, to) as Buffer[] });
+    } else if (fold?.final === 'pending') {
+      fold.final = 'running';
       job.running.set(REDUCE_INDEX, link.address);
-      tasks.push({ index: REDUCE_INDEX, attempt: 1, kind: 'REDUCE', input: Buffer.alloc(0), values: job.outputs as Buffer[] });
+      tasks.push({ index: REDUCE_INDEX, attempt: 1, kind: 'REDUCE', input: Buffer.alloc(0), values: (fold.grouped ? fold.partials : job.outputs) as Buffer[] });
     } else {
       for (const index of job.pending.splice(0, count)) {
         const attempt = ++job.attempts[index]!;
@@ -365,19 +374,23 @@ export class Cluster {
       }
       if (r.index === REDUCE_INDEX) {
         job.result = r.output;
-        job.reduceState = 'done';
+        job.fold!.final = 'done';
         this.#finish(job, 'COMPLETED', logs);
         continue;
       }
-      if (job.done[r.index]) continue;
-      job.done[r.index] = 1;
-      job.outputs[r.index] = r.output;
-      job.doneCount++;
-      this.store.taskDone(Number(job.id), r.index, r.attempt, r.output, job.doneCount);
-      if (job.doneCount === job.total) {
-        if (job.reduceState === 'waiting') job.reduceState = 'pending';
-        else this.#finish(job, 'COMPLETED', logs);
+      if (r.index < REDUCE_INDEX) {
+        const group = FoldPlan.groupOf(r.index);
+        job.fold!.combined(group, r.output);
+        // The group's outputs are folded (and stored): keep only the fold in memory.
+        const [from, to] = job.fold!.members(group);
+        job.outputs.fill(undefined, from, to);
+        this.#notify(job, logs);
+        continue;
       }
+      if (job.done[r.index]) continue;
+      job.outputDone(r.index, r.output);
+      this.store.taskDone(Number(job.id), r.index, r.attempt, r.output, job.doneCount);
+      if (job.doneCount === job.total && !job.fold) this.#finish(job, 'COMPLETED', logs);
       this.#notify(job, logs);
     }
     this.#kick();
@@ -398,13 +411,13 @@ export class Cluster {
   #onFailure(job: JobRecord, link: AgentLink, r: TaskResult, logs: LogLine[]): void {
     const e = r.error ?? { kind: 'THREW', message: 'the task failed without saying why', stack: '', inputPreview: '' };
     // --retries re-runs a task that threw (not one past its limits: it would only fail again).
-    if (e.kind === 'THREW' && r.index !== REDUCE_INDEX && r.attempt <= job.request.retries) {
+    if (e.kind === 'THREW' && r.index >= 0 && r.attempt <= job.request.retries) {
       job.retries++;
       job.pending.push(r.index);
       this.#notify(job, logs);
       return;
     }
-    const what = r.index === REDUCE_INDEX ? 'the reduce step' : `task ${r.index}`;
+    const what = r.index < 0 ? 'the reduce step' : `task ${r.index}`;
     const detail = e.kind === 'THREW' && e.stack ? e.stack : e.message;
     const input = e.inputPreview ? `\n  input: ${e.inputPreview}` : '';
     job.error = `${what} failed on ${link.id} (attempt ${r.attempt})${input}\n  ${detail.replaceAll('\n', '\n  ')}`;
@@ -419,7 +432,11 @@ export class Cluster {
       if (!job || job.final) continue;
       job.running.delete(t.index);
       if (t.index === REDUCE_INDEX) {
-        job.reduceState = 'pending';
+        job.fold!.final = 'pending';
+        continue;
+      }
+      if (t.index < REDUCE_INDEX) {
+        job.fold!.ready.push(FoldPlan.groupOf(t.index));
         continue;
       }
       if (job.attempts[t.index]! >= MAX_ATTEMPTS_ON_NODE_LOSS) {

@@ -8,9 +8,10 @@
  * coordinator never runs user code.
  */
 import type { FinalJobState, JobEvent, JobSpec, JobState, JobSummary, LogLine, SubmitRequest } from '@picompute/sdk/wire';
+import { FoldPlan } from './fold-plan.js';
 import type { JobRow, TaskRow } from './state/store.js';
 
-export const REDUCE_INDEX = -1;
+export { REDUCE_INDEX } from './fold-plan.js';
 /**
  * Batches aim to keep a worker busy this long, so tiny tasks share one
  * message and one thread hop (W1 in `pnpm bench`: one task per message tops
@@ -40,7 +41,8 @@ export class JobRecord {
   attemptsTotal = 0;
   cpuMs = 0;
   maxHeapMb = 0;
-  reduceState: 'none' | 'waiting' | 'pending' | 'running' | 'done';
+  /** How outputs fold into the result (fold jobs only). */
+  readonly fold: FoldPlan | undefined;
   result: Buffer | undefined;
   readonly nodes = new Set<string>();
   readonly watchers = new Set<Watcher>();
@@ -61,7 +63,7 @@ export class JobRecord {
     this.attempts = new Uint16Array(inputs.length);
     this.done = new Uint8Array(inputs.length);
     this.pending = inputs.map((_, i) => i);
-    this.reduceState = request.hasReduce ? (inputs.length ? 'waiting' : 'pending') : 'none';
+    this.fold = request.hasReduce ? new FoldPlan(inputs.length) : undefined;
   }
 
   /** A job read back after a coordinator restart: done tasks stay done, the rest run again. */
@@ -70,18 +72,12 @@ export class JobRecord {
     job.pending = [];
     for (const t of tasks) {
       job.attempts[t.idx] = t.attempts;
-      if (t.done) {
-        job.done[t.idx] = 1;
-        job.outputs[t.idx] = t.output ?? Buffer.alloc(0);
-        job.doneCount++;
-      } else {
-        job.pending.push(t.idx);
-      }
+      if (t.done) job.outputDone(t.idx, t.output ?? Buffer.alloc(0));
+      else job.pending.push(t.idx);
     }
     job.attemptsTotal = row.attempts;
     job.startedAt = row.started_at;
     if (row.started_at) job.state = 'RUNNING';
-    if (job.request.hasReduce && job.doneCount === job.total) job.reduceState = 'pending';
     return job;
   }
 
@@ -107,14 +103,22 @@ export class JobRecord {
     return !(this.state === 'PENDING' || this.state === 'RUNNING');
   }
 
+  /** Records a map output (once per index). */
+  outputDone(index: number, output: Buffer): void {
+    this.done[index] = 1;
+    this.outputs[index] = output;
+    this.doneCount++;
+    this.fold?.outputDone(index, this.doneCount === this.total);
+  }
+
   /** Tasks that could be placed right now. */
   get runnable(): number {
     if (this.final || this.reason === 'Dependency') return 0;
-    return this.reduceState === 'pending' ? 1 : this.pending.length;
+    return (this.fold?.runnable ?? 0) + this.pending.length;
   }
 
   get batchSize(): number {
-    if (this.reduceState === 'pending' || !(this.#meanTaskMs >= 0)) return 1;
+    if (!(this.#meanTaskMs >= 0)) return 1;
     return Math.max(1, Math.min(MAX_BATCH, Math.floor(TARGET_BATCH_MS / Math.max(this.#meanTaskMs, 0.001))));
   }
 

@@ -42,6 +42,13 @@ export interface CollectJob<I, O> extends JobBase<I, O> {
 /**
  * A job whose map outputs are folded into one value, in input order:
  * `finalize(reduce(...reduce(reduce(initial, out0), out1)...), args)`.
+ *
+ * The contract (as for a Dask fold or a Spark reduce): `reduce` is
+ * associative and `initial` is its identity, so a map output and an
+ * accumulator are values of the same kind. picompute relies on it: large
+ * jobs fold groups of consecutive outputs while other tasks still run, then
+ * fold the group results (order is kept, so `reduce` need not commute).
+ * `initial` is copied for every fold, so `reduce` may mutate `acc`.
  */
 export interface FoldJob<I, O, A, R = A> extends JobBase<I, O> {
   reduce: (acc: A, value: O) => MaybePromise<A>;

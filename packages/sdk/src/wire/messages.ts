@@ -121,7 +121,7 @@ export interface JobSpec {
   args: Record<string, string>;
   coresPerTask: number;
 }
-export type TaskKind = 'MAP' | 'REDUCE';
+export type TaskKind = 'MAP' | 'REDUCE' | 'COMBINE';
 export interface TaskInput { index: number; attempt: number; kind: TaskKind; input: Buffer; values: Buffer[] }
 export interface Assign { job: JobSpec; tasks: TaskInput[] }
 export interface CancelJob { jobId: string }
