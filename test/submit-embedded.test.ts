@@ -125,6 +125,15 @@ describe('a job that goes wrong on the cluster', () => {
     expect(out.error).toMatch(/^task 2500 failed on local \(attempt 1\)\n  input: 2500\n  exceeded its time limit of 1s/);
   });
 
+  it('an input or output too large for one message is refused with the size and the fix', async () => {
+    const input = await runCli(['submit', fixture('too-big.ts'), '--arg', 'big=input']);
+    expect(input.code).toBe(2);
+    expect(input.stderr).toContain("input 0 is 70.0 MiB encoded; a task's input must stay under 63.0 MiB: split the work into more, smaller tasks");
+    const output = await runCli(['submit', fixture('too-big.ts'), '--json']);
+    expect(output.code).toBe(1);
+    expect(JSON.parse(output.stdout).error).toContain("its output is 70.0 MiB encoded; a task's output must stay under 63 MiB");
+  });
+
   it('a task that allocates without bound is stopped by its heap limit', async () => {
     const r = await runCli(['submit', fixture('memory-hog.ts'), '--mem-per-task', '64M']);
     expect(r.code).toBe(1);

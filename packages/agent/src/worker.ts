@@ -8,6 +8,7 @@ import { getHeapStatistics } from 'node:v8';
 import { pathToFileURL } from 'node:url';
 import { decode, encode } from '@picompute/sdk/codec';
 import { jobProblem, isFoldJob } from '@picompute/sdk';
+import { MAX_VALUE_BYTES } from '@picompute/sdk/wire';
 import type { Job, TaskContext } from '@picompute/sdk';
 import type { Batch, BatchTask, TaskOutcome } from './batch.js';
 import { failureMessage } from './failure-message.js';
@@ -83,7 +84,11 @@ async function runTask(job: Job, batch: Batch, task: BatchTask): Promise<TaskOut
       };
       output = await job.map(input, ctx);
     }
-    return { index: task.index, attempt: task.attempt, ok: true, output: encode(output), logs, durationMs: performance.now() - started, heapMb: heapMb() };
+    const bytes = encode(output);
+    if (bytes.length > MAX_VALUE_BYTES) {
+      throw new Error(`its output is ${(bytes.length / 1048576).toFixed(1)} MiB encoded; a task's output must stay under ${MAX_VALUE_BYTES / 1048576} MiB: return less, or split the work into more tasks`);
+    }
+    return { index: task.index, attempt: task.attempt, ok: true, output: bytes, logs, durationMs: performance.now() - started, heapMb: heapMb() };
   } catch (err) {
     const timedOut = controller.signal.aborted;
     return {

@@ -12,6 +12,9 @@ import { isFoldJob } from './job.js';
 import type { JobArgs } from './job.js';
 import { parseDuration, parseSize } from './units.js';
 import type * as W from './wire/messages.js';
+import { MAX_VALUE_BYTES } from './wire/options.js';
+
+const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
 export interface SubmitOptions {
   args?: JobArgs;
@@ -64,8 +67,15 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
   }
   const frames: Buffer[] = [];
   try {
-    for await (const input of await job.inputs(args)) frames.push(encode(input));
+    for await (const input of await job.inputs(args)) {
+      const frame = encode(input);
+      if (frame.length > MAX_VALUE_BYTES) {
+        throw new JobFileError(`input ${frames.length} is ${mib(frame.length)} encoded; a task's input must stay under ${mib(MAX_VALUE_BYTES)}: split the work into more, smaller tasks`);
+      }
+      frames.push(frame);
+    }
   } catch (err) {
+    if (err instanceof JobFileError) throw err;
     throw new JobFileError(`${file}: inputs(args) failed: ${(err as Error).message}`);
   }
   return {

@@ -7,6 +7,8 @@ import type { ChannelOptions } from '@grpc/grpc-js';
 /** One message may carry a batch of tasks or results; blobs travel in 1 MiB chunks. */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 export const BLOB_CHUNK_BYTES = 1024 * 1024;
+/** One task's input or output must fit in a message with room to spare. */
+export const MAX_VALUE_BYTES = MAX_MESSAGE_BYTES - 1024 * 1024;
 
 /**
  * Keepalive pings find a dead peer on an idle stream in ~15 s even when TCP
