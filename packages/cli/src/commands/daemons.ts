@@ -1,5 +1,7 @@
 /** `picompute agent` and `picompute coordinator`: the two daemons, stopped cleanly by SIGTERM or SIGINT. */
 import type { Command } from 'commander';
+import type { Agent } from '@picompute/agent';
+import type { Coordinator } from '@picompute/coordinator';
 import type { SecurityFlags } from '@picompute/sdk/auth';
 import { action, collect, parseCount, parsePort } from '../errors.js';
 import { mdnsEnabled } from '../mdns-flags.js';
@@ -28,6 +30,16 @@ async function maxMessageBytes(text: string | undefined): Promise<number | undef
 
 const log = (who: string) => (line: string) => process.stderr.write(`[${who}] ${new Date().toISOString()} ${line}\n`);
 
+/** Starts a daemon, says where it listens, and runs until SIGTERM or SIGINT, then closes it. */
+async function serve<D extends { close(): Promise<void> }>(who: string, start: (log: (line: string) => void) => Promise<D>, describe: (daemon: D) => string): Promise<void> {
+  const say = log(who);
+  const daemon = await start(say);
+  say(describe(daemon));
+  const signal = await untilSignal();
+  say(`${signal}: stopping`);
+  await daemon.close();
+}
+
 export function registerDaemons(program: Command): void {
   withSecurityFlags(
     program
@@ -48,7 +60,7 @@ export function registerDaemons(program: Command): void {
       action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string; maxMessage?: string; thermalPath?: string }) => {
         const { startAgent } = await import('@picompute/agent');
         const { parseSize } = await import('@picompute/sdk/units');
-        const agent = await startAgent({
+        await serve('agent', async (say) => startAgent({
           host: flags.host,
           security: await securityFrom(flags),
           port: parsePort(flags.port),
@@ -61,12 +73,8 @@ export function registerDaemons(program: Command): void {
           maxMessageBytes: await maxMessageBytes(flags.maxMessage),
           mdns: flags.mdns && mdnsEnabled(),
           thermalPath: flags.thermalPath,
-          log: log('agent'),
-        });
-        log('agent')(`agent ${agent.info.id} listening on ${agent.address} with ${agent.info.cores} cores`);
-        const signal = await untilSignal();
-        log('agent')(`${signal}: stopping`);
-        await agent.close();
+          log: say,
+        }), (agent: Agent) => `agent ${agent.info.id} listening on ${agent.address} with ${agent.info.cores} cores`);
       }),
     );
 
@@ -85,7 +93,7 @@ export function registerDaemons(program: Command): void {
       action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string }) => {
         const { parseDuration } = await import('@picompute/sdk/units');
         const { startCoordinator } = await import('@picompute/coordinator');
-        const coordinator = await startCoordinator({
+        await serve('coordinator', async (say) => startCoordinator({
           host: flags.host,
           port: parsePort(flags.port),
           agents: flags.agent,
@@ -94,12 +102,8 @@ export function registerDaemons(program: Command): void {
           security: await securityFrom(flags),
           maxMessageBytes: await maxMessageBytes(flags.maxMessage),
           mdns: flags.mdns && mdnsEnabled(),
-          log: log('coordinator'),
-        });
-        log('coordinator')(`coordinator listening on ${coordinator.address}`);
-        const signal = await untilSignal();
-        log('coordinator')(`${signal}: stopping`);
-        await coordinator.close();
+          log: say,
+        }), (coordinator: Coordinator) => `coordinator listening on ${coordinator.address}`);
       }),
     );
 }
