@@ -1,6 +1,9 @@
 /**
- * Content-addressed blobs (job bundles, packed inputs), kept in memory and
- * named by their SHA-256. A blob whose bytes do not match its name is refused.
+ * Blobs uploaded for jobs, kept in memory until a Submit takes them. A job
+ * bundle is content-addressed: named by its SHA-256 (agents cache and check it
+ * by that name), and bytes that do not match the name are refused. Packed
+ * inputs are used once, so they go up under an `upload:<random>` name and are
+ * not hashed (that would cost two passes over what may be many MB).
  */
 import { sha256 } from '@picompute/sdk/bundle';
 
@@ -8,6 +11,7 @@ export class BlobStore {
   readonly #blobs = new Map<string, Buffer>();
 
   put(hash: string, bytes: Buffer): void {
+    if (/^upload:[\w-]{16,64}$/.test(hash)) return void this.#blobs.set(hash, bytes);
     const actual = sha256(bytes);
     if (actual !== hash) throw new Error(`blob named ${hash.slice(0, 12)}… has sha256 ${actual.slice(0, 12)}…: refused`);
     this.#blobs.set(hash, bytes);

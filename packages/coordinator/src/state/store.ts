@@ -99,7 +99,8 @@ export class StateStore {
     try {
       return this.db.transaction(() => {
         const id = Number(this.#s.insertJob.run(request.name, request.user, JSON.stringify(request), 'PENDING', inputs.length, submittedAt).lastInsertRowid);
-        for (let i = 0; i < inputs.length; i++) this.#s.insertTask.run(id, i, inputs[i]);
+        // Inputs are kept only to run tasks again after a restart: state that dies with its process needs none.
+        if (this.durable) for (let i = 0; i < inputs.length; i++) this.#s.insertTask.run(id, i, inputs[i]);
         this.#s.putBlob.run(request.bundleHash, bundle);
         return id;
       })();

@@ -8,7 +8,7 @@
  */
 import { loadSecurity } from '../auth/security.js';
 import type { Security } from '../auth/security.js';
-import { sha256 } from '../bundle.js';
+import { randomBytes } from 'node:crypto';
 import { prepareJob } from '../prepare.js';
 import type { PreparedJob, SubmitOptions } from '../prepare.js';
 import { formatAddress, parseAddress } from '../wire/options.js';
@@ -84,7 +84,8 @@ export class Client {
   async submitPrepared(job: PreparedJob): Promise<JobHandle> {
     // Small inputs ride in the Submit message itself; large ones go up as a blob, in chunks.
     const inline = job.inputs.length <= INLINE_INPUTS_BYTES;
-    const inputsHash = inline ? '' : sha256(job.inputs);
+    // Inputs are used once: a random upload name, no hashing (see the coordinator's BlobStore).
+    const inputsHash = inline ? '' : `upload:${randomBytes(16).toString('hex')}`;
     const uploads: Promise<unknown>[] = [];
     if (!this.#uploaded.has(job.bundleHash)) uploads.push(this.rpc.putBlob(job.bundleHash, job.bundle));
     if (!inline) uploads.push(this.rpc.putBlob(inputsHash, job.inputs));
