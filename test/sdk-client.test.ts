@@ -90,3 +90,27 @@ describe('SDK client', () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 });
+
+describe('a coordinator started afresh under a client', () => {
+  it('gets the job bundle again instead of failing the submit', async () => {
+    const { startCoordinator } = await import('@picompute/coordinator');
+    const { startAgent } = await import('@picompute/agent');
+    const { generateKey } = await import('@picompute/sdk/auth');
+    const { stateDir } = await import('./support/cli.js');
+    const security = { key: generateKey() };
+    const agent = await startAgent({ security, cores: 1, log: () => {}, cacheDir: stateDir() });
+    let coordinator = await startCoordinator({ security, log: () => {}, stateDir: stateDir(), agents: [agent.address] });
+    const port = Number(coordinator.address.split(':').pop());
+    const client = await connect({ coordinator: coordinator.address, security });
+    try {
+      expect(await (await client.submit(fixture('word-lengths.ts'))).result()).toEqual({ a: 12, b: 15, c: 6 });
+      await coordinator.close();
+      coordinator = await startCoordinator({ security, log: () => {}, stateDir: stateDir(), port, agents: [agent.address] });
+      expect(await (await client.submit(fixture('word-lengths.ts'))).result()).toEqual({ a: 12, b: 15, c: 6 });
+    } finally {
+      client.close();
+      await coordinator.close();
+      await agent.close();
+    }
+  });
+});

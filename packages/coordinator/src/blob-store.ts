@@ -7,21 +7,35 @@
  */
 import { sha256 } from '@picompute/sdk/bundle';
 
+const UPLOAD_NAME = /^upload:[\w-]{16,64}$/;
+
 export class BlobStore {
   readonly #blobs = new Map<string, Buffer>();
+  /** One-time uploads, kept as the chunks they arrived in (framing splits them without a copy). */
+  readonly #uploads = new Map<string, Buffer[]>();
 
-  put(hash: string, bytes: Buffer): void {
-    if (/^upload:[\w-]{16,64}$/.test(hash)) return void this.#blobs.set(hash, bytes);
+  /** Stores what arrived under `name`; a content-addressed name must match the bytes. */
+  put(name: string, parts: Buffer[]): void {
+    if (UPLOAD_NAME.test(name)) return void this.#uploads.set(name, parts);
+    const bytes = Buffer.concat(parts);
     const actual = sha256(bytes);
-    if (actual !== hash) throw new Error(`blob named ${hash.slice(0, 12)}… has sha256 ${actual.slice(0, 12)}…: refused`);
-    this.#blobs.set(hash, bytes);
+    if (actual !== name) throw new Error(`blob named ${name.slice(0, 12)}… has sha256 ${actual.slice(0, 12)}…: refused`);
+    this.#blobs.set(name, bytes);
   }
 
   get(hash: string): Buffer | undefined {
     return this.#blobs.get(hash);
   }
 
+  /** Forgets a bundle once the state database holds it. */
   delete(hash: string): void {
     this.#blobs.delete(hash);
+  }
+
+  /** Hands over a one-time upload (it is gone from the store after). */
+  take(name: string): Buffer[] | undefined {
+    const parts = this.#uploads.get(name);
+    this.#uploads.delete(name);
+    return parts;
   }
 }

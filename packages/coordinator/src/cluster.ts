@@ -142,8 +142,8 @@ export class Cluster {
   submit(request: SubmitRequest): JobRecord {
     const bundle = this.blobs.get(request.bundleHash) ?? this.store.bundle(request.bundleHash);
     if (!bundle) throw new UserError(`job bundle ${request.bundleHash.slice(0, 12)} was not uploaded; upload it with PutBlob first`);
-    const packed = request.inputsHash ? this.blobs.get(request.inputsHash) : (request.inputs ?? Buffer.alloc(0));
-    if (!packed) throw new UserError(`job inputs ${request.inputsHash.slice(0, 12)} were not uploaded; upload them with PutBlob first`);
+    const packed = request.inputsHash ? this.blobs.take(request.inputsHash) : [request.inputs ?? Buffer.alloc(0)];
+    if (!packed) throw new UserError(`job inputs ${request.inputsHash.slice(0, 20)} were not uploaded; upload them with PutBlob (under an upload:<random> name) first`);
     let inputs: Buffer[];
     try {
       inputs = unpackFrames(packed);
@@ -156,7 +156,7 @@ export class Cluster {
     // The inputs live in the tasks table from here on; the request keeps no copy.
     request = { ...request, inputs: Buffer.alloc(0) };
     const id = String(this.store.insertJob(request, inputs, bundle, submittedAt));
-    if (request.inputsHash) this.blobs.delete(request.inputsHash);
+    this.blobs.delete(request.bundleHash);
     const job = new JobRecord(id, request, inputs, submittedAt);
     this.#jobs.set(id, job);
     this.log(`job ${id} (${request.name}) submitted by ${request.user || 'unknown'}: ${inputs.length} tasks`);

@@ -124,9 +124,8 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
         done = true;
         clearTimeout(idle);
         try {
-          const bytes = Buffer.concat(parts);
-          blobs.put(hash, bytes);
-          callback(null, { hash, size: bytes.length });
+          blobs.put(hash, parts);
+          callback(null, { hash, size });
         } catch (err) {
           callback({ code: grpc.status.INVALID_ARGUMENT, details: (err as Error).message }, null);
         }

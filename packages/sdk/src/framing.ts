@@ -1,31 +1,101 @@
 /**
  * Length-prefixed frames: how a list of encoded values (a job's inputs) is
- * packed into one content-addressed blob and split again by the coordinator.
- * Each frame is a 4-byte big-endian length and that many bytes.
+ * packed into one upload and split again by the coordinator. Each frame is a
+ * 4-byte big-endian length and that many bytes. Large frames travel as their
+ * own chunks and are split back without being copied.
  */
-export function packFrames(frames: readonly Uint8Array[]): Buffer {
-  let size = 0;
-  for (const f of frames) size += 4 + f.length;
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (const f of frames) {
-    out.writeUInt32BE(f.length, at);
-    out.set(f, at + 4);
-    at += 4 + f.length;
-  }
-  return out;
+const HEADER = 4;
+
+function header(length: number): Buffer {
+  const h = Buffer.allocUnsafe(HEADER);
+  h.writeUInt32BE(length, 0);
+  return h;
 }
 
-/** Splits a packed blob; the frames are views into `blob`, not copies. */
-export function unpackFrames(blob: Buffer): Buffer[] {
+export function packFrames(frames: readonly Uint8Array[]): Buffer {
+  return Buffer.concat(frames.flatMap((f) => [header(f.length), f]));
+}
+
+/**
+ * The packed bytes as upload chunks of at most `chunkBytes`: small frames are
+ * gathered into one chunk; a frame of more than a quarter chunk goes alone
+ * (split if it must be), as views of the frame, not copies.
+ */
+export function* frameChunks(frames: readonly Buffer[], chunkBytes: number): Generator<Buffer> {
+  let pending: Buffer[] = [];
+  let size = 0;
+  const flush = function* () {
+    if (size) yield pending.length === 1 ? pending[0]! : Buffer.concat(pending, size);
+    pending = [];
+    size = 0;
+  };
+  for (const f of frames) {
+    if (f.length > chunkBytes / 4) {
+      pending.push(header(f.length));
+      size += HEADER;
+      yield* flush();
+      for (let at = 0; at < f.length; at += chunkBytes) yield f.subarray(at, at + chunkBytes);
+      continue;
+    }
+    if (size + HEADER + f.length > chunkBytes) yield* flush();
+    pending.push(header(f.length), f);
+    size += HEADER + f.length;
+  }
+  yield* flush();
+}
+
+/**
+ * Splits packed bytes, given as one buffer or as the chunks they arrived in.
+ * Frames inside one chunk are views into it; only a frame that spans chunks
+ * is copied.
+ */
+export function unpackFrames(packed: Buffer | readonly Buffer[]): Buffer[] {
+  const parts = (Buffer.isBuffer(packed) ? [packed] : packed).filter((p) => p.length);
   const frames: Buffer[] = [];
+  let part = 0;
   let at = 0;
-  while (at < blob.length) {
-    if (at + 4 > blob.length) throw new Error(`malformed frame blob: ${blob.length - at} stray bytes at offset ${at}`);
-    const len = blob.readUInt32BE(at);
-    if (at + 4 + len > blob.length) throw new Error(`malformed frame blob: frame at offset ${at} claims ${len} bytes, ${blob.length - at - 4} left`);
-    frames.push(blob.subarray(at + 4, at + 4 + len));
-    at += 4 + len;
+  let offset = 0;
+  /** Takes n bytes from the cursor: a view when they lie in one part. */
+  const take = (n: number): Buffer | undefined => {
+    if (part >= parts.length) return n === 0 ? Buffer.alloc(0) : undefined;
+    const here = parts[part]!;
+    if (at + n <= here.length) {
+      const view = here.subarray(at, at + n);
+      at += n;
+      if (at === here.length) (part++, (at = 0));
+      offset += n;
+      return view;
+    }
+    const pieces: Buffer[] = [];
+    let left = n;
+    while (left > 0 && part < parts.length) {
+      const p = parts[part]!;
+      const piece = p.subarray(at, at + left);
+      pieces.push(piece);
+      left -= piece.length;
+      at += piece.length;
+      if (at === p.length) (part++, (at = 0));
+    }
+    if (left > 0) return undefined;
+    offset += n;
+    return Buffer.concat(pieces, n);
+  };
+  while (part < parts.length) {
+    const start = offset;
+    const stray = remaining(parts, part, at);
+    const h = take(HEADER);
+    if (!h) throw new Error(`malformed frame blob: ${stray} stray bytes at offset ${start}`);
+    const len = h.readUInt32BE(0);
+    const left = remaining(parts, part, at);
+    const frame = take(len);
+    if (!frame) throw new Error(`malformed frame blob: frame at offset ${start} claims ${len} bytes, ${left} left`);
+    frames.push(frame);
   }
   return frames;
+}
+
+function remaining(parts: readonly Buffer[], part: number, at: number): number {
+  let n = -at;
+  for (let i = part; i < parts.length; i++) n += parts[i]!.length;
+  return Math.max(0, n);
 }

@@ -7,7 +7,6 @@
 import { userInfo } from 'node:os';
 import { bundleJob, clientBundleDir, importBundle, JobFileError } from './bundle.js';
 import { encode } from './codec.js';
-import { packFrames } from './framing.js';
 import { isFoldJob } from './job.js';
 import type { JobArgs } from './job.js';
 import { parseDuration, parseSize } from './units.js';
@@ -46,7 +45,8 @@ export interface PreparedJob {
   request: Omit<W.SubmitRequest, 'bundleHash' | 'inputsHash'>;
   bundle: Buffer;
   bundleHash: string;
-  inputs: Buffer;
+  /** The encoded inputs, one per task. */
+  inputs: Buffer[];
 }
 
 /**
@@ -96,7 +96,7 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
     },
     bundle: bundle.code,
     bundleHash: bundle.hash,
-    inputs: packFrames(frames),
+    inputs: frames,
   };
 }
 

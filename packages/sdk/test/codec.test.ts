@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CODEC_VERSION, decode, encode } from '../src/codec.js';
-import { packFrames, unpackFrames } from '../src/framing.js';
+import { frameChunks, packFrames, unpackFrames } from '../src/framing.js';
 
 describe('codec', () => {
   it('round-trips every value kind the job API promises', () => {
@@ -47,6 +47,17 @@ describe('framing', () => {
     const frames = [Buffer.from('a'), Buffer.alloc(0), Buffer.from('xyz')];
     expect(unpackFrames(packFrames(frames)).map(String)).toEqual(['a', '', 'xyz']);
     expect(unpackFrames(Buffer.alloc(0))).toEqual([]);
+  });
+
+  it('uploads in chunks with large frames alone, and splits the chunks back without copying them', () => {
+    const frames = [Buffer.from('a'), Buffer.alloc(300, 1), Buffer.from('bc'), Buffer.alloc(2500, 2), Buffer.alloc(0), Buffer.from('end')];
+    const chunks = [...frameChunks(frames, 1000)];
+    expect(chunks.every((c) => c.length <= 1000)).toBe(true);
+    expect(Buffer.concat(chunks)).toEqual(packFrames(frames));
+    const back = unpackFrames(chunks);
+    expect(back).toEqual(frames);
+    // The 300-byte frame went alone, so it comes back as a view of its chunk.
+    expect(chunks.some((c) => c.buffer === back[1]!.buffer)).toBe(true);
   });
 
   it('refuses a blob cut short', () => {

@@ -9,6 +9,8 @@
 import { loadSecurity } from '../auth/security.js';
 import type { Security } from '../auth/security.js';
 import { randomBytes } from 'node:crypto';
+import { frameChunks, packFrames } from '../framing.js';
+import { BLOB_CHUNK_BYTES } from '../wire/options.js';
 import { prepareJob } from '../prepare.js';
 import type { PreparedJob, SubmitOptions } from '../prepare.js';
 import { formatAddress, parseAddress } from '../wire/options.js';
@@ -82,20 +84,31 @@ export class Client {
   readonly #uploaded = new Set<string>();
 
   async submitPrepared(job: PreparedJob): Promise<JobHandle> {
+    try {
+      return await this.#submit(job);
+    } catch (err) {
+      // A coordinator started afresh since this client uploaded the bundle: upload it again, once.
+      if (!this.#uploaded.delete(job.bundleHash) || !/bundle \w+ was not uploaded/.test((err as Error).message)) throw err;
+      return this.#submit(job);
+    }
+  }
+
+  async #submit(job: PreparedJob): Promise<JobHandle> {
     // Small inputs ride in the Submit message itself; large ones go up as a blob, in chunks.
-    const inline = job.inputs.length <= INLINE_INPUTS_BYTES;
+    const size = job.inputs.reduce((n, f) => n + 4 + f.length, 0);
+    const inline = size <= INLINE_INPUTS_BYTES;
     // Inputs are used once: a random upload name, no hashing (see the coordinator's BlobStore).
     const inputsHash = inline ? '' : `upload:${randomBytes(16).toString('hex')}`;
     const uploads: Promise<unknown>[] = [];
     if (!this.#uploaded.has(job.bundleHash)) uploads.push(this.rpc.putBlob(job.bundleHash, job.bundle));
-    if (!inline) uploads.push(this.rpc.putBlob(inputsHash, job.inputs));
+    if (!inline) uploads.push(this.rpc.putBlob(inputsHash, frameChunks(job.inputs, BLOB_CHUNK_BYTES)));
     await Promise.all(uploads);
     this.#uploaded.add(job.bundleHash);
     const { jobId } = await this.rpc.unary<W.SubmitRequest, W.SubmitReply>('submit', {
       ...job.request,
       bundleHash: job.bundleHash,
       inputsHash,
-      inputs: inline ? job.inputs : Buffer.alloc(0),
+      inputs: inline ? packFrames(job.inputs) : Buffer.alloc(0),
     });
     return new JobHandle(jobId, this.rpc);
   }

@@ -100,18 +100,21 @@ export class CoordinatorRpc {
     };
   }
 
-  /** Uploads a blob in chunks; the coordinator checks the hash. */
-  putBlob(hash: string, bytes: Buffer): Promise<W.PutBlobReply> {
+  /**
+   * Uploads a blob: one buffer (cut into chunks here) or chunks made by the
+   * caller. A content-addressed name is checked by the coordinator.
+   */
+  putBlob(name: string, blob: Buffer | Iterable<Buffer>): Promise<W.PutBlobReply> {
     return new Promise((resolve, reject) => {
       const call = (this.stub.putBlob as Function).call(this.stub, (err: grpc.ServiceError | null, rep: W.PutBlobReply) =>
         err ? reject(this.#error(err)) : resolve(rep),
       ) as grpc.ClientWritableStream<W.BlobChunk>;
-      let at = 0;
-      do {
-        const data = bytes.subarray(at, at + BLOB_CHUNK_BYTES);
-        at += data.length;
-        call.write({ hash: at === data.length ? hash : '', data, last: at >= bytes.length });
-      } while (at < bytes.length);
+      let first = true;
+      for (const data of Buffer.isBuffer(blob) ? chunksOf(blob) : blob) {
+        call.write({ hash: first ? name : '', data, last: false });
+        first = false;
+      }
+      if (first) call.write({ hash: name, data: Buffer.alloc(0), last: true });
       call.end();
     });
   }
@@ -119,4 +122,8 @@ export class CoordinatorRpc {
   close(): void {
     this.stub.close();
   }
+}
+
+function* chunksOf(bytes: Buffer): Generator<Buffer> {
+  for (let at = 0; at < bytes.length; at += BLOB_CHUNK_BYTES) yield bytes.subarray(at, at + BLOB_CHUNK_BYTES);
 }

@@ -4,9 +4,9 @@
  */
 import type { ChannelOptions } from '@grpc/grpc-js';
 
-/** One message may carry a batch of tasks or results; blobs travel in 1 MiB chunks. */
+/** One message may carry a batch of tasks or results; blobs travel in chunks of up to 4 MiB. */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
-export const BLOB_CHUNK_BYTES = 1024 * 1024;
+export const BLOB_CHUNK_BYTES = 4 * 1024 * 1024;
 /** One task's input or output must fit in a message with room to spare. */
 export const MAX_VALUE_BYTES = MAX_MESSAGE_BYTES - 1024 * 1024;
 
