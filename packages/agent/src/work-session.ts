@@ -29,7 +29,8 @@ interface IncomingBlob {
 }
 
 export class WorkSession {
-  readonly #jobs = new Map<string, AbortController>();
+  /** Per job with batches here: aborts them on cancel; dropped when its last batch ends. */
+  readonly #jobs = new Map<string, { controller: AbortController; batches: number }>();
   readonly #blobs = new Map<string, IncomingBlob>();
   #outbox: TaskResult[] = [];
   #flushScheduled = false;
@@ -63,7 +64,7 @@ export class WorkSession {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     // Nobody is left to receive these results: free the cores.
-    for (const controller of this.#jobs.values()) controller.abort(new Error('coordinator stream closed'));
+    for (const { controller } of this.#jobs.values()) controller.abort(new Error('coordinator stream closed'));
     for (const blob of this.#blobs.values()) blob.reject(new Error('coordinator stream closed'));
     this.#jobs.clear();
     this.#blobs.clear();
@@ -76,7 +77,7 @@ export class WorkSession {
         void this.#onAssign(msg.assign);
         break;
       case 'cancel':
-        this.#jobs.get(msg.cancel.jobId)?.abort(new Error('job cancelled'));
+        this.#jobs.get(msg.cancel.jobId)?.controller.abort(new Error('job cancelled'));
         this.#jobs.delete(msg.cancel.jobId);
         break;
       case 'bundle':
@@ -94,9 +95,18 @@ export class WorkSession {
 
   async #onAssign(assign: Assign): Promise<void> {
     const { job } = assign;
-    let controller = this.#jobs.get(job.jobId);
-    if (!controller) this.#jobs.set(job.jobId, (controller = new AbortController()));
-    const { signal } = controller;
+    let entry = this.#jobs.get(job.jobId);
+    if (!entry) this.#jobs.set(job.jobId, (entry = { controller: new AbortController(), batches: 0 }));
+    entry.batches++;
+    try {
+      await this.#run(assign, entry.controller.signal);
+    } finally {
+      if (--entry.batches === 0 && this.#jobs.get(job.jobId) === entry) this.#jobs.delete(job.jobId);
+    }
+  }
+
+  async #run(assign: Assign, signal: AbortSignal): Promise<void> {
+    const { job } = assign;
     let bundlePath: string;
     try {
       bundlePath = await this.deps.bundles.ensure(job.bundleHash, () => this.#requestBundle(job.bundleHash));
