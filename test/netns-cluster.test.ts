@@ -164,6 +164,19 @@ describe.skipIf(problem !== undefined)('multi-host cluster in network namespaces
     expect(out.stats.nodes).toContain(idOf(3));
   });
 
+  it('an agent whose address changes (a new DHCP lease) announces again and is dialled at the new address', async () => {
+    const id = idOf(2);
+    // As a DHCP client does: the old lease goes, the new one and its routes come.
+    const ip = (...args: string[]) => execFileSync('ip', ['-n', `pct${RUN}-h2`, ...args]);
+    ip('addr', 'del', '10.213.7.12/24', 'dev', 'eth0');
+    ip('addr', 'add', '10.213.7.22/24', 'dev', 'eth0');
+    ip('route', 'replace', '224.0.0.0/4', 'dev', 'eth0');
+    await coordinator.waitFor(new RegExp(`mDNS: found agent ${id} at 10\\.213\\.7\\.22:7701`), 25_000);
+    await until((ns) => ns.some((n) => n.info.id === id && n.state === 'idle' && (n as unknown as { address: string }).address === '10.213.7.22:7701'), 15_000);
+    const { out } = await runPi();
+    expect(out).toMatchObject({ state: 'COMPLETED', result: expectedPi });
+  }, 60_000);
+
   it('repeated: a random agent killed and restarted every few seconds, 5 runs in a row, always the exact answer', async () => {
     for (let run = 0; run < 5; run++) {
       const job = runPi();
