@@ -240,7 +240,10 @@ export class Cluster {
   watch(id: string, watcher: Watcher): () => void {
     const job = this.#jobs.get(id);
     if (!job) {
-      watcher(eventFromSummary(this.summary(id)));
+      // Ended already (a tiny job often has by the time its client watches): the result rides along when small.
+      const ev = eventFromSummary(this.summary(id));
+      if (ev.state === 'COMPLETED' && ev.tasksTotal <= INLINE_RESULT_MAX_TASKS) ev.result = smallResult(this.result(id));
+      watcher(ev);
       return () => {};
     }
     watcher(job.event());
@@ -507,7 +510,7 @@ export class Cluster {
     const emit = () => {
       this.#notifyTimers.delete(job);
       const ev: JobEvent = job.event(this.#pendingLogs.get(job) ?? []);
-      if (job.state === 'COMPLETED') ev.result = smallResult(job);
+      if (job.state === 'COMPLETED') ev.result = smallResult({ reduced: Boolean(job.result), values: job.result ? [job.result] : (job.outputs as Buffer[]) });
       this.#pendingLogs.delete(job);
       for (const w of job.watchers) w(ev);
     };
@@ -523,11 +526,13 @@ export class Cluster {
 /** Results up to this size ride on the COMPLETED event (the client then needs no GetResult). */
 const INLINE_RESULT_BYTES = 64 * 1024;
 
-function smallResult(job: JobRecord): { reduced: boolean; values: Buffer[] } | null {
-  const values = job.result ? [job.result] : (job.outputs as Buffer[]);
+/** Reading a big finished job's outputs only to find them too big to inline is not worth it. */
+const INLINE_RESULT_MAX_TASKS = 4096;
+
+function smallResult(result: { reduced: boolean; values: Buffer[] }): { reduced: boolean; values: Buffer[] } | null {
   let size = 0;
-  for (const v of values) if ((size += v.length) > INLINE_RESULT_BYTES) return null;
-  return { reduced: Boolean(job.result), values };
+  for (const v of result.values) if ((size += v.length) > INLINE_RESULT_BYTES) return null;
+  return result;
 }
 
 function summaryFromRowSafe(store: StateStore, id: string): JobSummary | undefined {
