@@ -40,13 +40,21 @@ async function serve<D extends { close(): Promise<void> }>(who: string, start: (
   await daemon.close();
 }
 
-export function registerDaemons(program: Command): void {
-  withSecurityFlags(
+/** The flags both daemons take: where to listen, the message limit, mDNS, and the key and TLS. */
+function daemonCommand(program: Command, name: string, description: string, port: number, mdns: string): Command {
+  return withSecurityFlags(
     program
-    .command('agent')
-    .description('run tasks for a coordinator on this node, one worker thread per core')
-    .option('--host <address>', 'address to listen on; anything but loopback needs the cluster key', '0.0.0.0')
-    .option('-p, --port <port>', 'port to listen on (0 picks one)', String(DEFAULT_AGENT_PORT))
+      .command(name)
+      .description(description)
+      .option('--host <address>', 'address to listen on; anything but loopback needs the cluster key', '0.0.0.0')
+      .option('-p, --port <port>', 'port to listen on (0 picks one)', String(port))
+      .option('--max-message <size>', 'largest message a peer may send (default 64M)')
+      .option('--no-mdns', `${mdns} (also: PICOMPUTE_MDNS=off)`),
+  );
+}
+
+export function registerDaemons(program: Command): void {
+  daemonCommand(program, 'agent', 'run tasks for a coordinator on this node, one worker thread per core', DEFAULT_AGENT_PORT, 'do not publish this agent over mDNS')
     .option('--cores <n>', 'worker threads to run (default: every core)')
     .option('--label <label>', 'label this node for --constraint; repeatable', collect, [])
     .option('--coordinator <host:port>', 'register with this coordinator (when it cannot find or name this agent)')
@@ -54,9 +62,7 @@ export function registerDaemons(program: Command): void {
     .option('--task-memory <size>', 'default per-task heap limit, e.g. 512M')
     .option('--cache-dir <dir>', 'where job bundles are cached (default ~/.cache/picompute/agent)')
     .option('--thermal-path <file>', 'CPU temperature file in millidegrees (default /sys/class/thermal/thermal_zone0/temp)')
-    .option('--max-message <size>', 'largest message a peer may send (default 64M)')
-    .option('--no-mdns', 'do not publish this agent over mDNS (also: PICOMPUTE_MDNS=off)'),
-  ).action(
+    .action(
       action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string; maxMessage?: string; thermalPath?: string }) => {
         const { startAgent } = await import('@picompute/agent');
         const { parseSize } = await import('@picompute/sdk/units');
@@ -78,18 +84,11 @@ export function registerDaemons(program: Command): void {
       }),
     );
 
-  withSecurityFlags(
-    program
-      .command('coordinator')
-      .description('schedule jobs onto agents')
-      .option('--host <address>', 'address to listen on; anything but loopback needs the cluster key', '0.0.0.0')
-      .option('-p, --port <port>', 'port to listen on (0 picks one)', String(DEFAULT_COORDINATOR_PORT))
-      .option('--agent <host:port>', 'dial this agent (where mDNS does not reach); repeatable', collect, [])
-      .option('--state-dir <dir>', 'where jobs, results and logs are kept (default ~/.local/state/picompute)')
-      .option('--keep <duration>', 'how long finished jobs and their results are kept', '7d')
-      .option('--max-message <size>', 'largest message a peer may send (default 64M)')
-      .option('--no-mdns', 'do not look for agents or announce this coordinator over mDNS (also: PICOMPUTE_MDNS=off)'),
-  ).action(
+  daemonCommand(program, 'coordinator', 'schedule jobs onto agents', DEFAULT_COORDINATOR_PORT, 'do not look for agents or announce this coordinator over mDNS')
+    .option('--agent <host:port>', 'dial this agent (where mDNS does not reach); repeatable', collect, [])
+    .option('--state-dir <dir>', 'where jobs, results and logs are kept (default ~/.local/state/picompute)')
+    .option('--keep <duration>', 'how long finished jobs and their results are kept', '7d')
+    .action(
       action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string }) => {
         const { parseDuration } = await import('@picompute/sdk/units');
         const { startCoordinator } = await import('@picompute/coordinator');
