@@ -310,11 +310,13 @@ export class Cluster {
   /** Slurm's reasons for a job that got nothing this round. */
   #updateReasons(waiting: JobSnapshot[], nodes: NodeSnapshot[], placed: Set<string>): void {
     const anyUp = nodes.some((n) => n.health === 'up');
-    const someoneRan = placed.size > 0 || [...this.#jobs.values()].some((j) => j.running.size > 0);
+    // Once per tick, not per waiting job: the highest priority holding cores now (a PENDING job holds none).
+    let runningPriority = -Infinity;
+    for (const j of this.#jobs.values()) if (j.running.size > 0) runningPriority = Math.max(runningPriority, j.request.priority);
     for (const s of waiting) {
       const job = this.#jobs.get(s.id)!;
       if (job.state !== 'PENDING' || placed.has(s.id)) continue;
-      this.#setReason(job, !anyUp ? 'NoNodes' : someoneRan && [...this.#jobs.values()].some((o) => o !== job && o.running.size > 0 && o.request.priority > job.request.priority) ? 'Priority' : 'Resources');
+      this.#setReason(job, !anyUp ? 'NoNodes' : runningPriority > job.request.priority ? 'Priority' : 'Resources');
     }
   }
 
