@@ -17,7 +17,10 @@ import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { here, Report } from './lib/harness.mjs';
 
+// pnpm passes the `--` of `pnpm bench -- --quick` through to the script.
+const argv = process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--'));
 const { values: opts } = parseArgs({
+  args: argv,
   options: {
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
@@ -73,7 +76,7 @@ const report = {
   date: new Date().toISOString(),
   machine: `${ctx.cores} cores, ${cpus()[0]?.model ?? 'unknown CPU'}`,
   node: process.version,
-  command: `pnpm bench${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+  command: `pnpm bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
   quick: ctx.quick,
   repeat: ctx.repeat,
   rows: ctx.report.rows,

@@ -5,7 +5,9 @@ Prints one JSON object: figures per workload, each checked for the right answer.
 Every task is submitted with pure=False so Dask cannot reuse a result.
 """
 import json
+import os
 import re
+import signal
 import sys
 import time
 from collections import Counter
@@ -88,6 +90,24 @@ def main():
     fast_ms = (time.perf_counter() - t) * 1000
     assert dict(parts) == freq
     out["W3"] = {"mb": size_mb, "bag_ms": bag_ms, "bag_mb_s": size_mb / bag_ms * 1000, "counter_ms": fast_ms, "counter_mb_s": size_mb / fast_ms * 1000, "distinct": len(freq), "total": sum(freq.values())}
+
+    # W6: the W2 shape with longer tasks; one worker SIGKILLed 2 s in (its nanny restarts it at once).
+    tasks6, points6 = (8, 100000) if quick else (32, 400000)
+    slices6 = [(i + 1, points6) for i in range(tasks6)]
+    t = time.perf_counter()
+    clean_hits = sum(client.gather(client.map(xorshift_hits, slices6, pure=False)))
+    clean_ms = (time.perf_counter() - t) * 1000
+    victim = sorted(client.run(os.getpid).items())[0][1]
+    t = time.perf_counter()
+    futures = client.map(xorshift_hits, slices6, pure=False)
+    kill_at = 0.7 if quick else 2.0
+    time.sleep(kill_at)
+    os.kill(victim, signal.SIGKILL)
+    hurt_hits = sum(client.gather(futures))
+    hurt_ms = (time.perf_counter() - t) * 1000
+    assert hurt_hits == clean_hits, (hurt_hits, clean_hits)
+    out["W6"] = {"tasks": tasks6, "points": points6, "kill_at": kill_at, "clean_ms": clean_ms, "killed_ms": hurt_ms}
+    client.wait_for_workers(cores, timeout=60)
 
     # W4: one trivial task, connected.
     times = []

@@ -25,6 +25,8 @@ export async function run({ cores, quick, report }) {
     report.add('W3 word count', 'Dask, one Counter per partition', d.W3.counter_mb_s, 'MB/s', { ms: +d.W3.counter_ms.toFixed(0) });
     report.add('W4 one trivial job', 'Dask, connected (median)', d.W4.median_ms, 'ms');
     report.add('W4 one trivial job', 'Dask, new process', d.W4.newProcessMs, 'ms');
+    report.add('W6 agent killed', `Dask, unharmed (pure Python, ${d.W6.tasks} × ${d.W6.points} points)`, d.W6.clean_ms, 'ms');
+    report.add('W6 agent killed', `Dask, one worker SIGKILLed ${d.W6.kill_at} s in (its nanny restarts it)`, d.W6.killed_ms, 'ms');
     report.add('W5 idle footprint', 'Dask scheduler', d.W5.schedulerMiB, 'MiB RSS');
     report.add('W5 idle footprint', 'Dask worker', d.W5.workerMiB, 'MiB RSS');
     report.add('W5 idle footprint', 'Dask nanny process', d.W5.nannyMiB, 'MiB RSS');
@@ -35,12 +37,17 @@ export async function run({ cores, quick, report }) {
   const slurmProblem = ensureSlurm();
   if (slurmProblem) report.note(slurmProblem);
   else {
-    const s = await runSlurm({ cores, quick });
+    const s = await runSlurm({ cores, quick, corpus });
     report.add('W1 tiny tasks', `Slurm job array (${s.W1.tasks} tasks)`, s.W1.tasks_per_s, 'tasks/s', { ms: +s.W1.ms.toFixed(0) });
+    report.add('W2 Monte Carlo π', `Slurm job array (${s.W2.tasks} × node)`, s.W2.efficiency, 'efficiency', { ms: +s.W2.ms.toFixed(0) });
+    report.add('W3 word count', 'Slurm job array (1 MiB per task)', s.W3.mb_s, 'MB/s', { ms: +s.W3.ms.toFixed(0) });
+    report.add('W6 agent killed', `Slurm, unharmed (${s.W6.tasks} × node)`, s.W6.cleanMs, 'ms');
+    report.add('W6 agent killed', `Slurm, slurmd SIGKILLed ${s.W6.killAt / 1000} s in and restarted`, s.W6.killedMs, 'ms');
     report.add('W4 one trivial job', 'Slurm srun (median)', s.W4.srunMs, 'ms');
     report.add('W4 one trivial job', 'Slurm sbatch --wait', s.W4.sbatchMs, 'ms');
     report.add('W5 idle footprint', 'slurmctld', s.W5.slurmctldMiB, 'MiB RSS');
     report.add('W5 idle footprint', 'slurmd', s.W5.slurmdMiB, 'MiB RSS');
+    report.note(`vs Slurm: W1 ${ratio(report, 'W1 tiny tasks', 0, s.W1.tasks_per_s, true)}, W2 efficiency ${ratio(report, 'W2 Monte Carlo π', 0, s.W2.efficiency, true)}, W3 ${ratio(report, 'W3 word count', 0, s.W3.mb_s, true)}, W4 ${ratio(report, 'W4 one trivial job', 0, s.W4.srunMs, false)} srun's latency`);
     report.note(`Slurm settings: ${s.settings}`);
   }
 }
