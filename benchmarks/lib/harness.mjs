@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bundleJob, writeBundleFile } from '@picompute/sdk/bundle';
 
 export const here = (p) => fileURLToPath(new URL(`../${p}`, import.meta.url));
-export const CLI = here('../packages/cli/dist/main.js');
+export const CLI = here('../packages/cli/dist/bin/picompute.mjs');
 
 /** Best of `n` runs (least disturbed by the rest of the machine), in ms; also returns the last value. */
 export async function best(n, fn) {

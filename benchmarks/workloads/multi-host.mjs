@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { here, keyEnv, stop } from '../lib/harness.mjs';
 
 const CLUSTER_SH = here('../test/netns/cluster.sh');
-const CLI = here('../packages/cli/dist/main.js');
+const CLI = here('../packages/cli/dist/bin/picompute.mjs');
 
 function onHost(run, i, args, env) {
   return spawn('bash', [CLUSTER_SH, 'exec', run, String(i), process.execPath, CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });

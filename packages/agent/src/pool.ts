@@ -4,10 +4,11 @@
  * asks for a different per-task heap limit gets its own pool, because
  * `resourceLimits` is fixed per worker.
  */
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { Batch, TaskOutcome } from './batch.js';
 
-const WORKER_FILE = new URL('./worker.js', import.meta.url).href;
+// Resolved by package name, not by this file's place, so the CLI's single-file build finds it too.
+const WORKER_FILE = import.meta.resolve('@picompute/agent/worker');
 
 export interface PoolOptions {
   threads: number;
@@ -42,7 +43,7 @@ export class TaskPools {
     try {
       await this.#acquire(held, signal);
       try {
-        return await this.#pool(memoryMb || this.options.memoryMb).run(batch, { signal });
+        return await (await this.#pool(memoryMb || this.options.memoryMb)).run(batch, { signal });
       } finally {
         this.#release(held);
       }
@@ -82,9 +83,13 @@ export class TaskPools {
     this.#pools.clear();
   }
 
-  #pool(memoryMb: number): Piscina<Batch, TaskOutcome[]> {
+  async #pool(memoryMb: number): Promise<Piscina<Batch, TaskOutcome[]>> {
     let pool = this.#pools.get(memoryMb);
     if (!pool) {
+      // Loaded with the first task, not at start: piscina adds ~5 MiB to an idle agent's RSS.
+      const { Piscina } = await import('piscina');
+      pool = this.#pools.get(memoryMb);
+      if (pool) return pool;
       pool = new Piscina<Batch, TaskOutcome[]>({
         filename: WORKER_FILE,
         minThreads: 0,

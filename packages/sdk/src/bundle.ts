@@ -29,7 +29,7 @@ export interface JobBundle {
   hash: string;
 }
 
-const SDK_ENTRY = fileURLToPath(new URL('./index.js', import.meta.url));
+const SDK_ENTRY = fileURLToPath(import.meta.resolve('@picompute/sdk'));
 const REQUIRE_SHIM =
   "import { createRequire as __picomputeCreateRequire } from 'node:module';\n" +
   'const require = __picomputeCreateRequire(import.meta.url);';

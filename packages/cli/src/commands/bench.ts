@@ -14,7 +14,7 @@ import { action, EXIT_JOB_FAILED, EXIT_OK, UsageError } from '../errors.js';
 import { EP_CLASSES, EP_EPSILON } from '../npb.js';
 import { table } from '../table.js';
 
-const BENCH_DIR = fileURLToPath(new URL('../../bench/', import.meta.url));
+const BENCH_DIR = fileURLToPath(new URL('.', import.meta.resolve('@picompute/cli/bench/ep.ts')));
 
 interface BenchFlags extends ConnectFlags {
   class: string;

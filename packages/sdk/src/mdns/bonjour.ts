@@ -7,12 +7,10 @@
  * target is the bare host name (we publish `<host>.local`, which other mDNS
  * stacks such as avahi resolve).
  */
-import { createRequire } from 'node:module';
 import { hostname, networkInterfaces } from 'node:os';
-import type { Bonjour as BonjourType, Browser, Service } from 'bonjour-service';
+import bonjourService from 'bonjour-service';
+import type { Browser, Service } from 'bonjour-service';
 import type { TxtRecord } from './records.js';
-
-const require = createRequire(import.meta.url);
 
 export interface Mdns {
   publish(options: { name: string; type: string; port: number; txt: TxtRecord }): void;
@@ -33,7 +31,7 @@ function addressesNow(): string {
 }
 
 export function startMdns(log: (line: string) => void): Mdns {
-  const { Bonjour } = require('bonjour-service') as { Bonjour: typeof BonjourType };
+  const { Bonjour } = bonjourService;
   const bonjour = new Bonjour({}, (err: Error) => log(`mDNS error: ${err.message}`));
   const timers = new Set<NodeJS.Timeout>();
   const browsers: Browser[] = [];

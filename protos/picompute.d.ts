@@ -1,0 +1,3 @@
+/** picompute.proto as a protobufjs JSON descriptor (made by build.mjs). */
+declare const descriptor: Record<string, unknown>;
+export default descriptor;
