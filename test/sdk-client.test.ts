@@ -24,6 +24,18 @@ describe('SDK client', () => {
     expect(await job.result()).toBe(0 + 1 + 4 + 9 + 16 + 25);
   });
 
+  it('the submit stream names the job and carries its events; a second watcher gets its own stream to the same end', async () => {
+    const job = await client.submit(fixture('slow-square.ts'), { args: { n: '4' } });
+    expect(job.id).toMatch(/^\d+$/);
+    const [first, second] = await Promise.all([collect(job.events()), collect(client.job(job.id).events())]);
+    for (const events of [first, second]) {
+      expect(events.every((e) => e.jobId === job.id)).toBe(true);
+      expect(events.at(-1)).toMatchObject({ state: 'COMPLETED', tasksDone: 4 });
+    }
+    // The submit stream was used up by the first call; this one opens a Watch on the ended job.
+    expect((await collect(job.events())).map((e) => e.state)).toEqual(['COMPLETED']);
+  });
+
   it('returns map outputs in input order with exact values', async () => {
     const job = await client.submit(fixture('values.ts'), { args: { n: '20' } });
     const result = await job.result<{ i: number; big: bigint; counts: Map<string, number>; raw: Buffer }[]>();
@@ -114,3 +126,9 @@ describe('a coordinator started afresh under a client', () => {
     }
   });
 });
+
+async function collect<T>(events: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const ev of events) out.push(ev);
+  return out;
+}

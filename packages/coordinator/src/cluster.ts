@@ -139,6 +139,11 @@ export class Cluster {
 
   // ------------------------------------------------------------ jobs
 
+  /** Resolves when every job submitted so far is on disk (see StateStore.synced). */
+  synced(): Promise<void> {
+    return this.store.synced();
+  }
+
   submit(request: SubmitRequest): JobRecord {
     const bundle = this.blobs.get(request.bundleHash) ?? this.store.bundle(request.bundleHash);
     if (!bundle) throw new UserError(`job bundle ${request.bundleHash.slice(0, 12)} was not uploaded; upload it with PutBlob first`);

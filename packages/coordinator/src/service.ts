@@ -33,6 +33,26 @@ function unary<Req, Rep>(fn: (req: Req) => Rep) {
   };
 }
 
+/** A job's events onto a server stream, from its current state until it ends or the caller goes away. */
+function watchInto(cluster: Cluster, call: grpc.ServerWritableStream<unknown, W.JobEvent>, jobId: string): void {
+  let stop = () => {};
+  try {
+    stop = cluster.watch(jobId, (ev) => {
+      call.write(ev);
+      if (FINAL_STATES.has(ev.state)) call.end();
+    });
+  } catch (err) {
+    failStream(call, err);
+    return;
+  }
+  call.on('cancelled', stop);
+  call.on('close', stop);
+}
+
+function notWritten(jobId: string, err: Error): Error {
+  return new Error(`job ${jobId} was accepted but could not be written to disk (${err.message}); it may not survive a coordinator restart`);
+}
+
 export interface UploadLimits {
   uploadIdleMs: number;
   maxBlobBytes: number;
@@ -40,7 +60,18 @@ export interface UploadLimits {
 
 export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinatorId: string, limits: UploadLimits): grpc.UntypedServiceImplementation {
   return {
-    submit: unary<W.SubmitRequest, W.SubmitReply>((req) => ({ jobId: cluster.submit(req).id })),
+    submit(call: grpc.ServerUnaryCall<W.SubmitRequest, W.SubmitReply>, callback: grpc.sendUnaryData<W.SubmitReply>) {
+      try {
+        const job = cluster.submit(call.request);
+        // The id goes back once the job is on disk; its tasks start meanwhile.
+        cluster.synced().then(
+          () => callback(null, { jobId: job.id }),
+          (err: Error) => callback(fail(notWritten(job.id, err)), null),
+        );
+      } catch (err) {
+        callback(fail(err), null);
+      }
+    },
     cancel: unary<W.CancelRequest, W.CancelReply>((req) => ({ state: cluster.cancel(req.jobId).state })),
     listJobs: unary<W.ListJobsRequest, W.ListJobsReply>((req) => ({ jobs: cluster.jobs(req), shares: cluster.shares() })),
     listNodes: unary<W.ListNodesRequest, W.ListNodesReply>(() => ({ nodes: cluster.nodes() })),
@@ -61,18 +92,22 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
     }),
 
     watch(call: grpc.ServerWritableStream<W.WatchRequest, W.JobEvent>) {
-      let stop = () => {};
+      watchInto(cluster, call, call.request.jobId);
+    },
+
+    submitWatch(call: grpc.ServerWritableStream<W.SubmitRequest, W.JobEvent>) {
+      let job;
       try {
-        stop = cluster.watch(call.request.jobId, (ev) => {
-          call.write(ev);
-          if (FINAL_STATES.has(ev.state)) call.end();
-        });
+        job = cluster.submit(call.request);
       } catch (err) {
         failStream(call, err);
         return;
       }
-      call.on('cancelled', stop);
-      call.on('close', stop);
+      const id = job.id;
+      cluster.synced().then(
+        () => watchInto(cluster, call, id),
+        (err: Error) => failStream(call, notWritten(id, err)),
+      );
     },
 
     getResult(call: grpc.ServerWritableStream<W.GetResultRequest, W.ResultChunk>) {

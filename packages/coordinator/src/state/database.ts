@@ -10,7 +10,8 @@
  * the cluster commits once per event-loop turn, not once per task. A killed
  * process (SIGKILL) loses nothing committed; a power cut may lose the last
  * moments of task results (their tasks then run again), but never a job the
- * coordinator acknowledged: submits commit with synchronous=FULL.
+ * coordinator acknowledged: a submit is answered only after the WAL file is
+ * fsynced (StateStore.synced).
  */
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';

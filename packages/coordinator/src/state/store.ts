@@ -3,6 +3,8 @@
  * path (task results, attempts, log lines) are queued and committed together
  * once per event-loop turn; a submit and a job's end commit at once.
  */
+import { closeSync, fdatasync, openSync } from 'node:fs';
+import { promisify } from 'node:util';
 import type Database from 'better-sqlite3';
 import type { LogLine, SubmitRequest } from '@picompute/sdk/wire';
 
@@ -49,6 +51,8 @@ export interface JobEnd {
   result: Buffer | undefined;
 }
 
+const fdatasyncAsync = promisify(fdatasync);
+
 const FINAL = "('COMPLETED','FAILED','CANCELLED','TIMEOUT','NODE_FAIL')";
 const JOB_COLUMNS = 'id, name, user, request, state, reason, error, tasks_total, tasks_done, attempts, cpu_ms, max_heap_mb, nodes, cores, submitted_at, started_at, ended_at';
 
@@ -92,22 +96,38 @@ export class StateStore {
 
   // ---------------------------------------------------------------- written at once
 
-  /** Stores a new job with its inputs and bundle; durable (fsync) before it returns, since the client is then told the job id. */
+  /**
+   * Stores a new job with its inputs and bundle, committed at once. It is on
+   * disk only when `synced()` resolves: the client must not be told the job
+   * id before that.
+   */
   insertJob(request: SubmitRequest, inputs: readonly Buffer[], bundle: Buffer, submittedAt: number): number {
     this.flush();
-    if (this.durable) this.db.pragma('synchronous = FULL');
-    try {
-      return this.db.transaction(() => {
-        const id = Number(this.#s.insertJob.run(request.name, request.user, JSON.stringify(request), 'PENDING', inputs.length, submittedAt).lastInsertRowid);
-        // Inputs are kept only to run tasks again after a restart: state that dies with its process needs none.
-        if (this.durable) for (let i = 0; i < inputs.length; i++) this.#s.insertTask.run(id, i, inputs[i]);
-        this.#s.putBlob.run(request.bundleHash, bundle);
-        return id;
-      })();
-    } finally {
-      if (this.durable) this.db.pragma('synchronous = NORMAL');
-    }
+    return this.db.transaction(() => {
+      const id = Number(this.#s.insertJob.run(request.name, request.user, JSON.stringify(request), 'PENDING', inputs.length, submittedAt).lastInsertRowid);
+      // Inputs are kept only to run tasks again after a restart: state that dies with its process needs none.
+      if (this.durable) for (let i = 0; i < inputs.length; i++) this.#s.insertTask.run(id, i, inputs[i]);
+      this.#s.putBlob.run(request.bundleHash, bundle);
+      return id;
+    })();
   }
+
+  /**
+   * Resolves when everything committed so far survives a power cut. Commits
+   * run with synchronous=NORMAL (no fsync: they sit in the WAL file); this
+   * fsyncs the WAL file from the thread pool, which is what synchronous=FULL
+   * would do inside the commit, but without stopping the event loop, so the
+   * job's first tasks are already on their way while the disk flushes
+   * (about 1 ms of a submit's latency here).
+   */
+  async synced(): Promise<void> {
+    if (!this.durable) return;
+    // Opened once: SQLite keeps the WAL file (same inode) while its connection is open.
+    this.#walFd ??= openSync(`${this.db.name}-wal`, 'r');
+    await fdatasyncAsync(this.#walFd);
+  }
+
+  #walFd: number | undefined;
 
   /** A job ended: its final row, with what is queued before it. */
   endJob(id: number, end: JobEnd): void {
@@ -209,6 +229,7 @@ export class StateStore {
 
   close(): void {
     this.flush();
+    if (this.#walFd !== undefined) closeSync(this.#walFd);
     this.db.close();
   }
 }

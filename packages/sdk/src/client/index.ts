@@ -104,13 +104,17 @@ export class Client {
     if (!inline) uploads.push(this.rpc.putBlob(inputsHash, frameChunks(job.inputs, BLOB_CHUNK_BYTES)));
     await Promise.all(uploads);
     this.#uploaded.add(job.bundleHash);
-    const { jobId } = await this.rpc.unary<W.SubmitRequest, W.SubmitReply>('submit', {
+    // Submit and watch on one stream: its first event, sent once the job is on disk, names the job.
+    const stream = this.rpc.stream<W.SubmitRequest, W.JobEvent>('submitWatch', {
       ...job.request,
       bundleHash: job.bundleHash,
       inputsHash,
       inputs: inline ? packFrames(job.inputs) : Buffer.alloc(0),
     });
-    return new JobHandle(jobId, this.rpc);
+    const events = stream[Symbol.asyncIterator]();
+    const first = await events.next();
+    if (first.done) throw new Error(`the coordinator at ${this.address} closed the submit stream without naming the job`);
+    return new JobHandle(first.value.jobId, this.rpc, { first: first.value, rest: events, cancel: () => stream.cancel() });
   }
 
   /** A handle on a job submitted earlier (by id). */

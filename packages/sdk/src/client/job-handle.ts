@@ -23,20 +23,32 @@ function decodeOutput(bytes: Buffer, what: string): unknown {
   }
 }
 
+/** The event stream a submit opened, its first event already read. */
+export interface SubmitStream {
+  first: JobEvent;
+  rest: AsyncIterator<JobEvent>;
+  cancel(): void;
+}
+
 export class JobHandle {
   #final: JobEvent | undefined;
+  #submitted: SubmitStream | undefined;
 
   constructor(
     readonly id: string,
     private readonly rpc: CoordinatorRpc,
-  ) {}
+    submitted?: SubmitStream,
+  ) {
+    this.#submitted = submitted;
+  }
 
   /**
    * Progress events until the job ends (the last one has a final state).
-   * Each call opens its own stream; the first event is the current state.
+   * The first call goes on with the stream the submit opened; later calls
+   * open their own. The first event is the current state.
    */
   async *events(): AsyncGenerator<JobEvent> {
-    const stream = this.rpc.stream<{ jobId: string }, JobEvent>('watch', { jobId: this.id });
+    const stream = this.#takeSubmitStream() ?? this.rpc.stream<{ jobId: string }, JobEvent>('watch', { jobId: this.id });
     try {
       for await (const ev of stream) {
         yield ev;
@@ -49,6 +61,19 @@ export class JobHandle {
       stream.cancel();
     }
     throw new Error(`the coordinator closed the event stream of job ${this.id} before it ended`);
+  }
+
+  #takeSubmitStream(): (AsyncIterable<JobEvent> & { cancel(): void }) | undefined {
+    const s = this.#submitted;
+    this.#submitted = undefined;
+    if (!s) return undefined;
+    return {
+      cancel: s.cancel,
+      async *[Symbol.asyncIterator]() {
+        yield s.first;
+        for (let next = await s.rest.next(); !next.done; next = await s.rest.next()) yield next.value;
+      },
+    };
   }
 
   /** Waits for the job to end and returns its last event, whatever the state. */
