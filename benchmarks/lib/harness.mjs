@@ -86,6 +86,18 @@ export function rssMiB(pid) {
   return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
 }
 
+/**
+ * Memory only this process holds (USS: private pages), MiB. RSS also counts
+ * the pages of the node binary a process has touched (~30 MiB for a bare
+ * `node`, ~40 for a daemon), which every Node process on the machine shares
+ * and the kernel can drop and reread.
+ */
+export function ussMiB(pid) {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(rollup)[1]);
+  return (kb('Private_Clean') + kb('Private_Dirty')) / 1024;
+}
+
 export function runCli(args, env) {
   return new Promise((resolve) => {
     const t = performance.now();

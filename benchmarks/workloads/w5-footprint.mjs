@@ -1,5 +1,5 @@
 /** W5: idle daemons' resident memory: an agent and a coordinator connected to it, after a job has run and they went idle. */
-import { daemon, here, keyEnv, rssMiB, runCli, stop } from '../lib/harness.mjs';
+import { daemon, here, keyEnv, rssMiB, runCli, stop, ussMiB } from '../lib/harness.mjs';
 
 export async function run({ quick, report }) {
   const { env } = keyEnv();
@@ -14,10 +14,25 @@ export async function run({ quick, report }) {
     await new Promise((r) => setTimeout(r, quick ? 1000 : 32_000));
     report.add('W5 idle footprint', 'picompute agent, started', fresh.agent, 'MiB RSS');
     report.add('W5 idle footprint', 'picompute coordinator, started', fresh.coordinator, 'MiB RSS');
-    report.add('W5 idle footprint', `picompute agent, idle after a job${quick ? ' (1 s)' : ''}`, rssMiB(agent.pid), 'MiB RSS');
-    report.add('W5 idle footprint', `picompute coordinator, idle after a job${quick ? ' (1 s)' : ''}`, rssMiB(coordinator.pid), 'MiB RSS');
-    report.note('W5: targets agent ≤ 55 MiB, coordinator ≤ 80 MiB RSS');
+    const idle = quick ? ' (1 s)' : '';
+    report.add('W5 idle footprint', `picompute agent, idle after a job${idle}`, rssMiB(agent.pid), 'MiB RSS', { privateMiB: +ussMiB(agent.pid).toFixed(1) });
+    report.add('W5 idle footprint', `picompute coordinator, idle after a job${idle}`, rssMiB(coordinator.pid), 'MiB RSS', { privateMiB: +ussMiB(coordinator.pid).toFixed(1) });
+    const bare = await bareNode();
+    report.add('W5 idle footprint', 'baseline: bare `node` idling', bare.rss, 'MiB RSS', { privateMiB: +bare.uss.toFixed(1) });
+    report.note('W5: targets agent ≤ 55 MiB, coordinator ≤ 80 MiB RSS; privateMiB leaves out the node binary pages every Node process shares');
   } finally {
     await Promise.all([stop(coordinator), stop(agent)]);
+  }
+}
+
+/** A Node process doing nothing, measured the same way. */
+async function bareNode() {
+  const { spawn } = await import('node:child_process');
+  const proc = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    return { rss: rssMiB(proc.pid), uss: ussMiB(proc.pid) };
+  } finally {
+    await stop(proc, 'SIGKILL');
   }
 }
