@@ -399,7 +399,7 @@ export class Cluster {
       }
       if (job.done[r.index]) continue;
       job.outputDone(r.index, r.output);
-      this.store.taskDone(Number(job.id), r.index, r.attempt, r.output, job.doneCount);
+      this.store.taskDone(Number(job.id), r.index, r.attempt, r.output, job.doneCount, !job.fold);
       if (job.doneCount === job.total && !job.fold) this.#finish(job, 'COMPLETED', logs);
       this.#notify(job, logs);
     }

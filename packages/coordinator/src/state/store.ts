@@ -162,8 +162,13 @@ export class StateStore {
     this.#later(() => this.#s.attempt.run(attempts, id, index));
   }
 
-  taskDone(id: number, index: number, attempts: number, output: Buffer, done: number): void {
-    this.#later(() => this.#s.taskDone.run(id, index, attempts, output));
+  /**
+   * A task's output. `forResult` false (a fold job's map output, kept only
+   * so a restarted coordinator need not run the task again) is not written
+   * at all when the state dies with its process.
+   */
+  taskDone(id: number, index: number, attempts: number, output: Buffer, done: number, forResult = true): void {
+    if (forResult || this.durable) this.#later(() => this.#s.taskDone.run(id, index, attempts, output));
     // One progress write per job per turn, however many tasks finished in it.
     if (!this.#progress.has(id)) this.#later(() => this.#s.progress.run(this.#progress.get(id), id));
     this.#progress.set(id, done);
