@@ -17,7 +17,8 @@ import * as grpc from '@grpc/grpc-js';
 import { refusalLogger, requireKeyUnlessLoopback, serverCredentials, serverInterceptors } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
 import type { Mdns } from '@picompute/sdk/mdns';
-import { formatAddress, serverOptions, wireServices } from '@picompute/sdk/wire';
+import { formatAddress, inProcessPair, serverOptions, wireNormalizer, wireServices } from '@picompute/sdk/wire';
+import type { ClientWorkStream, ServerWorkStream } from '@picompute/sdk/wire';
 import type { AgentInfo, FromAgent, ToAgent } from '@picompute/sdk/wire';
 import { BundleCache } from './bundle-cache.js';
 import { agentInfo } from './node-facts.js';
@@ -60,6 +61,11 @@ export interface Agent {
   readonly info: AgentInfo;
   /** The address the agent listens on, `host:port`. */
   readonly address: string;
+  /**
+   * A Work stream to this agent for a coordinator in the same process (the
+   * embedded cluster): the same session as over gRPC, without the network.
+   */
+  connectInProcess(): ClientWorkStream<ToAgent>;
   close(): Promise<void>;
 }
 
@@ -108,12 +114,15 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   let pools: TaskPools;
 
   const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), interceptors: serverInterceptors(security, refusalLogger(log)) });
+  const serve = (call: ServerWorkStream<FromAgent>) => {
+    const session = new WorkSession(call, { info, pools, bundles, heartbeatMs: options.heartbeatMs ?? 1000, thermalPath: options.thermalPath, log });
+    sessions.add(session);
+    void session.closed.then(() => sessions.delete(session));
+  };
   server.addService(wireServices().AgentService.service, {
     work(call: grpc.ServerDuplexStream<ToAgent, FromAgent>) {
       if (!pools) return call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'agent is still starting' });
-      const session = new WorkSession(call, { info, pools, bundles, heartbeatMs: options.heartbeatMs ?? 1000, thermalPath: options.thermalPath, log });
-      sessions.add(session);
-      void session.closed.then(() => sessions.delete(session));
+      serve(call);
     },
     info(_call: unknown, callback: grpc.sendUnaryData<AgentInfo>) {
       callback(null, info);
@@ -143,6 +152,11 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   return {
     info,
     address,
+    connectInProcess() {
+      const { client, server } = inProcessPair<ToAgent, FromAgent>(wireNormalizer('ToAgent'), wireNormalizer('FromAgent'));
+      serve(server);
+      return client;
+    },
     async close() {
       // The goodbye first, so coordinators drop this node at once.
       await mdns?.close();

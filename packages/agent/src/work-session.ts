@@ -4,8 +4,7 @@
  * and sends results back, coalescing those that finish in the same tick into
  * one message. Heartbeats go out every `heartbeatMs`.
  */
-import type { ServerDuplexStream } from '@grpc/grpc-js';
-import type { Assign, BlobChunk, FromAgent, TaskResult, ToAgent } from '@picompute/sdk/wire';
+import type { Assign, BlobChunk, FromAgent, ServerWorkStream, TaskResult, ToAgent } from '@picompute/sdk/wire';
 import type { AgentInfo } from '@picompute/sdk/wire';
 import type { TaskOutcome } from './batch.js';
 import type { BundleCache } from './bundle-cache.js';
@@ -40,7 +39,8 @@ export class WorkSession {
   readonly closed: Promise<void>;
 
   constructor(
-    private readonly call: ServerDuplexStream<ToAgent, FromAgent>,
+    /** A gRPC Work call, or the server end of an in-process one (the embedded cluster). */
+    private readonly call: ServerWorkStream<FromAgent>,
     private readonly deps: SessionDeps,
   ) {
     this.closed = new Promise((resolve) => {

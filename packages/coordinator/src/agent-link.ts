@@ -14,7 +14,10 @@ import * as grpc from '@grpc/grpc-js';
 import { channelCredentials, clientInterceptors } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
 import { BLOB_CHUNK_BYTES, CHANNEL_OPTIONS, wireServices } from '@picompute/sdk/wire';
-import type { AgentInfo, Assign, FromAgent, Heartbeat, TaskResult, ToAgent } from '@picompute/sdk/wire';
+import type { AgentInfo, Assign, ClientWorkStream, FromAgent, Heartbeat, TaskResult, ToAgent } from '@picompute/sdk/wire';
+
+/** Opens a Work stream to an agent: over gRPC, or in-process for the embedded cluster's own agent. */
+export type WorkDialer = () => ClientWorkStream<ToAgent>;
 
 export interface LinkEvents {
   up(link: AgentLink): void;
@@ -36,14 +39,15 @@ export class AgentLink {
   /** Round trip of the last Ping, ms. */
   rttMs = 0;
   #pingSent = 0;
-  #call: grpc.ClientDuplexStream<ToAgent, FromAgent> | undefined;
+  #call: ClientWorkStream<ToAgent> | undefined;
   #up = false;
   #lastSeen = 0;
   #closed = false;
   #retryMs = 200;
   #retry: NodeJS.Timeout | undefined;
   #liveness: NodeJS.Timeout | undefined;
-  readonly #stub: grpc.Client & { work(): grpc.ClientDuplexStream<ToAgent, FromAgent> };
+  readonly #stub: grpc.Client | undefined;
+  readonly #dialWork: WorkDialer;
   /** Keyed by `${jobId}/${index}/${attempt}`. */
   readonly #tasks = new Map<string, InFlightBatch>();
   #batches = 0;
@@ -57,12 +61,18 @@ export class AgentLink {
     private readonly log: (line: string) => void,
     security: Security,
     private readonly deadAfterMs = 3000,
+    dialWork?: WorkDialer,
   ) {
-    const { AgentService } = wireServices();
-    this.#stub = new AgentService(address, channelCredentials(security), {
-      ...CHANNEL_OPTIONS,
-      interceptors: clientInterceptors(security, Boolean(security.key)),
-    }) as never;
+    if (dialWork) this.#dialWork = dialWork;
+    else {
+      const { AgentService } = wireServices();
+      const stub = new AgentService(address, channelCredentials(security), {
+        ...CHANNEL_OPTIONS,
+        interceptors: clientInterceptors(security, Boolean(security.key)),
+      }) as unknown as grpc.Client & { work(): grpc.ClientDuplexStream<ToAgent, FromAgent> };
+      this.#stub = stub;
+      this.#dialWork = () => stub.work();
+    }
     this.#dial();
   }
 
@@ -172,19 +182,19 @@ export class AgentLink {
     clearTimeout(this.#retry);
     clearInterval(this.#liveness);
     this.#call?.cancel();
-    this.#stub.close();
+    this.#stub?.close();
   }
 
   #dial(): void {
     if (this.#closed) return;
-    const call = this.#stub.work();
+    const call = this.#dialWork();
     this.#call = call;
     call.on('data', (msg: FromAgent) => this.#onMessage(call, msg));
     call.on('error', (err: grpc.ServiceError) => this.#lost(call, err.details || err.message, err.code === grpc.status.UNAUTHENTICATED));
     call.on('end', () => this.#lost(call, 'the agent closed its stream'));
   }
 
-  #onMessage(call: grpc.ClientDuplexStream<ToAgent, FromAgent>, msg: FromAgent): void {
+  #onMessage(call: ClientWorkStream<ToAgent>, msg: FromAgent): void {
     if (call !== this.#call) return;
     this.#lastSeen = Date.now();
     switch (msg.msg) {
@@ -216,7 +226,7 @@ export class AgentLink {
     }
   }
 
-  #lost(call: grpc.ClientDuplexStream<ToAgent, FromAgent>, reason: string, refused = false): void {
+  #lost(call: ClientWorkStream<ToAgent>, reason: string, refused = false): void {
     if (call !== this.#call) return;
     this.#call = undefined;
     call.cancel();

@@ -9,6 +9,7 @@ import { unpackFrames } from '@picompute/sdk/framing';
 import { formatDuration } from '@picompute/sdk/units';
 import type { FinalJobState, JobEvent, JobSummary, LogLine, NodeStatus, SubmitRequest, TaskInput, TaskResult, UserShare } from '@picompute/sdk/wire';
 import { AgentLink } from './agent-link.js';
+import type { WorkDialer } from './agent-link.js';
 import type { BlobStore } from './blob-store.js';
 import { FoldPlan } from './fold-plan.js';
 import { eventFromSummary, JobRecord, REDUCE_INDEX, summaryFromRow } from './job-record.js';
@@ -58,8 +59,12 @@ export class Cluster {
 
   // ------------------------------------------------------------ nodes
 
-  /** Dials an agent (named by hand, found by mDNS, or registering itself); a second call for the same address is a no-op. */
-  addAgent(address: string): void {
+  /**
+   * Dials an agent (named by hand, found by mDNS, or registering itself); a
+   * second call for the same address is a no-op. `dialWork` replaces gRPC
+   * for an agent in this very process (the embedded cluster).
+   */
+  addAgent(address: string, dialWork?: WorkDialer): void {
     if (this.#closed || this.#links.has(address)) return;
     const link = new AgentLink(
       address,
@@ -86,6 +91,7 @@ export class Cluster {
       this.log,
       this.security,
       this.deadAfterMs,
+      dialWork,
     );
     this.#links.set(address, link);
   }

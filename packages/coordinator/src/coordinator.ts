@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { refusalLogger, requireKeyUnlessLoopback, serverCredentials, serverInterceptors } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
 import { formatAddress, serverOptions, parseAddress, wireServices } from '@picompute/sdk/wire';
+import type { WorkDialer } from './agent-link.js';
 import { BlobStore } from './blob-store.js';
 import { Cluster } from './cluster.js';
 import { formatDuration } from '@picompute/sdk/units';
@@ -47,7 +48,8 @@ export interface Coordinator {
   readonly id: string;
   readonly address: string;
   readonly cluster: Cluster;
-  addAgent(address: string): void;
+  /** Adds an agent by address; `dialWork` for one in this process (see Cluster.addAgent). */
+  addAgent(address: string, dialWork?: WorkDialer): void;
   close(): Promise<void>;
 }
 
@@ -84,7 +86,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
     id,
     address: formatAddress({ host, port }),
     cluster,
-    addAgent: (address) => cluster.addAgent(formatAddress(parseAddress(address, '--agent'))),
+    addAgent: (address, dialWork) => cluster.addAgent(formatAddress(parseAddress(address, '--agent')), dialWork),
     async close() {
       clearInterval(purgeTimer);
       await discovery?.close();

@@ -1,3 +1,5 @@
 export * from './messages.js';
 export * from './options.js';
-export { wireServices } from './load.js';
+export { wireNormalizer, wireServices } from './load.js';
+export { inProcessPair } from './in-process.js';
+export type { ClientWorkStream, ServerWorkStream } from './in-process.js';

@@ -32,9 +32,28 @@ function codec(type: Type) {
   };
 }
 
+let root: protobuf.Root | undefined;
+function wireRoot(): protobuf.Root {
+  if (!root) {
+    root = protobuf.Root.fromJSON(descriptor);
+    root.resolveAll();
+  }
+  return root;
+}
+
+/**
+ * A message as the wire would deliver it (defaults filled in, enums as
+ * strings, the oneof named), without encoding it: for the in-process Work
+ * stream. Buffers are kept, not copied.
+ */
+export function wireNormalizer<T extends object>(name: 'ToAgent' | 'FromAgent'): (msg: T) => T {
+  const type = wireRoot().lookupType(`picompute.v1.${name}`);
+  return (msg) => type.toObject(type.fromObject(msg), TO_OBJECT) as T;
+}
+
 export function wireServices(): Services {
   if (!services) {
-    const root = protobuf.Root.fromJSON(descriptor).resolveAll();
+    const root = wireRoot();
     const make = (name: string): grpc.ServiceClientConstructor => {
       const service = root.lookupService(`picompute.v1.${name}`);
       const definition: Record<string, grpc.MethodDefinition<object, object>> = {};
