@@ -36,6 +36,12 @@ describe('SDK client', () => {
     expect((await collect(job.events())).map((e) => e.state)).toEqual(['COMPLETED']);
   });
 
+  it('inputs too big to ride in the submit (2.5 MiB) reach the tasks intact', async () => {
+    const { block, sum } = await import('./fixtures/checksums.js');
+    const job = await client.submit(fixture('checksums.ts'), { args: { n: '40', kib: '64' } });
+    expect(await job.result()).toEqual(Array.from({ length: 40 }, (_, i) => sum(block(i, 64))));
+  });
+
   it('returns map outputs in input order with exact values', async () => {
     const job = await client.submit(fixture('values.ts'), { args: { n: '20' } });
     const result = await job.result<{ i: number; big: bigint; counts: Map<string, number>; raw: Buffer }[]>();

@@ -1,10 +1,9 @@
 /** The embedded cluster (coordinator + one agent, in this process) and a client for it. */
 import { startLocalCluster } from '@picompute/cli';
-import { connect } from '@picompute/sdk/client';
 
 export async function withLocalCluster(cores, fn) {
   const cluster = await startLocalCluster({ cores });
-  const client = await connect({ coordinator: cluster.address, security: cluster.security });
+  const client = await cluster.connect();
   try {
     return await fn(client, cluster);
   } finally {

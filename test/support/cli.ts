@@ -149,9 +149,8 @@ export async function startDaemon(args: string[], options: { env?: Env; host?: T
 /** An embedded cluster and a client connected to it, for tests that drive the SDK. */
 export async function localClient(cores = 2) {
   const { startLocalCluster } = await import('@picompute/cli');
-  const { connect } = await import('@picompute/sdk/client');
   const cluster = await startLocalCluster({ cores });
-  const client = await connect({ coordinator: cluster.address, security: cluster.security });
+  const client = await cluster.connect();
   return {
     cluster,
     client,

@@ -56,7 +56,7 @@ export async function connectOrLocal(
   const { startLocalCluster } = await import('./local-cluster.js');
   const local = await startLocalCluster({ log: flags.verbose ? (l) => process.stderr.write(`[local] ${l}\n`) : undefined });
   say(`${flags.local ? '--local' : 'no coordinator given or found'}: running on the embedded local cluster (${local.cores} cores, 127.0.0.1 only)`);
-  const client = await connect({ coordinator: local.address, security: local.security });
+  const client = await local.connect();
   return {
     client,
     local,

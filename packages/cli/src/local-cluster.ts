@@ -1,9 +1,10 @@
 /**
  * The embedded local cluster: a coordinator and one agent using every core,
  * in this process. Clients talk real gRPC to the coordinator on 127.0.0.1
- * (nothing listens on the network) with a fresh random cluster key; the
- * coordinator's Work stream to its agent is in-process (same messages, no
- * encoding). It is what `picompute submit` uses when no coordinator is named,
+ * (nothing listens on the network) with a fresh random cluster key; what
+ * would be bulk copies between the parts stays in-process: the client made
+ * by `connect()` hands its uploads straight to the coordinator, and the
+ * coordinator's Work stream to its agent passes messages without encoding. It is what `picompute submit` uses when no coordinator is named,
  * and it is gone, state and all, when the process ends.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,12 +14,16 @@ import { startAgent } from '@picompute/agent';
 import { startCoordinator } from '@picompute/coordinator';
 import { generateKey } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
+import { connect } from '@picompute/sdk/client';
+import type { Client } from '@picompute/sdk/client';
 
 export interface LocalCluster {
   address: string;
   /** The fresh key a client needs to talk to this cluster. */
   security: Security;
   cores: number;
+  /** A client of this cluster; its uploads skip gRPC (same process). */
+  connect(): Promise<Client>;
   close(): Promise<void>;
 }
 
@@ -35,6 +40,7 @@ export async function startLocalCluster(options: { cores?: number; log?: (line: 
     address: coordinator.address,
     security,
     cores,
+    connect: () => connect({ coordinator: coordinator.address, security, inProcessUpload: (name, parts) => coordinator.putBlob(name, parts) }),
     async close() {
       await coordinator.close();
       await agent.close();

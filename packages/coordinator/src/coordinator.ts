@@ -48,6 +48,11 @@ export interface Coordinator {
   readonly id: string;
   readonly address: string;
   readonly cluster: Cluster;
+  /**
+   * Takes a blob from a client in this very process (the embedded cluster)
+   * as PutBlob would, without the upload: same names and checks.
+   */
+  putBlob(name: string, parts: Buffer[]): void;
   /** Adds an agent by address; `dialWork` for one in this process (see Cluster.addAgent). */
   addAgent(address: string, dialWork?: WorkDialer): void;
   close(): Promise<void>;
@@ -86,6 +91,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
     id,
     address: formatAddress({ host, port }),
     cluster,
+    putBlob: (name, parts) => blobs.put(name, parts),
     addAgent: (address, dialWork) => cluster.addAgent(formatAddress(parseAddress(address, '--agent')), dialWork),
     async close() {
       clearInterval(purgeTimer);
