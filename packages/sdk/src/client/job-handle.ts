@@ -44,8 +44,9 @@ export class JobHandle {
 
   /**
    * Progress events until the job ends (the last one has a final state).
-   * The first call goes on with the stream the submit opened; later calls
-   * open their own. The first event is the current state.
+   * The first call goes on with the stream the submit opened (it stays open
+   * until the job ends or the client closes, even if nobody reads it); later
+   * calls open their own. The first event is the current state.
    */
   async *events(): AsyncGenerator<JobEvent> {
     const stream = this.#takeSubmitStream() ?? this.rpc.stream<{ jobId: string }, JobEvent>('watch', { jobId: this.id });
