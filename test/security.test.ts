@@ -238,7 +238,10 @@ describe('hostile calls', () => {
   it('refuses a blob whose bytes do not match its hash', async () => {
     const client = await connect({ coordinator: coordinator.address, security: { key } });
     try {
-      const job = await prepareJob(fixture('word-lengths.ts'));
+      // A job file the coordinator has never seen, so its bundle (here tampered with) must go up.
+      const file = join(await mkdtemp(join(tmpdir(), 'picompute-tamper-')), 'job.ts');
+      await writeFile(file, `// ${Math.random()}\n${await readFile(fixture('word-lengths.ts'), 'utf8')}`);
+      const job = await prepareJob(file);
       const tampered = Buffer.concat([job.bundle, Buffer.from('\nprocess.exit(1);\n')]);
       await expect(client.submitPrepared({ ...job, bundle: tampered })).rejects.toThrow(/blob named \w+… has sha256 \w+…: refused/);
     } finally {

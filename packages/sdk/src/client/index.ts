@@ -89,37 +89,37 @@ export class Client {
     return this.submitPrepared(await prepareJob(file, options));
   }
 
-  /** Bundles this client has uploaded already: the coordinator keeps them (content-addressed). */
-  readonly #uploaded = new Set<string>();
-
+  /**
+   * Uploads the inputs (unless small enough to ride in the request), then
+   * submits. The bundle is sent only when the coordinator says it lacks it:
+   * it keeps every bundle it was sent (content-addressed, in its state), so
+   * a job file submitted again costs no upload (W4: a new `picompute submit`
+   * process saves a whole RPC). A coordinator in this process gets it first.
+   */
   async submitPrepared(job: PreparedJob): Promise<JobHandle> {
-    try {
-      return await this.#submit(job);
-    } catch (err) {
-      // A coordinator started afresh since this client uploaded the bundle: upload it again, once.
-      if (!this.#uploaded.delete(job.bundleHash) || !/bundle \w+ was not uploaded/.test((err as Error).message)) throw err;
-      return this.#submit(job);
-    }
-  }
-
-  async #submit(job: PreparedJob): Promise<JobHandle> {
     // Small inputs ride in the Submit message itself; large ones go up as a blob, in chunks.
     const size = job.inputs.reduce((n, f) => n + 4 + f.length, 0);
     const inline = size <= INLINE_INPUTS_BYTES;
     // Inputs are used once: a random upload name, no hashing (see the coordinator's BlobStore).
     const inputsHash = inline ? '' : `upload:${randomBytes(16).toString('hex')}`;
     const uploads: Promise<unknown>[] = [];
-    if (!this.#uploaded.has(job.bundleHash)) uploads.push(this.#upload(job.bundleHash, [job.bundle]));
+    if (this.inProcessUpload) uploads.push(this.#upload(job.bundleHash, [job.bundle]));
     if (!inline) uploads.push(this.#upload(inputsHash, frameChunks(job.inputs, BLOB_CHUNK_BYTES)));
     await Promise.all(uploads);
-    this.#uploaded.add(job.bundleHash);
-    // Submit and watch on one stream: its first event, sent once the job is on disk, names the job.
-    const stream = this.rpc.stream<W.SubmitRequest, W.JobEvent>('submitWatch', {
-      ...job.request,
-      bundleHash: job.bundleHash,
-      inputsHash,
-      inputs: inline ? packFrames(job.inputs) : Buffer.alloc(0),
-    });
+    const request: W.SubmitRequest = { ...job.request, bundleHash: job.bundleHash, inputsHash, inputs: inline ? packFrames(job.inputs) : Buffer.alloc(0) };
+    try {
+      return await this.#submitWatch(request);
+    } catch (err) {
+      // The coordinator refuses before it takes the inputs, so they are still there for the second try.
+      if (!/bundle \w+ was not uploaded/.test((err as Error).message)) throw err;
+      await this.#upload(job.bundleHash, [job.bundle]);
+      return this.#submitWatch(request);
+    }
+  }
+
+  /** Submit and watch on one stream: its first event, sent once the job is on disk, names the job. */
+  async #submitWatch(request: W.SubmitRequest): Promise<JobHandle> {
+    const stream = this.rpc.stream<W.SubmitRequest, W.JobEvent>('submitWatch', request);
     const events = stream[Symbol.asyncIterator]();
     const first = await events.next();
     if (first.done) throw new Error(`the coordinator at ${this.address} closed the submit stream without naming the job`);
