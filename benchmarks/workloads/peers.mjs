@@ -7,10 +7,23 @@ import { corpusFile } from '../lib/corpus.mjs';
 import { ensureDask, runDask } from '../peers/dask.mjs';
 import { ensureSlurm, runSlurm } from '../peers/slurm.mjs';
 
+/** picompute's figure (the row whose system starts with `ours`) over the peer's, as "2.5×" (above 1: picompute ahead). */
 const ratio = (report, workload, ours, theirs, higherIsBetter) => {
-  const a = report.get(workload, 'picompute');
-  if (!a || !Number.isFinite(theirs)) return '';
-  return `${(higherIsBetter ? a.figure / theirs : theirs / a.figure).toFixed(1)}×`;
+  const a = report.get(workload, ours)?.figure;
+  if (!Number.isFinite(a) || !Number.isFinite(theirs)) return 'n/a';
+  return `${(higherIsBetter ? a / theirs : theirs / a).toFixed(1)}×`;
+};
+
+/** What killing a node cost, s: the killed run's wall time minus the unharmed one's. */
+const killCost = (killedMs, cleanMs) => {
+  const s = (killedMs - cleanMs) / 1000;
+  return `${s < 0 ? '−' : '+'}${Math.abs(s).toFixed(1)} s`;
+};
+
+/** The same for picompute, from the W6 rows of this run. */
+const ourKillCost = (report) => {
+  const [clean, killed] = [report.get('W6 agent killed', 'picompute, unharmed'), report.get('W6 agent killed', 'picompute, one agent')];
+  return clean && killed ? killCost(killed.figure, clean.figure) : 'n/a';
 };
 
 export async function run({ cores, quick, report }) {
@@ -31,7 +44,12 @@ export async function run({ cores, quick, report }) {
     report.add('W5 idle footprint', 'Dask worker', d.W5.workerMiB, 'MiB RSS');
     report.add('W5 idle footprint', 'Dask nanny process', d.W5.nannyMiB, 'MiB RSS');
     report.note(
-      `vs Dask: W1 ${ratio(report, 'W1 tiny tasks', 0, d.W1.tasks_per_s, true)} the task rate (target ≥ 50×), W3 ${ratio(report, 'W3 word count', 0, d.W3.counter_mb_s, true)} its best form (target ≥ 2×), W4 ${ratio(report, 'W4 one trivial job', 0, d.W4.median_ms, false)} faster connected`,
+      `vs Dask (above 1×: picompute ahead): W1 ${ratio(report, 'W1 tiny tasks', 'picompute', d.W1.tasks_per_s, true)} the task rate (target ≥ 50×), ` +
+        `W2 ${ratio(report, 'W2 Monte Carlo π', 'picompute', d.W2.efficiency, true)} the efficiency, ` +
+        `W3 ${ratio(report, 'W3 word count', 'picompute', d.W3.counter_mb_s, true)} its best form (target ≥ 2×), ` +
+        `W4 ${ratio(report, 'W4 one trivial job', 'picompute SDK', d.W4.median_ms, false)} connected and ${ratio(report, 'W4 one trivial job', 'picompute CLI', d.W4.newProcessMs, false)} from a new process, ` +
+        `W5 ${ratio(report, 'W5 idle footprint', 'picompute agent, idle', d.W5.workerMiB + d.W5.nannyMiB, false)} less memory per node (agent vs worker + nanny), ` +
+        `W6 a kill cost ${ourKillCost(report)} here, ${killCost(d.W6.killed_ms, d.W6.clean_ms)} there`,
     );
   }
   const slurmProblem = ensureSlurm();
@@ -47,7 +65,11 @@ export async function run({ cores, quick, report }) {
     report.add('W4 one trivial job', 'Slurm sbatch --wait', s.W4.sbatchMs, 'ms');
     report.add('W5 idle footprint', 'slurmctld', s.W5.slurmctldMiB, 'MiB RSS');
     report.add('W5 idle footprint', 'slurmd', s.W5.slurmdMiB, 'MiB RSS');
-    report.note(`vs Slurm: W1 ${ratio(report, 'W1 tiny tasks', 0, s.W1.tasks_per_s, true)}, W2 efficiency ${ratio(report, 'W2 Monte Carlo π', 0, s.W2.efficiency, true)}, W3 ${ratio(report, 'W3 word count', 0, s.W3.mb_s, true)}, W4 ${ratio(report, 'W4 one trivial job', 0, s.W4.srunMs, false)} srun's latency`);
+    report.note(
+      `vs Slurm (above 1×: picompute ahead): W1 ${ratio(report, 'W1 tiny tasks', 'picompute', s.W1.tasks_per_s, true)}, W2 ${ratio(report, 'W2 Monte Carlo π', 'picompute', s.W2.efficiency, true)} the efficiency, ` +
+        `W3 ${ratio(report, 'W3 word count', 'picompute', s.W3.mb_s, true)}, W4 ${ratio(report, 'W4 one trivial job', 'picompute SDK', s.W4.srunMs, false)} srun's latency (CLI from a new process ${ratio(report, 'W4 one trivial job', 'picompute CLI', s.W4.srunMs, false)} srun's, ${ratio(report, 'W4 one trivial job', 'picompute CLI', s.W4.sbatchMs, false)} sbatch --wait's), ` +
+        `W5 ${ratio(report, 'W5 idle footprint', 'picompute agent, idle', s.W5.slurmdMiB, false)} slurmd's memory, W6 a kill cost ${ourKillCost(report)} here, ${killCost(s.W6.killedMs, s.W6.cleanMs)} there`,
+    );
     report.note(`Slurm settings: ${s.settings}`);
   }
 }
