@@ -1,12 +1,15 @@
 /**
  * The multi-host variant (with --multi-host; root and Linux network
- * namespaces): W1, W2 and W6 across three one-core agent hosts, a
+ * namespaces): W1, W2, W3 and W6 across three one-core agent hosts, a
  * coordinator host and a client host made by test/netns/cluster.sh, linked at
- * 1 Gbit like Pi ports. Figures are the coordinator's job wall times.
+ * 1 Gbit like Pi ports. Figures are the coordinator's job wall times, and for
+ * W3 also the client's (its 50 MB go up over the client's link first).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { here, keyEnv, stop } from '../lib/harness.mjs';
+import { readFileSync, statSync } from 'node:fs';
+import { corpusFile } from '../lib/corpus.mjs';
+import { bundleExports, here, keyEnv, stop } from '../lib/harness.mjs';
 
 const CLUSTER_SH = here('../test/netns/cluster.sh');
 const CLI = here('../packages/cli/dist/bin/picompute.mjs');
@@ -36,7 +39,15 @@ function submit(run, env, args) {
     let err = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (err += d));
-    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`submit failed (${code}): ${err}`))));
+    // 'close', not 'exit': a big result may still be on its way through the pipe when the process exits.
+    p.on('close', (code) => {
+      try {
+        if (code !== 0) throw new Error(`submit failed (${code}): ${err}`);
+        resolve(JSON.parse(out));
+      } catch (e) {
+        reject(e);
+      }
+    });
   });
 }
 
@@ -65,6 +76,14 @@ export async function run({ quick, report }) {
     const piArgs = ['--arg', `tasks=${quick ? 8 : 64}`, '--arg', `points=${quick ? 200_000 : 2_000_000}`];
     const w2 = await submit(RUN, env, [example, ...piArgs]);
     report.add('W2 Monte Carlo π', 'picompute, 3 hosts (job wall)', w2.stats.jobWallMs, 'ms', { answer: w2.result });
+    const corpus = corpusFile(quick ? 2 : 50);
+    const mb = statSync(corpus).size / 1048576;
+    const { exports: wc } = await bundleExports(here('jobs/word-count.ts'));
+    const expected = wc.countWords(readFileSync(corpus, 'latin1'));
+    const w3 = await submit(RUN, env, [here('jobs/word-count.ts'), '--arg', `file=${corpus}`]);
+    if (Object.keys(w3.result).length !== expected.size || [...expected].some(([w, n]) => w3.result[w] !== n)) throw new Error('multi-host W3 counts differ from the sequential count');
+    report.add('W3 word count', 'picompute, 3 hosts (client wall, with the upload)', mb / (w3.stats.wallMs / 1000), 'MB/s', { ms: w3.stats.wallMs });
+    report.add('W3 word count', 'picompute, 3 hosts (job wall)', mb / (w3.stats.jobWallMs / 1000), 'MB/s', { ms: w3.stats.jobWallMs });
     const w6Args = ['--arg', `tasks=${quick ? 6 : 48}`, '--arg', `points=${quick ? 10_000_000 : 40_000_000}`];
     const clean = await submit(RUN, env, [example, ...w6Args]);
     const hurt = submit(RUN, env, [example, ...w6Args]);

@@ -30,8 +30,16 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<number |
       process.stderr.write(`picompute: ${(err as Error)?.message ?? String(err)}\n`);
       code = exitCodeFor(err);
     }
+    // Writes to a pipe are asynchronous: exiting before they drain would cut
+    // a big --json result at the pipe's 64 KiB (a reader that never reads
+    // keeps us waiting, as it would `cat`).
+    await Promise.all([drained(process.stdout), drained(process.stderr)]);
     process.exit(code);
   };
+}
+
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.write('', () => resolve()));
 }
 
 export function collect(value: string, previous: string[] = []): string[] {
