@@ -114,6 +114,13 @@ describe.skipIf(problem !== undefined)('multi-host cluster in network namespaces
     expect(JSON.parse(r.stdout).stats.nodes).toContain(idOf(3));
   });
 
+  it('a --json result far larger than a pipe holds arrives whole at a reader on another host', async () => {
+    const r = await submit([fixture('concat.ts'), '--arg', 'n=100000', '--coordinator', COORDINATOR]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.length).toBeGreaterThan(512 * 1024);
+    expect(JSON.parse(r.stdout).result).toBe(Array.from({ length: 100_000 }, (_, i) => i).join(','));
+  });
+
   it('an agent killed with SIGKILL mid-job: exact answer, node down within 5 s, back in use after a restart', async () => {
     const job = runPi();
     await sleep(1500);
