@@ -285,6 +285,25 @@ describe('what an agent gives job code', () => {
 });
 
 describe('a rogue agent with the key', () => {
+  it('a coordinator that ends the submit stream without naming the job: the client says so', async () => {
+    const key = generateKey();
+    const { CoordinatorService } = wireServices();
+    const { serverInterceptors } = await import('@picompute/sdk/auth');
+    const server = new grpc.Server({ interceptors: serverInterceptors({ key }) });
+    server.addService(CoordinatorService.service, {
+      // Takes the submit, then closes the stream with no event: no job id ever comes back.
+      submitWatch: (call: grpc.ServerWritableStream<unknown, unknown>) => call.end(),
+    });
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const client = await connect({ coordinator: `127.0.0.1:${port}`, security: { key } });
+    try {
+      await expect(client.submit(fixture('values.ts'), { args: { n: '2' } })).rejects.toThrow(`the coordinator at 127.0.0.1:${port} closed the submit stream without naming the job`);
+    } finally {
+      client.close();
+      server.forceShutdown();
+    }
+  });
+
   it('a result that cannot be decoded fails at the client with the task named, and the coordinator stays up', async () => {
     const key = generateKey();
     const coordinator = await startCoordinator({ security: { key }, log: quiet, stateDir: stateDir() });
