@@ -6,11 +6,23 @@ import { copyFile, mkdtemp, mkdir, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fixture, runCli } from './support/cli.js';
+import { spawn } from 'node:child_process';
+import { CLI, childEnv, fixture, runCli } from './support/cli.js';
 
 const EXAMPLE = new URL('../examples/monte-carlo-pi.ts', import.meta.url).pathname;
 
 describe('submit on the embedded cluster', () => {
+  it('a reader that goes away early (| head) ends the command quietly, exit 0, no stack', async () => {
+    const child = spawn(process.execPath, [CLI, 'submit', fixture('concat.ts'), '--arg', 'n=100000', '--json'], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    // Like `head -c 20`: read a little, then close our end of the pipe.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(stderr).not.toMatch(/EPIPE|Unhandled|\n\s+at /);
+    expect(code).toBe(0);
+  });
+
   it('prints the Monte Carlo estimate of π and a summary line', async () => {
     const r = await runCli(['submit', EXAMPLE, '--arg', 'tasks=8', '--arg', 'points=200000']);
     expect(r.stderr).toContain('embedded local cluster');

@@ -10,7 +10,13 @@ import { registerInit } from './commands/init.js';
 import { registerNodes } from './commands/nodes.js';
 import { registerQueueVerbs } from './commands/queue.js';
 import { registerSubmit } from './commands/submit.js';
-import { EXIT_USAGE } from './errors.js';
+import { EXIT_OK, EXIT_USAGE } from './errors.js';
+
+// A reader that goes away (`picompute jobs | head -1`) is not an error: stop quietly, as `cat` does.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(EXIT_OK);
+});
 
 const program = new Command('picompute')
   .description('batch map/reduce jobs on a cluster of small Linux machines')
