@@ -7,7 +7,6 @@ export async function withLocalCluster(cores, fn) {
   try {
     return await fn(client, cluster);
   } finally {
-    client.close();
     await cluster.close();
   }
 }

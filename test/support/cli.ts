@@ -150,15 +150,7 @@ export async function startDaemon(args: string[], options: { env?: Env; host?: T
 export async function localClient(cores = 2) {
   const { startLocalCluster } = await import('@picompute/cli');
   const cluster = await startLocalCluster({ cores });
-  const client = await cluster.connect();
-  return {
-    cluster,
-    client,
-    async close() {
-      client.close();
-      await cluster.close();
-    },
-  };
+  return { cluster, client: await cluster.connect(), close: () => cluster.close() };
 }
 
 /** Registers hooks that start an embedded cluster for the enclosing describe block and close it after. */

@@ -56,13 +56,5 @@ export async function connectOrLocal(
   const { startLocalCluster } = await import('./local-cluster.js');
   const local = await startLocalCluster({ log: flags.verbose ? (l) => process.stderr.write(`[local] ${l}\n`) : undefined });
   say(`${flags.local ? '--local' : 'no coordinator given or found'}: running on the embedded local cluster (${local.cores} cores, 127.0.0.1 only)`);
-  const client = await local.connect();
-  return {
-    client,
-    local,
-    async close() {
-      client.close();
-      await local.close();
-    },
-  };
+  return { client: await local.connect(), local, close: () => local.close() };
 }

@@ -22,8 +22,9 @@ export interface LocalCluster {
   /** The fresh key a client needs to talk to this cluster. */
   security: Security;
   cores: number;
-  /** A client of this cluster; its uploads skip gRPC (same process). */
+  /** A client of this cluster; its uploads skip gRPC (same process). `close()` closes it too. */
   connect(): Promise<Client>;
+  /** Closes the clients `connect()` made, then the cluster; removes its state. */
   close(): Promise<void>;
 }
 
@@ -36,12 +37,18 @@ export async function startLocalCluster(options: { cores?: number; log?: (line: 
   const agent = await startAgent({ host: '127.0.0.1', port: 0, cores, cacheDir: join(cacheDir, 'bundles'), log, security, id: 'local' });
   // Same process: the Work stream skips gRPC (no encoding, no copies of inputs and outputs).
   coordinator.addAgent(agent.address, () => agent.connectInProcess());
+  const clients = new Set<Client>();
   return {
     address: coordinator.address,
     security,
     cores,
-    connect: () => connect({ coordinator: coordinator.address, security, inProcessUpload: (name, parts) => coordinator.putBlob(name, parts) }),
+    async connect() {
+      const client = await connect({ coordinator: coordinator.address, security, inProcessUpload: (name, parts) => coordinator.putBlob(name, parts) });
+      clients.add(client);
+      return client;
+    },
     async close() {
+      for (const client of clients) client.close();
       await coordinator.close();
       await agent.close();
       await rm(cacheDir, { recursive: true, force: true });
