@@ -4,7 +4,9 @@
  * that is refused while everybody else is still served.
  */
 import { mkdtemp, readFile, stat, writeFile, chmod } from 'node:fs/promises';
-import { connect as tcpConnect } from 'node:net';
+import { createServer, connect as tcpConnect } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,13 +15,31 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent } from '@picompute/agent';
 import { startCoordinator } from '@picompute/coordinator';
 import type { Coordinator } from '@picompute/coordinator';
-import { AUTH_HEADER, generateKey, signRequest } from '@picompute/sdk/auth';
+import { AUTH_HEADER, bindServer, channelCredentials, clientChannelOptions, clusterTls, generateKey, parseKey, serverInterceptors, signRequest } from '@picompute/sdk/auth';
 import { connect, prepareJob } from '@picompute/sdk/client';
-import { CHANNEL_OPTIONS, wireServices } from '@picompute/sdk/wire';
+import { wireServices } from '@picompute/sdk/wire';
 import type { FromAgent, ToAgent } from '@picompute/sdk/wire';
-import { fixture, makeKeyFile, runCli, startDaemon, stateDir } from './support/cli.js';
+import { fixture, KEY_FILE, makeKeyFile, runCli, startDaemon, stateDir } from './support/cli.js';
 
 const quiet = () => {};
+
+/** One TLS handshake with the certificate a holder of `keyFile`'s key makes: 'accepted' or 'refused' (by either side). */
+async function handshake(address: string, keyFile: string): Promise<'accepted' | 'refused'> {
+  const own = clusterTls(parseKey(await readFile(keyFile, 'utf8'), keyFile));
+  const [host, port] = [address.replace(/:\d+$/, '').replace('0.0.0.0', '127.0.0.1'), Number(address.split(':').pop())];
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host, port, ca: own.ca, cert: own.cert, key: own.key, servername: 'picompute', ALPNProtocols: ['h2'], checkServerIdentity: () => undefined });
+    // In TLS 1.3 the server judges the client's certificate after the client is done: wait for its verdict.
+    socket.once('secureConnect', () =>
+      socket.once('data', () => {
+        resolve('accepted');
+        socket.destroy();
+      }),
+    );
+    socket.once('error', () => resolve('refused'));
+    socket.once('close', () => resolve('refused'));
+  });
+}
 
 describe('picompute init', () => {
   it('writes a 256-bit key only its owner can read, and will not overwrite it', async () => {
@@ -92,17 +112,18 @@ describe('a keyed cluster', () => {
     expect(JSON.parse(r.stdout).result).toEqual({ a: 12, b: 15, c: 6 });
   });
 
-  it('a client with another key gets "wrong cluster key" at once, not a result', async () => {
+  it('a client with another key is told the server is not part of its cluster, not "cannot reach", and gets no result', async () => {
     const r = await runCli(['submit', fixture('word-lengths.ts'), '--coordinator', coordAddress(), '--key-file', makeKeyFile('other.key')]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('refused the call: wrong cluster key');
-    expect(r.ms).toBeLessThan(10_000);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`the coordinator at ${coordAddress()}: this server is not part of your cluster (it could not prove the cluster key)`);
+    expect(r.stderr).not.toContain('cannot reach');
   });
 
   it('a client with no key is told the coordinator requires one', async () => {
     const r = await runCli(['submit', fixture('word-lengths.ts'), '--coordinator', coordAddress()], { env: { PICOMPUTE_KEY_FILE: undefined } });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('no cluster key presented');
+    expect(r.stderr).toContain('does not speak to a client without the cluster key');
     expect(r.stderr).toContain('this client has no cluster key');
   });
 
@@ -110,12 +131,16 @@ describe('a keyed cluster', () => {
     const stranger = await startDaemon(['agent', '--port', '0', '--cores', '1', '--key-file', makeKeyFile('stranger.key')]);
     const coord = await startDaemon(['coordinator', '--port', '0', '--agent', agent.address.replace('0.0.0.0', '127.0.0.1'), '--agent', stranger.address.replace('0.0.0.0', '127.0.0.1')]);
     try {
-      await coord.waitFor(/ignoring agent at \S+: wrong cluster key/);
+      await coord.waitFor(/ignoring agent at \S+: this server is not part of your cluster \(it could not prove the cluster key\)/);
       await coord.waitFor(/agent \S+ up at/);
       const r = await runCli(['submit', fixture('slow-square.ts'), '--json', '--arg', 'n=6', '--coordinator', coord.address.replace('0.0.0.0', '127.0.0.1')]);
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout).stats.nodes).toEqual([agent.output().match(/agent (\S+) listening/)![1]]);
-      await stranger.waitFor(/refused \/picompute\.v1\.AgentService\/Work from \S+: wrong cluster key \(logged once per peer\)/);
+      await stranger.waitFor(/refused a TLS connection from 127\.0\.0\.1: it hung up in the TLS handshake \(it does not trust this cluster: another key, or not picompute\) \(logged once per peer\)/);
+      // More strangers' handshakes from the same host add no line: the log cannot be flooded.
+      for (let i = 0; i < 3; i++) expect(await handshake(stranger.address, makeKeyFile(`stranger-${i}.key`))).toBe('refused');
+      await new Promise((r) => setTimeout(r, 300)); // let the daemon's output arrive
+      expect(stranger.output().match(/refused a TLS connection/g)).toHaveLength(1);
     } finally {
       await Promise.all([stranger.stop('SIGKILL'), coord.stop('SIGKILL')]);
     }
@@ -142,7 +167,7 @@ describe('TLS', () => {
       expect(JSON.parse(ok.stdout).result).toEqual({ a: 12, b: 15, c: 6 });
       const plain = await runCli(['submit', fixture('word-lengths.ts'), '--coordinator', target, '--key-file', keyFile]);
       expect(plain.code).toBe(2);
-      expect(plain.stderr).toContain(`cannot reach a picompute coordinator at ${target}`);
+      expect(plain.stderr).toContain(`the coordinator at ${target}: this server is not part of your cluster`);
       expect(plain.stderr).toContain('--tls-ca');
     } finally {
       await Promise.all([agent.stop('SIGKILL'), coordinator.stop('SIGKILL')]);
@@ -164,7 +189,8 @@ describe('hostile calls', () => {
     const agent = await startAgent({ security: { key }, cores: 1, log: quiet, cacheDir: await mkdtemp(join(tmpdir(), 'picompute-hostile-')) });
     agentClose = agent.close;
     coordinator.addAgent(agent.address);
-    raw = new grpc.Client(coordinator.address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    // A key holder's connection (TLS from the key) that sends what no honest client would.
+    raw = new grpc.Client(coordinator.address, channelCredentials({ key }), { ...clientChannelOptions({}), 'grpc.ssl_target_name_override': 'picompute' });
   });
   afterAll(async () => {
     raw?.close();
@@ -288,13 +314,12 @@ describe('a rogue agent with the key', () => {
   it('a coordinator that ends the submit stream without naming the job: the client says so', async () => {
     const key = generateKey();
     const { CoordinatorService } = wireServices();
-    const { serverInterceptors } = await import('@picompute/sdk/auth');
     const server = new grpc.Server({ interceptors: serverInterceptors({ key }) });
     server.addService(CoordinatorService.service, {
       // Takes the submit, then closes the stream with no event: no job id ever comes back.
       submitWatch: (call: grpc.ServerWritableStream<unknown, unknown>) => call.end(),
     });
-    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const port = await bindServer(server, '127.0.0.1:0', { key }, 'rogue');
     const client = await connect({ coordinator: `127.0.0.1:${port}`, security: { key } });
     try {
       await expect(client.submit(fixture('values.ts'), { args: { n: '2' } })).rejects.toThrow(`the coordinator at 127.0.0.1:${port} closed the submit stream without naming the job`);
@@ -308,7 +333,6 @@ describe('a rogue agent with the key', () => {
     const key = generateKey();
     const coordinator = await startCoordinator({ security: { key }, log: quiet, stateDir: stateDir() });
     const { AgentService } = wireServices();
-    const { serverInterceptors } = await import('@picompute/sdk/auth');
     const server = new grpc.Server({ interceptors: serverInterceptors({ key }) });
     server.addService(AgentService.service, {
       work(call: grpc.ServerDuplexStream<ToAgent, FromAgent>) {
@@ -321,7 +345,7 @@ describe('a rogue agent with the key', () => {
       },
       info: (_: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, {}),
     });
-    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const port = await bindServer(server, '127.0.0.1:0', { key }, 'rogue');
     coordinator.addAgent(`127.0.0.1:${port}`);
     const client = await connect({ coordinator: coordinator.address, security: { key } });
     try {
@@ -336,3 +360,141 @@ describe('a rogue agent with the key', () => {
   });
 });
 
+
+/**
+ * The attacks of a stranger on the LAN without the key, as they were
+ * carried out against the per-request header alone: each must now fail
+ * before a single request, header or byte of job data reaches anyone.
+ */
+describe('a stranger without the key', () => {
+  /** A plain TCP listener that records every byte a victim sends it and answers garbage. */
+  async function recorder(): Promise<{ address: string; bytes: () => Buffer; close(): void }> {
+    const chunks: Buffer[] = [];
+    const server = createServer((socket) => {
+      socket.on('data', (d) => {
+        chunks.push(d);
+        socket.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, bytes: () => Buffer.concat(chunks), close: () => server.close() };
+  }
+
+  /** A gRPC server of either service that records the metadata of every call it gets; keyless, or with its own key's TLS. */
+  async function fakeServer(security: { key?: Buffer }): Promise<{ address: string; calls: grpc.Metadata[]; close(): void }> {
+    const calls: grpc.Metadata[] = [];
+    const { AgentService, CoordinatorService } = wireServices();
+    const server = new grpc.Server();
+    const record = (call: { metadata: grpc.Metadata; end?: () => void }, cb?: Function) => {
+      calls.push(call.metadata);
+      cb?.({ code: grpc.status.NOT_FOUND, details: `bundle ${'0'.repeat(8)}… was not uploaded` });
+      call.end?.();
+    };
+    server.addService(AgentService.service, { work: record, info: record });
+    server.addService(CoordinatorService.service, Object.fromEntries(Object.keys(CoordinatorService.service).map((m) => [m, record])));
+    const port = await bindServer(server, '127.0.0.1:0', security, 'fake');
+    return { address: `127.0.0.1:${port}`, calls, close: () => server.forceShutdown() };
+  }
+
+  it("the coordinator's dial of a fake agent hands it no header to relay, and a relayed header does not open the real agent", async () => {
+    const agent = await startDaemon(['agent', '--port', '0', '--cores', '1']);
+    const agentAddress = agent.address.replace('0.0.0.0', '127.0.0.1');
+    const fakes = [await fakeServer({}), await fakeServer({ key: generateKey() })];
+    const coord = await startDaemon(['coordinator', '--port', '0', '--agent', agentAddress, ...fakes.flatMap((f) => ['--agent', f.address])]);
+    try {
+      for (const f of fakes) await coord.waitFor(new RegExp(`ignoring agent at ${f.address}: this server is not part of your cluster \\(it could not prove the cluster key\\)`));
+      await coord.waitFor(/agent \S+ up at/);
+      // Neither fake got a call, so neither holds a header of ours.
+      expect(fakes.map((f) => f.calls.length)).toEqual([0, 0]);
+      // Even a header the attacker somehow had (here: made with the key) opens nothing without the key's certificate.
+      const stolen = signRequest(await keyOf(), '/picompute.v1.AgentService/Work').header;
+      for (const credentials of [grpc.credentials.createInsecure(), channelCredentials({ key: generateKey() })]) {
+        const err = await workWith(agentAddress, credentials, stolen);
+        expect(err.code).toBe(grpc.status.UNAVAILABLE);
+      }
+      await agent.waitFor(/refused a TLS connection from 127\.0\.0\.1: it showed no certificate of this cluster \(wrong version number\)/);
+      expect(agent.output()).not.toMatch(/Assign|running task/i);
+    } finally {
+      for (const f of fakes) f.close();
+      await Promise.all([agent.stop('SIGKILL'), coord.stop('SIGKILL')]);
+    }
+  });
+
+  it('a fake coordinator gets no bundle, input or header from a client, which says the server is not part of its cluster', async () => {
+    const tcp = await recorder();
+    const tls = await fakeServer({ key: generateKey() });
+    try {
+      for (const address of [tcp.address, tls.address]) {
+        const r = await runCli(['submit', fixture('word-lengths.ts'), '--json', '--coordinator', address]);
+        expect(r.code).toBe(2);
+        expect(r.stdout).toBe('');
+        expect(r.stderr).toContain(`the coordinator at ${address}: this server is not part of your cluster (it could not prove the cluster key)`);
+      }
+      // All the recorder saw is a TLS ClientHello: nothing readable, no header, no job source.
+      const seen = tcp.bytes();
+      expect(seen[0]).toBe(0x16);
+      expect(seen.includes(AUTH_HEADER)).toBe(false);
+      expect(seen.includes('defineJob')).toBe(false);
+      expect(tls.calls).toHaveLength(0);
+    } finally {
+      tcp.close();
+      tls.close();
+    }
+  });
+
+  it('a header captured on one connection opens nothing on another: same server, after its restart, or another node', async () => {
+    const key = generateKey();
+    const state = stateDir();
+    const cacheDir = await mkdtemp(join(tmpdir(), 'picompute-replay-'));
+    const LIST = '/picompute.v1.CoordinatorService/ListNodes';
+    const header = signRequest(key, LIST).header;
+    const strangers = () => [grpc.credentials.createInsecure(), channelCredentials({ key: generateKey() })];
+    let coordinator = await startCoordinator({ security: { key }, log: quiet, stateDir: state });
+    const agent = await startAgent({ security: { key }, cores: 1, log: quiet, cacheDir });
+    try {
+      // The header is good: a key holder's connection gets through with it, once.
+      expect((await unaryWith(coordinator.address, channelCredentials({ key }), LIST, header)).code).toBe(grpc.status.OK);
+      for (const credentials of strangers()) expect((await unaryWith(coordinator.address, credentials, LIST, header)).code).toBe(grpc.status.UNAVAILABLE);
+      for (const credentials of strangers()) expect((await unaryWith(agent.address, credentials, '/picompute.v1.AgentService/Info', header)).code).toBe(grpc.status.UNAVAILABLE);
+      await coordinator.close();
+      coordinator = await startCoordinator({ security: { key }, log: quiet, stateDir: state });
+      for (const credentials of strangers()) expect((await unaryWith(coordinator.address, credentials, LIST, header)).code).toBe(grpc.status.UNAVAILABLE);
+    } finally {
+      await coordinator.close();
+      await agent.close();
+    }
+  });
+});
+
+/** The key every test daemon uses (test/support/cli.ts points PICOMPUTE_KEY_FILE at it). */
+async function keyOf(): Promise<Buffer> {
+  return parseKey(await readFile(KEY_FILE, 'utf8'), KEY_FILE);
+}
+
+function unaryWith(address: string, credentials: grpc.ChannelCredentials, method: string, auth: string): Promise<{ code: grpc.status; details: string }> {
+  const client = new grpc.Client(address, credentials, { 'grpc.ssl_target_name_override': 'picompute' });
+  const md = new grpc.Metadata();
+  md.set(AUTH_HEADER, auth);
+  return new Promise((resolve) =>
+    client.makeUnaryRequest(method, (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), md, { deadline: Date.now() + 5000 }, (err) => {
+      client.close();
+      resolve({ code: err?.code ?? grpc.status.OK, details: err?.details ?? '' });
+    }),
+  );
+}
+
+function workWith(address: string, credentials: grpc.ChannelCredentials, auth: string): Promise<{ code: grpc.status }> {
+  const client = new grpc.Client(address, credentials, { 'grpc.ssl_target_name_override': 'picompute' });
+  const md = new grpc.Metadata();
+  md.set(AUTH_HEADER, auth);
+  return new Promise((resolve) => {
+    const call = client.makeBidiStreamRequest('/picompute.v1.AgentService/Work', (b: Buffer) => b, (b: Buffer) => b, md, { deadline: Date.now() + 5000 });
+    call.on('data', () => {});
+    call.on('error', (err: grpc.ServiceError) => {
+      client.close();
+      resolve({ code: err.code });
+    });
+    call.on('end', () => resolve({ code: grpc.status.OK }));
+  });
+}

@@ -14,7 +14,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir, hostname, networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { refusalLogger, requireKeyUnlessLoopback, serverCredentials, serverInterceptors } from '@picompute/sdk/auth';
+import { bindServer, refusalLogger, requireKeyUnlessLoopback, serverInterceptors } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
 import type { Mdns } from '@picompute/sdk/mdns';
 import { formatAddress, inProcessPair, serverOptions, wireNormalizer, wireServices } from '@picompute/sdk/wire';
@@ -113,7 +113,8 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   let info: AgentInfo;
   let pools: TaskPools;
 
-  const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), interceptors: serverInterceptors(security, refusalLogger(log)) });
+  const refused = refusalLogger(log);
+  const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), interceptors: serverInterceptors(security, refused) });
   const serve = (call: ServerWorkStream<FromAgent>) => {
     const session = new WorkSession(call, { info, pools, bundles, heartbeatMs: options.heartbeatMs ?? 1000, thermalPath: options.thermalPath, log });
     sessions.add(session);
@@ -128,11 +129,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
       callback(null, info);
     },
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(formatAddress({ host, port: options.port ?? 0 }), serverCredentials(security), (err, p) =>
-      err ? reject(new Error(`agent cannot listen on ${formatAddress({ host, port: options.port ?? 0 })}: ${err.message}`)) : resolve(p),
-    ),
-  );
+  const port = await bindServer(server, formatAddress({ host, port: options.port ?? 0 }), security, 'agent', refused);
   info = agentInfo({ id: options.id ?? (await stableNodeId(cacheDir, port)), cores: options.cores, labels: options.labels });
   pools = new TaskPools({ threads: info.cores, memoryMb: options.taskMemoryMb ?? defaultTaskMemoryMb(info), idleTimeoutMs: options.idleTimeoutMs });
   const address = formatAddress({ host, port });

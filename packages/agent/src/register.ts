@@ -6,9 +6,9 @@
  */
 import { createSocket } from 'node:dgram';
 import * as grpc from '@grpc/grpc-js';
-import { channelCredentials, clientInterceptors } from '@picompute/sdk/auth';
+import { channelCredentials, clientChannelOptions } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
-import { CHANNEL_OPTIONS, formatAddress, parseAddress, wireServices } from '@picompute/sdk/wire';
+import { formatAddress, parseAddress, wireServices } from '@picompute/sdk/wire';
 import type { AgentInfo, RegisterReply, RegisterRequest } from '@picompute/sdk/wire';
 
 export interface RegistrationOptions {
@@ -40,11 +40,8 @@ function routeAddress(target: string): Promise<string> {
 export function startRegistration(options: RegistrationOptions): { stop(): void } {
   const target = formatAddress(parseAddress(options.coordinator, '--coordinator'));
   const { CoordinatorService } = wireServices();
-  const stub = new CoordinatorService(target, channelCredentials(options.security), {
-    ...CHANNEL_OPTIONS,
-    // The agent tells its address only to a coordinator that proves the key.
-    interceptors: clientInterceptors(options.security, true),
-  }) as unknown as {
+  // The agent tells its address only to a coordinator that proves the key (TLS from the key, then the header proof).
+  const stub = new CoordinatorService(target, channelCredentials(options.security), clientChannelOptions(options.security)) as unknown as {
     register(req: RegisterRequest, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, rep: RegisterReply) => void): void;
     close(): void;
   };

@@ -11,9 +11,9 @@
  * `deadAfterMs` (agents send a heartbeat every second), marks the node down.
  */
 import * as grpc from '@grpc/grpc-js';
-import { channelCredentials, clientInterceptors } from '@picompute/sdk/auth';
+import { channelCredentials, clientChannelOptions, failedHandshake, notMemberMessage } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
-import { BLOB_CHUNK_BYTES, CHANNEL_OPTIONS, wireServices } from '@picompute/sdk/wire';
+import { BLOB_CHUNK_BYTES, wireServices } from '@picompute/sdk/wire';
 import type { AgentInfo, Assign, ClientWorkStream, FromAgent, Heartbeat, TaskResult, ToAgent } from '@picompute/sdk/wire';
 
 /** Opens a Work stream to an agent: over gRPC, or in-process for the embedded cluster's own agent. */
@@ -66,10 +66,7 @@ export class AgentLink {
     if (dialWork) this.#dialWork = dialWork;
     else {
       const { AgentService } = wireServices();
-      const stub = new AgentService(address, channelCredentials(security), {
-        ...CHANNEL_OPTIONS,
-        interceptors: clientInterceptors(security, Boolean(security.key)),
-      }) as unknown as grpc.Client & { work(): grpc.ClientDuplexStream<ToAgent, FromAgent> };
+      const stub = new AgentService(address, channelCredentials(security), clientChannelOptions(security)) as unknown as grpc.Client & { work(): grpc.ClientDuplexStream<ToAgent, FromAgent> };
       this.#stub = stub;
       this.#dialWork = () => stub.work();
     }
@@ -190,7 +187,11 @@ export class AgentLink {
     const call = this.#dialWork();
     this.#call = call;
     call.on('data', (msg: FromAgent) => this.#onMessage(call, msg));
-    call.on('error', (err: grpc.ServiceError) => this.#lost(call, err.details || err.message, err.code === grpc.status.UNAUTHENTICATED));
+    call.on('error', (err: grpc.ServiceError) => {
+      // A peer that fails the TLS handshake never saw a byte of ours: a stranger, or an agent with another key.
+      if (err.code === grpc.status.UNAVAILABLE && failedHandshake(err.details ?? '')) return this.#lost(call, notMemberMessage(err.details), true);
+      this.#lost(call, err.details || err.message, err.code === grpc.status.UNAUTHENTICATED);
+    });
     call.on('end', () => this.#lost(call, 'the agent closed its stream'));
   }
 

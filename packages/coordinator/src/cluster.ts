@@ -105,8 +105,9 @@ export class Cluster {
     link.close();
   }
 
+  /** Nodes that proved the cluster key at least once: an address only advertised (mDNS is a hint) or never reached is no node. */
   nodes(): NodeStatus[] {
-    return [...this.#links.values()].map((l) => this.#status(l));
+    return [...this.#links.values()].filter((l) => l.info).map((l) => this.#status(l));
   }
 
   /** Stops (or allows again) placing tasks on a node; remembered across restarts. */

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { refusalLogger, requireKeyUnlessLoopback, serverCredentials, serverInterceptors } from '@picompute/sdk/auth';
+import { bindServer, refusalLogger, requireKeyUnlessLoopback, serverInterceptors } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
 import { formatAddress, serverOptions, parseAddress, wireServices } from '@picompute/sdk/wire';
 import type { WorkDialer } from './agent-link.js';
@@ -76,14 +76,11 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   const purgeTimer = setInterval(purge, 3_600_000).unref();
   const blobs = new BlobStore();
   const cluster = new Cluster(store, blobs, log, security, options.deadAfterMs);
-  const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), interceptors: serverInterceptors(security, refusalLogger(log)) });
+  const refused = refusalLogger(log);
+  const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), interceptors: serverInterceptors(security, refused) });
   server.addService(wireServices().CoordinatorService.service, coordinatorService(cluster, blobs, id, { uploadIdleMs: options.uploadIdleMs ?? 30_000, maxBlobBytes: options.maxBlobBytes ?? 1024 ** 3 }));
   const bindTo = formatAddress({ host, port: options.port ?? 0 });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(bindTo, serverCredentials(security), (err, p) =>
-      err ? reject(new Error(`coordinator cannot listen on ${bindTo}: ${err.message}`)) : resolve(p),
-    ),
-  );
+  const port = await bindServer(server, bindTo, security, 'coordinator', refused);
   for (const a of agents) cluster.addAgent(a);
   // mDNS code loads only when it is used.
   const discovery = options.mdns ? (await import('./discovery.js')).startDiscovery(cluster, { id, port, version: '0.1.0' }, log) : undefined;

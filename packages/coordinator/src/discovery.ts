@@ -1,8 +1,13 @@
 /**
  * mDNS for the coordinator: browse `_picompute._tcp` and dial every agent
- * seen (a goodbye drops it at once), and publish `_picompute-coord._tcp` so
- * clients need no address. Liveness is never taken from mDNS: a dead node's
- * records live for hours, so its gRPC stream decides.
+ * seen, and publish `_picompute-coord._tcp` so clients need no address.
+ *
+ * mDNS is only a hint, because anyone on the LAN can send it: an
+ * advertisement makes the coordinator dial an address, and the agent there
+ * counts only once it proves the cluster key in the TLS handshake; a goodbye
+ * changes nothing, since a spoofed one must not take a live agent away. The
+ * agent's gRPC stream alone says whether it is up: a dead node's records live
+ * for hours, and an agent that really stops closes its stream.
  */
 import { AGENT_SERVICE, COORDINATOR_SERVICE, dialAddress, startMdns } from '@picompute/sdk/mdns';
 import type { Cluster } from './cluster.js';
@@ -20,11 +25,9 @@ export function startDiscovery(cluster: Cluster, me: { id: string; port: number;
       cluster.addAgent(address);
     },
     down(service) {
-      const address = seen.get(service.name);
-      if (!address) return;
-      seen.delete(service.name);
-      log(`mDNS: agent ${service.name} said goodbye`);
-      cluster.removeAgent(address, 'it said goodbye');
+      if (!seen.delete(service.name)) return;
+      // Forgotten here so that the agent's next advertisement is heard again; its link stays until its stream says otherwise.
+      log(`mDNS: agent ${service.name} said goodbye (a hint only: its stream decides whether it is gone)`);
     },
   });
   mdns.publish({ name: me.id, type: COORDINATOR_SERVICE, port: me.port, txt: { id: me.id, v: me.version } });

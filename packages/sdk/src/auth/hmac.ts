@@ -70,6 +70,42 @@ export class ReplayGuard {
   }
 }
 
+/**
+ * A replay guard per connection (grpc-js names a peer by address and port,
+ * so one per TCP connection): a key holder that floods fills only its own
+ * and is refused alone, while every other client is served. Replays across
+ * connections need no guard: only key holders can open one (cluster-tls.ts).
+ */
+export class PeerReplayGuards {
+  readonly #guards = new Map<string, { guard: ReplayGuard; usedAt: number }>();
+  #sweptAt = 0;
+
+  constructor(
+    readonly windowMs = CLOCK_SKEW_MS,
+    readonly perPeer = 20_000,
+  ) {}
+
+  get peers(): number {
+    return this.#guards.size;
+  }
+
+  for(peer: string, now = Date.now()): ReplayGuard {
+    if (now - this.#sweptAt > this.windowMs) this.#sweep(now);
+    let entry = this.#guards.get(peer);
+    if (!entry) {
+      entry = { guard: new ReplayGuard(this.windowMs, this.perPeer), usedAt: now };
+      this.#guards.set(peer, entry);
+    }
+    entry.usedAt = now;
+    return entry.guard;
+  }
+
+  #sweep(now: number): void {
+    this.#sweptAt = now;
+    for (const [peer, entry] of this.#guards) if (now - entry.usedAt > 2 * this.windowMs) this.#guards.delete(peer);
+  }
+}
+
 export type Verdict = { ok: true; nonce: string } | { ok: false; reason: string };
 
 export function verifyRequest(key: Buffer, method: string, header: string | undefined, guard: ReplayGuard, now = Date.now()): Verdict {
@@ -84,6 +120,8 @@ export function verifyRequest(key: Buffer, method: string, header: string | unde
   }
   const admitted = guard.admit(nonce, now);
   if (admitted === 'replay') return { ok: false, reason: 'replayed request refused (its nonce was seen before)' };
-  if (admitted === 'full') return { ok: false, reason: 'too many requests in the replay window; try again shortly' };
+  if (admitted === 'full') {
+    return { ok: false, reason: `too many requests on this connection (over ${guard.capacity} in ${(2 * guard.windowMs) / 1000} s); slow down, or spread the calls over more connections` };
+  }
   return { ok: true, nonce };
 }

@@ -5,13 +5,13 @@
  * checks the server's proof.
  */
 import * as grpc from '@grpc/grpc-js';
-import { AUTH_HEADER, checkProof, proofFor, PROOF_HEADER, ReplayGuard, signRequest, verifyRequest } from './hmac.js';
+import { AUTH_HEADER, checkProof, PeerReplayGuards, proofFor, PROOF_HEADER, signRequest, verifyRequest } from './hmac.js';
 
 export interface ServerAuthOptions {
   key: Buffer;
   /** Called for each refused call; the daemon logs once per peer. */
   onRefused?: (peer: string, method: string, reason: string) => void;
-  guard?: ReplayGuard;
+  guards?: PeerReplayGuards;
 }
 
 const header = (md: grpc.Metadata, name: string): string | undefined => {
@@ -20,14 +20,14 @@ const header = (md: grpc.Metadata, name: string): string | undefined => {
 };
 
 export function serverAuthInterceptor(options: ServerAuthOptions): grpc.ServerInterceptor {
-  const guard = options.guard ?? new ReplayGuard();
+  const guards = options.guards ?? new PeerReplayGuards();
   return (method, call) => {
     let nonce = '';
     return new grpc.ServerInterceptingCall(call, {
       start(next) {
         next({
           onReceiveMetadata(md, nextMd) {
-            const verdict = verifyRequest(options.key, method.path, header(md, AUTH_HEADER), guard);
+            const verdict = verifyRequest(options.key, method.path, header(md, AUTH_HEADER), guards.for(call.getPeer()));
             if (!verdict.ok) {
               options.onRefused?.(call.getPeer(), method.path, verdict.reason);
               call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: verdict.reason });

@@ -8,9 +8,14 @@
  * `--tls-ca` on a server makes it mutual (clients must show a certificate
  * signed by that CA); on a client it is the CA that signed the servers.
  */
+import type { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import type { ReplayGuard } from './hmac.js';
+import { CHANNEL_OPTIONS } from '../wire/options.js';
+import type { PeerReplayGuards } from './hmac.js';
+import { clusterTls, handshakeCause } from './cluster-tls.js';
 import { clientAuthInterceptor, serverAuthInterceptor } from './interceptors.js';
 import { KeyError, loadClusterKey } from './key.js';
 
@@ -49,22 +54,49 @@ export async function loadSecurity(flags: SecurityFlags = {}): Promise<Security>
   return { key: found?.key, keySource: found?.source, tls };
 }
 
+/**
+ * A keyed client speaks key-derived mutual TLS (cluster-tls.ts) unless the
+ * user brought their own certificates; only a keyless client on a keyless
+ * loopback daemon speaks plain HTTP/2.
+ */
 export function channelCredentials(sec: Security): grpc.ChannelCredentials {
-  if (!sec.tls) return grpc.credentials.createInsecure();
-  return grpc.credentials.createSsl(sec.tls.ca ?? null, sec.tls.key ?? null, sec.tls.cert ?? null);
+  if (sec.tls) return grpc.credentials.createSsl(sec.tls.ca ?? null, sec.tls.key ?? null, sec.tls.cert ?? null);
+  if (!sec.key) return grpc.credentials.createInsecure();
+  const own = clusterTls(sec.key);
+  // Membership is the key, not a host name: the chain to the key's CA is the check.
+  return grpc.credentials.createSsl(own.ca, own.key, own.cert, { checkServerIdentity: () => undefined });
 }
 
-export function clientInterceptors(sec: Security, requireProof: boolean): grpc.Interceptor[] {
-  return sec.key ? [clientAuthInterceptor({ key: sec.key, requireProof })] : [];
+/** With a key the server must prove it (the TLS handshake already made it; the header proof is checked on top). */
+export function clientInterceptors(sec: Security): grpc.Interceptor[] {
+  return sec.key ? [clientAuthInterceptor({ key: sec.key, requireProof: true })] : [];
+}
+
+/**
+ * Channel options for a client of `sec`. On key-derived TLS the name sent
+ * in the handshake is a fixed one: certificates name no host, and Node warns
+ * when a TLS server name is an IP address.
+ */
+export function clientChannelOptions(sec: Security): grpc.ChannelOptions {
+  return {
+    ...CHANNEL_OPTIONS,
+    ...(sec.key && !sec.tls ? { 'grpc.ssl_target_name_override': 'picompute' } : {}),
+    interceptors: clientInterceptors(sec),
+  };
 }
 
 export function serverCredentials(sec: Security): grpc.ServerCredentials {
-  if (!sec.tls?.cert || !sec.tls.key) return grpc.ServerCredentials.createInsecure();
-  return grpc.ServerCredentials.createSsl(sec.tls.ca ?? null, [{ private_key: sec.tls.key, cert_chain: sec.tls.cert }], Boolean(sec.tls.ca));
+  if (sec.tls?.cert && sec.tls.key) {
+    return grpc.ServerCredentials.createSsl(sec.tls.ca ?? null, [{ private_key: sec.tls.key, cert_chain: sec.tls.cert }], Boolean(sec.tls.ca));
+  }
+  if (!sec.key) return grpc.ServerCredentials.createInsecure();
+  const own = clusterTls(sec.key);
+  // Client certificates required: a peer without the key is dropped in the handshake, before any request.
+  return grpc.ServerCredentials.createSsl(own.ca, [{ private_key: own.key, cert_chain: own.cert }], true);
 }
 
-export function serverInterceptors(sec: Security, onRefused?: (peer: string, method: string, reason: string) => void, guard?: ReplayGuard): grpc.ServerInterceptor[] {
-  return sec.key ? [serverAuthInterceptor({ key: sec.key, onRefused, guard })] : [];
+export function serverInterceptors(sec: Security, onRefused?: (peer: string, method: string, reason: string) => void, guards?: PeerReplayGuards): grpc.ServerInterceptor[] {
+  return sec.key ? [serverAuthInterceptor({ key: sec.key, onRefused, guards })] : [];
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
@@ -96,4 +128,35 @@ export function refusalLogger(log: (line: string) => void): (peer: string, metho
     seen.add(key);
     log(`refused ${method} from ${host}: ${reason} (logged once per peer)`);
   };
+}
+
+type RefusalLog = (peer: string, method: string, reason: string) => void;
+
+/**
+ * Binds a daemon's server with `sec`'s credentials and logs the connections
+ * refused in the TLS handshake (a stranger, or another key), which no
+ * interceptor sees. grpc-js has no hook for them, so this listens on its
+ * HTTP/2 servers (a private field of grpc-js 1.14; without it, it only
+ * logs less). Resolves to the bound port; `daemon` names it in the error.
+ */
+export async function bindServer(server: grpc.Server, address: string, sec: Security, daemon: string, onRefused?: RefusalLog): Promise<number> {
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(address, serverCredentials(sec), (err, p) => (err ? reject(new Error(`${daemon} cannot listen on ${address}: ${err.message}`)) : resolve(p))),
+  );
+  const http2Servers = (server as unknown as { http2Servers?: Map<EventEmitter, unknown> }).http2Servers;
+  if (onRefused && (sec.key || sec.tls)) {
+    for (const h2 of http2Servers?.keys() ?? []) {
+      // Read the peer's address at once: a socket that hangs up mid-handshake no longer knows it.
+      h2.on('connection', (raw: Socket) => void raw.remoteAddress);
+      h2.on('tlsClientError', (err: Error, socket: TLSSocket & { _parent?: Socket }) => {
+        const host = (socket.remoteAddress ?? socket._parent?.remoteAddress)?.replace(/^::ffff:/, '');
+        const cause = handshakeCause(err.message);
+        const reason = /hang up|ECONNRESET/.test(cause)
+          ? 'it hung up in the TLS handshake (it does not trust this cluster: another key, or not picompute)'
+          : `it showed no certificate of this cluster (${cause})`;
+        onRefused(host ?? 'an unknown peer', 'a TLS connection', reason);
+      });
+    }
+  }
+  return port;
 }

@@ -3,9 +3,10 @@
  * and the one place that turns a gRPC status into an error a user can act on.
  */
 import * as grpc from '@grpc/grpc-js';
-import { channelCredentials, clientInterceptors } from '../auth/security.js';
+import { failedHandshake, notMemberMessage } from '../auth/cluster-tls.js';
+import { channelCredentials, clientChannelOptions } from '../auth/security.js';
 import type { Security } from '../auth/security.js';
-import { BLOB_CHUNK_BYTES, CHANNEL_OPTIONS, wireServices } from '../wire/index.js';
+import { BLOB_CHUNK_BYTES, wireServices } from '../wire/index.js';
 import type * as W from '../wire/messages.js';
 
 export class ConnectError extends Error {
@@ -51,30 +52,71 @@ export class CoordinatorRpc {
     private readonly security: Security = {},
   ) {
     const { CoordinatorService } = wireServices();
-    this.stub = new CoordinatorService(address, channelCredentials(security), {
-      ...CHANNEL_OPTIONS,
-      interceptors: clientInterceptors(security, false),
-    }) as never;
+    this.stub = new CoordinatorService(address, channelCredentials(security), clientChannelOptions(security)) as never;
   }
 
   #error(err: grpc.ServiceError | Error): Error {
-    return toRpcError(err, this.address, this.security.keySource);
+    return ((err as grpc.ServiceError).code !== undefined && this.#refusal(err as grpc.ServiceError)) || toRpcError(err, this.address, this.security.keySource);
   }
 
-  /** Fails with a clear message when nothing answers at the address within `timeoutMs`. */
+  /**
+   * Fails with a clear message when nothing answers at the address within
+   * `timeoutMs`, and at once when something answers but cannot prove the
+   * cluster key (nothing of value has been sent to it: the TLS handshake
+   * comes first).
+   */
   async ready(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const channel = this.stub.getChannel();
     await new Promise<void>((resolve, reject) => {
-      this.stub.waitForReady(Date.now() + timeoutMs, (err?: Error) => {
-        if (!err) return resolve();
-        reject(
-          new ConnectError(
-            `cannot reach a picompute coordinator at ${this.address} within ${timeoutMs / 1000}s; ` +
-              'check that `picompute coordinator` runs there and that the port is open; if it uses TLS, pass --tls-ca (and --tls-cert/--tls-key if it wants a client certificate); ' +
-              'or leave out --coordinator to run on the local embedded cluster',
-          ),
-        );
-      });
+      let settled = false;
+      const settle = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        if (err) reject(err);
+        else resolve();
+      };
+      this.stub.waitForReady(deadline, (err?: Error) =>
+        settle(
+          err &&
+            new ConnectError(
+              `cannot reach a picompute coordinator at ${this.address} within ${timeoutMs / 1000}s; ` +
+                'check that `picompute coordinator` runs there and that the port is open; if it uses TLS, pass --tls-ca (and --tls-cert/--tls-key if it wants a client certificate); ' +
+                'or leave out --coordinator to run on the local embedded cluster',
+            ),
+        ),
+      );
+      // A failed connection attempt says why in a call made without waiting (nothing is sent: there is no connection).
+      const watch = (state: grpc.connectivityState) => {
+        if (settled) return;
+        if (state === grpc.connectivityState.TRANSIENT_FAILURE) {
+          (this.stub.listNodes as Function).call(this.stub, {}, (err: grpc.ServiceError | null) => {
+            const refusal = err && this.#refusal(err);
+            if (refusal) settle(refusal);
+          });
+        }
+        channel.watchConnectivityState(state, deadline, () => watch(channel.getConnectivityState(false)));
+      };
+      watch(channel.getConnectivityState(true));
     });
+  }
+
+  /** The error for a connection refused in its TLS handshake, if that is what `err` is. */
+  #refusal(err: grpc.ServiceError): Error | undefined {
+    if (err.code !== grpc.status.UNAVAILABLE) return undefined;
+    if (this.security.key && !this.security.tls && failedHandshake(err.details)) {
+      return new AuthError(
+        `the coordinator at ${this.address}: ${notMemberMessage(err.details)}. This client's key is from ${this.security.keySource ?? 'the caller'}. ` +
+          'Check the address, and that the coordinator there was started with the same cluster key; if the cluster uses its own certificates (init --tls), pass --tls-ca, --tls-cert and --tls-key',
+      );
+    }
+    if (!this.security.key && /Failed to connect \(/.test(err.details)) {
+      return new AuthError(
+        `the coordinator at ${this.address} does not speak to a client without the cluster key (it closed the connection): ` +
+          'this client has no cluster key (see `picompute init`; set PICOMPUTE_KEY_FILE or pass --key-file)',
+      );
+    }
+    return undefined;
   }
 
   unary<Req, Rep>(method: string, req: Req): Promise<Rep> {
