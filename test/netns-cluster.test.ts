@@ -152,14 +152,13 @@ describe.skipIf(problem !== undefined)('multi-host cluster in network namespaces
     await until((ns) => ns.some((n) => n.info.id === idOf(2) && n.state === 'idle'), 20_000);
   });
 
-  it('a clean agent stop: goodbye heard, node gone from `picompute nodes` at once', async () => {
+  it('a clean agent stop: its stream closes and the node shows down (its mDNS goodbye is heard, as a hint only)', async () => {
     const id = idOf(3);
     expect((await nodes()).map((n) => n.info.id)).toContain(id);
     await agents.get(3)!.stop('SIGTERM');
     expect(agents.get(3)!.proc.exitCode).toBe(0);
-    const goneAfter = await until((ns) => !ns.some((n) => n.info.id === id), 3000);
-    expect(goneAfter).toBeLessThan(1500);
-    await coordinator.waitFor(new RegExp(`agent ${id} said goodbye`));
+    await until((ns) => ns.some((n) => n.info.id === id && n.state === 'down'), 15_000);
+    await coordinator.waitFor(new RegExp(`agent ${id} said goodbye \\(a hint only`));
   });
 
   it('an agent started mid-job gets tasks before the job ends', async () => {
