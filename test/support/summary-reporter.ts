@@ -33,6 +33,7 @@ export default class SummaryReporter implements Reporter {
     let passed = 0;
     let skipped = 0;
     const failures: string[] = [];
+    const loudSkips: string[] = [];
     for (const mod of modules) {
       const file = relative(process.cwd(), mod.moduleId);
       let tests = 0;
@@ -41,7 +42,11 @@ export default class SummaryReporter implements Reporter {
         const state = test.result().state;
         if (state === 'passed') passed++;
         else if (state === 'failed') failures.push(`FAILED ${file} > ${test.fullName}: ${firstLine(test.result().errors?.[0]?.message)}`);
-        else skipped++;
+        else {
+          skipped++;
+          // A skip for a missing tool or privilege (test/support/requirements.ts) is repeated here so it is not missed.
+          if (test.name.includes(' SKIPPED: ')) loudSkips.push(`SKIPPED ${file} > ${test.fullName}`);
+        }
       }
       for (const entity of [mod, ...mod.children.allSuites()]) {
         const own = entity.errors();
@@ -53,7 +58,8 @@ export default class SummaryReporter implements Reporter {
       if (tests === 0 && mod.state() === 'failed' && mod.errors().length === 0) failures.push(`FAILED ${file}: the file did not run`);
     }
     for (const err of errors) failures.push(`FAILED outside any test: ${firstLine((err as { message?: string })?.message ?? String(err))}`);
-    const out = failures.length ? `\n${failures.join('\n')}\n` : '\n';
+    const notes = [...loudSkips, ...failures];
+    const out = notes.length ? `\n${notes.join('\n')}\n` : '\n';
     process.stdout.write(`${out}${passed} passed, ${failures.length} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
   }
 
