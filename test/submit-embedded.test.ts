@@ -3,7 +3,7 @@
  * a child process, real gRPC on loopback, real worker threads.
  */
 import { copyFile, mkdtemp, mkdir, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
@@ -93,6 +93,15 @@ describe('submit on the embedded cluster', () => {
     expect(await run()).toEqual([2]);
     await write(join(dir, 'k.ts'), 'export const k = 3;\n', 2_000);
     expect(await run()).toEqual([3]);
+  });
+
+  it('off a terminal (stderr a pipe, as in CI) prints a plain progress line every 5 s and never draws the bar', async () => {
+    // Ten rounds of 0.7 s sleeps on every core of the embedded cluster: about 7 s, enough for a 5 s line on any machine.
+    const n = availableParallelism() * 10;
+    const r = await runCli(['submit', fixture('counted.ts'), '--local', '--arg', `n=${n}`, '--arg', 'ms=700']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`^job \\d+: \\d+/${n} tasks · [\\d.]+/s · ETA \\S+$`, 'm'));
+    expect(r.stderr).not.toMatch(/[\r\x1b█]/);
   });
 
   it('shows the lines tasks log, tagged with the task index', async () => {
