@@ -168,14 +168,16 @@ describe('queue semantics', () => {
   });
 
   // How fast a cancel frees the cores is a figure for `pnpm bench`; here: that it does, and the workers really stop.
+  // The tasks would spin for 10 minutes: if the cancel left them running, the next job could not end before the hang guard.
   it('cancel stops running tasks and frees the cores', async () => {
-    const id = JSON.parse((await cli(['submit', fixture('busy.ts'), '--no-wait', '--json', '--arg', 'n=4', '--arg', 'ms=60000'])).stdout).jobId;
+    const id = JSON.parse((await cli(['submit', fixture('busy.ts'), '--no-wait', '--json', '--arg', 'n=4', '--arg', 'ms=600000'])).stdout).jobId;
     await until('both cores busy', async () => (JSON.parse((await cli(['nodes', '--json'])).stdout).every((n: { coresBusy: number }) => n.coresBusy === 1) ? true : undefined));
     const c = await cli(['cancel', id]);
     expect(c.stdout.trim()).toBe(`job ${id} CANCELLED`);
     await until('cores free', async () => (JSON.parse((await cli(['nodes', '--json'])).stdout).every((n: { coresBusy: number }) => n.coresBusy === 0) ? true : undefined));
     // The workers really stopped: a new job gets both cores at once.
-    const next = await cli(['submit', fixture('slow-square.ts'), '--json', '--arg', 'n=4']);
+    const next = await cli(['submit', fixture('slow-square.ts'), '--json', '--arg', 'n=4'], { timeoutMs: 30_000 });
+    expect(next.code, next.stderr).toBe(0);
     expect(JSON.parse(next.stdout)).toMatchObject({ state: 'COMPLETED', stats: { nodes: expect.arrayContaining([idOf(agents[0]!), idOf(agents[1]!)]) } });
     const jobs = (await cli(['jobs'])).stdout;
     expect(jobs).toMatch(/^JOBID\s+NAME\s+USER\s+STATE\s+EXIT\s+ELAPSED\s+CPUTIME\s+TASKS\s+ATTEMPTS\s+MAXHEAP$/m);
