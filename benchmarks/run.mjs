@@ -36,7 +36,7 @@ const ctx = {
   repeat: Number(opts.repeat ?? (opts.quick ? 1 : 3)),
   report: new Report(),
 };
-const WORKLOADS = ['codec', 'W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'scale', 'transport', 'peers', 'multi-host'];
+const WORKLOADS = ['codec', 'W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'queue', 'scale', 'transport', 'peers', 'multi-host'];
 const chosen = opts.only ? opts.only.split(',') : WORKLOADS.filter((w) => w !== 'peers' && w !== 'multi-host');
 const unknown = chosen.filter((w) => !WORKLOADS.includes(w));
 if (unknown.length) {
@@ -52,6 +52,7 @@ const modules = {
   W4: './workloads/w4-latency.mjs',
   W5: './workloads/w5-footprint.mjs',
   W6: './workloads/w6-agent-killed.mjs',
+  queue: './workloads/queue-latency.mjs',
   scale: './workloads/scale-scheduler.mjs',
   transport: './workloads/transport.mjs',
   peers: './workloads/peers.mjs',

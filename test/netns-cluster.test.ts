@@ -5,14 +5,20 @@
  * on the private test subnet. Hosts 1–3 run agents (one core each), host 4
  * the coordinator, host 5 submits; nothing is told an address.
  *
- * Runs when this machine can make network namespaces (root, iproute2);
- * otherwise every test here is reported as skipped, with the reason.
+ * Needs root, iproute2 and util-linux (avahi too for the mDNS test). Without
+ * them the tests fail in CI with the reason and are skipped, loudly, elsewhere
+ * (test/support/requirements.ts).
+ *
+ * Each test brings the cluster to the state it needs (all agents up, or one
+ * stopped) so it passes alone and in any order. Time bounds are hang guards;
+ * how fast a node is seen down is `pnpm bench -- --multi-host`'s business.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLUSTER_SH, fixture, runCli, startDaemon } from './support/cli.js';
 import type { Daemon, TestHost } from './support/cli.js';
+import { cannotRun, missingCommands } from './support/requirements.js';
 
 const EXAMPLE = new URL('../examples/monte-carlo-pi.ts', import.meta.url).pathname;
 const RUN = randomBytes(2).toString('hex');
@@ -31,20 +37,13 @@ function netnsProblem(): string | undefined {
   }
 }
 const problem = netnsProblem();
-if (problem) console.warn(`multi-host tests SKIPPED: ${problem}`);
-const avahiMissing = ['avahi-daemon', 'avahi-browse', 'dbus-daemon'].filter((cmd) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'pipe' });
-    return false;
-  } catch {
-    return true;
-  }
-});
+const avahiMissing = missingCommands(['avahi-daemon', 'avahi-browse', 'dbus-daemon']);
 
 const sh = (...args: string[]) => execFileSync('bash', [CLUSTER_SH, ...args], { stdio: 'pipe', env: { ...process.env, ...ON_NET } }).toString();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe.skipIf(problem !== undefined)('multi-host cluster in network namespaces', () => {
+if (problem !== undefined) cannotRun('multi-host cluster tests (network namespaces)', problem);
+else describe('multi-host cluster in network namespaces', () => {
   const agents = new Map<number, Daemon>();
   let coordinator: Daemon;
   let expectedPi: number;
@@ -56,9 +55,9 @@ describe.skipIf(problem !== undefined)('multi-host cluster in network namespaces
   };
   const idOf = (i: number) => agents.get(i)!.output().match(/agent (\S+) listening/)![1]!;
   const submit = (args: string[]) => runCli(['submit', ...args, '--json'], { host: host(5), env: ON_NET, timeoutMs: 120_000 });
-  const nodes = async () => JSON.parse((await runCli(['nodes', '--json', '--coordinator', COORDINATOR], { host: host(5), env: ON_NET })).stdout) as { info: { id: string }; state: string }[];
-  /** Polls `picompute nodes` until `check` holds; returns the ms it took. */
-  const until = async (check: (n: Awaited<ReturnType<typeof nodes>>) => boolean, limitMs = 15_000) => {
+  const nodes = async () => JSON.parse((await runCli(['nodes', '--json', '--coordinator', COORDINATOR], { host: host(5), env: ON_NET })).stdout) as { info: { id: string }; state: string; coresBusy: number }[];
+  /** Polls `picompute nodes` until `check` holds (the limit is a hang guard); returns the ms it took. */
+  const until = async (check: (n: Awaited<ReturnType<typeof nodes>>) => boolean, limitMs = 20_000) => {
     const started = Date.now();
     while (Date.now() - started < limitMs) {
       if (check(await nodes())) return Date.now() - started;
@@ -68,6 +67,19 @@ describe.skipIf(problem !== undefined)('multi-host cluster in network namespaces
   };
   /** Starts the W2-shaped job from host 5 and resolves with its parsed JSON. */
   const runPi = () => submit([EXAMPLE, ...PI_ARGS, '--coordinator', COORDINATOR]).then((r) => ({ ...r, out: r.stdout ? JSON.parse(r.stdout) : undefined }));
+  const alive = (d: Daemon | undefined) => !!d && d.proc.exitCode === null && d.proc.signalCode === null;
+  /** Restarts whatever agent an earlier test left stopped, and waits until all three are idle. */
+  const allAgentsUp = async () => {
+    for (const i of [1, 2, 3]) if (!alive(agents.get(i))) await startAgentOn(i);
+    await until((ns) => [1, 2, 3].every((i) => ns.some((n) => n.info.id === idOf(i) && n.state === 'idle')), 30_000);
+  };
+  /** Kills agent i with SIGKILL once it is running a task, and checks that the kill happened. */
+  const killWhileBusy = async (i: number) => {
+    await until((ns) => ns.some((n) => n.info.id === idOf(i) && n.coresBusy > 0), 30_000);
+    const agent = agents.get(i)!;
+    await agent.stop('SIGKILL');
+    expect(agent.proc.signalCode).toBe('SIGKILL');
+  };
 
   beforeAll(async () => {
     sh('gc');
@@ -85,6 +97,7 @@ describe.skipIf(problem !== undefined)('multi-host cluster in network namespaces
   });
 
   it('discovers everything with no address given: a job from a fourth host finds the coordinator and uses all agents', async () => {
+    await allAgentsUp();
     const r = await runCli(['submit', fixture('slow-square.ts'), '--arg', 'n=12'], { host: host(5), env: ON_NET });
     expect(r.stderr).toContain(`found a coordinator by mDNS at ${COORDINATOR}`);
     expect(r.code).toBe(0);
@@ -93,7 +106,9 @@ describe.skipIf(problem !== undefined)('multi-host cluster in network namespaces
     expect(JSON.parse(json.stdout).stats.nodes.sort()).toEqual([idOf(1), idOf(2), idOf(3)].sort());
   });
 
-  it.skipIf(avahiMissing.length > 0)(`a real mDNS stack (avahi) sees our agents with their TXT records, and an agent runs beside avahi${avahiMissing.length ? ` (SKIPPED: ${avahiMissing.join(', ')} not installed)` : ''}`, async () => {
+  if (avahiMissing.length) cannotRun('a real mDNS stack (avahi) sees our agents', `${avahiMissing.join(', ')} not installed`);
+  else it('a real mDNS stack (avahi) sees our agents with their TXT records, and an agent runs beside avahi', async () => {
+    await allAgentsUp();
     const bus = sh('avahi', RUN, '3').trim();
     // Restart the agent of host 3 on a host where avahi-daemon now runs too.
     await agents.get(3)!.stop('SIGTERM');
@@ -115,46 +130,46 @@ describe.skipIf(problem !== undefined)('multi-host cluster in network namespaces
   });
 
   it('a --json result far larger than a pipe holds arrives whole at a reader on another host', async () => {
+    await allAgentsUp();
     const r = await submit([fixture('concat.ts'), '--arg', 'n=100000', '--coordinator', COORDINATOR]);
     expect(r.code).toBe(0);
     expect(r.stdout.length).toBeGreaterThan(512 * 1024);
     expect(JSON.parse(r.stdout).result).toBe(Array.from({ length: 100_000 }, (_, i) => i).join(','));
   });
 
-  it('an agent killed with SIGKILL mid-job: exact answer, node down within 5 s, back in use after a restart', async () => {
+  it('an agent killed with SIGKILL mid-job: exact answer, node seen down, its task run again, back in use after a restart', async () => {
+    await allAgentsUp();
     const job = runPi();
-    await sleep(1500);
-    const killedAt = Date.now();
-    await agents.get(1)!.stop('SIGKILL');
-    const downAfter = await until((ns) => ns.some((n) => n.info.id === idOf(1) && n.state === 'down'));
-    expect(Date.now() - killedAt).toBeLessThan(5000);
-    const { out } = await job;
-    expect(out).toMatchObject({ state: 'COMPLETED', result: expectedPi });
+    await killWhileBusy(1);
+    await until((ns) => ns.some((n) => n.info.id === idOf(1) && n.state === 'down'));
+    const { out, stderr } = await job;
+    expect(out, stderr).toMatchObject({ state: 'COMPLETED', result: expectedPi });
     expect(out.stats.retries).toBeGreaterThan(0);
-    expect(downAfter).toBeLessThan(5000);
     await startAgentOn(1);
     await until((ns) => ns.some((n) => n.info.id === idOf(1) && n.state === 'idle'));
+    const again = await submit([fixture('slow-square.ts'), '--arg', 'n=12', '--coordinator', COORDINATOR]);
+    expect(JSON.parse(again.stdout).stats.nodes).toContain(idOf(1));
   });
 
-  it("an agent's link cut mid-job, then restored: exact answer, node down within 5 s, then up again", async () => {
+  it("an agent's link cut mid-job, then restored: exact answer, node seen down, its task run again, then up again", async () => {
+    await allAgentsUp();
     const job = runPi();
-    await sleep(1500);
-    const cutAt = Date.now();
+    await until((ns) => ns.some((n) => n.info.id === idOf(2) && n.coresBusy > 0), 30_000);
     sh('link', RUN, '2', 'down');
     try {
       await until((ns) => ns.some((n) => n.info.id === idOf(2) && n.state === 'down'));
-      expect(Date.now() - cutAt).toBeLessThan(5000);
     } finally {
       sh('link', RUN, '2', 'up');
     }
-    const { out } = await job;
-    expect(out).toMatchObject({ state: 'COMPLETED', result: expectedPi });
-    await until((ns) => ns.some((n) => n.info.id === idOf(2) && n.state === 'idle'), 20_000);
+    const { out, stderr } = await job;
+    expect(out, stderr).toMatchObject({ state: 'COMPLETED', result: expectedPi });
+    expect(out.stats.retries).toBeGreaterThan(0);
+    await until((ns) => ns.some((n) => n.info.id === idOf(2) && n.state === 'idle'), 30_000);
   });
 
   it('a clean agent stop: its stream closes and the node shows down (its mDNS goodbye is heard, as a hint only)', async () => {
+    await allAgentsUp();
     const id = idOf(3);
-    expect((await nodes()).map((n) => n.info.id)).toContain(id);
     await agents.get(3)!.stop('SIGTERM');
     expect(agents.get(3)!.proc.exitCode).toBe(0);
     await until((ns) => ns.some((n) => n.info.id === id && n.state === 'down'), 15_000);
@@ -162,8 +177,12 @@ describe.skipIf(problem !== undefined)('multi-host cluster in network namespaces
   });
 
   it('an agent started mid-job gets tasks before the job ends', async () => {
+    await allAgentsUp();
+    const id = idOf(3);
+    await agents.get(3)!.stop('SIGTERM');
+    await until((ns) => !ns.some((n) => n.info.id === id));
     const job = runPi();
-    await sleep(1000);
+    await until((ns) => ns.some((n) => n.coresBusy > 0), 30_000);
     await startAgentOn(3);
     const { out } = await job;
     expect(out).toMatchObject({ state: 'COMPLETED', result: expectedPi });
@@ -171,35 +190,31 @@ describe.skipIf(problem !== undefined)('multi-host cluster in network namespaces
   });
 
   it('an agent whose address changes (a new DHCP lease) announces again and is dialled at the new address', async () => {
+    await allAgentsUp();
     const id = idOf(2);
-    // As a DHCP client does: the old lease goes, the new one and its routes come.
-    const ip = (...args: string[]) => execFileSync('ip', ['-n', `pct${RUN}-h2`, ...args]);
-    ip('addr', 'del', '10.213.7.12/24', 'dev', 'eth0');
-    ip('addr', 'add', '10.213.7.22/24', 'dev', 'eth0');
+    // As a DHCP client does: the old lease goes, the new one and its routes come. Run alone or again, it swaps back.
+    const ip = (...args: string[]) => execFileSync('ip', ['-n', `pct${RUN}-h2`, ...args]).toString();
+    const [from, to] = ip('-4', 'addr', 'show', 'dev', 'eth0').includes('10.213.7.12/') ? ['12', '22'] : ['22', '12'];
+    ip('addr', 'del', `10.213.7.${from}/24`, 'dev', 'eth0');
+    ip('addr', 'add', `10.213.7.${to}/24`, 'dev', 'eth0');
     ip('route', 'replace', '224.0.0.0/4', 'dev', 'eth0');
-    await coordinator.waitFor(new RegExp(`mDNS: found agent ${id} at 10\\.213\\.7\\.22:7701`), 25_000);
-    await until((ns) => ns.some((n) => n.info.id === id && n.state === 'idle' && (n as unknown as { address: string }).address === '10.213.7.22:7701'), 15_000);
+    await coordinator.waitFor(new RegExp(`mDNS: found agent ${id} at 10\\.213\\.7\\.${to}:7701`), 25_000);
+    await until((ns) => ns.some((n) => n.info.id === id && n.state === 'idle' && (n as unknown as { address: string }).address === `10.213.7.${to}:7701`), 20_000);
     const { out } = await runPi();
     expect(out).toMatchObject({ state: 'COMPLETED', result: expectedPi });
   }, 60_000);
 
-  it('repeated: a random agent killed and restarted every few seconds, 5 runs in a row, always the exact answer', async () => {
+  it('repeated: a random busy agent killed and restarted mid-job, 5 runs in a row, always the exact answer with its task run again', async () => {
+    await allAgentsUp();
     for (let run = 0; run < 5; run++) {
       const job = runPi();
-      let finished = false;
-      void job.then(() => (finished = true));
-      for (let k = 0; k < 2 && !finished; k++) {
-        await sleep(1200);
-        if (finished) break;
-        const victim = 1 + Math.floor(Math.random() * 3);
-        await agents.get(victim)!.stop('SIGKILL');
-        await sleep(600);
-        await startAgentOn(victim);
-      }
+      const victim = 1 + Math.floor(Math.random() * 3);
+      await killWhileBusy(victim);
+      await sleep(600);
+      await startAgentOn(victim);
       const { out, stderr } = await job;
       expect(out, stderr).toMatchObject({ state: 'COMPLETED', result: expectedPi });
+      expect(out.stats.retries, `run ${run}: agent ${victim} was killed busy, yet no task ran again`).toBeGreaterThan(0);
     }
-  }, 240_000);
+  }, 360_000);
 });
-
-if (problem !== undefined) it.skip(`multi-host cluster tests need network namespaces: ${problem}`, () => {});

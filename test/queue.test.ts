@@ -167,17 +167,18 @@ describe('queue semantics', () => {
     expect(malformed.stderr).toContain('--dependency "after:1" is not afterok:JOBID');
   });
 
-  it('cancel stops running tasks within a second and frees the cores', async () => {
-    const id = JSON.parse((await cli(['submit', fixture('busy.ts'), '--no-wait', '--json', '--arg', 'n=4', '--arg', 'ms=60000'])).stdout).jobId;
+  // How fast a cancel frees the cores is a figure for `pnpm bench`; here: that it does, and the workers really stop.
+  // The tasks would spin for 10 minutes: if the cancel left them running, the next job could not end before the hang guard.
+  it('cancel stops running tasks and frees the cores', async () => {
+    const id = JSON.parse((await cli(['submit', fixture('busy.ts'), '--no-wait', '--json', '--arg', 'n=4', '--arg', 'ms=600000'])).stdout).jobId;
     await until('both cores busy', async () => (JSON.parse((await cli(['nodes', '--json'])).stdout).every((n: { coresBusy: number }) => n.coresBusy === 1) ? true : undefined));
-    const cancelledAt = Date.now();
     const c = await cli(['cancel', id]);
     expect(c.stdout.trim()).toBe(`job ${id} CANCELLED`);
     await until('cores free', async () => (JSON.parse((await cli(['nodes', '--json'])).stdout).every((n: { coresBusy: number }) => n.coresBusy === 0) ? true : undefined));
     // The workers really stopped: a new job gets both cores at once.
-    const next = await cli(['submit', fixture('slow-square.ts'), '--json', '--arg', 'n=4']);
+    const next = await cli(['submit', fixture('slow-square.ts'), '--json', '--arg', 'n=4'], { timeoutMs: 30_000 });
+    expect(next.code, next.stderr).toBe(0);
     expect(JSON.parse(next.stdout)).toMatchObject({ state: 'COMPLETED', stats: { nodes: expect.arrayContaining([idOf(agents[0]!), idOf(agents[1]!)]) } });
-    expect(Date.now() - cancelledAt).toBeLessThan(5000);
     const jobs = (await cli(['jobs'])).stdout;
     expect(jobs).toMatch(/^JOBID\s+NAME\s+USER\s+STATE\s+EXIT\s+ELAPSED\s+CPUTIME\s+TASKS\s+ATTEMPTS\s+MAXHEAP$/m);
     expect(jobs).toMatch(new RegExp(`^${id}\\s+busy\\s+\\S+\\s+CANCELLED\\s+1\\s+`, 'm'));
@@ -241,13 +242,13 @@ describe('sharing the cluster', () => {
 
   it('a small job submitted behind a huge one finishes long before it (backfill)', async () => {
     const huge = await client.submit(fixture('counted.ts'), { args: { n: '200', ms: '50' } });
-    await sleep(300);
-    const started = Date.now();
+    await until('the huge job running', async () => ((await client.jobs({ active: true })).jobs.find((j) => j.jobId === huge.id && j.state === 'RUNNING' && j.tasksDone > 0) ? true : undefined));
     const small = await client.submit(fixture('word-lengths.ts'));
     expect(await small.result()).toEqual({ a: 12, b: 15, c: 6 });
-    expect(Date.now() - started).toBeLessThan(3000);
+    // The order is the claim (the small one did not wait for the huge one's 200 tasks); the seconds are `pnpm bench`'s.
     const hugeNow = (await client.jobs({ active: true })).jobs.find((j) => j.jobId === huge.id);
-    expect(hugeNow?.state).toBe('RUNNING');
+    expect(hugeNow).toMatchObject({ state: 'RUNNING' });
+    expect(hugeNow!.tasksDone).toBeLessThan(hugeNow!.tasksTotal);
     await huge.cancel();
   });
 

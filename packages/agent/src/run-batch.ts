@@ -20,6 +20,9 @@ export interface BatchRequest {
 }
 
 export async function runBatch(pools: TaskPools, req: BatchRequest): Promise<TaskOutcome[]> {
+  // Cancelled while the bundle was on its way: 'abort' has fired already and would never reach the call below,
+  // so the tasks would run to their end on cores the coordinator has already given to the next job.
+  if (req.signal.aborted) return [];
   const progress = new SharedArrayBuffer(16);
   const view = new Float64Array(progress);
   view[0] = -1;

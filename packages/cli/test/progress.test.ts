@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { JobEvent } from '@picompute/sdk/wire';
 import { Progress } from '../src/progress.js';
 
@@ -33,5 +33,29 @@ describe('progress', () => {
     p.update(event({ state: 'PENDING', reason: 'NoNodes', tasksDone: 0, wallMs: 0 }));
     p.update(event({}));
     expect(s.text()).toBe('job 7: pending (NoNodes: no agent is up yet; the job waits for one)\n');
+  });
+
+  describe('off a terminal, while running', () => {
+    afterEach(() => vi.useRealTimers());
+
+    it('writes one plain line every 5 s of events, no bar, no escape codes', () => {
+      vi.useFakeTimers({ now: 1_000_000 });
+      const s = stream(false);
+      const p = new Progress(s.out);
+      const at = (ms: number, done: number) => {
+        vi.setSystemTime(1_000_000 + ms);
+        p.update(event({ tasksDone: done, wallMs: 2000 + ms }));
+      };
+      at(0, 16);
+      at(4_900, 20);
+      expect(s.text()).toBe('');
+      at(5_000, 24);
+      at(6_000, 26);
+      at(9_900, 30);
+      expect(s.text()).toBe('job 7: 24/64 tasks · 3.4/s · ETA 11.7s\n');
+      at(10_000, 32);
+      p.end();
+      expect(s.text()).toBe('job 7: 24/64 tasks · 3.4/s · ETA 11.7s\njob 7: 32/64 tasks · 2.7/s · ETA 12s\n');
+    });
   });
 });

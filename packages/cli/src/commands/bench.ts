@@ -72,6 +72,8 @@ async function bench(flags: BenchFlags): Promise<number> {
       ep.push({ class: c, ms, mops: 2 ** (want.m + 1) / (ms * 1000), pairs: r.q.reduce((a, b) => a + b, 0), sx: r.sx, sy: r.sy, verified, coreSecondsPerSecond: r.ms / ms });
     }
     const rates = [...perNode].map(([node, v]) => ({ node, batchesPerCoreSecond: (v.batches / v.ms) * 1000 }));
+    // Read again now: the list from the start has no round trip yet for an agent that joined moments before (rttMs 0).
+    const pinged = await client.nodes();
     const fastest = Math.max(...rates.map((r) => r.batchesPerCoreSecond));
     const report = {
       nodes: nodes.length,
@@ -81,7 +83,7 @@ async function bench(flags: BenchFlags): Promise<number> {
       tasksPerSecond: (tiny / tinyMs) * 1000,
       bandwidthMBs: (payloads / bwMs) * 1000,
       ep,
-      perNode: rates.map((r) => ({ ...r, relativeSpeed: r.batchesPerCoreSecond / fastest, rttMs: nodes.find((n) => n.info.id === r.node)?.rttMs ?? 0 })),
+      perNode: rates.map((r) => ({ ...r, relativeSpeed: r.batchesPerCoreSecond / fastest, rttMs: pinged.find((n) => n.info.id === r.node)?.rttMs ?? 0 })),
     };
     if (flags.json) console.log(JSON.stringify(report));
     else {
