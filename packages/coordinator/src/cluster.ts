@@ -22,6 +22,8 @@ import type { StateStore } from './state/store.js';
 const MAX_ATTEMPTS_ON_NODE_LOSS = 3;
 const EVENT_INTERVAL_MS = 100;
 const MAX_LIVE_LOG_LINES = 10_000;
+/** How long `nodes` keeps listing an agent that said goodbye, as `down (stopped)`: long enough to notice it went. */
+export const STOPPED_LISTED_MS = 10 * 60_000;
 
 export class UserError extends Error {
   override name = 'UserError';
@@ -38,6 +40,8 @@ export class Cluster {
   readonly #jobs = new Map<string, JobRecord>();
   readonly #drained: Set<string>;
   readonly #logCount = new Map<JobRecord, number>();
+  /** Agents forgotten after their goodbye, by address: their last status and when they left. */
+  readonly #gone = new Map<string, { status: NodeStatus; at: number }>();
   #tickScheduled = false;
   #closed = false;
 
@@ -66,6 +70,7 @@ export class Cluster {
    */
   addAgent(address: string, dialWork?: WorkDialer): void {
     if (this.#closed || this.#links.has(address)) return;
+    this.#gone.delete(address);
     const link = new AgentLink(
       address,
       {
@@ -103,10 +108,14 @@ export class Cluster {
     this.#links.delete(address);
     if (link.up) this.#requeue(link, reason);
     link.close();
+    if (link.info) this.#gone.set(address, { status: { ...this.#status(link), state: 'down (stopped)', coresBusy: 0, tasksInFlight: 0 }, at: Date.now() });
   }
 
+  /** Every node, and for STOPPED_LISTED_MS those that said goodbye (so a stopped node does not just vanish). */
   nodes(): NodeStatus[] {
-    return [...this.#links.values()].map((l) => this.#status(l));
+    const now = Date.now();
+    for (const [address, g] of this.#gone) if (now - g.at > STOPPED_LISTED_MS) this.#gone.delete(address);
+    return [...[...this.#links.values()].map((l) => this.#status(l)), ...[...this.#gone.values()].map((g) => g.status)];
   }
 
   /** Stops (or allows again) placing tasks on a node; remembered across restarts. */
@@ -130,7 +139,7 @@ export class Cluster {
     const cores = l.info?.cores ?? 0;
     const busy = l.up ? Math.min(cores, l.coresInFlight) : 0;
     const drained = this.#drained.has(l.id);
-    const state = !l.up ? 'down' : drained ? (l.tasksInFlight ? 'draining' : 'drained') : busy === 0 ? 'idle' : busy >= cores ? 'allocated' : 'mixed';
+    const state = !l.up ? (l.stopped ? 'down (stopped)' : 'down') : drained ? (l.tasksInFlight ? 'draining' : 'drained') : busy === 0 ? 'idle' : busy >= cores ? 'allocated' : 'mixed';
     return {
       info: l.info ?? { id: l.address, hostname: '', cores: 0, memoryMb: 0, arch: '', nodeVersion: '', version: '', labels: [] },
       address: l.address,
@@ -196,30 +205,59 @@ export class Cluster {
     }
   }
 
+  /**
+   * What each live job holds on the nodes now: tasks on a core, tasks queued
+   * in an agent's window (two core-slots per core) and the cores in use,
+   * which can never exceed the nodes' cores.
+   */
+  #occupancy(): Map<string, { running: number; queued: number; cores: number }> {
+    const total = new Map<string, { running: number; queued: number; cores: number }>();
+    for (const l of this.#links.values()) {
+      if (!l.up) continue;
+      for (const [jobId, o] of l.occupancy()) {
+        const t = total.get(jobId);
+        if (!t) total.set(jobId, { ...o });
+        else {
+          t.running += o.running;
+          t.queued += o.queued;
+          t.cores += o.cores;
+        }
+      }
+    }
+    return total;
+  }
+
+  #liveSummary(job: JobRecord, occupancy = this.#occupancy()): JobSummary {
+    const o = occupancy.get(job.id);
+    return { ...job.summary(), tasksRunning: o?.running ?? 0, tasksQueued: o?.queued ?? 0 };
+  }
+
   /** A live job, or a finished one read from the state database. */
   summary(id: string): JobSummary {
     const live = this.#jobs.get(id);
-    if (live) return live.summary();
+    if (live) return this.#liveSummary(live);
     const row = /^\d+$/.test(id) ? this.store.job(Number(id)) : undefined;
     if (!row) throw new UserError(`no job with id ${id}`, true);
     return summaryFromRow(row);
   }
 
   jobs(filter: { active?: boolean; finished?: boolean } = {}): JobSummary[] {
-    const live = [...this.#jobs.values()].map((j) => j.summary());
+    const occupancy = this.#occupancy();
+    const live = [...this.#jobs.values()].map((j) => this.#liveSummary(j, occupancy));
     if (filter.active) return live;
     const finished = this.store.jobs().filter((r) => !this.#jobs.has(String(r.id))).map(summaryFromRow);
     if (filter.finished) return finished.filter((j) => j.endedAtMs > 0);
     return [...finished, ...live].sort((a, b) => Number(a.jobId) - Number(b.jobId));
   }
 
-  /** Core-slots each user holds now, and their share of all in use. */
+  /** Cores each user's tasks run on now (not the tasks queued in agents' windows), and their share of all in use. */
   shares(): UserShare[] {
+    const occupancy = this.#occupancy();
     const cores = new Map<string, number>();
     const jobs = new Map<string, number>();
     for (const j of this.#jobs.values()) {
       jobs.set(j.user, (jobs.get(j.user) ?? 0) + 1);
-      cores.set(j.user, (cores.get(j.user) ?? 0) + j.running.size * j.coresPerTask);
+      cores.set(j.user, (cores.get(j.user) ?? 0) + (occupancy.get(j.id)?.cores ?? 0));
     }
     const total = [...cores.values()].reduce((a, b) => a + b, 0);
     return [...jobs.keys()].sort().map((user) => ({ user, coresInUse: cores.get(user) ?? 0, share: total ? (cores.get(user) ?? 0) / total : 0, jobs: jobs.get(user)! }));

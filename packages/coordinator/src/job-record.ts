@@ -172,6 +172,7 @@ export class JobRecord {
       endedAtMs: this.endedAt,
       dependency: this.request.dependency,
       cores: this.cores,
+      tasksQueued: 0,
     };
   }
 }
@@ -201,6 +202,7 @@ export function summaryFromRow(row: JobRow): JobSummary {
     endedAtMs: row.ended_at,
     dependency: request.dependency ?? '',
     cores: row.cores,
+    tasksQueued: 0,
   };
 }
 

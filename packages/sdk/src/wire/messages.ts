@@ -79,6 +79,8 @@ export interface JobSummary {
   endedAtMs: number;
   dependency: string;
   cores: number;
+  /** Tasks sent to agents that wait there for a free core; `tasksRunning` counts those on a core. */
+  tasksQueued: number;
 }
 export interface UserShare { user: string; coresInUse: number; share: number; jobs: number }
 export interface ListJobsReply { jobs: JobSummary[]; shares: UserShare[] }
