@@ -22,6 +22,17 @@ import type { StateStore } from './state/store.js';
 const MAX_ATTEMPTS_ON_NODE_LOSS = 3;
 const EVENT_INTERVAL_MS = 100;
 const MAX_LIVE_LOG_LINES = 10_000;
+/** A running job's watchers hear from it at least this often: a stalled job still shows what it waits for, and for how long. */
+const STILL_RUNNING_EVENT_MS = 1000;
+/** Slurm's DefaultTime: the per-task time limit of a job that names none, so a task that never settles cannot hold a job forever. */
+export const DEFAULT_TIME_LIMIT_MS = 3_600_000;
+
+/** Per-task time limits: `defaultMs` for a job that asks for none, and the most a job may ask for (0: no cap), like Slurm's MaxTime. */
+export interface TimeLimits {
+  defaultMs: number;
+  maxMs: number;
+}
+
 /** How long `nodes` keeps listing an agent that said goodbye, as `down (stopped)`: long enough to notice it went. */
 export const STOPPED_LISTED_MS = 10 * 60_000;
 
@@ -44,6 +55,7 @@ export class Cluster {
   readonly #gone = new Map<string, { status: NodeStatus; at: number }>();
   #tickScheduled = false;
   #closed = false;
+  readonly #stillRunning: NodeJS.Timeout;
 
   constructor(
     private readonly store: StateStore,
@@ -51,7 +63,11 @@ export class Cluster {
     private readonly log: (line: string) => void,
     private readonly security: Security,
     private readonly deadAfterMs?: number,
+    private readonly timeLimits: TimeLimits = { defaultMs: DEFAULT_TIME_LIMIT_MS, maxMs: 0 },
   ) {
+    this.#stillRunning = setInterval(() => {
+      for (const job of this.#jobs.values()) if (job.state === 'RUNNING') this.#notify(job);
+    }, STILL_RUNNING_EVENT_MS).unref();
     this.#drained = store.drained();
     for (const { job, tasks } of store.activeJobs()) {
       const record = JobRecord.recover(job, tasks);
@@ -174,7 +190,7 @@ export class Cluster {
     this.#checkRequest(request);
     const submittedAt = Date.now();
     // The inputs live in the tasks table from here on; the request keeps no copy.
-    request = { ...request, inputs: Buffer.alloc(0) };
+    request = { ...request, inputs: Buffer.alloc(0), timeLimitMs: this.#timeLimit(request.timeLimitMs) };
     const id = String(this.store.insertJob(request, inputs, bundle, submittedAt));
     this.blobs.delete(request.bundleHash);
     const job = new JobRecord(id, request, inputs, submittedAt);
@@ -184,6 +200,16 @@ export class Cluster {
     if (!job.final && inputs.length === 0 && !request.hasReduce) this.#finish(job, 'COMPLETED');
     this.#kick();
     return job;
+  }
+
+  /** The job's per-task limit: what it asked for (refused over the maximum), else the default (capped by the maximum). */
+  #timeLimit(requested: number): number {
+    const { defaultMs, maxMs } = this.timeLimits;
+    if (maxMs && requested > maxMs) {
+      throw new UserError(`--time-limit ${formatDuration(requested)} is over this coordinator's maximum of ${formatDuration(maxMs)} (its --max-time-limit): ask for ${formatDuration(maxMs)} or less, or split the work into shorter tasks`);
+    }
+    if (requested > 0) return requested;
+    return maxMs ? Math.min(defaultMs, maxMs) : defaultMs;
   }
 
   /** Refuses what could never run, saying why (Slurm refuses at sbatch too). */
@@ -302,6 +328,7 @@ export class Cluster {
 
   close(): void {
     this.#closed = true;
+    clearInterval(this.#stillRunning);
     for (const link of this.#links.values()) link.close();
     this.#links.clear();
     this.store.flush();
@@ -384,16 +411,16 @@ export class Cluster {
       const group = fold.ready.shift()!;
       const [from, to] = fold.members(group);
       const index = FoldPlan.combineIndex(group);
-      job.running.set(index, link.address);
+      job.running.set(index, { node: link.id, since: Date.now() });
       tasks.push({ index, attempt: 1, kind: 'COMBINE', input: Buffer.alloc(0), values: job.outputs.slice(from, to) as Buffer[] });
     } else if (fold?.final === 'pending') {
       fold.final = 'running';
-      job.running.set(REDUCE_INDEX, link.address);
+      job.running.set(REDUCE_INDEX, { node: link.id, since: Date.now() });
       tasks.push({ index: REDUCE_INDEX, attempt: 1, kind: 'REDUCE', input: Buffer.alloc(0), values: (fold.grouped ? fold.partials : job.outputs) as Buffer[] });
     } else {
       for (const index of job.pending.splice(0, count)) {
         const attempt = ++job.attempts[index]!;
-        job.running.set(index, link.address);
+        job.running.set(index, { node: link.id, since: Date.now() });
         if (attempt > 1) this.store.attempt(Number(job.id), index, attempt);
         tasks.push({ index, attempt, kind: 'MAP', input: job.inputs[index]!, values: [] });
       }

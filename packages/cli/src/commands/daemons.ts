@@ -89,8 +89,10 @@ export function registerDaemons(program: Command): void {
     .option('--agent <host:port>', 'dial this agent (where mDNS does not reach); repeatable', collect, [])
     .option('--state-dir <dir>', 'where jobs, results and logs are kept (default ~/.local/state/picompute)', pathOption)
     .option('--keep <duration>', 'how long finished jobs and their results are kept', '7d')
+    .option('--default-time-limit <duration>', "per-task time limit of a job submitted without --time-limit, so a task that never settles cannot hold its job forever (like Slurm's DefaultTime)", '1h')
+    .option('--max-time-limit <duration>', "the most --time-limit a job may ask for; a submit over it is refused (like Slurm's MaxTime; default: no cap)")
     .action(
-      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string }) => {
+      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string; defaultTimeLimit: string; maxTimeLimit?: string }) => {
         const { parseDuration } = await import('@picompute/sdk/units');
         const { startCoordinator } = await import('@picompute/coordinator');
         await serve('coordinator', async (say) => startCoordinator({
@@ -99,6 +101,8 @@ export function registerDaemons(program: Command): void {
           agents: flags.agent,
           stateDir: flags.stateDir,
           keepMs: parseDuration(flags.keep, '--keep'),
+          defaultTimeLimitMs: parseDuration(flags.defaultTimeLimit, '--default-time-limit'),
+          maxTimeLimitMs: flags.maxTimeLimit === undefined ? undefined : parseDuration(flags.maxTimeLimit, '--max-time-limit'),
           security: await securityFrom(flags),
           maxMessageBytes: await maxMessageBytes(flags.maxMessage),
           mdns: flags.mdns && mdnsEnabled(),
