@@ -99,6 +99,8 @@ export class Cluster {
             return;
           }
           this.log(`agent ${l.id} up at ${l.address} (${l.info?.cores} cores)`);
+          // Back (perhaps at another address): no longer listed as stopped.
+          for (const [address, g] of this.#gone) if (g.status.info.id === l.id) this.#gone.delete(address);
           this.#kick();
         },
         down: (l, reason) => this.#requeue(l, reason),
