@@ -167,12 +167,12 @@ else describe('multi-host cluster in network namespaces', () => {
     await until((ns) => ns.some((n) => n.info.id === idOf(2) && n.state === 'idle'), 30_000);
   });
 
-  it('a clean agent stop: its stream closes and the node shows down (its mDNS goodbye is heard, as a hint only)', async () => {
+  it('a clean agent stop: its stream closes and the node shows `down (stopped)` (its mDNS goodbye is heard, as a hint only)', async () => {
     await allAgentsUp();
     const id = idOf(3);
     await agents.get(3)!.stop('SIGTERM');
     expect(agents.get(3)!.proc.exitCode).toBe(0);
-    await until((ns) => ns.some((n) => n.info.id === id && n.state === 'down'), 15_000);
+    await until((ns) => ns.some((n) => n.info.id === id && n.state === 'down (stopped)'), 15_000);
     await coordinator.waitFor(new RegExp(`agent ${id} said goodbye \\(a hint only`));
   });
 

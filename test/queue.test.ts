@@ -60,7 +60,8 @@ describe('a coordinator killed with SIGKILL', () => {
       expect(await coordinator.waitFor(/recovered (\d+) unfinished job/)).toBe('5');
       const history = await until('all five jobs finished', async () => {
         const jobs = JSON.parse((await cli(['jobs', '--json'])).stdout);
-        return jobs.length === 5 ? jobs : undefined;
+        // `jobs` lists running jobs too: wait until all five have ended.
+        return jobs.length === 5 && jobs.every((j: { endedAtMs: number }) => j.endedAtMs > 0) ? jobs : undefined;
       }, 60_000);
       expect(history.map((j: { jobId: string; state: string }) => [j.jobId, j.state])).toEqual(submitted.map((id) => [id, 'COMPLETED']));
       for (const [i, id] of submitted.entries()) {

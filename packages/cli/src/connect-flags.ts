@@ -6,7 +6,6 @@
 import type { Command } from 'commander';
 import type { SecurityFlags } from '@picompute/sdk/auth';
 import type { Client } from '@picompute/sdk/client';
-import { discoverTimeoutMs, mdnsEnabled } from './mdns-flags.js';
 import { securityFrom, withSecurityFlags } from './security-flags.js';
 import { UsageError } from './errors.js';
 
@@ -24,9 +23,8 @@ export function withConnectFlags(cmd: Command): Command {
 }
 
 export async function connectFrom(flags: ConnectFlags): Promise<Client> {
-  const { connect, findCoordinator } = await import('@picompute/sdk/client');
-  let address = flags.coordinator ?? process.env.PICOMPUTE_COORDINATOR;
-  if (!address && mdnsEnabled()) address = await findCoordinator(discoverTimeoutMs());
+  const { connect, locateCoordinator } = await import('@picompute/sdk/client');
+  const address = (await locateCoordinator(flags.coordinator))?.address;
   if (!address) throw new UsageError('no coordinator: pass --coordinator host:port, set PICOMPUTE_COORDINATOR, or start `picompute coordinator` on this network');
   return connect({ coordinator: address, security: await securityFrom(flags) });
 }
@@ -40,12 +38,10 @@ export async function connectOrLocal(
   say: (line: string) => void,
   requireCoordinator = false,
 ): Promise<{ client: Client; local?: import('./local-cluster.js').LocalCluster; close(): Promise<void> }> {
-  const { connect, findCoordinator } = await import('@picompute/sdk/client');
-  let address = flags.local ? undefined : (flags.coordinator ?? process.env.PICOMPUTE_COORDINATOR);
-  if (!address && !flags.local && mdnsEnabled()) {
-    address = await findCoordinator(discoverTimeoutMs());
-    if (address) say(`found a coordinator by mDNS at ${address}`);
-  }
+  const { connect, locateCoordinator } = await import('@picompute/sdk/client');
+  const located = flags.local ? undefined : await locateCoordinator(flags.coordinator);
+  if (located?.source === 'mDNS') say(`found a coordinator by mDNS at ${located.address}`);
+  const address = located?.address;
   if (!address && requireCoordinator) {
     throw new UsageError('--no-wait needs a coordinator that outlives this command (--coordinator, PICOMPUTE_COORDINATOR or one on the network); the embedded cluster ends with it');
   }

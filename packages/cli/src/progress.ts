@@ -7,6 +7,8 @@ import { formatDuration } from '@picompute/sdk/units';
 import type { JobEvent } from '@picompute/sdk/wire';
 
 const PLAIN_EVERY_MS = 5000;
+/** No task finished for this long: the job is stalled, and progress names the tasks out longest. */
+const STALLED_AFTER_MS = 5000;
 const BAR_WIDTH = 24;
 
 export class Progress {
@@ -14,12 +16,19 @@ export class Progress {
   #lastPlain = 0;
   #drawn = false;
   #lastReason = '';
+  #lastDone = -1;
+  #lastDoneAt = 0;
+  #saidStalled = false;
 
   constructor(private readonly out: NodeJS.WriteStream = process.stderr) {
     this.#tty = out.isTTY === true;
   }
 
   update(ev: JobEvent): void {
+    if (ev.tasksDone !== this.#lastDone) {
+      this.#lastDone = ev.tasksDone;
+      this.#lastDoneAt = Date.now();
+    }
     for (const l of ev.logs) this.#line(`[task ${l.task < 0 ? 'reduce' : l.task} @ ${l.node}] ${l.line}`);
     const text = this.#describe(ev);
     if (this.#tty) {
@@ -28,9 +37,16 @@ export class Progress {
     } else if (ev.state === 'PENDING' && ev.reason && ev.reason !== this.#lastReason) {
       this.#lastReason = ev.reason;
       this.out.write(`job ${ev.jobId}: ${text}\n`);
-    } else if (ev.state === 'RUNNING' && (this.#lastPlain ||= Date.now()) && Date.now() - this.#lastPlain >= PLAIN_EVERY_MS) {
-      this.#lastPlain = Date.now();
-      this.out.write(`job ${ev.jobId}: ${text}\n`);
+    } else if (ev.state === 'RUNNING') {
+      const now = Date.now();
+      this.#lastPlain ||= now;
+      // A stall is said when it starts, not at the next 5 s line: it may end the job (time limit) before that.
+      const stalled = this.#stalled(ev) !== '';
+      if (now - this.#lastPlain >= PLAIN_EVERY_MS || (stalled && !this.#saidStalled)) {
+        this.#lastPlain = now;
+        this.out.write(`job ${ev.jobId}: ${text}\n`);
+      }
+      this.#saidStalled = stalled;
     }
   }
 
@@ -54,6 +70,19 @@ export class Progress {
     const filled = ev.tasksTotal ? Math.round((ev.tasksDone / ev.tasksTotal) * BAR_WIDTH) : 0;
     const bar = this.#tty ? `[${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}] ` : '';
     const retries = ev.retries ? ` · ${ev.retries} re-run` : '';
-    return `${bar}${ev.tasksDone}/${ev.tasksTotal} tasks · ${rate.toFixed(1)}/s · ETA ${eta}${retries}`;
+    return `${bar}${ev.tasksDone}/${ev.tasksTotal} tasks · ${rate.toFixed(1)}/s · ETA ${eta}${retries}${this.#stalled(ev)}`;
   }
+
+  /** When nothing finished for a while: which tasks the job waits for, where, and for how long. */
+  #stalled(ev: JobEvent): string {
+    const quietMs = Date.now() - this.#lastDoneAt;
+    if (quietMs < STALLED_AFTER_MS || !ev.runningLongest?.length) return '';
+    const longest = ev.runningLongest.map((t) => `${taskName(t.index)} on ${t.node} for ${formatDuration(t.runningMs)}`).join(', ');
+    return ` · no task finished for ${formatDuration(quietMs)}; running longest: ${longest}`;
+  }
+}
+
+/** Index -1 is the reduce step, lower ones fold groups of map outputs. */
+function taskName(index: number): string {
+  return index >= 0 ? `task ${index}` : index === -1 ? 'the reduce step' : 'a group fold';
 }

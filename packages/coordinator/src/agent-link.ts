@@ -16,6 +16,9 @@ import type { Security } from '@picompute/sdk/auth';
 import { BLOB_CHUNK_BYTES, wireServices } from '@picompute/sdk/wire';
 import type { AgentInfo, Assign, ClientWorkStream, FromAgent, Heartbeat, TaskResult, ToAgent } from '@picompute/sdk/wire';
 
+/** Why a link is down when the agent ended the stream itself: it is stopping (SIGTERM), not lost. */
+export const STOPPED_REASON = 'the agent closed its stream (stopped)';
+
 /** Opens a Work stream to an agent: over gRPC, or in-process for the embedded cluster's own agent. */
 export type WorkDialer = () => ClientWorkStream<ToAgent>;
 
@@ -27,6 +30,7 @@ export interface LinkEvents {
 }
 
 interface InFlightBatch {
+  jobId: string;
   remaining: number;
   cores: number;
   memoryMb: number;
@@ -38,7 +42,10 @@ export class AgentLink {
   tasksDone = 0;
   /** Round trip of the last Ping, ms. */
   rttMs = 0;
-  #pingSent = 0;
+  /** When the Ping awaiting its echo was sent; NaN once answered. */
+  #pingSent = NaN;
+  /** True when the agent ended its stream itself (it was stopped) rather than going silent or away. */
+  stopped = false;
   #call: ClientWorkStream<ToAgent> | undefined;
   #up = false;
   #lastSeen = 0;
@@ -115,7 +122,7 @@ export class AgentLink {
   }
 
   send(assign: Assign, cores: number, memoryMb: number): void {
-    const batch: InFlightBatch = { remaining: assign.tasks.length, cores, memoryMb };
+    const batch: InFlightBatch = { jobId: assign.job.jobId, remaining: assign.tasks.length, cores, memoryMb };
     for (const t of assign.tasks) this.#tasks.set(AgentLink.taskKey(assign.job.jobId, t.index, t.attempt), batch);
     this.#batches++;
     this.#cores += cores;
@@ -159,6 +166,27 @@ export class AgentLink {
     } while (at < bytes.length);
   }
 
+  /**
+   * What each job holds here: `running` tasks (one per batch, in the order
+   * sent, while their core-slots fit the node's cores: a batch runs its tasks
+   * one after another on one worker) and `queued` ones that wait in the
+   * agent's window; `cores` counts the running ones' cores only.
+   */
+  occupancy(): Map<string, { running: number; queued: number; cores: number }> {
+    const byJob = new Map<string, { running: number; queued: number; cores: number }>();
+    let free = this.info?.cores ?? 0;
+    for (const batch of new Set(this.#tasks.values())) {
+      let o = byJob.get(batch.jobId);
+      if (!o) byJob.set(batch.jobId, (o = { running: 0, queued: 0, cores: 0 }));
+      const runs = batch.cores <= free ? 1 : 0;
+      free -= runs * batch.cores;
+      o.running += runs;
+      o.cores += runs * batch.cores;
+      o.queued += batch.remaining - runs;
+    }
+    return byJob;
+  }
+
   /** The in-flight tasks, as (jobId, index, attempt); used to run them again when the node is lost. */
   inFlight(): { jobId: string; index: number; attempt: number }[] {
     return [...this.#tasks.keys()].map((key) => {
@@ -192,7 +220,7 @@ export class AgentLink {
       if (err.code === grpc.status.UNAVAILABLE && failedHandshake(err.details ?? '')) return this.#lost(call, notMemberMessage(err.details), true);
       this.#lost(call, err.details || err.message, err.code === grpc.status.UNAUTHENTICATED);
     });
-    call.on('end', () => this.#lost(call, 'the agent closed its stream'));
+    call.on('end', () => this.#lost(call, STOPPED_REASON));
   }
 
   #onMessage(call: ClientWorkStream<ToAgent>, msg: FromAgent): void {
@@ -216,7 +244,11 @@ export class AgentLink {
         break;
       case 'heartbeat':
         this.heartbeat = msg.heartbeat;
-        if (msg.heartbeat.pingEchoMs && msg.heartbeat.pingEchoMs === this.#pingSent) this.rttMs = performance.now() - this.#pingSent;
+        // Every heartbeat echoes the last Ping: only the first echo times the round trip, later ones would time its age.
+        if (msg.heartbeat.pingEchoMs === this.#pingSent) {
+          this.rttMs = performance.now() - this.#pingSent;
+          this.#pingSent = NaN;
+        }
         break;
       case 'results':
         this.events.results(this, msg.results.results);
@@ -234,6 +266,7 @@ export class AgentLink {
     clearInterval(this.#liveness);
     const wasUp = this.#up;
     this.#up = false;
+    if (wasUp) this.stopped = reason === STOPPED_REASON;
     if (wasUp) {
       this.events.down(this, reason);
       this.#tasks.clear();

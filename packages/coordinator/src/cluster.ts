@@ -22,6 +22,19 @@ import type { StateStore } from './state/store.js';
 const MAX_ATTEMPTS_ON_NODE_LOSS = 3;
 const EVENT_INTERVAL_MS = 100;
 const MAX_LIVE_LOG_LINES = 10_000;
+/** A running job's watchers hear from it at least this often: a stalled job still shows what it waits for, and for how long. */
+const STILL_RUNNING_EVENT_MS = 1000;
+/** Slurm's DefaultTime: the per-task time limit of a job that names none, so a task that never settles cannot hold a job forever. */
+export const DEFAULT_TIME_LIMIT_MS = 3_600_000;
+
+/** Per-task time limits: `defaultMs` for a job that asks for none, and the most a job may ask for (0: no cap), like Slurm's MaxTime. */
+export interface TimeLimits {
+  defaultMs: number;
+  maxMs: number;
+}
+
+/** How long `nodes` keeps listing an agent that said goodbye, as `down (stopped)`: long enough to notice it went. */
+export const STOPPED_LISTED_MS = 10 * 60_000;
 
 export class UserError extends Error {
   override name = 'UserError';
@@ -38,8 +51,11 @@ export class Cluster {
   readonly #jobs = new Map<string, JobRecord>();
   readonly #drained: Set<string>;
   readonly #logCount = new Map<JobRecord, number>();
+  /** Agents forgotten after their goodbye, by address: their last status and when they left. */
+  readonly #gone = new Map<string, { status: NodeStatus; at: number }>();
   #tickScheduled = false;
   #closed = false;
+  readonly #stillRunning: NodeJS.Timeout;
 
   constructor(
     private readonly store: StateStore,
@@ -47,7 +63,11 @@ export class Cluster {
     private readonly log: (line: string) => void,
     private readonly security: Security,
     private readonly deadAfterMs?: number,
+    private readonly timeLimits: TimeLimits = { defaultMs: DEFAULT_TIME_LIMIT_MS, maxMs: 0 },
   ) {
+    this.#stillRunning = setInterval(() => {
+      for (const job of this.#jobs.values()) if (job.state === 'RUNNING') this.#notify(job);
+    }, STILL_RUNNING_EVENT_MS).unref();
     this.#drained = store.drained();
     for (const { job, tasks } of store.activeJobs()) {
       const record = JobRecord.recover(job, tasks);
@@ -66,6 +86,7 @@ export class Cluster {
    */
   addAgent(address: string, dialWork?: WorkDialer): void {
     if (this.#closed || this.#links.has(address)) return;
+    this.#gone.delete(address);
     const link = new AgentLink(
       address,
       {
@@ -78,6 +99,8 @@ export class Cluster {
             return;
           }
           this.log(`agent ${l.id} up at ${l.address} (${l.info?.cores} cores)`);
+          // Back (perhaps at another address): no longer listed as stopped.
+          for (const [address, g] of this.#gone) if (g.status.info.id === l.id) this.#gone.delete(address);
           this.#kick();
         },
         down: (l, reason) => this.#requeue(l, reason),
@@ -103,11 +126,18 @@ export class Cluster {
     this.#links.delete(address);
     if (link.up) this.#requeue(link, reason);
     link.close();
+    if (link.info) this.#gone.set(address, { status: { ...this.#status(link), state: 'down (stopped)', coresBusy: 0, tasksInFlight: 0 }, at: Date.now() });
   }
 
-  /** Nodes that proved the cluster key at least once: an address only advertised (mDNS is a hint) or never reached is no node. */
+  /**
+   * Nodes that proved the cluster key at least once (an address only
+   * advertised, since mDNS is a hint, or never reached is no node), and for
+   * STOPPED_LISTED_MS those that were removed (so a stopped node does not just vanish).
+   */
   nodes(): NodeStatus[] {
-    return [...this.#links.values()].filter((l) => l.info).map((l) => this.#status(l));
+    const now = Date.now();
+    for (const [address, g] of this.#gone) if (now - g.at > STOPPED_LISTED_MS) this.#gone.delete(address);
+    return [...[...this.#links.values()].filter((l) => l.info).map((l) => this.#status(l)), ...[...this.#gone.values()].map((g) => g.status)];
   }
 
   /** Stops (or allows again) placing tasks on a node; remembered across restarts. */
@@ -131,7 +161,7 @@ export class Cluster {
     const cores = l.info?.cores ?? 0;
     const busy = l.up ? Math.min(cores, l.coresInFlight) : 0;
     const drained = this.#drained.has(l.id);
-    const state = !l.up ? 'down' : drained ? (l.tasksInFlight ? 'draining' : 'drained') : busy === 0 ? 'idle' : busy >= cores ? 'allocated' : 'mixed';
+    const state = !l.up ? (l.stopped ? 'down (stopped)' : 'down') : drained ? (l.tasksInFlight ? 'draining' : 'drained') : busy === 0 ? 'idle' : busy >= cores ? 'allocated' : 'mixed';
     return {
       info: l.info ?? { id: l.address, hostname: '', cores: 0, memoryMb: 0, arch: '', nodeVersion: '', version: '', labels: [] },
       address: l.address,
@@ -166,7 +196,7 @@ export class Cluster {
     this.#checkRequest(request);
     const submittedAt = Date.now();
     // The inputs live in the tasks table from here on; the request keeps no copy.
-    request = { ...request, inputs: Buffer.alloc(0) };
+    request = { ...request, inputs: Buffer.alloc(0), timeLimitMs: this.#timeLimit(request.timeLimitMs) };
     const id = String(this.store.insertJob(request, inputs, bundle, submittedAt));
     this.blobs.delete(request.bundleHash);
     const job = new JobRecord(id, request, inputs, submittedAt);
@@ -176,6 +206,16 @@ export class Cluster {
     if (!job.final && inputs.length === 0 && !request.hasReduce) this.#finish(job, 'COMPLETED');
     this.#kick();
     return job;
+  }
+
+  /** The job's per-task limit: what it asked for (refused over the maximum), else the default (capped by the maximum). */
+  #timeLimit(requested: number): number {
+    const { defaultMs, maxMs } = this.timeLimits;
+    if (maxMs && requested > maxMs) {
+      throw new UserError(`--time-limit ${formatDuration(requested)} is over this coordinator's maximum of ${formatDuration(maxMs)} (its --max-time-limit): ask for ${formatDuration(maxMs)} or less, or split the work into shorter tasks`);
+    }
+    if (requested > 0) return requested;
+    return maxMs ? Math.min(defaultMs, maxMs) : defaultMs;
   }
 
   /** Refuses what could never run, saying why (Slurm refuses at sbatch too). */
@@ -197,30 +237,59 @@ export class Cluster {
     }
   }
 
+  /**
+   * What each live job holds on the nodes now: tasks on a core, tasks queued
+   * in an agent's window (two core-slots per core) and the cores in use,
+   * which can never exceed the nodes' cores.
+   */
+  #occupancy(): Map<string, { running: number; queued: number; cores: number }> {
+    const total = new Map<string, { running: number; queued: number; cores: number }>();
+    for (const l of this.#links.values()) {
+      if (!l.up) continue;
+      for (const [jobId, o] of l.occupancy()) {
+        const t = total.get(jobId);
+        if (!t) total.set(jobId, { ...o });
+        else {
+          t.running += o.running;
+          t.queued += o.queued;
+          t.cores += o.cores;
+        }
+      }
+    }
+    return total;
+  }
+
+  #liveSummary(job: JobRecord, occupancy = this.#occupancy()): JobSummary {
+    const o = occupancy.get(job.id);
+    return { ...job.summary(), tasksRunning: o?.running ?? 0, tasksQueued: o?.queued ?? 0 };
+  }
+
   /** A live job, or a finished one read from the state database. */
   summary(id: string): JobSummary {
     const live = this.#jobs.get(id);
-    if (live) return live.summary();
+    if (live) return this.#liveSummary(live);
     const row = /^\d+$/.test(id) ? this.store.job(Number(id)) : undefined;
     if (!row) throw new UserError(`no job with id ${id}`, true);
     return summaryFromRow(row);
   }
 
   jobs(filter: { active?: boolean; finished?: boolean } = {}): JobSummary[] {
-    const live = [...this.#jobs.values()].map((j) => j.summary());
+    const occupancy = this.#occupancy();
+    const live = [...this.#jobs.values()].map((j) => this.#liveSummary(j, occupancy));
     if (filter.active) return live;
     const finished = this.store.jobs().filter((r) => !this.#jobs.has(String(r.id))).map(summaryFromRow);
     if (filter.finished) return finished.filter((j) => j.endedAtMs > 0);
     return [...finished, ...live].sort((a, b) => Number(a.jobId) - Number(b.jobId));
   }
 
-  /** Core-slots each user holds now, and their share of all in use. */
+  /** Cores each user's tasks run on now (not the tasks queued in agents' windows), and their share of all in use. */
   shares(): UserShare[] {
+    const occupancy = this.#occupancy();
     const cores = new Map<string, number>();
     const jobs = new Map<string, number>();
     for (const j of this.#jobs.values()) {
       jobs.set(j.user, (jobs.get(j.user) ?? 0) + 1);
-      cores.set(j.user, (cores.get(j.user) ?? 0) + j.running.size * j.coresPerTask);
+      cores.set(j.user, (cores.get(j.user) ?? 0) + (occupancy.get(j.id)?.cores ?? 0));
     }
     const total = [...cores.values()].reduce((a, b) => a + b, 0);
     return [...jobs.keys()].sort().map((user) => ({ user, coresInUse: cores.get(user) ?? 0, share: total ? (cores.get(user) ?? 0) / total : 0, jobs: jobs.get(user)! }));
@@ -265,6 +334,7 @@ export class Cluster {
 
   close(): void {
     this.#closed = true;
+    clearInterval(this.#stillRunning);
     for (const link of this.#links.values()) link.close();
     this.#links.clear();
     this.store.flush();
@@ -347,16 +417,16 @@ export class Cluster {
       const group = fold.ready.shift()!;
       const [from, to] = fold.members(group);
       const index = FoldPlan.combineIndex(group);
-      job.running.set(index, link.address);
+      job.running.set(index, { node: link.id, since: Date.now() });
       tasks.push({ index, attempt: 1, kind: 'COMBINE', input: Buffer.alloc(0), values: job.outputs.slice(from, to) as Buffer[] });
     } else if (fold?.final === 'pending') {
       fold.final = 'running';
-      job.running.set(REDUCE_INDEX, link.address);
+      job.running.set(REDUCE_INDEX, { node: link.id, since: Date.now() });
       tasks.push({ index: REDUCE_INDEX, attempt: 1, kind: 'REDUCE', input: Buffer.alloc(0), values: (fold.grouped ? fold.partials : job.outputs) as Buffer[] });
     } else {
       for (const index of job.pending.splice(0, count)) {
         const attempt = ++job.attempts[index]!;
-        job.running.set(index, link.address);
+        job.running.set(index, { node: link.id, since: Date.now() });
         if (attempt > 1) this.store.attempt(Number(job.id), index, attempt);
         tasks.push({ index, attempt, kind: 'MAP', input: job.inputs[index]!, values: [] });
       }

@@ -11,7 +11,7 @@ import type { Security } from '@picompute/sdk/auth';
 import { formatAddress, serverOptions, parseAddress, wireServices } from '@picompute/sdk/wire';
 import type { WorkDialer } from './agent-link.js';
 import { BlobStore } from './blob-store.js';
-import { Cluster } from './cluster.js';
+import { Cluster, DEFAULT_TIME_LIMIT_MS } from './cluster.js';
 import { formatDuration } from '@picompute/sdk/units';
 import { defaultStateDir, openDatabase } from './state/database.js';
 import { StateStore } from './state/store.js';
@@ -33,6 +33,10 @@ export interface CoordinatorOptions {
   agents?: string[];
   /** Find agents and announce this coordinator over mDNS. */
   mdns?: boolean;
+  /** Per-task time limit of a job that names none, ms (Slurm's DefaultTime); default 1 hour. 0: none. */
+  defaultTimeLimitMs?: number;
+  /** The most a job may ask for per task, ms (Slurm's MaxTime); a submit over it is refused. Default 0: no cap. */
+  maxTimeLimitMs?: number;
   /** A node that sends nothing for this long is marked down; default 3 s (agents beat every second). */
   deadAfterMs?: number;
   /** An upload (PutBlob) that sends nothing for this long is dropped; default 30 s. */
@@ -75,7 +79,10 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   purge();
   const purgeTimer = setInterval(purge, 3_600_000).unref();
   const blobs = new BlobStore();
-  const cluster = new Cluster(store, blobs, log, security, options.deadAfterMs);
+  const cluster = new Cluster(store, blobs, log, security, options.deadAfterMs, {
+    defaultMs: options.defaultTimeLimitMs ?? DEFAULT_TIME_LIMIT_MS,
+    maxMs: options.maxTimeLimitMs ?? 0,
+  });
   const refused = refusalLogger(log);
   const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), interceptors: serverInterceptors(security, refused) });
   server.addService(wireServices().CoordinatorService.service, coordinatorService(cluster, blobs, id, { uploadIdleMs: options.uploadIdleMs ?? 30_000, maxBlobBytes: options.maxBlobBytes ?? 1024 ** 3 }));

@@ -7,7 +7,7 @@
  * that an agent runs over every map output in input order, because the
  * coordinator never runs user code.
  */
-import type { FinalJobState, JobEvent, JobSpec, JobState, JobSummary, LogLine, SubmitRequest } from '@picompute/sdk/wire';
+import type { FinalJobState, JobEvent, JobSpec, JobState, JobSummary, LogLine, RunningTask, SubmitRequest } from '@picompute/sdk/wire';
 import { FoldPlan } from './fold-plan.js';
 import type { JobRow, TaskRow } from './state/store.js';
 
@@ -34,7 +34,8 @@ export class JobRecord {
   readonly done: Uint8Array;
   /** Task indices waiting for a node; lost tasks go back on the end. */
   pending: number[];
-  readonly running = new Map<number, string>();
+  /** Tasks out on nodes: the node's id and when the task was sent there. */
+  readonly running = new Map<number, { node: string; since: number }>();
   doneCount = 0;
   /** Task runs that were re-runs: after a lost node or a retried throw. */
   retries = 0;
@@ -132,6 +133,19 @@ export class JobRecord {
     return this.startedAt ? (this.endedAt || now) - this.startedAt : 0;
   }
 
+  /** The `count` tasks out longest, longest first (one pass: a job may have thousands out). */
+  runningLongest(count = 3, now = Date.now()): RunningTask[] {
+    const top: RunningTask[] = [];
+    for (const [index, { node, since }] of this.running) {
+      const runningMs = now - since;
+      if (top.length === count && runningMs <= top[count - 1]!.runningMs) continue;
+      top.push({ index, node, runningMs });
+      top.sort((a, b) => b.runningMs - a.runningMs);
+      if (top.length > count) top.pop();
+    }
+    return top;
+  }
+
   event(logs: LogLine[] = []): JobEvent {
     return {
       jobId: this.id,
@@ -146,6 +160,7 @@ export class JobRecord {
       cores: this.cores,
       nodes: [...this.nodes],
       reason: this.reason,
+      runningLongest: this.runningLongest(),
     };
   }
 
@@ -172,6 +187,7 @@ export class JobRecord {
       endedAtMs: this.endedAt,
       dependency: this.request.dependency,
       cores: this.cores,
+      tasksQueued: 0,
     };
   }
 }
@@ -201,6 +217,7 @@ export function summaryFromRow(row: JobRow): JobSummary {
     endedAtMs: row.ended_at,
     dependency: request.dependency ?? '',
     cores: row.cores,
+    tasksQueued: 0,
   };
 }
 
@@ -218,5 +235,6 @@ export function eventFromSummary(s: JobSummary): JobEvent {
     cores: s.cores,
     nodes: s.nodes,
     reason: s.reason,
+    runningLongest: [],
   };
 }

@@ -20,6 +20,7 @@
  * agents first: outputs flow agent → client, inputs client → agent).
  */
 import { deserialize, serialize } from 'node:v8';
+import { findClassInstance } from './class-instances.js';
 
 const V8_TAG = 0xff;
 const NUMBER_TAG = 0x01;
@@ -32,7 +33,14 @@ export const CODEC_VERSION: number = serialize(0)[1] ?? 0;
 
 export class CodecError extends Error {
   override name = 'CodecError';
+  constructor(message: string, from?: (...args: never[]) => unknown) {
+    super(message);
+    // The frames inside this codec say nothing to the user: the stack starts at whoever asked to encode or decode.
+    if (from) Error.captureStackTrace(this, from);
+  }
 }
+
+const ROUND_TRIPS = 'numbers, strings, booleans, null, arrays, plain objects, Map, Set, Date, BigInt, typed arrays, Buffer';
 
 export function encode(value: unknown): Buffer {
   if (typeof value === 'number') {
@@ -44,12 +52,22 @@ export function encode(value: unknown): Buffer {
   if (typeof value === 'string' && value.length <= FAST_STRING_MAX) {
     return Buffer.concat([STRING_PREFIX, Buffer.from(value, 'utf8')]);
   }
+  const instance = findClassInstance(value);
+  if (instance) {
+    throw new CodecError(
+      `cannot encode value: ${instance.path} is ${instance.className}, which would arrive as a plain object without its class and methods. ` +
+        `Send plain data instead (e.g. { ...point }) and rebuild the class on the other side; what round-trips: ${ROUND_TRIPS}`,
+      encode,
+    );
+  }
   try {
     return serialize(value);
   } catch (err) {
+    // v8's message ends with its own full stop ("… could not be cloned.").
     throw new CodecError(
-      `cannot encode value: ${(err as Error).message}. Values crossing the cluster must be structured-cloneable ` +
-        '(numbers, strings, booleans, null, arrays, plain objects, Map, Set, Date, BigInt, typed arrays, Buffer); functions and class instances with private state are not.',
+      `cannot encode value: ${(err as Error).message.replace(/\.$/, '')}. Values crossing the cluster must be structured-cloneable ` +
+        `(${ROUND_TRIPS}); functions and symbols are not.`,
+      encode,
     );
   }
 }
@@ -59,17 +77,18 @@ export function decode<T = unknown>(bytes: Uint8Array): T {
   if (buf[0] === NUMBER_TAG && buf.length === 9) return buf.readDoubleLE(1) as T;
   if (buf[0] === STRING_TAG) return buf.toString('utf8', 1) as T;
   if (bytes.length < 2 || bytes[0] !== V8_TAG) {
-    throw new CodecError(`cannot decode value: ${bytes.length} bytes that do not start with the codec's header`);
+    throw new CodecError(`cannot decode value: ${bytes.length} bytes that do not start with the codec's header`, decode);
   }
   const version = bytes[1]!;
   if (version > CODEC_VERSION) {
     throw new CodecError(
       `cannot decode value: written with serialization format ${version} by a newer Node.js than this one (${process.version}, format ${CODEC_VERSION}); run the same Node.js major on every node`,
+      decode,
     );
   }
   try {
     return deserialize(bytes) as T;
   } catch (err) {
-    throw new CodecError(`cannot decode value: ${(err as Error).message}`);
+    throw new CodecError(`cannot decode value: ${(err as Error).message}`, decode);
   }
 }

@@ -37,6 +37,8 @@ interface JobBase<I, O> {
 /** A job whose result is the array of map outputs, in input order. */
 export interface CollectJob<I, O> extends JobBase<I, O> {
   reduce?: undefined;
+  /** Not without `reduce`: such a job is refused at submit (post-process the returned array instead). */
+  finalize?: undefined;
 }
 
 /**
@@ -94,5 +96,9 @@ export function jobProblem(exported: unknown): string | undefined {
   if (typeof exported.inputs !== 'function') return 'its job has no `inputs` function: defineJob({ inputs: (args) => [...], map })';
   if (exported.reduce !== undefined && typeof exported.reduce !== 'function') return '`reduce` must be a function (acc, value) => acc';
   if (isFoldJob(exported) && !('initial' in exported)) return 'a job with `reduce` needs an `initial` value';
+  // Refused rather than run on the collected array: finalize(acc, args) is defined on what reduce folds, and ignoring it silently hid the mistake.
+  if (!isFoldJob(exported) && exported.finalize !== undefined) {
+    return '`finalize` runs on the value `reduce` folds, and this job has no `reduce`: add `reduce` and `initial`, or drop `finalize` and post-process the array the job returns';
+  }
   return undefined;
 }

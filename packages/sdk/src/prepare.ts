@@ -12,6 +12,7 @@ import type { JobArgs } from './job.js';
 import { parseDuration, parseSize } from './units.js';
 import type * as W from './wire/messages.js';
 import { MAX_VALUE_BYTES } from './wire/options.js';
+import { mapUserStacks, userStack } from './user-stack.js';
 
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
@@ -59,16 +60,22 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
   const memoryMb = typeof options.memPerTask === 'string' ? parseSize(options.memPerTask, '--mem-per-task') : (options.memPerTask ?? 0);
   const bundle = await bundleJob(file);
   let job;
+  mapUserStacks();
   try {
     job = await importBundle(bundle.code, bundle.hash, clientBundleDir());
   } catch (err) {
     if (err instanceof JobFileError) throw new JobFileError(`${file} is ${err.message}`);
-    throw new JobFileError(`${file} failed while loading: ${(err as Error).stack ?? err}`);
+    throw new JobFileError(`${file} failed while loading: ${userStack(err)}`);
   }
   const frames: Buffer[] = [];
   try {
     for await (const input of await job.inputs(args)) {
-      const frame = encode(input);
+      let frame: Buffer;
+      try {
+        frame = encode(input);
+      } catch (err) {
+        throw new JobFileError(`input ${frames.length} from inputs(args) cannot be sent to the agents: ${(err as Error).message}`);
+      }
       if (frame.length > MAX_VALUE_BYTES) {
         throw new JobFileError(`input ${frames.length} is ${mib(frame.length)} encoded; a task's input must stay under ${mib(MAX_VALUE_BYTES)}: split the work into more, smaller tasks`);
       }
@@ -76,7 +83,7 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
     }
   } catch (err) {
     if (err instanceof JobFileError) throw err;
-    throw new JobFileError(`${file}: inputs(args) failed: ${(err as Error).message}`);
+    throw new JobFileError(`${file}: inputs(args) failed: ${userStack(err)}`);
   }
   return {
     request: {

@@ -4,7 +4,8 @@ import type { Agent } from '@picompute/agent';
 import type { Coordinator } from '@picompute/coordinator';
 import type { SecurityFlags } from '@picompute/sdk/auth';
 import { action, collect, parseCount, parsePort } from '../errors.js';
-import { mdnsEnabled } from '../mdns-flags.js';
+import { mdnsEnabled } from '@picompute/sdk/env';
+import { pathOption } from '../user-path.js';
 import { securityFrom, withSecurityFlags } from '../security-flags.js';
 
 export const DEFAULT_COORDINATOR_PORT = 7700;
@@ -60,8 +61,8 @@ export function registerDaemons(program: Command): void {
     .option('--coordinator <host:port>', 'register with this coordinator (when it cannot find or name this agent)')
     .option('--advertise-address <host:port>', 'address the coordinator should dial, when it differs from --host:--port')
     .option('--task-memory <size>', 'default per-task heap limit, e.g. 512M')
-    .option('--cache-dir <dir>', 'where job bundles are cached (default ~/.cache/picompute/agent)')
-    .option('--thermal-path <file>', 'CPU temperature file in millidegrees (default /sys/class/thermal/thermal_zone0/temp)')
+    .option('--cache-dir <dir>', 'where job bundles are cached (default ~/.cache/picompute/agent)', pathOption)
+    .option('--thermal-path <file>', 'CPU temperature file in millidegrees (default /sys/class/thermal/thermal_zone0/temp)', pathOption)
     .action(
       action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string; maxMessage?: string; thermalPath?: string }) => {
         const { startAgent } = await import('@picompute/agent');
@@ -86,10 +87,12 @@ export function registerDaemons(program: Command): void {
 
   daemonCommand(program, 'coordinator', 'schedule jobs onto agents', DEFAULT_COORDINATOR_PORT, 'do not look for agents or announce this coordinator over mDNS')
     .option('--agent <host:port>', 'dial this agent (where mDNS does not reach); repeatable', collect, [])
-    .option('--state-dir <dir>', 'where jobs, results and logs are kept (default ~/.local/state/picompute)')
+    .option('--state-dir <dir>', 'where jobs, results and logs are kept (default ~/.local/state/picompute)', pathOption)
     .option('--keep <duration>', 'how long finished jobs and their results are kept', '7d')
+    .option('--default-time-limit <duration>', "per-task time limit of a job submitted without --time-limit, so a task that never settles cannot hold its job forever (like Slurm's DefaultTime)", '1h')
+    .option('--max-time-limit <duration>', "the most --time-limit a job may ask for; a submit over it is refused (like Slurm's MaxTime; default: no cap)")
     .action(
-      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string }) => {
+      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string; defaultTimeLimit: string; maxTimeLimit?: string }) => {
         const { parseDuration } = await import('@picompute/sdk/units');
         const { startCoordinator } = await import('@picompute/coordinator');
         await serve('coordinator', async (say) => startCoordinator({
@@ -98,6 +101,8 @@ export function registerDaemons(program: Command): void {
           agents: flags.agent,
           stateDir: flags.stateDir,
           keepMs: parseDuration(flags.keep, '--keep'),
+          defaultTimeLimitMs: parseDuration(flags.defaultTimeLimit, '--default-time-limit'),
+          maxTimeLimitMs: flags.maxTimeLimit === undefined ? undefined : parseDuration(flags.maxTimeLimit, '--max-time-limit'),
           security: await securityFrom(flags),
           maxMessageBytes: await maxMessageBytes(flags.maxMessage),
           mdns: flags.mdns && mdnsEnabled(),

@@ -1,6 +1,7 @@
 /** `picompute init`: make the cluster key (and, with --tls, a small CA and node certificates). */
 import type { Command } from 'commander';
 import { action, collect } from '../errors.js';
+import { pathOption } from '../user-path.js';
 
 interface InitFlags {
   keyFile?: string;
@@ -14,11 +15,11 @@ export function registerInit(program: Command): void {
   program
     .command('init')
     .description('make a new cluster key (and with --tls, a CA and a certificate per node)')
-    .option('--key-file <path>', 'where to write the key (default ~/.config/picompute/cluster.key)')
+    .option('--key-file <path>', 'where to write the key (default ~/.config/picompute/cluster.key)', pathOption)
     .option('--force', 'replace an existing key (every node must then get the new one)')
     .option('--tls', 'also make a CA and a certificate for each --node')
     .option('--node <name>', 'a node name (host name or IP) to make a certificate for; repeatable', collect, [])
-    .option('--tls-dir <dir>', 'where to write the CA and certificates (default: beside the key, in tls/)')
+    .option('--tls-dir <dir>', 'where to write the CA and certificates (default: beside the key, in tls/)', pathOption)
     .action(action(init));
 }
 

@@ -5,6 +5,7 @@
  */
 import { inspect } from 'node:util';
 import type { Command } from 'commander';
+import { FINAL_STATES } from '@picompute/sdk/wire';
 import type { JobSummary } from '@picompute/sdk/wire';
 import { formatDuration } from '@picompute/sdk/units';
 import { connectFrom, withConnectFlags } from '../connect-flags.js';
@@ -28,7 +29,9 @@ function withClient<A extends unknown[]>(fn: (client: import('@picompute/sdk/cli
 
 const elapsed = (j: JobSummary) => (j.startedAtMs ? formatDuration(j.wallMs) : '-');
 const stateWithReason = (j: JobSummary) => (j.reason ? `${j.state}(${j.reason})` : j.state);
-const exitCode = (state: string) => (state === 'COMPLETED' ? 0 : 1);
+const exitCode = (state: string) => (state === 'COMPLETED' ? 0 : FINAL_STATES.has(state) ? 1 : '-');
+/** Tasks on a core, and those sent ahead to agents that wait there for one. */
+const onCores = (j: JobSummary) => `${j.tasksRunning}${j.tasksQueued ? ` +${j.tasksQueued} queued` : ''}`;
 
 export function registerQueueVerbs(program: Command): void {
   withConnectFlags(program.command('queue').description('pending and running jobs, and each user’s share of the cores (like squeue)')).action(
@@ -37,17 +40,18 @@ export function registerQueueVerbs(program: Command): void {
       if (flags.json) return void console.log(JSON.stringify({ jobs, shares }));
       console.log(
         table(
-          ['JOBID', 'NAME', 'USER', 'STATE(REASON)', 'PRIO', 'TASKS', 'ELAPSED', 'NODES'],
-          jobs.map((j) => [j.jobId, j.name, j.user, stateWithReason(j), j.priority, `${j.tasksDone}/${j.tasksTotal}`, elapsed(j), j.nodes.join(',') || '-']),
+          ['JOBID', 'NAME', 'USER', 'STATE(REASON)', 'PRIO', 'TASKS', 'RUNNING', 'ELAPSED', 'NODES'],
+          jobs.map((j) => [j.jobId, j.name, j.user, stateWithReason(j), j.priority, `${j.tasksDone}/${j.tasksTotal}`, onCores(j), elapsed(j), j.nodes.join(',') || '-']),
         ),
       );
       if (shares.length) console.log(`\nshares: ${shares.map((s) => `${s.user} ${Math.round(s.share * 100)}% (${s.coresInUse} cores, ${s.jobs} jobs)`).join(' · ')}`);
     }),
   );
 
-  withConnectFlags(program.command('jobs').description('finished jobs: state, exit, elapsed, CPU time, tasks, attempts, max task heap (like sacct)')).action(
+  withConnectFlags(program.command('jobs').description('jobs, running and finished: state, exit, elapsed (so far, for a running one), CPU time, tasks, attempts, max task heap (like sacct)')).action(
     withClient(async (client, flags: ConnectFlags) => {
-      const { jobs } = await client.jobs({ finished: true });
+      // Running jobs too, as sacct shows them: a user looking for the job just submitted should find it here.
+      const { jobs } = await client.jobs();
       if (flags.json) return void console.log(JSON.stringify(jobs));
       console.log(
         table(

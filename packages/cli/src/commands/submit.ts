@@ -30,11 +30,11 @@ export function registerSubmit(program: Command): void {
     program
     .command('submit')
     .description('run a job file on the cluster (or on an embedded local cluster when no coordinator is given) and print its result')
-    .argument('<job>', 'job file (TypeScript or JavaScript) whose default export comes from defineJob')
+    .argument('<job>', 'job file (TypeScript or JavaScript) whose default export comes from defineJob; a relative path is taken from where you ran the command (INIT_CWD under pnpm)')
     .option('--arg <key=value>', 'argument for inputs(args) and finalize(acc, args); repeatable', collect, [])
     .option('-c, --coordinator <host:port>', 'coordinator to submit to (default: PICOMPUTE_COORDINATOR, else one found by mDNS, else the embedded local cluster)')
     .option('--local', 'run on the embedded local cluster without looking for a coordinator')
-    .option('-t, --time-limit <duration>', 'per-task wall-clock limit, e.g. 30s or 5m (default: none)')
+    .option('-t, --time-limit <duration>', "per-task wall-clock limit, e.g. 30s or 5m (default: the coordinator's --default-time-limit, 1h unless set; at most its --max-time-limit)")
     .option('--mem-per-task <size>', "per-task heap limit, e.g. 512M (default: the agent's share per core)")
     .option('--name <name>', "job name shown in queues (default: the job's own name or file name)")
     .option('--cores-per-task <n>', 'cores each task holds while it runs (default 1)')
@@ -57,7 +57,9 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
   const started = performance.now();
   const { prepareJob } = await import('@picompute/sdk/prepare');
   // Bundling runs in esbuild's own process: load the network stack meanwhile.
-  const preparing = prepareJob(file, {
+  const { userPath } = await import('@picompute/sdk/env');
+  // Under `pnpm picompute` the working directory is the clone: resolve where the user typed the command.
+  const preparing = prepareJob(userPath(file), {
     args: parseArgs(flags.arg),
     timeLimit: flags.timeLimit,
     memPerTask: flags.memPerTask,

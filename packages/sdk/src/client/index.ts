@@ -9,6 +9,7 @@
 import { loadSecurity } from '../auth/security.js';
 import type { Security } from '../auth/security.js';
 import { randomBytes } from 'node:crypto';
+import { coordinatorFromEnv, discoverTimeoutMs, mdnsEnabled } from '../env.js';
 import { frameChunks, packFrames } from '../framing.js';
 import { BLOB_CHUNK_BYTES } from '../wire/options.js';
 import { prepareJob } from '../prepare.js';
@@ -30,9 +31,13 @@ export type { PreparedJob, SubmitOptions } from '../prepare.js';
 const INLINE_INPUTS_BYTES = 256 * 1024;
 
 export interface ConnectOptions {
-  /** `host:port` of the coordinator; without it, one is looked for on the local network (mDNS). */
+  /**
+   * `host:port` of the coordinator; without it, PICOMPUTE_COORDINATOR, else
+   * one looked for on the local network by mDNS (unless PICOMPUTE_MDNS=off),
+   * as the `picompute` command does.
+   */
   coordinator?: string;
-  /** How long to look for a coordinator by mDNS; default 1.5 s. */
+  /** How long to look for a coordinator by mDNS; default PICOMPUTE_DISCOVERY_MS, else 1 s. */
   discoverTimeoutMs?: number;
   /**
    * The cluster key and TLS material. Default: found as the daemons find it
@@ -51,19 +56,43 @@ export interface ConnectOptions {
 
 
 
-/** Looks for a coordinator's `_picompute-coord._tcp` record; resolves with its address, or undefined. */
-export async function findCoordinator(timeoutMs = 1500): Promise<string | undefined> {
+/**
+ * Looks for a coordinator's `_picompute-coord._tcp` record; resolves with its
+ * address, or undefined. With PICOMPUTE_MDNS=off it opens no socket at all.
+ */
+export async function findCoordinator(timeoutMs = discoverTimeoutMs()): Promise<string | undefined> {
+  if (!mdnsEnabled()) return undefined;
   const { COORDINATOR_SERVICE, dialAddress, findOne } = await import('../mdns/index.js');
   return findOne(COORDINATOR_SERVICE, timeoutMs, dialAddress);
 }
 
+/** Where a coordinator address came from (the CLI says so when mDNS found it). */
+export type CoordinatorSource = 'named' | 'PICOMPUTE_COORDINATOR' | 'mDNS';
+
+/**
+ * The coordinator to talk to, looked for as every picompute process does:
+ * the one named, else PICOMPUTE_COORDINATOR, else one found by mDNS unless
+ * PICOMPUTE_MDNS=off. Undefined when there is none.
+ */
+export async function locateCoordinator(named?: string, timeoutMs = discoverTimeoutMs()): Promise<{ address: string; source: CoordinatorSource } | undefined> {
+  if (named) return { address: named, source: 'named' };
+  const fromEnv = coordinatorFromEnv();
+  if (fromEnv) return { address: fromEnv, source: 'PICOMPUTE_COORDINATOR' };
+  const found = await findCoordinator(timeoutMs);
+  return found ? { address: found, source: 'mDNS' } : undefined;
+}
+
 export async function connect(options: ConnectOptions = {}): Promise<Client> {
-  let named = options.coordinator;
-  if (!named) {
-    const timeout = options.discoverTimeoutMs ?? 1500;
-    named = await findCoordinator(timeout);
-    if (!named) throw new ConnectError(`no coordinator answered on the local network within ${timeout / 1000}s (mDNS); name one with { coordinator: 'host:port' }`);
+  const timeout = options.discoverTimeoutMs ?? discoverTimeoutMs();
+  const located = await locateCoordinator(options.coordinator, timeout);
+  if (!located) {
+    throw new ConnectError(
+      mdnsEnabled()
+        ? `no coordinator answered on the local network within ${timeout / 1000}s (mDNS); name one with { coordinator: 'host:port' } or PICOMPUTE_COORDINATOR=host:port`
+        : `no coordinator named, and mDNS is off (PICOMPUTE_MDNS=${process.env.PICOMPUTE_MDNS}) so none was looked for; name one with { coordinator: 'host:port' } or PICOMPUTE_COORDINATOR=host:port`,
+    );
   }
+  const named = located.address;
   const address = formatAddress(parseAddress(named, 'coordinator'));
   const rpc = new CoordinatorRpc(address, options.security ?? (await loadSecurity()));
   try {

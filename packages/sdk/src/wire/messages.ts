@@ -53,7 +53,11 @@ export interface JobEvent {
   reason: string;
   /** On the COMPLETED event: the result itself when small, else null (fetch it with GetResult). */
   result?: ResultChunk | null;
+  /** The tasks out longest (up to 3, longest first): what a stalled job waits for. */
+  runningLongest: RunningTask[];
 }
+/** A task sent to a node and not back yet; `index` -1 is the reduce step, lower ones group folds. */
+export interface RunningTask { index: number; node: string; runningMs: number }
 export interface CancelRequest { jobId: string }
 export interface CancelReply { state: string }
 export interface ListJobsRequest { active?: boolean; finished?: boolean }
@@ -79,6 +83,8 @@ export interface JobSummary {
   endedAtMs: number;
   dependency: string;
   cores: number;
+  /** Tasks sent to agents that wait there for a free core; `tasksRunning` counts those on a core. */
+  tasksQueued: number;
 }
 export interface UserShare { user: string; coresInUse: number; share: number; jobs: number }
 export interface ListJobsReply { jobs: JobSummary[]; shares: UserShare[] }
