@@ -4,9 +4,9 @@
  * cluster, real worker threads, real gRPC on loopback.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CLI, childEnv, fixture, runCli } from './support/cli.js';
+import { socketsOf } from './support/proc.js';
 
 describe('README: a job', () => {
   it('ctx.signal is aborted at the time limit, so an async task can stop itself cleanly', async () => {
@@ -52,5 +52,29 @@ describe('README: a job', () => {
     expect(input).toMatch(/more characters|…/);
     expect(input!.length).toBeLessThan(300);
     expect(r.stderr).not.toContain('A'.repeat(100));
+  });
+});
+
+describe('README: the embedded cluster', () => {
+  it('listens on 127.0.0.1 only: every listening socket of a running `submit` is on loopback', async () => {
+    const child = spawn(process.execPath, [CLI, 'submit', fixture('busy.ts'), '--arg', 'n=2', '--arg', 'ms=60000'], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let stderr = '';
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`submit did not start its embedded cluster: ${stderr}`)), 30_000);
+        child.stderr.on('data', (d) => {
+          stderr += d;
+          if (stderr.includes('running on the embedded local cluster')) clearTimeout(timer), resolve();
+        });
+      });
+      const listening = socketsOf(child.pid!).filter((s) => s.state === 'LISTEN');
+      // The coordinator and the agent, each on its own port.
+      expect(listening.length).toBeGreaterThanOrEqual(2);
+      expect(listening.filter((s) => s.address !== '127.0.0.1')).toEqual([]);
+      // And no UDP socket (no mDNS, nothing else reachable).
+      expect(socketsOf(child.pid!).filter((s) => s.proto.startsWith('udp'))).toEqual([]);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
