@@ -374,3 +374,32 @@ describe('README: TLS', () => {
     }
   });
 });
+
+describe('README: hostile input', () => {
+  it('an upload that stalls is dropped after 30 s (the default), and others are served meanwhile', async () => {
+    const agent = await startDaemon(['agent', '--port', '0', '--cores', '1']);
+    const coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', loopback(agent)]);
+    process.env.PICOMPUTE_KEY_FILE = KEY_FILE; // the SDK finds the key as the CLI does
+    const { connect } = await import('@picompute/sdk/client');
+    const client = await connect({ coordinator: loopback(coordinator) });
+    try {
+      // The client's own stub (its key and transport, whatever they are), to send what no honest client would: one chunk, then silence.
+      const stub = (client as unknown as { rpc: { stub: Record<string, Function> } }).rpc.stub;
+      const started = Date.now();
+      let call: { write(chunk: unknown): void } | undefined;
+      const dropped = new Promise<{ code?: number; details?: string } | null>((resolve) => {
+        call = stub.putBlob!.call(stub, (err: { code?: number; details?: string } | null) => resolve(err));
+      });
+      call!.write({ hash: `upload:${'ab'.repeat(16)}`, data: Buffer.alloc(1024, 7), last: false });
+      const served = await runCli(['submit', fixture('word-lengths.ts'), '--json', '--coordinator', loopback(coordinator)]);
+      expect(JSON.parse(served.stdout).result).toEqual({ a: 12, b: 15, c: 6 });
+      const err = await dropped;
+      expect(err?.details).toBe('upload sent nothing for 30s; dropped');
+      expect(err?.code).toBe(4); // DEADLINE_EXCEEDED
+      expect(Date.now() - started).toBeGreaterThanOrEqual(29_000);
+    } finally {
+      client.close();
+      await Promise.all([coordinator.stop('SIGKILL'), agent.stop('SIGKILL')]);
+    }
+  }, 90_000);
+});
