@@ -19,6 +19,9 @@ export interface BatchRequest {
   signal: AbortSignal;
 }
 
+/** How long a task whose ctx.signal has fired at its time limit may take to stop itself before its worker is terminated. */
+const SIGNAL_GRACE_MS = 500;
+
 export async function runBatch(pools: TaskPools, req: BatchRequest): Promise<TaskOutcome[]> {
   // Cancelled while the bundle was on its way: 'abort' has fired already and would never reach the call below,
   // so the tasks would run to their end on cores the coordinator has already given to the next job.
@@ -30,7 +33,8 @@ export async function runBatch(pools: TaskPools, req: BatchRequest): Promise<Tas
   const onCancel = () => call.abort(req.signal.reason);
   req.signal.addEventListener('abort', onCancel, { once: true });
   let timedOut = false;
-  const watchdog = req.job.timeLimitMs > 0 ? watch(view, req.job.timeLimitMs, () => ((timedOut = true), call.abort())) : undefined;
+  // The task's own ctx.signal fires at the limit; the watchdog terminates the worker only if it has not stopped a moment later.
+  const watchdog = req.job.timeLimitMs > 0 ? watch(view, req.job.timeLimitMs + SIGNAL_GRACE_MS, () => ((timedOut = true), call.abort())) : undefined;
   const batch: Batch = {
     bundlePath: req.bundlePath,
     jobId: req.job.jobId,
