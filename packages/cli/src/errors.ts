@@ -11,8 +11,8 @@ export class UsageError extends Error {
 }
 
 const USAGE_ERRORS = new Set(['UsageError', 'JobFileError', 'ConnectError', 'RangeError', 'KeyError', 'AuthError', 'StateError']);
-/** gRPC INVALID_ARGUMENT and NOT_FOUND: the coordinator refused what the user asked. */
-const USAGE_STATUS = new Set([3, 5]);
+/** gRPC INVALID_ARGUMENT, NOT_FOUND and RESOURCE_EXHAUSTED (a message over the limit): the coordinator refused what the user asked. */
+const USAGE_STATUS = new Set([3, 5, 8]);
 
 export function exitCodeFor(err: unknown): number {
   const e = err as Error & { code?: number };

@@ -3,7 +3,7 @@
  * and the one place that turns a gRPC status into an error a user can act on.
  */
 import * as grpc from '@grpc/grpc-js';
-import { failedHandshake, notMemberMessage } from '../auth/cluster-tls.js';
+import { failedHandshake, handshakeCause, notMemberMessage } from '../auth/cluster-tls.js';
 import { channelCredentials, clientChannelOptions } from '../auth/security.js';
 import type { Security } from '../auth/security.js';
 import { BLOB_CHUNK_BYTES, wireServices } from '../wire/index.js';
@@ -37,6 +37,12 @@ export function toRpcError(err: grpc.ServiceError | Error, address: string, keyS
     const details = (err as grpc.ServiceError).details;
     const mine = keySource ? `this client's key is from ${keySource}` : 'this client has no cluster key (see `picompute init`; set PICOMPUTE_KEY_FILE or pass --key-file)';
     return new AuthError(`the coordinator at ${address} refused the call: ${details}; ${mine}`);
+  }
+  if (code === grpc.status.RESOURCE_EXHAUSTED) {
+    return new RpcError(
+      `the coordinator at ${address} refused a message over its size limit (${(err as grpc.ServiceError).details}); send smaller inputs, or start the coordinator with a larger --max-message`,
+      code,
+    );
   }
   if (code === grpc.status.UNAVAILABLE) {
     return new ConnectError(`lost the coordinator at ${address} (${(err as grpc.ServiceError).details}); is it still running?`);
@@ -104,6 +110,12 @@ export class CoordinatorRpc {
   /** The error for a connection refused in its TLS handshake, if that is what `err` is. */
   #refusal(err: grpc.ServiceError): Error | undefined {
     if (err.code !== grpc.status.UNAVAILABLE) return undefined;
+    if (this.security.tls && failedHandshake(err.details)) {
+      return new AuthError(
+        `the coordinator at ${this.address} and this client do not accept each other's certificates (${handshakeCause(err.details)}): ` +
+          'pass --tls-ca with the CA that signed the coordinator, and --tls-cert/--tls-key if it wants a client certificate',
+      );
+    }
     if (this.security.key && !this.security.tls && failedHandshake(err.details)) {
       return new AuthError(
         `the coordinator at ${this.address}: ${notMemberMessage(err.details)}. This client's key is from ${this.security.keySource ?? 'the caller'}. ` +
