@@ -5,9 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { arch, availableParallelism, freemem, hostname, loadavg, totalmem } from 'node:os';
+import { PICOMPUTE_VERSION } from '@picompute/sdk/version';
 import type { AgentInfo, Heartbeat } from '@picompute/sdk/wire';
 
-export const PICOMPUTE_VERSION = '0.1.0';
 /** Raspberry Pi OS and most Linux boards expose the SoC temperature here, in millidegrees. */
 export const DEFAULT_THERMAL_PATH = '/sys/class/thermal/thermal_zone0/temp';
 

@@ -3,6 +3,7 @@
  * The `picompute` command. Each verb loads only what it needs, so the
  * command starts fast and an agent never loads esbuild or the client.
  */
+import { PICOMPUTE_VERSION } from '@picompute/sdk/version';
 import { Command, CommanderError } from 'commander';
 import { registerBench } from './commands/bench.js';
 import { registerDaemons } from './commands/daemons.js';
@@ -20,7 +21,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 const program = new Command('picompute')
   .description('batch map/reduce jobs on a cluster of small Linux machines')
-  .version('0.1.0')
+  .version(PICOMPUTE_VERSION)
   .showHelpAfterError('(run picompute help for usage)')
   .exitOverride((err: CommanderError) => {
     process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);

@@ -13,6 +13,7 @@ import type { WorkDialer } from './agent-link.js';
 import { BlobStore } from './blob-store.js';
 import { Cluster, DEFAULT_TIME_LIMIT_MS } from './cluster.js';
 import { formatDuration } from '@picompute/sdk/units';
+import { PICOMPUTE_VERSION } from '@picompute/sdk/version';
 import { defaultStateDir, openDatabase } from './state/database.js';
 import { StateStore } from './state/store.js';
 import { coordinatorService } from './service.js';
@@ -90,7 +91,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   const port = await bindServer(server, bindTo, security, 'coordinator', refused);
   for (const a of agents) cluster.addAgent(a);
   // mDNS code loads only when it is used.
-  const discovery = options.mdns ? (await import('./discovery.js')).startDiscovery(cluster, { id, port, version: '0.1.0' }, log) : undefined;
+  const discovery = options.mdns ? (await import('./discovery.js')).startDiscovery(cluster, { id, port, version: PICOMPUTE_VERSION }, log) : undefined;
   return {
     id,
     address: formatAddress({ host, port }),

@@ -6,7 +6,7 @@ import { action } from '../errors.js';
 import { table } from '../table.js';
 
 export function registerNodes(program: Command): void {
-  withConnectFlags(program.command('nodes').description('list the nodes: state, cores busy/total, memory, load, temperature, labels, round trip of the last ping; a node stopped cleanly shows as `down (stopped)` (one that said goodbye over mDNS for 10 minutes)')).action(
+  withConnectFlags(program.command('nodes').description('list the nodes: state, cores busy/total, memory, load, temperature, labels, round trip of the last ping, picompute version; a node stopped cleanly shows as `down (stopped)` (one that said goodbye over mDNS for 10 minutes)')).action(
     action(async (flags: ConnectFlags) => {
       const client = await connectFrom(flags);
       try {
@@ -24,10 +24,11 @@ export function registerNodes(program: Command): void {
             temp,
             n.info.labels.join(',') || '-',
             n.rttMs ? `${n.rttMs.toFixed(2)}ms` : '-',
+            n.info.version || '-',
             n.address,
           ];
         });
-        console.log(table(['NODE', 'STATE', 'CORES', 'MEM FREE', 'LOAD', 'TEMP', 'LABELS', 'RTT', 'ADDRESS'], rows));
+        console.log(table(['NODE', 'STATE', 'CORES', 'MEM FREE', 'LOAD', 'TEMP', 'LABELS', 'RTT', 'VERSION', 'ADDRESS'], rows));
       } finally {
         client.close();
       }
