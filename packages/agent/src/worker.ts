@@ -11,7 +11,7 @@ import { jobProblem, isFoldJob } from '@picompute/sdk';
 import { MAX_VALUE_BYTES } from '@picompute/sdk/wire';
 import type { Job, TaskContext } from '@picompute/sdk';
 import type { Batch, BatchTask, TaskOutcome } from './batch.js';
-import { failureMessage } from './failure-message.js';
+import { failureMessage, outputTooBigMessage } from './failure-message.js';
 import { previewValue } from './preview.js';
 
 // Stack traces of job code point at the user's job.ts through the bundle's inline source map.
@@ -86,7 +86,7 @@ async function runTask(job: Job, batch: Batch, task: BatchTask): Promise<TaskOut
     }
     const bytes = encode(output);
     if (bytes.length > MAX_VALUE_BYTES) {
-      throw new Error(`its output is ${(bytes.length / 1048576).toFixed(1)} MiB encoded; a task's output must stay under ${MAX_VALUE_BYTES / 1048576} MiB: return less, or split the work into more tasks`);
+      throw new Error(outputTooBigMessage(bytes.length, MAX_VALUE_BYTES));
     }
     return { index: task.index, attempt: task.attempt, ok: true, output: bytes, logs, durationMs: performance.now() - started, heapMb: heapMb() };
   } catch (err) {

@@ -48,7 +48,7 @@ function daemonCommand(program: Command, name: string, description: string, port
       .description(description)
       .option('--host <address>', 'address to listen on; anything but loopback needs the cluster key', '0.0.0.0')
       .option('-p, --port <port>', 'port to listen on (0 picks one)', String(port))
-      .option('--max-message <size>', 'largest message a peer may send (default 64M)')
+      .option('--max-message <size>', 'largest message a peer may send; an agent also splits its results to stay under it (default 64M)')
       .option('--no-mdns', `${mdns} (also: PICOMPUTE_MDNS=off)`),
   );
 }
