@@ -8,6 +8,7 @@ import type { JobSpec, TaskErrorKind, TaskInput } from '@picompute/sdk/wire';
 import type { Batch, BatchTask, TaskOutcome } from './batch.js';
 import type { TaskPools } from './pool.js';
 import { failureMessage } from './failure-message.js';
+import { OVER_LIMIT_SLOT } from './memory-guard.js';
 import { previewBytes } from './preview.js';
 
 export interface BatchRequest {
@@ -20,7 +21,7 @@ export interface BatchRequest {
 }
 
 export async function runBatch(pools: TaskPools, req: BatchRequest): Promise<TaskOutcome[]> {
-  const progress = new SharedArrayBuffer(16);
+  const progress = new SharedArrayBuffer(24);
   const view = new Float64Array(progress);
   view[0] = -1;
   const call = new AbortController();
@@ -28,12 +29,16 @@ export async function runBatch(pools: TaskPools, req: BatchRequest): Promise<Tas
   req.signal.addEventListener('abort', onCancel, { once: true });
   let timedOut = false;
   const watchdog = req.job.timeLimitMs > 0 ? watch(view, req.job.timeLimitMs, () => ((timedOut = true), call.abort())) : undefined;
+  // The worker flags a task past its memory limit off the heap; stopping the worker frees what the task still holds.
+  const memoryWatch = setInterval(() => view[OVER_LIMIT_SLOT]! > 0 && call.abort(), 50);
+  const memoryMb = req.job.memoryMb || pools.options.memoryMb;
   const batch: Batch = {
     bundlePath: req.bundlePath,
     jobId: req.job.jobId,
     kind: req.kind,
     args: req.job.args,
     timeLimitMs: req.job.timeLimitMs,
+    memoryMb,
     tasks: req.tasks,
     progress,
   };
@@ -41,11 +46,12 @@ export async function runBatch(pools: TaskPools, req: BatchRequest): Promise<Tas
     return await pools.run(batch, req.job.memoryMb, Math.max(1, req.job.coresPerTask || 1), call.signal);
   } catch (err) {
     if (req.signal.aborted) return [];
-    const culprit = Math.max(0, view[0]!);
+    const overMemory = view[OVER_LIMIT_SLOT]! > 0;
+    const culprit = overMemory ? view[OVER_LIMIT_SLOT]! - 1 : Math.max(0, view[0]!);
     const task = req.tasks[culprit]!;
     const kind: TaskErrorKind = timedOut
       ? 'TIMEOUT'
-      : (err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
+      : overMemory || (err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
         ? 'OUT_OF_MEMORY'
         : 'WORKER_DIED';
     const blamed: TaskOutcome = {
@@ -61,6 +67,7 @@ export async function runBatch(pools: TaskPools, req: BatchRequest): Promise<Tas
     return [blamed, ...(rest.length ? await runBatch(pools, { ...req, tasks: rest }) : [])];
   } finally {
     clearTimeout(watchdog?.timer);
+    clearInterval(memoryWatch);
     req.signal.removeEventListener('abort', onCancel);
   }
 }
