@@ -31,6 +31,8 @@ export interface Batch {
    * that holds too many Buffers.
    */
   progress: SharedArrayBuffer;
+  /** Int32Array [count, pid…] of the processes the batch's tasks started (./task-children.ts). */
+  children: SharedArrayBuffer;
 }
 
 export interface TaskOutcome {

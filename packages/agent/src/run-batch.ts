@@ -9,6 +9,7 @@ import type { Batch, BatchTask, TaskOutcome } from './batch.js';
 import type { TaskPools } from './pool.js';
 import { failureMessage } from './failure-message.js';
 import { OVER_LIMIT_SLOT } from './memory-guard.js';
+import { childrenBuffer, killBatchChildren } from './task-processes.js';
 import { previewBytes } from './preview.js';
 
 export interface BatchRequest {
@@ -24,13 +25,21 @@ export async function runBatch(pools: TaskPools, req: BatchRequest): Promise<Tas
   const progress = new SharedArrayBuffer(24);
   const view = new Float64Array(progress);
   view[0] = -1;
+  const children = childrenBuffer();
   const call = new AbortController();
-  const onCancel = () => call.abort(req.signal.reason);
+  // Processes the tasks started go first, while the worker can still reap them; then the worker.
+  let stopping = false;
+  const stop = (reason?: unknown) => {
+    if (stopping) return;
+    stopping = true;
+    void killBatchChildren(children).then(() => call.abort(reason));
+  };
+  const onCancel = () => stop(req.signal.reason);
   req.signal.addEventListener('abort', onCancel, { once: true });
   let timedOut = false;
-  const watchdog = req.job.timeLimitMs > 0 ? watch(view, req.job.timeLimitMs, () => ((timedOut = true), call.abort())) : undefined;
+  const watchdog = req.job.timeLimitMs > 0 ? watch(view, req.job.timeLimitMs, () => ((timedOut = true), stop())) : undefined;
   // The worker flags a task past its memory limit off the heap; stopping the worker frees what the task still holds.
-  const memoryWatch = setInterval(() => view[OVER_LIMIT_SLOT]! > 0 && call.abort(), 50);
+  const memoryWatch = setInterval(() => view[OVER_LIMIT_SLOT]! > 0 && stop(), 50);
   const memoryMb = req.job.memoryMb || pools.options.memoryMb;
   const batch: Batch = {
     bundlePath: req.bundlePath,
@@ -41,10 +50,13 @@ export async function runBatch(pools: TaskPools, req: BatchRequest): Promise<Tas
     memoryMb,
     tasks: req.tasks,
     progress,
+    children,
   };
   try {
     return await pools.run(batch, req.job.memoryMb, Math.max(1, req.job.coresPerTask || 1), call.signal);
   } catch (err) {
+    // The worker died under its tasks' children (or we stopped it): none may outlive it.
+    await killBatchChildren(children, 0);
     if (req.signal.aborted) return [];
     const overMemory = view[OVER_LIMIT_SLOT]! > 0;
     const culprit = overMemory ? view[OVER_LIMIT_SLOT]! - 1 : Math.max(0, view[0]!);

@@ -12,6 +12,7 @@ import { MAX_VALUE_BYTES } from '@picompute/sdk/wire';
 import type { Job, TaskContext } from '@picompute/sdk';
 import type { Batch, BatchTask, TaskOutcome } from './batch.js';
 import { failureMessage, outOfMemoryMessage, outputTooBigMessage } from './failure-message.js';
+import { installSpawnHook, trackTaskChildren } from './task-children.js';
 import { OVER_LIMIT_SLOT, guardTask, installBufferHooks, overran } from './memory-guard.js';
 import { previewValue } from './preview.js';
 
@@ -19,6 +20,7 @@ import { previewValue } from './preview.js';
 process.setSourceMapsEnabled(true);
 
 installBufferHooks();
+installSpawnHook();
 
 const jobs = new Map<string, Promise<Job>>();
 
@@ -63,6 +65,7 @@ function errorMessage(err: unknown): string {
 
 async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float64Array, ordinal: number): Promise<TaskOutcome> {
   const endGuard = guardTask(batch.memoryMb, progress, ordinal);
+  const endChildren = trackTaskChildren(new Int32Array(batch.children));
   const logs: string[] = [];
   const started = performance.now();
   const controller = new AbortController();
@@ -116,6 +119,7 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
     taskLogs = undefined;
     clearTimeout(timer);
     endGuard();
+    await endChildren();
   }
 }
 

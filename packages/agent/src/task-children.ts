@@ -1,0 +1,71 @@
+/**
+ * Worker side of "a task's processes end with it". Every way to start a
+ * process without waiting for it (spawn, exec, execFile, fork) goes through
+ * ChildProcess.prototype.spawn, so wrapping it here sees every child job
+ * code starts in this worker thread, detached or not. When the task ends the
+ * children still running are SIGKILLed (with their process group when
+ * detached, since a detached child leads its own); this thread's event loop
+ * then reaps them. Their pids also go into the batch's shared `children`
+ * array, so the main thread can kill them before it terminates a worker that
+ * is stuck or cancelled (see ./task-processes.ts).
+ * spawnSync/execSync wait for their child anyway, and are left alone.
+ */
+import { ChildProcess } from 'node:child_process';
+import type { SpawnOptions } from 'node:child_process';
+
+/** Int32Array over the batch's `children` buffer: [count, pid, pid, …]. */
+export const MAX_TRACKED_CHILDREN = 255;
+
+let running: { children: Set<{ child: ChildProcess; detached: boolean }>; shared: Int32Array } | undefined;
+
+/** The method Node's spawn/exec/execFile/fork all call; public but missing from @types/node. */
+type Spawnable = { spawn(this: ChildProcess, options: SpawnOptions): unknown };
+
+export function installSpawnHook(): void {
+  const proto = ChildProcess.prototype as unknown as Spawnable;
+  const original = proto.spawn;
+  proto.spawn = function spawn(this: ChildProcess, options: SpawnOptions) {
+    const result = original.call(this, options);
+    const task = running;
+    if (task && this.pid) {
+      task.children.add({ child: this, detached: Boolean(options?.detached) });
+      const slot = Atomics.add(task.shared, 0, 1) + 1;
+      if (slot <= MAX_TRACKED_CHILDREN) Atomics.store(task.shared, slot, this.pid);
+    }
+    return result;
+  };
+}
+
+/**
+ * Tracks the children the task about to run starts; returns what ends them
+ * when it is done. That waits until this thread has reaped them (up to
+ * `graceMs`): an idle piscina worker sleeps in Atomics.wait, its event loop
+ * still, and would leave them zombies until its next task.
+ */
+export function trackTaskChildren(shared: Int32Array, graceMs = 1000): () => Promise<void> {
+  const task = { children: new Set<{ child: ChildProcess; detached: boolean }>(), shared };
+  running = task;
+  return async () => {
+    if (running === task) running = undefined;
+    const reaped: Promise<unknown>[] = [];
+    for (const { child, detached } of task.children) {
+      // exitCode/signalCode stay null until this loop has reaped it, so a pid we kill is still ours.
+      if (child.exitCode !== null || child.signalCode !== null || !child.pid) continue;
+      reaped.push(new Promise((resolve) => child.once('exit', resolve)));
+      if (detached) killQuietly(-child.pid);
+      child.kill('SIGKILL');
+    }
+    if (!reaped.length) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(reaped), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+  };
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
