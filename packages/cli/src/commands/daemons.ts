@@ -64,23 +64,28 @@ export function registerDaemons(program: Command): void {
     .option('--thermal-path <file>', 'CPU temperature file in millidegrees (default /sys/class/thermal/thermal_zone0/temp)')
     .action(
       action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string; maxMessage?: string; thermalPath?: string }) => {
-        const { startAgent } = await import('@picompute/agent');
+        const { hideKeyFromJobs, startAgent } = await import('@picompute/agent');
         const { parseSize } = await import('@picompute/sdk/units');
-        await serve('agent', async (say) => startAgent({
-          host: flags.host,
-          security: await securityFrom(flags),
-          port: parsePort(flags.port),
-          cores: flags.cores === undefined ? undefined : parseCount(flags.cores, '--cores'),
-          labels: flags.label,
-          coordinator: flags.coordinator,
-          advertiseAddress: flags.advertiseAddress,
-          taskMemoryMb: flags.taskMemory === undefined ? undefined : parseSize(flags.taskMemory, '--task-memory'),
-          cacheDir: flags.cacheDir,
-          maxMessageBytes: await maxMessageBytes(flags.maxMessage),
-          mdns: flags.mdns && mdnsEnabled(),
-          thermalPath: flags.thermalPath,
-          log: say,
-        }), (agent: Agent) => `agent ${agent.info.id} listening on ${agent.address} with ${agent.info.cores} cores`);
+        await serve('agent', async (say) => {
+          const security = await securityFrom(flags);
+          // Job code runs in this process: once read, the key leaves its environment.
+          hideKeyFromJobs(say);
+          return startAgent({
+            host: flags.host,
+            security,
+            port: parsePort(flags.port),
+            cores: flags.cores === undefined ? undefined : parseCount(flags.cores, '--cores'),
+            labels: flags.label,
+            coordinator: flags.coordinator,
+            advertiseAddress: flags.advertiseAddress,
+            taskMemoryMb: flags.taskMemory === undefined ? undefined : parseSize(flags.taskMemory, '--task-memory'),
+            cacheDir: flags.cacheDir,
+            maxMessageBytes: await maxMessageBytes(flags.maxMessage),
+            mdns: flags.mdns && mdnsEnabled(),
+            thermalPath: flags.thermalPath,
+            log: say,
+          });
+        }, (agent: Agent) => `agent ${agent.info.id} listening on ${agent.address} with ${agent.info.cores} cores`);
       }),
     );
 
