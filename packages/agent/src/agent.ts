@@ -89,8 +89,8 @@ async function stableNodeId(cacheDir: string, port: number): Promise<string> {
   const kept = (await readFile(file, 'utf8').catch(() => '')).trim();
   if (kept.startsWith(`${host}-`)) return kept;
   const id = `${host}-${randomBytes(3).toString('hex')}`;
-  await mkdir(cacheDir, { recursive: true });
-  await writeFile(file, `${id}\n`).catch(() => {});
+  await mkdir(cacheDir, { recursive: true, mode: 0o700 });
+  await writeFile(file, `${id}\n`, { mode: 0o600 }).catch(() => {});
   return id;
 }
 
