@@ -462,6 +462,9 @@ export class Cluster {
       }
       job.retries++;
       job.pending.push(t.index);
+      // Said to the job's watchers at once: until a node takes the task again, nothing else would tell them why it stalls.
+      const line = `its node ${link.id} is gone (${reason}); the task waits for a node to run it again (attempt ${job.attempts[t.index]! + 1} of ${MAX_ATTEMPTS_ON_NODE_LOSS})`;
+      this.#notify(job, [{ task: t.index, node: 'coordinator', line }]);
     }
     this.#kick();
   }
