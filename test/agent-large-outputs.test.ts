@@ -30,7 +30,7 @@ describe('an agent with --max-message 8M', () => {
     const big = await cluster.client.submit(fixture('big-outputs.ts'), { args: { mib: '1,10' } });
     const err = await big.result().then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(JobFailedError);
-    expect((err as Error).message).toMatch(/task 1 failed .*\n[^]*its output is 10\.0 MiB encoded; a task's output must stay under 7\.0 MiB/);
+    expect((err as Error).message).toMatch(/task 1 failed .*\n[^]*its output is 10\.0 MiB encoded; a task's output must stay under 7 MiB: return less/);
     expect((err as Error).message).not.toMatch(/lost with its node/);
 
     const after = await cluster.client.submit(fixture('big-outputs.ts'), { args: { mib: '1,1' } });

@@ -18,9 +18,7 @@ export function outOfMemoryMessage(memoryMb: number): string {
   return `ran out of memory: its worker's heap limit is ${memoryMb} MiB per task (raise it with --mem-per-task)`;
 }
 
-const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
-
 /** A task's result that cannot fit in one message to the coordinator. */
 export function outputTooBigMessage(bytes: number, limit: number): string {
-  return `its output is ${mib(bytes)} encoded; a task's output must stay under ${mib(limit)} (one message to the coordinator): return less, or split the work into more tasks`;
+  return `its output is ${(bytes / 1048576).toFixed(1)} MiB encoded; a task's output must stay under ${+(limit / 1048576).toFixed(1)} MiB: return less, or split the work into more tasks`;
 }
