@@ -7,6 +7,9 @@
  *   - after each Buffer allocation through the Buffer API, so a loop that
  *     never yields is stopped at once, and
  *   - every 20 ms while a task waits, for memory gathered any other way.
+ * What counts is the growth since the task started: the batch's inputs
+ * already sit in this isolate's external memory (a batch of many inputs may
+ * well outweigh one task's limit), and so may a previous task's garbage.
  * Past the limit the guard raises a flag the main thread watches (it then
  * terminates the worker, see ./run-batch.ts) and throws, to stop the loop.
  * A loop that never yields and allocates only typed arrays directly
@@ -28,13 +31,12 @@ export class MemoryOverrun extends Error {
   override name = 'MemoryOverrun';
 }
 
-let active: { limitBytes: number; memoryMb: number; progress: Float64Array; ordinal: number; over: boolean } | undefined;
+let active: { limitBytes: number; baseline: number; memoryMb: number; progress: Float64Array; ordinal: number; over: boolean } | undefined;
 
 /** Checks now; past the limit, flags it and throws. */
 function check(): void {
   if (!active) return;
-  const used = externalBytes();
-  if (used <= active.limitBytes) return;
+  if (externalBytes() - active.baseline <= active.limitBytes) return;
   active.over = true;
   active.progress[OVER_LIMIT_SLOT] = active.ordinal + 1;
   throw new MemoryOverrun(outOfMemoryMessage(active.memoryMb));
@@ -47,7 +49,7 @@ export function overran(): boolean {
 
 /** Guards one task: returns a function that ends the guard. */
 export function guardTask(memoryMb: number, progress: Float64Array, ordinal: number): () => void {
-  active = { limitBytes: memoryMb * 1048576, memoryMb, progress, ordinal, over: false };
+  active = { limitBytes: memoryMb * 1048576, baseline: externalBytes(), memoryMb, progress, ordinal, over: false };
   const sampler = setInterval(() => {
     try {
       check();
