@@ -23,4 +23,11 @@ describe('a task gathering 512 MiB of Buffers under --mem-per-task 64M', () => {
     const next = await cluster.client.submit(fixture('buffer-hog.ts'), { memPerTask: '64M', args: { mib: '8' } });
     expect(await next.result()).toEqual(['small', 8]);
   });
+
+  it('is stopped too when it gathers typed arrays (no Buffer API) while it awaits', async () => {
+    const job = await cluster.client.submit(fixture('buffer-hog.ts'), { memPerTask: '64M', args: { how: 'typed-async', mib: '256' } });
+    const err = await job.result().then(() => undefined, (e: unknown) => e);
+    expect((err as Error).message).toMatch(/task 1 failed .*\n[^]*ran out of memory: its worker's heap limit is 64 MiB per task/);
+    expect(rssMib(cluster.agent.proc.pid!)).toBeLessThan(300);
+  });
 });
