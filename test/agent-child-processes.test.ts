@@ -46,4 +46,12 @@ describe("a task's child processes", () => {
     await until('the sleeps to end', () => !pids.some(alive));
     await until('no zombie under the agent', () => !agentChildren().some((c) => c.state === 'Z'));
   });
+
+  it("a shell's background sleep outlives the shell but not the task", async () => {
+    const pidDir = mkdtempSync(join(tmpdir(), 'picompute-pids-'));
+    const job = await cluster.client.submit(fixture('spawn-sleep.ts'), { args: { n: '1', pidDir, how: 'shell' } });
+    const pids = await job.result<number[]>();
+    expect(pids).toEqual(pidsIn(pidDir));
+    await until('the background sleep to end', () => !pids.some(alive));
+  });
 });

@@ -2,10 +2,12 @@
  * Worker side of "a task's processes end with it". Every way to start a
  * process without waiting for it (spawn, exec, execFile, fork) goes through
  * ChildProcess.prototype.spawn, so wrapping it here sees every child job
- * code starts in this worker thread, detached or not. When the task ends the
- * children still running are SIGKILLed (with their process group when
- * detached, since a detached child leads its own); this thread's event loop
- * then reaps them. Their pids also go into the batch's shared `children`
+ * code starts in this worker thread, detached or not. Each is started in a
+ * process group of its own (as `detached: true` does: setsid), so that what
+ * it starts in turn (`sh -c 'sleep 600 &'`) can be killed with it; in the
+ * agent's group, only the child itself could be. When the task ends the
+ * groups still running are SIGKILLed; this thread's event loop then reaps
+ * the children (init reaps the grandchildren). Their pids also go into the batch's shared `children`
  * array, so the main thread can kill them before it terminates a worker that
  * is stuck or cancelled (see ./task-processes.ts).
  * spawnSync/execSync wait for their child anyway, and are left alone.
@@ -16,7 +18,7 @@ import type { SpawnOptions } from 'node:child_process';
 /** Int32Array over the batch's `children` buffer: [count, pid, pid, …]. */
 export const MAX_TRACKED_CHILDREN = 255;
 
-let running: { children: Set<{ child: ChildProcess; detached: boolean }>; shared: Int32Array } | undefined;
+let running: { children: Set<ChildProcess>; shared: Int32Array } | undefined;
 
 /** The method Node's spawn/exec/execFile/fork all call; public but missing from @types/node. */
 type Spawnable = { spawn(this: ChildProcess, options: SpawnOptions): unknown };
@@ -25,10 +27,10 @@ export function installSpawnHook(): void {
   const proto = ChildProcess.prototype as unknown as Spawnable;
   const original = proto.spawn;
   proto.spawn = function spawn(this: ChildProcess, options: SpawnOptions) {
-    const result = original.call(this, options);
     const task = running;
+    const result = original.call(this, task ? { ...options, detached: true } : options);
     if (task && this.pid) {
-      task.children.add({ child: this, detached: Boolean(options?.detached) });
+      task.children.add(this);
       const slot = Atomics.add(task.shared, 0, 1) + 1;
       if (slot <= MAX_TRACKED_CHILDREN) Atomics.store(task.shared, slot, this.pid);
     }
@@ -43,16 +45,20 @@ export function installSpawnHook(): void {
  * still, and would leave them zombies until its next task.
  */
 export function trackTaskChildren(shared: Int32Array, graceMs = 1000): () => Promise<void> {
-  const task = { children: new Set<{ child: ChildProcess; detached: boolean }>(), shared };
+  const task = { children: new Set<ChildProcess>(), shared };
   running = task;
   return async () => {
     if (running === task) running = undefined;
     const reaped: Promise<unknown>[] = [];
-    for (const { child, detached } of task.children) {
+    for (const child of task.children) {
       // exitCode/signalCode stay null until this loop has reaped it, so a pid we kill is still ours.
-      if (child.exitCode !== null || child.signalCode !== null || !child.pid) continue;
+      if (child.exitCode !== null || child.signalCode !== null || !child.pid) {
+        // Its group may outlive it (a shell's background job); the group id stays reserved while any member lives.
+        if (child.pid) killQuietly(-child.pid);
+        continue;
+      }
       reaped.push(new Promise((resolve) => child.once('exit', resolve)));
-      if (detached) killQuietly(-child.pid);
+      killQuietly(-child.pid);
       child.kill('SIGKILL');
     }
     if (!reaped.length) return;

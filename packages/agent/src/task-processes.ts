@@ -35,18 +35,23 @@ export async function killBatchChildren(buffer: SharedArrayBuffer, graceMs = 500
   const pids: number[] = [];
   for (let i = 1; i <= count; i++) {
     const pid = Atomics.load(view, i);
-    const state = pid > 0 ? stateOfOurChild(pid) : undefined;
+    if (pid <= 0) continue;
+    // Each child leads its own group (./task-children.ts); the group may outlive its leader.
+    // A group id is not reused while any member lives, so this reaches only what the task started.
+    killQuietly(-pid);
+    const state = stateOfOurChild(pid);
     if (!state) continue;
     pids.push(pid);
-    if (state === 'Z') continue;
-    for (const target of [-pid, pid]) {
-      try {
-        process.kill(target, 'SIGKILL');
-      } catch {
-        // Not a group leader, or already dead.
-      }
-    }
+    if (state !== 'Z') killQuietly(pid);
   }
   const until = Date.now() + graceMs;
   while (pids.some((pid) => stateOfOurChild(pid)) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+}
+
+function killQuietly(target: number): void {
+  try {
+    process.kill(target, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
 }
