@@ -44,28 +44,33 @@ export function installSpawnHook(): void {
  * `graceMs`): an idle piscina worker sleeps in Atomics.wait, its event loop
  * still, and would leave them zombies until its next task.
  */
-export function trackTaskChildren(shared: Int32Array, graceMs = 1000): () => Promise<void> {
+export function trackTaskChildren(shared: Int32Array, graceMs = 1000): () => Promise<void> | undefined {
   const task = { children: new Set<ChildProcess>(), shared };
   running = task;
-  return async () => {
+  return () => {
     if (running === task) running = undefined;
-    const reaped: Promise<unknown>[] = [];
-    for (const child of task.children) {
-      // exitCode/signalCode stay null until this loop has reaped it, so a pid we kill is still ours.
-      if (child.exitCode !== null || child.signalCode !== null || !child.pid) {
-        // Its group may outlive it (a shell's background job); the group id stays reserved while any member lives.
-        if (child.pid) killQuietly(-child.pid);
-        continue;
-      }
-      reaped.push(new Promise((resolve) => child.once('exit', resolve)));
-      killQuietly(-child.pid);
-      child.kill('SIGKILL');
-    }
-    if (!reaped.length) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(reaped), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-    clearTimeout(timer);
+    // Nothing to wait for: no promise, so a tiny task pays no extra turn.
+    return task.children.size ? endChildren(task.children, graceMs) : undefined;
   };
+}
+
+async function endChildren(children: Set<ChildProcess>, graceMs: number): Promise<void> {
+  const reaped: Promise<unknown>[] = [];
+  for (const child of children) {
+    // exitCode/signalCode stay null until this loop has reaped it, so a pid we kill is still ours.
+    if (child.exitCode !== null || child.signalCode !== null || !child.pid) {
+      // Its group may outlive it (a shell's background job); the group id stays reserved while any member lives.
+      if (child.pid) killQuietly(-child.pid);
+      continue;
+    }
+    reaped.push(new Promise((resolve) => child.once('exit', resolve)));
+    killQuietly(-child.pid);
+    child.kill('SIGKILL');
+  }
+  if (!reaped.length) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(reaped), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+  clearTimeout(timer);
 }
 
 function killQuietly(pid: number): void {

@@ -119,7 +119,8 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
     taskLogs = undefined;
     clearTimeout(timer);
     endGuard();
-    await endChildren();
+    const ending = endChildren();
+    if (ending) await ending;
   }
 }
 
