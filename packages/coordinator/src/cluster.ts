@@ -7,6 +7,7 @@
 import type { Security } from '@picompute/sdk/auth';
 import { unpackFrames } from '@picompute/sdk/framing';
 import { formatDuration } from '@picompute/sdk/units';
+import { MAX_VALUE_BYTES } from '@picompute/sdk/wire';
 import type { FinalJobState, JobEvent, JobSummary, LogLine, NodeStatus, SubmitRequest, TaskInput, TaskResult, UserShare } from '@picompute/sdk/wire';
 import { AgentLink } from './agent-link.js';
 import type { WorkDialer } from './agent-link.js';
@@ -353,7 +354,7 @@ export class Cluster {
       job.running.set(REDUCE_INDEX, link.address);
       tasks.push({ index: REDUCE_INDEX, attempt: 1, kind: 'REDUCE', input: Buffer.alloc(0), values: (fold.grouped ? fold.partials : job.outputs) as Buffer[] });
     } else {
-      for (const index of job.pending.splice(0, count)) {
+      for (const index of job.pending.splice(0, fitInOneMessage(job, count))) {
         const attempt = ++job.attempts[index]!;
         job.running.set(index, link.address);
         if (attempt > 1) this.store.attempt(Number(job.id), index, attempt);
@@ -537,6 +538,24 @@ export class Cluster {
       this.#notifyTimers.set(job, setTimeout(emit, EVENT_INTERVAL_MS));
     }
   }
+}
+
+/**
+ * How many of the job's next pending tasks (at most `count`) one Assign can
+ * carry: quick tasks are batched by time alone, and a batch of big inputs
+ * past the message limit would break the agent's stream, get the node taken
+ * for dead and, after three rounds, the job failed as NODE_FAIL. At least
+ * one: a single input is held under the limit at submit.
+ */
+function fitInOneMessage(job: JobRecord, count: number): number {
+  let bytes = 0;
+  let n = 0;
+  while (n < count && n < job.pending.length) {
+    bytes += job.inputs[job.pending[n]!]!.length;
+    if (n > 0 && bytes > MAX_VALUE_BYTES) break;
+    n++;
+  }
+  return n;
 }
 
 /** Results up to this size ride on the COMPLETED event (the client then needs no GetResult). */

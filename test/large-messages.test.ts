@@ -1,6 +1,7 @@
 /**
- * Results that together (or alone) exceed one message: the agent splits them
- * or fails the one task that is too big, and never drops off the cluster.
+ * Task data that together (or alone) exceeds one message: results the agent
+ * splits or, one too big, fails; inputs the coordinator batches under the
+ * limit. The agent never drops off the cluster for it.
  */
 import { describe, expect, it } from 'vitest';
 import { JobFailedError } from '@picompute/sdk/client';
@@ -16,6 +17,12 @@ describe('an agent at the default 64 MiB message limit', () => {
     const job = await cluster.client.submit(fixture('big-outputs.ts'), { args: { mib: '0,0,30,30,30' } });
     const result = await job.result<Buffer[]>();
     expect(result.slice(2).map((b) => [b.length, b[0], b.at(-1)])).toEqual([2, 3, 4].map((i) => [30 * 1048576, i, i]));
+    expect(cluster.coordinator.output()).not.toMatch(/down \(/);
+  });
+
+  it('gets 12 quick tasks with 12 MiB inputs in Assigns under the limit; the job completes and the node stays up', async () => {
+    const job = await cluster.client.submit(fixture('big-inputs.ts'), { args: { n: '12', mib: '12' } });
+    expect(await job.result()).toEqual(Array.from({ length: 12 }, (_, i) => 12 * 1048576 + i));
     expect(cluster.coordinator.output()).not.toMatch(/down \(/);
   });
 });
