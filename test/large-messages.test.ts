@@ -20,6 +20,16 @@ describe('an agent at the default 64 MiB message limit', () => {
     expect(cluster.coordinator.output()).not.toMatch(/down \(/);
   });
 
+  it('fails a fold whose values cannot fit in one message, saying why, instead of losing the node', async () => {
+    const job = await cluster.client.submit(fixture('big-fold.ts'), { args: { n: '3', mib: '30' } });
+    const err = await job.result().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(JobFailedError);
+    expect((err as Error).message).toContain('the reduce step needs 90.0 MiB of values in one message, over the 63.0 MiB a message may carry: return smaller map outputs');
+    expect(cluster.coordinator.output()).not.toMatch(/down \(/);
+    const small = await cluster.client.submit(fixture('big-fold.ts'), { args: { n: '3', mib: '1' } });
+    expect(await small.result()).toBe(3 * 1048576);
+  });
+
   it('gets 12 quick tasks with 12 MiB inputs in Assigns under the limit; the job completes and the node stays up', async () => {
     const job = await cluster.client.submit(fixture('big-inputs.ts'), { args: { n: '12', mib: '12' } });
     expect(await job.result()).toEqual(Array.from({ length: 12 }, (_, i) => 12 * 1048576 + i));

@@ -326,8 +326,9 @@ export class Cluster {
     let runningPriority = -Infinity;
     for (const j of this.#jobs.values()) if (j.running.size > 0) runningPriority = Math.max(runningPriority, j.request.priority);
     for (const s of waiting) {
-      const job = this.#jobs.get(s.id)!;
-      if (job.state !== 'PENDING' || placed.has(s.id)) continue;
+      const job = this.#jobs.get(s.id);
+      // Gone: it ended during this round's dispatch (a fold too big for a message).
+      if (!job || job.state !== 'PENDING' || placed.has(s.id)) continue;
       this.#setReason(job, !anyUp ? 'NoNodes' : runningPriority > job.request.priority ? 'Priority' : 'Resources');
     }
   }
@@ -344,15 +345,20 @@ export class Cluster {
     const fold = job.fold;
     if (fold?.ready.length) {
       // Folding first: it unblocks the end of the job.
-      const group = fold.ready.shift()!;
+      const group = fold.ready[0]!;
       const [from, to] = fold.members(group);
+      const values = job.outputs.slice(from, to) as Buffer[];
+      if (!foldFits(job, values, `folding map outputs ${from}–${to - 1}`)) return this.#finish(job, 'FAILED');
+      fold.ready.shift();
       const index = FoldPlan.combineIndex(group);
       job.running.set(index, link.address);
-      tasks.push({ index, attempt: 1, kind: 'COMBINE', input: Buffer.alloc(0), values: job.outputs.slice(from, to) as Buffer[] });
+      tasks.push({ index, attempt: 1, kind: 'COMBINE', input: Buffer.alloc(0), values });
     } else if (fold?.final === 'pending') {
+      const values = (fold.grouped ? fold.partials : job.outputs) as Buffer[];
+      if (!foldFits(job, values, 'the reduce step')) return this.#finish(job, 'FAILED');
       fold.final = 'running';
       job.running.set(REDUCE_INDEX, link.address);
-      tasks.push({ index: REDUCE_INDEX, attempt: 1, kind: 'REDUCE', input: Buffer.alloc(0), values: (fold.grouped ? fold.partials : job.outputs) as Buffer[] });
+      tasks.push({ index: REDUCE_INDEX, attempt: 1, kind: 'REDUCE', input: Buffer.alloc(0), values });
     } else {
       for (const index of job.pending.splice(0, fitInOneMessage(job, count))) {
         const attempt = ++job.attempts[index]!;
@@ -556,6 +562,19 @@ function fitInOneMessage(job: JobRecord, count: number): number {
     n++;
   }
   return n;
+}
+
+/**
+ * A fold task carries the values it folds in one message. Past the limit it
+ * would break the agent's stream like an oversized batch; the job fails
+ * instead, saying why (false, with job.error set).
+ */
+function foldFits(job: JobRecord, values: Buffer[], what: string): boolean {
+  const bytes = values.reduce((n, v) => n + v.length, 0);
+  if (bytes <= MAX_VALUE_BYTES) return true;
+  const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+  job.error = `${what} needs ${mib(bytes)} of values in one message, over the ${mib(MAX_VALUE_BYTES)} a message may carry: return smaller map outputs, or leave out reduce and fold the array of outputs yourself`;
+  return false;
 }
 
 /** Results up to this size ride on the COMPLETED event (the client then needs no GetResult). */
