@@ -17,7 +17,7 @@ import * as grpc from '@grpc/grpc-js';
 import { bindServer, refusalLogger, requireKeyUnlessLoopback, serverInterceptors } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
 import type { Mdns } from '@picompute/sdk/mdns';
-import { formatAddress, inProcessPair, serverOptions, wireNormalizer, wireServices } from '@picompute/sdk/wire';
+import { MAX_MESSAGE_BYTES, formatAddress, inProcessPair, serverOptions, wireNormalizer, wireServices } from '@picompute/sdk/wire';
 import type { ClientWorkStream, ServerWorkStream } from '@picompute/sdk/wire';
 import type { AgentInfo, FromAgent, ToAgent } from '@picompute/sdk/wire';
 import { BundleCache } from './bundle-cache.js';
@@ -52,7 +52,10 @@ export interface AgentOptions {
   thermalPath?: string;
   /** Seconds an idle worker thread lives before it is let go. */
   idleTimeoutMs?: number;
-  /** Largest message a peer may send, bytes; default 64 MiB. */
+  /**
+   * Largest message a peer may send, bytes; default 64 MiB. Results going
+   * back are split to stay under it too (and under the coordinator's 64 MiB).
+   */
   maxMessageBytes?: number;
   log?: (line: string) => void;
 }
@@ -86,8 +89,8 @@ async function stableNodeId(cacheDir: string, port: number): Promise<string> {
   const kept = (await readFile(file, 'utf8').catch(() => '')).trim();
   if (kept.startsWith(`${host}-`)) return kept;
   const id = `${host}-${randomBytes(3).toString('hex')}`;
-  await mkdir(cacheDir, { recursive: true });
-  await writeFile(file, `${id}\n`).catch(() => {});
+  await mkdir(cacheDir, { recursive: true, mode: 0o700 });
+  await writeFile(file, `${id}\n`, { mode: 0o600 }).catch(() => {});
   return id;
 }
 
@@ -113,10 +116,11 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   let info: AgentInfo;
   let pools: TaskPools;
 
+  const maxMessageBytes = Math.min(options.maxMessageBytes ?? MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES);
   const refused = refusalLogger(log);
-  const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), interceptors: serverInterceptors(security, refused) });
+  const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), 'grpc.max_send_message_length': maxMessageBytes, interceptors: serverInterceptors(security, refused) });
   const serve = (call: ServerWorkStream<FromAgent>) => {
-    const session = new WorkSession(call, { info, pools, bundles, heartbeatMs: options.heartbeatMs ?? 1000, thermalPath: options.thermalPath, log });
+    const session = new WorkSession(call, { info, pools, bundles, heartbeatMs: options.heartbeatMs ?? 1000, maxMessageBytes, thermalPath: options.thermalPath, log });
     sessions.add(session);
     void session.closed.then(() => sessions.delete(session));
   };

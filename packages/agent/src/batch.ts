@@ -20,13 +20,19 @@ export interface Batch {
   kind: TaskKind;
   args: Record<string, string>;
   timeLimitMs: number;
+  /** The per-task memory limit, MiB: the heap's (set on the pool) and, checked by the worker, the Buffers' (./memory-guard.ts). */
+  memoryMb: number;
   tasks: BatchTask[];
   /**
-   * Float64Array(2) the worker keeps current: [ordinal of the task it is
-   * running, Date.now() when that task started]. It lets the main thread
-   * blame the right task when a whole worker call dies (time limit, memory).
+   * Float64Array(3) the worker keeps current: [ordinal of the task it is
+   * running, Date.now() when that task started, ordinal + 1 of a task that
+   * went over its memory limit off the heap, else 0]. It lets the main thread blame the right
+   * task when a whole worker call dies (time limit, memory), and stop one
+   * that holds too many Buffers.
    */
   progress: SharedArrayBuffer;
+  /** Int32Array [count, pid…] of the processes the batch's tasks started (./task-children.ts). */
+  children: SharedArrayBuffer;
 }
 
 export interface TaskOutcome {

@@ -1,9 +1,11 @@
 /**
  * The agent's on-disk cache of job bundles, named by their SHA-256. A bundle
  * arrives once over the Work stream and is checked against its name before it
- * is written; every later job with the same code starts from disk.
+ * is written; every later job with the same code starts from disk, once its
+ * bytes there are checked against the name again (the folder must be the
+ * agent user's alone, see @picompute/sdk's writeBundleFile).
  */
-import { stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256, writeBundleFile } from '@picompute/sdk/bundle';
 
@@ -29,7 +31,8 @@ export class BundleCache {
 
   async #ensure(hash: string, fetch: () => Promise<Buffer>): Promise<string> {
     if (!/^[0-9a-f]{64}$/.test(hash)) throw new Error(`bundle name "${hash}" is not a sha256 hash`);
-    if (await stat(this.path(hash)).catch(() => undefined)) return this.path(hash);
+    const onDisk = await readFile(this.path(hash)).catch(() => undefined);
+    if (onDisk && sha256(onDisk) === hash) return writeBundleFile(onDisk, hash, this.dir);
     const code = await fetch();
     const actual = sha256(code);
     if (actual !== hash) throw new Error(`bundle ${hash.slice(0, 12)} arrived with sha256 ${actual.slice(0, 12)}: refused`);

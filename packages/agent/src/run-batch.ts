@@ -8,6 +8,8 @@ import type { JobSpec, TaskErrorKind, TaskInput } from '@picompute/sdk/wire';
 import type { Batch, BatchTask, TaskOutcome } from './batch.js';
 import type { TaskPools } from './pool.js';
 import { failureMessage } from './failure-message.js';
+import { OVER_LIMIT_SLOT } from './memory-guard.js';
+import { childrenBuffer, killBatchChildren } from './task-processes.js';
 import { previewBytes } from './preview.js';
 
 export interface BatchRequest {
@@ -26,33 +28,49 @@ export async function runBatch(pools: TaskPools, req: BatchRequest): Promise<Tas
   // Cancelled while the bundle was on its way: 'abort' has fired already and would never reach the call below,
   // so the tasks would run to their end on cores the coordinator has already given to the next job.
   if (req.signal.aborted) return [];
-  const progress = new SharedArrayBuffer(16);
+  const progress = new SharedArrayBuffer(24);
   const view = new Float64Array(progress);
   view[0] = -1;
+  const children = childrenBuffer();
   const call = new AbortController();
-  const onCancel = () => call.abort(req.signal.reason);
+  // Processes the tasks started go first, while the worker can still reap them; then the worker.
+  let stopping = false;
+  const stop = (reason?: unknown) => {
+    if (stopping) return;
+    stopping = true;
+    void killBatchChildren(children).then(() => call.abort(reason));
+  };
+  const onCancel = () => stop(req.signal.reason);
   req.signal.addEventListener('abort', onCancel, { once: true });
   let timedOut = false;
-  // The task's own ctx.signal fires at the limit; the watchdog terminates the worker only if it has not stopped a moment later.
-  const watchdog = req.job.timeLimitMs > 0 ? watch(view, req.job.timeLimitMs + SIGNAL_GRACE_MS, () => ((timedOut = true), call.abort())) : undefined;
+  // The task's own ctx.signal fires at the limit; the watchdog stops the worker only if it has not stopped a moment later.
+  const watchdog = req.job.timeLimitMs > 0 ? watch(view, req.job.timeLimitMs + SIGNAL_GRACE_MS, () => ((timedOut = true), stop())) : undefined;
+  // The worker flags a task past its memory limit off the heap; stopping the worker frees what the task still holds.
+  const memoryWatch = setInterval(() => view[OVER_LIMIT_SLOT]! > 0 && stop(), 50);
+  const memoryMb = req.job.memoryMb || pools.options.memoryMb;
   const batch: Batch = {
     bundlePath: req.bundlePath,
     jobId: req.job.jobId,
     kind: req.kind,
     args: req.job.args,
     timeLimitMs: req.job.timeLimitMs,
+    memoryMb,
     tasks: req.tasks,
     progress,
+    children,
   };
   try {
     return await pools.run(batch, req.job.memoryMb, Math.max(1, req.job.coresPerTask || 1), call.signal);
   } catch (err) {
+    // The worker died under its tasks' children (or we stopped it): none may outlive it.
+    await killBatchChildren(children, 0);
     if (req.signal.aborted) return [];
-    const culprit = Math.max(0, view[0]!);
+    const overMemory = view[OVER_LIMIT_SLOT]! > 0;
+    const culprit = overMemory ? view[OVER_LIMIT_SLOT]! - 1 : Math.max(0, view[0]!);
     const task = req.tasks[culprit]!;
     const kind: TaskErrorKind = timedOut
       ? 'TIMEOUT'
-      : (err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
+      : overMemory || (err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
         ? 'OUT_OF_MEMORY'
         : 'WORKER_DIED';
     const blamed: TaskOutcome = {
@@ -68,6 +86,7 @@ export async function runBatch(pools: TaskPools, req: BatchRequest): Promise<Tas
     return [blamed, ...(rest.length ? await runBatch(pools, { ...req, tasks: rest }) : [])];
   } finally {
     clearTimeout(watchdog?.timer);
+    clearInterval(memoryWatch);
     req.signal.removeEventListener('abort', onCancel);
   }
 }

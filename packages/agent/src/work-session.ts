@@ -2,7 +2,8 @@
  * One coordinator's Work stream, seen from the agent: it takes task batches,
  * fetches bundles it lacks over the same stream, runs the batches on the pool
  * and sends results back, coalescing those that finish in the same tick into
- * one message. Heartbeats go out every `heartbeatMs`.
+ * as few messages as stay under the message limit (see ./result-packing.ts).
+ * Heartbeats go out every `heartbeatMs`.
  */
 import type { Assign, BlobChunk, FromAgent, ServerWorkStream, TaskResult, ToAgent } from '@picompute/sdk/wire';
 import type { AgentInfo } from '@picompute/sdk/wire';
@@ -10,6 +11,7 @@ import type { TaskOutcome } from './batch.js';
 import type { BundleCache } from './bundle-cache.js';
 import { heartbeat } from './node-facts.js';
 import type { TaskPools } from './pool.js';
+import { MESSAGE_MARGIN_BYTES, packResults } from './result-packing.js';
 import { runBatch } from './run-batch.js';
 
 export interface SessionDeps {
@@ -17,6 +19,8 @@ export interface SessionDeps {
   pools: TaskPools;
   bundles: BundleCache;
   heartbeatMs: number;
+  /** Largest message the coordinator takes from us, bytes. */
+  maxMessageBytes: number;
   thermalPath?: string;
   log: (line: string) => void;
 }
@@ -161,7 +165,7 @@ export class WorkSession {
         this.#flushScheduled = false;
         const results = this.#outbox;
         this.#outbox = [];
-        this.#send({ msg: 'results', results: { results } });
+        for (const part of packResults(results, this.deps.maxMessageBytes - MESSAGE_MARGIN_BYTES)) this.#send({ msg: 'results', results: { results: part } });
       });
     }
   }

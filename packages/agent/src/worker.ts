@@ -11,11 +11,16 @@ import { jobProblem, isFoldJob } from '@picompute/sdk';
 import { MAX_VALUE_BYTES } from '@picompute/sdk/wire';
 import type { Job, TaskContext } from '@picompute/sdk';
 import type { Batch, BatchTask, TaskOutcome } from './batch.js';
-import { failureMessage } from './failure-message.js';
+import { failureMessage, outOfMemoryMessage, outputTooBigMessage } from './failure-message.js';
+import { installSpawnHook, trackTaskChildren } from './task-children.js';
+import { OVER_LIMIT_SLOT, guardTask, installBufferHooks, overran } from './memory-guard.js';
 import { previewValue } from './preview.js';
 
 // Stack traces of job code point at the user's job.ts through the bundle's inline source map.
 process.setSourceMapsEnabled(true);
+
+installBufferHooks();
+installSpawnHook();
 
 const jobs = new Map<string, Promise<Job>>();
 
@@ -58,7 +63,9 @@ function errorMessage(err: unknown): string {
   return `a non-Error value was thrown: ${previewValue(err)}`;
 }
 
-async function runTask(job: Job, batch: Batch, task: BatchTask): Promise<TaskOutcome> {
+async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float64Array, ordinal: number): Promise<TaskOutcome> {
+  const endGuard = guardTask(batch.memoryMb, progress, ordinal);
+  const endChildren = trackTaskChildren(new Int32Array(batch.children));
   const logs: string[] = [];
   const started = performance.now();
   const controller = new AbortController();
@@ -84,21 +91,24 @@ async function runTask(job: Job, batch: Batch, task: BatchTask): Promise<TaskOut
       };
       output = await job.map(input, ctx);
     }
+    // The task may have caught the overrun and carried on: it still failed.
+    if (overran()) throw new Error(outOfMemoryMessage(batch.memoryMb));
     const bytes = encode(output);
     if (bytes.length > MAX_VALUE_BYTES) {
-      throw new Error(`its output is ${(bytes.length / 1048576).toFixed(1)} MiB encoded; a task's output must stay under ${MAX_VALUE_BYTES / 1048576} MiB: return less, or split the work into more tasks`);
+      throw new Error(outputTooBigMessage(bytes.length, MAX_VALUE_BYTES));
     }
     return { index: task.index, attempt: task.attempt, ok: true, output: bytes, logs, durationMs: performance.now() - started, heapMb: heapMb() };
   } catch (err) {
     const timedOut = controller.signal.aborted;
+    const overMemory = overran();
     return {
       index: task.index,
       attempt: task.attempt,
       ok: false,
       error: {
-        kind: timedOut ? 'TIMEOUT' : 'THREW',
-        message: timedOut ? failureMessage('TIMEOUT', { timeLimitMs: batch.timeLimitMs, memoryMb: 0 }, 0) : errorMessage(err),
-        stack: userStack(err),
+        kind: overMemory ? 'OUT_OF_MEMORY' : timedOut ? 'TIMEOUT' : 'THREW',
+        message: overMemory ? outOfMemoryMessage(batch.memoryMb) : timedOut ? failureMessage('TIMEOUT', { timeLimitMs: batch.timeLimitMs, memoryMb: 0 }, 0) : errorMessage(err),
+        stack: overMemory ? '' : userStack(err),
         inputPreview: batch.kind === 'MAP' ? previewValue(input) : `${task.values.length} map outputs`,
       },
       logs,
@@ -108,6 +118,9 @@ async function runTask(job: Job, batch: Batch, task: BatchTask): Promise<TaskOut
   } finally {
     taskLogs = undefined;
     clearTimeout(timer);
+    endGuard();
+    const ending = endChildren();
+    if (ending) await ending;
   }
 }
 
@@ -133,7 +146,11 @@ export default async function runBatch(batch: Batch): Promise<TaskOutcome[]> {
   for (let i = 0; i < batch.tasks.length; i++) {
     progress[1] = Date.now();
     progress[0] = i;
-    outcomes.push(await runTask(job, batch, batch.tasks[i]!));
+    outcomes.push(await runTask(job, batch, batch.tasks[i]!, progress, i));
+    // A task went over its memory limit: end this thread, so what it gathered
+    // goes with it rather than counting against the next task here. The main
+    // thread blames that task and runs the rest of the batch again.
+    if (progress[OVER_LIMIT_SLOT]) process.exit(1);
   }
   return outcomes;
 }

@@ -13,6 +13,9 @@ import { registerQueueVerbs } from './commands/queue.js';
 import { registerSubmit } from './commands/submit.js';
 import { EXIT_OK, EXIT_USAGE } from './errors.js';
 
+// Everything the command and its daemons create (state DB, WAL, caches, keys) is this user's alone.
+process.umask(0o077);
+
 // A reader that goes away (`picompute jobs | head -1`) is not an error: stop quietly, as `cat` does.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code !== 'EPIPE') throw err;

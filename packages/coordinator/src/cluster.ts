@@ -7,6 +7,7 @@
 import type { Security } from '@picompute/sdk/auth';
 import { unpackFrames } from '@picompute/sdk/framing';
 import { formatDuration } from '@picompute/sdk/units';
+import { MAX_VALUE_BYTES } from '@picompute/sdk/wire';
 import type { FinalJobState, JobEvent, JobSummary, LogLine, NodeStatus, SubmitRequest, TaskInput, TaskResult, UserShare } from '@picompute/sdk/wire';
 import { AgentLink } from './agent-link.js';
 import type { WorkDialer } from './agent-link.js';
@@ -396,8 +397,9 @@ export class Cluster {
     let runningPriority = -Infinity;
     for (const j of this.#jobs.values()) if (j.running.size > 0) runningPriority = Math.max(runningPriority, j.request.priority);
     for (const s of waiting) {
-      const job = this.#jobs.get(s.id)!;
-      if (job.state !== 'PENDING' || placed.has(s.id)) continue;
+      const job = this.#jobs.get(s.id);
+      // Gone: it ended during this round's dispatch (a fold too big for a message).
+      if (!job || job.state !== 'PENDING' || placed.has(s.id)) continue;
       this.#setReason(job, !anyUp ? 'NoNodes' : runningPriority > job.request.priority ? 'Priority' : 'Resources');
     }
   }
@@ -414,17 +416,22 @@ export class Cluster {
     const fold = job.fold;
     if (fold?.ready.length) {
       // Folding first: it unblocks the end of the job.
-      const group = fold.ready.shift()!;
+      const group = fold.ready[0]!;
       const [from, to] = fold.members(group);
+      const values = job.outputs.slice(from, to) as Buffer[];
+      if (!foldFits(job, values, `folding map outputs ${from}–${to - 1}`)) return this.#finish(job, 'FAILED');
+      fold.ready.shift();
       const index = FoldPlan.combineIndex(group);
       job.running.set(index, { node: link.id, since: Date.now() });
-      tasks.push({ index, attempt: 1, kind: 'COMBINE', input: Buffer.alloc(0), values: job.outputs.slice(from, to) as Buffer[] });
+      tasks.push({ index, attempt: 1, kind: 'COMBINE', input: Buffer.alloc(0), values });
     } else if (fold?.final === 'pending') {
+      const values = (fold.grouped ? fold.partials : job.outputs) as Buffer[];
+      if (!foldFits(job, values, 'the reduce step')) return this.#finish(job, 'FAILED');
       fold.final = 'running';
       job.running.set(REDUCE_INDEX, { node: link.id, since: Date.now() });
-      tasks.push({ index: REDUCE_INDEX, attempt: 1, kind: 'REDUCE', input: Buffer.alloc(0), values: (fold.grouped ? fold.partials : job.outputs) as Buffer[] });
+      tasks.push({ index: REDUCE_INDEX, attempt: 1, kind: 'REDUCE', input: Buffer.alloc(0), values });
     } else {
-      for (const index of job.pending.splice(0, count)) {
+      for (const index of job.pending.splice(0, fitInOneMessage(job, count))) {
         const attempt = ++job.attempts[index]!;
         job.running.set(index, { node: link.id, since: Date.now() });
         if (attempt > 1) this.store.attempt(Number(job.id), index, attempt);
@@ -533,6 +540,9 @@ export class Cluster {
       }
       job.retries++;
       job.pending.push(t.index);
+      // Said to the job's watchers at once: until a node takes the task again, nothing else would tell them why it stalls.
+      const line = `its node ${link.id} is gone (${reason}); the task waits for a node to run it again (attempt ${job.attempts[t.index]! + 1} of ${MAX_ATTEMPTS_ON_NODE_LOSS})`;
+      this.#notify(job, [{ task: t.index, node: 'coordinator', line }]);
     }
     this.#kick();
   }
@@ -605,6 +615,37 @@ export class Cluster {
       this.#notifyTimers.set(job, setTimeout(emit, EVENT_INTERVAL_MS));
     }
   }
+}
+
+/**
+ * How many of the job's next pending tasks (at most `count`) one Assign can
+ * carry: quick tasks are batched by time alone, and a batch of big inputs
+ * past the message limit would break the agent's stream, get the node taken
+ * for dead and, after three rounds, the job failed as NODE_FAIL. At least
+ * one: a single input is held under the limit at submit.
+ */
+function fitInOneMessage(job: JobRecord, count: number): number {
+  let bytes = 0;
+  let n = 0;
+  while (n < count && n < job.pending.length) {
+    bytes += job.inputs[job.pending[n]!]!.length;
+    if (n > 0 && bytes > MAX_VALUE_BYTES) break;
+    n++;
+  }
+  return n;
+}
+
+/**
+ * A fold task carries the values it folds in one message. Past the limit it
+ * would break the agent's stream like an oversized batch; the job fails
+ * instead, saying why (false, with job.error set).
+ */
+function foldFits(job: JobRecord, values: Buffer[], what: string): boolean {
+  const bytes = values.reduce((n, v) => n + v.length, 0);
+  if (bytes <= MAX_VALUE_BYTES) return true;
+  const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+  job.error = `${what} needs ${mib(bytes)} of values in one message, over the ${mib(MAX_VALUE_BYTES)} a message may carry: return smaller map outputs, or leave out reduce and fold the array of outputs yourself`;
+  return false;
 }
 
 /** Results up to this size ride on the COMPLETED event (the client then needs no GetResult). */

@@ -12,15 +12,16 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Job } from './job.js';
 import { jobProblem } from './job.js';
+import { JobFileError } from './bundle-errors.js';
+import { privateDir } from './private-dir.js';
 
-export class JobFileError extends Error {
-  override name = 'JobFileError';
-}
+export { JobFileError } from './bundle-errors.js';
+export { UnsafeDirError } from './private-dir.js';
 
 export interface JobBundle {
   /** Absolute path of the job file. */
@@ -59,6 +60,8 @@ function manifestPath(entry: string): string {
 
 async function fromDisk(entry: string): Promise<JobBundle | undefined> {
   try {
+    // Only from a folder no one else could have planted a manifest and a bundle in.
+    await privateDir(clientBundleDir());
     const m = JSON.parse(await readFile(manifestPath(entry), 'utf8')) as { inputs: InputStamp[]; hash: string };
     if (!unchanged(m.inputs)) return undefined;
     const code = await readFile(join(clientBundleDir(), `${m.hash}.mjs`));
@@ -74,8 +77,8 @@ async function fromDisk(entry: string): Promise<JobBundle | undefined> {
 async function toDisk(entry: string, inputs: InputStamp[], bundle: JobBundle): Promise<void> {
   try {
     await writeBundleFile(bundle.code, bundle.hash, clientBundleDir());
-    await mkdir(join(clientBundleDir(), 'made'), { recursive: true });
-    await writeFile(manifestPath(entry), JSON.stringify({ inputs, hash: bundle.hash }));
+    await mkdir(join(clientBundleDir(), 'made'), { recursive: true, mode: 0o700 });
+    await writeFile(manifestPath(entry), JSON.stringify({ inputs, hash: bundle.hash }), { mode: 0o600 });
   } catch {
     // A cache that cannot be written only costs time.
   }
@@ -180,18 +183,28 @@ export async function importBundle(code: Uint8Array, hash: string, dir: string):
   return mod.default as Job;
 }
 
+/**
+ * Makes `dir/<hash>.mjs` hold exactly `code` and returns its path. `dir` must
+ * be ours alone (see ./private-dir.ts), and a file already there is used only
+ * if its bytes still hash to its name: a bundle is run from this path.
+ */
 export async function writeBundleFile(code: Uint8Array, hash: string, dir: string): Promise<string> {
+  await privateDir(dir);
   const path = join(dir, `${hash}.mjs`);
-  if (!statSync(path, { throwIfNoEntry: false })) {
-    await mkdir(dir, { recursive: true });
-    const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, code);
-    await rename(tmp, path);
-  }
+  const existing = await readFile(path).catch(() => undefined);
+  if (existing && sha256(existing) === hash) return path;
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, code, { mode: 0o600 });
+  await rename(tmp, path);
   return path;
 }
 
-/** Where a submitting process keeps the bundles it imports to run `inputs()`. */
+/**
+ * Where a submitting process keeps the bundles it imports to run `inputs()`:
+ * under the user's own cache folder, never a shared one like /tmp where
+ * another user could create it first.
+ */
 export function clientBundleDir(): string {
-  return join(tmpdir(), `picompute-client-${process.getuid?.() ?? 'user'}`);
+  const base = process.env.XDG_CACHE_HOME || (homedir() ? join(homedir(), '.cache') : join(tmpdir(), `picompute-${process.getuid?.() ?? 'user'}`));
+  return join(base, 'picompute', 'client');
 }

@@ -5,7 +5,7 @@
  * is submitted) on any problem.
  */
 import { userInfo } from 'node:os';
-import { bundleJob, clientBundleDir, importBundle, JobFileError } from './bundle.js';
+import { bundleJob, clientBundleDir, importBundle, JobFileError, UnsafeDirError } from './bundle.js';
 import { encode } from './codec.js';
 import { isFoldJob } from './job.js';
 import type { JobArgs } from './job.js';
@@ -64,6 +64,7 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
   try {
     job = await importBundle(bundle.code, bundle.hash, clientBundleDir());
   } catch (err) {
+    if (err instanceof UnsafeDirError) throw err;
     if (err instanceof JobFileError) throw new JobFileError(`${file} is ${err.message}`);
     throw new JobFileError(`${file} failed while loading: ${userStack(err)}`);
   }

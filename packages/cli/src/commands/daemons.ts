@@ -49,7 +49,7 @@ function daemonCommand(program: Command, name: string, description: string, port
       .description(description)
       .option('--host <address>', 'address to listen on; anything but loopback needs the cluster key', '0.0.0.0')
       .option('-p, --port <port>', 'port to listen on (0 picks one)', String(port))
-      .option('--max-message <size>', 'largest message a peer may send (default 64M)')
+      .option('--max-message <size>', 'largest message a peer may send; an agent also splits its results to stay under it (default 64M)')
       .option('--no-mdns', `${mdns} (also: PICOMPUTE_MDNS=off)`),
   );
 }
@@ -65,23 +65,28 @@ export function registerDaemons(program: Command): void {
     .option('--thermal-path <file>', 'CPU temperature file in millidegrees (default /sys/class/thermal/thermal_zone0/temp)', pathOption)
     .action(
       action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string; maxMessage?: string; thermalPath?: string }) => {
-        const { startAgent } = await import('@picompute/agent');
+        const { hideKeyFromJobs, startAgent } = await import('@picompute/agent');
         const { parseSize } = await import('@picompute/sdk/units');
-        await serve('agent', async (say) => startAgent({
-          host: flags.host,
-          security: await securityFrom(flags),
-          port: parsePort(flags.port),
-          cores: flags.cores === undefined ? undefined : parseCount(flags.cores, '--cores'),
-          labels: flags.label,
-          coordinator: flags.coordinator,
-          advertiseAddress: flags.advertiseAddress,
-          taskMemoryMb: flags.taskMemory === undefined ? undefined : parseSize(flags.taskMemory, '--task-memory'),
-          cacheDir: flags.cacheDir,
-          maxMessageBytes: await maxMessageBytes(flags.maxMessage),
-          mdns: flags.mdns && mdnsEnabled(),
-          thermalPath: flags.thermalPath,
-          log: say,
-        }), (agent: Agent) => `agent ${agent.info.id} listening on ${agent.address} with ${agent.info.cores} cores`);
+        await serve('agent', async (say) => {
+          const security = await securityFrom(flags);
+          // Job code runs in this process: once read, the key leaves its environment.
+          hideKeyFromJobs(say);
+          return startAgent({
+            host: flags.host,
+            security,
+            port: parsePort(flags.port),
+            cores: flags.cores === undefined ? undefined : parseCount(flags.cores, '--cores'),
+            labels: flags.label,
+            coordinator: flags.coordinator,
+            advertiseAddress: flags.advertiseAddress,
+            taskMemoryMb: flags.taskMemory === undefined ? undefined : parseSize(flags.taskMemory, '--task-memory'),
+            cacheDir: flags.cacheDir,
+            maxMessageBytes: await maxMessageBytes(flags.maxMessage),
+            mdns: flags.mdns && mdnsEnabled(),
+            thermalPath: flags.thermalPath,
+            log: say,
+          });
+        }, (agent: Agent) => `agent ${agent.info.id} listening on ${agent.address} with ${agent.info.cores} cores`);
       }),
     );
 
