@@ -38,8 +38,10 @@ describe('a coordinator killed with SIGKILL', () => {
       await coordinator.waitFor(/(agent \S+ up at[^]*){2}/);
       const cli = (args: string[]) => runCli([...args, '--coordinator', loopback(coordinator)]);
       const submitted: string[] = [];
+      // 400 ms tasks: ~14 s of work on the two cores, so polling `queue` from new processes on a loaded machine still
+      // catches all three jobs running before the first ends (with 150 ms tasks it did not, in a full CI run).
       for (const n of [24, 24, 24]) {
-        const r = await cli(['submit', fixture('counted.ts'), '--no-wait', '--arg', `n=${n}`, '--arg', 'ms=150']);
+        const r = await cli(['submit', fixture('counted.ts'), '--no-wait', '--arg', `n=${n}`, '--arg', 'ms=400']);
         expect(r.stdout).toMatch(/^Submitted job \d+$/m);
         submitted.push(r.stdout.trim().split(' ').pop()!);
       }
@@ -62,7 +64,7 @@ describe('a coordinator killed with SIGKILL', () => {
         const jobs = JSON.parse((await cli(['jobs', '--json'])).stdout);
         // `jobs` lists running jobs too: wait until all five have ended.
         return jobs.length === 5 && jobs.every((j: { endedAtMs: number }) => j.endedAtMs > 0) ? jobs : undefined;
-      }, 60_000);
+      }, 120_000);
       expect(history.map((j: { jobId: string; state: string }) => [j.jobId, j.state])).toEqual(submitted.map((id) => [id, 'COMPLETED']));
       for (const [i, id] of submitted.entries()) {
         const result = await cli(['result', id]);
@@ -75,7 +77,7 @@ describe('a coordinator killed with SIGKILL', () => {
     } finally {
       await Promise.all([coordinator, ...agents].map((d) => d.stop('SIGKILL')));
     }
-  });
+  }, 180_000);
 
   it('purges finished jobs older than --keep when it starts', async () => {
     const state = stateDir();
