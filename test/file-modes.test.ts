@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fixture, runCli, startDaemon } from './support/cli.js';
+import { cannotRun } from './support/requirements.js';
 import { notPrivate } from './support/file-modes.js';
 
 describe('files the daemons create', () => {
@@ -62,7 +63,8 @@ describe("the client's bundle cache", () => {
   });
 
   // Only root can give a folder to another user.
-  it.skipIf(process.getuid?.() !== 0)('a cache folder owned by another user is refused', async () => {
+  if (process.getuid?.() !== 0) cannotRun('a cache folder owned by another user is refused', 'needs root to give a folder to another user');
+  else it('a cache folder owned by another user is refused', async () => {
     const cache = mkdtempSync(join(tmpdir(), 'picompute-client-cache-'));
     expect((await submit(cache)).code).toBe(0);
     const dir = join(cache, 'picompute', 'client');

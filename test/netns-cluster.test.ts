@@ -16,6 +16,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ON_NET, netnsProblem, sh } from './support/netns.js';
 import { CLUSTER_SH, fixture, runCli, startDaemon } from './support/cli.js';
 import type { Daemon, TestHost } from './support/cli.js';
 import { cannotRun, missingCommands } from './support/requirements.js';
@@ -23,23 +24,13 @@ import { cannotRun, missingCommands } from './support/requirements.js';
 const EXAMPLE = new URL('../examples/monte-carlo-pi.ts', import.meta.url).pathname;
 const RUN = randomBytes(2).toString('hex');
 const host = (index: number): TestHost => ({ run: RUN, index });
-const ON_NET = { PICOMPUTE_MDNS: 'on', PICOMPUTE_NETNS_OWNER: String(process.pid) };
 const COORDINATOR = '10.213.7.14:7700';
 /** A W2-shaped job whose tasks still run when a node is killed. */
 const PI_ARGS = ['--arg', 'tasks=24', '--arg', 'points=15000000'];
 
-function netnsProblem(): string | undefined {
-  try {
-    execFileSync('bash', [CLUSTER_SH, 'check'], { stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    return String((err as { stderr?: Buffer }).stderr ?? err).trim();
-  }
-}
 const problem = netnsProblem();
 const avahiMissing = missingCommands(['avahi-daemon', 'avahi-browse', 'dbus-daemon']);
 
-const sh = (...args: string[]) => execFileSync('bash', [CLUSTER_SH, ...args], { stdio: 'pipe', env: { ...process.env, ...ON_NET } }).toString();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 if (problem !== undefined) cannotRun('multi-host cluster tests (network namespaces)', problem);

@@ -8,34 +8,20 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ON_NET, netnsProblem, sh } from './support/netns.js';
+import { cannotRun } from './support/requirements.js';
 import { CLUSTER_SH, fixture, makeKeyFile, runCli, startDaemon } from './support/cli.js';
 import type { Daemon, TestHost } from './support/cli.js';
 
 const RUN = randomBytes(2).toString('hex');
 const host = (index: number): TestHost => ({ run: RUN, index });
-const ON_NET = { PICOMPUTE_MDNS: 'on', PICOMPUTE_NETNS_OWNER: String(process.pid) };
 const COORDINATOR = '10.213.7.12:7700';
 const GOODBYE = new URL('./support/mdns-goodbye.mjs', import.meta.url).pathname;
 
-function netnsProblem(): string | undefined {
-  try {
-    execFileSync('bash', [CLUSTER_SH, 'check'], { stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    return String((err as { stderr?: Buffer }).stderr ?? err).trim();
-  }
-}
 const problem = netnsProblem();
-const sh = (...args: string[]) => execFileSync('bash', [CLUSTER_SH, ...args], { stdio: 'pipe', env: { ...process.env, ...ON_NET } }).toString();
 
-// In CI a missing tool or privilege is a failure; on a developer's machine, a loud skip.
-if (problem && process.env.CI === 'true') {
-  it('mDNS spoofing tests can run here', () => {
-    throw new Error(`network-namespace test hosts unavailable under CI: ${problem}`);
-  });
-} else if (problem) console.warn(`mDNS spoofing tests SKIPPED: ${problem}`);
-
-describe.skipIf(problem !== undefined)('a stranger on the LAN speaking mDNS', () => {
+if (problem !== undefined) cannotRun('mDNS spoofing tests (network namespaces)', problem);
+else describe('a stranger on the LAN speaking mDNS', () => {
   let agent: Daemon;
   let coordinator: Daemon;
   let agentId: string;

@@ -8,26 +8,17 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ON_NET, netnsProblem, sh } from './support/netns.js';
+import { cannotRun } from './support/requirements.js';
 import { CLI, CLUSTER_SH, fixture, runCli, startDaemon } from './support/cli.js';
 import type { Daemon, Env, TestHost } from './support/cli.js';
 import { processTree, socketsOf } from './support/proc.js';
 
 const RUN = `rc${randomBytes(2).toString('hex')}`;
 const host = (index: number): TestHost => ({ run: RUN, index });
-const ON_NET: Env = { PICOMPUTE_MDNS: 'on', PICOMPUTE_NETNS_OWNER: String(process.pid) };
-const sh = (...args: string[]) => execFileSync('bash', [CLUSTER_SH, ...args], { stdio: 'pipe', env: { ...process.env, ...ON_NET } }).toString();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function netnsProblem(): string | undefined {
-  try {
-    execFileSync('bash', [CLUSTER_SH, 'check'], { stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    return String((err as { stderr?: Buffer }).stderr ?? err).trim();
-  }
-}
 const problem = netnsProblem();
-if (problem) console.warn(`mDNS tests SKIPPED: ${problem}`);
 
 /** The node process of a daemon started on a test host (cluster.sh execs down to it, but look below too). */
 function nodePid(d: Daemon): number {
@@ -45,7 +36,8 @@ function nodePid(d: Daemon): number {
 /** UDP sockets on the mDNS port that the daemon's process holds. */
 const mdnsSockets = (d: Daemon) => socketsOf(nodePid(d)).filter((s) => s.proto.startsWith('udp') && s.port === 5353);
 
-describe.skipIf(problem !== undefined)('README: mDNS, inside network namespaces', () => {
+if (problem !== undefined) cannotRun('README mDNS tests (network namespaces)', problem);
+else describe('README: mDNS, inside network namespaces', () => {
   beforeAll(() => {
     sh('gc');
     sh('up', RUN, '2');
