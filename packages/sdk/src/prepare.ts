@@ -9,7 +9,8 @@ import { bundleJob, clientBundleDir, importBundle, JobFileError } from './bundle
 import { encode } from './codec.js';
 import { isFoldJob } from './job.js';
 import type { JobArgs } from './job.js';
-import { parseDuration, parseSize } from './units.js';
+import { parseTimeLimit } from './time-limit.js';
+import { parseSize } from './units.js';
 import type * as W from './wire/messages.js';
 import { MAX_VALUE_BYTES } from './wire/options.js';
 
@@ -17,7 +18,7 @@ const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
 export interface SubmitOptions {
   args?: JobArgs;
-  /** Per-task wall-clock limit: milliseconds, or a duration such as "30s". */
+  /** Per-task wall-clock limit: milliseconds, or text such as "30s", "90" (minutes) or "1:00:00" (see time-limit.ts). */
   timeLimit?: number | string;
   /** Per-task heap limit: MiB, or a size such as "512M". */
   memPerTask?: number | string;
@@ -55,7 +56,7 @@ export interface PreparedJob {
  */
 export async function prepareJob(file: string, options: SubmitOptions = {}): Promise<PreparedJob> {
   const args = { ...options.args };
-  const timeLimitMs = typeof options.timeLimit === 'string' ? parseDuration(options.timeLimit, '--time-limit') : (options.timeLimit ?? 0);
+  const timeLimitMs = typeof options.timeLimit === 'string' ? parseTimeLimit(options.timeLimit, '--time-limit') : (options.timeLimit ?? 0);
   const memoryMb = typeof options.memPerTask === 'string' ? parseSize(options.memPerTask, '--mem-per-task') : (options.memPerTask ?? 0);
   const bundle = await bundleJob(file);
   let job;

@@ -34,7 +34,7 @@ export function registerSubmit(program: Command): void {
     .option('--arg <key=value>', 'argument for inputs(args) and finalize(acc, args); repeatable', collect, [])
     .option('-c, --coordinator <host:port>', 'coordinator to submit to (default: PICOMPUTE_COORDINATOR, else one found by mDNS, else the embedded local cluster)')
     .option('--local', 'run on the embedded local cluster without looking for a coordinator')
-    .option('-t, --time-limit <duration>', 'per-task wall-clock limit, e.g. 30s or 5m (default: none)')
+    .option('-t, --time-limit <duration>', 'per-task wall-clock limit: 30s, 5m, or as sbatch -t reads it: 90 (minutes), MM:SS, 1:00:00, 2-00:00:00 (default: none)')
     .option('--mem-per-task <size>', "per-task heap limit, e.g. 512M (default: the agent's share per core)")
     .option('--name <name>', "job name shown in queues (default: the job's own name or file name)")
     .option('--cores-per-task <n>', 'cores each task holds while it runs (default 1)')
