@@ -311,6 +311,7 @@ export class Cluster {
           coresPerTask: j.coresPerTask,
           memoryMb: j.request.memoryMb,
           constraint: j.request.constraint || undefined,
+          maxRunning: j.request.maxRunning || undefined,
         });
       }
     }

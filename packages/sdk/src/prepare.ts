@@ -34,6 +34,8 @@ export interface SubmitOptions {
   constraint?: string;
   /** `afterok:ID`: start after job ID completes; cancelled if it does not. */
   dependency?: string;
+  /** At most this many of the job's tasks run at once, cluster-wide (Slurm's `--array=…%N`); default no cap. */
+  maxRunning?: number;
   /**
    * Whose share of the cluster the job counts against; default the OS user.
    * (A gateway submitting for others sets it; any holder of the cluster key is trusted.)
@@ -94,6 +96,7 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
       priority: options.priority ?? 0,
       constraint: options.constraint ?? '',
       dependency: options.dependency ?? '',
+      maxRunning: options.maxRunning ?? 0,
     },
     bundle: bundle.code,
     bundleHash: bundle.hash,

@@ -16,6 +16,7 @@ interface SubmitFlags extends SecurityFlags {
   priority?: string;
   constraint?: string;
   dependency?: string;
+  maxRunning?: string;
   local?: boolean;
   coordinator?: string;
   timeLimit?: string;
@@ -42,6 +43,7 @@ export function registerSubmit(program: Command): void {
     .option('--priority <n>', 'higher runs first among your own jobs (default 0)')
     .option('--constraint <label>', 'only nodes with this label')
     .option('--dependency <afterok:ID>', 'start after job ID completes; cancelled if it does not')
+    .option('--max-running <n>', "at most n of the job's tasks run at once, cluster-wide (like Slurm's --array=…%n; default: no cap)")
     .option('--no-wait', 'queue the job, print its id and return (like sbatch)')
     .option('--json', 'print one JSON object: jobId, state, result or error, stats')
     .option('-v, --verbose', 'show the embedded cluster’s daemon logs'),
@@ -67,6 +69,7 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
     priority: flags.priority === undefined ? undefined : parseInteger(flags.priority, '--priority'),
     constraint: flags.constraint,
     dependency: flags.dependency === undefined ? undefined : parseDependency(flags.dependency),
+    maxRunning: flags.maxRunning === undefined ? undefined : parseCount(flags.maxRunning, '--max-running'),
   });
   preparing.catch(() => {});
   await import('@picompute/sdk/client');

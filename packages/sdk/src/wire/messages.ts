@@ -28,6 +28,8 @@ export interface SubmitRequest {
   dependency: string;
   /** Packed inputs inline (small jobs); `inputsHash` is then empty. */
   inputs?: Buffer;
+  /** At most this many tasks in flight at once, cluster-wide; 0 or absent: no cap. */
+  maxRunning?: number;
 }
 export interface SubmitReply { jobId: string }
 export interface WatchRequest { jobId: string }
