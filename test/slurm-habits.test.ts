@@ -2,9 +2,13 @@
  * What Slurm, GNU parallel and Dask users expected (issue #12), each through
  * the real command or the real SDK against a real cluster.
  */
-import { describe, expect, it } from 'vitest';
-import { fixture, runCli, useLocalClient } from './support/cli.js';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixture, runCli, startDaemon, useLocalClient } from './support/cli.js';
+import type { Daemon } from './support/cli.js';
 import { maxOverlap, spansDir } from './support/spans.js';
+
+const loopback = (d: Daemon) => d.address.replace('0.0.0.0', '127.0.0.1');
 
 describe('--max-running N (Slurm’s --array=…%N)', () => {
   const local = useLocalClient(4);
@@ -34,5 +38,72 @@ describe('--max-running N (Slurm’s --array=…%N)', () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`--max-running must be a whole number ≥ 1, not "${bad}"`);
     }
+  });
+});
+
+describe('a job that failed halfway, on real daemons (a one-core agent, so tasks run in order)', () => {
+  let coordinator: Daemon;
+  let agent: Daemon;
+  let jobId: string;
+  const dir = spansDir();
+  const fixed = join(dir, 'fixed');
+  const cli = (args: string[]) => runCli([...args, '--coordinator', loopback(coordinator)]);
+
+  beforeAll(async () => {
+    agent = await startDaemon(['agent', '--port', '0', '--cores', '1']);
+    coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', loopback(agent)]);
+    await coordinator.waitFor(/agent \S+ up at/);
+    const r = await cli(['submit', fixture('fails-until-fixed.ts'), '--json', '--arg', 'n=8', '--arg', 'fail=3', '--arg', `dir=${dir}`, '--arg', `fixed=${fixed}`]);
+    expect(r.code, r.stderr).toBe(1);
+    ({ jobId } = JSON.parse(r.stdout));
+    expect(JSON.parse(r.stdout).state).toBe('FAILED');
+  });
+  afterAll(async () => {
+    await coordinator?.stop();
+    await agent?.stop();
+  });
+
+  it('`tasks ID` shows each task: the three that completed, the one that failed, the rest cancelled', async () => {
+    const r = await cli(['tasks', jobId, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const tasks = JSON.parse(r.stdout) as { index: number; state: string; node: string; attempt: number; runMs: number; startedAtMs: number }[];
+    expect(tasks.map((t) => t.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(tasks.slice(0, 4).map((t) => t.state)).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED', 'FAILED']);
+    expect(tasks.slice(4).every((t) => t.state === 'CANCELLED')).toBe(true);
+    for (const t of tasks.slice(0, 4)) {
+      expect(t).toMatchObject({ node: expect.stringMatching(/\S/), attempt: 1 });
+      expect(t.runMs).toBeGreaterThanOrEqual(150);
+      expect(t.startedAtMs).toBeGreaterThan(Date.now() - 120_000);
+    }
+    expect(tasks.at(-1)).toMatchObject({ attempt: 0, node: '' });
+    const text = await cli(['tasks', jobId]);
+    expect(text.stdout.split('\n')[0]).toMatch(/^INDEX\s+STATE\s+NODE\s+ATTEMPT\s+START\s+RUNTIME\s+HEAP$/);
+    expect(text.stdout).toMatch(/^3\s+FAILED\s+\S+\s+1\s+\d\d:\d\d:\d\d\s+\S+s/m);
+  });
+
+  it('`tasks` of an unknown job says so (exit 2)', async () => {
+    const r = await cli(['tasks', '999']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no job with id 999');
+  });
+
+  it('`result --partial` prints the outputs that finished, by index, and lists the missing ones', async () => {
+    const json = await cli(['result', jobId, '--partial', '--json']);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual({ jobId, state: 'FAILED', values: { 0: 0, 1: 1, 2: 4 }, missing: [3, 4, 5, 6, 7] });
+    const text = await cli(['result', jobId, '--partial']);
+    expect(text.stdout).toContain('Map(3) { 0 => 0, 1 => 1, 2 => 4 }');
+    expect(text.stderr).toContain(`job ${jobId} FAILED: 3 of 8 tasks finished; missing: 3-7`);
+  });
+
+  it('`result --partial` of an unknown job, or of one still running, says so (exit 2)', async () => {
+    const unknown = await cli(['result', '999', '--partial']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no job with id 999');
+    const running = JSON.parse((await cli(['submit', fixture('spans.ts'), '--no-wait', '--json', '--arg', 'n=4', '--arg', 'ms=3000', '--arg', `dir=${spansDir()}`])).stdout).jobId;
+    const r = await cli(['result', running, '--partial']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`job ${running} is still (PENDING|RUNNING); --partial is for a job that ended: wait for it .* or cancel it`));
+    await cli(['cancel', running]);
   });
 });

@@ -10,6 +10,7 @@ import { registerInit } from './commands/init.js';
 import { registerNodes } from './commands/nodes.js';
 import { registerQueueVerbs } from './commands/queue.js';
 import { registerSubmit } from './commands/submit.js';
+import { registerTasks } from './commands/tasks.js';
 import { EXIT_OK, EXIT_USAGE } from './errors.js';
 
 // A reader that goes away (`picompute jobs | head -1`) is not an error: stop quietly, as `cat` does.
@@ -31,6 +32,7 @@ registerSubmit(program);
 registerDaemons(program);
 registerNodes(program);
 registerQueueVerbs(program);
+registerTasks(program);
 registerBench(program);
 
 await program.parseAsync(process.argv);

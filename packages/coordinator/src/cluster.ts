@@ -7,7 +7,8 @@
 import type { Security } from '@picompute/sdk/auth';
 import { unpackFrames } from '@picompute/sdk/framing';
 import { formatDuration } from '@picompute/sdk/units';
-import type { FinalJobState, JobEvent, JobSummary, LogLine, NodeStatus, SubmitRequest, TaskInput, TaskResult, UserShare } from '@picompute/sdk/wire';
+import { FINAL_STATES } from '@picompute/sdk/wire';
+import type { FinalJobState, JobEvent, JobSummary, LogLine, NodeStatus, SubmitRequest, TaskInput, TaskResult, TaskStatus, UserShare } from '@picompute/sdk/wire';
 import { AgentLink } from './agent-link.js';
 import type { WorkDialer } from './agent-link.js';
 import type { BlobStore } from './blob-store.js';
@@ -17,6 +18,9 @@ import type { Watcher } from './job-record.js';
 import { couldEverRun, schedule } from './scheduler/index.js';
 import type { JobSnapshot, NodeSnapshot } from './scheduler/index.js';
 import type { StateStore } from './state/store.js';
+import { OutputsByIndex } from './state/outputs-by-index.js';
+import { TaskRuns } from './state/task-runs.js';
+import { failedState, TaskTable } from './task-table.js';
 
 /** Attempts a task gets when the nodes running it are lost (not when it throws). */
 const MAX_ATTEMPTS_ON_NODE_LOSS = 3;
@@ -40,6 +44,8 @@ export class Cluster {
   readonly #logCount = new Map<JobRecord, number>();
   #tickScheduled = false;
   #closed = false;
+  readonly #taskRuns: TaskRuns;
+  readonly #outputsByIndex: OutputsByIndex;
 
   constructor(
     private readonly store: StateStore,
@@ -49,6 +55,8 @@ export class Cluster {
     private readonly deadAfterMs?: number,
   ) {
     this.#drained = store.drained();
+    this.#taskRuns = new TaskRuns(store.db);
+    this.#outputsByIndex = new OutputsByIndex(store.db);
     for (const { job, tasks } of store.activeJobs()) {
       const record = JobRecord.recover(job, tasks);
       this.#jobs.set(record.id, record);
@@ -234,6 +242,30 @@ export class Cluster {
     return reduced ? { reduced: true, values: [reduced] } : { reduced: false, values: this.store.outputs(Number(id)) };
   }
 
+  /** Each map task's state and last run; an ended job's from the state database. */
+  tasks(id: string): TaskStatus[] {
+    const live = this.#jobs.get(id);
+    if (live) return live.taskTable.rows();
+    const s = this.summary(id);
+    const saved = this.#taskRuns.load(Number(id));
+    if (!saved) throw new UserError(`job ${id} ended ${s.state} before this coordinator kept a record of each task; see \`picompute jobs\` for its totals`);
+    return new TaskTable(s.tasksTotal, saved).rows();
+  }
+
+  /**
+   * The map outputs of the tasks that finished, by index, of a job that
+   * ended (a COMPLETED one's are all there). A live job's are refused: they
+   * are still changing, and its result is on its way.
+   */
+  partialResult(id: string): { indices: number[]; values: Buffer[] } {
+    const s = this.summary(id);
+    if (!FINAL_STATES.has(s.state)) {
+      throw new UserError(`job ${id} is still ${s.state}; --partial is for a job that ended: wait for it (picompute result ${id}) or cancel it (picompute cancel ${id}) first`);
+    }
+    this.store.flush();
+    return this.#outputsByIndex.get(Number(id));
+  }
+
   logs(id: string): LogLine[] {
     this.summary(id);
     this.store.flush();
@@ -355,9 +387,11 @@ export class Cluster {
       job.running.set(REDUCE_INDEX, link.address);
       tasks.push({ index: REDUCE_INDEX, attempt: 1, kind: 'REDUCE', input: Buffer.alloc(0), values: (fold.grouped ? fold.partials : job.outputs) as Buffer[] });
     } else {
+      const now = Date.now();
       for (const index of job.pending.splice(0, count)) {
         const attempt = ++job.attempts[index]!;
         job.running.set(index, link.address);
+        job.taskTable.started(index, link.id, attempt, now);
         if (attempt > 1) this.store.attempt(Number(job.id), index, attempt);
         tasks.push({ index, attempt, kind: 'MAP', input: job.inputs[index]!, values: [] });
       }
@@ -406,6 +440,7 @@ export class Cluster {
         continue;
       }
       if (job.done[r.index]) continue;
+      job.taskTable.ran(r.index, 'COMPLETED', r.durationMs, r.heapMb);
       job.outputDone(r.index, r.output);
       this.store.taskDone(Number(job.id), r.index, r.attempt, r.output, job.doneCount, !job.fold);
       if (job.doneCount === job.total && !job.fold) this.#finish(job, 'COMPLETED', logs);
@@ -428,10 +463,12 @@ export class Cluster {
 
   #onFailure(job: JobRecord, link: AgentLink, r: TaskResult, logs: LogLine[]): void {
     const e = r.error ?? { kind: 'THREW', message: 'the task failed without saying why', stack: '', inputPreview: '' };
+    if (r.index >= 0) job.taskTable.ran(r.index, failedState(e.kind), r.durationMs, r.heapMb);
     // --retries re-runs a task that threw (not one past its limits: it would only fail again).
     if (e.kind === 'THREW' && r.index >= 0 && r.attempt <= job.request.retries) {
       job.retries++;
       job.pending.push(r.index);
+      job.taskTable.set(r.index, 'PENDING');
       this.#notify(job, logs);
       return;
     }
@@ -457,7 +494,9 @@ export class Cluster {
         job.fold!.ready.push(FoldPlan.groupOf(t.index));
         continue;
       }
+      job.taskTable.set(t.index, 'PENDING');
       if (job.attempts[t.index]! >= MAX_ATTEMPTS_ON_NODE_LOSS) {
+        job.taskTable.set(t.index, 'NODE_FAIL');
         job.error = `task ${t.index} was lost with its node ${MAX_ATTEMPTS_ON_NODE_LOSS} times (last: ${link.id}, ${reason}); giving up`;
         this.#finish(job, 'NODE_FAIL');
         continue;
@@ -490,6 +529,8 @@ export class Cluster {
     for (const l of this.#links.values()) l.cancelJob(job.id);
     job.pending = [];
     job.running.clear();
+    job.taskTable.ended();
+    this.#taskRuns.save(Number(job.id), job.taskTable.columns());
     this.store.endJob(Number(job.id), {
       state,
       reason: job.reason,

@@ -9,6 +9,7 @@
  */
 import type { FinalJobState, JobEvent, JobSpec, JobState, JobSummary, LogLine, SubmitRequest } from '@picompute/sdk/wire';
 import { FoldPlan } from './fold-plan.js';
+import { TaskTable } from './task-table.js';
 import type { JobRow, TaskRow } from './state/store.js';
 
 export { REDUCE_INDEX } from './fold-plan.js';
@@ -50,6 +51,8 @@ export class JobRecord {
   endedAt = 0;
   cores = 0;
   readonly total: number;
+  /** Each map task's state and last run (`picompute tasks`). */
+  readonly taskTable: TaskTable;
   #meanTaskMs = NaN;
 
   constructor(
@@ -59,6 +62,7 @@ export class JobRecord {
     readonly submittedAt: number,
   ) {
     this.total = inputs.length;
+    this.taskTable = new TaskTable(inputs.length);
     this.outputs = new Array(inputs.length);
     this.attempts = new Uint16Array(inputs.length);
     this.done = new Uint8Array(inputs.length);
@@ -72,8 +76,10 @@ export class JobRecord {
     job.pending = [];
     for (const t of tasks) {
       job.attempts[t.idx] = t.attempts;
-      if (t.done) job.outputDone(t.idx, t.output ?? Buffer.alloc(0));
-      else job.pending.push(t.idx);
+      if (t.done) {
+        job.outputDone(t.idx, t.output ?? Buffer.alloc(0));
+        job.taskTable.set(t.idx, 'COMPLETED');
+      } else job.pending.push(t.idx);
     }
     job.attemptsTotal = row.attempts;
     job.startedAt = row.started_at;

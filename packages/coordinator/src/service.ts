@@ -12,6 +12,8 @@ import { UserError } from './cluster.js';
 import type { Cluster } from './cluster.js';
 
 const RESULT_CHUNK_BYTES = 1024 * 1024;
+/** About 50 bytes each on the wire: ~500 KB a message, well under the message limit. */
+const TASKS_PER_CHUNK = 10_000;
 
 function fail(err: unknown): Partial<grpc.StatusObject> {
   if (err instanceof UserError) return { code: err.notFound ? grpc.status.NOT_FOUND : grpc.status.INVALID_ARGUMENT, details: err.message };
@@ -86,6 +88,15 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
         failStream(call, err);
       }
     },
+    listTasks(call: grpc.ServerWritableStream<W.ListTasksRequest, W.TaskStatusChunk>) {
+      try {
+        const tasks = cluster.tasks(call.request.jobId);
+        for (let at = 0; at < tasks.length || at === 0; at += TASKS_PER_CHUNK) call.write({ tasks: tasks.slice(at, at + TASKS_PER_CHUNK) });
+        call.end();
+      } catch (err) {
+        failStream(call, err);
+      }
+    },
     register: unary<W.RegisterRequest, W.RegisterReply>((req) => {
       cluster.addAgent(formatAddress(parseAddress(req.address, 'register address')));
       return { coordinatorId };
@@ -112,19 +123,16 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
 
     getResult(call: grpc.ServerWritableStream<W.GetResultRequest, W.ResultChunk>) {
       try {
-        const { reduced, values } = cluster.result(call.request.jobId);
-        let chunk: Buffer[] = [];
+        const { reduced, values, indices } = call.request.partial ? { reduced: false, ...cluster.partialResult(call.request.jobId) } : { ...cluster.result(call.request.jobId), indices: undefined };
+        let from = 0;
         let size = 0;
-        for (const v of values) {
-          chunk.push(v);
-          size += v.length;
-          if (size >= RESULT_CHUNK_BYTES) {
-            call.write({ reduced, values: chunk });
-            chunk = [];
-            size = 0;
-          }
-        }
-        call.write({ reduced, values: chunk });
+        const flush = (to: number) => {
+          call.write({ reduced, values: values.slice(from, to), indices: indices?.slice(from, to) ?? [] });
+          from = to;
+          size = 0;
+        };
+        for (let i = 0; i < values.length; i++) if ((size += values[i]!.length) >= RESULT_CHUNK_BYTES) flush(i + 1);
+        flush(values.length);
         call.end();
       } catch (err) {
         failStream(call, err);

@@ -19,6 +19,7 @@ import { JobHandle } from './job-handle.js';
 import { ConnectError, CoordinatorRpc } from './rpc.js';
 
 export { JobHandle, JobFailedError } from './job-handle.js';
+export type { PartialResult } from './job-handle.js';
 export { AuthError, ConnectError, RpcError } from './rpc.js';
 export { loadSecurity } from '../auth/security.js';
 export type { Security } from '../auth/security.js';
@@ -145,6 +146,13 @@ export class Client {
     const lines: W.LogLine[] = [];
     for await (const line of this.rpc.stream<W.GetLogsRequest, W.LogLine>('getLogs', { jobId })) lines.push(line);
     return lines;
+  }
+
+  /** Each map task of a job: state, node, attempt, start, run time and heap of its last run (like `squeue -s`). */
+  async tasks(jobId: string): Promise<W.TaskStatus[]> {
+    const tasks: W.TaskStatus[] = [];
+    for await (const chunk of this.rpc.stream<W.ListTasksRequest, W.TaskStatusChunk>('listTasks', { jobId })) tasks.push(...chunk.tasks);
+    return tasks;
   }
 
   /** Stops placing tasks on a node (`drain: true`) or allows it again. */

@@ -14,6 +14,16 @@ export class JobFailedError extends Error {
   }
 }
 
+/** See JobHandle.partialResult. */
+export interface PartialResult<T = unknown> {
+  /** The job's final state. */
+  state: JobEvent['state'];
+  /** Map outputs of the tasks that succeeded, by task index. */
+  outputs: Map<number, T>;
+  /** Indices of the tasks that did not succeed, ascending. */
+  missing: number[];
+}
+
 /** A value from the cluster that does not decode is named, so a bad agent can be found. */
 function decodeOutput(bytes: Buffer, what: string): unknown {
   try {
@@ -95,6 +105,26 @@ export class JobHandle {
       for (const v of chunk.values) values.push(decodeOutput(v, reduced ? 'the result' : `task ${values.length}'s output`));
     }
     return (reduced ? values[0] : values) as T;
+  }
+
+  /**
+   * What a job that ended without completing did finish: the map output of
+   * every task that succeeded, by index, and the indices of those that did
+   * not (failed, cancelled, never ran). Throws (RpcError, INVALID_ARGUMENT)
+   * while the job still runs. `picompute result ID --partial` prints it.
+   */
+  async partialResult<T = unknown>(): Promise<PartialResult<T>> {
+    const outputs = new Map<number, T>();
+    for await (const chunk of this.rpc.stream<{ jobId: string; partial: boolean }, ResultChunk>('getResult', { jobId: this.id, partial: true })) {
+      chunk.values.forEach((v, i) => {
+        const index = chunk.indices![i]!;
+        outputs.set(index, decodeOutput(v, `task ${index}'s output`) as T);
+      });
+    }
+    const final = await this.done();
+    const missing: number[] = [];
+    for (let i = 0; i < final.tasksTotal; i++) if (!outputs.has(i)) missing.push(i);
+    return { state: final.state, outputs, missing };
   }
 
   async cancel(): Promise<string> {

@@ -85,6 +85,21 @@ export interface JobSummary {
 export interface UserShare { user: string; coresInUse: number; share: number; jobs: number }
 export interface ListJobsReply { jobs: JobSummary[]; shares: UserShare[] }
 export interface GetLogsRequest { jobId: string }
+export interface ListTasksRequest { jobId: string }
+export interface TaskStatus {
+  index: number;
+  /** PENDING | RUNNING | COMPLETED | FAILED | TIMEOUT | OUT_OF_MEMORY | NODE_FAIL | CANCELLED */
+  state: string;
+  /** Node of the last run; empty if it never ran. */
+  node: string;
+  /** 0 if it never ran. */
+  attempt: number;
+  startedAtMs: number;
+  /** Of the last run (so far, while it runs). */
+  runMs: number;
+  heapMb: number;
+}
+export interface TaskStatusChunk { tasks: TaskStatus[] }
 export interface NodeRequest { node: string }
 export type ListNodesRequest = Record<string, never>;
 export interface NodeStatus {
@@ -99,8 +114,13 @@ export interface NodeStatus {
   rttMs: number;
 }
 export interface ListNodesReply { nodes: NodeStatus[] }
-export interface GetResultRequest { jobId: string }
-export interface ResultChunk { reduced: boolean; values: Buffer[] }
+export interface GetResultRequest { jobId: string; partial?: boolean }
+export interface ResultChunk {
+  reduced: boolean;
+  values: Buffer[];
+  /** Partial results only: the task index of each value. */
+  indices?: number[];
+}
 export interface RegisterRequest { address: string; info: AgentInfo }
 export interface RegisterReply { coordinatorId: string }
 
