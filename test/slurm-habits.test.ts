@@ -107,3 +107,42 @@ describe('a job that failed halfway, on real daemons (a one-core agent, so tasks
     await cli(['cancel', running]);
   });
 });
+
+describe('results as they finish', () => {
+  const local = useLocalClient(2);
+
+  it('job.outputs() yields every map output once, as its task finishes, before the job ends', async () => {
+    const job = await local.client.submit(fixture('spans.ts'), { args: { n: '6', ms: '300', dir: spansDir() } });
+    const seen: { index: number; value: number; at: number }[] = [];
+    for await (const { index, value } of job.outputs<number>()) seen.push({ index, value, at: Date.now() });
+    expect(seen.map((o) => o.index).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
+    for (const o of seen) expect(o.value).toBe(o.index * o.index);
+    // Two threads, 300 ms a task: the first outputs came ≥ 300 ms before the last, not all at the end.
+    expect(seen.at(-1)!.at - seen[0]!.at).toBeGreaterThanOrEqual(250);
+    // A second call after the end replays them all from the stored outputs.
+    const again: number[] = [];
+    for await (const { index } of job.outputs()) again.push(index);
+    expect(again).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it('job.outputs() of a failing job yields what finished, then throws JobFailedError', async () => {
+    const dir = spansDir();
+    const job = await local.client.submit(fixture('fails-until-fixed.ts'), { args: { n: '4', fail: '3', ms: '50', dir, fixed: join(dir, 'never') } });
+    const seen: number[] = [];
+    await expect(async () => {
+      for await (const { index } of job.outputs()) seen.push(index);
+    }).rejects.toThrow(/task 3 fails until/);
+    expect(seen.sort()).toEqual([0, 1, 2]);
+  });
+
+  it('submit --stream prints one JSON line per output, a fold job’s result last; --stream with --no-wait is refused', async () => {
+    const r = await runCli(['submit', fixture('slow-square.ts'), '--local', '--stream', '--arg', 'n=5']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.slice(0, 5).sort((a, b) => a.index - b.index)).toEqual([0, 1, 2, 3, 4].map((i) => ({ index: i, value: i * i })));
+    expect(lines[5]).toEqual({ result: 0 + 1 + 4 + 9 + 16 });
+    const bad = await runCli(['submit', fixture('slow-square.ts'), '--local', '--stream', '--no-wait']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--stream prints outputs as they finish, so it cannot go with --no-wait');
+  });
+});

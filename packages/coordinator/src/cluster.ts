@@ -8,7 +8,7 @@ import type { Security } from '@picompute/sdk/auth';
 import { unpackFrames } from '@picompute/sdk/framing';
 import { formatDuration } from '@picompute/sdk/units';
 import { FINAL_STATES } from '@picompute/sdk/wire';
-import type { FinalJobState, JobEvent, JobSummary, LogLine, NodeStatus, SubmitRequest, TaskInput, TaskResult, TaskStatus, UserShare } from '@picompute/sdk/wire';
+import type { FinalJobState, JobEvent, JobSummary, LogLine, NodeStatus, SubmitRequest, TaskInput, TaskOutput, TaskResult, TaskStatus, UserShare } from '@picompute/sdk/wire';
 import { AgentLink } from './agent-link.js';
 import type { WorkDialer } from './agent-link.js';
 import type { BlobStore } from './blob-store.js';
@@ -18,6 +18,7 @@ import type { Watcher } from './job-record.js';
 import { couldEverRun, schedule } from './scheduler/index.js';
 import type { JobSnapshot, NodeSnapshot } from './scheduler/index.js';
 import type { StateStore } from './state/store.js';
+import { withOutputs } from './output-events.js';
 import { OutputsByIndex } from './state/outputs-by-index.js';
 import { TaskRuns } from './state/task-runs.js';
 import { failedState, TaskTable } from './task-table.js';
@@ -46,6 +47,8 @@ export class Cluster {
   #closed = false;
   readonly #taskRuns: TaskRuns;
   readonly #outputsByIndex: OutputsByIndex;
+  /** Per job, the watchers that asked for map outputs, and the outputs finished since their last event. */
+  readonly #taps = new Map<JobRecord, { watchers: Set<Watcher>; since: TaskOutput[] }>();
 
   constructor(
     private readonly store: StateStore,
@@ -280,19 +283,53 @@ export class Cluster {
     return job.summary();
   }
 
-  /** Calls `watcher` now with the job's state, then at most every 100 ms while it changes, and once at the end. */
-  watch(id: string, watcher: Watcher): () => void {
+  /**
+   * Calls `watcher` now with the job's state, then at most every 100 ms
+   * while it changes, and once at the end. With `outputs`, the events also
+   * carry each map output once (the ones finished so far on the first).
+   */
+  watch(id: string, watcher: Watcher, { outputs = false } = {}): () => void {
     const job = this.#jobs.get(id);
     if (!job) {
       // Ended already (a tiny job often has by the time its client watches): the result rides along when small.
       const ev = eventFromSummary(this.summary(id));
       if (ev.state === 'COMPLETED' && ev.tasksTotal <= INLINE_RESULT_MAX_TASKS) ev.result = smallResult(this.result(id));
-      watcher(ev);
+      const { indices, values } = outputs ? this.#outputsByIndex.get(Number(id)) : { indices: [], values: [] };
+      for (const e of withOutputs(ev, indices.map((index, i) => ({ index, value: values[i]! })))) watcher(e);
       return () => {};
     }
-    watcher(job.event());
+    if (outputs) {
+      for (const e of withOutputs(job.event(), this.#outputsSoFar(job))) watcher(e);
+      let tap = this.#taps.get(job);
+      if (!tap) this.#taps.set(job, (tap = { watchers: new Set(), since: [] }));
+      tap.watchers.add(watcher);
+    } else watcher(job.event());
     job.watchers.add(watcher);
-    return () => job.watchers.delete(watcher);
+    return () => {
+      job.watchers.delete(watcher);
+      this.#taps.get(job)?.watchers.delete(watcher);
+    };
+  }
+
+  /** A live job's finished map outputs: in memory, or (a fold job's, once folded) in the state database. */
+  #outputsSoFar(job: JobRecord): TaskOutput[] {
+    const out: TaskOutput[] = [];
+    let stored: Map<number, Buffer> | undefined;
+    for (let index = 0; index < job.total; index++) {
+      if (!job.done[index]) continue;
+      let value = job.outputs[index];
+      if (!value) {
+        if (!stored) {
+          this.store.flush();
+          const s = this.#outputsByIndex.get(Number(job.id));
+          stored = new Map(s.indices.map((i, k) => [i, s.values[k]!]));
+        }
+        value = stored.get(index);
+      }
+      // A fold job on the embedded cluster stores no map outputs: one folded before this watch began is gone.
+      if (value) out.push({ index, value });
+    }
+    return out;
   }
 
   close(): void {
@@ -442,6 +479,7 @@ export class Cluster {
       if (job.done[r.index]) continue;
       job.taskTable.ran(r.index, 'COMPLETED', r.durationMs, r.heapMb);
       job.outputDone(r.index, r.output);
+      this.#taps.get(job)?.since.push({ index: r.index, value: r.output });
       this.store.taskDone(Number(job.id), r.index, r.attempt, r.output, job.doneCount, !job.fold);
       if (job.doneCount === job.total && !job.fold) this.#finish(job, 'COMPLETED', logs);
       this.#notify(job, logs);
@@ -548,6 +586,7 @@ export class Cluster {
     this.log(`job ${job.id} ${state.toLowerCase()} in ${formatDuration(job.wallMs())}${job.error ? `: ${job.error.split('\n')[0]}` : ''}`);
     this.#notify(job, logs);
     job.watchers.clear();
+    this.#taps.delete(job);
     this.#jobs.delete(job.id);
     this.#logCount.delete(job);
     for (const other of this.#jobs.values()) if (other.dependsOn === job.id) this.#updateDependency(other);
@@ -568,7 +607,12 @@ export class Cluster {
       const ev: JobEvent = job.event(this.#pendingLogs.get(job) ?? []);
       if (job.state === 'COMPLETED') ev.result = smallResult({ reduced: Boolean(job.result), values: job.result ? [job.result] : (job.outputs as Buffer[]) });
       this.#pendingLogs.delete(job);
-      for (const w of job.watchers) w(ev);
+      const tap = this.#taps.get(job);
+      const outputs = tap?.since.splice(0) ?? [];
+      for (const w of job.watchers) {
+        if (tap?.watchers.has(w)) for (const e of withOutputs(ev, outputs)) w(e);
+        else w(ev);
+      }
     };
     if (job.final) {
       clearTimeout(this.#notifyTimers.get(job));

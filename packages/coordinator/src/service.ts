@@ -36,13 +36,17 @@ function unary<Req, Rep>(fn: (req: Req) => Rep) {
 }
 
 /** A job's events onto a server stream, from its current state until it ends or the caller goes away. */
-function watchInto(cluster: Cluster, call: grpc.ServerWritableStream<unknown, W.JobEvent>, jobId: string): void {
+function watchInto(cluster: Cluster, call: grpc.ServerWritableStream<unknown, W.JobEvent>, jobId: string, outputs = false): void {
   let stop = () => {};
   try {
-    stop = cluster.watch(jobId, (ev) => {
-      call.write(ev);
-      if (FINAL_STATES.has(ev.state)) call.end();
-    });
+    stop = cluster.watch(
+      jobId,
+      (ev) => {
+        call.write(ev);
+        if (FINAL_STATES.has(ev.state)) call.end();
+      },
+      { outputs },
+    );
   } catch (err) {
     failStream(call, err);
     return;
@@ -103,7 +107,7 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
     }),
 
     watch(call: grpc.ServerWritableStream<W.WatchRequest, W.JobEvent>) {
-      watchInto(cluster, call, call.request.jobId);
+      watchInto(cluster, call, call.request.jobId, call.request.outputs);
     },
 
     submitWatch(call: grpc.ServerWritableStream<W.SubmitRequest, W.JobEvent>) {

@@ -23,6 +23,7 @@ interface SubmitFlags extends SecurityFlags {
   memPerTask?: string;
   name?: string;
   json?: boolean;
+  stream?: boolean;
   verbose?: boolean;
 }
 
@@ -46,6 +47,7 @@ export function registerSubmit(program: Command): void {
     .option('--max-running <n>', "at most n of the job's tasks run at once, cluster-wide (like Slurm's --array=…%n; default: no cap)")
     .option('--no-wait', 'queue the job, print its id and return (like sbatch)')
     .option('--json', 'print one JSON object: jobId, state, result or error, stats')
+    .option('--stream', 'print one JSON line per task output as it finishes, {"index":N,"value":…} (a fold job’s result last, {"result":…})')
     .option('-v, --verbose', 'show the embedded cluster’s daemon logs'),
   ).action(action(submit));
 }
@@ -57,6 +59,7 @@ function parseDependency(text: string): string {
 
 async function submit(file: string, flags: SubmitFlags): Promise<number> {
   const started = performance.now();
+  if (flags.stream && !flags.wait) throw new UsageError('--stream prints outputs as they finish, so it cannot go with --no-wait');
   const { prepareJob } = await import('@picompute/sdk/prepare');
   // Bundling runs in esbuild's own process: load the network stack meanwhile.
   const preparing = prepareJob(file, {
@@ -84,6 +87,8 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
       console.log(flags.json ? JSON.stringify({ jobId: job.id, state: 'PENDING' }) : `Submitted job ${job.id}`);
       return EXIT_OK;
     }
+    // Loaded only here: it imports the client, which every other verb loads lazily.
+    if (flags.stream) return await (await import('./stream-outputs.js')).streamOutputs(job, prepared.request.hasReduce);
     const progress = flags.json ? undefined : new Progress();
     let final;
     for await (const ev of job.events()) {

@@ -87,6 +87,31 @@ export class JobHandle {
     };
   }
 
+  /**
+   * Each map output as its task finishes, in the order they finish (Dask's
+   * `as_completed`, GNU parallel's `--results`): `for await (const { index,
+   * value } of job.outputs())`. Outputs finished before the call come
+   * first. Ends when the job does; throws JobFailedError after the last
+   * output if the job did not complete. Opens its own Watch stream, so
+   * `events()` and `result()` still work beside it.
+   */
+  async *outputs<T = unknown>(): AsyncGenerator<{ index: number; value: T }> {
+    const stream = this.rpc.stream<{ jobId: string; outputs: boolean }, JobEvent>('watch', { jobId: this.id, outputs: true });
+    try {
+      for await (const ev of stream) {
+        for (const o of ev.outputs ?? []) yield { index: o.index, value: decodeOutput(o.value, `task ${o.index}'s output`) as T };
+        if (FINAL_STATES.has(ev.state)) {
+          this.#final = ev;
+          if (ev.state !== 'COMPLETED') throw new JobFailedError(ev);
+          return;
+        }
+      }
+    } finally {
+      stream.cancel();
+    }
+    throw new Error(`the coordinator closed the output stream of job ${this.id} before it ended`);
+  }
+
   /** Waits for the job to end and returns its last event, whatever the state. */
   async done(): Promise<JobEvent> {
     if (!this.#final) for await (const _ of this.events());

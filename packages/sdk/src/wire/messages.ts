@@ -32,7 +32,12 @@ export interface SubmitRequest {
   maxRunning?: number;
 }
 export interface SubmitReply { jobId: string }
-export interface WatchRequest { jobId: string }
+export interface WatchRequest {
+  jobId: string;
+  /** Also send each map output as its task finishes. */
+  outputs?: boolean;
+}
+export interface TaskOutput { index: number; value: Buffer }
 export interface LogLine { task: number; node: string; line: string }
 
 export type FinalJobState = 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'TIMEOUT' | 'NODE_FAIL';
@@ -55,6 +60,8 @@ export interface JobEvent {
   reason: string;
   /** On the COMPLETED event: the result itself when small, else null (fetch it with GetResult). */
   result?: ResultChunk | null;
+  /** For a Watch that asked for them: the map outputs finished since the last event. */
+  outputs?: TaskOutput[];
 }
 export interface CancelRequest { jobId: string }
 export interface CancelReply { state: string }
