@@ -2,6 +2,7 @@
  * What Slurm, GNU parallel and Dask users expected (issue #12), each through
  * the real command or the real SDK against a real cluster.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, runCli, startDaemon, useLocalClient } from './support/cli.js';
@@ -105,6 +106,33 @@ describe('a job that failed halfway, on real daemons (a one-core agent, so tasks
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(new RegExp(`job ${running} is still (PENDING|RUNNING); --partial is for a job that ended: wait for it .* or cancel it`));
     await cli(['cancel', running]);
+  });
+
+  it('`requeue ID --failed` runs only the tasks that did not succeed, under the same id, and the job ends with its whole result', async () => {
+    const ranBefore = readFileSync(join(dir, 'runs'), 'utf8');
+    writeFileSync(fixed, '');
+    const r = await cli(['requeue', jobId, '--failed']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`job ${jobId} requeued: 5 of 8 tasks run again, 3 outputs kept`);
+    const result = await cli(['result', jobId, '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual([0, 1, 4, 9, 16, 25, 36, 49]);
+    const ranAgain = readFileSync(join(dir, 'runs'), 'utf8').slice(ranBefore.length).trim().split('\n').map(Number);
+    expect(ranAgain.sort()).toEqual([3, 4, 5, 6, 7]);
+    const tasks = JSON.parse((await cli(['tasks', jobId, '--json'])).stdout) as { state: string }[];
+    expect(tasks.every((t) => t.state === 'COMPLETED')).toBe(true);
+  });
+
+  it('`requeue` refuses a COMPLETED job, an unknown one, and a missing --failed (exit 2)', async () => {
+    const completed = await cli(['requeue', jobId, '--failed']);
+    expect(completed.code).toBe(2);
+    expect(completed.stderr).toContain(`job ${jobId} COMPLETED: every task succeeded, so there is nothing to run again`);
+    const unknown = await cli(['requeue', '999', '--failed']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no job with id 999');
+    const noFlag = await cli(['requeue', jobId]);
+    expect(noFlag.code).toBe(2);
+    expect(noFlag.stderr).toContain(`say so with picompute requeue ${jobId} --failed`);
   });
 });
 

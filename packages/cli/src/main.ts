@@ -10,6 +10,7 @@ import { registerInit } from './commands/init.js';
 import { registerNodes } from './commands/nodes.js';
 import { registerQueueVerbs } from './commands/queue.js';
 import { registerSubmit } from './commands/submit.js';
+import { registerRequeue } from './commands/requeue.js';
 import { registerTasks } from './commands/tasks.js';
 import { EXIT_OK, EXIT_USAGE } from './errors.js';
 
@@ -33,6 +34,7 @@ registerDaemons(program);
 registerNodes(program);
 registerQueueVerbs(program);
 registerTasks(program);
+registerRequeue(program);
 registerBench(program);
 
 await program.parseAsync(process.argv);

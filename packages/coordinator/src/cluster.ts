@@ -20,6 +20,7 @@ import type { JobSnapshot, NodeSnapshot } from './scheduler/index.js';
 import type { StateStore } from './state/store.js';
 import { withOutputs } from './output-events.js';
 import { OutputsByIndex } from './state/outputs-by-index.js';
+import { RequeueStore } from './state/requeue.js';
 import { TaskRuns } from './state/task-runs.js';
 import { failedState, TaskTable } from './task-table.js';
 
@@ -47,6 +48,7 @@ export class Cluster {
   #closed = false;
   readonly #taskRuns: TaskRuns;
   readonly #outputsByIndex: OutputsByIndex;
+  readonly #requeueStore: RequeueStore;
   /** Per job, the watchers that asked for map outputs, and the outputs finished since their last event. */
   readonly #taps = new Map<JobRecord, { watchers: Set<Watcher>; since: TaskOutput[] }>();
 
@@ -60,6 +62,7 @@ export class Cluster {
     this.#drained = store.drained();
     this.#taskRuns = new TaskRuns(store.db);
     this.#outputsByIndex = new OutputsByIndex(store.db);
+    this.#requeueStore = new RequeueStore(store.db);
     for (const { job, tasks } of store.activeJobs()) {
       const record = JobRecord.recover(job, tasks);
       this.#jobs.set(record.id, record);
@@ -267,6 +270,30 @@ export class Cluster {
     }
     this.store.flush();
     return this.#outputsByIndex.get(Number(id));
+  }
+
+  /**
+   * `picompute requeue ID --failed` (GNU parallel's --resume-failed): runs
+   * again only the tasks of an ended job that did not succeed, reusing the
+   * stored outputs of those that did, under the same id (as Slurm's
+   * `scontrol requeue`); the job then ends with its whole result.
+   */
+  requeueFailed(id: string): JobSummary {
+    const s = this.summary(id);
+    if (!FINAL_STATES.has(s.state)) throw new UserError(`job ${id} is still ${s.state}; requeue it once it has ended (or cancel it first: picompute cancel ${id})`);
+    if (s.state === 'COMPLETED') throw new UserError(`job ${id} COMPLETED: every task succeeded, so there is nothing to run again; submit the job file again to run it anew`);
+    this.store.flush();
+    const tasks = this.#requeueStore.tasks(Number(id));
+    if (tasks.length !== s.tasksTotal) {
+      throw new UserError(`job ${id}'s inputs were not kept (it ran on an embedded cluster, or ended on an older coordinator), so its tasks cannot run again; submit the job file again`);
+    }
+    const job = JobRecord.recover(this.#requeueStore.reopen(this.store.job(Number(id))!), tasks);
+    this.#jobs.set(id, job);
+    this.log(`job ${id} requeued: ${job.pending.length} of ${job.total} tasks run again, ${job.doneCount} kept`);
+    this.#updateDependency(job);
+    if (!job.final && job.doneCount === job.total && !job.fold) this.#finish(job, 'COMPLETED');
+    this.#kick();
+    return job.summary();
   }
 
   logs(id: string): LogLine[] {

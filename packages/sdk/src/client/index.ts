@@ -155,6 +155,16 @@ export class Client {
     return tasks;
   }
 
+  /**
+   * Runs again the tasks of an ended job that did not succeed (failed,
+   * cancelled, never ran), reusing the outputs of those that did, under the
+   * same id (`picompute requeue ID --failed`). Refused for a COMPLETED job.
+   */
+  async requeueFailed(jobId: string): Promise<{ job: JobHandle; summary: W.JobSummary }> {
+    const summary = await this.rpc.unary<W.RequeueRequest, W.JobSummary>('requeue', { jobId, failed: true });
+    return { job: new JobHandle(jobId, this.rpc), summary };
+  }
+
   /** Stops placing tasks on a node (`drain: true`) or allows it again. */
   async drain(node: string, drain = true): Promise<W.NodeStatus> {
     return this.rpc.unary<W.NodeRequest, W.NodeStatus>(drain ? 'drain' : 'resume', { node });

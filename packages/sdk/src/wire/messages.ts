@@ -93,6 +93,7 @@ export interface UserShare { user: string; coresInUse: number; share: number; jo
 export interface ListJobsReply { jobs: JobSummary[]; shares: UserShare[] }
 export interface GetLogsRequest { jobId: string }
 export interface ListTasksRequest { jobId: string }
+export interface RequeueRequest { jobId: string; failed: boolean }
 export interface TaskStatus {
   index: number;
   /** PENDING | RUNNING | COMPLETED | FAILED | TIMEOUT | OUT_OF_MEMORY | NODE_FAIL | CANCELLED */
