@@ -2,9 +2,11 @@
  * What Slurm, GNU parallel and Dask users expected (issue #12), each through
  * the real command or the real SDK against a real cluster.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prepareJob } from '@picompute/sdk/client';
 import { fixture, runCli, startDaemon, useLocalClient } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { maxOverlap, spansDir } from './support/spans.js';
@@ -172,5 +174,45 @@ describe('results as they finish', () => {
     const bad = await runCli(['submit', fixture('slow-square.ts'), '--local', '--stream', '--no-wait']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--stream prints outputs as they finish, so it cannot go with --no-wait');
+  });
+});
+
+describe('data shared by every task, sent once (defineJob({ shared }))', () => {
+  it('reaches every task as ctx.shared, is cached once per node by its hash, and is not in the inputs', async () => {
+    const cacheDir = spansDir();
+    const agent = await startDaemon(['agent', '--port', '0', '--cores', '2', '--cache-dir', cacheDir]);
+    const coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', loopback(agent)]);
+    try {
+      await coordinator.waitFor(/agent \S+ up at/);
+      const submit = () => runCli(['submit', fixture('shared-table.ts'), '--json', '--coordinator', loopback(coordinator), '--arg', 'size=200000', '--arg', 'n=40', '--arg', 'label=t']);
+      const first = await submit();
+      expect(first.code, first.stderr).toBe(0);
+      expect(JSON.parse(first.stdout).result).toEqual(Array.from({ length: 40 }, (_, i) => `t${i * 21}`));
+      const sharedFiles = () => readdirSync(cacheDir).filter((f) => f.endsWith('.shared'));
+      // 1.6 MB of table: one file on the node, named by the sha256 of its bytes.
+      expect(sharedFiles()).toHaveLength(1);
+      const [file] = sharedFiles();
+      // What a submit sends per task is the index alone; the table goes once, as the shared blob.
+      const prepared = await prepareJob(fixture('shared-table.ts'), { args: { size: '200000', n: '40', label: 't' } });
+      expect(prepared.inputs.every((frame) => frame.length < 16)).toBe(true);
+      expect(prepared.shared?.hash).toBe(file!.replace('.shared', ''));
+      const bytes = readFileSync(join(cacheDir, file!));
+      expect(bytes.length).toBeGreaterThan(1_600_000);
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(file!.replace('.shared', ''));
+      const written = statSync(join(cacheDir, file!)).mtimeMs;
+      // The same value for a second job: the node's copy is used as it is.
+      expect((await submit()).code).toBe(0);
+      expect(sharedFiles()).toEqual([file]);
+      expect(statSync(join(cacheDir, file!)).mtimeMs).toBe(written);
+    } finally {
+      await coordinator.stop();
+      await agent.stop();
+    }
+  });
+
+  it('refuses a shared value over the limit, naming its size and the limit (exit 2)', async () => {
+    const r = await runCli(['submit', fixture('shared-too-big.ts'), '--local']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/shared\(args\) is 65\.0 MiB encoded; the limit is 64\.0 MiB/);
   });
 });

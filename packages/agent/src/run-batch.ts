@@ -13,6 +13,8 @@ import { previewBytes } from './preview.js';
 export interface BatchRequest {
   job: JobSpec;
   bundlePath: string;
+  /** The job's cached shared value, or '' without one. */
+  sharedPath?: string;
   kind: TaskInput['kind'];
   tasks: BatchTask[];
   /** Aborted when the job is cancelled or the coordinator goes away: outcomes are then dropped. */
@@ -30,6 +32,7 @@ export async function runBatch(pools: TaskPools, req: BatchRequest): Promise<Tas
   const watchdog = req.job.timeLimitMs > 0 ? watch(view, req.job.timeLimitMs, () => ((timedOut = true), call.abort())) : undefined;
   const batch: Batch = {
     bundlePath: req.bundlePath,
+    sharedPath: req.sharedPath ?? '',
     jobId: req.job.jobId,
     kind: req.kind,
     args: req.job.args,

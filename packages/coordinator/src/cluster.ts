@@ -21,6 +21,7 @@ import type { StateStore } from './state/store.js';
 import { withOutputs } from './output-events.js';
 import { OutputsByIndex } from './state/outputs-by-index.js';
 import { RequeueStore } from './state/requeue.js';
+import { SharedBlobs } from './state/shared-blobs.js';
 import { TaskRuns } from './state/task-runs.js';
 import { failedState, TaskTable } from './task-table.js';
 
@@ -49,6 +50,7 @@ export class Cluster {
   readonly #taskRuns: TaskRuns;
   readonly #outputsByIndex: OutputsByIndex;
   readonly #requeueStore: RequeueStore;
+  readonly #sharedBlobs: SharedBlobs;
   /** Per job, the watchers that asked for map outputs, and the outputs finished since their last event. */
   readonly #taps = new Map<JobRecord, { watchers: Set<Watcher>; since: TaskOutput[] }>();
 
@@ -63,6 +65,7 @@ export class Cluster {
     this.#taskRuns = new TaskRuns(store.db);
     this.#outputsByIndex = new OutputsByIndex(store.db);
     this.#requeueStore = new RequeueStore(store.db);
+    this.#sharedBlobs = new SharedBlobs(store.db);
     for (const { job, tasks } of store.activeJobs()) {
       const record = JobRecord.recover(job, tasks);
       this.#jobs.set(record.id, record);
@@ -178,6 +181,7 @@ export class Cluster {
     }
     if (inputs.length !== request.taskCount) throw new UserError(`job inputs hold ${inputs.length} tasks, but the request says ${request.taskCount}`);
     this.#checkRequest(request);
+    if (request.sharedHash) this.#keepShared(request.sharedHash);
     const submittedAt = Date.now();
     // The inputs live in the tasks table from here on; the request keeps no copy.
     request = { ...request, inputs: Buffer.alloc(0) };
@@ -190,6 +194,17 @@ export class Cluster {
     if (!job.final && inputs.length === 0 && !request.hasReduce) this.#finish(job, 'COMPLETED');
     this.#kick();
     return job;
+  }
+
+  /** Moves a job's uploaded shared value into the state database, where agents fetch it from. */
+  #keepShared(hash: string): void {
+    const uploaded = this.blobs.get(hash);
+    if (uploaded) {
+      this.#sharedBlobs.put(hash, uploaded);
+      this.blobs.delete(hash);
+    } else if (!this.store.bundle(hash)) {
+      throw new UserError(`the job's shared value ${hash.slice(0, 12)} was not uploaded; upload it with PutBlob (named by its sha256) first`);
+    }
   }
 
   /** Refuses what could never run, saying why (Slurm refuses at sbatch too). */

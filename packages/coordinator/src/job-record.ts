@@ -102,7 +102,7 @@ export class JobRecord {
 
   get spec(): JobSpec {
     const r = this.request;
-    return { jobId: this.id, bundleHash: r.bundleHash, timeLimitMs: r.timeLimitMs, memoryMb: r.memoryMb, args: r.args, coresPerTask: this.coresPerTask };
+    return { jobId: this.id, bundleHash: r.bundleHash, timeLimitMs: r.timeLimitMs, memoryMb: r.memoryMb, args: r.args, coresPerTask: this.coresPerTask, sharedHash: r.sharedHash ?? '' };
   }
 
   get final(): boolean {

@@ -13,6 +13,7 @@ import { parseTimeLimit } from './time-limit.js';
 import { parseSize } from './units.js';
 import type * as W from './wire/messages.js';
 import { MAX_VALUE_BYTES } from './wire/options.js';
+import { encodeShared } from './shared.js';
 
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
@@ -50,6 +51,8 @@ export interface PreparedJob {
   bundleHash: string;
   /** The encoded inputs, one per task. */
   inputs: Buffer[];
+  /** The encoded value of the job's `shared(args)`, named by its sha256; absent without `shared`. */
+  shared?: { hash: string; bytes: Buffer };
 }
 
 /**
@@ -81,7 +84,9 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
     if (err instanceof JobFileError) throw err;
     throw new JobFileError(`${file}: inputs(args) failed: ${(err as Error).message}`);
   }
+  const shared = await encodeShared(job, args, file);
   return {
+    shared,
     request: {
       name: options.name ?? job.name ?? bundle.entry.replace(/^.*\//, '').replace(/\.[cm]?[jt]s$/, ''),
       taskCount: frames.length,
@@ -97,6 +102,7 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
       constraint: options.constraint ?? '',
       dependency: options.dependency ?? '',
       maxRunning: options.maxRunning ?? 0,
+      sharedHash: shared?.hash ?? '',
     },
     bundle: bundle.code,
     bundleHash: bundle.hash,

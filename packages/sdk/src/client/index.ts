@@ -105,6 +105,8 @@ export class Client {
     const inputsHash = inline ? '' : `upload:${randomBytes(16).toString('hex')}`;
     const uploads: Promise<unknown>[] = [];
     if (this.inProcessUpload) uploads.push(this.#upload(job.bundleHash, [job.bundle]));
+    // Content-addressed like the bundle; sent with every submit (the coordinator keeps one copy per hash).
+    if (job.shared) uploads.push(this.#upload(job.shared.hash, [job.shared.bytes]));
     if (!inline) uploads.push(this.#upload(inputsHash, frameChunks(job.inputs, BLOB_CHUNK_BYTES)));
     await Promise.all(uploads);
     const request: W.SubmitRequest = { ...job.request, bundleHash: job.bundleHash, inputsHash, inputs: inline ? packFrames(job.inputs) : Buffer.alloc(0) };

@@ -30,6 +30,8 @@ export interface SubmitRequest {
   inputs?: Buffer;
   /** At most this many tasks in flight at once, cluster-wide; 0 or absent: no cap. */
   maxRunning?: number;
+  /** sha256 of the encoded shared(args) value, uploaded as a blob; empty or absent: none. */
+  sharedHash?: string;
 }
 export interface SubmitReply { jobId: string }
 export interface WatchRequest {
@@ -150,6 +152,8 @@ export interface JobSpec {
   memoryMb: number;
   args: Record<string, string>;
   coresPerTask: number;
+  /** The job's shared value, fetched like the bundle; empty or absent: none. */
+  sharedHash?: string;
 }
 export type TaskKind = 'MAP' | 'REDUCE' | 'COMBINE';
 export interface TaskInput { index: number; attempt: number; kind: TaskKind; input: Buffer; values: Buffer[] }
