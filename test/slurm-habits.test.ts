@@ -106,6 +106,10 @@ describe('a job that failed halfway, on real daemons (a one-core agent, so tasks
     const running = JSON.parse((await cli(['submit', fixture('spans.ts'), '--no-wait', '--json', '--arg', 'n=4', '--arg', 'ms=3000', '--arg', `dir=${spansDir()}`])).stdout).jobId;
     const r = await cli(['result', running, '--partial']);
     expect(r.code).toBe(2);
+    // Meanwhile `tasks` shows the live job: the one-core agent holds two tasks (one running, one queued), the rest wait.
+    const live = JSON.parse((await cli(['tasks', running, '--json'])).stdout) as { state: string; node: string; runMs: number }[];
+    expect(live.map((t) => t.state)).toEqual(['RUNNING', 'RUNNING', 'PENDING', 'PENDING']);
+    expect(live[0]!.node).not.toBe('');
     expect(r.stderr).toMatch(new RegExp(`job ${running} is still (PENDING|RUNNING); --partial is for a job that ended: wait for it .* or cancel it`));
     await cli(['cancel', running]);
   });
