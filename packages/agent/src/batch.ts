@@ -16,6 +16,8 @@ export interface BatchTask {
 
 export interface Batch {
   bundlePath: string;
+  /** The file holding the job's encoded shared value (ctx.shared), or ''. */
+  sharedPath: string;
   jobId: string;
   kind: TaskKind;
   args: Record<string, string>;

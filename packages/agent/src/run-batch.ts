@@ -15,6 +15,8 @@ import { previewBytes } from './preview.js';
 export interface BatchRequest {
   job: JobSpec;
   bundlePath: string;
+  /** The job's cached shared value, or '' without one. */
+  sharedPath?: string;
   kind: TaskInput['kind'];
   tasks: BatchTask[];
   /** Aborted when the job is cancelled or the coordinator goes away: outcomes are then dropped. */
@@ -50,6 +52,7 @@ export async function runBatch(pools: TaskPools, req: BatchRequest): Promise<Tas
   const memoryMb = req.job.memoryMb || pools.options.memoryMb;
   const batch: Batch = {
     bundlePath: req.bundlePath,
+    sharedPath: req.sharedPath ?? '',
     jobId: req.job.jobId,
     kind: req.kind,
     args: req.job.args,

@@ -112,8 +112,11 @@ export class WorkSession {
   async #run(assign: Assign, signal: AbortSignal): Promise<void> {
     const { job } = assign;
     let bundlePath: string;
+    let sharedPath = '';
     try {
       bundlePath = await this.deps.bundles.ensure(job.bundleHash, () => this.#requestBundle(job.bundleHash));
+      // The shared value comes the way the code does: once per node, cached by its hash.
+      if (job.sharedHash) sharedPath = await this.deps.bundles.ensure(job.sharedHash, () => this.#requestBundle(job.sharedHash!), 'shared');
     } catch (err) {
       if (signal.aborted || this.#closed) return;
       const message = `cannot get the job's code on agent ${this.deps.info.id}: ${(err as Error).message}`;
@@ -124,7 +127,7 @@ export class WorkSession {
       return;
     }
     const kind = assign.tasks[0]?.kind ?? 'MAP';
-    const outcomes = await runBatch(this.deps.pools, { job, bundlePath, kind, tasks: assign.tasks, signal });
+    const outcomes = await runBatch(this.deps.pools, { job, bundlePath, sharedPath, kind, tasks: assign.tasks, signal });
     if (!signal.aborted && !this.#closed) this.#queue(outcomes, job.jobId);
   }
 

@@ -3,6 +3,7 @@
  * of its tasks one after the other, so tiny tasks cost one thread hop per
  * batch rather than per task.
  */
+import { readFileSync } from 'node:fs';
 import { format } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
 import { pathToFileURL } from 'node:url';
@@ -38,6 +39,18 @@ function loadJob(bundlePath: string): Promise<Job> {
     jobs.set(bundlePath, job);
   }
   return job;
+}
+
+/**
+ * The job's shared value, decoded once per worker thread (threads share no
+ * heap) and kept while batches of the same job follow; a new one replaces it,
+ * so an agent running job after job does not hold every old value.
+ */
+let shared: { path: string; value: unknown } | undefined;
+function loadShared(path: string): unknown {
+  if (!path) return undefined;
+  if (shared?.path !== path) shared = { path, value: decode(readFileSync(path)) };
+  return shared.value;
 }
 
 /** Lines logged by the running task; console.* inside a task goes here too. */
@@ -88,6 +101,7 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
         signal: controller.signal,
         args: batch.args,
         log: (...parts: unknown[]) => logs.push(format(...parts)),
+        shared: loadShared(batch.sharedPath),
       };
       output = await job.map(input, ctx);
     }

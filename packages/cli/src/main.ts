@@ -11,6 +11,8 @@ import { registerInit } from './commands/init.js';
 import { registerNodes } from './commands/nodes.js';
 import { registerQueueVerbs } from './commands/queue.js';
 import { registerSubmit } from './commands/submit.js';
+import { registerRequeue } from './commands/requeue.js';
+import { registerTasks } from './commands/tasks.js';
 import { EXIT_OK, EXIT_USAGE } from './errors.js';
 
 // Everything the command and its daemons create (state DB, WAL, caches, keys) is this user's alone.
@@ -35,6 +37,8 @@ registerSubmit(program);
 registerDaemons(program);
 registerNodes(program);
 registerQueueVerbs(program);
+registerTasks(program);
+registerRequeue(program);
 registerBench(program);
 
 await program.parseAsync(process.argv);

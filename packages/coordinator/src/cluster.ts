@@ -7,8 +7,8 @@
 import type { Security } from '@picompute/sdk/auth';
 import { unpackFrames } from '@picompute/sdk/framing';
 import { formatDuration } from '@picompute/sdk/units';
-import { MAX_VALUE_BYTES } from '@picompute/sdk/wire';
-import type { FinalJobState, JobEvent, JobSummary, LogLine, NodeStatus, SubmitRequest, TaskInput, TaskResult, UserShare } from '@picompute/sdk/wire';
+import { FINAL_STATES, MAX_VALUE_BYTES } from '@picompute/sdk/wire';
+import type { FinalJobState, JobEvent, JobSummary, LogLine, NodeStatus, SubmitRequest, TaskInput, TaskOutput, TaskResult, TaskStatus, UserShare } from '@picompute/sdk/wire';
 import { AgentLink } from './agent-link.js';
 import type { WorkDialer } from './agent-link.js';
 import type { BlobStore } from './blob-store.js';
@@ -18,6 +18,12 @@ import type { Watcher } from './job-record.js';
 import { couldEverRun, schedule } from './scheduler/index.js';
 import type { JobSnapshot, NodeSnapshot } from './scheduler/index.js';
 import type { StateStore } from './state/store.js';
+import { withOutputs } from './output-events.js';
+import { OutputsByIndex } from './state/outputs-by-index.js';
+import { RequeueStore } from './state/requeue.js';
+import { SharedBlobs } from './state/shared-blobs.js';
+import { TaskRuns } from './state/task-runs.js';
+import { failedState, TaskTable } from './task-table.js';
 
 /** Attempts a task gets when the nodes running it are lost (not when it throws). */
 const MAX_ATTEMPTS_ON_NODE_LOSS = 3;
@@ -57,6 +63,12 @@ export class Cluster {
   #tickScheduled = false;
   #closed = false;
   readonly #stillRunning: NodeJS.Timeout;
+  readonly #taskRuns: TaskRuns;
+  readonly #outputsByIndex: OutputsByIndex;
+  readonly #requeueStore: RequeueStore;
+  readonly #sharedBlobs: SharedBlobs;
+  /** Per job, the watchers that asked for map outputs, and the outputs finished since their last event. */
+  readonly #taps = new Map<JobRecord, { watchers: Set<Watcher>; since: TaskOutput[] }>();
 
   constructor(
     private readonly store: StateStore,
@@ -70,6 +82,10 @@ export class Cluster {
       for (const job of this.#jobs.values()) if (job.state === 'RUNNING') this.#notify(job);
     }, STILL_RUNNING_EVENT_MS).unref();
     this.#drained = store.drained();
+    this.#taskRuns = new TaskRuns(store.db);
+    this.#outputsByIndex = new OutputsByIndex(store.db);
+    this.#requeueStore = new RequeueStore(store.db);
+    this.#sharedBlobs = new SharedBlobs(store.db);
     for (const { job, tasks } of store.activeJobs()) {
       const record = JobRecord.recover(job, tasks);
       this.#jobs.set(record.id, record);
@@ -195,6 +211,7 @@ export class Cluster {
     }
     if (inputs.length !== request.taskCount) throw new UserError(`job inputs hold ${inputs.length} tasks, but the request says ${request.taskCount}`);
     this.#checkRequest(request);
+    if (request.sharedHash) this.#keepShared(request.sharedHash);
     const submittedAt = Date.now();
     // The inputs live in the tasks table from here on; the request keeps no copy.
     request = { ...request, inputs: Buffer.alloc(0), timeLimitMs: this.#timeLimit(request.timeLimitMs) };
@@ -217,6 +234,17 @@ export class Cluster {
     }
     if (requested > 0) return requested;
     return maxMs ? Math.min(defaultMs, maxMs) : defaultMs;
+  }
+
+  /** Moves a job's uploaded shared value into the state database, where agents fetch it from. */
+  #keepShared(hash: string): void {
+    const uploaded = this.blobs.get(hash);
+    if (uploaded) {
+      this.#sharedBlobs.put(hash, uploaded);
+      this.blobs.delete(hash);
+    } else if (!this.store.bundle(hash)) {
+      throw new UserError(`the job's shared value ${hash.slice(0, 12)} was not uploaded; upload it with PutBlob (named by its sha256) first`);
+    }
   }
 
   /** Refuses what could never run, saying why (Slurm refuses at sbatch too). */
@@ -304,6 +332,54 @@ export class Cluster {
     return reduced ? { reduced: true, values: [reduced] } : { reduced: false, values: this.store.outputs(Number(id)) };
   }
 
+  /** Each map task's state and last run; an ended job's from the state database. */
+  tasks(id: string): TaskStatus[] {
+    const live = this.#jobs.get(id);
+    if (live) return live.taskTable.rows();
+    const s = this.summary(id);
+    const saved = this.#taskRuns.load(Number(id));
+    if (!saved) throw new UserError(`job ${id} ended ${s.state} before this coordinator kept a record of each task; see \`picompute jobs\` for its totals`);
+    return new TaskTable(s.tasksTotal, saved).rows();
+  }
+
+  /**
+   * The map outputs of the tasks that finished, by index, of a job that
+   * ended (a COMPLETED one's are all there). A live job's are refused: they
+   * are still changing, and its result is on its way.
+   */
+  partialResult(id: string): { indices: number[]; values: Buffer[] } {
+    const s = this.summary(id);
+    if (!FINAL_STATES.has(s.state)) {
+      throw new UserError(`job ${id} is still ${s.state}; --partial is for a job that ended: wait for it (picompute result ${id}) or cancel it (picompute cancel ${id}) first`);
+    }
+    this.store.flush();
+    return this.#outputsByIndex.get(Number(id));
+  }
+
+  /**
+   * `picompute requeue ID --failed` (GNU parallel's --resume-failed): runs
+   * again only the tasks of an ended job that did not succeed, reusing the
+   * stored outputs of those that did, under the same id (as Slurm's
+   * `scontrol requeue`); the job then ends with its whole result.
+   */
+  requeueFailed(id: string): JobSummary {
+    const s = this.summary(id);
+    if (!FINAL_STATES.has(s.state)) throw new UserError(`job ${id} is still ${s.state}; requeue it once it has ended (or cancel it first: picompute cancel ${id})`);
+    if (s.state === 'COMPLETED') throw new UserError(`job ${id} COMPLETED: every task succeeded, so there is nothing to run again; submit the job file again to run it anew`);
+    this.store.flush();
+    const tasks = this.#requeueStore.tasks(Number(id));
+    if (tasks.length !== s.tasksTotal) {
+      throw new UserError(`job ${id}'s inputs were not kept (it ran on an embedded cluster, or ended on an older coordinator), so its tasks cannot run again; submit the job file again`);
+    }
+    const job = JobRecord.recover(this.#requeueStore.reopen(this.store.job(Number(id))!), tasks);
+    this.#jobs.set(id, job);
+    this.log(`job ${id} requeued: ${job.pending.length} of ${job.total} tasks run again, ${job.doneCount} kept`);
+    this.#updateDependency(job);
+    if (!job.final && job.doneCount === job.total && !job.fold) this.#finish(job, 'COMPLETED');
+    this.#kick();
+    return job.summary();
+  }
+
   logs(id: string): LogLine[] {
     this.summary(id);
     this.store.flush();
@@ -318,19 +394,53 @@ export class Cluster {
     return job.summary();
   }
 
-  /** Calls `watcher` now with the job's state, then at most every 100 ms while it changes, and once at the end. */
-  watch(id: string, watcher: Watcher): () => void {
+  /**
+   * Calls `watcher` now with the job's state, then at most every 100 ms
+   * while it changes, and once at the end. With `outputs`, the events also
+   * carry each map output once (the ones finished so far on the first).
+   */
+  watch(id: string, watcher: Watcher, { outputs = false } = {}): () => void {
     const job = this.#jobs.get(id);
     if (!job) {
       // Ended already (a tiny job often has by the time its client watches): the result rides along when small.
       const ev = eventFromSummary(this.summary(id));
       if (ev.state === 'COMPLETED' && ev.tasksTotal <= INLINE_RESULT_MAX_TASKS) ev.result = smallResult(this.result(id));
-      watcher(ev);
+      const { indices, values } = outputs ? this.#outputsByIndex.get(Number(id)) : { indices: [], values: [] };
+      for (const e of withOutputs(ev, indices.map((index, i) => ({ index, value: values[i]! })))) watcher(e);
       return () => {};
     }
-    watcher(job.event());
+    if (outputs) {
+      for (const e of withOutputs(job.event(), this.#outputsSoFar(job))) watcher(e);
+      let tap = this.#taps.get(job);
+      if (!tap) this.#taps.set(job, (tap = { watchers: new Set(), since: [] }));
+      tap.watchers.add(watcher);
+    } else watcher(job.event());
     job.watchers.add(watcher);
-    return () => job.watchers.delete(watcher);
+    return () => {
+      job.watchers.delete(watcher);
+      this.#taps.get(job)?.watchers.delete(watcher);
+    };
+  }
+
+  /** A live job's finished map outputs: in memory, or (a fold job's, once folded) in the state database. */
+  #outputsSoFar(job: JobRecord): TaskOutput[] {
+    const out: TaskOutput[] = [];
+    let stored: Map<number, Buffer> | undefined;
+    for (let index = 0; index < job.total; index++) {
+      if (!job.done[index]) continue;
+      let value = job.outputs[index];
+      if (!value) {
+        if (!stored) {
+          this.store.flush();
+          const s = this.#outputsByIndex.get(Number(job.id));
+          stored = new Map(s.indices.map((i, k) => [i, s.values[k]!]));
+        }
+        value = stored.get(index);
+      }
+      // A fold job on the embedded cluster stores no map outputs: one folded before this watch began is gone.
+      if (value) out.push({ index, value });
+    }
+    return out;
   }
 
   close(): void {
@@ -382,6 +492,7 @@ export class Cluster {
           coresPerTask: j.coresPerTask,
           memoryMb: j.request.memoryMb,
           constraint: j.request.constraint || undefined,
+          maxRunning: j.request.maxRunning || undefined,
         });
       }
     }
@@ -431,9 +542,11 @@ export class Cluster {
       job.running.set(REDUCE_INDEX, { node: link.id, since: Date.now() });
       tasks.push({ index: REDUCE_INDEX, attempt: 1, kind: 'REDUCE', input: Buffer.alloc(0), values });
     } else {
+      const now = Date.now();
       for (const index of job.pending.splice(0, fitInOneMessage(job, count))) {
         const attempt = ++job.attempts[index]!;
-        job.running.set(index, { node: link.id, since: Date.now() });
+        job.running.set(index, { node: link.id, since: now });
+        job.taskTable.started(index, link.id, attempt, now);
         if (attempt > 1) this.store.attempt(Number(job.id), index, attempt);
         tasks.push({ index, attempt, kind: 'MAP', input: job.inputs[index]!, values: [] });
       }
@@ -482,7 +595,9 @@ export class Cluster {
         continue;
       }
       if (job.done[r.index]) continue;
+      job.taskTable.ran(r.index, 'COMPLETED', r.durationMs, r.heapMb);
       job.outputDone(r.index, r.output);
+      this.#taps.get(job)?.since.push({ index: r.index, value: r.output });
       this.store.taskDone(Number(job.id), r.index, r.attempt, r.output, job.doneCount, !job.fold);
       if (job.doneCount === job.total && !job.fold) this.#finish(job, 'COMPLETED', logs);
       this.#notify(job, logs);
@@ -504,10 +619,12 @@ export class Cluster {
 
   #onFailure(job: JobRecord, link: AgentLink, r: TaskResult, logs: LogLine[]): void {
     const e = r.error ?? { kind: 'THREW', message: 'the task failed without saying why', stack: '', inputPreview: '' };
+    if (r.index >= 0) job.taskTable.ran(r.index, failedState(e.kind), r.durationMs, r.heapMb);
     // --retries re-runs a task that threw (not one past its limits: it would only fail again).
     if (e.kind === 'THREW' && r.index >= 0 && r.attempt <= job.request.retries) {
       job.retries++;
       job.pending.push(r.index);
+      job.taskTable.set(r.index, 'PENDING');
       this.#notify(job, logs);
       return;
     }
@@ -533,7 +650,9 @@ export class Cluster {
         job.fold!.ready.push(FoldPlan.groupOf(t.index));
         continue;
       }
+      job.taskTable.set(t.index, 'PENDING');
       if (job.attempts[t.index]! >= MAX_ATTEMPTS_ON_NODE_LOSS) {
+        job.taskTable.set(t.index, 'NODE_FAIL');
         job.error = `task ${t.index} was lost with its node ${MAX_ATTEMPTS_ON_NODE_LOSS} times (last: ${link.id}, ${reason}); giving up`;
         this.#finish(job, 'NODE_FAIL');
         continue;
@@ -569,6 +688,8 @@ export class Cluster {
     for (const l of this.#links.values()) l.cancelJob(job.id);
     job.pending = [];
     job.running.clear();
+    job.taskTable.ended();
+    this.#taskRuns.save(Number(job.id), job.taskTable.columns());
     this.store.endJob(Number(job.id), {
       state,
       reason: job.reason,
@@ -586,6 +707,7 @@ export class Cluster {
     this.log(`job ${job.id} ${state.toLowerCase()} in ${formatDuration(job.wallMs())}${job.error ? `: ${job.error.split('\n')[0]}` : ''}`);
     this.#notify(job, logs);
     job.watchers.clear();
+    this.#taps.delete(job);
     this.#jobs.delete(job.id);
     this.#logCount.delete(job);
     for (const other of this.#jobs.values()) if (other.dependsOn === job.id) this.#updateDependency(other);
@@ -606,7 +728,12 @@ export class Cluster {
       const ev: JobEvent = job.event(this.#pendingLogs.get(job) ?? []);
       if (job.state === 'COMPLETED') ev.result = smallResult({ reduced: Boolean(job.result), values: job.result ? [job.result] : (job.outputs as Buffer[]) });
       this.#pendingLogs.delete(job);
-      for (const w of job.watchers) w(ev);
+      const tap = this.#taps.get(job);
+      const outputs = tap?.since.splice(0) ?? [];
+      for (const w of job.watchers) {
+        if (tap?.watchers.has(w)) for (const e of withOutputs(ev, outputs)) w(e);
+        else w(ev);
+      }
     };
     if (job.final) {
       clearTimeout(this.#notifyTimers.get(job));

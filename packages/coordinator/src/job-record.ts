@@ -9,6 +9,7 @@
  */
 import type { FinalJobState, JobEvent, JobSpec, JobState, JobSummary, LogLine, RunningTask, SubmitRequest } from '@picompute/sdk/wire';
 import { FoldPlan } from './fold-plan.js';
+import { TaskTable } from './task-table.js';
 import type { JobRow, TaskRow } from './state/store.js';
 
 export { REDUCE_INDEX } from './fold-plan.js';
@@ -51,6 +52,8 @@ export class JobRecord {
   endedAt = 0;
   cores = 0;
   readonly total: number;
+  /** Each map task's state and last run (`picompute tasks`). */
+  readonly taskTable: TaskTable;
   #meanTaskMs = NaN;
 
   constructor(
@@ -60,6 +63,7 @@ export class JobRecord {
     readonly submittedAt: number,
   ) {
     this.total = inputs.length;
+    this.taskTable = new TaskTable(inputs.length);
     this.outputs = new Array(inputs.length);
     this.attempts = new Uint16Array(inputs.length);
     this.done = new Uint8Array(inputs.length);
@@ -73,8 +77,10 @@ export class JobRecord {
     job.pending = [];
     for (const t of tasks) {
       job.attempts[t.idx] = t.attempts;
-      if (t.done) job.outputDone(t.idx, t.output ?? Buffer.alloc(0));
-      else job.pending.push(t.idx);
+      if (t.done) {
+        job.outputDone(t.idx, t.output ?? Buffer.alloc(0));
+        job.taskTable.set(t.idx, 'COMPLETED');
+      } else job.pending.push(t.idx);
     }
     job.attemptsTotal = row.attempts;
     job.startedAt = row.started_at;
@@ -97,7 +103,7 @@ export class JobRecord {
 
   get spec(): JobSpec {
     const r = this.request;
-    return { jobId: this.id, bundleHash: r.bundleHash, timeLimitMs: r.timeLimitMs, memoryMb: r.memoryMb, args: r.args, coresPerTask: this.coresPerTask };
+    return { jobId: this.id, bundleHash: r.bundleHash, timeLimitMs: r.timeLimitMs, memoryMb: r.memoryMb, args: r.args, coresPerTask: this.coresPerTask, sharedHash: r.sharedHash ?? '' };
   }
 
   get final(): boolean {

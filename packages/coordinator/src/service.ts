@@ -12,6 +12,8 @@ import { UserError } from './cluster.js';
 import type { Cluster } from './cluster.js';
 
 const RESULT_CHUNK_BYTES = 1024 * 1024;
+/** About 50 bytes each on the wire: ~500 KB a message, well under the message limit. */
+const TASKS_PER_CHUNK = 10_000;
 
 function fail(err: unknown): Partial<grpc.StatusObject> {
   if (err instanceof UserError) return { code: err.notFound ? grpc.status.NOT_FOUND : grpc.status.INVALID_ARGUMENT, details: err.message };
@@ -34,13 +36,17 @@ function unary<Req, Rep>(fn: (req: Req) => Rep) {
 }
 
 /** A job's events onto a server stream, from its current state until it ends or the caller goes away. */
-function watchInto(cluster: Cluster, call: grpc.ServerWritableStream<unknown, W.JobEvent>, jobId: string): void {
+function watchInto(cluster: Cluster, call: grpc.ServerWritableStream<unknown, W.JobEvent>, jobId: string, outputs = false): void {
   let stop = () => {};
   try {
-    stop = cluster.watch(jobId, (ev) => {
-      call.write(ev);
-      if (FINAL_STATES.has(ev.state)) call.end();
-    });
+    stop = cluster.watch(
+      jobId,
+      (ev) => {
+        call.write(ev);
+        if (FINAL_STATES.has(ev.state)) call.end();
+      },
+      { outputs },
+    );
   } catch (err) {
     failStream(call, err);
     return;
@@ -75,6 +81,10 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
     cancel: unary<W.CancelRequest, W.CancelReply>((req) => ({ state: cluster.cancel(req.jobId).state })),
     listJobs: unary<W.ListJobsRequest, W.ListJobsReply>((req) => ({ jobs: cluster.jobs(req), shares: cluster.shares() })),
     listNodes: unary<W.ListNodesRequest, W.ListNodesReply>(() => ({ nodes: cluster.nodes() })),
+    requeue: unary<W.RequeueRequest, W.JobSummary>((req) => {
+      if (!req.failed) throw new UserError('requeue runs again only the tasks that did not succeed: say so with --failed (failed: true)');
+      return cluster.requeueFailed(req.jobId);
+    }),
     drain: unary<W.NodeRequest, W.NodeStatus>((req) => cluster.drain(req.node, true)),
     resume: unary<W.NodeRequest, W.NodeStatus>((req) => cluster.drain(req.node, false)),
 
@@ -86,13 +96,22 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
         failStream(call, err);
       }
     },
+    listTasks(call: grpc.ServerWritableStream<W.ListTasksRequest, W.TaskStatusChunk>) {
+      try {
+        const tasks = cluster.tasks(call.request.jobId);
+        for (let at = 0; at < tasks.length || at === 0; at += TASKS_PER_CHUNK) call.write({ tasks: tasks.slice(at, at + TASKS_PER_CHUNK) });
+        call.end();
+      } catch (err) {
+        failStream(call, err);
+      }
+    },
     register: unary<W.RegisterRequest, W.RegisterReply>((req) => {
       cluster.addAgent(formatAddress(parseAddress(req.address, 'register address')));
       return { coordinatorId };
     }),
 
     watch(call: grpc.ServerWritableStream<W.WatchRequest, W.JobEvent>) {
-      watchInto(cluster, call, call.request.jobId);
+      watchInto(cluster, call, call.request.jobId, call.request.outputs);
     },
 
     submitWatch(call: grpc.ServerWritableStream<W.SubmitRequest, W.JobEvent>) {
@@ -112,19 +131,16 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
 
     getResult(call: grpc.ServerWritableStream<W.GetResultRequest, W.ResultChunk>) {
       try {
-        const { reduced, values } = cluster.result(call.request.jobId);
-        let chunk: Buffer[] = [];
+        const { reduced, values, indices } = call.request.partial ? { reduced: false, ...cluster.partialResult(call.request.jobId) } : { ...cluster.result(call.request.jobId), indices: undefined };
+        let from = 0;
         let size = 0;
-        for (const v of values) {
-          chunk.push(v);
-          size += v.length;
-          if (size >= RESULT_CHUNK_BYTES) {
-            call.write({ reduced, values: chunk });
-            chunk = [];
-            size = 0;
-          }
-        }
-        call.write({ reduced, values: chunk });
+        const flush = (to: number) => {
+          call.write({ reduced, values: values.slice(from, to), indices: indices?.slice(from, to) ?? [] });
+          from = to;
+          size = 0;
+        };
+        for (let i = 0; i < values.length; i++) if ((size += values[i]!.length) >= RESULT_CHUNK_BYTES) flush(i + 1);
+        flush(values.length);
         call.end();
       } catch (err) {
         failStream(call, err);

@@ -20,6 +20,12 @@ export interface TaskContext {
   readonly args: JobArgs;
   /** A line that reaches the submitter (and `picompute logs`), tagged with the task index. */
   log(...parts: unknown[]): void;
+  /**
+   * The value `shared(args)` returned at submit time (undefined without
+   * `shared`): sent once to each node, not copied into every input.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly shared: any;
 }
 
 type MaybePromise<T> = T | Promise<T>;
@@ -32,6 +38,12 @@ interface JobBase<I, O> {
   inputs: (args: JobArgs) => MaybePromise<InputSource<I>>;
   /** Runs on agents in worker threads, once per input. */
   map: (input: I, ctx: TaskContext) => MaybePromise<O>;
+  /**
+   * Runs once at submit time: data every task needs (a lookup table, a
+   * model), sent once to each node and cached there by its hash, read in
+   * tasks as `ctx.shared` (Dask's scatter). At most 64 MiB encoded.
+   */
+  shared?: (args: JobArgs) => unknown;
 }
 
 /** A job whose result is the array of map outputs, in input order. */
@@ -94,6 +106,7 @@ export function jobProblem(exported: unknown): string | undefined {
   if (!isJob(exported)) return 'its default export was not made by defineJob: `export default defineJob({ inputs, map })`';
   if (typeof exported.map !== 'function') return 'its job has no `map` function: defineJob({ inputs, map: (input, ctx) => ... })';
   if (typeof exported.inputs !== 'function') return 'its job has no `inputs` function: defineJob({ inputs: (args) => [...], map })';
+  if (exported.shared !== undefined && typeof exported.shared !== 'function') return '`shared` must be a function (args) => value, run once at submit time';
   if (exported.reduce !== undefined && typeof exported.reduce !== 'function') return '`reduce` must be a function (acc, value) => acc';
   if (isFoldJob(exported) && !('initial' in exported)) return 'a job with `reduce` needs an `initial` value';
   // Refused rather than run on the collected array: finalize(acc, args) is defined on what reduce folds, and ignoring it silently hid the mistake.

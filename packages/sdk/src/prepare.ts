@@ -9,16 +9,18 @@ import { bundleJob, clientBundleDir, importBundle, JobFileError, UnsafeDirError 
 import { encode } from './codec.js';
 import { isFoldJob } from './job.js';
 import type { JobArgs } from './job.js';
-import { parseDuration, parseSize } from './units.js';
+import { parseTimeLimit } from './time-limit.js';
+import { parseSize } from './units.js';
 import type * as W from './wire/messages.js';
 import { MAX_VALUE_BYTES } from './wire/options.js';
+import { encodeShared } from './shared.js';
 import { mapUserStacks, userStack } from './user-stack.js';
 
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
 export interface SubmitOptions {
   args?: JobArgs;
-  /** Per-task wall-clock limit: milliseconds, or a duration such as "30s". */
+  /** Per-task wall-clock limit: milliseconds, or text such as "30s", "90" (minutes) or "1:00:00" (see time-limit.ts). */
   timeLimit?: number | string;
   /** Per-task heap limit: MiB, or a size such as "512M". */
   memPerTask?: number | string;
@@ -34,6 +36,8 @@ export interface SubmitOptions {
   constraint?: string;
   /** `afterok:ID`: start after job ID completes; cancelled if it does not. */
   dependency?: string;
+  /** At most this many of the job's tasks run at once, cluster-wide (Slurm's `--array=…%N`); default no cap. */
+  maxRunning?: number;
   /**
    * Whose share of the cluster the job counts against; default the OS user.
    * (A gateway submitting for others sets it; any holder of the cluster key is trusted.)
@@ -48,6 +52,8 @@ export interface PreparedJob {
   bundleHash: string;
   /** The encoded inputs, one per task. */
   inputs: Buffer[];
+  /** The encoded value of the job's `shared(args)`, named by its sha256; absent without `shared`. */
+  shared?: { hash: string; bytes: Buffer };
 }
 
 /**
@@ -56,7 +62,7 @@ export interface PreparedJob {
  */
 export async function prepareJob(file: string, options: SubmitOptions = {}): Promise<PreparedJob> {
   const args = { ...options.args };
-  const timeLimitMs = typeof options.timeLimit === 'string' ? parseDuration(options.timeLimit, '--time-limit') : (options.timeLimit ?? 0);
+  const timeLimitMs = typeof options.timeLimit === 'string' ? parseTimeLimit(options.timeLimit, '--time-limit') : (options.timeLimit ?? 0);
   const memoryMb = typeof options.memPerTask === 'string' ? parseSize(options.memPerTask, '--mem-per-task') : (options.memPerTask ?? 0);
   const bundle = await bundleJob(file);
   let job;
@@ -86,7 +92,9 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
     if (err instanceof JobFileError) throw err;
     throw new JobFileError(`${file}: inputs(args) failed: ${userStack(err)}`);
   }
+  const shared = await encodeShared(job, args, file);
   return {
+    shared,
     request: {
       name: options.name ?? job.name ?? bundle.entry.replace(/^.*\//, '').replace(/\.[cm]?[jt]s$/, ''),
       taskCount: frames.length,
@@ -101,6 +109,8 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
       priority: options.priority ?? 0,
       constraint: options.constraint ?? '',
       dependency: options.dependency ?? '',
+      maxRunning: options.maxRunning ?? 0,
+      sharedHash: shared?.hash ?? '',
     },
     bundle: bundle.code,
     bundleHash: bundle.hash,

@@ -13,9 +13,10 @@ import type { ConnectFlags } from '../connect-flags.js';
 import { action, EXIT_JOB_FAILED, EXIT_OK } from '../errors.js';
 import { toJsonValue } from '../json.js';
 import { table } from '../table.js';
+import { printPartialResult } from './partial-result.js';
 
 /** Runs `fn` with a connected client and closes it. */
-function withClient<A extends unknown[]>(fn: (client: import('@picompute/sdk/client').Client, ...args: A) => Promise<number | void>) {
+export function withClient<A extends unknown[]>(fn: (client: import('@picompute/sdk/client').Client, ...args: A) => Promise<number | void>) {
   return (...args: A) =>
     action(async () => {
       const client = await connectFrom(args.at(-2) as ConnectFlags);
@@ -71,9 +72,16 @@ export function registerQueueVerbs(program: Command): void {
     }),
   );
 
-  withConnectFlags(program.command('result').description('print a finished job’s stored result').argument('<id>', 'job id')).action(
-    withClient(async (client, id: string, flags: ConnectFlags) => {
+  withConnectFlags(
+    program
+      .command('result')
+      .description('print a finished job’s stored result')
+      .argument('<id>', 'job id')
+      .option('--partial', 'of a job that ended without completing: the outputs of the tasks that finished, by index, and the missing indices (exit 1 if any is missing)'),
+  ).action(
+    withClient(async (client, id: string, flags: ConnectFlags & { partial?: boolean }) => {
       const job = client.job(id);
+      if (flags.partial) return printPartialResult(job, Boolean(flags.json));
       const final = await job.done();
       if (final.state !== 'COMPLETED') {
         process.stderr.write(`job ${id} ${final.state}${final.error ? `: ${final.error}` : ''}\n`);

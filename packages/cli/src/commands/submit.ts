@@ -16,12 +16,14 @@ interface SubmitFlags extends SecurityFlags {
   priority?: string;
   constraint?: string;
   dependency?: string;
+  maxRunning?: string;
   local?: boolean;
   coordinator?: string;
   timeLimit?: string;
   memPerTask?: string;
   name?: string;
   json?: boolean;
+  stream?: boolean;
   verbose?: boolean;
 }
 
@@ -34,7 +36,7 @@ export function registerSubmit(program: Command): void {
     .option('--arg <key=value>', 'argument for inputs(args) and finalize(acc, args); repeatable', collect, [])
     .option('-c, --coordinator <host:port>', 'coordinator to submit to (default: PICOMPUTE_COORDINATOR, else one found by mDNS, else the embedded local cluster)')
     .option('--local', 'run on the embedded local cluster without looking for a coordinator')
-    .option('-t, --time-limit <duration>', "per-task wall-clock limit, e.g. 30s or 5m (default: the coordinator's --default-time-limit, 1h unless set; at most its --max-time-limit)")
+    .option('-t, --time-limit <duration>', "per-task wall-clock limit: 30s, 5m, or as sbatch -t reads it: 90 (minutes), MM:SS, 1:00:00, 2-00:00:00 (default: the coordinator's --default-time-limit, 1h unless set; at most its --max-time-limit)")
     .option('--mem-per-task <size>', "per-task heap limit, e.g. 512M (default: the agent's share per core)")
     .option('--name <name>', "job name shown in queues (default: the job's own name or file name)")
     .option('--cores-per-task <n>', 'cores each task holds while it runs (default 1)')
@@ -42,8 +44,10 @@ export function registerSubmit(program: Command): void {
     .option('--priority <n>', 'higher runs first among your own jobs (default 0)')
     .option('--constraint <label>', 'only nodes with this label')
     .option('--dependency <afterok:ID>', 'start after job ID completes; cancelled if it does not')
+    .option('--max-running <n>', "at most n of the job's tasks run at once, cluster-wide (like Slurm's --array=…%n; default: no cap)")
     .option('--no-wait', 'queue the job, print its id and return (like sbatch)')
     .option('--json', 'print one JSON object: jobId, state, result or error, stats')
+    .option('--stream', 'print one JSON line per task output as it finishes, {"index":N,"value":…} (a fold job’s result last, {"result":…})')
     .option('-v, --verbose', 'show the embedded cluster’s daemon logs'),
   ).action(action(submit));
 }
@@ -55,6 +59,7 @@ function parseDependency(text: string): string {
 
 async function submit(file: string, flags: SubmitFlags): Promise<number> {
   const started = performance.now();
+  if (flags.stream && !flags.wait) throw new UsageError('--stream prints outputs as they finish, so it cannot go with --no-wait');
   const { prepareJob } = await import('@picompute/sdk/prepare');
   // Bundling runs in esbuild's own process: load the network stack meanwhile.
   const { userPath } = await import('@picompute/sdk/env');
@@ -69,6 +74,7 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
     priority: flags.priority === undefined ? undefined : parseInteger(flags.priority, '--priority'),
     constraint: flags.constraint,
     dependency: flags.dependency === undefined ? undefined : parseDependency(flags.dependency),
+    maxRunning: flags.maxRunning === undefined ? undefined : parseCount(flags.maxRunning, '--max-running'),
   });
   preparing.catch(() => {});
   await import('@picompute/sdk/client');
@@ -83,6 +89,8 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
       console.log(flags.json ? JSON.stringify({ jobId: job.id, state: 'PENDING' }) : `Submitted job ${job.id}`);
       return EXIT_OK;
     }
+    // Loaded only here: it imports the client, which every other verb loads lazily.
+    if (flags.stream) return await (await import('./stream-outputs.js')).streamOutputs(job, prepared.request.hasReduce);
     const progress = flags.json ? undefined : new Progress();
     let final;
     for await (const ev of job.events()) {

@@ -1,4 +1,5 @@
 export { schedule } from './schedule.js';
 export { canTakeWork, couldEverRun, fitsNow } from './feasibility.js';
 export { byFreeShare, byJobOrder } from './rank.js';
+export { headroom } from './throttle.js';
 export type { Assignment, JobSnapshot, NodeHealth, NodeSnapshot, Plan, Snapshot } from './types.js';

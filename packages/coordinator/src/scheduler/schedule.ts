@@ -8,26 +8,32 @@
  *    core-slots, and within that user to the job first by priority, then
  *    submit order. A job that fits nowhere now is passed over, not waited on.
  *
- * Each batch goes to the fitting node with the most free share of its window.
+ * Each batch goes to the fitting node with the most free share of its window,
+ * and no job gets more tasks in flight than its --max-running (./throttle.ts).
  */
 import { canTakeWork } from './feasibility.js';
 import { NodeQueue } from './node-queue.js';
 import { byJobOrder } from './rank.js';
+import { headroom } from './throttle.js';
 import type { Assignment, JobSnapshot, Plan, Snapshot } from './types.js';
 
 export function schedule(snapshot: Snapshot): Plan {
   const nodes = new NodeQueue(snapshot.nodes.filter(canTakeWork));
   const plan: Assignment[] = [];
   const left = new Map<JobSnapshot, number>();
+  const placed = new Map<JobSnapshot, number>();
   const usage = new Map(snapshot.usage ?? []);
   const jobs = snapshot.jobs.filter((j) => j.runnable > 0).sort(byJobOrder);
 
   const placeOne = (job: JobSnapshot): boolean => {
     const runnable = left.get(job) ?? job.runnable;
-    const nodeId = runnable > 0 ? nodes.place(job) : undefined;
+    // A job at its --max-running cap gets nothing more in this plan (and leaves the race below).
+    const room = Math.min(runnable, headroom(job, placed.get(job) ?? 0));
+    const nodeId = room > 0 ? nodes.place(job) : undefined;
     if (!nodeId) return false;
-    const tasks = Math.min(Math.max(1, Math.floor(job.batchSize)), runnable);
+    const tasks = Math.min(Math.max(1, Math.floor(job.batchSize)), room);
     plan.push({ nodeId, jobId: job.id, tasks });
+    placed.set(job, (placed.get(job) ?? 0) + tasks);
     left.set(job, runnable - tasks);
     usage.set(job.user, (usage.get(job.user) ?? 0) + job.coresPerTask);
     return true;

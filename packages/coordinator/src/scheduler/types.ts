@@ -32,8 +32,10 @@ export interface JobSnapshot {
   seq: number;
   /** Tasks ready to be placed now. */
   runnable: number;
-  /** Batches of this job in flight now. */
+  /** Tasks of this job in flight now. */
   running: number;
+  /** At most this many of its tasks in flight at once, cluster-wide (0 or absent: no cap). */
+  maxRunning?: number;
   /** Tasks per batch (tiny tasks travel many to a message). */
   batchSize: number;
   coresPerTask: number;

@@ -133,7 +133,8 @@ export class StateStore {
   endJob(id: number, end: JobEnd): void {
     this.#queue.push(() => {
       this.#s.end.run(end.state, end.reason, end.error, end.tasksDone, end.attempts, end.cpuMs, end.maxHeapMb, end.nodes.join(','), end.cores, end.startedAt, end.endedAt, end.result ?? null, id);
-      this.#s.dropInputs.run(id);
+      // A job that did not complete keeps its inputs (until --keep purges it) for `picompute requeue ID --failed`.
+      if (end.state === 'COMPLETED') this.#s.dropInputs.run(id);
     });
     this.flush();
   }

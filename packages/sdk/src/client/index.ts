@@ -20,6 +20,7 @@ import { JobHandle } from './job-handle.js';
 import { ConnectError, CoordinatorRpc } from './rpc.js';
 
 export { JobHandle, JobFailedError } from './job-handle.js';
+export type { PartialResult } from './job-handle.js';
 export { AuthError, ConnectError, RpcError } from './rpc.js';
 export { loadSecurity } from '../auth/security.js';
 export type { Security } from '../auth/security.js';
@@ -133,6 +134,8 @@ export class Client {
     const inputsHash = inline ? '' : `upload:${randomBytes(16).toString('hex')}`;
     const uploads: Promise<unknown>[] = [];
     if (this.inProcessUpload) uploads.push(this.#upload(job.bundleHash, [job.bundle]));
+    // Content-addressed like the bundle; sent with every submit (the coordinator keeps one copy per hash).
+    if (job.shared) uploads.push(this.#upload(job.shared.hash, [job.shared.bytes]));
     if (!inline) uploads.push(this.#upload(inputsHash, frameChunks(job.inputs, BLOB_CHUNK_BYTES)));
     await Promise.all(uploads);
     const request: W.SubmitRequest = { ...job.request, bundleHash: job.bundleHash, inputsHash, inputs: inline ? packFrames(job.inputs) : Buffer.alloc(0) };
@@ -174,6 +177,23 @@ export class Client {
     const lines: W.LogLine[] = [];
     for await (const line of this.rpc.stream<W.GetLogsRequest, W.LogLine>('getLogs', { jobId })) lines.push(line);
     return lines;
+  }
+
+  /** Each map task of a job: state, node, attempt, start, run time and heap of its last run (like `squeue -s`). */
+  async tasks(jobId: string): Promise<W.TaskStatus[]> {
+    const tasks: W.TaskStatus[] = [];
+    for await (const chunk of this.rpc.stream<W.ListTasksRequest, W.TaskStatusChunk>('listTasks', { jobId })) tasks.push(...chunk.tasks);
+    return tasks;
+  }
+
+  /**
+   * Runs again the tasks of an ended job that did not succeed (failed,
+   * cancelled, never ran), reusing the outputs of those that did, under the
+   * same id (`picompute requeue ID --failed`). Refused for a COMPLETED job.
+   */
+  async requeueFailed(jobId: string): Promise<{ job: JobHandle; summary: W.JobSummary }> {
+    const summary = await this.rpc.unary<W.RequeueRequest, W.JobSummary>('requeue', { jobId, failed: true });
+    return { job: new JobHandle(jobId, this.rpc), summary };
   }
 
   /** Stops placing tasks on a node (`drain: true`) or allows it again. */

@@ -14,6 +14,16 @@ export class JobFailedError extends Error {
   }
 }
 
+/** See JobHandle.partialResult. */
+export interface PartialResult<T = unknown> {
+  /** The job's final state. */
+  state: JobEvent['state'];
+  /** Map outputs of the tasks that succeeded, by task index. */
+  outputs: Map<number, T>;
+  /** Indices of the tasks that did not succeed, ascending. */
+  missing: number[];
+}
+
 /** A value from the cluster that does not decode is named, so a bad agent can be found. */
 function decodeOutput(bytes: Buffer, what: string): unknown {
   try {
@@ -77,6 +87,31 @@ export class JobHandle {
     };
   }
 
+  /**
+   * Each map output as its task finishes, in the order they finish (Dask's
+   * `as_completed`, GNU parallel's `--results`): `for await (const { index,
+   * value } of job.outputs())`. Outputs finished before the call come
+   * first. Ends when the job does; throws JobFailedError after the last
+   * output if the job did not complete. Opens its own Watch stream, so
+   * `events()` and `result()` still work beside it.
+   */
+  async *outputs<T = unknown>(): AsyncGenerator<{ index: number; value: T }> {
+    const stream = this.rpc.stream<{ jobId: string; outputs: boolean }, JobEvent>('watch', { jobId: this.id, outputs: true });
+    try {
+      for await (const ev of stream) {
+        for (const o of ev.outputs ?? []) yield { index: o.index, value: decodeOutput(o.value, `task ${o.index}'s output`) as T };
+        if (FINAL_STATES.has(ev.state)) {
+          this.#final = ev;
+          if (ev.state !== 'COMPLETED') throw new JobFailedError(ev);
+          return;
+        }
+      }
+    } finally {
+      stream.cancel();
+    }
+    throw new Error(`the coordinator closed the output stream of job ${this.id} before it ended`);
+  }
+
   /** Waits for the job to end and returns its last event, whatever the state. */
   async done(): Promise<JobEvent> {
     if (!this.#final) for await (const _ of this.events());
@@ -95,6 +130,26 @@ export class JobHandle {
       for (const v of chunk.values) values.push(decodeOutput(v, reduced ? 'the result' : `task ${values.length}'s output`));
     }
     return (reduced ? values[0] : values) as T;
+  }
+
+  /**
+   * What a job that ended without completing did finish: the map output of
+   * every task that succeeded, by index, and the indices of those that did
+   * not (failed, cancelled, never ran). Throws (RpcError, INVALID_ARGUMENT)
+   * while the job still runs. `picompute result ID --partial` prints it.
+   */
+  async partialResult<T = unknown>(): Promise<PartialResult<T>> {
+    const outputs = new Map<number, T>();
+    for await (const chunk of this.rpc.stream<{ jobId: string; partial: boolean }, ResultChunk>('getResult', { jobId: this.id, partial: true })) {
+      chunk.values.forEach((v, i) => {
+        const index = chunk.indices![i]!;
+        outputs.set(index, decodeOutput(v, `task ${index}'s output`) as T);
+      });
+    }
+    const final = await this.done();
+    const missing: number[] = [];
+    for (let i = 0; i < final.tasksTotal; i++) if (!outputs.has(i)) missing.push(i);
+    return { state: final.state, outputs, missing };
   }
 
   async cancel(): Promise<string> {

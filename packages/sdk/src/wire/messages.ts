@@ -28,9 +28,18 @@ export interface SubmitRequest {
   dependency: string;
   /** Packed inputs inline (small jobs); `inputsHash` is then empty. */
   inputs?: Buffer;
+  /** At most this many tasks in flight at once, cluster-wide; 0 or absent: no cap. */
+  maxRunning?: number;
+  /** sha256 of the encoded shared(args) value, uploaded as a blob; empty or absent: none. */
+  sharedHash?: string;
 }
 export interface SubmitReply { jobId: string }
-export interface WatchRequest { jobId: string }
+export interface WatchRequest {
+  jobId: string;
+  /** Also send each map output as its task finishes. */
+  outputs?: boolean;
+}
+export interface TaskOutput { index: number; value: Buffer }
 export interface LogLine { task: number; node: string; line: string }
 
 export type FinalJobState = 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'TIMEOUT' | 'NODE_FAIL';
@@ -55,6 +64,8 @@ export interface JobEvent {
   result?: ResultChunk | null;
   /** The tasks out longest (up to 3, longest first): what a stalled job waits for. */
   runningLongest: RunningTask[];
+  /** For a Watch that asked for them: the map outputs finished since the last event. */
+  outputs?: TaskOutput[];
 }
 /** A task sent to a node and not back yet; `index` -1 is the reduce step, lower ones group folds. */
 export interface RunningTask { index: number; node: string; runningMs: number }
@@ -89,6 +100,22 @@ export interface JobSummary {
 export interface UserShare { user: string; coresInUse: number; share: number; jobs: number }
 export interface ListJobsReply { jobs: JobSummary[]; shares: UserShare[] }
 export interface GetLogsRequest { jobId: string }
+export interface ListTasksRequest { jobId: string }
+export interface RequeueRequest { jobId: string; failed: boolean }
+export interface TaskStatus {
+  index: number;
+  /** PENDING | RUNNING | COMPLETED | FAILED | TIMEOUT | OUT_OF_MEMORY | NODE_FAIL | CANCELLED */
+  state: string;
+  /** Node of the last run; empty if it never ran. */
+  node: string;
+  /** 0 if it never ran. */
+  attempt: number;
+  startedAtMs: number;
+  /** Of the last run (so far, while it runs). */
+  runMs: number;
+  heapMb: number;
+}
+export interface TaskStatusChunk { tasks: TaskStatus[] }
 export interface NodeRequest { node: string }
 export type ListNodesRequest = Record<string, never>;
 export interface NodeStatus {
@@ -103,8 +130,13 @@ export interface NodeStatus {
   rttMs: number;
 }
 export interface ListNodesReply { nodes: NodeStatus[] }
-export interface GetResultRequest { jobId: string }
-export interface ResultChunk { reduced: boolean; values: Buffer[] }
+export interface GetResultRequest { jobId: string; partial?: boolean }
+export interface ResultChunk {
+  reduced: boolean;
+  values: Buffer[];
+  /** Partial results only: the task index of each value. */
+  indices?: number[];
+}
 export interface RegisterRequest { address: string; info: AgentInfo }
 export interface RegisterReply { coordinatorId: string }
 
@@ -126,6 +158,8 @@ export interface JobSpec {
   memoryMb: number;
   args: Record<string, string>;
   coresPerTask: number;
+  /** The job's shared value, fetched like the bundle; empty or absent: none. */
+  sharedHash?: string;
 }
 export type TaskKind = 'MAP' | 'REDUCE' | 'COMBINE';
 export interface TaskInput { index: number; attempt: number; kind: TaskKind; input: Buffer; values: Buffer[] }

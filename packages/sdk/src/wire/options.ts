@@ -9,6 +9,11 @@ export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 export const BLOB_CHUNK_BYTES = 4 * 1024 * 1024;
 /** One task's input or output must fit in a message with room to spare. */
 export const MAX_VALUE_BYTES = MAX_MESSAGE_BYTES - 1024 * 1024;
+/**
+ * A job's shared value, encoded: every node keeps it on disk and each of its
+ * worker threads decodes its own copy, so on a 1 GB Pi this must stay small.
+ */
+export const MAX_SHARED_BYTES = 64 * 1024 * 1024;
 
 /**
  * Keepalive pings find a dead peer on an idle stream in ~15 s even when TCP

@@ -1,0 +1,24 @@
+/**
+ * The stored map outputs of a job with their task indices: what a job that
+ * ended without completing did finish (`picompute result ID --partial`),
+ * and what a requeue need not run again.
+ */
+import type Database from 'better-sqlite3';
+
+export class OutputsByIndex {
+  readonly #all;
+
+  constructor(db: Database.Database) {
+    this.#all = db.prepare('SELECT idx, output FROM outputs WHERE job_id = ? ORDER BY idx');
+  }
+
+  get(jobId: number): { indices: number[]; values: Buffer[] } {
+    const indices: number[] = [];
+    const values: Buffer[] = [];
+    for (const r of this.#all.iterate(jobId) as Iterable<{ idx: number; output: Buffer }>) {
+      indices.push(r.idx);
+      values.push(r.output);
+    }
+    return { indices, values };
+  }
+}

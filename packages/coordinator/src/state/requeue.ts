@@ -1,0 +1,32 @@
+/**
+ * What `picompute requeue ID --failed` reads and rewrites: an ended job's
+ * tasks (inputs and the outputs of those that succeeded; a job that did
+ * not complete keeps its inputs until --keep purges it, see
+ * StateStore.endJob) and its row, set back to PENDING under the same id,
+ * as Slurm's `scontrol requeue` keeps the id.
+ */
+import type Database from 'better-sqlite3';
+import type { JobRow, TaskRow } from './store.js';
+
+export class RequeueStore {
+  readonly #tasks;
+  readonly #reopen;
+
+  constructor(db: Database.Database) {
+    this.#tasks = db.prepare(
+      'SELECT t.idx, t.input, 0 AS attempts, o.idx IS NOT NULL AS done, o.output FROM tasks t LEFT JOIN outputs o ON o.job_id = t.job_id AND o.idx = t.idx WHERE t.job_id = ? ORDER BY t.idx',
+    );
+    this.#reopen = db.prepare("UPDATE jobs SET state = 'PENDING', reason = '', error = '', started_at = 0, ended_at = 0, result = NULL WHERE id = ?");
+  }
+
+  /** The job's tasks, every attempt count at 0: a requeued task starts afresh (its node-loss and --retries budgets too). */
+  tasks(jobId: number): TaskRow[] {
+    return this.#tasks.all(jobId) as TaskRow[];
+  }
+
+  /** The job's row as it is once set back to PENDING. */
+  reopen(row: JobRow): JobRow {
+    this.#reopen.run(row.id);
+    return { ...row, state: 'PENDING', reason: '', error: '', started_at: 0, ended_at: 0 };
+  }
+}
