@@ -111,8 +111,8 @@ describe('picompute nodes', () => {
       expect(json[0]).toMatchObject({ state: 'idle', coresBusy: 0, info: { cores: 1, labels: ['pi5'] }, lastHeartbeat: { temperatureC: 48.312 } });
       expect(json[0].lastHeartbeat.freeMemoryMb).toBeGreaterThan(0);
       const text = (await runCli(['nodes', '--coordinator', target])).stdout;
-      expect(text).toMatch(/^NODE\s+STATE\s+CORES\s+MEM FREE\s+LOAD\s+TEMP\s+LABELS\s+RTT\s+ADDRESS$/m);
-      expect(text).toMatch(/idle\s+0\/1\s+\d+\/\d+M\s+[\d.]+\s+48\.3°C\s+pi5\s+[\d.]+ms\s+127\.0\.0\.1:\d+/);
+      expect(text).toMatch(/^NODE\s+STATE\s+CORES\s+MEM FREE\s+LOAD\s+TEMP\s+LABELS\s+RTT\s+VERSION\s+ADDRESS$/m);
+      expect(text).toMatch(/idle\s+0\/1\s+\d+\/\d+M\s+[\d.]+\s+48\.3°C\s+pi5\s+[\d.]+ms\s+0\.1\.0\s+127\.0\.0\.1:\d+/);
       expect(json[0].rttMs).toBeGreaterThan(0);
       const none = await runCli(['nodes']);
       expect(none.code).toBe(2);

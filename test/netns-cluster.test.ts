@@ -171,7 +171,7 @@ else describe('multi-host cluster in network namespaces', () => {
     await allAgentsUp();
     const id = idOf(3);
     await agents.get(3)!.stop('SIGTERM');
-    await until((ns) => !ns.some((n) => n.info.id === id));
+    await until((ns) => ns.some((n) => n.info.id === id && n.state === 'down (stopped)'));
     const job = runPi();
     await until((ns) => ns.some((n) => n.coresBusy > 0), 30_000);
     await startAgentOn(3);

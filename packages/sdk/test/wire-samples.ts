@@ -17,7 +17,9 @@ const submit: SubmitRequest = {
 const event: JobEvent = {
   jobId: '42', state: 'RUNNING', tasksTotal: 64, tasksDone: 16, tasksRunning: 4, retries: 1, error: 'task 2 failed', logs: [{ task: -1, node: 'pi5-1', line: 'reduce says hi' }],
   wallMs: 2000.5, cores: 8, nodes: ['pi5-1', 'pi4-1'], reason: 'Resources', result,
+  runningLongest: [{ index: 3, node: 'pi4-1', runningMs: 14_000.5 }], outputs: [{ index: 7, value: Buffer.from([0xff, 0x0d, 0x49, 0x07]) }],
 };
+const taskStatus = { index: 5, state: 'COMPLETED', node: 'pi5-1', attempt: 2, startedAtMs: 1_764_000_000_000, runMs: 123.5, heapMb: 14.25 };
 const summary: JobSummary = {
   jobId: '42', name: 'pi', state: 'COMPLETED', tasksTotal: 64, tasksDone: 64, submittedAtMs: 1_764_000_000_000, wallMs: 1234.5, error: '', user: 'pi', reason: '', priority: 10,
   coresPerTask: 1, tasksRunning: 0, attempts: 66, cpuMs: 9876.5, maxHeapMb: 12.5, nodes: ['pi5-1'], startedAtMs: 1_764_000_000_010, endedAtMs: 1_764_000_001_244, dependency: 'afterok:41', cores: 4,
@@ -29,13 +31,15 @@ const status = { ...node, state: 'drained' };
 export const REQUESTS: Record<string, unknown[]> = {
   Submit: [submit],
   SubmitWatch: [submit],
-  Watch: [{ jobId: '42' }],
+  Watch: [{ jobId: '42' }, { jobId: '42', outputs: true }],
   Cancel: [{ jobId: '42' }],
   ListJobs: [{ active: true, finished: false }, { active: false, finished: true }],
   ListNodes: [{}],
   PutBlob: [chunk, { hash: '', data: Buffer.alloc(300, 7), last: false }],
   GetBlob: [{ hash: chunk.hash }],
-  GetResult: [{ jobId: '42' }],
+  GetResult: [{ jobId: '42' }, { jobId: '42', partial: true }],
+  ListTasks: [{ jobId: '42' }],
+  Requeue: [{ jobId: '42', failed: true }],
   Register: [{ address: '10.0.0.5:7701', info }],
   GetLogs: [{ jobId: '42' }],
   Drain: [{ node: 'pi5-1' }],
@@ -58,6 +62,8 @@ export const RESPONSES: Record<string, unknown[]> = {
   ListNodes: [{ nodes: [node, { ...node, state: 'down', lastHeartbeat: null }] }],
   PutBlob: [{ hash: chunk.hash, size: 5_000_000 }],
   GetBlob: [chunk],
+  ListTasks: [{ tasks: [taskStatus, { ...taskStatus, index: 6, state: 'PENDING', node: '', attempt: 0 }] }],
+  Requeue: [{ ...summary, state: 'PENDING', reason: 'Resources' }],
   GetResult: [result],
   Register: [{ coordinatorId: 'coord-1' }],
   GetLogs: [{ task: 3, node: 'pi5-1', line: 'ran 3' }],
