@@ -7,11 +7,13 @@
 import { userInfo } from 'node:os';
 import { bundleJob, clientBundleDir, importBundle, JobFileError } from './bundle.js';
 import { encode } from './codec.js';
+import { InputCaps } from './input-caps.js';
 import { isFoldJob } from './job.js';
 import type { JobArgs } from './job.js';
 import { parseDuration, parseSize } from './units.js';
 import type * as W from './wire/messages.js';
-import { MAX_VALUE_BYTES } from './wire/options.js';
+import { BLOB_CHUNK_BYTES, MAX_VALUE_BYTES } from './wire/options.js';
+import { FramePacker } from './framing.js';
 
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
@@ -38,6 +40,10 @@ export interface SubmitOptions {
    * (A gateway submitting for others sets it; any holder of the cluster key is trusted.)
    */
   user?: string;
+  /** Stop the submit when inputs(args) yields more inputs than this; default 10,000,000 (`--max-inputs`). */
+  maxInputs?: number;
+  /** Stop the submit when the encoded inputs add up to more bytes than this; default 4 GiB (`--max-input-bytes`). */
+  maxInputBytes?: number;
 }
 
 /** A job file bundled, checked and with its inputs encoded: everything before the first RPC. */
@@ -45,8 +51,10 @@ export interface PreparedJob {
   request: Omit<W.SubmitRequest, 'bundleHash' | 'inputsHash'>;
   bundle: Buffer;
   bundleHash: string;
-  /** The encoded inputs, one per task. */
-  inputs: Buffer[];
+  /** The encoded inputs, length-prefixed (see framing.ts) in upload-sized chunks. */
+  packedInputs: Buffer[];
+  /** Their size in bytes, headers included. */
+  packedBytes: number;
 }
 
 /**
@@ -65,14 +73,16 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
     if (err instanceof JobFileError) throw new JobFileError(`${file} is ${err.message}`);
     throw new JobFileError(`${file} failed while loading: ${(err as Error).stack ?? err}`);
   }
-  const frames: Buffer[] = [];
+  const frames = new FramePacker(BLOB_CHUNK_BYTES);
+  const caps = new InputCaps(file, options.maxInputs, options.maxInputBytes);
   try {
     for await (const input of await job.inputs(args)) {
       const frame = encode(input);
       if (frame.length > MAX_VALUE_BYTES) {
-        throw new JobFileError(`input ${frames.length} is ${mib(frame.length)} encoded; a task's input must stay under ${mib(MAX_VALUE_BYTES)}: split the work into more, smaller tasks`);
+        throw new JobFileError(`input ${frames.count} is ${mib(frame.length)} encoded; a task's input must stay under ${mib(MAX_VALUE_BYTES)}: split the work into more, smaller tasks`);
       }
-      frames.push(frame);
+      caps.add(frame.length);
+      frames.add(frame);
     }
   } catch (err) {
     if (err instanceof JobFileError) throw err;
@@ -81,7 +91,7 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
   return {
     request: {
       name: options.name ?? job.name ?? bundle.entry.replace(/^.*\//, '').replace(/\.[cm]?[jt]s$/, ''),
-      taskCount: frames.length,
+      taskCount: frames.count,
       hasReduce: isFoldJob(job),
       args,
       timeLimitMs,
@@ -96,7 +106,8 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
     },
     bundle: bundle.code,
     bundleHash: bundle.hash,
-    inputs: frames,
+    packedBytes: frames.bytes,
+    packedInputs: frames.finish(),
   };
 }
 

@@ -2,6 +2,7 @@
 import { inspect } from 'node:util';
 import type { Command } from 'commander';
 import type { SecurityFlags } from '@picompute/sdk/auth';
+import { parseSize } from '@picompute/sdk/units';
 import { action, collect, EXIT_JOB_FAILED, EXIT_OK, parseArgs, parseCount, parseInteger, UsageError } from '../errors.js';
 import { connectOrLocal } from '../connect-flags.js';
 import { withSecurityFlags } from '../security-flags.js';
@@ -23,6 +24,8 @@ interface SubmitFlags extends SecurityFlags {
   name?: string;
   json?: boolean;
   verbose?: boolean;
+  maxInputs?: string;
+  maxInputBytes?: string;
 }
 
 export function registerSubmit(program: Command): void {
@@ -42,6 +45,8 @@ export function registerSubmit(program: Command): void {
     .option('--priority <n>', 'higher runs first among your own jobs (default 0)')
     .option('--constraint <label>', 'only nodes with this label')
     .option('--dependency <afterok:ID>', 'start after job ID completes; cancelled if it does not')
+    .option('--max-inputs <n>', 'stop before submitting when inputs(args) yields more than n inputs (default 10000000)')
+    .option('--max-input-bytes <size>', 'stop before submitting when the encoded inputs exceed size, e.g. 8G (default 4G)')
     .option('--no-wait', 'queue the job, print its id and return (like sbatch)')
     .option('--json', 'print one JSON object: jobId, state, result or error, stats')
     .option('-v, --verbose', 'show the embedded cluster’s daemon logs'),
@@ -67,6 +72,8 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
     priority: flags.priority === undefined ? undefined : parseInteger(flags.priority, '--priority'),
     constraint: flags.constraint,
     dependency: flags.dependency === undefined ? undefined : parseDependency(flags.dependency),
+    maxInputs: flags.maxInputs === undefined ? undefined : parseCount(flags.maxInputs, '--max-inputs'),
+    maxInputBytes: flags.maxInputBytes === undefined ? undefined : parseSize(flags.maxInputBytes, '--max-input-bytes') * 1024 * 1024,
   });
   preparing.catch(() => {});
   await import('@picompute/sdk/client');

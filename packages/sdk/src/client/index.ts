@@ -9,8 +9,6 @@
 import { loadSecurity } from '../auth/security.js';
 import type { Security } from '../auth/security.js';
 import { randomBytes } from 'node:crypto';
-import { frameChunks, packFrames } from '../framing.js';
-import { BLOB_CHUNK_BYTES } from '../wire/options.js';
 import { prepareJob } from '../prepare.js';
 import type { PreparedJob, SubmitOptions } from '../prepare.js';
 import { formatAddress, parseAddress } from '../wire/options.js';
@@ -98,15 +96,14 @@ export class Client {
    */
   async submitPrepared(job: PreparedJob): Promise<JobHandle> {
     // Small inputs ride in the Submit message itself; large ones go up as a blob, in chunks.
-    const size = job.inputs.reduce((n, f) => n + 4 + f.length, 0);
-    const inline = size <= INLINE_INPUTS_BYTES;
+    const inline = job.packedBytes <= INLINE_INPUTS_BYTES;
     // Inputs are used once: a random upload name, no hashing (see the coordinator's BlobStore).
     const inputsHash = inline ? '' : `upload:${randomBytes(16).toString('hex')}`;
     const uploads: Promise<unknown>[] = [];
     if (this.inProcessUpload) uploads.push(this.#upload(job.bundleHash, [job.bundle]));
-    if (!inline) uploads.push(this.#upload(inputsHash, frameChunks(job.inputs, BLOB_CHUNK_BYTES)));
+    if (!inline) uploads.push(this.#upload(inputsHash, job.packedInputs));
     await Promise.all(uploads);
-    const request: W.SubmitRequest = { ...job.request, bundleHash: job.bundleHash, inputsHash, inputs: inline ? packFrames(job.inputs) : Buffer.alloc(0) };
+    const request: W.SubmitRequest = { ...job.request, bundleHash: job.bundleHash, inputsHash, inputs: inline ? Buffer.concat(job.packedInputs) : Buffer.alloc(0) };
     try {
       return await this.#submitWatch(request);
     } catch (err) {
