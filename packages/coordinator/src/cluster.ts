@@ -55,6 +55,17 @@ export class Cluster {
       this.#updateDependency(record);
     }
     if (this.#jobs.size) this.log(`recovered ${this.#jobs.size} unfinished job(s) from the state database`);
+    store.onNotStored = (ids) => this.#failNotStored(ids);
+  }
+
+  /** Jobs whose task outputs the full disk could not take: failed, so the rest carry on and a restart does not meet them again. */
+  #failNotStored(ids: Set<number>): void {
+    for (const id of ids) {
+      const job = this.#jobs.get(String(id));
+      if (!job || job.final) continue;
+      job.error = `${this.store.disk.message.split(':')[0]}: this job's task outputs could not be stored, so it was stopped; free space there (or restart the coordinator with a --state-dir on a bigger disk) and submit it again`;
+      this.#finish(job, 'FAILED');
+    }
   }
 
   // ------------------------------------------------------------ nodes
@@ -151,6 +162,7 @@ export class Cluster {
   }
 
   submit(request: SubmitRequest): JobRecord {
+    if (this.store.disk.full) throw this.store.disk.refuse();
     const bundle = this.blobs.get(request.bundleHash) ?? this.store.bundle(request.bundleHash);
     if (!bundle) throw new UserError(`job bundle ${request.bundleHash.slice(0, 12)} was not uploaded; upload it with PutBlob first`);
     const packed = request.inputsHash ? this.blobs.take(request.inputsHash) : [request.inputs ?? Buffer.alloc(0)];
@@ -230,7 +242,11 @@ export class Cluster {
     const s = this.summary(id);
     if (s.state !== 'COMPLETED') throw new UserError(`job ${id} is ${s.state}, it has no result${s.error ? `: ${s.error}` : ''}`);
     const reduced = this.store.result(Number(id));
-    return reduced ? { reduced: true, values: [reduced] } : { reduced: false, values: this.store.outputs(Number(id)) };
+    if (reduced) return { reduced: true, values: [reduced] };
+    const values = this.store.outputs(Number(id));
+    // A purge (past --keep) deletes outputs a slice at a time before the job's row.
+    if (values.length !== s.tasksTotal) throw new UserError(`job ${id}'s results are gone: it ended more than --keep ago and is being purged`, true);
+    return { reduced: false, values };
   }
 
   logs(id: string): LogLine[] {
@@ -501,7 +517,7 @@ export class Cluster {
       startedAt: job.startedAt,
       endedAt: job.endedAt,
       result: job.result,
-    });
+    }, state === 'COMPLETED' && !job.fold);
     this.log(`job ${job.id} ${state.toLowerCase()} in ${formatDuration(job.wallMs())}${job.error ? `: ${job.error.split('\n')[0]}` : ''}`);
     this.#notify(job, logs);
     job.watchers.clear();

@@ -66,11 +66,12 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   const agents = (options.agents ?? []).map((a) => formatAddress(parseAddress(a, '--agent')));
   const id = `coord-${randomBytes(4).toString('hex')}`;
   const durable = options.durable ?? true;
-  const store = new StateStore(openDatabase(options.stateDir ?? defaultStateDir(), { durable }), durable);
+  const store = new StateStore(openDatabase(options.stateDir ?? defaultStateDir(), { durable, log }), durable, log);
   const keepMs = options.keepMs ?? 7 * 86_400_000;
+  // Deletes in the background (see state/reclaimer.ts): start-up does not wait for it.
   const purge = () => {
-    const purged = store.purge(Date.now() - keepMs);
-    if (purged) log(`purged ${purged} job(s) that ended more than ${formatDuration(keepMs)} ago`);
+    const purging = store.purge(Date.now() - keepMs);
+    if (purging) void store.reclaimer.idle().then(() => log(`purged ${purging} job(s) that ended more than ${formatDuration(keepMs)} ago`));
   };
   purge();
   const purgeTimer = setInterval(purge, 3_600_000).unref();

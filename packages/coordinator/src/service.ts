@@ -10,10 +10,12 @@ import { FINAL_STATES } from '@picompute/sdk/wire';
 import type { BlobStore } from './blob-store.js';
 import { UserError } from './cluster.js';
 import type { Cluster } from './cluster.js';
+import { DiskFullError } from './state/disk-space.js';
 
 const RESULT_CHUNK_BYTES = 1024 * 1024;
 
 function fail(err: unknown): Partial<grpc.StatusObject> {
+  if (err instanceof DiskFullError) return { code: grpc.status.RESOURCE_EXHAUSTED, details: err.message };
   if (err instanceof UserError) return { code: err.notFound ? grpc.status.NOT_FOUND : grpc.status.INVALID_ARGUMENT, details: err.message };
   return { code: grpc.status.INTERNAL, details: (err as Error).message };
 }

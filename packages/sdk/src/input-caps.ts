@@ -6,17 +6,12 @@
  * a message naming the cap and the flag that raises it.
  */
 import { JobFileError } from './bundle.js';
+import { formatBytes } from './units.js';
 
 /** Default for `--max-inputs`: far beyond a cluster of Pis' day's work, far below what exhausts a client. */
 export const DEFAULT_MAX_INPUTS = 10_000_000;
 /** Default for `--max-input-bytes` (encoded inputs, summed): 4 GiB. */
 export const DEFAULT_MAX_INPUT_BYTES = 4 * 1024 ** 3;
-
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1024 ** 3) return `${+(bytes / 1024 ** 3).toFixed(2)} GiB`;
-  if (bytes >= 1024 ** 2) return `${+(bytes / 1024 ** 2).toFixed(1)} MiB`;
-  return `${bytes} bytes`;
-}
 
 export class InputCaps {
   #count = 0;

@@ -1,12 +1,19 @@
 /**
  * Everything the coordinator must not forget, in SQLite. Writes from the hot
  * path (task results, attempts, log lines) are queued and committed together
- * once per event-loop turn; a submit and a job's end commit at once.
+ * once per event-loop turn; a submit and a job's end commit at once. Rows
+ * nobody reads again are deleted in the background (./reclaimer.ts).
+ *
+ * A full disk (see ./disk-space.ts) stops only the jobs whose writes failed
+ * (`onNotStored`) and new submits (DiskFullError); nothing else changes.
  */
 import { closeSync, fdatasync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import type Database from 'better-sqlite3';
 import type { LogLine, SubmitRequest } from '@picompute/sdk/wire';
+import { DiskSpace, isDiskFull } from './disk-space.js';
+import { Reclaimer } from './reclaimer.js';
 
 export interface JobRow {
   id: number;
@@ -56,15 +63,28 @@ const fdatasyncAsync = promisify(fdatasync);
 const FINAL = "('COMPLETED','FAILED','CANCELLED','TIMEOUT','NODE_FAIL')";
 const JOB_COLUMNS = 'id, name, user, request, state, reason, error, tasks_total, tasks_done, attempts, cpu_ms, max_heap_mb, nodes, cores, submitted_at, started_at, ended_at';
 
+/** A queued write and the job it belongs to (which fails if the write cannot be stored). */
+interface Op {
+  job: number;
+  run: () => void;
+}
+
 export class StateStore {
-  readonly #queue: (() => void)[] = [];
+  readonly #queue: Op[] = [];
   #flushScheduled = false;
   readonly #s;
+  readonly disk: DiskSpace;
+  readonly reclaimer: Reclaimer;
+  /** Told (in a later turn) which jobs lost writes to a full disk; the cluster fails them. */
+  onNotStored: (jobs: Set<number>) => void = () => {};
 
   constructor(
     readonly db: Database.Database,
     private readonly durable = true,
+    log: (line: string) => void = () => {},
   ) {
+    this.disk = new DiskSpace(dirname(db.name), log);
+    this.reclaimer = new Reclaimer(db, log, () => this.disk.filled());
     const p = <T extends unknown[] = unknown[]>(sql: string) => db.prepare<T>(sql);
     this.#s = {
       insertJob: p('INSERT INTO jobs (name, user, request, state, tasks_total, submitted_at) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -78,8 +98,6 @@ export class StateStore {
       progress: p('UPDATE jobs SET tasks_done = ? WHERE id = ?'),
       log: p('INSERT INTO logs (job_id, task, node, line) VALUES (?, ?, ?, ?)'),
       end: p('UPDATE jobs SET state = ?, reason = ?, error = ?, tasks_done = ?, attempts = ?, cpu_ms = ?, max_heap_mb = ?, nodes = ?, cores = ?, started_at = ?, ended_at = ?, result = ? WHERE id = ?'),
-      // Inputs are only kept to run tasks again after a restart; an ended job needs none.
-      dropInputs: p('DELETE FROM tasks WHERE job_id = ?'),
       job: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`),
       jobs: p(`SELECT ${JOB_COLUMNS} FROM jobs ORDER BY id`),
       active: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE state NOT IN ${FINAL} ORDER BY id`),
@@ -90,8 +108,13 @@ export class StateStore {
       drained: p('SELECT node FROM drained_nodes'),
       drain: p('INSERT OR IGNORE INTO drained_nodes (node) VALUES (?)'),
       resume: p('DELETE FROM drained_nodes WHERE node = ?'),
-      purge: p(`DELETE FROM jobs WHERE state IN ${FINAL} AND ended_at > 0 AND ended_at < ?`),
+      purge: p(`SELECT id FROM jobs WHERE state IN ${FINAL} AND ended_at > 0 AND ended_at < ?`).pluck(),
+      // Rows an ended job left behind (a coordinator stopped while reclaiming, or a database from before schema 2).
+      leftInputs: p(`SELECT id FROM jobs WHERE state IN ${FINAL} AND EXISTS (SELECT 1 FROM tasks WHERE job_id = jobs.id)`).pluck(),
+      leftOutputs: p(`SELECT id FROM jobs WHERE state IN ${FINAL} AND (state <> 'COMPLETED' OR json_extract(request, '$.hasReduce')) AND EXISTS (SELECT 1 FROM outputs WHERE job_id = jobs.id)`).pluck(),
     };
+    for (const id of this.#s.leftInputs.all() as number[]) this.reclaimer.drop(id, 'inputs');
+    for (const id of this.#s.leftOutputs.all() as number[]) this.reclaimer.drop(id, 'outputs');
   }
 
   // ---------------------------------------------------------------- written at once
@@ -103,13 +126,20 @@ export class StateStore {
    */
   insertJob(request: SubmitRequest, inputs: readonly Buffer[], bundle: Buffer, submittedAt: number): number {
     this.flush();
-    return this.db.transaction(() => {
-      const id = Number(this.#s.insertJob.run(request.name, request.user, JSON.stringify(request), 'PENDING', inputs.length, submittedAt).lastInsertRowid);
-      // Inputs are kept only to run tasks again after a restart: state that dies with its process needs none.
-      if (this.durable) for (let i = 0; i < inputs.length; i++) this.#s.insertTask.run(id, i, inputs[i]);
-      this.#s.putBlob.run(request.bundleHash, bundle);
-      return id;
-    })();
+    if (this.disk.full) throw this.disk.refuse();
+    try {
+      return this.db.transaction(() => {
+        const id = Number(this.#s.insertJob.run(request.name, request.user, JSON.stringify(request), 'PENDING', inputs.length, submittedAt).lastInsertRowid);
+        // Inputs are kept only to run tasks again after a restart: state that dies with its process needs none.
+        if (this.durable) for (let i = 0; i < inputs.length; i++) this.#s.insertTask.run(id, i, inputs[i]);
+        this.#s.putBlob.run(request.bundleHash, bundle);
+        return id;
+      })();
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      this.disk.filled();
+      throw this.disk.refuse();
+    }
   }
 
   /**
@@ -129,37 +159,43 @@ export class StateStore {
 
   #walFd: number | undefined;
 
-  /** A job ended: its final row, with what is queued before it. */
-  endJob(id: number, end: JobEnd): void {
-    this.#queue.push(() => {
-      this.#s.end.run(end.state, end.reason, end.error, end.tasksDone, end.attempts, end.cpuMs, end.maxHeapMb, end.nodes.join(','), end.cores, end.startedAt, end.endedAt, end.result ?? null, id);
-      this.#s.dropInputs.run(id);
-    });
+  /**
+   * A job ended: its final row, with what is queued before it. Its inputs
+   * (kept only to run tasks again after a restart) go in the background, and
+   * so do its outputs unless they are its result (`keepOutputs`): those of a
+   * job that did not complete, and a fold job's map outputs.
+   */
+  endJob(id: number, end: JobEnd, keepOutputs: boolean): void {
+    this.#queue.push({ job: id, run: () => this.#s.end.run(end.state, end.reason, end.error, end.tasksDone, end.attempts, end.cpuMs, end.maxHeapMb, end.nodes.join(','), end.cores, end.startedAt, end.endedAt, end.result ?? null, id) });
     this.flush();
+    if (this.durable) this.reclaimer.drop(id, 'inputs');
+    if (!keepOutputs) this.reclaimer.drop(id, 'outputs');
   }
 
   setDrained(node: string, drained: boolean): void {
     (drained ? this.#s.drain : this.#s.resume).run(node);
   }
 
-  /** Deletes finished jobs that ended before `before` (ms since epoch); returns how many. */
+  /** Deletes, in the background, finished jobs that ended before `before` (ms since epoch); returns how many. */
   purge(before: number): number {
-    return this.#s.purge.run(before).changes;
+    const ids = this.#s.purge.all(before) as number[];
+    for (const id of ids) this.reclaimer.drop(id, 'job');
+    return ids.length;
   }
 
   // ---------------------------------------------------------------- written once per turn
 
   started(id: number, at: number): void {
-    this.#later(() => this.#s.started.run('RUNNING', at, id));
+    this.#later(id, () => this.#s.started.run('RUNNING', at, id));
   }
 
   reason(id: number, reason: string): void {
-    this.#later(() => this.#s.reason.run(reason, id));
+    this.#later(id, () => this.#s.reason.run(reason, id));
   }
 
   /** A task runs again (after a lost node or a retry): the count caps re-runs across restarts. */
   attempt(id: number, index: number, attempts: number): void {
-    this.#later(() => this.#s.attempt.run(attempts, id, index));
+    this.#later(id, () => this.#s.attempt.run(attempts, id, index));
   }
 
   /**
@@ -168,27 +204,55 @@ export class StateStore {
    * at all when the state dies with its process.
    */
   taskDone(id: number, index: number, attempts: number, output: Buffer, done: number, forResult = true): void {
-    if (forResult || this.durable) this.#later(() => this.#s.taskDone.run(id, index, attempts, output));
+    if (forResult || this.durable) this.#later(id, () => this.#s.taskDone.run(id, index, attempts, output));
     // One progress write per job per turn, however many tasks finished in it.
-    if (!this.#progress.has(id)) this.#later(() => this.#s.progress.run(this.#progress.get(id), id));
+    if (!this.#progress.has(id)) this.#later(id, () => this.#s.progress.run(this.#progress.get(id), id));
     this.#progress.set(id, done);
   }
 
   readonly #progress = new Map<number, number>();
 
   logs(id: number, lines: readonly LogLine[]): void {
-    if (lines.length) this.#later(() => lines.forEach((l) => this.#s.log.run(id, l.task, l.node, l.line)));
+    if (lines.length) this.#later(id, () => lines.forEach((l) => this.#s.log.run(id, l.task, l.node, l.line)));
   }
 
   flush(): void {
     if (this.#queue.length === 0) return;
     const ops = this.#queue.splice(0);
-    this.db.transaction(() => ops.forEach((op) => op()))();
-    this.#progress.clear();
+    try {
+      this.db.transaction(() => ops.forEach((op) => op.run()))();
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      this.#flushOnFullDisk(ops);
+    } finally {
+      this.#progress.clear();
+    }
   }
 
-  #later(op: () => void): void {
-    this.#queue.push(op);
+  /**
+   * The turn's commit failed for want of disk (and was rolled back). With the
+   * reserve given back, each write is tried on its own, so a job whose writes
+   * fit (its end, a log line) keeps them; the jobs whose writes did not fit
+   * are named to the cluster, which fails them.
+   */
+  #flushOnFullDisk(ops: Op[]): void {
+    this.disk.filled();
+    const lost = new Set<number>();
+    for (const op of ops) {
+      if (lost.has(op.job)) continue;
+      try {
+        this.db.transaction(op.run)();
+      } catch (err) {
+        if (!isDiskFull(err)) throw err;
+        lost.add(op.job);
+      }
+    }
+    // In a later turn: the cluster ends those jobs, which writes again.
+    if (lost.size) setImmediate(() => this.onNotStored(lost));
+  }
+
+  #later(job: number, run: () => void): void {
+    this.#queue.push({ job, run });
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => {
@@ -234,6 +298,8 @@ export class StateStore {
 
   close(): void {
     this.flush();
+    this.reclaimer.close();
+    this.disk.close();
     if (this.#walFd !== undefined) closeSync(this.#walFd);
     this.db.close();
   }
