@@ -63,9 +63,12 @@ export class Cluster {
     for (const id of ids) {
       const job = this.#jobs.get(String(id));
       if (!job || job.final) continue;
-      job.error = `${this.store.disk.message.split(':')[0]}: this job's task outputs could not be stored, so it was stopped; free space there (or restart the coordinator with a --state-dir on a bigger disk) and submit it again`;
       this.#finish(job, 'FAILED');
     }
+  }
+
+  #notStoredError(): string {
+    return `${this.store.disk.message.split(':')[0]}: this job's task outputs could not be stored, so it was stopped; free space there (or restart the coordinator with a --state-dir on a bigger disk) and submit it again`;
   }
 
   // ------------------------------------------------------------ nodes
@@ -498,6 +501,11 @@ export class Cluster {
   }
 
   #finish(job: JobRecord, state: FinalJobState, logs: LogLine[] = []): void {
+    // Outputs are committed once per turn: the last ones may have just met a full disk.
+    if (this.store.lost(Number(job.id))) {
+      state = 'FAILED';
+      job.error = this.#notStoredError();
+    }
     job.state = state;
     job.endedAt = Date.now();
     if (!job.startedAt) job.startedAt = job.endedAt;

@@ -39,7 +39,7 @@ export class Reclaimer {
   constructor(
     private readonly db: Database.Database,
     private readonly log: (line: string) => void,
-    private readonly onDiskFull: () => void,
+    private readonly disk: { readonly full: boolean; filled(): void },
   ) {
     const p = (sql: string) => db.prepare(sql);
     this.#s = {
@@ -93,7 +93,7 @@ export class Reclaimer {
     } catch (err) {
       if (!isDiskFull(err)) throw err;
       // Deleting needs WAL space too: let the store give back its reserve, and try again in a while.
-      this.onDiskFull();
+      this.disk.filled();
       this.#paused = setTimeout(() => {
         this.#paused = undefined;
         this.#schedule();
@@ -115,8 +115,9 @@ export class Reclaimer {
       // Done, or a database not (yet) switched to incremental auto-vacuum, where the pragma does nothing.
       if (after === 0 || after >= before) {
         this.#vacuum = false;
-        // Checkpoint now so the shrunk file shows on disk without waiting for the next 1,000 pages of writes.
-        this.db.pragma('wal_checkpoint(PASSIVE)');
+        // Checkpoint now so the shrunk file shows on disk without waiting for the next 1,000 pages of
+        // writes (none come while the disk is full, and then the WAL file gives its room back too).
+        this.db.pragma(this.disk.full ? 'wal_checkpoint(TRUNCATE)' : 'wal_checkpoint(PASSIVE)');
       }
       return;
     }

@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import type Database from 'better-sqlite3';
 import type { LogLine, SubmitRequest } from '@picompute/sdk/wire';
-import { DiskSpace, isDiskFull } from './disk-space.js';
+import { DiskSpace, isDiskFull, RESERVE_BYTES } from './disk-space.js';
 import { Reclaimer } from './reclaimer.js';
 
 export interface JobRow {
@@ -67,6 +67,10 @@ const JOB_COLUMNS = 'id, name, user, request, state, reason, error, tasks_total,
 interface Op {
   job: number;
   run: () => void;
+  /** Bytes of values it writes (task outputs, log lines), so a full disk's last room goes to small writes. */
+  bytes?: number;
+  /** A job's final row: tried even when the job's other writes were lost. */
+  end?: boolean;
 }
 
 export class StateStore {
@@ -77,14 +81,25 @@ export class StateStore {
   readonly reclaimer: Reclaimer;
   /** Told (in a later turn) which jobs lost writes to a full disk; the cluster fails them. */
   onNotStored: (jobs: Set<number>) => void = () => {};
+  /** Jobs that lost writes to a full disk, until they end. */
+  readonly #lost = new Set<number>();
 
   constructor(
     readonly db: Database.Database,
     private readonly durable = true,
     log: (line: string) => void = () => {},
   ) {
-    this.disk = new DiskSpace(dirname(db.name), log);
-    this.reclaimer = new Reclaimer(db, log, () => this.disk.filled());
+    // While the disk is full, no automatic checkpoints: they would copy pages into the database
+    // file and grow it into the room kept for ending jobs. The reclaimer checkpoints once it has freed pages.
+    this.disk = new DiskSpace(dirname(db.name), log, () => db.pragma('wal_autocheckpoint = 1000'));
+    if (this.disk.full) db.pragma('wal_autocheckpoint = 0');
+    const store = this;
+    this.reclaimer = new Reclaimer(db, log, {
+      get full() {
+        return store.disk.full;
+      },
+      filled: () => this.diskFilled(),
+    });
     const p = <T extends unknown[] = unknown[]>(sql: string) => db.prepare<T>(sql);
     this.#s = {
       insertJob: p('INSERT INTO jobs (name, user, request, state, tasks_total, submitted_at) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -137,9 +152,22 @@ export class StateStore {
       })();
     } catch (err) {
       if (!isDiskFull(err)) throw err;
-      this.disk.filled();
+      this.diskFilled();
       throw this.disk.refuse();
     }
+  }
+
+  /** The disk under the state dir is full (found by a write here, or by an upload). */
+  diskFilled(): void {
+    if (this.disk.full) return;
+    this.db.pragma('wal_autocheckpoint = 0');
+    this.disk.filled();
+  }
+
+  /** Whether some of the job's writes were lost to a full disk: it must not be reported COMPLETED. */
+  lost(id: number): boolean {
+    this.flush();
+    return this.#lost.has(id);
   }
 
   /**
@@ -166,7 +194,8 @@ export class StateStore {
    * job that did not complete, and a fold job's map outputs.
    */
   endJob(id: number, end: JobEnd, keepOutputs: boolean): void {
-    this.#queue.push({ job: id, run: () => this.#s.end.run(end.state, end.reason, end.error, end.tasksDone, end.attempts, end.cpuMs, end.maxHeapMb, end.nodes.join(','), end.cores, end.startedAt, end.endedAt, end.result ?? null, id) });
+    this.#lost.delete(id);
+    this.#queue.push({ job: id, end: true, run: () => this.#s.end.run(end.state, end.reason, end.error, end.tasksDone, end.attempts, end.cpuMs, end.maxHeapMb, end.nodes.join(','), end.cores, end.startedAt, end.endedAt, end.result ?? null, id) });
     this.flush();
     if (this.durable) this.reclaimer.drop(id, 'inputs');
     if (!keepOutputs) this.reclaimer.drop(id, 'outputs');
@@ -204,7 +233,7 @@ export class StateStore {
    * at all when the state dies with its process.
    */
   taskDone(id: number, index: number, attempts: number, output: Buffer, done: number, forResult = true): void {
-    if (forResult || this.durable) this.#later(id, () => this.#s.taskDone.run(id, index, attempts, output));
+    if (forResult || this.durable) this.#later(id, () => this.#s.taskDone.run(id, index, attempts, output), output.length);
     // One progress write per job per turn, however many tasks finished in it.
     if (!this.#progress.has(id)) this.#later(id, () => this.#s.progress.run(this.#progress.get(id), id));
     this.#progress.set(id, done);
@@ -213,7 +242,7 @@ export class StateStore {
   readonly #progress = new Map<number, number>();
 
   logs(id: number, lines: readonly LogLine[]): void {
-    if (lines.length) this.#later(id, () => lines.forEach((l) => this.#s.log.run(id, l.task, l.node, l.line)));
+    if (lines.length) this.#later(id, () => lines.forEach((l) => this.#s.log.run(id, l.task, l.node, l.line)), lines.reduce((n, l) => n + l.line.length, 0));
   }
 
   flush(): void {
@@ -233,26 +262,35 @@ export class StateStore {
    * The turn's commit failed for want of disk (and was rolled back). With the
    * reserve given back, each write is tried on its own, so a job whose writes
    * fit (its end, a log line) keeps them; the jobs whose writes did not fit
-   * are named to the cluster, which fails them.
+   * are named to the cluster, which fails them. Writes of values may use only
+   * a quarter of the reserve between them: the rest is for ending those jobs
+   * and deleting their outputs, which needs room in the WAL too.
    */
   #flushOnFullDisk(ops: Op[]): void {
-    this.disk.filled();
+    this.diskFilled();
     const lost = new Set<number>();
+    let budget = RESERVE_BYTES / 4;
     for (const op of ops) {
-      if (lost.has(op.job)) continue;
+      if (lost.has(op.job) && !op.end) continue;
+      if ((op.bytes ?? 0) > budget) {
+        lost.add(op.job);
+        continue;
+      }
+      budget -= op.bytes ?? 0;
       try {
         this.db.transaction(op.run)();
       } catch (err) {
         if (!isDiskFull(err)) throw err;
-        lost.add(op.job);
+        if (!op.end) lost.add(op.job);
       }
     }
+    for (const id of lost) this.#lost.add(id);
     // In a later turn: the cluster ends those jobs, which writes again.
     if (lost.size) setImmediate(() => this.onNotStored(lost));
   }
 
-  #later(job: number, run: () => void): void {
-    this.#queue.push({ job, run });
+  #later(job: number, run: () => void, bytes = 0): void {
+    this.#queue.push({ job, run, bytes });
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => {
