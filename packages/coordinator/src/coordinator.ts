@@ -15,6 +15,10 @@ import { Cluster } from './cluster.js';
 import { formatDuration } from '@picompute/sdk/units';
 import { defaultStateDir, openDatabase } from './state/database.js';
 import { StateStore } from './state/store.js';
+import { uploadDir } from './upload-spill.js';
+
+/** Two of the largest upload (1 GiB): a user can have one job's inputs waiting while sending the next. */
+export const DEFAULT_UPLOAD_QUOTA_BYTES = 2 * 1024 ** 3;
 import { coordinatorService } from './service.js';
 
 export interface CoordinatorOptions {
@@ -39,6 +43,8 @@ export interface CoordinatorOptions {
   uploadIdleMs?: number;
   /** Largest blob (bundle or packed inputs) a client may upload; default 1 GiB. */
   maxBlobBytes?: number;
+  /** What one user's uploads waiting for their submit may hold on disk, bytes; default 2 GiB. */
+  uploadQuotaBytes?: number;
   /** Largest message a peer may send, bytes; default 64 MiB. */
   maxMessageBytes?: number;
   log?: (line: string) => void;
@@ -66,7 +72,8 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   const agents = (options.agents ?? []).map((a) => formatAddress(parseAddress(a, '--agent')));
   const id = `coord-${randomBytes(4).toString('hex')}`;
   const durable = options.durable ?? true;
-  const store = new StateStore(openDatabase(options.stateDir ?? defaultStateDir(), { durable, log }), durable, log);
+  const stateDir = options.stateDir ?? defaultStateDir();
+  const store = new StateStore(openDatabase(stateDir, { durable, log }), durable, log);
   const keepMs = options.keepMs ?? 7 * 86_400_000;
   // Deletes in the background (see state/reclaimer.ts): start-up does not wait for it.
   const purge = () => {
@@ -75,10 +82,17 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   };
   purge();
   const purgeTimer = setInterval(purge, 3_600_000).unref();
-  const blobs = new BlobStore();
+  const blobs = new BlobStore(undefined, undefined, { dir: uploadDir(stateDir), quotaBytes: options.uploadQuotaBytes ?? DEFAULT_UPLOAD_QUOTA_BYTES });
   const cluster = new Cluster(store, blobs, log, security, options.deadAfterMs);
   const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), interceptors: serverInterceptors(security, refusalLogger(log)) });
-  server.addService(wireServices().CoordinatorService.service, coordinatorService(cluster, blobs, id, { uploadIdleMs: options.uploadIdleMs ?? 30_000, maxBlobBytes: options.maxBlobBytes ?? 1024 ** 3 }));
+  server.addService(wireServices().CoordinatorService.service, coordinatorService(cluster, blobs, id, {
+    uploadIdleMs: options.uploadIdleMs ?? 30_000,
+    maxBlobBytes: options.maxBlobBytes ?? 1024 ** 3,
+    diskFull: () => {
+      store.diskFilled();
+      return store.disk.refuse();
+    },
+  }));
   const bindTo = formatAddress({ host, port: options.port ?? 0 });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(bindTo, serverCredentials(security), (err, p) =>
@@ -99,6 +113,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
       await discovery?.close();
       cluster.close();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      blobs.close();
       store.close();
     },
   };

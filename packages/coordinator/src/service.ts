@@ -7,10 +7,11 @@ import * as grpc from '@grpc/grpc-js';
 import { formatAddress, parseAddress } from '@picompute/sdk/wire';
 import type * as W from '@picompute/sdk/wire';
 import { FINAL_STATES } from '@picompute/sdk/wire';
-import type { BlobStore } from './blob-store.js';
+import type { BlobStore, Receiver } from './blob-store.js';
+import { UploadQuotaError } from './upload-spill.js';
 import { UserError } from './cluster.js';
 import type { Cluster } from './cluster.js';
-import { DiskFullError } from './state/disk-space.js';
+import { DiskFullError, isDiskFull } from './state/disk-space.js';
 
 const RESULT_CHUNK_BYTES = 1024 * 1024;
 
@@ -55,9 +56,14 @@ function notWritten(jobId: string, err: Error): Error {
   return new Error(`job ${jobId} was accepted but could not be written to disk (${err.message}); it may not survive a coordinator restart`);
 }
 
+/** gRPC metadata naming the user an upload is for (see the SDK's CoordinatorRpc.putBlob). */
+export const UPLOAD_USER_HEADER = 'picompute-user';
+
 export interface UploadLimits {
   uploadIdleMs: number;
   maxBlobBytes: number;
+  /** Marks the disk full and returns the error a refused upload carries. */
+  diskFull: () => Error;
 }
 
 export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinatorId: string, limits: UploadLimits): grpc.UntypedServiceImplementation {
@@ -134,7 +140,9 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
     },
 
     putBlob(call: grpc.ServerReadableStream<W.BlobChunk, W.PutBlobReply>, callback: grpc.sendUnaryData<W.PutBlobReply>) {
-      const parts: Buffer[] = [];
+      // Any holder of the cluster key is trusted to say who it is (as SubmitRequest.user); this names whose quota an upload counts against.
+      const user = String(call.metadata.get(UPLOAD_USER_HEADER)[0] ?? '') || 'unknown';
+      let receiver: Receiver | undefined;
       let hash = '';
       let size = 0;
       let done = false;
@@ -142,30 +150,47 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
         if (done) return;
         done = true;
         clearTimeout(idle);
-        parts.length = 0;
+        receiver?.abort();
         callback({ code, details }, null);
         call.destroy();
       };
-      // An upload that stalls holds memory: drop it.
+      const refuseError = (err: unknown) => {
+        if (isDiskFull(err)) return refuse(grpc.status.RESOURCE_EXHAUSTED, limits.diskFull().message);
+        if (err instanceof UploadQuotaError) return refuse(grpc.status.RESOURCE_EXHAUSTED, err.message);
+        refuse(grpc.status.INVALID_ARGUMENT, (err as Error).message);
+      };
+      // An upload that stalls holds resources: drop it.
       let idle = setTimeout(() => refuse(grpc.status.DEADLINE_EXCEEDED, `upload sent nothing for ${limits.uploadIdleMs / 1000}s; dropped`), limits.uploadIdleMs);
       call.on('data', (chunk: W.BlobChunk) => {
+        if (done) return;
         idle.refresh();
         if (chunk.hash && !hash) hash = chunk.hash;
         size += chunk.data.length;
         if (size > limits.maxBlobBytes) return refuse(grpc.status.RESOURCE_EXHAUSTED, `upload is larger than this coordinator's limit of ${limits.maxBlobBytes} bytes`);
-        parts.push(chunk.data);
+        try {
+          receiver ??= blobs.receive(hash, user, refuseError);
+          // The disk is slower than the network: hold the sender back rather than buffer.
+          if (!receiver.write(chunk.data)) {
+            call.pause();
+            receiver.onDrain(() => call.resume());
+          }
+        } catch (err) {
+          refuseError(err);
+        }
       });
       call.on('error', () => refuse(grpc.status.CANCELLED, 'upload cancelled'));
       call.on('end', () => {
         if (done) return;
-        done = true;
-        clearTimeout(idle);
-        try {
-          blobs.put(hash, parts);
-          callback(null, { hash, size });
-        } catch (err) {
-          callback({ code: grpc.status.INVALID_ARGUMENT, details: (err as Error).message }, null);
-        }
+        receiver ??= blobs.receive(hash, user, refuseError);
+        receiver.finish().then(
+          () => {
+            if (done) return;
+            done = true;
+            clearTimeout(idle);
+            callback(null, { hash, size });
+          },
+          refuseError,
+        );
       });
     },
 

@@ -88,9 +88,10 @@ export function registerDaemons(program: Command): void {
     .option('--agent <host:port>', 'dial this agent (where mDNS does not reach); repeatable', collect, [])
     .option('--state-dir <dir>', 'where jobs, results and logs are kept (default ~/.local/state/picompute)')
     .option('--keep <duration>', 'how long finished jobs and their results are kept', '7d')
+    .option('--upload-quota <size>', "disk one user's uploaded inputs may hold while they wait for their submit (default 2G)")
     .action(
-      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string }) => {
-        const { parseDuration } = await import('@picompute/sdk/units');
+      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string; uploadQuota?: string }) => {
+        const { parseDuration, parseSize } = await import('@picompute/sdk/units');
         const { startCoordinator } = await import('@picompute/coordinator');
         await serve('coordinator', async (say) => startCoordinator({
           host: flags.host,
@@ -98,6 +99,7 @@ export function registerDaemons(program: Command): void {
           agents: flags.agent,
           stateDir: flags.stateDir,
           keepMs: parseDuration(flags.keep, '--keep'),
+          uploadQuotaBytes: flags.uploadQuota === undefined ? undefined : parseSize(flags.uploadQuota, '--upload-quota') * 1024 * 1024,
           security: await securityFrom(flags),
           maxMessageBytes: await maxMessageBytes(flags.maxMessage),
           mdns: flags.mdns && mdnsEnabled(),

@@ -100,8 +100,8 @@ export class Client {
     // Inputs are used once: a random upload name, no hashing (see the coordinator's BlobStore).
     const inputsHash = inline ? '' : `upload:${randomBytes(16).toString('hex')}`;
     const uploads: Promise<unknown>[] = [];
-    if (this.inProcessUpload) uploads.push(this.#upload(job.bundleHash, [job.bundle]));
-    if (!inline) uploads.push(this.#upload(inputsHash, job.packedInputs));
+    if (this.inProcessUpload) uploads.push(this.#upload(job.bundleHash, [job.bundle], job.request.user));
+    if (!inline) uploads.push(this.#upload(inputsHash, job.packedInputs, job.request.user));
     await Promise.all(uploads);
     const request: W.SubmitRequest = { ...job.request, bundleHash: job.bundleHash, inputsHash, inputs: inline ? Buffer.concat(job.packedInputs) : Buffer.alloc(0) };
     try {
@@ -109,7 +109,7 @@ export class Client {
     } catch (err) {
       // The coordinator refuses before it takes the inputs, so they are still there for the second try.
       if (!/bundle \w+ was not uploaded/.test((err as Error).message)) throw err;
-      await this.#upload(job.bundleHash, [job.bundle]);
+      await this.#upload(job.bundleHash, [job.bundle], job.request.user);
       return this.#submitWatch(request);
     }
   }
@@ -123,9 +123,9 @@ export class Client {
     return new JobHandle(first.value.jobId, this.rpc, { first: first.value, rest: events, cancel: () => stream.cancel() });
   }
 
-  async #upload(name: string, parts: Iterable<Buffer>): Promise<unknown> {
+  async #upload(name: string, parts: Iterable<Buffer>, user: string): Promise<unknown> {
     if (this.inProcessUpload) return this.inProcessUpload(name, [...parts]);
-    return this.rpc.putBlob(name, parts);
+    return this.rpc.putBlob(name, parts, user);
   }
 
   /** A handle on a job submitted earlier (by id). */
