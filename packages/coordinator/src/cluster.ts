@@ -5,13 +5,13 @@
  * restart goes to the StateStore; all gRPC handling is in ./service.ts.
  */
 import type { Security } from '@picompute/sdk/auth';
-import { unpackFrames } from '@picompute/sdk/framing';
 import { formatDuration } from '@picompute/sdk/units';
 import type { FinalJobState, JobEvent, JobSummary, LogLine, NodeStatus, SubmitRequest, TaskInput, TaskResult, UserShare } from '@picompute/sdk/wire';
 import { AgentLink } from './agent-link.js';
 import type { WorkDialer } from './agent-link.js';
 import type { BlobStore } from './blob-store.js';
 import { FoldPlan } from './fold-plan.js';
+import { JobInputs } from './job-inputs.js';
 import { eventFromSummary, JobRecord, REDUCE_INDEX, summaryFromRow } from './job-record.js';
 import type { Watcher } from './job-record.js';
 import { couldEverRun, schedule } from './scheduler/index.js';
@@ -170,13 +170,13 @@ export class Cluster {
     if (!bundle) throw new UserError(`job bundle ${request.bundleHash.slice(0, 12)} was not uploaded; upload it with PutBlob first`);
     const packed = request.inputsHash ? this.blobs.take(request.inputsHash) : [request.inputs ?? Buffer.alloc(0)];
     if (!packed) throw new UserError(`job inputs ${request.inputsHash.slice(0, 20)} were not uploaded; upload them with PutBlob (under an upload:<random> name) first`);
-    let inputs: Buffer[];
+    let inputs: JobInputs;
     try {
-      inputs = unpackFrames(packed);
+      inputs = JobInputs.unpack(packed);
     } catch (err) {
       throw new UserError(`job inputs cannot be read: ${(err as Error).message}`);
     }
-    if (inputs.length !== request.taskCount) throw new UserError(`job inputs hold ${inputs.length} tasks, but the request says ${request.taskCount}`);
+    if (inputs.count !== request.taskCount) throw new UserError(`job inputs hold ${inputs.count} tasks, but the request says ${request.taskCount}`);
     this.#checkRequest(request);
     const submittedAt = Date.now();
     // The inputs live in the tasks table from here on; the request keeps no copy.
@@ -185,9 +185,9 @@ export class Cluster {
     this.blobs.delete(request.bundleHash);
     const job = new JobRecord(id, request, inputs, submittedAt);
     this.#jobs.set(id, job);
-    this.log(`job ${id} (${request.name}) submitted by ${request.user || 'unknown'}: ${inputs.length} tasks`);
+    this.log(`job ${id} (${request.name}) submitted by ${request.user || 'unknown'}: ${inputs.count} tasks`);
     this.#updateDependency(job);
-    if (!job.final && inputs.length === 0 && !request.hasReduce) this.#finish(job, 'COMPLETED');
+    if (!job.final && inputs.count === 0 && !request.hasReduce) this.#finish(job, 'COMPLETED');
     this.#kick();
     return job;
   }
@@ -372,11 +372,11 @@ export class Cluster {
       job.running.set(REDUCE_INDEX, link.address);
       tasks.push({ index: REDUCE_INDEX, attempt: 1, kind: 'REDUCE', input: Buffer.alloc(0), values: (fold.grouped ? fold.partials : job.outputs) as Buffer[] });
     } else {
-      for (const index of job.pending.splice(0, count)) {
+      for (const index of job.pending.take(count)) {
         const attempt = ++job.attempts[index]!;
         job.running.set(index, link.address);
         if (attempt > 1) this.store.attempt(Number(job.id), index, attempt);
-        tasks.push({ index, attempt, kind: 'MAP', input: job.inputs[index]!, values: [] });
+        tasks.push({ index, attempt, kind: 'MAP', input: job.inputs.get(index), values: [] });
       }
     }
     job.attemptsTotal += tasks.length;
@@ -510,7 +510,7 @@ export class Cluster {
     job.endedAt = Date.now();
     if (!job.startedAt) job.startedAt = job.endedAt;
     for (const l of this.#links.values()) l.cancelJob(job.id);
-    job.pending = [];
+    job.pending.clear();
     job.running.clear();
     this.store.endJob(Number(job.id), {
       state,
@@ -535,6 +535,13 @@ export class Cluster {
     this.#kick();
   }
 
+  /** A completed map job's outputs, from the state database, when few enough to ride on its last event. */
+  #smallMapResult(job: JobRecord): { reduced: boolean; values: Buffer[] } | null {
+    if (job.total > INLINE_RESULT_MAX_TASKS) return null;
+    this.store.flush();
+    return smallResult({ reduced: false, values: this.store.outputs(Number(job.id)) });
+  }
+
   /** Sends the job's state to its watchers, coalescing to one event per interval except the last. */
   readonly #pendingLogs = new Map<JobRecord, LogLine[]>();
   readonly #notifyTimers = new Map<JobRecord, NodeJS.Timeout>();
@@ -547,7 +554,7 @@ export class Cluster {
     const emit = () => {
       this.#notifyTimers.delete(job);
       const ev: JobEvent = job.event(this.#pendingLogs.get(job) ?? []);
-      if (job.state === 'COMPLETED') ev.result = smallResult({ reduced: Boolean(job.result), values: job.result ? [job.result] : (job.outputs as Buffer[]) });
+      if (job.state === 'COMPLETED') ev.result = job.result ? smallResult({ reduced: true, values: [job.result] }) : this.#smallMapResult(job);
       this.#pendingLogs.delete(job);
       for (const w of job.watchers) w(ev);
     };

@@ -139,14 +139,14 @@ export class StateStore {
    * disk only when `synced()` resolves: the client must not be told the job
    * id before that.
    */
-  insertJob(request: SubmitRequest, inputs: readonly Buffer[], bundle: Buffer, submittedAt: number): number {
+  insertJob(request: SubmitRequest, inputs: { readonly count: number; get(index: number): Buffer }, bundle: Buffer, submittedAt: number): number {
     this.flush();
     if (this.disk.full) throw this.disk.refuse();
     try {
       return this.db.transaction(() => {
-        const id = Number(this.#s.insertJob.run(request.name, request.user, JSON.stringify(request), 'PENDING', inputs.length, submittedAt).lastInsertRowid);
+        const id = Number(this.#s.insertJob.run(request.name, request.user, JSON.stringify(request), 'PENDING', inputs.count, submittedAt).lastInsertRowid);
         // Inputs are kept only to run tasks again after a restart: state that dies with its process needs none.
-        if (this.durable) for (let i = 0; i < inputs.length; i++) this.#s.insertTask.run(id, i, inputs[i]);
+        if (this.durable) for (let i = 0; i < inputs.count; i++) this.#s.insertTask.run(id, i, inputs.get(i));
         this.#s.putBlob.run(request.bundleHash, bundle);
         return id;
       })();
