@@ -3,7 +3,7 @@
 // growth of this process's memory (after GC) over N is the cost of a queued
 // task, the state database's pages not included (they are on disk).
 //
-//   node --expose-gc benchmarks/queued-task-memory.mjs [N=2000000]
+//   node --expose-gc benchmarks/queued-task-memory.mjs [N=2000000] [--json]
 //
 // The SDK client runs in this process too; the inputs it packed are dropped
 // before the second reading.
@@ -33,6 +33,7 @@ const { jobs } = await client.jobs({ active: true });
 job = undefined;
 const after = await settle();
 const per = (k) => ((after[k] - before[k]) / n).toFixed(1);
-console.log(`${n.toLocaleString('en-US')} queued tasks (${jobs[0].state} ${jobs[0].reason}): ${per('js')} bytes/task of JS heap + buffers, ${per('rss')} bytes/task of RSS; coordinator RSS ${(after.rss / 2 ** 20).toFixed(0)} MiB (client in the same process); submit ${(submitMs / 1000).toFixed(1)} s`);
+if (process.argv.includes('--json')) console.log(JSON.stringify({ tasks: n, state: jobs[0].state, jsBytesPerTask: Number(per('js')), rssBytesPerTask: Number(per('rss')) }));
+else console.log(`${n.toLocaleString('en-US')} queued tasks (${jobs[0].state} ${jobs[0].reason}): ${per('js')} bytes/task of JS heap + buffers, ${per('rss')} bytes/task of RSS; coordinator RSS ${(after.rss / 2 ** 20).toFixed(0)} MiB (client in the same process); submit ${(submitMs / 1000).toFixed(1)} s`);
 client.close();
 await coordinator.close();

@@ -252,6 +252,33 @@ export class Cluster {
     return { reduced: false, values };
   }
 
+  /**
+   * The stored result as pages of at most `limit` values, for a caller that
+   * sends each page before reading the next (GetResult): a job of a million
+   * outputs is then never all in memory, nor read in one turn of the loop.
+   */
+  resultPages(id: string): { reduced: boolean; page(limit: number): Buffer[] } {
+    const s = this.summary(id);
+    if (s.state !== 'COMPLETED') throw new UserError(`job ${id} is ${s.state}, it has no result${s.error ? `: ${s.error}` : ''}`);
+    const reduced = this.store.result(Number(id));
+    if (reduced) {
+      let sent = false;
+      return { reduced: true, page: () => (sent ? [] : ((sent = true), [reduced])) };
+    }
+    this.store.flush();
+    let next = 0;
+    return {
+      reduced: false,
+      page: (limit) => {
+        const rows = this.store.outputPage(Number(id), next, limit);
+        // A purge (past --keep) deletes outputs a slice at a time before the job's row.
+        if (rows.some((r, i) => r.idx !== next + i) || (rows.length === 0 && next < s.tasksTotal)) throw new UserError(`job ${id}'s results are gone: it ended more than --keep ago and is being purged`, true);
+        next += rows.length;
+        return rows.map((r) => r.output);
+      },
+    };
+  }
+
   logs(id: string): LogLine[] {
     this.summary(id);
     this.store.flush();

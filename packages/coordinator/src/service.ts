@@ -14,6 +14,8 @@ import type { Cluster } from './cluster.js';
 import { DiskFullError, isDiskFull } from './state/disk-space.js';
 
 const RESULT_CHUNK_BYTES = 1024 * 1024;
+/** Outputs read from the state database per turn when streaming a result. */
+const RESULT_PAGE_VALUES = 8192;
 
 function fail(err: unknown): Partial<grpc.StatusObject> {
   if (err instanceof DiskFullError) return { code: grpc.status.RESOURCE_EXHAUSTED, details: err.message };
@@ -119,24 +121,43 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
     },
 
     getResult(call: grpc.ServerWritableStream<W.GetResultRequest, W.ResultChunk>) {
+      let pages: ReturnType<Cluster['resultPages']>;
       try {
-        const { reduced, values } = cluster.result(call.request.jobId);
+        pages = cluster.resultPages(call.request.jobId);
+      } catch (err) {
+        return failStream(call, err);
+      }
+      // A page per turn of the event loop, and none while the stream's buffer is full: heartbeats
+      // and other calls go on while a job of a million outputs streams out.
+      let first = true;
+      const send = () => {
+        if (call.cancelled || call.destroyed) return;
+        let values: Buffer[];
+        try {
+          values = pages.page(RESULT_PAGE_VALUES);
+        } catch (err) {
+          return failStream(call, err);
+        }
+        if (values.length === 0 && !first) return call.end();
+        first = false;
+        let ready = true;
         let chunk: Buffer[] = [];
         let size = 0;
         for (const v of values) {
           chunk.push(v);
           size += v.length;
           if (size >= RESULT_CHUNK_BYTES) {
-            call.write({ reduced, values: chunk });
+            ready = call.write({ reduced: pages.reduced, values: chunk });
             chunk = [];
             size = 0;
           }
         }
-        call.write({ reduced, values: chunk });
-        call.end();
-      } catch (err) {
-        failStream(call, err);
-      }
+        if (chunk.length || values.length === 0) ready = call.write({ reduced: pages.reduced, values: chunk });
+        if (values.length === 0) return call.end();
+        if (ready) setImmediate(send);
+        else call.once('drain', send);
+      };
+      send();
     },
 
     putBlob(call: grpc.ServerReadableStream<W.BlobChunk, W.PutBlobReply>, callback: grpc.sendUnaryData<W.PutBlobReply>) {

@@ -118,6 +118,7 @@ export class StateStore {
       active: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE state NOT IN ${FINAL} ORDER BY id`),
       tasks: p('SELECT t.idx, t.input, max(t.attempts, coalesce(o.attempts, 0)) AS attempts, o.idx IS NOT NULL AS done, o.output FROM tasks t LEFT JOIN outputs o ON o.job_id = t.job_id AND o.idx = t.idx WHERE t.job_id = ? ORDER BY t.idx'),
       outputs: p('SELECT output FROM outputs WHERE job_id = ? ORDER BY idx'),
+      outputPage: p('SELECT idx, output FROM outputs WHERE job_id = ? AND idx >= ? ORDER BY idx LIMIT ?'),
       result: p('SELECT result FROM jobs WHERE id = ?'),
       logs: p('SELECT task, node, line FROM logs WHERE job_id = ? ORDER BY rowid'),
       drained: p('SELECT node FROM drained_nodes'),
@@ -316,6 +317,11 @@ export class StateStore {
 
   outputs(id: number): Buffer[] {
     return (this.#s.outputs.all(id) as { output: Buffer | null }[]).map((r) => r.output ?? Buffer.alloc(0));
+  }
+
+  /** Up to `limit` outputs from index `from` on, with their indices, in order. */
+  outputPage(id: number, from: number, limit: number): { idx: number; output: Buffer }[] {
+    return this.#s.outputPage.all(id, from, limit) as { idx: number; output: Buffer }[];
   }
 
   result(id: number): Buffer | undefined {
