@@ -22,6 +22,8 @@ import type { StateStore } from './state/store.js';
 const MAX_ATTEMPTS_ON_NODE_LOSS = 3;
 const EVENT_INTERVAL_MS = 100;
 const MAX_LIVE_LOG_LINES = 10_000;
+/** Time a submit may spend storing inputs per event-loop turn. */
+const INPUT_SLICE_MS = 20;
 
 export class UserError extends Error {
   override name = 'UserError';
@@ -181,15 +183,39 @@ export class Cluster {
     const submittedAt = Date.now();
     // The inputs live in the tasks table from here on; the request keeps no copy.
     request = { ...request, inputs: Buffer.alloc(0) };
-    const id = String(this.store.insertJob(request, inputs, bundle, submittedAt));
+    const id = String(this.store.insertJob(request, inputs.count, bundle, submittedAt));
     this.blobs.delete(request.bundleHash);
     const job = new JobRecord(id, request, inputs, submittedAt);
     this.#jobs.set(id, job);
+    job.stored = this.#storeInputs(job);
+    // Seen by the service (which answers the client), not lost here.
+    job.stored.catch(() => {});
     this.log(`job ${id} (${request.name}) submitted by ${request.user || 'unknown'}: ${inputs.count} tasks`);
     this.#updateDependency(job);
     if (!job.final && inputs.count === 0 && !request.hasReduce) this.#finish(job, 'COMPLETED');
     this.#kick();
     return job;
+  }
+
+  /**
+   * Writes a new job's inputs a slice per event-loop turn. Its tasks run
+   * meanwhile (a restart before the last slice drops the job, whose client
+   * was never answered); a job that ends first needs the rest no more.
+   */
+  async #storeInputs(job: JobRecord): Promise<void> {
+    let next = 0;
+    while (next < job.total && !job.final && !this.#closed) {
+      if (next > 0) await new Promise((r) => setImmediate(r));
+      try {
+        next = this.store.insertInputs(Number(job.id), job.inputs, next, INPUT_SLICE_MS);
+      } catch (err) {
+        if (!job.final) {
+          job.error = (err as Error).message;
+          this.#finish(job, 'FAILED');
+        }
+        throw err;
+      }
+    }
   }
 
   /** Refuses what could never run, saying why (Slurm refuses at sbatch too). */

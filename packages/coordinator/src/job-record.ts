@@ -54,6 +54,8 @@ export class JobRecord {
   readonly watchers = new Set<Watcher>();
   startedAt = 0;
   endedAt = 0;
+  /** Resolves when the job's inputs are all in the state database (see Cluster.submit). */
+  stored: Promise<void> = Promise.resolve();
   cores = 0;
   readonly total: number;
   #meanTaskMs = NaN;

@@ -74,7 +74,7 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
       try {
         const job = cluster.submit(call.request);
         // The id goes back once the job is on disk; its tasks start meanwhile.
-        cluster.synced().then(
+        job.stored.then(() => cluster.synced()).then(
           () => callback(null, { jobId: job.id }),
           (err: Error) => callback(fail(notWritten(job.id, err)), null),
         );
@@ -114,7 +114,7 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
         return;
       }
       const id = job.id;
-      cluster.synced().then(
+      job.stored.then(() => cluster.synced()).then(
         () => watchInto(cluster, call, id),
         (err: Error) => failStream(call, notWritten(id, err)),
       );

@@ -136,21 +136,50 @@ export class StateStore {
   // ---------------------------------------------------------------- written at once
 
   /**
-   * Stores a new job with its inputs and bundle, committed at once. It is on
-   * disk only when `synced()` resolves: the client must not be told the job
-   * id before that.
+   * Stores a new job's row and bundle, committed at once; its inputs follow
+   * with insertInputs. It is on disk only when those are in and `synced()`
+   * resolves: the client must not be told the job id before that.
    */
-  insertJob(request: SubmitRequest, inputs: { readonly count: number; get(index: number): Buffer }, bundle: Buffer, submittedAt: number): number {
+  insertJob(request: SubmitRequest, taskCount: number, bundle: Buffer, submittedAt: number): number {
     this.flush();
     if (this.disk.full) throw this.disk.refuse();
-    try {
-      return this.db.transaction(() => {
-        const id = Number(this.#s.insertJob.run(request.name, request.user, JSON.stringify(request), 'PENDING', inputs.count, submittedAt).lastInsertRowid);
-        // Inputs are kept only to run tasks again after a restart: state that dies with its process needs none.
-        if (this.durable) for (let i = 0; i < inputs.count; i++) this.#s.insertTask.run(id, i, inputs.get(i));
+    return this.#orDiskFull(() =>
+      this.db.transaction(() => {
+        const id = Number(this.#s.insertJob.run(request.name, request.user, JSON.stringify(request), 'PENDING', taskCount, submittedAt).lastInsertRowid);
         this.#s.putBlob.run(request.bundleHash, bundle);
         return id;
-      })();
+      })(),
+    );
+  }
+
+  /**
+   * Stores the inputs of tasks `from`… for about `budgetMs` (one commit) and
+   * returns the index to go on from: two million rows take seconds, which
+   * would stop every heartbeat and call if done in one turn. A job whose
+   * task rows are fewer than its count was never acknowledged (see
+   * activeJobs). Inputs are kept only to run tasks again after a restart:
+   * state that dies with its process stores none.
+   */
+  insertInputs(id: number, inputs: { readonly count: number; get(index: number): Buffer }, from: number, budgetMs: number): number {
+    if (!this.durable) return inputs.count;
+    const deadline = performance.now() + budgetMs;
+    return this.#orDiskFull(() =>
+      this.db.transaction(() => {
+        let i = from;
+        // Checking the clock every 256 rows costs nothing next to the inserts.
+        while (i < inputs.count) {
+          const end = Math.min(inputs.count, i + 256);
+          for (; i < end; i++) this.#s.insertTask.run(id, i, inputs.get(i));
+          if (performance.now() > deadline) break;
+        }
+        return i;
+      })(),
+    );
+  }
+
+  #orDiskFull<T>(write: () => T): T {
+    try {
+      return write();
     } catch (err) {
       if (!isDiskFull(err)) throw err;
       this.diskFilled();
@@ -311,8 +340,23 @@ export class StateStore {
     return this.#s.jobs.all() as JobRow[];
   }
 
+  /**
+   * Unfinished jobs with their tasks. A job with fewer task rows than tasks
+   * was cut short while its inputs were being stored, so its client was never
+   * told its id: it is ended FAILED here, saying why, and not returned.
+   */
   activeJobs(): { job: JobRow; tasks: TaskRow[] }[] {
-    return (this.#s.active.all() as JobRow[]).map((job) => ({ job, tasks: this.#s.tasks.all(job.id) as TaskRow[] }));
+    const active: { job: JobRow; tasks: TaskRow[] }[] = [];
+    for (const job of this.#s.active.all() as JobRow[]) {
+      const tasks = this.#s.tasks.all(job.id) as TaskRow[];
+      if (tasks.length === job.tasks_total) {
+        active.push({ job, tasks });
+        continue;
+      }
+      const error = 'the coordinator stopped while this job was being submitted, before its id was given out; submit it again';
+      this.endJob(job.id, { state: 'FAILED', reason: '', error, tasksDone: 0, attempts: 0, cpuMs: 0, maxHeapMb: 0, nodes: [], cores: 0, startedAt: job.submitted_at, endedAt: Date.now(), result: undefined }, false);
+    }
+    return active;
   }
 
   outputs(id: number): Buffer[] {
