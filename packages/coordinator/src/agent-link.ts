@@ -9,6 +9,12 @@
  *
  * Liveness comes from this stream only: a break, or no message for
  * `deadAfterMs` (agents send a heartbeat every second), marks the node down.
+ * Silence is counted by a timer, tick by tick, and a tick that fires late
+ * (this process's event loop was busy, say with a job of millions of tasks)
+ * counts as one tick, not as the whole wait: the agent's heartbeats of that
+ * time are unread in the socket, not missing (timers run before I/O in a turn
+ * of the loop). A busy coordinator once marked a live agent down this way and
+ * ran its tasks again.
  */
 import * as grpc from '@grpc/grpc-js';
 import { channelCredentials, clientChannelOptions, failedHandshake, notMemberMessage } from '@picompute/sdk/auth';
@@ -18,6 +24,7 @@ import type { AgentInfo, Assign, ClientWorkStream, FromAgent, Heartbeat, TaskRes
 
 /** Why a link is down when the agent ended the stream itself: it is stopping (SIGTERM), not lost. */
 export const STOPPED_REASON = 'the agent closed its stream (stopped)';
+const LIVENESS_TICK_MS = 500;
 
 /** Opens a Work stream to an agent: over gRPC, or in-process for the embedded cluster's own agent. */
 export type WorkDialer = () => ClientWorkStream<ToAgent>;
@@ -48,7 +55,8 @@ export class AgentLink {
   stopped = false;
   #call: ClientWorkStream<ToAgent> | undefined;
   #up = false;
-  #lastSeen = 0;
+  /** Silence since the last message, counted in on-time ticks (see the header). */
+  #silentMs = 0;
   #closed = false;
   #retryMs = 200;
   #retry: NodeJS.Timeout | undefined;
@@ -225,7 +233,7 @@ export class AgentLink {
 
   #onMessage(call: ClientWorkStream<ToAgent>, msg: FromAgent): void {
     if (call !== this.#call) return;
-    this.#lastSeen = Date.now();
+    this.#silentMs = 0;
     switch (msg.msg) {
       case 'hello':
         this.info = msg.hello;
@@ -234,11 +242,15 @@ export class AgentLink {
         this.#loggedFailure = false;
         clearInterval(this.#liveness);
         let ticks = 0;
+        let lastTick = performance.now();
         this.#liveness = setInterval(() => {
-          if (Date.now() - this.#lastSeen > this.deadAfterMs) return this.#lost(call, `no heartbeat for ${this.deadAfterMs / 1000}s`);
+          const now = performance.now();
+          this.#silentMs += Math.min(now - lastTick, 2 * LIVENESS_TICK_MS);
+          lastTick = now;
+          if (this.#silentMs > this.deadAfterMs) return this.#lost(call, `no heartbeat for ${this.deadAfterMs / 1000}s`);
           // A Ping every 5 s keeps the round-trip figure (picompute nodes, bench) current.
           if (ticks++ % 10 === 0) this.ping();
-        }, 500);
+        }, LIVENESS_TICK_MS);
         this.#liveness.unref();
         this.events.up(this);
         break;

@@ -5,7 +5,6 @@
  * restart goes to the StateStore; all gRPC handling is in ./service.ts.
  */
 import type { Security } from '@picompute/sdk/auth';
-import { unpackFrames } from '@picompute/sdk/framing';
 import { formatDuration } from '@picompute/sdk/units';
 import { FINAL_STATES, MAX_VALUE_BYTES } from '@picompute/sdk/wire';
 import type { FinalJobState, JobEvent, JobSummary, LogLine, NodeStatus, SubmitRequest, TaskInput, TaskOutput, TaskResult, TaskStatus, UserShare } from '@picompute/sdk/wire';
@@ -13,6 +12,7 @@ import { AgentLink } from './agent-link.js';
 import type { WorkDialer } from './agent-link.js';
 import type { BlobStore } from './blob-store.js';
 import { FoldPlan } from './fold-plan.js';
+import { JobInputs } from './job-inputs.js';
 import { eventFromSummary, JobRecord, REDUCE_INDEX, summaryFromRow } from './job-record.js';
 import type { Watcher } from './job-record.js';
 import { couldEverRun, schedule } from './scheduler/index.js';
@@ -42,6 +42,8 @@ export interface TimeLimits {
 
 /** How long `nodes` keeps listing an agent that said goodbye, as `down (stopped)`: long enough to notice it went. */
 export const STOPPED_LISTED_MS = 10 * 60_000;
+/** Time a submit may spend storing inputs per event-loop turn. */
+const INPUT_SLICE_MS = 20;
 
 export class UserError extends Error {
   override name = 'UserError';
@@ -92,6 +94,20 @@ export class Cluster {
       this.#updateDependency(record);
     }
     if (this.#jobs.size) this.log(`recovered ${this.#jobs.size} unfinished job(s) from the state database`);
+    store.onNotStored = (ids) => this.#failNotStored(ids);
+  }
+
+  /** Jobs whose task outputs the full disk could not take: failed, so the rest carry on and a restart does not meet them again. */
+  #failNotStored(ids: Set<number>): void {
+    for (const id of ids) {
+      const job = this.#jobs.get(String(id));
+      if (!job || job.final) continue;
+      this.#finish(job, 'FAILED');
+    }
+  }
+
+  #notStoredError(): string {
+    return `${this.store.disk.message.split(':')[0]}: this job's task outputs could not be stored, so it was stopped; free space there (or restart the coordinator with a --state-dir on a bigger disk) and submit it again`;
   }
 
   // ------------------------------------------------------------ nodes
@@ -199,29 +215,33 @@ export class Cluster {
   }
 
   submit(request: SubmitRequest): JobRecord {
+    if (this.store.disk.full) throw this.store.disk.refuse();
     const bundle = this.blobs.get(request.bundleHash) ?? this.store.bundle(request.bundleHash);
     if (!bundle) throw new UserError(`job bundle ${request.bundleHash.slice(0, 12)} was not uploaded; upload it with PutBlob first`);
     const packed = request.inputsHash ? this.blobs.take(request.inputsHash) : [request.inputs ?? Buffer.alloc(0)];
     if (!packed) throw new UserError(`job inputs ${request.inputsHash.slice(0, 20)} were not uploaded; upload them with PutBlob (under an upload:<random> name) first`);
-    let inputs: Buffer[];
+    let inputs: JobInputs;
     try {
-      inputs = unpackFrames(packed);
+      inputs = JobInputs.unpack(packed);
     } catch (err) {
       throw new UserError(`job inputs cannot be read: ${(err as Error).message}`);
     }
-    if (inputs.length !== request.taskCount) throw new UserError(`job inputs hold ${inputs.length} tasks, but the request says ${request.taskCount}`);
+    if (inputs.count !== request.taskCount) throw new UserError(`job inputs hold ${inputs.count} tasks, but the request says ${request.taskCount}`);
     this.#checkRequest(request);
     if (request.sharedHash) this.#keepShared(request.sharedHash);
     const submittedAt = Date.now();
     // The inputs live in the tasks table from here on; the request keeps no copy.
     request = { ...request, inputs: Buffer.alloc(0), timeLimitMs: this.#timeLimit(request.timeLimitMs) };
-    const id = String(this.store.insertJob(request, inputs, bundle, submittedAt));
+    const id = String(this.store.insertJob(request, inputs.count, bundle, submittedAt));
     this.blobs.delete(request.bundleHash);
     const job = new JobRecord(id, request, inputs, submittedAt);
     this.#jobs.set(id, job);
-    this.log(`job ${id} (${request.name}) submitted by ${request.user || 'unknown'}: ${inputs.length} tasks`);
+    job.stored = this.#storeInputs(job);
+    // Seen by the service (which answers the client), not lost here.
+    job.stored.catch(() => {});
+    this.log(`job ${id} (${request.name}) submitted by ${request.user || 'unknown'}: ${inputs.count} tasks`);
     this.#updateDependency(job);
-    if (!job.final && inputs.length === 0 && !request.hasReduce) this.#finish(job, 'COMPLETED');
+    if (!job.final && inputs.count === 0 && !request.hasReduce) this.#finish(job, 'COMPLETED');
     this.#kick();
     return job;
   }
@@ -244,6 +264,27 @@ export class Cluster {
       this.blobs.delete(hash);
     } else if (!this.store.bundle(hash)) {
       throw new UserError(`the job's shared value ${hash.slice(0, 12)} was not uploaded; upload it with PutBlob (named by its sha256) first`);
+    }
+  }
+
+  /**
+   * Writes a new job's inputs a slice per event-loop turn. Its tasks run
+   * meanwhile (a restart before the last slice drops the job, whose client
+   * was never answered); a job that ends first needs the rest no more.
+   */
+  async #storeInputs(job: JobRecord): Promise<void> {
+    let next = 0;
+    while (next < job.total && !job.final && !this.#closed) {
+      if (next > 0) await new Promise((r) => setImmediate(r));
+      try {
+        next = this.store.insertInputs(Number(job.id), job.inputs, next, INPUT_SLICE_MS);
+      } catch (err) {
+        if (!job.final) {
+          job.error = (err as Error).message;
+          this.#finish(job, 'FAILED');
+        }
+        throw err;
+      }
     }
   }
 
@@ -329,7 +370,38 @@ export class Cluster {
     const s = this.summary(id);
     if (s.state !== 'COMPLETED') throw new UserError(`job ${id} is ${s.state}, it has no result${s.error ? `: ${s.error}` : ''}`);
     const reduced = this.store.result(Number(id));
-    return reduced ? { reduced: true, values: [reduced] } : { reduced: false, values: this.store.outputs(Number(id)) };
+    if (reduced) return { reduced: true, values: [reduced] };
+    const values = this.store.outputs(Number(id));
+    // A purge (past --keep) deletes outputs a slice at a time before the job's row.
+    if (values.length !== s.tasksTotal) throw new UserError(`job ${id}'s results are gone: it ended more than --keep ago and is being purged`, true);
+    return { reduced: false, values };
+  }
+
+  /**
+   * The stored result as pages of at most `limit` values, for a caller that
+   * sends each page before reading the next (GetResult): a job of a million
+   * outputs is then never all in memory, nor read in one turn of the loop.
+   */
+  resultPages(id: string): { reduced: boolean; page(limit: number): Buffer[] } {
+    const s = this.summary(id);
+    if (s.state !== 'COMPLETED') throw new UserError(`job ${id} is ${s.state}, it has no result${s.error ? `: ${s.error}` : ''}`);
+    const reduced = this.store.result(Number(id));
+    if (reduced) {
+      let sent = false;
+      return { reduced: true, page: () => (sent ? [] : ((sent = true), [reduced])) };
+    }
+    this.store.flush();
+    let next = 0;
+    return {
+      reduced: false,
+      page: (limit) => {
+        const rows = this.store.outputPage(Number(id), next, limit);
+        // A purge (past --keep) deletes outputs a slice at a time before the job's row.
+        if (rows.some((r, i) => r.idx !== next + i) || (rows.length === 0 && next < s.tasksTotal)) throw new UserError(`job ${id}'s results are gone: it ended more than --keep ago and is being purged`, true);
+        next += rows.length;
+        return rows.map((r) => r.output);
+      },
+    };
   }
 
   /** Each map task's state and last run; an ended job's from the state database. */
@@ -543,12 +615,13 @@ export class Cluster {
       tasks.push({ index: REDUCE_INDEX, attempt: 1, kind: 'REDUCE', input: Buffer.alloc(0), values });
     } else {
       const now = Date.now();
-      for (const index of job.pending.splice(0, fitInOneMessage(job, count))) {
+      // A batch goes out only as large as one message may be.
+      for (const index of job.pending.take(count, (i) => job.inputs.get(i).length, MAX_VALUE_BYTES)) {
         const attempt = ++job.attempts[index]!;
         job.running.set(index, { node: link.id, since: now });
         job.taskTable.started(index, link.id, attempt, now);
         if (attempt > 1) this.store.attempt(Number(job.id), index, attempt);
-        tasks.push({ index, attempt, kind: 'MAP', input: job.inputs[index]!, values: [] });
+        tasks.push({ index, attempt, kind: 'MAP', input: job.inputs.get(index), values: [] });
       }
     }
     job.attemptsTotal += tasks.length;
@@ -682,11 +755,16 @@ export class Cluster {
   }
 
   #finish(job: JobRecord, state: FinalJobState, logs: LogLine[] = []): void {
+    // Outputs are committed once per turn: the last ones may have just met a full disk.
+    if (this.store.lost(Number(job.id))) {
+      state = 'FAILED';
+      job.error = this.#notStoredError();
+    }
     job.state = state;
     job.endedAt = Date.now();
     if (!job.startedAt) job.startedAt = job.endedAt;
     for (const l of this.#links.values()) l.cancelJob(job.id);
-    job.pending = [];
+    job.pending.clear();
     job.running.clear();
     job.taskTable.ended();
     this.#taskRuns.save(Number(job.id), job.taskTable.columns());
@@ -703,7 +781,7 @@ export class Cluster {
       startedAt: job.startedAt,
       endedAt: job.endedAt,
       result: job.result,
-    });
+    }, !(job.fold && state === 'COMPLETED')); // a completed fold's map outputs were only steps to its result
     this.log(`job ${job.id} ${state.toLowerCase()} in ${formatDuration(job.wallMs())}${job.error ? `: ${job.error.split('\n')[0]}` : ''}`);
     this.#notify(job, logs);
     job.watchers.clear();
@@ -712,6 +790,13 @@ export class Cluster {
     this.#logCount.delete(job);
     for (const other of this.#jobs.values()) if (other.dependsOn === job.id) this.#updateDependency(other);
     this.#kick();
+  }
+
+  /** A completed map job's outputs, from the state database, when few enough to ride on its last event. */
+  #smallMapResult(job: JobRecord): { reduced: boolean; values: Buffer[] } | null {
+    if (job.total > INLINE_RESULT_MAX_TASKS) return null;
+    this.store.flush();
+    return smallResult({ reduced: false, values: this.store.outputs(Number(job.id)) });
   }
 
   /** Sends the job's state to its watchers, coalescing to one event per interval except the last. */
@@ -726,7 +811,7 @@ export class Cluster {
     const emit = () => {
       this.#notifyTimers.delete(job);
       const ev: JobEvent = job.event(this.#pendingLogs.get(job) ?? []);
-      if (job.state === 'COMPLETED') ev.result = smallResult({ reduced: Boolean(job.result), values: job.result ? [job.result] : (job.outputs as Buffer[]) });
+      if (job.state === 'COMPLETED') ev.result = job.result ? smallResult({ reduced: true, values: [job.result] }) : this.#smallMapResult(job);
       this.#pendingLogs.delete(job);
       const tap = this.#taps.get(job);
       const outputs = tap?.since.splice(0) ?? [];
@@ -742,24 +827,6 @@ export class Cluster {
       this.#notifyTimers.set(job, setTimeout(emit, EVENT_INTERVAL_MS));
     }
   }
-}
-
-/**
- * How many of the job's next pending tasks (at most `count`) one Assign can
- * carry: quick tasks are batched by time alone, and a batch of big inputs
- * past the message limit would break the agent's stream, get the node taken
- * for dead and, after three rounds, the job failed as NODE_FAIL. At least
- * one: a single input is held under the limit at submit.
- */
-function fitInOneMessage(job: JobRecord, count: number): number {
-  let bytes = 0;
-  let n = 0;
-  while (n < count && n < job.pending.length) {
-    bytes += job.inputs[job.pending[n]!]!.length;
-    if (n > 0 && bytes > MAX_VALUE_BYTES) break;
-    n++;
-  }
-  return n;
 }
 
 /**

@@ -16,6 +16,10 @@ import { formatDuration } from '@picompute/sdk/units';
 import { PICOMPUTE_VERSION } from '@picompute/sdk/version';
 import { defaultStateDir, openDatabase } from './state/database.js';
 import { StateStore } from './state/store.js';
+import { uploadDir } from './upload-spill.js';
+
+/** Two of the largest upload (1 GiB): a user can have one job's inputs waiting while sending the next. */
+export const DEFAULT_UPLOAD_QUOTA_BYTES = 2 * 1024 ** 3;
 import { coordinatorService } from './service.js';
 
 export interface CoordinatorOptions {
@@ -44,6 +48,8 @@ export interface CoordinatorOptions {
   uploadIdleMs?: number;
   /** Largest blob (bundle or packed inputs) a client may upload; default 1 GiB. */
   maxBlobBytes?: number;
+  /** What one user's uploads waiting for their submit may hold on disk, bytes; default 2 GiB. */
+  uploadQuotaBytes?: number;
   /** Largest message a peer may send, bytes; default 64 MiB. */
   maxMessageBytes?: number;
   log?: (line: string) => void;
@@ -71,22 +77,31 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   const agents = (options.agents ?? []).map((a) => formatAddress(parseAddress(a, '--agent')));
   const id = `coord-${randomBytes(4).toString('hex')}`;
   const durable = options.durable ?? true;
-  const store = new StateStore(openDatabase(options.stateDir ?? defaultStateDir(), { durable }), durable);
+  const stateDir = options.stateDir ?? defaultStateDir();
+  const store = new StateStore(openDatabase(stateDir, { durable, log }), durable, log);
   const keepMs = options.keepMs ?? 7 * 86_400_000;
+  // Deletes in the background (see state/reclaimer.ts): start-up does not wait for it.
   const purge = () => {
-    const purged = store.purge(Date.now() - keepMs);
-    if (purged) log(`purged ${purged} job(s) that ended more than ${formatDuration(keepMs)} ago`);
+    const purging = store.purge(Date.now() - keepMs);
+    if (purging) void store.reclaimer.idle().then(() => log(`purged ${purging} job(s) that ended more than ${formatDuration(keepMs)} ago`));
   };
   purge();
   const purgeTimer = setInterval(purge, 3_600_000).unref();
-  const blobs = new BlobStore();
+  const blobs = new BlobStore(undefined, undefined, { dir: uploadDir(stateDir), quotaBytes: options.uploadQuotaBytes ?? DEFAULT_UPLOAD_QUOTA_BYTES });
   const cluster = new Cluster(store, blobs, log, security, options.deadAfterMs, {
     defaultMs: options.defaultTimeLimitMs ?? DEFAULT_TIME_LIMIT_MS,
     maxMs: options.maxTimeLimitMs ?? 0,
   });
   const refused = refusalLogger(log);
   const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), interceptors: serverInterceptors(security, refused) });
-  server.addService(wireServices().CoordinatorService.service, coordinatorService(cluster, blobs, id, { uploadIdleMs: options.uploadIdleMs ?? 30_000, maxBlobBytes: options.maxBlobBytes ?? 1024 ** 3 }));
+  server.addService(wireServices().CoordinatorService.service, coordinatorService(cluster, blobs, id, {
+    uploadIdleMs: options.uploadIdleMs ?? 30_000,
+    maxBlobBytes: options.maxBlobBytes ?? 1024 ** 3,
+    diskFull: () => {
+      store.diskFilled();
+      return store.disk.refuse();
+    },
+  }));
   const bindTo = formatAddress({ host, port: options.port ?? 0 });
   const port = await bindServer(server, bindTo, security, 'coordinator', refused);
   for (const a of agents) cluster.addAgent(a);
@@ -103,6 +118,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
       await discovery?.close();
       cluster.close();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      blobs.close();
       store.close();
     },
   };

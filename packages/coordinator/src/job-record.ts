@@ -9,6 +9,8 @@
  */
 import type { FinalJobState, JobEvent, JobSpec, JobState, JobSummary, LogLine, RunningTask, SubmitRequest } from '@picompute/sdk/wire';
 import { FoldPlan } from './fold-plan.js';
+import { JobInputs } from './job-inputs.js';
+import { PendingQueue } from './pending-queue.js';
 import { TaskTable } from './task-table.js';
 import type { JobRow, TaskRow } from './state/store.js';
 
@@ -30,11 +32,15 @@ export class JobRecord {
   /** Why the job is PENDING (or why it ended without running), Slurm's words. */
   reason = '';
   error = '';
+  /**
+   * Map outputs waiting to be folded (fold jobs only): a map job's outputs
+   * are its result and live in the state database alone, not here too.
+   */
   readonly outputs: (Buffer | undefined)[];
   readonly attempts: Uint16Array;
   readonly done: Uint8Array;
   /** Task indices waiting for a node; lost tasks go back on the end. */
-  pending: number[];
+  readonly pending: PendingQueue;
   /** Tasks out on nodes: the node's id and when the task was sent there. */
   readonly running = new Map<number, { node: string; since: number }>();
   doneCount = 0;
@@ -50,6 +56,8 @@ export class JobRecord {
   readonly watchers = new Set<Watcher>();
   startedAt = 0;
   endedAt = 0;
+  /** Resolves when the job's inputs are all in the state database (see Cluster.submit). */
+  stored: Promise<void> = Promise.resolve();
   cores = 0;
   readonly total: number;
   /** Each map task's state and last run (`picompute tasks`). */
@@ -59,29 +67,33 @@ export class JobRecord {
   constructor(
     readonly id: string,
     readonly request: SubmitRequest,
-    public inputs: Buffer[],
+    readonly inputs: JobInputs,
     readonly submittedAt: number,
+    doneAlready?: (job: JobRecord) => number,
   ) {
-    this.total = inputs.length;
-    this.taskTable = new TaskTable(inputs.length);
-    this.outputs = new Array(inputs.length);
-    this.attempts = new Uint16Array(inputs.length);
-    this.done = new Uint8Array(inputs.length);
-    this.pending = inputs.map((_, i) => i);
-    this.fold = request.hasReduce ? new FoldPlan(inputs.length) : undefined;
+    this.total = inputs.count;
+    this.taskTable = new TaskTable(this.total);
+    this.fold = request.hasReduce ? new FoldPlan(this.total) : undefined;
+    this.outputs = this.fold ? new Array(this.total) : [];
+    this.attempts = new Uint16Array(this.total);
+    this.done = new Uint8Array(this.total);
+    const already = doneAlready?.(this) ?? 0;
+    this.pending = new PendingQueue(this.total, (i) => this.done[i] === 1, already);
   }
 
   /** A job read back after a coordinator restart: done tasks stay done, the rest run again. */
   static recover(row: JobRow, tasks: TaskRow[]): JobRecord {
-    const job = new JobRecord(String(row.id), JSON.parse(row.request) as SubmitRequest, tasks.map((t) => t.input), row.submitted_at);
-    job.pending = [];
-    for (const t of tasks) {
-      job.attempts[t.idx] = t.attempts;
-      if (t.done) {
-        job.outputDone(t.idx, t.output ?? Buffer.alloc(0));
-        job.taskTable.set(t.idx, 'COMPLETED');
-      } else job.pending.push(t.idx);
-    }
+    const inputs = JobInputs.fromFrames(tasks.map((t) => t.input));
+    const job = new JobRecord(String(row.id), JSON.parse(row.request) as SubmitRequest, inputs, row.submitted_at, (j) => {
+      for (const t of tasks) {
+        j.attempts[t.idx] = t.attempts;
+        if (t.done) {
+          j.outputDone(t.idx, t.output ?? Buffer.alloc(0));
+          j.taskTable.set(t.idx, 'COMPLETED');
+        }
+      }
+      return j.doneCount;
+    });
     job.attemptsTotal = row.attempts;
     job.startedAt = row.started_at;
     if (row.started_at) job.state = 'RUNNING';
@@ -113,7 +125,7 @@ export class JobRecord {
   /** Records a map output (once per index). */
   outputDone(index: number, output: Buffer): void {
     this.done[index] = 1;
-    this.outputs[index] = output;
+    if (this.fold) this.outputs[index] = output;
     this.doneCount++;
     this.fold?.outputDone(index, this.doneCount === this.total);
   }

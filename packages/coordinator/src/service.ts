@@ -7,15 +7,20 @@ import * as grpc from '@grpc/grpc-js';
 import { formatAddress, parseAddress } from '@picompute/sdk/wire';
 import type * as W from '@picompute/sdk/wire';
 import { FINAL_STATES } from '@picompute/sdk/wire';
-import type { BlobStore } from './blob-store.js';
+import type { BlobStore, Receiver } from './blob-store.js';
+import { UploadQuotaError } from './upload-spill.js';
 import { UserError } from './cluster.js';
 import type { Cluster } from './cluster.js';
+import { DiskFullError, isDiskFull } from './state/disk-space.js';
 
 const RESULT_CHUNK_BYTES = 1024 * 1024;
 /** About 50 bytes each on the wire: ~500 KB a message, well under the message limit. */
 const TASKS_PER_CHUNK = 10_000;
+/** Outputs read from the state database per turn when streaming a result. */
+const RESULT_PAGE_VALUES = 8192;
 
 function fail(err: unknown): Partial<grpc.StatusObject> {
+  if (err instanceof DiskFullError) return { code: grpc.status.RESOURCE_EXHAUSTED, details: err.message };
   if (err instanceof UserError) return { code: err.notFound ? grpc.status.NOT_FOUND : grpc.status.INVALID_ARGUMENT, details: err.message };
   return { code: grpc.status.INTERNAL, details: (err as Error).message };
 }
@@ -59,9 +64,14 @@ function notWritten(jobId: string, err: Error): Error {
   return new Error(`job ${jobId} was accepted but could not be written to disk (${err.message}); it may not survive a coordinator restart`);
 }
 
+/** gRPC metadata naming the user an upload is for (see the SDK's CoordinatorRpc.putBlob). */
+export const UPLOAD_USER_HEADER = 'picompute-user';
+
 export interface UploadLimits {
   uploadIdleMs: number;
   maxBlobBytes: number;
+  /** Marks the disk full and returns the error a refused upload carries. */
+  diskFull: () => Error;
 }
 
 export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinatorId: string, limits: UploadLimits): grpc.UntypedServiceImplementation {
@@ -70,7 +80,7 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
       try {
         const job = cluster.submit(call.request);
         // The id goes back once the job is on disk; its tasks start meanwhile.
-        cluster.synced().then(
+        job.stored.then(() => cluster.synced()).then(
           () => callback(null, { jobId: job.id }),
           (err: Error) => callback(fail(notWritten(job.id, err)), null),
         );
@@ -123,32 +133,57 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
         return;
       }
       const id = job.id;
-      cluster.synced().then(
+      job.stored.then(() => cluster.synced()).then(
         () => watchInto(cluster, call, id),
         (err: Error) => failStream(call, notWritten(id, err)),
       );
     },
 
     getResult(call: grpc.ServerWritableStream<W.GetResultRequest, W.ResultChunk>) {
+      if (call.request.partial) return partialInto(cluster, call);
+      let pages: ReturnType<Cluster['resultPages']>;
       try {
-        const { reduced, values, indices } = call.request.partial ? { reduced: false, ...cluster.partialResult(call.request.jobId) } : { ...cluster.result(call.request.jobId), indices: undefined };
-        let from = 0;
-        let size = 0;
-        const flush = (to: number) => {
-          call.write({ reduced, values: values.slice(from, to), indices: indices?.slice(from, to) ?? [] });
-          from = to;
-          size = 0;
-        };
-        for (let i = 0; i < values.length; i++) if ((size += values[i]!.length) >= RESULT_CHUNK_BYTES) flush(i + 1);
-        flush(values.length);
-        call.end();
+        pages = cluster.resultPages(call.request.jobId);
       } catch (err) {
-        failStream(call, err);
+        return failStream(call, err);
       }
+      // A page per turn of the event loop, and none while the stream's buffer is full: heartbeats
+      // and other calls go on while a job of a million outputs streams out.
+      let first = true;
+      const send = () => {
+        if (call.cancelled || call.destroyed) return;
+        let values: Buffer[];
+        try {
+          values = pages.page(RESULT_PAGE_VALUES);
+        } catch (err) {
+          return failStream(call, err);
+        }
+        if (values.length === 0 && !first) return call.end();
+        first = false;
+        let ready = true;
+        let chunk: Buffer[] = [];
+        let size = 0;
+        for (const v of values) {
+          chunk.push(v);
+          size += v.length;
+          if (size >= RESULT_CHUNK_BYTES) {
+            ready = call.write({ reduced: pages.reduced, values: chunk });
+            chunk = [];
+            size = 0;
+          }
+        }
+        if (chunk.length || values.length === 0) ready = call.write({ reduced: pages.reduced, values: chunk });
+        if (values.length === 0) return call.end();
+        if (ready) setImmediate(send);
+        else call.once('drain', send);
+      };
+      send();
     },
 
     putBlob(call: grpc.ServerReadableStream<W.BlobChunk, W.PutBlobReply>, callback: grpc.sendUnaryData<W.PutBlobReply>) {
-      const parts: Buffer[] = [];
+      // Any holder of the cluster key is trusted to say who it is (as SubmitRequest.user); this names whose quota an upload counts against.
+      const user = String(call.metadata.get(UPLOAD_USER_HEADER)[0] ?? '') || 'unknown';
+      let receiver: Receiver | undefined;
       let hash = '';
       let size = 0;
       let done = false;
@@ -156,30 +191,47 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
         if (done) return;
         done = true;
         clearTimeout(idle);
-        parts.length = 0;
+        receiver?.abort();
         callback({ code, details }, null);
         call.destroy();
       };
-      // An upload that stalls holds memory: drop it.
+      const refuseError = (err: unknown) => {
+        if (isDiskFull(err)) return refuse(grpc.status.RESOURCE_EXHAUSTED, limits.diskFull().message);
+        if (err instanceof UploadQuotaError) return refuse(grpc.status.RESOURCE_EXHAUSTED, err.message);
+        refuse(grpc.status.INVALID_ARGUMENT, (err as Error).message);
+      };
+      // An upload that stalls holds resources: drop it.
       let idle = setTimeout(() => refuse(grpc.status.DEADLINE_EXCEEDED, `upload sent nothing for ${limits.uploadIdleMs / 1000}s; dropped`), limits.uploadIdleMs);
       call.on('data', (chunk: W.BlobChunk) => {
+        if (done) return;
         idle.refresh();
         if (chunk.hash && !hash) hash = chunk.hash;
         size += chunk.data.length;
         if (size > limits.maxBlobBytes) return refuse(grpc.status.RESOURCE_EXHAUSTED, `upload is larger than this coordinator's limit of ${limits.maxBlobBytes} bytes`);
-        parts.push(chunk.data);
+        try {
+          receiver ??= blobs.receive(hash, user, refuseError);
+          // The disk is slower than the network: hold the sender back rather than buffer.
+          if (!receiver.write(chunk.data)) {
+            call.pause();
+            receiver.onDrain(() => call.resume());
+          }
+        } catch (err) {
+          refuseError(err);
+        }
       });
       call.on('error', () => refuse(grpc.status.CANCELLED, 'upload cancelled'));
       call.on('end', () => {
         if (done) return;
-        done = true;
-        clearTimeout(idle);
-        try {
-          blobs.put(hash, parts);
-          callback(null, { hash, size });
-        } catch (err) {
-          callback({ code: grpc.status.INVALID_ARGUMENT, details: (err as Error).message }, null);
-        }
+        receiver ??= blobs.receive(hash, user, refuseError);
+        receiver.finish().then(
+          () => {
+            if (done) return;
+            done = true;
+            clearTimeout(idle);
+            callback(null, { hash, size });
+          },
+          refuseError,
+        );
       });
     },
 
@@ -193,4 +245,23 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
       call.end();
     },
   };
+}
+
+/** The outputs a cancelled or failed job did finish, with their indices (`result ID --partial`): in chunks of about a MiB. */
+function partialInto(cluster: Cluster, call: grpc.ServerWritableStream<W.GetResultRequest, W.ResultChunk>): void {
+  try {
+    const { values, indices } = cluster.partialResult(call.request.jobId);
+    let from = 0;
+    let size = 0;
+    const flush = (to: number) => {
+      call.write({ reduced: false, values: values.slice(from, to), indices: indices.slice(from, to) });
+      from = to;
+      size = 0;
+    };
+    for (let i = 0; i < values.length; i++) if ((size += values[i]!.length) >= RESULT_CHUNK_BYTES) flush(i + 1);
+    flush(values.length);
+    call.end();
+  } catch (err) {
+    failStream(call, err);
+  }
 }

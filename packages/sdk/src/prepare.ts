@@ -7,12 +7,14 @@
 import { userInfo } from 'node:os';
 import { bundleJob, clientBundleDir, importBundle, JobFileError, UnsafeDirError } from './bundle.js';
 import { encode } from './codec.js';
+import { InputCaps } from './input-caps.js';
 import { isFoldJob } from './job.js';
 import type { JobArgs } from './job.js';
 import { parseTimeLimit } from './time-limit.js';
 import { parseSize } from './units.js';
 import type * as W from './wire/messages.js';
-import { MAX_VALUE_BYTES } from './wire/options.js';
+import { BLOB_CHUNK_BYTES, MAX_VALUE_BYTES } from './wire/options.js';
+import { FramePacker } from './framing.js';
 import { encodeShared } from './shared.js';
 import { mapUserStacks, userStack } from './user-stack.js';
 
@@ -43,6 +45,10 @@ export interface SubmitOptions {
    * (A gateway submitting for others sets it; any holder of the cluster key is trusted.)
    */
   user?: string;
+  /** Stop the submit when inputs(args) yields more inputs than this; default 10,000,000 (`--max-inputs`). */
+  maxInputs?: number;
+  /** Stop the submit when the encoded inputs add up to more bytes than this; default 4 GiB (`--max-input-bytes`). */
+  maxInputBytes?: number;
 }
 
 /** A job file bundled, checked and with its inputs encoded: everything before the first RPC. */
@@ -50,8 +56,10 @@ export interface PreparedJob {
   request: Omit<W.SubmitRequest, 'bundleHash' | 'inputsHash'>;
   bundle: Buffer;
   bundleHash: string;
-  /** The encoded inputs, one per task. */
-  inputs: Buffer[];
+  /** The encoded inputs, length-prefixed (see framing.ts) in upload-sized chunks. */
+  packedInputs: Buffer[];
+  /** Their size in bytes, headers included. */
+  packedBytes: number;
   /** The encoded value of the job's `shared(args)`, named by its sha256; absent without `shared`. */
   shared?: { hash: string; bytes: Buffer };
 }
@@ -74,19 +82,21 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
     if (err instanceof JobFileError) throw new JobFileError(`${file} is ${err.message}`);
     throw new JobFileError(`${file} failed while loading: ${userStack(err)}`);
   }
-  const frames: Buffer[] = [];
+  const frames = new FramePacker(BLOB_CHUNK_BYTES);
+  const caps = new InputCaps(file, options.maxInputs, options.maxInputBytes);
   try {
     for await (const input of await job.inputs(args)) {
       let frame: Buffer;
       try {
         frame = encode(input);
       } catch (err) {
-        throw new JobFileError(`input ${frames.length} from inputs(args) cannot be sent to the agents: ${(err as Error).message}`);
+        throw new JobFileError(`input ${frames.count} from inputs(args) cannot be sent to the agents: ${(err as Error).message}`);
       }
       if (frame.length > MAX_VALUE_BYTES) {
-        throw new JobFileError(`input ${frames.length} is ${mib(frame.length)} encoded; a task's input must stay under ${mib(MAX_VALUE_BYTES)}: split the work into more, smaller tasks`);
+        throw new JobFileError(`input ${frames.count} is ${mib(frame.length)} encoded; a task's input must stay under ${mib(MAX_VALUE_BYTES)}: split the work into more, smaller tasks`);
       }
-      frames.push(frame);
+      caps.add(frame.length);
+      frames.add(frame);
     }
   } catch (err) {
     if (err instanceof JobFileError) throw err;
@@ -97,7 +107,7 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
     shared,
     request: {
       name: options.name ?? job.name ?? bundle.entry.replace(/^.*\//, '').replace(/\.[cm]?[jt]s$/, ''),
-      taskCount: frames.length,
+      taskCount: frames.count,
       hasReduce: isFoldJob(job),
       args,
       timeLimitMs,
@@ -114,7 +124,8 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
     },
     bundle: bundle.code,
     bundleHash: bundle.hash,
-    inputs: frames,
+    packedBytes: frames.bytes,
+    packedInputs: frames.finish(),
   };
 }
 

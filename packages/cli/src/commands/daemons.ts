@@ -96,9 +96,10 @@ export function registerDaemons(program: Command): void {
     .option('--keep <duration>', 'how long finished jobs and their results are kept', '7d')
     .option('--default-time-limit <duration>', "per-task time limit of a job submitted without --time-limit, so a task that never settles cannot hold its job forever (like Slurm's DefaultTime)", '1h')
     .option('--max-time-limit <duration>', "the most --time-limit a job may ask for; a submit over it is refused (like Slurm's MaxTime; default: no cap)")
+    .option('--upload-quota <size>', "disk one user's uploaded inputs may hold while they wait for their submit (default 2G)")
     .action(
-      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string; defaultTimeLimit: string; maxTimeLimit?: string }) => {
-        const { parseDuration } = await import('@picompute/sdk/units');
+      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string; defaultTimeLimit: string; maxTimeLimit?: string; uploadQuota?: string }) => {
+        const { parseDuration, parseSize } = await import('@picompute/sdk/units');
         const { startCoordinator } = await import('@picompute/coordinator');
         await serve('coordinator', async (say) => startCoordinator({
           host: flags.host,
@@ -108,6 +109,7 @@ export function registerDaemons(program: Command): void {
           keepMs: parseDuration(flags.keep, '--keep'),
           defaultTimeLimitMs: parseDuration(flags.defaultTimeLimit, '--default-time-limit'),
           maxTimeLimitMs: flags.maxTimeLimit === undefined ? undefined : parseDuration(flags.maxTimeLimit, '--max-time-limit'),
+          uploadQuotaBytes: flags.uploadQuota === undefined ? undefined : parseSize(flags.uploadQuota, '--upload-quota') * 1024 * 1024,
           security: await securityFrom(flags),
           maxMessageBytes: await maxMessageBytes(flags.maxMessage),
           mdns: flags.mdns && mdnsEnabled(),

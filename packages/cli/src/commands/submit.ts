@@ -2,6 +2,7 @@
 import { inspect } from 'node:util';
 import type { Command } from 'commander';
 import type { SecurityFlags } from '@picompute/sdk/auth';
+import { parseSize } from '@picompute/sdk/units';
 import { action, collect, EXIT_JOB_FAILED, EXIT_OK, parseArgs, parseCount, parseInteger, UsageError } from '../errors.js';
 import { connectOrLocal } from '../connect-flags.js';
 import { withSecurityFlags } from '../security-flags.js';
@@ -25,6 +26,8 @@ interface SubmitFlags extends SecurityFlags {
   json?: boolean;
   stream?: boolean;
   verbose?: boolean;
+  maxInputs?: string;
+  maxInputBytes?: string;
 }
 
 export function registerSubmit(program: Command): void {
@@ -45,6 +48,8 @@ export function registerSubmit(program: Command): void {
     .option('--constraint <label>', 'only nodes with this label')
     .option('--dependency <afterok:ID>', 'start after job ID completes; cancelled if it does not')
     .option('--max-running <n>', "at most n of the job's tasks run at once, cluster-wide (like Slurm's --array=…%n; default: no cap)")
+    .option('--max-inputs <n>', 'stop before submitting when inputs(args) yields more than n inputs (default 10000000)')
+    .option('--max-input-bytes <size>', 'stop before submitting when the encoded inputs exceed size, e.g. 8G (default 4G)')
     .option('--no-wait', 'queue the job, print its id and return (like sbatch)')
     .option('--json', 'print one JSON object: jobId, state, result or error, stats')
     .option('--stream', 'print one JSON line per task output as it finishes, {"index":N,"value":…} (a fold job’s result last, {"result":…})')
@@ -75,6 +80,8 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
     constraint: flags.constraint,
     dependency: flags.dependency === undefined ? undefined : parseDependency(flags.dependency),
     maxRunning: flags.maxRunning === undefined ? undefined : parseCount(flags.maxRunning, '--max-running'),
+    maxInputs: flags.maxInputs === undefined ? undefined : parseCount(flags.maxInputs, '--max-inputs'),
+    maxInputBytes: flags.maxInputBytes === undefined ? undefined : parseSize(flags.maxInputBytes, '--max-input-bytes') * 1024 * 1024,
   });
   preparing.catch(() => {});
   await import('@picompute/sdk/client');

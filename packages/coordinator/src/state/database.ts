@@ -17,6 +17,7 @@ import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { toIncrementalVacuum } from './migrations.js';
 import { SCHEMA, SCHEMA_VERSION } from './schema.js';
 
 export class StateError extends Error {
@@ -32,7 +33,7 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
  * embedded cluster): no fsync at all, which saves the cost of writing big
  * inputs twice to disk.
  */
-export function openDatabase(stateDir: string, { durable = true } = {}): Database.Database {
+export function openDatabase(stateDir: string, { durable = true, log = (_line: string) => {} } = {}): Database.Database {
   try {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     accessSync(stateDir, constants.W_OK | constants.R_OK);
@@ -49,12 +50,17 @@ export function openDatabase(stateDir: string, { durable = true } = {}): Databas
   }
   try {
     check(db, file, existed);
+    const fresh = !existed || userVersion(db) === 0;
+    // Only possible before the first table: see ./migrations.ts for databases made before schema 2.
+    if (fresh) db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
     db.pragma(durable ? 'synchronous = NORMAL' : 'synchronous = OFF');
     db.pragma('foreign_keys = ON');
-    if (!existed || userVersion(db) === 0) {
+    if (fresh) {
       db.exec(SCHEMA);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    } else if (userVersion(db) < 2 && toIncrementalVacuum(db, file, log)) {
+      db.pragma('user_version = 2');
     }
     return db;
   } catch (err) {

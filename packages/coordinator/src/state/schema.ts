@@ -1,5 +1,6 @@
 /** The coordinator's tables. Bump SCHEMA_VERSION with every change and add a migration. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+// 2: auto_vacuum=INCREMENTAL (no table changed; see ./migrations.ts).
 
 export const SCHEMA = `
 CREATE TABLE jobs (

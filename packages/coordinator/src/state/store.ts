@@ -1,12 +1,19 @@
 /**
  * Everything the coordinator must not forget, in SQLite. Writes from the hot
  * path (task results, attempts, log lines) are queued and committed together
- * once per event-loop turn; a submit and a job's end commit at once.
+ * once per event-loop turn; a submit and a job's end commit at once. Rows
+ * nobody reads again are deleted in the background (./reclaimer.ts).
+ *
+ * A full disk (see ./disk-space.ts) stops only the jobs whose writes failed
+ * (`onNotStored`) and new submits (DiskFullError); nothing else changes.
  */
 import { closeSync, fdatasync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import type Database from 'better-sqlite3';
 import type { LogLine, SubmitRequest } from '@picompute/sdk/wire';
+import { DiskSpace, isDiskFull, RESERVE_BYTES } from './disk-space.js';
+import { Reclaimer } from './reclaimer.js';
 
 export interface JobRow {
   id: number;
@@ -56,15 +63,43 @@ const fdatasyncAsync = promisify(fdatasync);
 const FINAL = "('COMPLETED','FAILED','CANCELLED','TIMEOUT','NODE_FAIL')";
 const JOB_COLUMNS = 'id, name, user, request, state, reason, error, tasks_total, tasks_done, attempts, cpu_ms, max_heap_mb, nodes, cores, submitted_at, started_at, ended_at';
 
+/** A queued write and the job it belongs to (which fails if the write cannot be stored). */
+interface Op {
+  job: number;
+  run: () => void;
+  /** Bytes of values it writes (task outputs, log lines), so a full disk's last room goes to small writes. */
+  bytes?: number;
+  /** A job's final row: tried even when the job's other writes were lost. */
+  end?: boolean;
+}
+
 export class StateStore {
-  readonly #queue: (() => void)[] = [];
+  readonly #queue: Op[] = [];
   #flushScheduled = false;
   readonly #s;
+  readonly disk: DiskSpace;
+  readonly reclaimer: Reclaimer;
+  /** Told (in a later turn) which jobs lost writes to a full disk; the cluster fails them. */
+  onNotStored: (jobs: Set<number>) => void = () => {};
+  /** Jobs that lost writes to a full disk, until they end. */
+  readonly #lost = new Set<number>();
 
   constructor(
     readonly db: Database.Database,
     private readonly durable = true,
+    log: (line: string) => void = () => {},
   ) {
+    // While the disk is full, no automatic checkpoints: they would copy pages into the database
+    // file and grow it into the room kept for ending jobs. The reclaimer checkpoints once it has freed pages.
+    this.disk = new DiskSpace(dirname(db.name), log, () => db.pragma('wal_autocheckpoint = 1000'));
+    if (this.disk.full) db.pragma('wal_autocheckpoint = 0');
+    const store = this;
+    this.reclaimer = new Reclaimer(db, log, {
+      get full() {
+        return store.disk.full;
+      },
+      filled: () => this.diskFilled(),
+    });
     const p = <T extends unknown[] = unknown[]>(sql: string) => db.prepare<T>(sql);
     this.#s = {
       insertJob: p('INSERT INTO jobs (name, user, request, state, tasks_total, submitted_at) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -78,38 +113,91 @@ export class StateStore {
       progress: p('UPDATE jobs SET tasks_done = ? WHERE id = ?'),
       log: p('INSERT INTO logs (job_id, task, node, line) VALUES (?, ?, ?, ?)'),
       end: p('UPDATE jobs SET state = ?, reason = ?, error = ?, tasks_done = ?, attempts = ?, cpu_ms = ?, max_heap_mb = ?, nodes = ?, cores = ?, started_at = ?, ended_at = ?, result = ? WHERE id = ?'),
-      // Inputs are only kept to run tasks again after a restart; an ended job needs none.
-      dropInputs: p('DELETE FROM tasks WHERE job_id = ?'),
       job: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`),
       jobs: p(`SELECT ${JOB_COLUMNS} FROM jobs ORDER BY id`),
       active: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE state NOT IN ${FINAL} ORDER BY id`),
       tasks: p('SELECT t.idx, t.input, max(t.attempts, coalesce(o.attempts, 0)) AS attempts, o.idx IS NOT NULL AS done, o.output FROM tasks t LEFT JOIN outputs o ON o.job_id = t.job_id AND o.idx = t.idx WHERE t.job_id = ? ORDER BY t.idx'),
       outputs: p('SELECT output FROM outputs WHERE job_id = ? ORDER BY idx'),
+      outputPage: p('SELECT idx, output FROM outputs WHERE job_id = ? AND idx >= ? ORDER BY idx LIMIT ?'),
       result: p('SELECT result FROM jobs WHERE id = ?'),
       logs: p('SELECT task, node, line FROM logs WHERE job_id = ? ORDER BY rowid'),
       drained: p('SELECT node FROM drained_nodes'),
       drain: p('INSERT OR IGNORE INTO drained_nodes (node) VALUES (?)'),
       resume: p('DELETE FROM drained_nodes WHERE node = ?'),
-      purge: p(`DELETE FROM jobs WHERE state IN ${FINAL} AND ended_at > 0 AND ended_at < ?`),
+      purge: p(`SELECT id FROM jobs WHERE state IN ${FINAL} AND ended_at > 0 AND ended_at < ?`).pluck(),
+      // Rows an ended job left behind (a coordinator stopped while reclaiming, or a database from before schema 2).
+      leftInputs: p(`SELECT id FROM jobs WHERE state IN ${FINAL} AND EXISTS (SELECT 1 FROM tasks WHERE job_id = jobs.id)`).pluck(),
+      leftOutputs: p(`SELECT id FROM jobs WHERE state IN ${FINAL} AND (state <> 'COMPLETED' OR json_extract(request, '$.hasReduce')) AND EXISTS (SELECT 1 FROM outputs WHERE job_id = jobs.id)`).pluck(),
     };
+    for (const id of this.#s.leftInputs.all() as number[]) this.reclaimer.drop(id, 'inputs');
+    for (const id of this.#s.leftOutputs.all() as number[]) this.reclaimer.drop(id, 'outputs');
   }
 
   // ---------------------------------------------------------------- written at once
 
   /**
-   * Stores a new job with its inputs and bundle, committed at once. It is on
-   * disk only when `synced()` resolves: the client must not be told the job
-   * id before that.
+   * Stores a new job's row and bundle, committed at once; its inputs follow
+   * with insertInputs. It is on disk only when those are in and `synced()`
+   * resolves: the client must not be told the job id before that.
    */
-  insertJob(request: SubmitRequest, inputs: readonly Buffer[], bundle: Buffer, submittedAt: number): number {
+  insertJob(request: SubmitRequest, taskCount: number, bundle: Buffer, submittedAt: number): number {
     this.flush();
-    return this.db.transaction(() => {
-      const id = Number(this.#s.insertJob.run(request.name, request.user, JSON.stringify(request), 'PENDING', inputs.length, submittedAt).lastInsertRowid);
-      // Inputs are kept only to run tasks again after a restart: state that dies with its process needs none.
-      if (this.durable) for (let i = 0; i < inputs.length; i++) this.#s.insertTask.run(id, i, inputs[i]);
-      this.#s.putBlob.run(request.bundleHash, bundle);
-      return id;
-    })();
+    if (this.disk.full) throw this.disk.refuse();
+    return this.#orDiskFull(() =>
+      this.db.transaction(() => {
+        const id = Number(this.#s.insertJob.run(request.name, request.user, JSON.stringify(request), 'PENDING', taskCount, submittedAt).lastInsertRowid);
+        this.#s.putBlob.run(request.bundleHash, bundle);
+        return id;
+      })(),
+    );
+  }
+
+  /**
+   * Stores the inputs of tasks `from`… for about `budgetMs` (one commit) and
+   * returns the index to go on from: two million rows take seconds, which
+   * would stop every heartbeat and call if done in one turn. A job whose
+   * task rows are fewer than its count was never acknowledged (see
+   * activeJobs). Inputs are kept only to run tasks again after a restart:
+   * state that dies with its process stores none.
+   */
+  insertInputs(id: number, inputs: { readonly count: number; get(index: number): Buffer }, from: number, budgetMs: number): number {
+    if (!this.durable) return inputs.count;
+    const deadline = performance.now() + budgetMs;
+    return this.#orDiskFull(() =>
+      this.db.transaction(() => {
+        let i = from;
+        // Checking the clock every 256 rows costs nothing next to the inserts.
+        while (i < inputs.count) {
+          const end = Math.min(inputs.count, i + 256);
+          for (; i < end; i++) this.#s.insertTask.run(id, i, inputs.get(i));
+          if (performance.now() > deadline) break;
+        }
+        return i;
+      })(),
+    );
+  }
+
+  #orDiskFull<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      this.diskFilled();
+      throw this.disk.refuse();
+    }
+  }
+
+  /** The disk under the state dir is full (found by a write here, or by an upload). */
+  diskFilled(): void {
+    if (this.disk.full) return;
+    this.db.pragma('wal_autocheckpoint = 0');
+    this.disk.filled();
+  }
+
+  /** Whether some of the job's writes were lost to a full disk: it must not be reported COMPLETED. */
+  lost(id: number): boolean {
+    this.flush();
+    return this.#lost.has(id);
   }
 
   /**
@@ -129,38 +217,45 @@ export class StateStore {
 
   #walFd: number | undefined;
 
-  /** A job ended: its final row, with what is queued before it. */
-  endJob(id: number, end: JobEnd): void {
-    this.#queue.push(() => {
-      this.#s.end.run(end.state, end.reason, end.error, end.tasksDone, end.attempts, end.cpuMs, end.maxHeapMb, end.nodes.join(','), end.cores, end.startedAt, end.endedAt, end.result ?? null, id);
-      // A job that did not complete keeps its inputs (until --keep purges it) for `picompute requeue ID --failed`.
-      if (end.state === 'COMPLETED') this.#s.dropInputs.run(id);
-    });
+  /**
+   * A job ended: its final row, with what is queued before it. What nobody
+   * will read again goes in the background: the inputs of a job that
+   * completed (a job that did not keeps them for `requeue ID --failed` until
+   * --keep purges it), and its outputs unless `keepOutputs` (they are its
+   * result, or what `result --partial` and `requeue` read).
+   */
+  endJob(id: number, end: JobEnd, keepOutputs: boolean): void {
+    this.#lost.delete(id);
+    this.#queue.push({ job: id, end: true, run: () => this.#s.end.run(end.state, end.reason, end.error, end.tasksDone, end.attempts, end.cpuMs, end.maxHeapMb, end.nodes.join(','), end.cores, end.startedAt, end.endedAt, end.result ?? null, id) });
     this.flush();
+    if (this.durable && end.state === 'COMPLETED') this.reclaimer.drop(id, 'inputs');
+    if (!keepOutputs) this.reclaimer.drop(id, 'outputs');
   }
 
   setDrained(node: string, drained: boolean): void {
     (drained ? this.#s.drain : this.#s.resume).run(node);
   }
 
-  /** Deletes finished jobs that ended before `before` (ms since epoch); returns how many. */
+  /** Deletes, in the background, finished jobs that ended before `before` (ms since epoch); returns how many. */
   purge(before: number): number {
-    return this.#s.purge.run(before).changes;
+    const ids = this.#s.purge.all(before) as number[];
+    for (const id of ids) this.reclaimer.drop(id, 'job');
+    return ids.length;
   }
 
   // ---------------------------------------------------------------- written once per turn
 
   started(id: number, at: number): void {
-    this.#later(() => this.#s.started.run('RUNNING', at, id));
+    this.#later(id, () => this.#s.started.run('RUNNING', at, id));
   }
 
   reason(id: number, reason: string): void {
-    this.#later(() => this.#s.reason.run(reason, id));
+    this.#later(id, () => this.#s.reason.run(reason, id));
   }
 
   /** A task runs again (after a lost node or a retry): the count caps re-runs across restarts. */
   attempt(id: number, index: number, attempts: number): void {
-    this.#later(() => this.#s.attempt.run(attempts, id, index));
+    this.#later(id, () => this.#s.attempt.run(attempts, id, index));
   }
 
   /**
@@ -169,27 +264,64 @@ export class StateStore {
    * at all when the state dies with its process.
    */
   taskDone(id: number, index: number, attempts: number, output: Buffer, done: number, forResult = true): void {
-    if (forResult || this.durable) this.#later(() => this.#s.taskDone.run(id, index, attempts, output));
+    if (forResult || this.durable) this.#later(id, () => this.#s.taskDone.run(id, index, attempts, output), output.length);
     // One progress write per job per turn, however many tasks finished in it.
-    if (!this.#progress.has(id)) this.#later(() => this.#s.progress.run(this.#progress.get(id), id));
+    if (!this.#progress.has(id)) this.#later(id, () => this.#s.progress.run(this.#progress.get(id), id));
     this.#progress.set(id, done);
   }
 
   readonly #progress = new Map<number, number>();
 
   logs(id: number, lines: readonly LogLine[]): void {
-    if (lines.length) this.#later(() => lines.forEach((l) => this.#s.log.run(id, l.task, l.node, l.line)));
+    if (lines.length) this.#later(id, () => lines.forEach((l) => this.#s.log.run(id, l.task, l.node, l.line)), lines.reduce((n, l) => n + l.line.length, 0));
   }
 
   flush(): void {
     if (this.#queue.length === 0) return;
     const ops = this.#queue.splice(0);
-    this.db.transaction(() => ops.forEach((op) => op()))();
-    this.#progress.clear();
+    try {
+      this.db.transaction(() => ops.forEach((op) => op.run()))();
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      this.#flushOnFullDisk(ops);
+    } finally {
+      this.#progress.clear();
+    }
   }
 
-  #later(op: () => void): void {
-    this.#queue.push(op);
+  /**
+   * The turn's commit failed for want of disk (and was rolled back). With the
+   * reserve given back, each write is tried on its own, so a job whose writes
+   * fit (its end, a log line) keeps them; the jobs whose writes did not fit
+   * are named to the cluster, which fails them. Writes of values may use only
+   * a quarter of the reserve between them: the rest is for ending those jobs
+   * and deleting their outputs, which needs room in the WAL too.
+   */
+  #flushOnFullDisk(ops: Op[]): void {
+    this.diskFilled();
+    const lost = new Set<number>();
+    let budget = RESERVE_BYTES / 4;
+    for (const op of ops) {
+      if (lost.has(op.job) && !op.end) continue;
+      if ((op.bytes ?? 0) > budget) {
+        lost.add(op.job);
+        continue;
+      }
+      budget -= op.bytes ?? 0;
+      try {
+        this.db.transaction(op.run)();
+      } catch (err) {
+        if (!isDiskFull(err)) throw err;
+        if (!op.end) lost.add(op.job);
+      }
+    }
+    for (const id of lost) this.#lost.add(id);
+    // In a later turn: the cluster ends those jobs, which writes again.
+    if (lost.size) setImmediate(() => this.onNotStored(lost));
+  }
+
+  #later(job: number, run: () => void, bytes = 0): void {
+    this.#queue.push({ job, run, bytes });
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => {
@@ -209,12 +341,32 @@ export class StateStore {
     return this.#s.jobs.all() as JobRow[];
   }
 
+  /**
+   * Unfinished jobs with their tasks. A job with fewer task rows than tasks
+   * was cut short while its inputs were being stored, so its client was never
+   * told its id: it is ended FAILED here, saying why, and not returned.
+   */
   activeJobs(): { job: JobRow; tasks: TaskRow[] }[] {
-    return (this.#s.active.all() as JobRow[]).map((job) => ({ job, tasks: this.#s.tasks.all(job.id) as TaskRow[] }));
+    const active: { job: JobRow; tasks: TaskRow[] }[] = [];
+    for (const job of this.#s.active.all() as JobRow[]) {
+      const tasks = this.#s.tasks.all(job.id) as TaskRow[];
+      if (tasks.length === job.tasks_total) {
+        active.push({ job, tasks });
+        continue;
+      }
+      const error = 'the coordinator stopped while this job was being submitted, before its id was given out; submit it again';
+      this.endJob(job.id, { state: 'FAILED', reason: '', error, tasksDone: 0, attempts: 0, cpuMs: 0, maxHeapMb: 0, nodes: [], cores: 0, startedAt: job.submitted_at, endedAt: Date.now(), result: undefined }, false);
+    }
+    return active;
   }
 
   outputs(id: number): Buffer[] {
     return (this.#s.outputs.all(id) as { output: Buffer | null }[]).map((r) => r.output ?? Buffer.alloc(0));
+  }
+
+  /** Up to `limit` outputs from index `from` on, with their indices, in order. */
+  outputPage(id: number, from: number, limit: number): { idx: number; output: Buffer }[] {
+    return this.#s.outputPage.all(id, from, limit) as { idx: number; output: Buffer }[];
   }
 
   result(id: number): Buffer | undefined {
@@ -235,6 +387,8 @@ export class StateStore {
 
   close(): void {
     this.flush();
+    this.reclaimer.close();
+    this.disk.close();
     if (this.#walFd !== undefined) closeSync(this.#walFd);
     this.db.close();
   }

@@ -10,8 +10,6 @@ import { loadSecurity } from '../auth/security.js';
 import type { Security } from '../auth/security.js';
 import { randomBytes } from 'node:crypto';
 import { coordinatorFromEnv, discoverTimeoutMs, mdnsEnabled } from '../env.js';
-import { frameChunks, packFrames } from '../framing.js';
-import { BLOB_CHUNK_BYTES } from '../wire/options.js';
 import { prepareJob } from '../prepare.js';
 import type { PreparedJob, SubmitOptions } from '../prepare.js';
 import { formatAddress, parseAddress } from '../wire/options.js';
@@ -128,23 +126,22 @@ export class Client {
    */
   async submitPrepared(job: PreparedJob): Promise<JobHandle> {
     // Small inputs ride in the Submit message itself; large ones go up as a blob, in chunks.
-    const size = job.inputs.reduce((n, f) => n + 4 + f.length, 0);
-    const inline = size <= INLINE_INPUTS_BYTES;
+    const inline = job.packedBytes <= INLINE_INPUTS_BYTES;
     // Inputs are used once: a random upload name, no hashing (see the coordinator's BlobStore).
     const inputsHash = inline ? '' : `upload:${randomBytes(16).toString('hex')}`;
     const uploads: Promise<unknown>[] = [];
-    if (this.inProcessUpload) uploads.push(this.#upload(job.bundleHash, [job.bundle]));
+    if (this.inProcessUpload) uploads.push(this.#upload(job.bundleHash, [job.bundle], job.request.user));
     // Content-addressed like the bundle; sent with every submit (the coordinator keeps one copy per hash).
-    if (job.shared) uploads.push(this.#upload(job.shared.hash, [job.shared.bytes]));
-    if (!inline) uploads.push(this.#upload(inputsHash, frameChunks(job.inputs, BLOB_CHUNK_BYTES)));
+    if (job.shared) uploads.push(this.#upload(job.shared.hash, [job.shared.bytes], job.request.user));
+    if (!inline) uploads.push(this.#upload(inputsHash, job.packedInputs, job.request.user));
     await Promise.all(uploads);
-    const request: W.SubmitRequest = { ...job.request, bundleHash: job.bundleHash, inputsHash, inputs: inline ? packFrames(job.inputs) : Buffer.alloc(0) };
+    const request: W.SubmitRequest = { ...job.request, bundleHash: job.bundleHash, inputsHash, inputs: inline ? Buffer.concat(job.packedInputs) : Buffer.alloc(0) };
     try {
       return await this.#submitWatch(request);
     } catch (err) {
       // The coordinator refuses before it takes the inputs, so they are still there for the second try.
       if (!/bundle \w+ was not uploaded/.test((err as Error).message)) throw err;
-      await this.#upload(job.bundleHash, [job.bundle]);
+      await this.#upload(job.bundleHash, [job.bundle], job.request.user);
       return this.#submitWatch(request);
     }
   }
@@ -158,9 +155,9 @@ export class Client {
     return new JobHandle(first.value.jobId, this.rpc, { first: first.value, rest: events, cancel: () => stream.cancel() });
   }
 
-  async #upload(name: string, parts: Iterable<Buffer>): Promise<unknown> {
+  async #upload(name: string, parts: Iterable<Buffer>, user: string): Promise<unknown> {
     if (this.inProcessUpload) return this.inProcessUpload(name, [...parts]);
-    return this.rpc.putBlob(name, parts);
+    return this.rpc.putBlob(name, parts, user);
   }
 
   /** A handle on a job submitted earlier (by id). */

@@ -158,9 +158,12 @@ export class CoordinatorRpc {
    * Uploads a blob: one buffer (cut into chunks here) or chunks made by the
    * caller. A content-addressed name is checked by the coordinator.
    */
-  putBlob(name: string, blob: Buffer | Iterable<Buffer>): Promise<W.PutBlobReply> {
+  putBlob(name: string, blob: Buffer | Iterable<Buffer>, user = ''): Promise<W.PutBlobReply> {
+    // Whose per-user upload quota this counts against on the coordinator.
+    const metadata = new grpc.Metadata();
+    if (user) metadata.set('picompute-user', user);
     return new Promise((resolve, reject) => {
-      const call = (this.stub.putBlob as Function).call(this.stub, (err: grpc.ServiceError | null, rep: W.PutBlobReply) =>
+      const call = (this.stub.putBlob as Function).call(this.stub, metadata, (err: grpc.ServiceError | null, rep: W.PutBlobReply) =>
         err ? reject(this.#error(err)) : resolve(rep),
       ) as grpc.ClientWritableStream<W.BlobChunk>;
       let first = true;

@@ -1,0 +1,33 @@
+/** A small tmpfs (root only): a disk a test can fill without touching the machine's own. */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const canMount = process.getuid?.() === 0;
+
+export function mountTmpfs(sizeMb: number): { dir: string; unmount: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'picompute-tmpfs-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m,mode=700`, 'tmpfs', dir]);
+  return {
+    dir,
+    unmount() {
+      // Lazy: a daemon killed a moment ago may still hold a file open.
+      execFileSync('umount', ['-l', dir]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Writes a file until the disk has no room left; returns its path. */
+export function fillDisk(dir: string): string {
+  const path = join(dir, 'filler');
+  for (const chunk of [1024 * 1024, 4096]) {
+    try {
+      execFileSync('dd', ['if=/dev/zero', `of=${path}`, `bs=${chunk}`, 'oflag=append', 'conv=notrunc'], { stdio: 'ignore' });
+    } catch {
+      // dd stops with "No space left on device": that is the point.
+    }
+  }
+  return path;
+}
