@@ -120,10 +120,13 @@ describe('outputs nobody reads again are deleted when their job ends', () => {
     expect(await client.job(job.id).result()).toBe(328350);
   });
 
-  it('a failed job loses its outputs; a completed map job keeps them, since they are its result', async () => {
+  it('a failed job keeps the outputs it made (for result --partial and requeue --failed), as a completed map job keeps its result', async () => {
     const failed = await client.submit(fixture('throws.ts'));
     await expect(failed.result()).rejects.toThrow(JobFailedError);
-    expect(await outputsBecome(failed.id, 0)).toBe(0);
+    await sleep(300);
+    const partial = await client.job(failed.id).partialResult();
+    expect(stored(failed.id)).toBe(partial.outputs.size);
+    expect(partial.outputs.size).toBeGreaterThan(0);
     const kept = await client.submit(fixture('values.ts'), { args: { n: '12' } });
     expect(await kept.result()).toHaveLength(12);
     await sleep(300);

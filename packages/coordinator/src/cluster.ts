@@ -756,7 +756,8 @@ export class Cluster {
 
   #finish(job: JobRecord, state: FinalJobState, logs: LogLine[] = []): void {
     // Outputs are committed once per turn: the last ones may have just met a full disk.
-    if (this.store.lost(Number(job.id))) {
+    const lostToDisk = this.store.lost(Number(job.id));
+    if (lostToDisk) {
       state = 'FAILED';
       job.error = this.#notStoredError();
     }
@@ -781,7 +782,9 @@ export class Cluster {
       startedAt: job.startedAt,
       endedAt: job.endedAt,
       result: job.result,
-    }, !(job.fold && state === 'COMPLETED')); // a completed fold's map outputs were only steps to its result
+      // Kept for the result, `result --partial` and `requeue`; not a completed fold's map outputs (steps to its
+      // result), nor those of a job the full disk stopped (the space is needed back).
+    }, !lostToDisk && !(job.fold && state === 'COMPLETED'));
     this.log(`job ${job.id} ${state.toLowerCase()} in ${formatDuration(job.wallMs())}${job.error ? `: ${job.error.split('\n')[0]}` : ''}`);
     this.#notify(job, logs);
     job.watchers.clear();
