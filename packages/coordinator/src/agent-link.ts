@@ -92,6 +92,11 @@ export class AgentLink {
     return this.info?.id ?? this.address;
   }
 
+  /** How long the agent has said nothing, counted in on-time liveness ticks (0 while it talks). */
+  get silentMs(): number {
+    return this.#silentMs;
+  }
+
   get up(): boolean {
     return this.#up;
   }

@@ -42,6 +42,8 @@ export interface TimeLimits {
 
 /** How long `nodes` keeps listing an agent that said goodbye, as `down (stopped)`: long enough to notice it went. */
 export const STOPPED_LISTED_MS = 10 * 60_000;
+/** An agent proving itself at a new address while its old link has been quiet this long has moved (heartbeats come every second). */
+const TWIN_SILENT_MS = 1500;
 /** Time a submit may spend storing inputs per event-loop turn. */
 const INPUT_SLICE_MS = 20;
 
@@ -62,6 +64,8 @@ export class Cluster {
   readonly #logCount = new Map<JobRecord, number>();
   /** Agents forgotten after their goodbye, by address: their last status and when they left. */
   readonly #gone = new Map<string, { status: NodeStatus; at: number }>();
+  /** By agent id: the address of a twin link given up because the agent was already reachable elsewhere. */
+  readonly #spares = new Map<string, string>();
   #tickScheduled = false;
   #closed = false;
   readonly #stillRunning: NodeJS.Timeout;
@@ -125,10 +129,15 @@ export class Cluster {
       {
         up: (l) => {
           const twin = [...this.#links.values()].find((o) => o !== l && o.up && o.id === l.id);
-          if (twin) {
-            // Found twice (named by hand and by mDNS, say): keep the first link.
+          if (twin && twin.silentMs >= TWIN_SILENT_MS) {
+            // The agent moved (a new lease): it just proved the key at the new address, the old link has gone quiet.
+            this.log(`agent ${l.id} moved from ${twin.address} to ${l.address}`);
+            this.#forget(twin, `it moved to ${l.address}`);
+          } else if (twin) {
+            // Found twice (named by hand and by mDNS, say): keep the first link, and this address in case the first goes.
             this.log(`agent ${l.id} is reachable at ${twin.address} and ${l.address}; using ${twin.address}`);
-            this.removeAgent(l.address);
+            this.#spares.set(l.id, l.address);
+            this.#forget(l, 'a twin');
             return;
           }
           this.log(`agent ${l.id} up at ${l.address} (${l.info?.cores} cores)`);
@@ -136,7 +145,15 @@ export class Cluster {
           for (const [address, g] of this.#gone) if (g.status.info.id === l.id) this.#gone.delete(address);
           this.#kick();
         },
-        down: (l, reason) => this.#requeue(l, reason),
+        down: (l, reason) => {
+          this.#requeue(l, reason);
+          // Its twin's address may be where the agent is now.
+          const spare = this.#spares.get(l.id);
+          if (spare && spare !== l.address) {
+            this.#spares.delete(l.id);
+            this.addAgent(spare);
+          }
+        },
         results: (l, results) => this.#onResults(l, results),
         needBundle: (l, hash) => {
           const bytes = this.blobs.get(hash) ?? this.store.bundle(hash);
@@ -156,10 +173,15 @@ export class Cluster {
   removeAgent(address: string, reason = 'removed'): void {
     const link = this.#links.get(address);
     if (!link) return;
-    this.#links.delete(address);
+    this.#forget(link, reason);
+    if (link.info) this.#gone.set(address, { status: { ...this.#status(link), state: 'down (stopped)', coresBusy: 0, tasksInFlight: 0 }, at: Date.now() });
+  }
+
+  /** Stops dialling a link; its running tasks run again elsewhere. */
+  #forget(link: AgentLink, reason: string): void {
+    this.#links.delete(link.address);
     if (link.up) this.#requeue(link, reason);
     link.close();
-    if (link.info) this.#gone.set(address, { status: { ...this.#status(link), state: 'down (stopped)', coresBusy: 0, tasksInFlight: 0 }, at: Date.now() });
   }
 
   /**
