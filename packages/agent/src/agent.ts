@@ -11,7 +11,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { homedir, hostname, networkInterfaces, tmpdir } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { bindServer, refusalLogger, requireKeyUnlessLoopback, serverInterceptors } from '@picompute/sdk/auth';
@@ -21,44 +21,12 @@ import { MAX_MESSAGE_BYTES, formatAddress, inProcessPair, serverOptions, wireNor
 import type { ClientWorkStream, ServerWorkStream } from '@picompute/sdk/wire';
 import type { AgentInfo, FromAgent, ToAgent } from '@picompute/sdk/wire';
 import { BundleCache } from './bundle-cache.js';
+import { agentOptions } from './agent-options.js';
+import type { AgentOptions } from './agent-options.js';
 import { agentInfo } from './node-facts.js';
 import { TaskPools } from './pool.js';
 import { startRegistration } from './register.js';
 import { WorkSession } from './work-session.js';
-
-export interface AgentOptions {
-  /** Default 127.0.0.1; any other address needs `security.key`. */
-  host?: string;
-  /** Cluster key and TLS. */
-  security?: Security;
-  /** 0 picks a free port. */
-  port?: number;
-  /** Worker threads; default: every core. */
-  cores?: number;
-  labels?: string[];
-  id?: string;
-  /** Where bundles are cached; default ~/.cache/picompute/agent. */
-  cacheDir?: string;
-  /** Default per-task heap limit in MiB; default: this node's memory shared by its cores, 256–4096. */
-  taskMemoryMb?: number;
-  /** `host:port` of a coordinator to register with (when it cannot find or name this agent). */
-  coordinator?: string;
-  /** The address the coordinator should dial, when it differs from host:port (NAT, 0.0.0.0). */
-  advertiseAddress?: string;
-  heartbeatMs?: number;
-  /** Publish this agent over mDNS (`_picompute._tcp`) so coordinators find it. */
-  mdns?: boolean;
-  /** Thermal sensor file; tests point it at a fixture. */
-  thermalPath?: string;
-  /** Seconds an idle worker thread lives before it is let go. */
-  idleTimeoutMs?: number;
-  /**
-   * Largest message a peer may send, bytes; default 64 MiB. Results going
-   * back are split to stay under it too (and under the coordinator's 64 MiB).
-   */
-  maxMessageBytes?: number;
-  log?: (line: string) => void;
-}
 
 export interface Agent {
   readonly info: AgentInfo;
@@ -98,29 +66,22 @@ export function defaultTaskMemoryMb(info: AgentInfo): number {
   return Math.min(4096, Math.max(256, Math.floor((info.memoryMb * 0.75) / Math.max(1, info.cores))));
 }
 
-export function defaultCacheDir(): string {
-  const base = process.env.XDG_CACHE_HOME || (homedir() ? join(homedir(), '.cache') : tmpdir());
-  return join(base, 'picompute', 'agent');
-}
 
-export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
-  const host = options.host ?? '127.0.0.1';
-  const security = options.security ?? {};
+export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
+  const options = agentOptions(given);
+  const { host, security, log, cacheDir } = options;
   requireKeyUnlessLoopback(security, host, 'agent');
-  const log = options.log ?? ((line: string) => console.error(`[agent] ${line}`));
-  if (options.cores !== undefined && (!Number.isInteger(options.cores) || options.cores < 1)) throw new RangeError(`--cores must be a whole number ≥ 1, not ${options.cores}`);
-  const cacheDir = options.cacheDir ?? defaultCacheDir();
   const bundles = new BundleCache(cacheDir);
   const sessions = new Set<WorkSession>();
   // Known once the port is bound (the node id is kept per port across restarts).
   let info: AgentInfo;
   let pools: TaskPools;
 
-  const maxMessageBytes = Math.min(options.maxMessageBytes ?? MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES);
+  const maxMessageBytes = Math.min(options.maxMessageBytes, MAX_MESSAGE_BYTES);
   const refused = refusalLogger(log);
   const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), 'grpc.max_send_message_length': maxMessageBytes, interceptors: serverInterceptors(security, refused) });
   const serve = (call: ServerWorkStream<FromAgent>) => {
-    const session = new WorkSession(call, { info, pools, bundles, heartbeatMs: options.heartbeatMs ?? 1000, maxMessageBytes, thermalPath: options.thermalPath, log });
+    const session = new WorkSession(call, { info, pools, bundles, heartbeatMs: options.heartbeatMs, maxMessageBytes, thermalPath: options.thermalPath, log });
     sessions.add(session);
     void session.closed.then(() => sessions.delete(session));
   };
@@ -133,7 +94,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
       callback(null, info);
     },
   });
-  const port = await bindServer(server, formatAddress({ host, port: options.port ?? 0 }), security, 'agent', refused);
+  const port = await bindServer(server, formatAddress({ host, port: options.port }), security, 'agent', refused);
   info = agentInfo({ id: options.id ?? (await stableNodeId(cacheDir, port)), cores: options.cores, labels: options.labels });
   pools = new TaskPools({ threads: info.cores, memoryMb: options.taskMemoryMb ?? defaultTaskMemoryMb(info), idleTimeoutMs: options.idleTimeoutMs });
   const address = formatAddress({ host, port });

@@ -38,7 +38,7 @@ function routeAddress(target: string): Promise<string> {
 }
 
 export function startRegistration(options: RegistrationOptions): { stop(): void } {
-  const target = formatAddress(parseAddress(options.coordinator, '--coordinator'));
+  const target = formatAddress(parseAddress(options.coordinator, 'coordinator'));
   const { CoordinatorService } = wireServices();
   // The agent tells its address only to a coordinator that proves the key (TLS from the key, then the header proof).
   const stub = new CoordinatorService(target, channelCredentials(options.security), clientChannelOptions(options.security)) as unknown as {

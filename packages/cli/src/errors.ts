@@ -10,7 +10,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const USAGE_ERRORS = new Set(['UsageError', 'JobFileError', 'ConnectError', 'RangeError', 'KeyError', 'AuthError', 'StateError']);
+const USAGE_ERRORS = new Set(['UsageError', 'OptionError', 'JobFileError', 'ConnectError', 'RangeError', 'KeyError', 'AuthError', 'StateError']);
 /** gRPC INVALID_ARGUMENT, NOT_FOUND and RESOURCE_EXHAUSTED (a message over the limit): the coordinator refused what the user asked. */
 const USAGE_STATUS = new Set([3, 5, 8]);
 

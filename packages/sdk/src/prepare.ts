@@ -70,8 +70,8 @@ export interface PreparedJob {
  */
 export async function prepareJob(file: string, options: SubmitOptions = {}): Promise<PreparedJob> {
   const args = { ...options.args };
-  const timeLimitMs = typeof options.timeLimit === 'string' ? parseTimeLimit(options.timeLimit, '--time-limit') : (options.timeLimit ?? 0);
-  const memoryMb = typeof options.memPerTask === 'string' ? parseSize(options.memPerTask, '--mem-per-task') : (options.memPerTask ?? 0);
+  const timeLimitMs = typeof options.timeLimit === 'string' ? parseTimeLimit(options.timeLimit, 'timeLimit') : (options.timeLimit ?? 0);
+  const memoryMb = typeof options.memPerTask === 'string' ? parseSize(options.memPerTask, 'memPerTask') : (options.memPerTask ?? 0);
   const bundle = await bundleJob(file);
   let job;
   mapUserStacks();

@@ -13,7 +13,7 @@ const DAY = 24 * HOUR;
 
 const HELP = "use a number with ms, s, m, h or d, like 30s or 5m, or Slurm's MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS, like 90 (minutes) or 1:00:00";
 
-export function parseTimeLimit(text: string, what = '--time-limit'): number {
+export function parseTimeLimit(text: string, what = 'timeLimit'): number {
   const t = text.trim();
   const bad = () => new RangeError(`${what}: "${text}" is not a duration; ${HELP}`);
   if (/[a-z]$/i.test(t)) {

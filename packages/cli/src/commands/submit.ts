@@ -2,6 +2,7 @@
 import { inspect } from 'node:util';
 import type { Command } from 'commander';
 import type { SecurityFlags } from '@picompute/sdk/auth';
+import { parseTimeLimit } from '@picompute/sdk/time-limit';
 import { parseSize } from '@picompute/sdk/units';
 import { action, collect, EXIT_JOB_FAILED, EXIT_OK, parseArgs, parseCount, parseInteger, UsageError } from '../errors.js';
 import { connectOrLocal } from '../connect-flags.js';
@@ -71,8 +72,8 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
   // Under `pnpm picompute` the working directory is the clone: resolve where the user typed the command.
   const preparing = prepareJob(userPath(file), {
     args: parseArgs(flags.arg),
-    timeLimit: flags.timeLimit,
-    memPerTask: flags.memPerTask,
+    timeLimit: flags.timeLimit === undefined ? undefined : parseTimeLimit(flags.timeLimit, '--time-limit'),
+    memPerTask: flags.memPerTask === undefined ? undefined : parseSize(flags.memPerTask, '--mem-per-task'),
     name: flags.name,
     coresPerTask: flags.coresPerTask === undefined ? undefined : parseCount(flags.coresPerTask, '--cores-per-task'),
     retries: flags.retries === undefined ? undefined : parseCount(flags.retries, '--retries', 0),

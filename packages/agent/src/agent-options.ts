@@ -1,0 +1,79 @@
+/**
+ * The agent's options, with their defaults, compiled and checked in this one
+ * place: startAgent() reads only the compiled form, and a bad value is
+ * refused naming the option (the CLI checks its flags before they get here).
+ */
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Security } from '@picompute/sdk/auth';
+import { address, OptionError, wholeNumber } from '@picompute/sdk/options';
+import { MAX_MESSAGE_BYTES } from '@picompute/sdk/wire';
+
+export interface AgentOptions {
+  /** Address to listen on; default 127.0.0.1 (any other needs `security.key`). */
+  host?: string;
+  /** Cluster key and TLS; default none (loopback only). */
+  security?: Security;
+  /** Port to listen on; default 0, a free one. */
+  port?: number;
+  /** Worker threads; default every core. */
+  cores?: number;
+  /** Labels jobs can ask for with a constraint; default none. */
+  labels?: string[];
+  /** Node id; default the host name and a hash of its hardware addresses and port, stable across restarts. */
+  id?: string;
+  /** Where bundles and shared values are cached; default $XDG_CACHE_HOME/picompute/agent (~/.cache/…). */
+  cacheDir?: string;
+  /** Default per-task memory limit, MiB; default this node's memory × ¾ shared by its cores, 256–4096. */
+  taskMemoryMb?: number;
+  /** `host:port` of a coordinator to register with (when it cannot find or name this agent); default none. */
+  coordinator?: string;
+  /** The address the coordinator should dial, when it differs from host:port (NAT, 0.0.0.0); default none. */
+  advertiseAddress?: string;
+  /** Heartbeat period on the Work stream, ms; default 1000 (the coordinator counts a node down after 3 s of silence). */
+  heartbeatMs?: number;
+  /** Publish this agent over mDNS (`_picompute._tcp`) so coordinators find it; default false. */
+  mdns?: boolean;
+  /** SoC temperature file; default /sys/class/thermal/thermal_zone0/temp (tests point it at a fixture). */
+  thermalPath?: string;
+  /** Milliseconds an idle worker thread lives before it is let go; default 30,000 (see pool.ts). */
+  idleTimeoutMs?: number;
+  /**
+   * Largest message a peer may send, bytes; default 64 MiB. Results going
+   * back are split to stay under it too (and under the coordinator's 64 MiB).
+   */
+  maxMessageBytes?: number;
+  /** Where log lines go; default stderr with an `[agent]` prefix. */
+  log?: (line: string) => void;
+}
+
+type Compiled = Required<Pick<AgentOptions, 'host' | 'security' | 'port' | 'labels' | 'cacheDir' | 'heartbeatMs' | 'mdns' | 'maxMessageBytes' | 'log'>> &
+  Omit<AgentOptions, 'host' | 'security' | 'port' | 'labels' | 'cacheDir' | 'heartbeatMs' | 'mdns' | 'maxMessageBytes' | 'log'>;
+
+export function defaultCacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME || (homedir() ? join(homedir(), '.cache') : tmpdir());
+  return join(base, 'picompute', 'agent');
+}
+
+const positive = (name: string, value: number | undefined) => (value === undefined ? undefined : wholeNumber('agent', name, value, 1));
+
+/** The options startAgent() runs with: defaults filled in, every given value checked. */
+export function agentOptions(o: AgentOptions): Compiled {
+  if (o.port !== undefined && (wholeNumber('agent', 'port', o.port) > 65535)) throw new OptionError(`agent option port must be 0–65535, not ${o.port}`);
+  return {
+    ...o,
+    host: o.host ?? '127.0.0.1',
+    security: o.security ?? {},
+    port: o.port ?? 0,
+    cores: positive('cores', o.cores),
+    labels: o.labels ?? [],
+    cacheDir: o.cacheDir ?? defaultCacheDir(),
+    taskMemoryMb: positive('taskMemoryMb', o.taskMemoryMb),
+    coordinator: o.coordinator === undefined ? undefined : address('agent', 'coordinator', o.coordinator),
+    heartbeatMs: positive('heartbeatMs', o.heartbeatMs) ?? 1000,
+    mdns: o.mdns ?? false,
+    idleTimeoutMs: o.idleTimeoutMs === undefined ? undefined : wholeNumber('agent', 'idleTimeoutMs', o.idleTimeoutMs),
+    maxMessageBytes: positive('maxMessageBytes', o.maxMessageBytes) ?? MAX_MESSAGE_BYTES,
+    log: o.log ?? ((line: string) => console.error(`[agent] ${line}`)),
+  };
+}
