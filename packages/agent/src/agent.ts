@@ -24,6 +24,7 @@ import { BundleCache } from './bundle-cache.js';
 import { agentInfo } from './node-facts.js';
 import { TaskPools } from './pool.js';
 import { startRegistration } from './register.js';
+import { ThrottleReader } from './throttle.js';
 import { WorkSession } from './work-session.js';
 
 export interface AgentOptions {
@@ -50,6 +51,12 @@ export interface AgentOptions {
   mdns?: boolean;
   /** Thermal sensor file; tests point it at a fixture. */
   thermalPath?: string;
+  /** The Pi firmware's get_throttled file (default: sysfs, else `vcgencmd`); tests point it at a fixture. */
+  throttlePath?: string;
+  /** Serve Prometheus metrics at http://metricsHost:metricsPort/metrics (0 picks a port); unset: no metrics. */
+  metricsPort?: number;
+  /** Default 127.0.0.1: metrics reach the LAN only when asked for. */
+  metricsHost?: string;
   /** Seconds an idle worker thread lives before it is let go. */
   idleTimeoutMs?: number;
   /** Largest message a peer may send, bytes; default 64 MiB. */
@@ -66,6 +73,8 @@ export interface Agent {
    * embedded cluster): the same session as over gRPC, without the network.
    */
   connectInProcess(): ClientWorkStream<ToAgent>;
+  /** `http://host:port/metrics` when metrics are served. */
+  readonly metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -109,6 +118,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const bundles = new BundleCache(cacheDir);
   const sessions = new Set<WorkSession>();
+  const throttle = new ThrottleReader(options.throttlePath);
   // Known once the port is bound (the node id is kept per port across restarts).
   let info: AgentInfo;
   let pools: TaskPools;
@@ -116,7 +126,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   const refused = refusalLogger(log);
   const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), interceptors: serverInterceptors(security, refused) });
   const serve = (call: ServerWorkStream<FromAgent>) => {
-    const session = new WorkSession(call, { info, pools, bundles, heartbeatMs: options.heartbeatMs ?? 1000, thermalPath: options.thermalPath, log });
+    const session = new WorkSession(call, { info, pools, bundles, heartbeatMs: options.heartbeatMs ?? 1000, thermalPath: options.thermalPath, throttle, log });
     sessions.add(session);
     void session.closed.then(() => sessions.delete(session));
   };
@@ -144,11 +154,15 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
   const registration = options.coordinator
     ? startRegistration({ coordinator: options.coordinator, security, address: options.advertiseAddress ?? advertisable(host, port), info, isServed: () => sessions.size > 0, log })
     : undefined;
-
+  // prom-client loads only when metrics are asked for (it would cost an idle agent memory).
+  const metrics = options.metricsPort === undefined
+    ? undefined
+    : await (await import('./metrics.js')).serveAgentMetrics({ host: options.metricsHost ?? '127.0.0.1', port: options.metricsPort, node: info.id, cores: info.cores, busy: () => pools.busy, thermalPath: options.thermalPath, throttle });
 
   return {
     info,
     address,
+    metricsUrl: metrics && `${metrics.url}/metrics`,
     connectInProcess() {
       const { client, server } = inProcessPair<ToAgent, FromAgent>(wireNormalizer('ToAgent'), wireNormalizer('FromAgent'));
       serve(server);
@@ -160,6 +174,7 @@ export async function startAgent(options: AgentOptions = {}): Promise<Agent> {
       registration?.stop();
       for (const s of sessions) s.close();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      await metrics?.close();
       await pools.close();
     },
   };

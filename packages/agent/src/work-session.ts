@@ -11,6 +11,8 @@ import type { BundleCache } from './bundle-cache.js';
 import { heartbeat } from './node-facts.js';
 import type { TaskPools } from './pool.js';
 import { runBatch } from './run-batch.js';
+import { taskHook } from './task-counters.js';
+import { ThrottleReader } from './throttle.js';
 
 export interface SessionDeps {
   info: AgentInfo;
@@ -18,6 +20,8 @@ export interface SessionDeps {
   bundles: BundleCache;
   heartbeatMs: number;
   thermalPath?: string;
+  /** The firmware's throttle state; one reader per agent, so a missing source is probed once. */
+  throttle?: ThrottleReader;
   log: (line: string) => void;
 }
 
@@ -153,7 +157,10 @@ export class WorkSession {
         logs: o.logs,
         durationMs: o.durationMs,
         heapMb: o.heapMb,
+        thread: o.thread ?? 0,
+        startedAtMs: o.startedAtMs ?? 0,
       });
+      taskHook.observer?.task(o.ok ? 'ok' : (o.error?.kind ?? 'THREW').toLowerCase(), o.durationMs, o.output?.byteLength ?? 0);
     }
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -169,7 +176,8 @@ export class WorkSession {
   async #sendHeartbeat(): Promise<void> {
     const echo = this.#pingEcho;
     const beat = await heartbeat(this.deps.pools.busy, this.deps.thermalPath);
-    this.#send({ msg: 'heartbeat', heartbeat: { ...beat, pingEchoMs: echo } });
+    const throttled = (await this.deps.throttle?.read()) ?? -1;
+    this.#send({ msg: 'heartbeat', heartbeat: { ...beat, pingEchoMs: echo, throttled } });
   }
 
   #send(msg: FromAgent): void {

@@ -5,6 +5,7 @@
  */
 import { format } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
+import { threadId } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { decode, encode } from '@picompute/sdk/codec';
 import { jobProblem, isFoldJob } from '@picompute/sdk';
@@ -131,9 +132,13 @@ export default async function runBatch(batch: Batch): Promise<TaskOutcome[]> {
   }
   const outcomes: TaskOutcome[] = [];
   for (let i = 0; i < batch.tasks.length; i++) {
-    progress[1] = Date.now();
+    const startedAtMs = (progress[1] = Date.now());
     progress[0] = i;
-    outcomes.push(await runTask(job, batch, batch.tasks[i]!));
+    const outcome = await runTask(job, batch, batch.tasks[i]!);
+    // Where and when it ran: the dashboard's task stream and `picompute trace` draw one track per thread.
+    outcome.thread = threadId;
+    outcome.startedAtMs = startedAtMs;
+    outcomes.push(outcome);
   }
   return outcomes;
 }

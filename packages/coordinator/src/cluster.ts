@@ -9,6 +9,7 @@ import { unpackFrames } from '@picompute/sdk/framing';
 import { formatDuration } from '@picompute/sdk/units';
 import type { FinalJobState, JobEvent, JobSummary, LogLine, NodeStatus, SubmitRequest, TaskInput, TaskResult, UserShare } from '@picompute/sdk/wire';
 import { AgentLink } from './agent-link.js';
+import { ClusterEvents } from './cluster-events.js';
 import type { WorkDialer } from './agent-link.js';
 import type { BlobStore } from './blob-store.js';
 import { FoldPlan } from './fold-plan.js';
@@ -55,6 +56,8 @@ export class Cluster {
   readonly #gone = new Map<string, { status: NodeStatus; at: number }>();
   #tickScheduled = false;
   #closed = false;
+  /** For watchers (metrics, dashboard, traces); see ./cluster-events.ts. */
+  readonly events = new ClusterEvents();
   readonly #stillRunning: NodeJS.Timeout;
 
   constructor(
@@ -443,6 +446,7 @@ export class Cluster {
       job.cores += link.info?.cores ?? 0;
     }
     link.send({ job: job.spec, tasks }, job.coresPerTask, job.request.memoryMb);
+    if (this.events.listenerCount('dispatched')) this.events.emit('dispatched', link.id, job.id, tasks.length, tasks.reduce((n, t) => n + t.input.length, 0));
     this.#notify(job);
   }
 
@@ -450,6 +454,7 @@ export class Cluster {
     for (const r of results) {
       if (!link.settle(r.jobId, r.index, r.attempt)) continue;
       link.tasksDone++;
+      this.events.emit('taskEnded', link.id, r);
       const job = this.#jobs.get(r.jobId);
       if (!job || job.final) continue;
       job.running.delete(r.index);
@@ -500,6 +505,7 @@ export class Cluster {
     // --retries re-runs a task that threw (not one past its limits: it would only fail again).
     if (e.kind === 'THREW' && r.index >= 0 && r.attempt <= job.request.retries) {
       job.retries++;
+      this.events.emit('retried', job.id);
       job.pending.push(r.index);
       this.#notify(job, logs);
       return;
@@ -513,6 +519,7 @@ export class Cluster {
 
   #requeue(link: AgentLink, reason: string): void {
     const lost = link.inFlight();
+    this.events.emit('nodeLost', link.id, lost.length);
     this.log(`agent ${link.id} at ${link.address} down (${reason})${lost.length ? `: running ${lost.length} of its tasks again elsewhere` : ''}`);
     for (const t of lost) {
       const job = this.#jobs.get(t.jobId);
@@ -532,6 +539,7 @@ export class Cluster {
         continue;
       }
       job.retries++;
+      this.events.emit('retried', job.id);
       job.pending.push(t.index);
     }
     this.#kick();
@@ -573,6 +581,7 @@ export class Cluster {
       endedAt: job.endedAt,
       result: job.result,
     });
+    this.events.emit('jobEnded', job.id, state);
     this.log(`job ${job.id} ${state.toLowerCase()} in ${formatDuration(job.wallMs())}${job.error ? `: ${job.error.split('\n')[0]}` : ''}`);
     this.#notify(job, logs);
     job.watchers.clear();

@@ -45,6 +45,10 @@ export interface CoordinatorOptions {
   maxBlobBytes?: number;
   /** Largest message a peer may send, bytes; default 64 MiB. */
   maxMessageBytes?: number;
+  /** Serve Prometheus metrics at http://metricsHost:metricsPort/metrics (0 picks a port); unset: no metrics. */
+  metricsPort?: number;
+  /** Default 127.0.0.1: metrics reach the LAN only when asked for. */
+  metricsHost?: string;
   log?: (line: string) => void;
 }
 
@@ -59,6 +63,8 @@ export interface Coordinator {
   putBlob(name: string, parts: Buffer[]): void;
   /** Adds an agent by address; `dialWork` for one in this process (see Cluster.addAgent). */
   addAgent(address: string, dialWork?: WorkDialer): void;
+  /** `http://host:port/metrics` when metrics are served. */
+  readonly metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -91,8 +97,11 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   for (const a of agents) cluster.addAgent(a);
   // mDNS code loads only when it is used.
   const discovery = options.mdns ? (await import('./discovery.js')).startDiscovery(cluster, { id, port, version: '0.1.0' }, log) : undefined;
+  // prom-client loads only when metrics are asked for.
+  const metrics = options.metricsPort === undefined ? undefined : await (await import('./metrics/index.js')).serveCoordinatorMetrics(cluster, options.metricsHost ?? '127.0.0.1', options.metricsPort);
   return {
     id,
+    metricsUrl: metrics && `${metrics.url}/metrics`,
     address: formatAddress({ host, port }),
     cluster,
     putBlob: (name, parts) => blobs.put(name, parts),
@@ -100,8 +109,11 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
     async close() {
       clearInterval(purgeTimer);
       await discovery?.close();
+      // Scrapes during shutdown get 503 from here on, never a hang.
+      const metricsClosed = metrics?.close();
       cluster.close();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      await metricsClosed;
       store.close();
     },
   };

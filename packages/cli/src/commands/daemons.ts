@@ -50,9 +50,15 @@ function daemonCommand(program: Command, name: string, description: string, port
       .option('--host <address>', 'address to listen on; anything but loopback needs the cluster key', '0.0.0.0')
       .option('-p, --port <port>', 'port to listen on (0 picks one)', String(port))
       .option('--max-message <size>', 'largest message a peer may send (default 64M)')
-      .option('--no-mdns', `${mdns} (also: PICOMPUTE_MDNS=off)`),
+      .option('--no-mdns', `${mdns} (also: PICOMPUTE_MDNS=off)`)
+      .option('--metrics-port <port>', 'serve Prometheus metrics at /metrics on this port (0 picks one; default: no metrics)')
+      .option('--metrics-host <address>', 'address for --metrics-port; needs no key, so anything but loopback exposes the metrics to the network', '127.0.0.1'),
   );
 }
+
+/** --metrics-port given: the port; else no metrics. */
+const metricsPort = (flags: { metricsPort?: string }) => (flags.metricsPort === undefined ? undefined : parsePort(flags.metricsPort));
+const metricsNote = (d: { metricsUrl?: string }) => (d.metricsUrl ? `; metrics at ${d.metricsUrl}` : '');
 
 export function registerDaemons(program: Command): void {
   daemonCommand(program, 'agent', 'run tasks for a coordinator on this node, one worker thread per core', DEFAULT_AGENT_PORT, 'do not publish this agent over mDNS')
@@ -63,8 +69,9 @@ export function registerDaemons(program: Command): void {
     .option('--task-memory <size>', 'default per-task heap limit, e.g. 512M')
     .option('--cache-dir <dir>', 'where job bundles are cached (default ~/.cache/picompute/agent)', pathOption)
     .option('--thermal-path <file>', 'CPU temperature file in millidegrees (default /sys/class/thermal/thermal_zone0/temp)', pathOption)
+    .option('--throttle-path <file>', "the Pi firmware's throttle state (default /sys/devices/platform/soc/soc:firmware/get_throttled, else `vcgencmd get_throttled`)", pathOption)
     .action(
-      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string; maxMessage?: string; thermalPath?: string }) => {
+      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string; maxMessage?: string; thermalPath?: string; throttlePath?: string; metricsPort?: string; metricsHost: string }) => {
         const { startAgent } = await import('@picompute/agent');
         const { parseSize } = await import('@picompute/sdk/units');
         await serve('agent', async (say) => startAgent({
@@ -80,8 +87,11 @@ export function registerDaemons(program: Command): void {
           maxMessageBytes: await maxMessageBytes(flags.maxMessage),
           mdns: flags.mdns && mdnsEnabled(),
           thermalPath: flags.thermalPath,
+          throttlePath: flags.throttlePath,
+          metricsPort: metricsPort(flags),
+          metricsHost: flags.metricsHost,
           log: say,
-        }), (agent: Agent) => `agent ${agent.info.id} listening on ${agent.address} with ${agent.info.cores} cores`);
+        }), (agent: Agent) => `agent ${agent.info.id} listening on ${agent.address} with ${agent.info.cores} cores${metricsNote(agent)}`);
       }),
     );
 
@@ -92,7 +102,7 @@ export function registerDaemons(program: Command): void {
     .option('--default-time-limit <duration>', "per-task time limit of a job submitted without --time-limit, so a task that never settles cannot hold its job forever (like Slurm's DefaultTime)", '1h')
     .option('--max-time-limit <duration>', "the most --time-limit a job may ask for; a submit over it is refused (like Slurm's MaxTime; default: no cap)")
     .action(
-      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string; defaultTimeLimit: string; maxTimeLimit?: string }) => {
+      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string; defaultTimeLimit: string; maxTimeLimit?: string; metricsPort?: string; metricsHost: string }) => {
         const { parseDuration } = await import('@picompute/sdk/units');
         const { startCoordinator } = await import('@picompute/coordinator');
         await serve('coordinator', async (say) => startCoordinator({
@@ -106,8 +116,10 @@ export function registerDaemons(program: Command): void {
           security: await securityFrom(flags),
           maxMessageBytes: await maxMessageBytes(flags.maxMessage),
           mdns: flags.mdns && mdnsEnabled(),
+          metricsPort: metricsPort(flags),
+          metricsHost: flags.metricsHost,
           log: say,
-        }), (coordinator: Coordinator) => `coordinator listening on ${coordinator.address}`);
+        }), (coordinator: Coordinator) => `coordinator listening on ${coordinator.address}${metricsNote(coordinator)}`);
       }),
     );
 }
