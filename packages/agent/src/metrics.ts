@@ -8,10 +8,11 @@
  * fixture files (--thermal-path, --throttle-path) reach the metrics too.
  */
 import { freemem, loadavg } from 'node:os';
+import { basename, dirname } from 'node:path';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { listenHttp, metricsHandler } from '@picompute/sdk/http';
 import type { HttpServer } from '@picompute/sdk/http';
-import { readTemperatureC } from './node-facts.js';
+import { DEFAULT_THERMAL_PATH, readTemperatureC } from './node-facts.js';
 import { taskHook } from './task-counters.js';
 import { SINCE_BOOT_SHIFT, THROTTLE_REASONS } from './throttle.js';
 import type { ThrottleReader } from './throttle.js';
@@ -40,11 +41,13 @@ export async function serveAgentMetrics(o: AgentMetricsOptions): Promise<HttpSer
   gauge('picompute_agent_cores_busy', 'Worker threads running a task now.', (g) => g.set(o.busy()));
   gauge('picompute_node_load1', 'One-minute load average of the node.', (g) => g.set(loadavg()[0] ?? 0));
   gauge('picompute_node_memory_free_bytes', 'Free memory of the node.', (g) => g.set(freemem()));
+  // Labelled by the sensor's folder (thermal_zone0), so the series can be absent: prom-client shows 0 for an unlabelled gauge with no value.
+  const sensor = basename(dirname(o.thermalPath ?? DEFAULT_THERMAL_PATH)) || 'thermal';
   gauge('picompute_node_temperature_celsius', 'SoC temperature (absent where the node has no sensor).', async (g) => {
     const c = await readTemperatureC(o.thermalPath);
     g.reset();
-    if (Number.isFinite(c)) g.set(c);
-  });
+    if (Number.isFinite(c)) g.set({ sensor }, c);
+  }, ['sensor']);
   // One 0/1 gauge per reason, `period` live or since boot; absent where the node has no firmware throttle state.
   let bits: Promise<number> | undefined;
   const throttled = () => (bits ??= o.throttle.read().finally(() => setImmediate(() => (bits = undefined))));

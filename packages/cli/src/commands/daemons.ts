@@ -58,7 +58,8 @@ function daemonCommand(program: Command, name: string, description: string, port
 
 /** --metrics-port given: the port; else no metrics. */
 const metricsPort = (flags: { metricsPort?: string }) => (flags.metricsPort === undefined ? undefined : parsePort(flags.metricsPort));
-const metricsNote = (d: { metricsUrl?: string }) => (d.metricsUrl ? `; metrics at ${d.metricsUrl}` : '');
+// After the address and a space: tests and scripts read the address up to the first space.
+const metricsNote = (d: { metricsUrl?: string }) => (d.metricsUrl ? ` (metrics at ${d.metricsUrl})` : '');
 
 export function registerDaemons(program: Command): void {
   daemonCommand(program, 'agent', 'run tasks for a coordinator on this node, one worker thread per core', DEFAULT_AGENT_PORT, 'do not publish this agent over mDNS')
