@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerBench } from './commands/bench.js';
 import { registerDaemons } from './commands/daemons.js';
+import { registerDashboard } from './commands/dashboard.js';
 import { registerInit } from './commands/init.js';
 import { registerNodes } from './commands/nodes.js';
 import { registerQueueVerbs } from './commands/queue.js';
@@ -32,5 +33,6 @@ registerDaemons(program);
 registerNodes(program);
 registerQueueVerbs(program);
 registerBench(program);
+registerDashboard(program);
 
 await program.parseAsync(process.argv);

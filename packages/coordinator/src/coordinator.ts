@@ -49,6 +49,12 @@ export interface CoordinatorOptions {
   metricsPort?: number;
   /** Default 127.0.0.1: metrics reach the LAN only when asked for. */
   metricsHost?: string;
+  /**
+   * Serve the web dashboard (see ./dashboard/server.ts) on host:port; unset: none.
+   * `optional`: a port in use is logged and the coordinator runs without it
+   * (the default port, where another coordinator may hold it).
+   */
+  dashboard?: { host: string; port: number; optional?: boolean };
   log?: (line: string) => void;
 }
 
@@ -65,6 +71,8 @@ export interface Coordinator {
   addAgent(address: string, dialWork?: WorkDialer): void;
   /** `http://host:port/metrics` when metrics are served. */
   readonly metricsUrl?: string;
+  /** `http://host:port` of the dashboard when it is served. */
+  readonly dashboardUrl?: string;
   close(): Promise<void>;
 }
 
@@ -99,8 +107,10 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   const discovery = options.mdns ? (await import('./discovery.js')).startDiscovery(cluster, { id, port, version: '0.1.0' }, log) : undefined;
   // prom-client loads only when metrics are asked for.
   const metrics = options.metricsPort === undefined ? undefined : await (await import('./metrics/index.js')).serveCoordinatorMetrics(cluster, options.metricsHost ?? '127.0.0.1', options.metricsPort);
+  const dashboard = options.dashboard && (await startDashboard(cluster, options.dashboard, security.key, log));
   return {
     id,
+    dashboardUrl: dashboard?.url,
     metricsUrl: metrics && `${metrics.url}/metrics`,
     address: formatAddress({ host, port }),
     cluster,
@@ -110,11 +120,22 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
       clearInterval(purgeTimer);
       await discovery?.close();
       // Scrapes during shutdown get 503 from here on, never a hang.
-      const metricsClosed = metrics?.close();
+      const metricsClosed = Promise.all([metrics?.close(), dashboard?.close()]);
       cluster.close();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await metricsClosed;
       store.close();
     },
   };
+}
+
+async function startDashboard(cluster: Cluster, o: NonNullable<CoordinatorOptions['dashboard']>, key: Buffer | undefined, log: (line: string) => void) {
+  const { serveDashboard } = await import('./dashboard/server.js');
+  try {
+    return await serveDashboard(cluster, { host: o.host, port: o.port, key, log });
+  } catch (err) {
+    if (!o.optional) throw err;
+    log(`no dashboard: ${(err as Error).message} (or --no-dashboard)`);
+    return undefined;
+  }
 }

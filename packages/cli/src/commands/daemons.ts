@@ -10,6 +10,8 @@ import { securityFrom, withSecurityFlags } from '../security-flags.js';
 
 export const DEFAULT_COORDINATOR_PORT = 7700;
 export const DEFAULT_AGENT_PORT = 7701;
+/** The coordinator's web dashboard, beside its gRPC port. */
+export const DEFAULT_DASHBOARD_PORT = 7702;
 
 /** Resolves when the process is asked to stop; a second signal exits at once. */
 function untilSignal(): Promise<string> {
@@ -102,8 +104,11 @@ export function registerDaemons(program: Command): void {
     .option('--keep <duration>', 'how long finished jobs and their results are kept', '7d')
     .option('--default-time-limit <duration>', "per-task time limit of a job submitted without --time-limit, so a task that never settles cannot hold its job forever (like Slurm's DefaultTime)", '1h')
     .option('--max-time-limit <duration>', "the most --time-limit a job may ask for; a submit over it is refused (like Slurm's MaxTime; default: no cap)")
+    .option('--dashboard-port <port>', `serve the web dashboard on this port (default ${DEFAULT_DASHBOARD_PORT}; see \`picompute dashboard\`)`)
+    .option('--dashboard-host <address>', 'address for the dashboard; anything but loopback needs the login URL of `picompute dashboard`', '127.0.0.1')
+    .option('--no-dashboard', 'do not serve the dashboard')
     .action(
-      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string; defaultTimeLimit: string; maxTimeLimit?: string; metricsPort?: string; metricsHost: string }) => {
+      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string; defaultTimeLimit: string; maxTimeLimit?: string; metricsPort?: string; metricsHost: string; dashboard: boolean; dashboardPort?: string; dashboardHost: string }) => {
         const { parseDuration } = await import('@picompute/sdk/units');
         const { startCoordinator } = await import('@picompute/coordinator');
         await serve('coordinator', async (say) => startCoordinator({
@@ -119,6 +124,9 @@ export function registerDaemons(program: Command): void {
           mdns: flags.mdns && mdnsEnabled(),
           metricsPort: metricsPort(flags),
           metricsHost: flags.metricsHost,
+          dashboard: flags.dashboard
+            ? { host: flags.dashboardHost, port: flags.dashboardPort === undefined ? DEFAULT_DASHBOARD_PORT : parsePort(flags.dashboardPort), optional: flags.dashboardPort === undefined }
+            : undefined,
           log: say,
         }), (coordinator: Coordinator) => `coordinator listening on ${coordinator.address}${metricsNote(coordinator)}`);
       }),
