@@ -108,6 +108,8 @@ function renderJob(s) {
     t.push(t1);
     rate.push((d1 - d0) / Math.max(1, t1 - t0));
   }
+  // A single point would make uPlot stretch the time axis over years: start the axis a minute earlier.
+  if (t.length < 2) t.unshift((t[0] ?? s.at / 1000) - 60), rate.unshift(null);
   throughputChart.setData([t, rate]);
   fill('#threads tbody', j.threads.sort((a, b) => (a.node + a.thread).localeCompare(b.node + b.thread)).map((r) => el('tr', { class: `thread state-${r.state}` },
     el('td', {}, r.node), el('td', {}, r.thread), stateCell(r.state), el('td', {}, r.task < 0 ? 'reduce' : `#${r.task}`), el('td', {}, duration(r.lastMs)))));
@@ -130,7 +132,10 @@ function render(s) {
 
 function chart(selector, label, series) {
   const node = document.querySelector(selector);
-  return new uPlot({ width: Math.max(300, node.clientWidth || 520), height: 160, series: [{}, ...series], axes: [{}, { label }] }, [[], ...series.map(() => [])], node);
+  // At least the last minute on the time axis, so the first points do not stretch it over years.
+  const x = { time: true, range: (_u, min, max) => (min == null ? [Date.now() / 1000 - 60, Date.now() / 1000] : [Math.min(min, max - 60), max]) };
+  const y = { range: (_u, _min, max) => [0, Math.max(1, max || 0) * 1.1] };
+  return new uPlot({ width: Math.max(300, node.clientWidth || 520), height: 160, scales: { x, y }, series: [{}, ...series], axes: [{}, { label }] }, [[], ...series.map(() => [])], node);
 }
 const coresChart = chart('#cores-chart', 'cores', [{ label: 'busy', stroke: '#1f5fbf', fill: '#1f5fbf22' }, { label: 'total', stroke: '#999' }]);
 const throughputChart = chart('#throughput-chart', 'tasks/s', [{ label: 'tasks/s', stroke: '#17803d', fill: '#17803d22' }]);
