@@ -4,6 +4,7 @@
  * `jobs` reports, and the agents' temperature and throttle gauges carry the
  * fixture files' values (read through the same code as on a Pi).
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, runCli, startDaemon } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
@@ -68,6 +69,19 @@ if (missing.length) {
       expect(await flag('soft_temperature_limit', 'since_boot')).toEqual([0]);
       // Every target answered its scrapes.
       expect((await prometheus.query('up')).map((s) => s.value)).toEqual([1, 1, 1]);
+    });
+
+    it("deploy/grafana-dashboard.json asks only for metrics the daemons serve, in queries Prometheus accepts", async () => {
+      const dashboard = JSON.parse(readFileSync(new URL('../deploy/grafana-dashboard.json', import.meta.url), 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
+      const served = new Set(((await (await fetch(`${prometheus.url}/api/v1/label/__name__/values`)).json()) as { data: string[] }).data);
+      // A labelled counter has no series before its first increment: no node has been lost here.
+      served.add('picompute_node_losses_total');
+      for (const panel of dashboard.panels) {
+        for (const { expr } of panel.targets) {
+          await prometheus.query(expr);
+          for (const name of expr.match(/\b(picompute|process|nodejs)_\w+/g) ?? []) expect(served.has(name), `${panel.title}: ${name}`).toBe(true);
+        }
+      }
     });
   });
 }
