@@ -6,6 +6,8 @@ import type { SecurityFlags } from '@picompute/sdk/auth';
 import { action, collect, parseCount, parsePort } from '../errors.js';
 import { mdnsEnabled } from '@picompute/sdk/env';
 import { pathOption } from '../user-path.js';
+import { daemonLogger } from '../daemon-log.js';
+import type { LogFlags } from '../daemon-log.js';
 import { securityFrom, withSecurityFlags } from '../security-flags.js';
 
 export const DEFAULT_COORDINATOR_PORT = 7700;
@@ -31,14 +33,14 @@ async function maxMessageBytes(text: string | undefined): Promise<number | undef
   return parseSize(text, '--max-message') * 1024 * 1024;
 }
 
-const log = (who: string) => (line: string) => process.stderr.write(`[${who}] ${new Date().toISOString()} ${line}\n`);
-
 /** Starts a daemon, says where it listens, and runs until SIGTERM or SIGINT, then closes it. */
-async function serve<D extends { close(): Promise<void> }>(who: string, start: (log: (line: string) => void) => Promise<D>, describe: (daemon: D) => string): Promise<void> {
-  const say = log(who);
+async function serve<D extends { close(): Promise<void> }>(who: string, flags: LogFlags, start: (log: (line: string) => void) => Promise<D>, describe: (daemon: D) => string): Promise<void> {
+  const say = daemonLogger(who, flags);
+  // Listening for signals before saying where it listens: a SIGTERM sent the moment the line is read must stop it cleanly, not kill it.
+  const stopped = untilSignal();
   const daemon = await start(say);
   say(describe(daemon));
-  const signal = await untilSignal();
+  const signal = await stopped;
   say(`${signal}: stopping`);
   await daemon.close();
 }
@@ -54,7 +56,9 @@ function daemonCommand(program: Command, name: string, description: string, port
       .option('--max-message <size>', 'largest message a peer may send (default 64M)')
       .option('--no-mdns', `${mdns} (also: PICOMPUTE_MDNS=off)`)
       .option('--metrics-port <port>', 'serve Prometheus metrics at /metrics on this port (0 picks one; default: no metrics)')
-      .option('--metrics-host <address>', 'address for --metrics-port; needs no key, so anything but loopback exposes the metrics to the network', '127.0.0.1'),
+      .option('--metrics-host <address>', 'address for --metrics-port; needs no key, so anything but loopback exposes the metrics to the network', '127.0.0.1')
+      .option('--log-format <format>', 'json or text (default: text on a terminal, else json; also PICOMPUTE_LOG_FORMAT)')
+      .option('--log-level <level>', 'debug, info, warn or error: lines below it are dropped', 'info'),
   );
 }
 
@@ -74,10 +78,10 @@ export function registerDaemons(program: Command): void {
     .option('--thermal-path <file>', 'CPU temperature file in millidegrees (default /sys/class/thermal/thermal_zone0/temp)', pathOption)
     .option('--throttle-path <file>', "the Pi firmware's throttle state (default /sys/devices/platform/soc/soc:firmware/get_throttled, else `vcgencmd get_throttled`)", pathOption)
     .action(
-      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string; maxMessage?: string; thermalPath?: string; throttlePath?: string; metricsPort?: string; metricsHost: string }) => {
+      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string; maxMessage?: string; thermalPath?: string; throttlePath?: string; metricsPort?: string; metricsHost: string } & LogFlags) => {
         const { startAgent } = await import('@picompute/agent');
         const { parseSize } = await import('@picompute/sdk/units');
-        await serve('agent', async (say) => startAgent({
+        await serve('agent', flags, async (say) => startAgent({
           host: flags.host,
           security: await securityFrom(flags),
           port: parsePort(flags.port),
@@ -108,10 +112,10 @@ export function registerDaemons(program: Command): void {
     .option('--dashboard-host <address>', 'address for the dashboard; anything but loopback needs the login URL of `picompute dashboard`', '127.0.0.1')
     .option('--no-dashboard', 'do not serve the dashboard')
     .action(
-      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string; defaultTimeLimit: string; maxTimeLimit?: string; metricsPort?: string; metricsHost: string; dashboard: boolean; dashboardPort?: string; dashboardHost: string }) => {
+      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string; defaultTimeLimit: string; maxTimeLimit?: string; metricsPort?: string; metricsHost: string; dashboard: boolean; dashboardPort?: string; dashboardHost: string } & LogFlags) => {
         const { parseDuration } = await import('@picompute/sdk/units');
         const { startCoordinator } = await import('@picompute/coordinator');
-        await serve('coordinator', async (say) => startCoordinator({
+        await serve('coordinator', flags, async (say) => startCoordinator({
           host: flags.host,
           port: parsePort(flags.port),
           agents: flags.agent,
