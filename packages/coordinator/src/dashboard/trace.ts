@@ -7,8 +7,8 @@
  */
 import type { TaskResult } from '@picompute/sdk/wire';
 
-/** Spans kept over all jobs: ~50 bytes each, ~10 MiB at most. */
-const MAX_SPANS = 200_000;
+/** Spans kept over all jobs: ~80 bytes each, ~8 MiB at most (a 1 GB Pi runs the coordinator too). */
+const MAX_SPANS = 100_000;
 
 interface Span {
   node: string;
@@ -27,11 +27,13 @@ export class TraceRecorder {
   /** Jobs whose early spans were dropped to stay under the cap: their trace says so. */
   readonly #truncated = new Set<string>();
 
+  constructor(private readonly maxSpans = MAX_SPANS) {}
+
   record(jobId: string, node: string, r: TaskResult): void {
     let spans = this.#jobs.get(jobId);
     if (!spans) this.#jobs.set(jobId, (spans = []));
     spans.push({ node, thread: r.thread ?? 0, index: r.index, attempt: r.attempt, startMs: r.startedAtMs || Date.now() - r.durationMs, durationMs: r.durationMs, ok: r.ok });
-    if (++this.#spans > MAX_SPANS) this.#evict();
+    if (++this.#spans > this.maxSpans) this.#evict();
   }
 
   #evict(): void {
