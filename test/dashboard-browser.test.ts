@@ -91,6 +91,18 @@ if (missing) {
       await page.waitForSelector(`#history tr[data-job="${id}"] .state-COMPLETED`, { timeout: 10_000 });
     });
 
+    it('shows each node\'s speed per core from `picompute bench`, the fastest at 1.00', async () => {
+      expect(await page.locator('#nodes td.speed').allTextContents()).toEqual(['not measured', 'not measured']);
+      const bench = await cli(['bench', '--class', 'S', '--json']);
+      expect(bench.code, bench.stderr).toBe(0);
+      const measured = (JSON.parse(bench.stdout) as { perNode: { node: string; relativeSpeed: number }[] }).perNode;
+      await page.waitForFunction(() => [...document.querySelectorAll('#nodes td.speed')].every((td) => /^\d\.\d\d$/.test(td.textContent!)), undefined, { timeout: 10_000 });
+      const shown = await page.$$eval('#nodes tbody tr', (rows) => rows.map((r) => [r.getAttribute('data-node'), Number(r.querySelector('td.speed')!.textContent)] as [string, number]));
+      expect(Math.max(...shown.map(([, v]) => v))).toBe(1);
+      // The same figures `bench` printed (it reads the same log lines).
+      for (const [node, speed] of shown) expect(speed).toBeCloseTo(measured.find((m) => m.node === node)!.relativeSpeed, 1);
+    });
+
     it("a failed job shows its task's input preview and stack", async () => {
       const id = await submit([fixture('throws.ts')]);
       await until('the job to fail', async () => ((await jobState(id)) === 'FAILED' || undefined), 30_000);

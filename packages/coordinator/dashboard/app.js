@@ -52,6 +52,7 @@ function renderNodes(s) {
       el('td', {}, n.temperatureC === null ? '-' : `${n.temperatureC.toFixed(1)} °C`),
       el('td', {}, throttleFlags(n.throttled)),
       el('td', {}, n.rttMs ? `${n.rttMs.toFixed(1)} ms` : '-'),
+      el('td', { class: 'speed', title: 'per core, relative to the fastest node, from the last `picompute bench`' }, n.speed === null ? 'not measured' : n.speed.toFixed(2)),
       el('td', {}, n.tasksDone),
       el('td', {}, down ? '' : el('button', { onclick: () => post(`/api/${drained ? 'resume' : 'drain'}/${encodeURIComponent(n.id)}`) }, drained ? 'resume' : 'drain')),
     );

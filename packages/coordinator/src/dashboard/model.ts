@@ -7,6 +7,7 @@
  */
 import type { FinalJobState, JobSummary, TaskResult } from '@picompute/sdk/wire';
 import type { Cluster } from '../cluster.js';
+import { NodeSpeeds } from './node-speed.js';
 
 const SAMPLES_KEPT = 300;
 const FAILURES_KEPT = 20;
@@ -54,9 +55,17 @@ interface JobDetail {
 export class DashboardModel {
   readonly #details = new Map<string, JobDetail>();
   #history: JobSummary[] | undefined;
+  readonly #speeds: NodeSpeeds;
 
   constructor(private readonly cluster: Cluster) {
-    cluster.events.on('taskEnded', (node, r) => this.#taskEnded(node, r));
+    this.#speeds = new NodeSpeeds((jobId) => {
+      try {
+        return cluster.summary(jobId).name;
+      } catch {
+        return undefined;
+      }
+    });
+    cluster.events.on('taskEnded', (node, r) => (this.#taskEnded(node, r), this.#speeds.taskEnded(node, r)));
     cluster.events.on('dispatched', (_node, jobId, _n, bytes) => (this.#detail(jobId).inputBytes += bytes));
     cluster.events.on('jobEnded', (jobId, state) => this.#jobEnded(jobId, state));
   }
@@ -79,6 +88,7 @@ export class DashboardModel {
 
   #jobEnded(jobId: string, _state: FinalJobState): void {
     this.#detail(jobId).endedAt = Date.now();
+    this.#speeds.jobEnded(jobId);
     this.#history = undefined;
     const ended = [...this.#details.entries()].filter(([, d]) => d.endedAt).sort((a, b) => a[1].endedAt - b[1].endedAt);
     for (const [id] of ended.slice(0, Math.max(0, ended.length - FINISHED_DETAILS_KEPT))) this.#details.delete(id);
@@ -113,6 +123,7 @@ export class DashboardModel {
         rttMs: n.rttMs,
         tasksDone: n.tasksDone,
         labels: n.info.labels,
+        speed: this.#speeds.of(n.info.id) ?? null,
       })),
       queue: live.map(brief),
       shares: this.cluster.shares(),
