@@ -36,6 +36,12 @@ export interface AgentOptions {
   mdns?: boolean;
   /** SoC temperature file; default /sys/class/thermal/thermal_zone0/temp (tests point it at a fixture). */
   thermalPath?: string;
+  /** The Pi firmware's get_throttled file; default sysfs, else `vcgencmd` (tests point it at a fixture). */
+  throttlePath?: string;
+  /** Serve Prometheus metrics at http://metricsHost:metricsPort/metrics (0 picks a port); default none. */
+  metricsPort?: number;
+  /** Address for metricsPort; default 127.0.0.1, so metrics reach the LAN only when asked for. */
+  metricsHost?: string;
   /** Milliseconds an idle worker thread lives before it is let go; default 30,000 (see pool.ts). */
   idleTimeoutMs?: number;
   /**

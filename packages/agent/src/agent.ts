@@ -26,6 +26,7 @@ import type { AgentOptions } from './agent-options.js';
 import { agentInfo } from './node-facts.js';
 import { TaskPools } from './pool.js';
 import { startRegistration } from './register.js';
+import { ThrottleReader } from './throttle.js';
 import { WorkSession } from './work-session.js';
 
 export interface Agent {
@@ -37,6 +38,8 @@ export interface Agent {
    * embedded cluster): the same session as over gRPC, without the network.
    */
   connectInProcess(): ClientWorkStream<ToAgent>;
+  /** `http://host:port/metrics` when metrics are served. */
+  readonly metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -73,6 +76,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
   requireKeyUnlessLoopback(security, host, 'agent');
   const bundles = new BundleCache(cacheDir);
   const sessions = new Set<WorkSession>();
+  const throttle = new ThrottleReader(options.throttlePath);
   // Known once the port is bound (the node id is kept per port across restarts).
   let info: AgentInfo;
   let pools: TaskPools;
@@ -81,7 +85,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
   const refused = refusalLogger(log);
   const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), 'grpc.max_send_message_length': maxMessageBytes, interceptors: serverInterceptors(security, refused) });
   const serve = (call: ServerWorkStream<FromAgent>) => {
-    const session = new WorkSession(call, { info, pools, bundles, heartbeatMs: options.heartbeatMs, maxMessageBytes, thermalPath: options.thermalPath, log });
+    const session = new WorkSession(call, { info, pools, bundles, heartbeatMs: options.heartbeatMs, maxMessageBytes, thermalPath: options.thermalPath, throttle, log });
     sessions.add(session);
     void session.closed.then(() => sessions.delete(session));
   };
@@ -109,11 +113,15 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
   const registration = options.coordinator
     ? startRegistration({ coordinator: options.coordinator, security, address: options.advertiseAddress ?? advertisable(host, port), info, isServed: () => sessions.size > 0, log })
     : undefined;
-
+  // prom-client loads only when metrics are asked for (it would cost an idle agent memory).
+  const metrics = options.metricsPort === undefined
+    ? undefined
+    : await (await import('./metrics.js')).serveAgentMetrics({ host: options.metricsHost ?? '127.0.0.1', port: options.metricsPort, node: info.id, cores: info.cores, busy: () => pools.busy, thermalPath: options.thermalPath, throttle });
 
   return {
     info,
     address,
+    metricsUrl: metrics && `${metrics.url}/metrics`,
     connectInProcess() {
       const { client, server } = inProcessPair<ToAgent, FromAgent>(wireNormalizer('ToAgent'), wireNormalizer('FromAgent'));
       serve(server);
@@ -125,6 +133,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
       registration?.stop();
       for (const s of sessions) s.close();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      await metrics?.close();
       await pools.close();
     },
   };

@@ -47,4 +47,8 @@ export interface TaskOutcome {
   durationMs: number;
   /** The worker's V8 heap in use after the task, MiB. */
   heapMb: number;
+  /** The worker thread that ran it (worker_threads' threadId). */
+  thread?: number;
+  /** Date.now() when the task started. */
+  startedAtMs?: number;
 }

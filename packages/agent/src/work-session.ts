@@ -13,6 +13,8 @@ import { heartbeat } from './node-facts.js';
 import type { TaskPools } from './pool.js';
 import { MESSAGE_MARGIN_BYTES, packResults } from './result-packing.js';
 import { runBatch } from './run-batch.js';
+import { taskHook } from './task-counters.js';
+import { ThrottleReader } from './throttle.js';
 
 export interface SessionDeps {
   info: AgentInfo;
@@ -22,6 +24,8 @@ export interface SessionDeps {
   /** Largest message the coordinator takes from us, bytes. */
   maxMessageBytes: number;
   thermalPath?: string;
+  /** The firmware's throttle state; one reader per agent, so a missing source is probed once. */
+  throttle?: ThrottleReader;
   log: (line: string) => void;
 }
 
@@ -160,7 +164,10 @@ export class WorkSession {
         logs: o.logs,
         durationMs: o.durationMs,
         heapMb: o.heapMb,
+        thread: o.thread ?? 0,
+        startedAtMs: o.startedAtMs ?? 0,
       });
+      taskHook.observer?.task(o.ok ? 'ok' : (o.error?.kind ?? 'THREW').toLowerCase(), o.durationMs, o.output?.byteLength ?? 0);
     }
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -176,7 +183,8 @@ export class WorkSession {
   async #sendHeartbeat(): Promise<void> {
     const echo = this.#pingEcho;
     const beat = await heartbeat(this.deps.pools.busy, this.deps.thermalPath);
-    this.#send({ msg: 'heartbeat', heartbeat: { ...beat, pingEchoMs: echo } });
+    const throttled = (await this.deps.throttle?.read()) ?? -1;
+    this.#send({ msg: 'heartbeat', heartbeat: { ...beat, pingEchoMs: echo, throttled } });
   }
 
   #send(msg: FromAgent): void {

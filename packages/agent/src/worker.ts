@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { format } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
+import { threadId } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { decode, encode } from '@picompute/sdk/codec';
 import { jobProblem, isFoldJob } from '@picompute/sdk';
@@ -158,9 +159,13 @@ export default async function runBatch(batch: Batch): Promise<TaskOutcome[]> {
   }
   const outcomes: TaskOutcome[] = [];
   for (let i = 0; i < batch.tasks.length; i++) {
-    progress[1] = Date.now();
+    const startedAtMs = (progress[1] = Date.now());
     progress[0] = i;
-    outcomes.push(await runTask(job, batch, batch.tasks[i]!, progress, i));
+    const outcome = await runTask(job, batch, batch.tasks[i]!, progress, i);
+    // Where and when it ran: the dashboard's task stream and `picompute trace` draw one track per thread.
+    outcome.thread = threadId;
+    outcome.startedAtMs = startedAtMs;
+    outcomes.push(outcome);
     // A task went over its memory limit: end this thread, so what it gathered
     // goes with it rather than counting against the next task here. The main
     // thread blames that task and runs the rest of the batch again.

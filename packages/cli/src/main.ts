@@ -7,6 +7,7 @@ import { PICOMPUTE_VERSION } from '@picompute/sdk/version';
 import { Command, CommanderError } from 'commander';
 import { registerBench } from './commands/bench.js';
 import { registerDaemons } from './commands/daemons.js';
+import { registerDashboard } from './commands/dashboard.js';
 import { registerInit } from './commands/init.js';
 import { registerNodes } from './commands/nodes.js';
 import { registerQueueVerbs } from './commands/queue.js';
@@ -40,5 +41,6 @@ registerQueueVerbs(program);
 registerTasks(program);
 registerRequeue(program);
 registerBench(program);
+registerDashboard(program);
 
 await program.parseAsync(process.argv);

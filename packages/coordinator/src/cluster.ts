@@ -9,6 +9,7 @@ import { formatDuration } from '@picompute/sdk/units';
 import { FINAL_STATES, MAX_VALUE_BYTES } from '@picompute/sdk/wire';
 import type { FinalJobState, JobEvent, JobSummary, LogLine, NodeStatus, SubmitRequest, TaskInput, TaskOutput, TaskResult, TaskStatus, UserShare } from '@picompute/sdk/wire';
 import { AgentLink } from './agent-link.js';
+import { ClusterEvents } from './cluster-events.js';
 import type { WorkDialer } from './agent-link.js';
 import type { BlobStore } from './blob-store.js';
 import { FoldPlan } from './fold-plan.js';
@@ -68,6 +69,8 @@ export class Cluster {
   readonly #spares = new Map<string, string>();
   #tickScheduled = false;
   #closed = false;
+  /** For watchers (metrics, dashboard, traces); see ./cluster-events.ts. */
+  readonly events = new ClusterEvents();
   readonly #stillRunning: NodeJS.Timeout;
   readonly #taskRuns: TaskRuns;
   readonly #outputsByIndex: OutputsByIndex;
@@ -658,6 +661,7 @@ export class Cluster {
       job.cores += link.info?.cores ?? 0;
     }
     link.send({ job: job.spec, tasks }, job.coresPerTask, job.request.memoryMb);
+    if (this.events.listenerCount('dispatched')) this.events.emit('dispatched', link.id, job.id, tasks.length, tasks.reduce((n, t) => n + t.input.length, 0));
     this.#notify(job);
   }
 
@@ -665,6 +669,7 @@ export class Cluster {
     for (const r of results) {
       if (!link.settle(r.jobId, r.index, r.attempt)) continue;
       link.tasksDone++;
+      this.events.emit('taskEnded', link.id, r);
       const job = this.#jobs.get(r.jobId);
       if (!job || job.final) continue;
       job.running.delete(r.index);
@@ -718,6 +723,7 @@ export class Cluster {
     // --retries re-runs a task that threw (not one past its limits: it would only fail again).
     if (e.kind === 'THREW' && r.index >= 0 && r.attempt <= job.request.retries) {
       job.retries++;
+      this.events.emit('retried', job.id);
       job.pending.push(r.index);
       job.taskTable.set(r.index, 'PENDING');
       this.#notify(job, logs);
@@ -732,6 +738,7 @@ export class Cluster {
 
   #requeue(link: AgentLink, reason: string): void {
     const lost = link.inFlight();
+    this.events.emit('nodeLost', link.id, lost.length);
     this.log(`agent ${link.id} at ${link.address} down (${reason})${lost.length ? `: running ${lost.length} of its tasks again elsewhere` : ''}`);
     for (const t of lost) {
       const job = this.#jobs.get(t.jobId);
@@ -753,6 +760,7 @@ export class Cluster {
         continue;
       }
       job.retries++;
+      this.events.emit('retried', job.id);
       job.pending.push(t.index);
       // Said to the job's watchers at once: until a node takes the task again, nothing else would tell them why it stalls.
       const line = `its node ${link.id} is gone (${reason}); the task waits for a node to run it again (attempt ${job.attempts[t.index]! + 1} of ${MAX_ATTEMPTS_ON_NODE_LOSS})`;
@@ -807,6 +815,7 @@ export class Cluster {
       // Kept for the result, `result --partial` and `requeue`; not a completed fold's map outputs (steps to its
       // result), nor those of a job the full disk stopped (the space is needed back).
     }, !lostToDisk && !(job.fold && state === 'COMPLETED'));
+    this.events.emit('jobEnded', job.id, state);
     this.log(`job ${job.id} ${state.toLowerCase()} in ${formatDuration(job.wallMs())}${job.error ? `: ${job.error.split('\n')[0]}` : ''}`);
     this.#notify(job, logs);
     job.watchers.clear();

@@ -43,6 +43,16 @@ export interface CoordinatorOptions {
   uploadQuotaBytes?: number;
   /** Largest message a peer may send, bytes; default 64 MiB. */
   maxMessageBytes?: number;
+  /** Serve Prometheus metrics at http://metricsHost:metricsPort/metrics (0 picks a port); default none. */
+  metricsPort?: number;
+  /** Address for metricsPort; default 127.0.0.1, so metrics reach the LAN only when asked for. */
+  metricsHost?: string;
+  /**
+   * Serve the web dashboard (see ./dashboard/server.ts) on host:port; default none.
+   * `optional`: a port in use is logged and the coordinator runs without it
+   * (the default port, where another coordinator may hold it).
+   */
+  dashboard?: { host: string; port: number; optional?: boolean };
   /** Where log lines go; default stderr with a `[coordinator]` prefix. */
   log?: (line: string) => void;
 }

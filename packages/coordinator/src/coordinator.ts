@@ -34,6 +34,10 @@ export interface Coordinator {
   putBlob(name: string, parts: Buffer[]): void;
   /** Adds an agent by address; `dialWork` for one in this process (see Cluster.addAgent). */
   addAgent(address: string, dialWork?: WorkDialer): void;
+  /** `http://host:port/metrics` when metrics are served. */
+  readonly metricsUrl?: string;
+  /** `http://host:port` of the dashboard when it is served. */
+  readonly dashboardUrl?: string;
   close(): Promise<void>;
 }
 
@@ -70,8 +74,13 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
   for (const a of agents) cluster.addAgent(a);
   // mDNS code loads only when it is used.
   const discovery = options.mdns ? (await import('./discovery.js')).startDiscovery(cluster, { id, port, version: PICOMPUTE_VERSION }, log) : undefined;
+  // prom-client loads only when metrics are asked for.
+  const metrics = options.metricsPort === undefined ? undefined : await (await import('./metrics/index.js')).serveCoordinatorMetrics(cluster, options.metricsHost ?? '127.0.0.1', options.metricsPort);
+  const dashboard = options.dashboard && (await startDashboard(cluster, options.dashboard, security.key, log));
   return {
     id,
+    dashboardUrl: dashboard?.url,
+    metricsUrl: metrics && `${metrics.url}/metrics`,
     address: formatAddress({ host, port }),
     cluster,
     putBlob: (name, parts) => blobs.put(name, parts),
@@ -79,10 +88,24 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
     async close() {
       clearInterval(purgeTimer);
       await discovery?.close();
+      // Scrapes during shutdown get 503 from here on, never a hang.
+      const metricsClosed = Promise.all([metrics?.close(), dashboard?.close()]);
       cluster.close();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       blobs.close();
+      await metricsClosed;
       store.close();
     },
   };
+}
+
+async function startDashboard(cluster: Cluster, o: NonNullable<CoordinatorOptions['dashboard']>, key: Buffer | undefined, log: (line: string) => void) {
+  const { serveDashboard } = await import('./dashboard/server.js');
+  try {
+    return await serveDashboard(cluster, { host: o.host, port: o.port, key, log });
+  } catch (err) {
+    if (!o.optional) throw err;
+    log(`no dashboard: ${(err as Error).message} (or --no-dashboard)`);
+    return undefined;
+  }
 }

@@ -6,6 +6,7 @@
  * - PICOMPUTE_COORDINATOR: `host:port` of the coordinator when none is named.
  * - PICOMPUTE_MDNS=off (or 0, false, no): no mDNS at all, neither publishing nor looking.
  * - PICOMPUTE_DISCOVERY_MS: how long to look for a coordinator by mDNS (default 1000).
+ * - PICOMPUTE_LOG_FORMAT=json|text: how daemons log (default: text on a terminal, JSON elsewhere).
  * - INIT_CWD: the directory a user ran `pnpm picompute …` from (pnpm runs the
  *   command inside the clone and passes the user's own directory here).
  *
@@ -45,4 +46,12 @@ export function userCwd(env: NodeJS.ProcessEnv = process.env): string {
 /** `path` as the user meant it: relative to userCwd(). */
 export function userPath(path: string, env: NodeJS.ProcessEnv = process.env): string {
   return resolve(userCwd(env), path);
+}
+
+/** The daemons' log format from PICOMPUTE_LOG_FORMAT, or undefined to choose by the terminal. */
+export function logFormatFromEnv(env: NodeJS.ProcessEnv = process.env): 'json' | 'text' | undefined {
+  const v = env.PICOMPUTE_LOG_FORMAT?.trim().toLowerCase();
+  if (!v) return undefined;
+  if (v === 'json' || v === 'text') return v;
+  throw new RangeError(`PICOMPUTE_LOG_FORMAT=${env.PICOMPUTE_LOG_FORMAT} is neither json nor text`);
 }

@@ -6,10 +6,14 @@ import type { SecurityFlags } from '@picompute/sdk/auth';
 import { action, collect, parseCount, parsePort } from '../errors.js';
 import { mdnsEnabled } from '@picompute/sdk/env';
 import { pathOption } from '../user-path.js';
+import { daemonLogger } from '../daemon-log.js';
+import type { LogFlags } from '../daemon-log.js';
 import { securityFrom, withSecurityFlags } from '../security-flags.js';
 
 export const DEFAULT_COORDINATOR_PORT = 7700;
 export const DEFAULT_AGENT_PORT = 7701;
+/** The coordinator's web dashboard, beside its gRPC port. */
+export const DEFAULT_DASHBOARD_PORT = 7702;
 
 /** Resolves when the process is asked to stop; a second signal exits at once. */
 function untilSignal(): Promise<string> {
@@ -29,14 +33,14 @@ async function maxMessageBytes(text: string | undefined): Promise<number | undef
   return parseSize(text, '--max-message') * 1024 * 1024;
 }
 
-const log = (who: string) => (line: string) => process.stderr.write(`[${who}] ${new Date().toISOString()} ${line}\n`);
-
 /** Starts a daemon, says where it listens, and runs until SIGTERM or SIGINT, then closes it. */
-async function serve<D extends { close(): Promise<void> }>(who: string, start: (log: (line: string) => void) => Promise<D>, describe: (daemon: D) => string): Promise<void> {
-  const say = log(who);
+async function serve<D extends { close(): Promise<void> }>(who: string, flags: LogFlags, start: (log: (line: string) => void) => Promise<D>, describe: (daemon: D) => string): Promise<void> {
+  const say = daemonLogger(who, flags);
+  // Listening for signals before saying where it listens: a SIGTERM sent the moment the line is read must stop it cleanly, not kill it.
+  const stopped = untilSignal();
   const daemon = await start(say);
   say(describe(daemon));
-  const signal = await untilSignal();
+  const signal = await stopped;
   say(`${signal}: stopping`);
   await daemon.close();
 }
@@ -50,9 +54,18 @@ function daemonCommand(program: Command, name: string, description: string, port
       .option('--host <address>', 'address to listen on; anything but loopback needs the cluster key', '0.0.0.0')
       .option('-p, --port <port>', 'port to listen on (0 picks one)', String(port))
       .option('--max-message <size>', 'largest message a peer may send; an agent also splits its results to stay under it (default 64M)')
-      .option('--no-mdns', `${mdns} (also: PICOMPUTE_MDNS=off)`),
+      .option('--no-mdns', `${mdns} (also: PICOMPUTE_MDNS=off)`)
+      .option('--metrics-port <port>', 'serve Prometheus metrics at /metrics on this port (0 picks one; default: no metrics)')
+      .option('--metrics-host <address>', 'address for --metrics-port; needs no key, so anything but loopback exposes the metrics to the network', '127.0.0.1')
+      .option('--log-format <format>', 'json or text (default: text on a terminal, else json; also PICOMPUTE_LOG_FORMAT)')
+      .option('--log-level <level>', 'debug, info, warn or error: lines below it are dropped', 'info'),
   );
 }
+
+/** --metrics-port given: the port; else no metrics. */
+const metricsPort = (flags: { metricsPort?: string }) => (flags.metricsPort === undefined ? undefined : parsePort(flags.metricsPort));
+// After the address and a space: tests and scripts read the address up to the first space.
+const metricsNote = (d: { metricsUrl?: string }) => (d.metricsUrl ? ` (metrics at ${d.metricsUrl})` : '');
 
 export function registerDaemons(program: Command): void {
   daemonCommand(program, 'agent', 'run tasks for a coordinator on this node, one worker thread per core', DEFAULT_AGENT_PORT, 'do not publish this agent over mDNS')
@@ -63,11 +76,12 @@ export function registerDaemons(program: Command): void {
     .option('--task-memory <size>', 'default per-task heap limit, e.g. 512M')
     .option('--cache-dir <dir>', 'where job bundles are cached (default ~/.cache/picompute/agent)', pathOption)
     .option('--thermal-path <file>', 'CPU temperature file in millidegrees (default /sys/class/thermal/thermal_zone0/temp)', pathOption)
+    .option('--throttle-path <file>', "the Pi firmware's throttle state (default /sys/devices/platform/soc/soc:firmware/get_throttled, else `vcgencmd get_throttled`)", pathOption)
     .action(
-      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string; maxMessage?: string; thermalPath?: string }) => {
+      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string; maxMessage?: string; thermalPath?: string; throttlePath?: string; metricsPort?: string; metricsHost: string } & LogFlags) => {
         const { hideKeyFromJobs, startAgent } = await import('@picompute/agent');
         const { parseSize } = await import('@picompute/sdk/units');
-        await serve('agent', async (say) => {
+        await serve('agent', flags, async (say) => {
           const security = await securityFrom(flags);
           // Job code runs in this process: once read, the key leaves its environment.
           hideKeyFromJobs(say);
@@ -84,9 +98,12 @@ export function registerDaemons(program: Command): void {
             maxMessageBytes: await maxMessageBytes(flags.maxMessage),
             mdns: flags.mdns && mdnsEnabled(),
             thermalPath: flags.thermalPath,
+            throttlePath: flags.throttlePath,
+            metricsPort: metricsPort(flags),
+            metricsHost: flags.metricsHost,
             log: say,
           });
-        }, (agent: Agent) => `agent ${agent.info.id} listening on ${agent.address} with ${agent.info.cores} cores`);
+        }, (agent: Agent) => `agent ${agent.info.id} listening on ${agent.address} with ${agent.info.cores} cores${metricsNote(agent)}`);
       }),
     );
 
@@ -97,11 +114,14 @@ export function registerDaemons(program: Command): void {
     .option('--default-time-limit <duration>', "per-task time limit of a job submitted without --time-limit, so a task that never settles cannot hold its job forever (like Slurm's DefaultTime)", '1h')
     .option('--max-time-limit <duration>', "the most --time-limit a job may ask for; a submit over it is refused (like Slurm's MaxTime; default: no cap)")
     .option('--upload-quota <size>', "disk one user's uploaded inputs may hold while they wait for their submit (default 2G)")
+    .option('--dashboard-port <port>', `serve the web dashboard on this port (default ${DEFAULT_DASHBOARD_PORT}; see \`picompute dashboard\`)`)
+    .option('--dashboard-host <address>', 'address for the dashboard; anything but loopback needs the login URL of `picompute dashboard`', '127.0.0.1')
+    .option('--no-dashboard', 'do not serve the dashboard')
     .action(
-      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string; defaultTimeLimit: string; maxTimeLimit?: string; uploadQuota?: string }) => {
+      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string; defaultTimeLimit: string; maxTimeLimit?: string; uploadQuota?: string; metricsPort?: string; metricsHost: string; dashboard: boolean; dashboardPort?: string; dashboardHost: string } & LogFlags) => {
         const { parseDuration, parseSize } = await import('@picompute/sdk/units');
         const { startCoordinator } = await import('@picompute/coordinator');
-        await serve('coordinator', async (say) => startCoordinator({
+        await serve('coordinator', flags, async (say) => startCoordinator({
           host: flags.host,
           port: parsePort(flags.port),
           agents: flags.agent,
@@ -113,8 +133,13 @@ export function registerDaemons(program: Command): void {
           security: await securityFrom(flags),
           maxMessageBytes: await maxMessageBytes(flags.maxMessage),
           mdns: flags.mdns && mdnsEnabled(),
+          metricsPort: metricsPort(flags),
+          metricsHost: flags.metricsHost,
+          dashboard: flags.dashboard
+            ? { host: flags.dashboardHost, port: flags.dashboardPort === undefined ? DEFAULT_DASHBOARD_PORT : parsePort(flags.dashboardPort), optional: flags.dashboardPort === undefined }
+            : undefined,
           log: say,
-        }), (coordinator: Coordinator) => `coordinator listening on ${coordinator.address}`);
+        }), (coordinator: Coordinator) => `coordinator listening on ${coordinator.address}${metricsNote(coordinator)}`);
       }),
     );
 }

@@ -185,6 +185,10 @@ export interface TaskResult {
   logs: string[];
   durationMs: number;
   heapMb: number;
+  /** The agent's worker thread that ran the task (0 from older agents). */
+  thread?: number;
+  /** When the task started, the agent's clock, ms since the epoch (0 from older agents). */
+  startedAtMs?: number;
 }
 export interface Results { results: TaskResult[] }
 export interface Heartbeat {
@@ -195,6 +199,8 @@ export interface Heartbeat {
   sentAtMs: number;
   /** `sentAtMs` of the last Ping the agent got, echoed back (the coordinator's own clock). */
   pingEchoMs?: number;
+  /** The Pi firmware's get_throttled bits (see @picompute/agent's throttle.ts); -1 where the node has none. */
+  throttled?: number;
 }
 export interface NeedBundle { hash: string }
 
