@@ -101,6 +101,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
       store.diskFilled();
       return store.disk.refuse();
     },
+    storedBlob: (hash) => store.hasBlob(hash),
   }));
   const bindTo = formatAddress({ host, port: options.port ?? 0 });
   const port = await bindServer(server, bindTo, security, 'coordinator', refused);

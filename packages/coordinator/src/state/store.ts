@@ -106,6 +106,7 @@ export class StateStore {
       insertTask: p('INSERT INTO tasks (job_id, idx, input) VALUES (?, ?, ?)'),
       putBlob: p('INSERT OR IGNORE INTO blobs (hash, bytes) VALUES (?, ?)'),
       getBlob: p('SELECT bytes FROM blobs WHERE hash = ?'),
+      hasBlob: p('SELECT 1 FROM blobs WHERE hash = ?').pluck(),
       started: p('UPDATE jobs SET state = ?, started_at = ? WHERE id = ?'),
       reason: p('UPDATE jobs SET reason = ? WHERE id = ?'),
       attempt: p('UPDATE tasks SET attempts = ? WHERE job_id = ? AND idx = ?'),
@@ -379,6 +380,10 @@ export class StateStore {
 
   bundle(hash: string): Buffer | undefined {
     return (this.#s.getBlob.get(hash) as { bytes: Buffer } | undefined)?.bytes;
+  }
+
+  hasBlob(hash: string): boolean {
+    return this.#s.hasBlob.get(hash) !== undefined;
   }
 
   drained(): Set<string> {
