@@ -11,6 +11,7 @@ import { closeSync, fdatasync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import type Database from 'better-sqlite3';
+import { FINAL_STATES } from '@picompute/sdk/wire';
 import type { LogLine, SubmitRequest } from '@picompute/sdk/wire';
 import { DiskSpace, isDiskFull, RESERVE_BYTES } from './disk-space.js';
 import { Reclaimer } from './reclaimer.js';
@@ -103,8 +104,9 @@ export interface JobEnd extends JobStats {
 
 const fdatasyncAsync = promisify(fdatasync);
 
-const FINAL = "('COMPLETED','FAILED','CANCELLED','TIMEOUT','NODE_FAIL')";
-const JOB_COLUMNS = 'id, name, user, request, state, reason, error, tasks_total, tasks_done, attempts, cpu_ms, max_heap_mb, nodes, cores, submitted_at, started_at, ended_at';
+/** The final states (proto enum JobState) as an SQL list. */
+const FINAL = `(${[...FINAL_STATES].map((state) => `'${state}'`).join(',')})`;
+const JOB_COLUMNS = `id, name, user, request, state, reason, error, tasks_total, submitted_at, ${STATS.map(([, column]) => column).join(', ')}`;
 
 /** A queued write and the job it belongs to (which fails if the write cannot be stored). */
 interface Op {

@@ -103,7 +103,11 @@ export class CoordinatorRpc {
             if (refusal) settle(refusal);
           });
         }
-        channel.watchConnectivityState(state, deadline, () => watch(channel.getConnectivityState(false)));
+        // Past the deadline grpc-js calls back at once (on the next tick) with an error: watching again then would
+        // loop on next ticks forever, starving the timer of waitForReady that settles this (seen as an out-of-memory abort).
+        channel.watchConnectivityState(state, deadline, (err?: Error) => {
+          if (!err) watch(channel.getConnectivityState(false));
+        });
       };
       watch(channel.getConnectivityState(true));
     });
