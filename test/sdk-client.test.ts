@@ -138,6 +138,29 @@ describe('a coordinator started afresh under a client', () => {
   });
 });
 
+describe('a submit naming a bundle the coordinator lacks', () => {
+  it('is refused with FAILED_PRECONDITION and the hash in the picompute-missing-blob trailer, not in text to match', async () => {
+    const grpc = await import('@grpc/grpc-js');
+    const { startCoordinator } = await import('@picompute/coordinator');
+    const { missingBlobOf, wireServices } = await import('@picompute/sdk/wire');
+    const { stateDir } = await import('./support/cli.js');
+    const coordinator = await startCoordinator({ log: () => {}, stateDir: stateDir() });
+    const stub = new (wireServices().CoordinatorService)(coordinator.address, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+      submit(req: object, cb: (err: grpc.ServiceError | null) => void): void;
+    };
+    try {
+      const hash = 'ab'.repeat(32);
+      const err = await new Promise<grpc.ServiceError | null>((resolve) => stub.submit({ name: 'x', bundleHash: hash, taskCount: 1, inputs: Buffer.alloc(0) }, resolve));
+      expect(err?.code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(err?.metadata.get('picompute-missing-blob')).toEqual([hash]);
+      expect(missingBlobOf(err!)).toBe(hash);
+    } finally {
+      stub.close();
+      await coordinator.close();
+    }
+  });
+});
+
 async function collect<T>(events: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const ev of events) out.push(ev);

@@ -11,8 +11,11 @@ export class UsageError extends Error {
 }
 
 const USAGE_ERRORS = new Set(['UsageError', 'OptionError', 'JobFileError', 'ConnectError', 'RangeError', 'KeyError', 'AuthError', 'StateError']);
-/** gRPC INVALID_ARGUMENT, NOT_FOUND and RESOURCE_EXHAUSTED (a message over the limit): the coordinator refused what the user asked. */
-const USAGE_STATUS = new Set([3, 5, 8]);
+/**
+ * gRPC INVALID_ARGUMENT, NOT_FOUND, RESOURCE_EXHAUSTED (a message over the limit) and FAILED_PRECONDITION
+ * (a blob it names was not uploaded): the coordinator refused what the user asked.
+ */
+const USAGE_STATUS = new Set([3, 5, 8, 9]);
 
 export function exitCodeFor(err: unknown): number {
   const e = err as Error & { code?: number };

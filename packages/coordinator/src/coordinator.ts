@@ -68,6 +68,7 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
       store.diskFilled();
       return store.disk.refuse();
     },
+    storedBlob: (hash) => store.hasBlob(hash),
   }));
   const bindTo = formatAddress({ host, port: options.port });
   const port = await bindServer(server, bindTo, security, 'coordinator', refused);

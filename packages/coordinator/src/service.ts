@@ -1,10 +1,12 @@
 /**
  * The CoordinatorService gRPC handlers: thin adapters from RPCs to the
  * Cluster and the BlobStore, turning user mistakes into INVALID_ARGUMENT or
- * NOT_FOUND with a message the CLI prints as it is.
+ * NOT_FOUND with a message the CLI prints as it is, and a bundle the
+ * coordinator lacks into FAILED_PRECONDITION naming it in a trailer (the
+ * client uploads it and submits again).
  */
 import * as grpc from '@grpc/grpc-js';
-import { formatAddress, parseAddress } from '@picompute/sdk/wire';
+import { formatAddress, MissingBlobError, missingBlobStatus, parseAddress } from '@picompute/sdk/wire';
 import type * as W from '@picompute/sdk/wire';
 import { FINAL_STATES } from '@picompute/sdk/wire';
 import type { BlobStore, Receiver } from './blob-store.js';
@@ -20,6 +22,7 @@ const TASKS_PER_CHUNK = 10_000;
 const RESULT_PAGE_VALUES = 8192;
 
 function fail(err: unknown): Partial<grpc.StatusObject> {
+  if (err instanceof MissingBlobError) return missingBlobStatus(err);
   if (err instanceof DiskFullError) return { code: grpc.status.RESOURCE_EXHAUSTED, details: err.message };
   if (err instanceof UserError) return { code: err.notFound ? grpc.status.NOT_FOUND : grpc.status.INVALID_ARGUMENT, details: err.message };
   return { code: grpc.status.INTERNAL, details: (err as Error).message };
@@ -72,12 +75,20 @@ export interface UploadLimits {
   maxBlobBytes: number;
   /** Marks the disk full and returns the error a refused upload carries. */
   diskFull: () => Error;
+  /** Whether the state database holds a blob (a bundle sent before). */
+  storedBlob: (hash: string) => boolean;
 }
 
 export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinatorId: string, limits: UploadLimits): grpc.UntypedServiceImplementation {
+  /** A submit whose bundle the coordinator lacks is refused before the cluster takes its inputs, so they are there for the retry. */
+  const requireBundle = (req: W.SubmitRequest) => {
+    if (blobs.get(req.bundleHash) || limits.storedBlob(req.bundleHash)) return;
+    throw new MissingBlobError(req.bundleHash, `job bundle ${req.bundleHash.slice(0, 12)} was not uploaded; upload it with PutBlob first`);
+  };
   return {
     submit(call: grpc.ServerUnaryCall<W.SubmitRequest, W.SubmitReply>, callback: grpc.sendUnaryData<W.SubmitReply>) {
       try {
+        requireBundle(call.request);
         const job = cluster.submit(call.request);
         // The id goes back once the job is on disk; its tasks start meanwhile.
         job.stored.then(() => cluster.synced()).then(
@@ -127,6 +138,7 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
     submitWatch(call: grpc.ServerWritableStream<W.SubmitRequest, W.JobEvent>) {
       let job;
       try {
+        requireBundle(call.request);
         job = cluster.submit(call.request);
       } catch (err) {
         failStream(call, err);

@@ -9,13 +9,13 @@ export class OutputsByIndex {
   readonly #all;
 
   constructor(db: Database.Database) {
-    this.#all = db.prepare('SELECT idx, output FROM outputs WHERE job_id = ? ORDER BY idx');
+    this.#all = db.prepare('SELECT idx, output FROM outputs WHERE job_id = @job ORDER BY idx');
   }
 
   get(jobId: number): { indices: number[]; values: Buffer[] } {
     const indices: number[] = [];
     const values: Buffer[] = [];
-    for (const r of this.#all.iterate(jobId) as Iterable<{ idx: number; output: Buffer }>) {
+    for (const r of this.#all.iterate({ job: jobId }) as Iterable<{ idx: number; output: Buffer }>) {
       indices.push(r.idx);
       values.push(r.output);
     }

@@ -46,7 +46,7 @@ export class Reclaimer {
       outputs: p('DELETE FROM outputs WHERE job_id = @job AND idx IN (SELECT idx FROM outputs WHERE job_id = @job LIMIT @rows)'),
       inputs: p('DELETE FROM tasks WHERE job_id = @job AND idx IN (SELECT idx FROM tasks WHERE job_id = @job LIMIT @rows)'),
       logs: p('DELETE FROM logs WHERE rowid IN (SELECT rowid FROM logs WHERE job_id = @job LIMIT @rows)'),
-      job: p('DELETE FROM jobs WHERE id = ?'),
+      job: p('DELETE FROM jobs WHERE id = @job'),
       freePages: p('PRAGMA freelist_count').pluck(),
       pages: p('PRAGMA page_count').pluck(),
       pageSize: p('PRAGMA page_size').pluck(),
@@ -126,7 +126,7 @@ export class Reclaimer {
     for (const table of order) {
       if (this.#s[table].run({ job: jobId, rows: ROWS_PER_STEP }).changes > 0) return;
     }
-    if (what === 'job') this.#s.job.run(jobId);
+    if (what === 'job') this.#s.job.run({ job: jobId });
     this.#queue.shift();
     this.#vacuum = true;
   }

@@ -14,19 +14,19 @@ export class RequeueStore {
 
   constructor(db: Database.Database) {
     this.#tasks = db.prepare(
-      'SELECT t.idx, t.input, 0 AS attempts, o.idx IS NOT NULL AS done, o.output FROM tasks t LEFT JOIN outputs o ON o.job_id = t.job_id AND o.idx = t.idx WHERE t.job_id = ? ORDER BY t.idx',
+      'SELECT t.idx, t.input, 0 AS attempts, o.idx IS NOT NULL AS done, o.output FROM tasks t LEFT JOIN outputs o ON o.job_id = t.job_id AND o.idx = t.idx WHERE t.job_id = @job ORDER BY t.idx',
     );
-    this.#reopen = db.prepare("UPDATE jobs SET state = 'PENDING', reason = '', error = '', started_at = 0, ended_at = 0, result = NULL WHERE id = ?");
+    this.#reopen = db.prepare("UPDATE jobs SET state = 'PENDING', reason = '', error = '', started_at = 0, ended_at = 0, result = NULL WHERE id = @job");
   }
 
   /** The job's tasks, every attempt count at 0: a requeued task starts afresh (its node-loss and --retries budgets too). */
   tasks(jobId: number): TaskRow[] {
-    return this.#tasks.all(jobId) as TaskRow[];
+    return this.#tasks.all({ job: jobId }) as TaskRow[];
   }
 
   /** The job's row as it is once set back to PENDING. */
   reopen(row: JobRow): JobRow {
-    this.#reopen.run(row.id);
+    this.#reopen.run({ job: row.id });
     return { ...row, state: 'PENDING', reason: '', error: '', started_at: 0, ended_at: 0 };
   }
 }

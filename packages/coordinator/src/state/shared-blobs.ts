@@ -10,10 +10,10 @@ export class SharedBlobs {
   readonly #put;
 
   constructor(db: Database.Database) {
-    this.#put = db.prepare('INSERT OR IGNORE INTO blobs (hash, bytes) VALUES (?, ?)');
+    this.#put = db.prepare('INSERT OR IGNORE INTO blobs (hash, bytes) VALUES (@hash, @bytes)');
   }
 
   put(hash: string, bytes: Buffer): void {
-    this.#put.run(hash, bytes);
+    this.#put.run({ hash, bytes });
   }
 }

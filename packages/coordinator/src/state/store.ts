@@ -11,6 +11,7 @@ import { closeSync, fdatasync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import type Database from 'better-sqlite3';
+import { FINAL_STATES } from '@picompute/sdk/wire';
 import type { LogLine, SubmitRequest } from '@picompute/sdk/wire';
 import { DiskSpace, isDiskFull, RESERVE_BYTES } from './disk-space.js';
 import { Reclaimer } from './reclaimer.js';
@@ -43,25 +44,69 @@ export interface TaskRow {
   output: Buffer | null;
 }
 
-export interface JobEnd {
-  state: string;
-  reason: string;
-  error: string;
+/**
+ * A job's figures, carried from its tasks' results (the cluster's JobRecord)
+ * to its row and back (`statsFromRow`). A new figure is a field here, its
+ * column in STATS_COLUMNS and in ./schema.ts (with a migration), and where
+ * the summary shows it.
+ */
+export interface JobStats {
   tasksDone: number;
+  /** Task runs, retries and re-runs included. */
   attempts: number;
+  /** Summed task run time. */
   cpuMs: number;
+  /** The largest task heap seen. */
   maxHeapMb: number;
+  /** Nodes that ran at least one task. */
   nodes: string[];
+  /** Cores of those nodes. */
   cores: number;
   startedAt: number;
   endedAt: number;
+}
+
+/** Each figure's column in the jobs table. */
+const STATS_COLUMNS = {
+  tasksDone: 'tasks_done',
+  attempts: 'attempts',
+  cpuMs: 'cpu_ms',
+  maxHeapMb: 'max_heap_mb',
+  nodes: 'nodes',
+  cores: 'cores',
+  startedAt: 'started_at',
+  endedAt: 'ended_at',
+} as const satisfies Record<keyof JobStats, keyof JobRow>;
+
+const STATS = Object.entries(STATS_COLUMNS) as [keyof JobStats, keyof JobRow][];
+
+/** The figures of a job that never ran. */
+const NO_STATS: JobStats = { tasksDone: 0, attempts: 0, cpuMs: 0, maxHeapMb: 0, nodes: [], cores: 0, startedAt: 0, endedAt: 0 };
+
+/** A job's figures as statement parameters, named as the fields are (`@maxHeapMb`…). */
+function statsParams(stats: JobStats): Record<keyof JobStats, number | string> {
+  return { ...stats, nodes: stats.nodes.join(',') };
+}
+
+/** A job's figures read back from its row. */
+export function statsFromRow(row: JobRow): JobStats {
+  const stats = Object.fromEntries(STATS.map(([field, column]) => [field, row[column]])) as unknown as JobStats & { nodes: unknown };
+  return { ...stats, nodes: row.nodes ? row.nodes.split(',') : [] };
+}
+
+/** How a job ended: its state, why, and its figures and result. */
+export interface JobEnd extends JobStats {
+  state: string;
+  reason: string;
+  error: string;
   result: Buffer | undefined;
 }
 
 const fdatasyncAsync = promisify(fdatasync);
 
-const FINAL = "('COMPLETED','FAILED','CANCELLED','TIMEOUT','NODE_FAIL')";
-const JOB_COLUMNS = 'id, name, user, request, state, reason, error, tasks_total, tasks_done, attempts, cpu_ms, max_heap_mb, nodes, cores, submitted_at, started_at, ended_at';
+/** The final states (proto enum JobState) as an SQL list. */
+const FINAL = `(${[...FINAL_STATES].map((state) => `'${state}'`).join(',')})`;
+const JOB_COLUMNS = `id, name, user, request, state, reason, error, tasks_total, submitted_at, ${STATS.map(([, column]) => column).join(', ')}`;
 
 /** A queued write and the job it belongs to (which fails if the write cannot be stored). */
 interface Op {
@@ -100,31 +145,33 @@ export class StateStore {
       },
       filled: () => this.diskFilled(),
     });
-    const p = <T extends unknown[] = unknown[]>(sql: string) => db.prepare<T>(sql);
+    // Named parameters (@name), bound from an object: a statement and its call say the same names.
+    const p = (sql: string) => db.prepare(sql);
     this.#s = {
-      insertJob: p('INSERT INTO jobs (name, user, request, state, tasks_total, submitted_at) VALUES (?, ?, ?, ?, ?, ?)'),
-      insertTask: p('INSERT INTO tasks (job_id, idx, input) VALUES (?, ?, ?)'),
-      putBlob: p('INSERT OR IGNORE INTO blobs (hash, bytes) VALUES (?, ?)'),
-      getBlob: p('SELECT bytes FROM blobs WHERE hash = ?'),
-      started: p('UPDATE jobs SET state = ?, started_at = ? WHERE id = ?'),
-      reason: p('UPDATE jobs SET reason = ? WHERE id = ?'),
-      attempt: p('UPDATE tasks SET attempts = ? WHERE job_id = ? AND idx = ?'),
-      taskDone: p('INSERT OR REPLACE INTO outputs (job_id, idx, attempts, output) VALUES (?, ?, ?, ?)'),
-      progress: p('UPDATE jobs SET tasks_done = ? WHERE id = ?'),
-      log: p('INSERT INTO logs (job_id, task, node, line) VALUES (?, ?, ?, ?)'),
-      end: p('UPDATE jobs SET state = ?, reason = ?, error = ?, tasks_done = ?, attempts = ?, cpu_ms = ?, max_heap_mb = ?, nodes = ?, cores = ?, started_at = ?, ended_at = ?, result = ? WHERE id = ?'),
-      job: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`),
+      insertJob: p('INSERT INTO jobs (name, user, request, state, tasks_total, submitted_at) VALUES (@name, @user, @request, @state, @tasksTotal, @submittedAt)'),
+      insertTask: p('INSERT INTO tasks (job_id, idx, input) VALUES (@job, @idx, @input)'),
+      putBlob: p('INSERT OR IGNORE INTO blobs (hash, bytes) VALUES (@hash, @bytes)'),
+      getBlob: p('SELECT bytes FROM blobs WHERE hash = @hash'),
+      hasBlob: p('SELECT 1 FROM blobs WHERE hash = @hash').pluck(),
+      started: p('UPDATE jobs SET state = @state, started_at = @startedAt WHERE id = @job'),
+      reason: p('UPDATE jobs SET reason = @reason WHERE id = @job'),
+      attempt: p('UPDATE tasks SET attempts = @attempts WHERE job_id = @job AND idx = @idx'),
+      taskDone: p('INSERT OR REPLACE INTO outputs (job_id, idx, attempts, output) VALUES (@job, @idx, @attempts, @output)'),
+      progress: p('UPDATE jobs SET tasks_done = @tasksDone WHERE id = @job'),
+      log: p('INSERT INTO logs (job_id, task, node, line) VALUES (@job, @task, @node, @line)'),
+      end: p(`UPDATE jobs SET state = @state, reason = @reason, error = @error, ${STATS.map(([field, column]) => `${column} = @${field}`).join(', ')}, result = @result WHERE id = @job`),
+      job: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = @job`),
       jobs: p(`SELECT ${JOB_COLUMNS} FROM jobs ORDER BY id`),
       active: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE state NOT IN ${FINAL} ORDER BY id`),
-      tasks: p('SELECT t.idx, t.input, max(t.attempts, coalesce(o.attempts, 0)) AS attempts, o.idx IS NOT NULL AS done, o.output FROM tasks t LEFT JOIN outputs o ON o.job_id = t.job_id AND o.idx = t.idx WHERE t.job_id = ? ORDER BY t.idx'),
-      outputs: p('SELECT output FROM outputs WHERE job_id = ? ORDER BY idx'),
-      outputPage: p('SELECT idx, output FROM outputs WHERE job_id = ? AND idx >= ? ORDER BY idx LIMIT ?'),
-      result: p('SELECT result FROM jobs WHERE id = ?'),
-      logs: p('SELECT task, node, line FROM logs WHERE job_id = ? ORDER BY rowid'),
+      tasks: p('SELECT t.idx, t.input, max(t.attempts, coalesce(o.attempts, 0)) AS attempts, o.idx IS NOT NULL AS done, o.output FROM tasks t LEFT JOIN outputs o ON o.job_id = t.job_id AND o.idx = t.idx WHERE t.job_id = @job ORDER BY t.idx'),
+      outputs: p('SELECT output FROM outputs WHERE job_id = @job ORDER BY idx'),
+      outputPage: p('SELECT idx, output FROM outputs WHERE job_id = @job AND idx >= @from ORDER BY idx LIMIT @limit'),
+      result: p('SELECT result FROM jobs WHERE id = @job'),
+      logs: p('SELECT task, node, line FROM logs WHERE job_id = @job ORDER BY rowid'),
       drained: p('SELECT node FROM drained_nodes'),
-      drain: p('INSERT OR IGNORE INTO drained_nodes (node) VALUES (?)'),
-      resume: p('DELETE FROM drained_nodes WHERE node = ?'),
-      purge: p(`SELECT id FROM jobs WHERE state IN ${FINAL} AND ended_at > 0 AND ended_at < ?`).pluck(),
+      drain: p('INSERT OR IGNORE INTO drained_nodes (node) VALUES (@node)'),
+      resume: p('DELETE FROM drained_nodes WHERE node = @node'),
+      purge: p(`SELECT id FROM jobs WHERE state IN ${FINAL} AND ended_at > 0 AND ended_at < @before`).pluck(),
       // Rows an ended job left behind (a coordinator stopped while reclaiming, or a database from before schema 2).
       leftInputs: p(`SELECT id FROM jobs WHERE state IN ${FINAL} AND EXISTS (SELECT 1 FROM tasks WHERE job_id = jobs.id)`).pluck(),
       leftOutputs: p(`SELECT id FROM jobs WHERE state IN ${FINAL} AND (state <> 'COMPLETED' OR json_extract(request, '$.hasReduce')) AND EXISTS (SELECT 1 FROM outputs WHERE job_id = jobs.id)`).pluck(),
@@ -145,8 +192,8 @@ export class StateStore {
     if (this.disk.full) throw this.disk.refuse();
     return this.#orDiskFull(() =>
       this.db.transaction(() => {
-        const id = Number(this.#s.insertJob.run(request.name, request.user, JSON.stringify(request), 'PENDING', taskCount, submittedAt).lastInsertRowid);
-        this.#s.putBlob.run(request.bundleHash, bundle);
+        const id = Number(this.#s.insertJob.run({ name: request.name, user: request.user, request: JSON.stringify(request), state: 'PENDING', tasksTotal: taskCount, submittedAt }).lastInsertRowid);
+        this.#s.putBlob.run({ hash: request.bundleHash, bytes: bundle });
         return id;
       })(),
     );
@@ -169,7 +216,7 @@ export class StateStore {
         // Checking the clock every 256 rows costs nothing next to the inserts.
         while (i < inputs.count) {
           const end = Math.min(inputs.count, i + 256);
-          for (; i < end; i++) this.#s.insertTask.run(id, i, inputs.get(i));
+          for (; i < end; i++) this.#s.insertTask.run({ job: id, idx: i, input: inputs.get(i) });
           if (performance.now() > deadline) break;
         }
         return i;
@@ -226,19 +273,19 @@ export class StateStore {
    */
   endJob(id: number, end: JobEnd, keepOutputs: boolean): void {
     this.#lost.delete(id);
-    this.#queue.push({ job: id, end: true, run: () => this.#s.end.run(end.state, end.reason, end.error, end.tasksDone, end.attempts, end.cpuMs, end.maxHeapMb, end.nodes.join(','), end.cores, end.startedAt, end.endedAt, end.result ?? null, id) });
+    this.#queue.push({ job: id, end: true, run: () => this.#s.end.run({ ...statsParams(end), state: end.state, reason: end.reason, error: end.error, result: end.result ?? null, job: id }) });
     this.flush();
     if (this.durable && end.state === 'COMPLETED') this.reclaimer.drop(id, 'inputs');
     if (!keepOutputs) this.reclaimer.drop(id, 'outputs');
   }
 
   setDrained(node: string, drained: boolean): void {
-    (drained ? this.#s.drain : this.#s.resume).run(node);
+    (drained ? this.#s.drain : this.#s.resume).run({ node });
   }
 
   /** Deletes, in the background, finished jobs that ended before `before` (ms since epoch); returns how many. */
   purge(before: number): number {
-    const ids = this.#s.purge.all(before) as number[];
+    const ids = this.#s.purge.all({ before }) as number[];
     for (const id of ids) this.reclaimer.drop(id, 'job');
     return ids.length;
   }
@@ -246,16 +293,16 @@ export class StateStore {
   // ---------------------------------------------------------------- written once per turn
 
   started(id: number, at: number): void {
-    this.#later(id, () => this.#s.started.run('RUNNING', at, id));
+    this.#later(id, () => this.#s.started.run({ state: 'RUNNING', startedAt: at, job: id }));
   }
 
   reason(id: number, reason: string): void {
-    this.#later(id, () => this.#s.reason.run(reason, id));
+    this.#later(id, () => this.#s.reason.run({ reason, job: id }));
   }
 
   /** A task runs again (after a lost node or a retry): the count caps re-runs across restarts. */
   attempt(id: number, index: number, attempts: number): void {
-    this.#later(id, () => this.#s.attempt.run(attempts, id, index));
+    this.#later(id, () => this.#s.attempt.run({ attempts, job: id, idx: index }));
   }
 
   /**
@@ -264,16 +311,16 @@ export class StateStore {
    * at all when the state dies with its process.
    */
   taskDone(id: number, index: number, attempts: number, output: Buffer, done: number, forResult = true): void {
-    if (forResult || this.durable) this.#later(id, () => this.#s.taskDone.run(id, index, attempts, output), output.length);
+    if (forResult || this.durable) this.#later(id, () => this.#s.taskDone.run({ job: id, idx: index, attempts, output }), output.length);
     // One progress write per job per turn, however many tasks finished in it.
-    if (!this.#progress.has(id)) this.#later(id, () => this.#s.progress.run(this.#progress.get(id), id));
+    if (!this.#progress.has(id)) this.#later(id, () => this.#s.progress.run({ tasksDone: this.#progress.get(id), job: id }));
     this.#progress.set(id, done);
   }
 
   readonly #progress = new Map<number, number>();
 
   logs(id: number, lines: readonly LogLine[]): void {
-    if (lines.length) this.#later(id, () => lines.forEach((l) => this.#s.log.run(id, l.task, l.node, l.line)), lines.reduce((n, l) => n + l.line.length, 0));
+    if (lines.length) this.#later(id, () => lines.forEach((l) => this.#s.log.run({ job: id, task: l.task, node: l.node, line: l.line })), lines.reduce((n, l) => n + l.line.length, 0));
   }
 
   flush(): void {
@@ -334,7 +381,7 @@ export class StateStore {
   // ---------------------------------------------------------------- reads
 
   job(id: number): JobRow | undefined {
-    return this.#s.job.get(id) as JobRow | undefined;
+    return this.#s.job.get({ job: id }) as JobRow | undefined;
   }
 
   jobs(): JobRow[] {
@@ -349,36 +396,40 @@ export class StateStore {
   activeJobs(): { job: JobRow; tasks: TaskRow[] }[] {
     const active: { job: JobRow; tasks: TaskRow[] }[] = [];
     for (const job of this.#s.active.all() as JobRow[]) {
-      const tasks = this.#s.tasks.all(job.id) as TaskRow[];
+      const tasks = this.#s.tasks.all({ job: job.id }) as TaskRow[];
       if (tasks.length === job.tasks_total) {
         active.push({ job, tasks });
         continue;
       }
       const error = 'the coordinator stopped while this job was being submitted, before its id was given out; submit it again';
-      this.endJob(job.id, { state: 'FAILED', reason: '', error, tasksDone: 0, attempts: 0, cpuMs: 0, maxHeapMb: 0, nodes: [], cores: 0, startedAt: job.submitted_at, endedAt: Date.now(), result: undefined }, false);
+      this.endJob(job.id, { ...NO_STATS, state: 'FAILED', reason: '', error, startedAt: job.submitted_at, endedAt: Date.now(), result: undefined }, false);
     }
     return active;
   }
 
   outputs(id: number): Buffer[] {
-    return (this.#s.outputs.all(id) as { output: Buffer | null }[]).map((r) => r.output ?? Buffer.alloc(0));
+    return (this.#s.outputs.all({ job: id }) as { output: Buffer | null }[]).map((r) => r.output ?? Buffer.alloc(0));
   }
 
   /** Up to `limit` outputs from index `from` on, with their indices, in order. */
   outputPage(id: number, from: number, limit: number): { idx: number; output: Buffer }[] {
-    return this.#s.outputPage.all(id, from, limit) as { idx: number; output: Buffer }[];
+    return this.#s.outputPage.all({ job: id, from, limit }) as { idx: number; output: Buffer }[];
   }
 
   result(id: number): Buffer | undefined {
-    return (this.#s.result.get(id) as { result: Buffer | null } | undefined)?.result ?? undefined;
+    return (this.#s.result.get({ job: id }) as { result: Buffer | null } | undefined)?.result ?? undefined;
   }
 
   jobLogs(id: number): LogLine[] {
-    return this.#s.logs.all(id) as LogLine[];
+    return this.#s.logs.all({ job: id }) as LogLine[];
   }
 
   bundle(hash: string): Buffer | undefined {
-    return (this.#s.getBlob.get(hash) as { bytes: Buffer } | undefined)?.bytes;
+    return (this.#s.getBlob.get({ hash }) as { bytes: Buffer } | undefined)?.bytes;
+  }
+
+  hasBlob(hash: string): boolean {
+    return this.#s.hasBlob.get({ hash }) !== undefined;
   }
 
   drained(): Set<string> {

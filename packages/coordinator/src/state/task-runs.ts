@@ -25,15 +25,15 @@ export class TaskRuns {
 
   constructor(db: Database.Database) {
     db.exec(SCHEMA);
-    this.#put = db.prepare('INSERT OR REPLACE INTO task_runs (job_id, nodes, state, attempt, node, started_at, run_ms, heap_mb) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
-    this.#get = db.prepare('SELECT nodes, state, attempt, node, started_at AS startedAt, run_ms AS runMs, heap_mb AS heapMb FROM task_runs WHERE job_id = ?');
+    this.#put = db.prepare('INSERT OR REPLACE INTO task_runs (job_id, nodes, state, attempt, node, started_at, run_ms, heap_mb) VALUES (@job, @nodes, @state, @attempt, @node, @startedAt, @runMs, @heapMb)');
+    this.#get = db.prepare('SELECT nodes, state, attempt, node, started_at AS startedAt, run_ms AS runMs, heap_mb AS heapMb FROM task_runs WHERE job_id = @job');
   }
 
   save(jobId: number, c: TaskColumns): void {
-    this.#put.run(jobId, c.nodes, c.state, c.attempt, c.node, c.startedAt, c.runMs, c.heapMb);
+    this.#put.run({ ...c, job: jobId });
   }
 
   load(jobId: number): TaskColumns | undefined {
-    return this.#get.get(jobId) as TaskColumns | undefined;
+    return this.#get.get({ job: jobId }) as TaskColumns | undefined;
   }
 }

@@ -15,7 +15,7 @@ import type { PreparedJob, SubmitOptions } from '../prepare.js';
 import { formatAddress, parseAddress } from '../wire/options.js';
 import type * as W from '../wire/messages.js';
 import { JobHandle } from './job-handle.js';
-import { ConnectError, CoordinatorRpc } from './rpc.js';
+import { ConnectError, CoordinatorRpc, RpcError } from './rpc.js';
 
 export { JobHandle, JobFailedError } from './job-handle.js';
 export type { PartialResult } from './job-handle.js';
@@ -140,7 +140,7 @@ export class Client {
       return await this.#submitWatch(request);
     } catch (err) {
       // The coordinator refuses before it takes the inputs, so they are still there for the second try.
-      if (!/bundle \w+ was not uploaded/.test((err as Error).message)) throw err;
+      if (!(err instanceof RpcError) || err.missingBlob !== job.bundleHash) throw err;
       await this.#upload(job.bundleHash, [job.bundle], job.request.user);
       return this.#submitWatch(request);
     }

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { failedHandshake, handshakeCause, notMemberMessage } from '../auth/cluster-tls.js';
 import { channelCredentials, clientChannelOptions } from '../auth/security.js';
 import type { Security } from '../auth/security.js';
-import { BLOB_CHUNK_BYTES, wireServices } from '../wire/index.js';
+import { BLOB_CHUNK_BYTES, missingBlobOf, wireServices } from '../wire/index.js';
 import type * as W from '../wire/messages.js';
 
 export class ConnectError extends Error {
@@ -23,6 +23,8 @@ export class RpcError extends Error {
   constructor(
     message: string,
     readonly code: grpc.status,
+    /** FAILED_PRECONDITION for want of a blob: its hash (from the `picompute-missing-blob` trailer). */
+    readonly missingBlob?: string,
   ) {
     super(message);
   }
@@ -47,7 +49,7 @@ export function toRpcError(err: grpc.ServiceError | Error, address: string, keyS
   if (code === grpc.status.UNAVAILABLE) {
     return new ConnectError(`lost the coordinator at ${address} (${(err as grpc.ServiceError).details}); is it still running?`);
   }
-  return new RpcError((err as grpc.ServiceError).details || err.message, code);
+  return new RpcError((err as grpc.ServiceError).details || err.message, code, missingBlobOf(err as grpc.ServiceError));
 }
 
 export class CoordinatorRpc {
@@ -101,7 +103,11 @@ export class CoordinatorRpc {
             if (refusal) settle(refusal);
           });
         }
-        channel.watchConnectivityState(state, deadline, () => watch(channel.getConnectivityState(false)));
+        // Past the deadline grpc-js calls back at once (on the next tick) with an error: watching again then would
+        // loop on next ticks forever, starving the timer of waitForReady that settles this (seen as an out-of-memory abort).
+        channel.watchConnectivityState(state, deadline, (err?: Error) => {
+          if (!err) watch(channel.getConnectivityState(false));
+        });
       };
       watch(channel.getConnectivityState(true));
     });

@@ -1,211 +1,128 @@
 /**
- * TypeScript shapes of the messages in protos/picompute.proto as
- * @grpc/proto-loader hands them over with the options in ./load.ts
- * (camelCase fields, enums as strings, longs as numbers, bytes as Buffer,
- * defaults filled in, `msg` naming the set member of a oneof).
- * Field names must match the .proto; tests/wire round-trips each message kind.
+ * The TypeScript shapes of the messages in protos/picompute.proto, as the
+ * wire hands them over with the options in ./load.ts (camelCase fields,
+ * enums as strings, longs as numbers, bytes as Buffer, defaults filled in,
+ * `msg` naming the set member of a oneof). Every field list is generated
+ * (protos/build.mjs, into ./generated/); this file only names the generated
+ * `__Output` types (imported as `Name_`) and says where the code relies on
+ * more than proto3 says: fields a sender may leave out and message fields
+ * always sent (`Wire`), and each oneof as a union on `msg` (`OneOf`).
  */
+import type { BlobChunk__Output as BlobChunk_ } from './generated/picompute/v1/BlobChunk.js';
+import type { PutBlobReply__Output as PutBlobReply_ } from './generated/picompute/v1/PutBlobReply.js';
+import type { GetBlobRequest__Output as GetBlobRequest_ } from './generated/picompute/v1/GetBlobRequest.js';
+import type { SubmitRequest__Output as SubmitRequest_ } from './generated/picompute/v1/SubmitRequest.js';
+import type { SubmitReply__Output as SubmitReply_ } from './generated/picompute/v1/SubmitReply.js';
+import type { WatchRequest__Output as WatchRequest_ } from './generated/picompute/v1/WatchRequest.js';
+import type { TaskOutput__Output as TaskOutput_ } from './generated/picompute/v1/TaskOutput.js';
+import type { LogLine__Output as LogLine_ } from './generated/picompute/v1/LogLine.js';
+import type { JobEvent__Output as JobEvent_ } from './generated/picompute/v1/JobEvent.js';
+import type { RunningTask__Output as RunningTask_ } from './generated/picompute/v1/RunningTask.js';
+import type { CancelRequest__Output as CancelRequest_ } from './generated/picompute/v1/CancelRequest.js';
+import type { CancelReply__Output as CancelReply_ } from './generated/picompute/v1/CancelReply.js';
+import type { ListJobsRequest__Output as ListJobsRequest_ } from './generated/picompute/v1/ListJobsRequest.js';
+import type { JobSummary__Output as JobSummary_ } from './generated/picompute/v1/JobSummary.js';
+import type { UserShare__Output as UserShare_ } from './generated/picompute/v1/UserShare.js';
+import type { ListJobsReply__Output as ListJobsReply_ } from './generated/picompute/v1/ListJobsReply.js';
+import type { GetLogsRequest__Output as GetLogsRequest_ } from './generated/picompute/v1/GetLogsRequest.js';
+import type { ListTasksRequest__Output as ListTasksRequest_ } from './generated/picompute/v1/ListTasksRequest.js';
+import type { RequeueRequest__Output as RequeueRequest_ } from './generated/picompute/v1/RequeueRequest.js';
+import type { TaskStatus__Output as TaskStatus_ } from './generated/picompute/v1/TaskStatus.js';
+import type { TaskStatusChunk__Output as TaskStatusChunk_ } from './generated/picompute/v1/TaskStatusChunk.js';
+import type { NodeRequest__Output as NodeRequest_ } from './generated/picompute/v1/NodeRequest.js';
+import type { ListNodesRequest__Output as ListNodesRequest_ } from './generated/picompute/v1/ListNodesRequest.js';
+import type { NodeStatus__Output as NodeStatus_ } from './generated/picompute/v1/NodeStatus.js';
+import type { ListNodesReply__Output as ListNodesReply_ } from './generated/picompute/v1/ListNodesReply.js';
+import type { GetResultRequest__Output as GetResultRequest_ } from './generated/picompute/v1/GetResultRequest.js';
+import type { ResultChunk__Output as ResultChunk_ } from './generated/picompute/v1/ResultChunk.js';
+import type { RegisterRequest__Output as RegisterRequest_ } from './generated/picompute/v1/RegisterRequest.js';
+import type { RegisterReply__Output as RegisterReply_ } from './generated/picompute/v1/RegisterReply.js';
+import type { InfoRequest__Output as InfoRequest_ } from './generated/picompute/v1/InfoRequest.js';
+import type { AgentInfo__Output as AgentInfo_ } from './generated/picompute/v1/AgentInfo.js';
+import type { JobSpec__Output as JobSpec_ } from './generated/picompute/v1/JobSpec.js';
+import type { TaskInput__Output as TaskInput_ } from './generated/picompute/v1/TaskInput.js';
+import type { Assign__Output as Assign_ } from './generated/picompute/v1/Assign.js';
+import type { CancelJob__Output as CancelJob_ } from './generated/picompute/v1/CancelJob.js';
+import type { Ping__Output as Ping_ } from './generated/picompute/v1/Ping.js';
+import type { ToAgent__Output as ToAgent_ } from './generated/picompute/v1/ToAgent.js';
+import type { TaskError__Output as TaskError_ } from './generated/picompute/v1/TaskError.js';
+import type { TaskResult__Output as TaskResult_ } from './generated/picompute/v1/TaskResult.js';
+import type { Results__Output as Results_ } from './generated/picompute/v1/Results.js';
+import type { Heartbeat__Output as Heartbeat_ } from './generated/picompute/v1/Heartbeat.js';
+import type { NeedBundle__Output as NeedBundle_ } from './generated/picompute/v1/NeedBundle.js';
+import type { FromAgent__Output as FromAgent_ } from './generated/picompute/v1/FromAgent.js';
+import type { JobState__Output } from './generated/picompute/v1/JobState.js';
+import { JobState as JOB_STATES } from './generated/picompute/v1/JobState.js';
+import type { _picompute_v1_TaskError_Kind__Output } from './generated/picompute/v1/TaskError.js';
+import type { _picompute_v1_TaskStatus_State__Output } from './generated/picompute/v1/TaskStatus.js';
+import type { TaskKind__Output } from './generated/picompute/v1/TaskKind.js';
 
-export interface BlobChunk { hash: string; data: Buffer; last: boolean }
-export interface PutBlobReply { hash: string; size: number }
-export interface GetBlobRequest { hash: string }
+/**
+ * What the code relies on beyond proto3, by field name (the same in every
+ * message that has the field): fields a sender may leave out (the receiver
+ * sees their defaults), and message fields every sender sets (never null).
+ */
+type SentOptional = 'inputs' | 'maxRunning' | 'sharedHash' | 'outputs' | 'result' | 'active' | 'finished' | 'partial' | 'indices' | 'pingEchoMs';
+type AlwaysSet = 'info' | 'job';
+/** A generated `__Output` type, and the messages inside it, with those two rules applied. */
+type Wire<T> = T extends Buffer ? T : T extends readonly (infer E)[] ? Wire<E>[] : T extends object ? Fields<T> : T;
+type Fields<T> = {
+  [K in keyof T as K extends SentOptional ? never : K]: K extends AlwaysSet ? Wire<NonNullable<T[K]>> : Wire<T[K]>;
+} & { [K in keyof T as K extends SentOptional ? K : never]?: Wire<T[K]> };
+/** A oneof as a union: `msg` names the member that is set. */
+type OneOf<T extends { msg?: string }> = { [M in NonNullable<T['msg']>]: { msg: M } & { [P in M & keyof T]: NonNullable<T[P]> } }[NonNullable<T['msg']>];
 
-export interface SubmitRequest {
-  name: string;
-  bundleHash: string;
-  inputsHash: string;
-  taskCount: number;
-  hasReduce: boolean;
-  args: Record<string, string>;
-  timeLimitMs: number;
-  memoryMb: number;
-  user: string;
-  source: string;
-  coresPerTask: number;
-  retries: number;
-  priority: number;
-  constraint: string;
-  dependency: string;
-  /** Packed inputs inline (small jobs); `inputsHash` is then empty. */
-  inputs?: Buffer;
-  /** At most this many tasks in flight at once, cluster-wide; 0 or absent: no cap. */
-  maxRunning?: number;
-  /** sha256 of the encoded shared(args) value, uploaded as a blob; empty or absent: none. */
-  sharedHash?: string;
-}
-export interface SubmitReply { jobId: string }
-export interface WatchRequest {
-  jobId: string;
-  /** Also send each map output as its task finishes. */
-  outputs?: boolean;
-}
-export interface TaskOutput { index: number; value: Buffer }
-export interface LogLine { task: number; node: string; line: string }
 
-export type FinalJobState = 'COMPLETED' | 'FAILED' | 'CANCELLED' | 'TIMEOUT' | 'NODE_FAIL';
-export type JobState = 'PENDING' | 'RUNNING' | FinalJobState;
-export const FINAL_STATES: ReadonlySet<string> = new Set<FinalJobState>(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'NODE_FAIL']);
+/** A job's state (proto enum JobState), in Slurm's words. */
+export type JobState = JobState__Output;
+export type FinalJobState = Exclude<JobState, 'PENDING' | 'RUNNING'>;
+export const FINAL_STATES: ReadonlySet<string> = new Set<string>(Object.values(JOB_STATES).filter((s) => s !== 'PENDING' && s !== 'RUNNING'));
+/** A map task's state (proto enum TaskStatus.State). */
+export type TaskState = _picompute_v1_TaskStatus_State__Output;
+/** Why a task failed (proto enum TaskError.Kind). */
+export type TaskErrorKind = _picompute_v1_TaskError_Kind__Output;
+export type TaskKind = TaskKind__Output;
 
-export interface JobEvent {
-  jobId: string;
-  state: JobState;
-  tasksTotal: number;
-  tasksDone: number;
-  tasksRunning: number;
-  retries: number;
-  error: string;
-  logs: LogLine[];
-  wallMs: number;
-  cores: number;
-  nodes: string[];
-  /** Why a PENDING job waits (`NoNodes`, `Resources`, `Priority`, `Dependency`), or why it ended (`DependencyNeverSatisfied`). */
-  reason: string;
-  /** On the COMPLETED event: the result itself when small, else null (fetch it with GetResult). */
-  result?: ResultChunk | null;
-  /** The tasks out longest (up to 3, longest first): what a stalled job waits for. */
-  runningLongest: RunningTask[];
-  /** For a Watch that asked for them: the map outputs finished since the last event. */
-  outputs?: TaskOutput[];
-}
-/** A task sent to a node and not back yet; `index` -1 is the reduce step, lower ones group folds. */
-export interface RunningTask { index: number; node: string; runningMs: number }
-export interface CancelRequest { jobId: string }
-export interface CancelReply { state: string }
-export interface ListJobsRequest { active?: boolean; finished?: boolean }
-export interface JobSummary {
-  jobId: string;
-  name: string;
-  state: JobState;
-  tasksTotal: number;
-  tasksDone: number;
-  submittedAtMs: number;
-  wallMs: number;
-  error: string;
-  user: string;
-  reason: string;
-  priority: number;
-  coresPerTask: number;
-  tasksRunning: number;
-  attempts: number;
-  cpuMs: number;
-  maxHeapMb: number;
-  nodes: string[];
-  startedAtMs: number;
-  endedAtMs: number;
-  dependency: string;
-  cores: number;
-  /** Tasks sent to agents that wait there for a free core; `tasksRunning` counts those on a core. */
-  tasksQueued: number;
-}
-export interface UserShare { user: string; coresInUse: number; share: number; jobs: number }
-export interface ListJobsReply { jobs: JobSummary[]; shares: UserShare[] }
-export interface GetLogsRequest { jobId: string }
-export interface ListTasksRequest { jobId: string }
-export interface RequeueRequest { jobId: string; failed: boolean }
-export interface TaskStatus {
-  index: number;
-  /** PENDING | RUNNING | COMPLETED | FAILED | TIMEOUT | OUT_OF_MEMORY | NODE_FAIL | CANCELLED */
-  state: string;
-  /** Node of the last run; empty if it never ran. */
-  node: string;
-  /** 0 if it never ran. */
-  attempt: number;
-  startedAtMs: number;
-  /** Of the last run (so far, while it runs). */
-  runMs: number;
-  heapMb: number;
-}
-export interface TaskStatusChunk { tasks: TaskStatus[] }
-export interface NodeRequest { node: string }
-export type ListNodesRequest = Record<string, never>;
-export interface NodeStatus {
-  info: AgentInfo;
-  address: string;
-  state: string;
-  tasksInFlight: number;
-  tasksDone: number;
-  lastHeartbeat: Heartbeat | null;
-  coresBusy: number;
-  /** Coordinator↔agent round trip from the last Ping, ms (0 before the first). */
-  rttMs: number;
-}
-export interface ListNodesReply { nodes: NodeStatus[] }
-export interface GetResultRequest { jobId: string; partial?: boolean }
-export interface ResultChunk {
-  reduced: boolean;
-  values: Buffer[];
-  /** Partial results only: the task index of each value. */
-  indices?: number[];
-}
-export interface RegisterRequest { address: string; info: AgentInfo }
-export interface RegisterReply { coordinatorId: string }
-
-export type InfoRequest = Record<string, never>;
-export interface AgentInfo {
-  id: string;
-  hostname: string;
-  cores: number;
-  memoryMb: number;
-  arch: string;
-  nodeVersion: string;
-  version: string;
-  labels: string[];
-}
-export interface JobSpec {
-  jobId: string;
-  bundleHash: string;
-  timeLimitMs: number;
-  memoryMb: number;
-  args: Record<string, string>;
-  coresPerTask: number;
-  /** The job's shared value, fetched like the bundle; empty or absent: none. */
-  sharedHash?: string;
-}
-export type TaskKind = 'MAP' | 'REDUCE' | 'COMBINE';
-export interface TaskInput { index: number; attempt: number; kind: TaskKind; input: Buffer; values: Buffer[] }
-export interface Assign { job: JobSpec; tasks: TaskInput[] }
-export interface CancelJob { jobId: string }
-export interface Ping { sentAtMs: number }
-
-export type ToAgent =
-  | { msg: 'assign'; assign: Assign }
-  | { msg: 'cancel'; cancel: CancelJob }
-  | { msg: 'ping'; ping: Ping }
-  | { msg: 'bundle'; bundle: BlobChunk };
-
-export type TaskErrorKind = 'THREW' | 'TIMEOUT' | 'OUT_OF_MEMORY' | 'WORKER_DIED' | 'BUNDLE';
-export interface TaskError { kind: TaskErrorKind; message: string; stack: string; inputPreview: string }
-export interface TaskResult {
-  jobId: string;
-  index: number;
-  attempt: number;
-  ok: boolean;
-  output: Buffer;
-  error: TaskError | null;
-  logs: string[];
-  durationMs: number;
-  heapMb: number;
-  /** The agent's worker thread that ran the task (0 from older agents). */
-  thread?: number;
-  /** When the task started, the agent's clock, ms since the epoch (0 from older agents). */
-  startedAtMs?: number;
-}
-export interface Results { results: TaskResult[] }
-export interface Heartbeat {
-  load1: number;
-  freeMemoryMb: number;
-  temperatureC: number;
-  busyThreads: number;
-  sentAtMs: number;
-  /** `sentAtMs` of the last Ping the agent got, echoed back (the coordinator's own clock). */
-  pingEchoMs?: number;
-  /** The Pi firmware's get_throttled bits (see @picompute/agent's throttle.ts); -1 where the node has none. */
-  throttled?: number;
-}
-export interface NeedBundle { hash: string }
-
-export type FromAgent =
-  | { msg: 'hello'; hello: AgentInfo }
-  | { msg: 'results'; results: Results }
-  | { msg: 'heartbeat'; heartbeat: Heartbeat }
-  | { msg: 'needBundle'; needBundle: NeedBundle };
+export type BlobChunk = Wire<BlobChunk_>;
+export type PutBlobReply = Wire<PutBlobReply_>;
+export type GetBlobRequest = Wire<GetBlobRequest_>;
+export type SubmitRequest = Wire<SubmitRequest_>;
+export type SubmitReply = Wire<SubmitReply_>;
+export type WatchRequest = Wire<WatchRequest_>;
+export type TaskOutput = Wire<TaskOutput_>;
+export type LogLine = Wire<LogLine_>;
+export type JobEvent = Wire<JobEvent_>;
+export type RunningTask = Wire<RunningTask_>;
+export type CancelRequest = Wire<CancelRequest_>;
+export type CancelReply = Wire<CancelReply_>;
+export type ListJobsRequest = Wire<ListJobsRequest_>;
+export type JobSummary = Wire<JobSummary_>;
+export type UserShare = Wire<UserShare_>;
+export type ListJobsReply = Wire<ListJobsReply_>;
+export type GetLogsRequest = Wire<GetLogsRequest_>;
+export type ListTasksRequest = Wire<ListTasksRequest_>;
+export type RequeueRequest = Wire<RequeueRequest_>;
+export type TaskStatus = Wire<TaskStatus_>;
+export type TaskStatusChunk = Wire<TaskStatusChunk_>;
+export type NodeRequest = Wire<NodeRequest_>;
+export type ListNodesRequest = Wire<ListNodesRequest_>;
+export type NodeStatus = Wire<NodeStatus_>;
+export type ListNodesReply = Wire<ListNodesReply_>;
+export type GetResultRequest = Wire<GetResultRequest_>;
+export type ResultChunk = Wire<ResultChunk_>;
+export type RegisterRequest = Wire<RegisterRequest_>;
+export type RegisterReply = Wire<RegisterReply_>;
+export type InfoRequest = Wire<InfoRequest_>;
+export type AgentInfo = Wire<AgentInfo_>;
+export type JobSpec = Wire<JobSpec_>;
+export type TaskInput = Wire<TaskInput_>;
+export type Assign = Wire<Assign_>;
+export type CancelJob = Wire<CancelJob_>;
+export type Ping = Wire<Ping_>;
+export type ToAgent = OneOf<Wire<ToAgent_>>;
+export type TaskError = Wire<TaskError_>;
+export type TaskResult = Wire<TaskResult_>;
+export type Results = Wire<Results_>;
+export type Heartbeat = Wire<Heartbeat_>;
+export type NeedBundle = Wire<NeedBundle_>;
+export type FromAgent = OneOf<Wire<FromAgent_>>;
