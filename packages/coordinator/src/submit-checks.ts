@@ -1,0 +1,55 @@
+/**
+ * What a submit must pass before a job exists: a dependency on a job that
+ * exists, a task shape some node could ever run (Slurm refuses at sbatch
+ * too), and a time limit within this coordinator's maximum.
+ */
+import { formatDuration } from '@picompute/sdk/units';
+import type { SubmitRequest } from '@picompute/sdk/wire';
+import { couldEverRun } from './scheduler/index.js';
+
+/** Slurm's DefaultTime: the per-task time limit of a job that names none, so a task that never settles cannot hold a job forever. */
+export const DEFAULT_TIME_LIMIT_MS = 3_600_000;
+
+/** Per-task time limits: `defaultMs` for a job that asks for none, and the most a job may ask for (0: no cap), like Slurm's MaxTime. */
+export interface TimeLimits {
+  defaultMs: number;
+  maxMs: number;
+}
+
+/** A request the caller got wrong, said in words they can act on (INVALID_ARGUMENT, or NOT_FOUND). */
+export class UserError extends Error {
+  override name = 'UserError';
+  constructor(
+    message: string,
+    readonly notFound = false,
+  ) {
+    super(message);
+  }
+}
+
+/** The job's per-task limit: what it asked for (refused over the maximum), else the default (capped by the maximum). */
+export function timeLimit(requested: number, { defaultMs, maxMs }: TimeLimits): number {
+  if (maxMs && requested > maxMs) {
+    throw new UserError(`--time-limit ${formatDuration(requested)} is over this coordinator's maximum of ${formatDuration(maxMs)} (its --max-time-limit): ask for ${formatDuration(maxMs)} or less, or split the work into shorter tasks`);
+  }
+  if (requested > 0) return requested;
+  return maxMs ? Math.min(defaultMs, maxMs) : defaultMs;
+}
+
+/** Refuses what could never run, saying why. `known`: the nodes that ever proved the key (none known: anything may yet come). */
+export function checkRequest(r: SubmitRequest, jobExists: (id: string) => boolean, known: readonly { id: string; cores: number; memoryMb: number; labels: readonly string[] }[]): void {
+  if (r.dependency) {
+    const m = /^afterok:(\d+)$/.exec(r.dependency);
+    if (!m) throw new UserError(`--dependency "${r.dependency}" is not afterok:JOBID`);
+    if (!jobExists(m[1]!)) throw new UserError(`--dependency afterok:${m[1]}: no job with id ${m[1]}`);
+  }
+  const shape = { coresPerTask: Math.max(1, r.coresPerTask || 1), memoryMb: r.memoryMb, constraint: r.constraint || undefined };
+  if (known.length && !known.some((n) => couldEverRun(n, shape))) {
+    const biggest = known.reduce((a, b) => (b.cores > a.cores ? b : a));
+    const wants = [`${shape.coresPerTask} cores`, r.memoryMb ? `${r.memoryMb} MiB` : '', shape.constraint ? `label "${shape.constraint}"` : ''].filter(Boolean).join(', ');
+    throw new UserError(
+      `no node could ever run this job's tasks (each wants ${wants}); the largest node, ${biggest.id}, has ${biggest.cores} cores and ${biggest.memoryMb} MiB` +
+        (shape.constraint ? `; nodes with that label: ${known.filter((n) => n.labels.includes(shape.constraint!)).map((n) => n.id).join(', ') || 'none'}` : ''),
+    );
+  }
+}
