@@ -9,20 +9,18 @@
  */
 import type { Security } from '@picompute/sdk/auth';
 import { formatDuration } from '@picompute/sdk/units';
-import { FINAL_STATES } from '@picompute/sdk/wire';
 import type { FinalJobState, JobSummary, LogLine, NodeStatus, SubmitRequest, TaskResult, TaskStatus, UserShare } from '@picompute/sdk/wire';
 import type { AgentLink, WorkDialer } from './agent-link.js';
 import type { BlobStore } from './blob-store.js';
-import { carryOut } from './dispatcher.js';
+import { carryOut, lostTasks } from './dispatcher.js';
 import type { DispatchTarget } from './dispatcher.js';
-import { JobInputs } from './job-inputs.js';
 import { JobQueries } from './job-queries.js';
 import { JobEvents } from './jobs/job-events.js';
 import type { Watcher } from './jobs/job-events.js';
 import { JobRecord } from './jobs/job-record.js';
+import { endOf } from './jobs/job-views.js';
 import type { Next } from './jobs/next.js';
 import { fromWire, toWire } from './jobs/task-id.js';
-import type { TaskId } from './jobs/task-id.js';
 import { NodeRegistry } from './node-registry.js';
 import { reconcile } from './scheduler/index.js';
 import { OutputsByIndex } from './state/outputs-by-index.js';
@@ -30,7 +28,7 @@ import { RequeueStore } from './state/requeue.js';
 import { SharedBlobs } from './state/shared-blobs.js';
 import type { StateStore } from './state/store.js';
 import { TaskRuns } from './state/task-runs.js';
-import { checkRequest, DEFAULT_TIME_LIMIT_MS, timeLimit, UserError } from './submit-checks.js';
+import { admit, DEFAULT_TIME_LIMIT_MS, UserError } from './submit-checks.js';
 import type { TimeLimits } from './submit-checks.js';
 
 export { DEFAULT_TIME_LIMIT_MS, UserError };
@@ -49,7 +47,6 @@ export class Cluster {
   #tickScheduled = false;
   #closed = false;
   readonly #taskRuns: TaskRuns;
-  readonly #requeueStore: RequeueStore;
   readonly #sharedBlobs: SharedBlobs;
 
   constructor(
@@ -79,9 +76,8 @@ export class Cluster {
     this.#taskRuns = new TaskRuns(store.db);
     const outputsByIndex = new OutputsByIndex(store.db);
     this.#events = new JobEvents(store, outputsByIndex, () => this.#jobs.values());
-    this.#queries = new JobQueries(store, this.#jobs, this.#nodes, this.#taskRuns, outputsByIndex);
+    this.#queries = new JobQueries(store, this.#jobs, this.#nodes, this.#taskRuns, outputsByIndex, new RequeueStore(store.db));
     this.#dispatch = { store, nodes: this.#nodes, job: (id) => this.#jobs.get(id), apply: (job, next) => this.#apply(job, next), changed: (job) => this.#events.notify(job) };
-    this.#requeueStore = new RequeueStore(store.db);
     this.#sharedBlobs = new SharedBlobs(store.db);
     for (const { job, tasks } of store.activeJobs()) {
       const record = JobRecord.recover(job, tasks);
@@ -133,23 +129,17 @@ export class Cluster {
   }
 
   submit(request: SubmitRequest): JobRecord {
-    if (this.store.disk.full) throw this.store.disk.refuse();
-    const bundle = this.blobs.get(request.bundleHash) ?? this.store.bundle(request.bundleHash);
-    if (!bundle) throw new UserError(`job bundle ${request.bundleHash.slice(0, 12)} was not uploaded; upload it with PutBlob first`);
-    const packed = request.inputsHash ? this.blobs.take(request.inputsHash) : [request.inputs ?? Buffer.alloc(0)];
-    if (!packed) throw new UserError(`job inputs ${request.inputsHash.slice(0, 20)} were not uploaded; upload them with PutBlob (under an upload:<random> name) first`);
-    let inputs: JobInputs;
-    try {
-      inputs = JobInputs.unpack(packed);
-    } catch (err) {
-      throw new UserError(`job inputs cannot be read: ${(err as Error).message}`);
-    }
-    if (inputs.count !== request.taskCount) throw new UserError(`job inputs hold ${inputs.count} tasks, but the request says ${request.taskCount}`);
-    checkRequest(request, (id) => this.#jobs.has(id) || !!this.store.job(Number(id)), this.#nodes.shapes());
-    if (request.sharedHash) this.#keepShared(request.sharedHash);
+    const admitted = admit(request, {
+      store: this.store,
+      blobs: this.blobs,
+      shared: this.#sharedBlobs,
+      jobExists: (id) => this.#jobs.has(id) || !!this.store.job(Number(id)),
+      nodes: this.#nodes.shapes(),
+      timeLimits: this.timeLimits,
+    });
+    const { inputs, bundle } = admitted;
+    request = admitted.request;
     const submittedAt = Date.now();
-    // The inputs live in the tasks table from here on; the request keeps no copy.
-    request = { ...request, inputs: Buffer.alloc(0), timeLimitMs: timeLimit(request.timeLimitMs, this.timeLimits) };
     const id = String(this.store.insertJob(request, inputs.count, bundle, submittedAt));
     this.blobs.delete(request.bundleHash);
     const job = new JobRecord(id, request, inputs, submittedAt);
@@ -162,17 +152,6 @@ export class Cluster {
     if (!job.final && inputs.count === 0 && !request.hasReduce) this.#finish(job, 'COMPLETED');
     this.#kick();
     return job;
-  }
-
-  /** Moves a job's uploaded shared value into the state database, where agents fetch it from. */
-  #keepShared(hash: string): void {
-    const uploaded = this.blobs.get(hash);
-    if (uploaded) {
-      this.#sharedBlobs.put(hash, uploaded);
-      this.blobs.delete(hash);
-    } else if (!this.store.bundle(hash)) {
-      throw new UserError(`the job's shared value ${hash.slice(0, 12)} was not uploaded; upload it with PutBlob (named by its sha256) first`);
-    }
   }
 
   /**
@@ -212,15 +191,7 @@ export class Cluster {
    * `scontrol requeue`); the job then ends with its whole result.
    */
   requeueFailed(id: string): JobSummary {
-    const s = this.summary(id);
-    if (!FINAL_STATES.has(s.state)) throw new UserError(`job ${id} is still ${s.state}; requeue it once it has ended (or cancel it first: picompute cancel ${id})`);
-    if (s.state === 'COMPLETED') throw new UserError(`job ${id} COMPLETED: every task succeeded, so there is nothing to run again; submit the job file again to run it anew`);
-    this.store.flush();
-    const tasks = this.#requeueStore.tasks(Number(id));
-    if (tasks.length !== s.tasksTotal) {
-      throw new UserError(`job ${id}'s inputs were not kept (it ran on an embedded cluster, or ended on an older coordinator), so its tasks cannot run again; submit the job file again`);
-    }
-    const job = JobRecord.recover(this.#requeueStore.reopen(this.store.job(Number(id))!), tasks);
+    const job = this.#queries.reopen(id);
     this.#jobs.set(id, job);
     this.log(`job ${id} requeued: ${job.pending.length} of ${job.total} tasks run again, ${job.doneCount} kept`);
     this.#updateDependency(job);
@@ -297,15 +268,9 @@ export class Cluster {
   }
 
   #onLost(link: AgentLink, reason: string): void {
-    const lost = link.inFlight();
-    this.log(`agent ${link.id} at ${link.address} down (${reason})${lost.length ? `: running ${lost.length} of its tasks again elsewhere` : ''}`);
-    const byJob = new Map<string, { id: TaskId; attempt: number }[]>();
-    for (const t of lost) {
-      let tasks = byJob.get(t.jobId);
-      if (!tasks) byJob.set(t.jobId, (tasks = []));
-      tasks.push({ id: fromWire(t.index), attempt: t.attempt });
-    }
-    for (const [jobId, tasks] of byJob) {
+    const lost = lostTasks(link);
+    this.log(`agent ${link.id} at ${link.address} down (${reason})${lost.count ? `: running ${lost.count} of its tasks again elsewhere` : ''}`);
+    for (const [jobId, tasks] of lost.byJob) {
       const job = this.#jobs.get(jobId);
       if (job) this.#apply(job, job.nodeLost(link.id, tasks, reason));
     }
@@ -342,22 +307,9 @@ export class Cluster {
     job.finish(state, Date.now());
     this.#nodes.cancelJob(job.id);
     this.#taskRuns.save(Number(job.id), job.taskTable.columns());
-    this.store.endJob(Number(job.id), {
-      state,
-      reason: job.reason,
-      error: job.error,
-      tasksDone: job.doneCount,
-      attempts: job.attemptsTotal,
-      cpuMs: job.cpuMs,
-      maxHeapMb: job.maxHeapMb,
-      nodes: [...job.nodes],
-      cores: job.cores,
-      startedAt: job.startedAt,
-      endedAt: job.endedAt,
-      result: job.result,
-      // Kept for the result, `result --partial` and `requeue`; not a completed fold's map outputs (steps to its
-      // result), nor those of a job the full disk stopped (the space is needed back).
-    }, !lostToDisk && !(job.fold && state === 'COMPLETED'));
+    // Kept for the result, `result --partial` and `requeue`; not a completed fold's map outputs (steps to its
+    // result), nor those of a job the full disk stopped (the space is needed back).
+    this.store.endJob(Number(job.id), endOf(job), !lostToDisk && !(job.fold && state === 'COMPLETED'));
     this.log(`job ${job.id} ${state.toLowerCase()} in ${formatDuration(job.wallMs())}${job.error ? `: ${job.error.split('\n')[0]}` : ''}`);
     this.#events.notify(job, logs);
     this.#events.ended(job);

@@ -3,13 +3,14 @@
  * tasks (JobRecord.start: a fold step first, a batch no bigger than one
  * message may be), the store hears of re-runs and of a job that began, and
  * the node gets one Assign message with the tasks named as the wire names
- * them.
+ * them (and back: the tasks a lost node had).
  */
 import type { TaskInput } from '@picompute/sdk/wire';
 import type { AgentLink } from './agent-link.js';
 import type { JobRecord } from './jobs/job-record.js';
 import type { Next } from './jobs/next.js';
-import { toWire } from './jobs/task-id.js';
+import { fromWire, toWire } from './jobs/task-id.js';
+import type { TaskId } from './jobs/task-id.js';
 import type { NodeRegistry } from './node-registry.js';
 import type { Plan } from './scheduler/index.js';
 import type { StateStore } from './state/store.js';
@@ -45,4 +46,16 @@ export function dispatch(link: AgentLink, job: JobRecord, count: number, to: Dis
   if (start.began) to.store.started(Number(job.id), job.startedAt);
   link.send({ job: job.spec, tasks }, job.coresPerTask, job.request.memoryMb);
   to.changed(job);
+}
+
+/** The tasks a lost node had in flight, by job, named as the coordinator names them. */
+export function lostTasks(link: AgentLink): { count: number; byJob: Map<string, { id: TaskId; attempt: number }[]> } {
+  const lost = link.inFlight();
+  const byJob = new Map<string, { id: TaskId; attempt: number }[]>();
+  for (const t of lost) {
+    let tasks = byJob.get(t.jobId);
+    if (!tasks) byJob.set(t.jobId, (tasks = []));
+    tasks.push({ id: fromWire(t.index), attempt: t.attempt });
+  }
+  return { count: lost.length, byJob };
 }

@@ -1,14 +1,16 @@
 /**
  * Reading jobs, live or ended: summaries (`jobs`), users' shares, results
- * (whole, paged, partial), task tables and logs. A live job is read from
- * its JobRecord, an ended one from the state database.
+ * (whole, paged, partial), task tables and logs; and reopening an ended
+ * job for `requeue --failed`. A live job is read from its JobRecord, an
+ * ended one from the state database.
  */
 import { FINAL_STATES } from '@picompute/sdk/wire';
 import type { JobSummary, LogLine, TaskStatus, UserShare } from '@picompute/sdk/wire';
-import type { JobRecord } from './jobs/job-record.js';
+import { JobRecord } from './jobs/job-record.js';
 import { summaryFromRow } from './jobs/job-views.js';
 import type { NodeRegistry } from './node-registry.js';
 import type { OutputsByIndex } from './state/outputs-by-index.js';
+import type { RequeueStore } from './state/requeue.js';
 import type { StateStore } from './state/store.js';
 import type { TaskRuns } from './state/task-runs.js';
 import { UserError } from './submit-checks.js';
@@ -23,6 +25,7 @@ export class JobQueries {
     private readonly nodes: NodeRegistry,
     private readonly taskRuns: TaskRuns,
     private readonly outputsByIndex: OutputsByIndex,
+    private readonly requeueStore: RequeueStore,
   ) {}
 
   #liveSummary(job: JobRecord, occupancy: Occupancy = this.nodes.occupancy()): JobSummary {
@@ -136,5 +139,18 @@ export class JobQueries {
     this.summary(id);
     this.store.flush();
     return this.store.jobLogs(Number(id));
+  }
+
+  /** An ended job read back to run again the tasks that did not succeed (the caller makes it live). */
+  reopen(id: string): JobRecord {
+    const s = this.summary(id);
+    if (!FINAL_STATES.has(s.state)) throw new UserError(`job ${id} is still ${s.state}; requeue it once it has ended (or cancel it first: picompute cancel ${id})`);
+    if (s.state === 'COMPLETED') throw new UserError(`job ${id} COMPLETED: every task succeeded, so there is nothing to run again; submit the job file again to run it anew`);
+    this.store.flush();
+    const tasks = this.requeueStore.tasks(Number(id));
+    if (tasks.length !== s.tasksTotal) {
+      throw new UserError(`job ${id}'s inputs were not kept (it ran on an embedded cluster, or ended on an older coordinator), so its tasks cannot run again; submit the job file again`);
+    }
+    return JobRecord.recover(this.requeueStore.reopen(this.store.job(Number(id))!), tasks);
   }
 }

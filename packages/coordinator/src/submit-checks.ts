@@ -1,11 +1,16 @@
 /**
  * What a submit must pass before a job exists: a dependency on a job that
  * exists, a task shape some node could ever run (Slurm refuses at sbatch
- * too), and a time limit within this coordinator's maximum.
+ * too), and a time limit within this coordinator's maximum; its bundle,
+ * inputs and shared value uploaded.
  */
 import { formatDuration } from '@picompute/sdk/units';
 import type { SubmitRequest } from '@picompute/sdk/wire';
+import type { BlobStore } from './blob-store.js';
+import { JobInputs } from './job-inputs.js';
 import { couldEverRun } from './scheduler/index.js';
+import type { SharedBlobs } from './state/shared-blobs.js';
+import type { StateStore } from './state/store.js';
 
 /** Slurm's DefaultTime: the per-task time limit of a job that names none, so a task that never settles cannot hold a job forever. */
 export const DEFAULT_TIME_LIMIT_MS = 3_600_000;
@@ -52,4 +57,47 @@ export function checkRequest(r: SubmitRequest, jobExists: (id: string) => boolea
         (shape.constraint ? `; nodes with that label: ${known.filter((n) => n.labels.includes(shape.constraint!)).map((n) => n.id).join(', ') || 'none'}` : ''),
     );
   }
+}
+
+export interface AdmitContext {
+  store: StateStore;
+  blobs: BlobStore;
+  shared: SharedBlobs;
+  jobExists(id: string): boolean;
+  nodes: readonly NodeShape[];
+  timeLimits: TimeLimits;
+}
+
+type NodeShape = { id: string; cores: number; memoryMb: number; labels: readonly string[] };
+
+/**
+ * A submit, checked: its bundle, its inputs (taken from the uploads) and its
+ * shared value (moved into the state database, where agents fetch it
+ * from); the request as it is kept, without inputs and with its time limit.
+ */
+export function admit(request: SubmitRequest, c: AdmitContext): { request: SubmitRequest; inputs: JobInputs; bundle: Buffer } {
+  if (c.store.disk.full) throw c.store.disk.refuse();
+  const bundle = c.blobs.get(request.bundleHash) ?? c.store.bundle(request.bundleHash);
+  if (!bundle) throw new UserError(`job bundle ${request.bundleHash.slice(0, 12)} was not uploaded; upload it with PutBlob first`);
+  const packed = request.inputsHash ? c.blobs.take(request.inputsHash) : [request.inputs ?? Buffer.alloc(0)];
+  if (!packed) throw new UserError(`job inputs ${request.inputsHash.slice(0, 20)} were not uploaded; upload them with PutBlob (under an upload:<random> name) first`);
+  let inputs: JobInputs;
+  try {
+    inputs = JobInputs.unpack(packed);
+  } catch (err) {
+    throw new UserError(`job inputs cannot be read: ${(err as Error).message}`);
+  }
+  if (inputs.count !== request.taskCount) throw new UserError(`job inputs hold ${inputs.count} tasks, but the request says ${request.taskCount}`);
+  checkRequest(request, c.jobExists, c.nodes);
+  if (request.sharedHash) {
+    const uploaded = c.blobs.get(request.sharedHash);
+    if (uploaded) {
+      c.shared.put(request.sharedHash, uploaded);
+      c.blobs.delete(request.sharedHash);
+    } else if (!c.store.bundle(request.sharedHash)) {
+      throw new UserError(`the job's shared value ${request.sharedHash.slice(0, 12)} was not uploaded; upload it with PutBlob (named by its sha256) first`);
+    }
+  }
+  // The inputs live in the tasks table from here on; the request keeps no copy.
+  return { request: { ...request, inputs: Buffer.alloc(0), timeLimitMs: timeLimit(request.timeLimitMs, c.timeLimits) }, inputs, bundle };
 }

@@ -3,12 +3,12 @@
  * from a live JobRecord or from a finished job's database row.
  */
 import type { FinalJobState, JobEvent, JobSummary, LogLine, RunningTask, SubmitRequest } from '@picompute/sdk/wire';
-import type { JobRow } from '../state/store.js';
-import type { JobRecord } from './job-record.js';
+import type { JobEnd, JobRow } from '../state/store.js';
+import type { JobData } from './job-data.js';
 import { toWire } from './task-id.js';
 
 /** The `count` tasks out longest, longest first (one pass: a job may have thousands out). */
-export function runningLongest(job: JobRecord, count = 3, now = Date.now()): RunningTask[] {
+export function runningLongest(job: JobData, count = 3, now = Date.now()): RunningTask[] {
   const top: RunningTask[] = [];
   for (const { id, node, since } of job.running.values()) {
     const runningMs = now - since;
@@ -20,7 +20,7 @@ export function runningLongest(job: JobRecord, count = 3, now = Date.now()): Run
   return top;
 }
 
-export function eventOf(job: JobRecord, logs: LogLine[] = []): JobEvent {
+export function eventOf(job: JobData, logs: LogLine[] = []): JobEvent {
   return {
     jobId: job.id,
     state: job.state,
@@ -38,7 +38,7 @@ export function eventOf(job: JobRecord, logs: LogLine[] = []): JobEvent {
   };
 }
 
-export function summaryOf(job: JobRecord): JobSummary {
+export function summaryOf(job: JobData): JobSummary {
   return {
     jobId: job.id,
     name: job.request.name,
@@ -109,5 +109,23 @@ export function eventFromSummary(s: JobSummary): JobEvent {
     nodes: s.nodes,
     reason: s.reason,
     runningLongest: [],
+  };
+}
+
+/** What the state database keeps of a job that ended. */
+export function endOf(job: JobData): JobEnd {
+  return {
+    state: job.state as FinalJobState,
+    reason: job.reason,
+    error: job.error,
+    tasksDone: job.doneCount,
+    attempts: job.attemptsTotal,
+    cpuMs: job.cpuMs,
+    maxHeapMb: job.maxHeapMb,
+    nodes: [...job.nodes],
+    cores: job.cores,
+    startedAt: job.startedAt,
+    endedAt: job.endedAt,
+    result: job.result,
   };
 }
