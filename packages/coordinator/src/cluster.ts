@@ -28,15 +28,11 @@ import { RequeueStore } from './state/requeue.js';
 import { SharedBlobs } from './state/shared-blobs.js';
 import type { StateStore } from './state/store.js';
 import { TaskRuns } from './state/task-runs.js';
-import { admit, DEFAULT_TIME_LIMIT_MS, UserError } from './submit-checks.js';
+import { admit, DEFAULT_TIME_LIMIT_MS, storeInputs, UserError } from './submit-checks.js';
 import type { TimeLimits } from './submit-checks.js';
 
 export { DEFAULT_TIME_LIMIT_MS, UserError };
 export type { TimeLimits };
-export { STOPPED_LISTED_MS } from './node-registry.js';
-
-/** Time a submit may spend storing inputs per event-loop turn. */
-const INPUT_SLICE_MS = 20;
 
 export class Cluster {
   readonly #jobs = new Map<string, JobRecord>();
@@ -144,7 +140,10 @@ export class Cluster {
     this.blobs.delete(request.bundleHash);
     const job = new JobRecord(id, request, inputs, submittedAt);
     this.#jobs.set(id, job);
-    job.stored = this.#storeInputs(job);
+    job.stored = storeInputs(job, this.store, () => this.#closed, (err) => {
+      job.error = err.message;
+      this.#finish(job, 'FAILED');
+    });
     // Seen by the service (which answers the client), not lost here.
     job.stored.catch(() => {});
     this.log(`job ${id} (${request.name}) submitted by ${request.user || 'unknown'}: ${inputs.count} tasks`);
@@ -154,35 +153,38 @@ export class Cluster {
     return job;
   }
 
-  /**
-   * Writes a new job's inputs a slice per event-loop turn. Its tasks run
-   * meanwhile (a restart before the last slice drops the job, whose client
-   * was never answered); a job that ends first needs the rest no more.
-   */
-  async #storeInputs(job: JobRecord): Promise<void> {
-    let next = 0;
-    while (next < job.total && !job.final && !this.#closed) {
-      if (next > 0) await new Promise((r) => setImmediate(r));
-      try {
-        next = this.store.insertInputs(Number(job.id), job.inputs, next, INPUT_SLICE_MS);
-      } catch (err) {
-        if (!job.final) {
-          job.error = (err as Error).message;
-          this.#finish(job, 'FAILED');
-        }
-        throw err;
-      }
-    }
+  /** A live job, or a finished one read from the state database. */
+  summary(id: string): JobSummary {
+    return this.#queries.summary(id);
   }
 
-  summary = (id: string): JobSummary => this.#queries.summary(id);
-  jobs = (filter: { active?: boolean; finished?: boolean } = {}): JobSummary[] => this.#queries.jobs(filter);
-  shares = (): UserShare[] => this.#queries.shares();
-  result = (id: string): { reduced: boolean; values: Buffer[] } => this.#queries.result(id);
-  resultPages = (id: string): { reduced: boolean; page(limit: number): Buffer[] } => this.#queries.resultPages(id);
-  tasks = (id: string): TaskStatus[] => this.#queries.tasks(id);
-  partialResult = (id: string): { indices: number[]; values: Buffer[] } => this.#queries.partialResult(id);
-  logs = (id: string): LogLine[] => this.#queries.logs(id);
+  jobs(filter: { active?: boolean; finished?: boolean } = {}): JobSummary[] {
+    return this.#queries.jobs(filter);
+  }
+
+  shares(): UserShare[] {
+    return this.#queries.shares();
+  }
+
+  result(id: string): { reduced: boolean; values: Buffer[] } {
+    return this.#queries.result(id);
+  }
+
+  resultPages(id: string): { reduced: boolean; page(limit: number): Buffer[] } {
+    return this.#queries.resultPages(id);
+  }
+
+  tasks(id: string): TaskStatus[] {
+    return this.#queries.tasks(id);
+  }
+
+  partialResult(id: string): { indices: number[]; values: Buffer[] } {
+    return this.#queries.partialResult(id);
+  }
+
+  logs(id: string): LogLine[] {
+    return this.#queries.logs(id);
+  }
 
   /**
    * `picompute requeue ID --failed` (GNU parallel's --resume-failed): runs

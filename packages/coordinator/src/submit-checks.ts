@@ -2,11 +2,13 @@
  * What a submit must pass before a job exists: a dependency on a job that
  * exists, a task shape some node could ever run (Slurm refuses at sbatch
  * too), and a time limit within this coordinator's maximum; its bundle,
- * inputs and shared value uploaded.
+ * inputs and shared value uploaded. Then its inputs are stored a slice per
+ * event-loop turn.
  */
 import { formatDuration } from '@picompute/sdk/units';
 import type { SubmitRequest } from '@picompute/sdk/wire';
 import type { BlobStore } from './blob-store.js';
+import type { JobRecord } from './jobs/job-record.js';
 import { JobInputs } from './job-inputs.js';
 import { couldEverRun } from './scheduler/index.js';
 import type { SharedBlobs } from './state/shared-blobs.js';
@@ -14,6 +16,9 @@ import type { StateStore } from './state/store.js';
 
 /** Slurm's DefaultTime: the per-task time limit of a job that names none, so a task that never settles cannot hold a job forever. */
 export const DEFAULT_TIME_LIMIT_MS = 3_600_000;
+
+/** Time a submit may spend storing inputs per event-loop turn. */
+const INPUT_SLICE_MS = 20;
 
 /** Per-task time limits: `defaultMs` for a job that asks for none, and the most a job may ask for (0: no cap), like Slurm's MaxTime. */
 export interface TimeLimits {
@@ -100,4 +105,23 @@ export function admit(request: SubmitRequest, c: AdmitContext): { request: Submi
   }
   // The inputs live in the tasks table from here on; the request keeps no copy.
   return { request: { ...request, inputs: Buffer.alloc(0), timeLimitMs: timeLimit(request.timeLimitMs, c.timeLimits) }, inputs, bundle };
+}
+
+/**
+ * Writes a new job's inputs a slice per event-loop turn. Its tasks run
+ * meanwhile (a restart before the last slice drops the job, whose client
+ * was never answered); a job that ends first needs the rest no more. A
+ * failed write (`failed`, then thrown) ends the job.
+ */
+export async function storeInputs(job: JobRecord, store: StateStore, closed: () => boolean, failed: (err: Error) => void): Promise<void> {
+  let next = 0;
+  while (next < job.total && !job.final && !closed()) {
+    if (next > 0) await new Promise((r) => setImmediate(r));
+    try {
+      next = store.insertInputs(Number(job.id), job.inputs, next, INPUT_SLICE_MS);
+    } catch (err) {
+      if (!job.final) failed(err as Error);
+      throw err;
+    }
+  }
 }
