@@ -5,13 +5,12 @@
  * first MAX_LIVE_LOG_LINES also stored), and for a watcher that asked, each
  * map output once (a tap).
  */
-import type { JobEvent, LogLine, TaskOutput } from '@picompute/sdk/wire';
+import type { JobEvent, JobSummary, LogLine, TaskOutput } from '@picompute/sdk/wire';
 import { withOutputs } from '../output-events.js';
 import type { OutputsByIndex } from '../state/outputs-by-index.js';
 import type { StateStore } from '../state/store.js';
 import type { JobRecord } from './job-record.js';
 import { eventFromSummary } from './job-views.js';
-import type { JobSummary } from '@picompute/sdk/wire';
 
 export type Watcher = (ev: JobEvent) => void;
 
