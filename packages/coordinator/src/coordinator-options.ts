@@ -6,7 +6,7 @@
 import type { Security } from '@picompute/sdk/auth';
 import { address, wholeNumber } from '@picompute/sdk/options';
 import { MAX_MESSAGE_BYTES } from '@picompute/sdk/wire';
-import { DEFAULT_TIME_LIMIT_MS } from './cluster.js';
+import { DEFAULT_TIME_LIMIT_MS } from './submit-checks.js';
 import { defaultStateDir } from './state/database.js';
 
 /** Two of the largest upload (1 GiB): a user can have one job's inputs waiting while sending the next. */

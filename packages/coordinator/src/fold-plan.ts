@@ -7,9 +7,8 @@
  * from all outputs to a handful. This relies on the fold's contract (see
  * `FoldJob` in the SDK): `reduce` is associative and `initial` its identity.
  *
- * Task indices: map tasks 0…n-1, the REDUCE task -1, COMBINE of group g -2-g.
+ * A COMBINE task is named by its group (see ./jobs/task-id.ts).
  */
-export const REDUCE_INDEX = -1;
 /** Jobs with at most this many tasks fold once, without groups. */
 const MIN_GROUP = 8;
 const MAX_GROUPS = 16;
@@ -37,14 +36,6 @@ export class FoldPlan {
 
   get grouped(): boolean {
     return this.groups > 1;
-  }
-
-  static combineIndex(group: number): number {
-    return -2 - group;
-  }
-
-  static groupOf(index: number): number {
-    return -2 - index;
   }
 
   /** Indices of a group's map tasks. */

@@ -1,0 +1,166 @@
+/**
+ * What the coordinator holds of one live (pending or running) job: its
+ * tasks' inputs and outputs, what is pending, running and done, its totals,
+ * and how clients and the scheduler see it. Its state machine (what changes
+ * these fields) is ./job-record.ts; a job that has ended lives only in the
+ * state database (see ../state/store.ts).
+ */
+import type { JobEvent, JobSpec, JobState, JobSummary, LogLine, SubmitRequest } from '@picompute/sdk/wire';
+import { FoldPlan } from '../fold-plan.js';
+import type { JobInputs } from '../job-inputs.js';
+import { PendingQueue } from '../pending-queue.js';
+import { TaskTable } from '../task-table.js';
+import type { LiveJob } from '../scheduler/index.js';
+import { eventOf, summaryOf } from './job-views.js';
+import type { TaskId } from './task-id.js';
+
+/**
+ * Batches aim to keep a worker busy this long, so tiny tasks share one
+ * message and one thread hop (W1 in `pnpm bench`: one task per message tops
+ * out near plain piscina's ~20,000 calls/s; batches of up to 1,024 reach
+ * ~50,000 tasks/s end to end), while tasks of a few ms or more still go one
+ * per batch and spread over every core.
+ */
+const TARGET_BATCH_MS = 20;
+const MAX_BATCH = 1024;
+
+/** A task out on a node. */
+export interface TaskRun {
+  id: TaskId;
+  node: string;
+  attempt: number;
+  since: number;
+}
+
+export class JobData {
+  state: JobState = 'PENDING';
+  /** Why the job is PENDING (or why it ended without running), Slurm's words. */
+  reason = '';
+  error = '';
+  /**
+   * Map outputs waiting to be folded (fold jobs only): a map job's outputs
+   * are its result and live in the state database alone, not here too.
+   */
+  readonly outputs: (Buffer | undefined)[];
+  readonly attempts: Uint16Array;
+  readonly done: Uint8Array;
+  /** Task indices waiting for a node; lost tasks go back on the end. */
+  readonly pending: PendingQueue;
+  /** Tasks out on nodes, by taskKey. */
+  readonly running = new Map<string, TaskRun>();
+  doneCount = 0;
+  /** Task runs that were re-runs: after a lost node or a retried throw. */
+  retries = 0;
+  attemptsTotal = 0;
+  cpuMs = 0;
+  maxHeapMb = 0;
+  /** How outputs fold into the result (fold jobs only). */
+  readonly fold: FoldPlan | undefined;
+  result: Buffer | undefined;
+  readonly nodes = new Set<string>();
+  startedAt = 0;
+  endedAt = 0;
+  /** Resolves when the job's inputs are all in the state database (see Cluster.submit). */
+  stored: Promise<void> = Promise.resolve();
+  cores = 0;
+  readonly total: number;
+  /** Each map task's state and last run (`picompute tasks`). */
+  readonly taskTable: TaskTable;
+  #meanTaskMs = NaN;
+
+  constructor(
+    readonly id: string,
+    readonly request: SubmitRequest,
+    readonly inputs: JobInputs,
+    readonly submittedAt: number,
+    doneAlready?: (job: JobData) => number,
+  ) {
+    this.total = inputs.count;
+    this.taskTable = new TaskTable(this.total);
+    this.fold = request.hasReduce ? new FoldPlan(this.total) : undefined;
+    this.outputs = this.fold ? new Array(this.total) : [];
+    this.attempts = new Uint16Array(this.total);
+    this.done = new Uint8Array(this.total);
+    const already = doneAlready?.(this) ?? 0;
+    this.pending = new PendingQueue(this.total, (i) => this.done[i] === 1, already);
+  }
+
+  get user(): string {
+    return this.request.user;
+  }
+
+  get coresPerTask(): number {
+    return Math.max(1, this.request.coresPerTask || 1);
+  }
+
+  /** The job this one waits for (`afterok:ID`), if any. */
+  get dependsOn(): string | undefined {
+    return this.request.dependency ? this.request.dependency.slice('afterok:'.length) : undefined;
+  }
+
+  get spec(): JobSpec {
+    const r = this.request;
+    return { jobId: this.id, bundleHash: r.bundleHash, timeLimitMs: r.timeLimitMs, memoryMb: r.memoryMb, args: r.args, coresPerTask: this.coresPerTask, sharedHash: r.sharedHash ?? '' };
+  }
+
+  get final(): boolean {
+    return !(this.state === 'PENDING' || this.state === 'RUNNING');
+  }
+
+  /** Tasks that could be placed right now. */
+  get runnable(): number {
+    if (this.final || this.reason === 'Dependency') return 0;
+    return (this.fold?.runnable ?? 0) + this.pending.length;
+  }
+
+  get batchSize(): number {
+    if (!(this.#meanTaskMs >= 0)) return 1;
+    return Math.max(1, Math.min(MAX_BATCH, Math.floor(TARGET_BATCH_MS / Math.max(this.#meanTaskMs, 0.001))));
+  }
+
+  /** The job as a round of the loop sees it (../scheduler/reconcile.ts). */
+  snapshot(): LiveJob {
+    const r = this.request;
+    return {
+      id: this.id,
+      state: this.state === 'PENDING' ? 'PENDING' : 'RUNNING',
+      user: this.user,
+      priority: r.priority,
+      seq: Number(this.id),
+      runnable: this.runnable,
+      running: this.running.size,
+      batchSize: this.batchSize,
+      coresPerTask: this.coresPerTask,
+      memoryMb: r.memoryMb,
+      constraint: r.constraint || undefined,
+      maxRunning: r.maxRunning || undefined,
+    };
+  }
+
+  wallMs(now = Date.now()): number {
+    return this.startedAt ? (this.endedAt || now) - this.startedAt : 0;
+  }
+
+  event(logs: LogLine[] = []): JobEvent {
+    return eventOf(this, logs);
+  }
+
+  summary(): JobSummary {
+    return summaryOf(this);
+  }
+
+  /** A task ran this long and held this much heap: the job's totals, and the batch size its mean task time calls for. */
+  protected ran(durationMs: number, heapMb: number): void {
+    this.#meanTaskMs = Number.isNaN(this.#meanTaskMs) ? durationMs : 0.8 * this.#meanTaskMs + 0.2 * durationMs;
+    this.cpuMs += durationMs;
+    this.maxHeapMb = Math.max(this.maxHeapMb, heapMb);
+  }
+
+  /** Records a map output (once per index). */
+  outputDone(index: number, output: Buffer): void {
+    this.done[index] = 1;
+    if (this.fold) this.outputs[index] = output;
+    this.doneCount++;
+    this.fold?.outputDone(index, this.doneCount === this.total);
+  }
+}

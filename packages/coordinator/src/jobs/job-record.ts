@@ -1,0 +1,220 @@
+/**
+ * One live (pending or running) job on the coordinator (its data is
+ * ./job-data.ts) and its state machine: each transition (start, taskDone,
+ * taskFailed, nodeLost, cancel, dependencyEnded, finish) is a method that
+ * changes the record and returns what must happen next (./next.ts); the
+ * caller (../cluster.ts) writes to the store and tells the watchers. Nothing
+ * here does I/O, so ../../test/job-state.test.ts drives it directly.
+ *
+ * A fold job has more steps after its map tasks: COMBINE tasks over groups
+ * of outputs and one REDUCE task (see ../fold-plan.ts), which agents run
+ * because the coordinator never runs user code.
+ */
+import { MAX_VALUE_BYTES } from '@picompute/sdk/wire';
+import type { FinalJobState, JobState, LogLine, SubmitRequest, TaskError } from '@picompute/sdk/wire';
+import { JobInputs } from '../job-inputs.js';
+import { failedState } from '../task-table.js';
+import type { JobRow, TaskRow } from '../state/store.js';
+import { JobData } from './job-data.js';
+import { finish, IGNORED, notify } from './next.js';
+import type { Next, Start } from './next.js';
+import { combineTask, describeTask, mapTask, REDUCE_TASK, taskKey } from './task-id.js';
+import type { TaskId } from './task-id.js';
+
+export type { TaskRun } from './job-data.js';
+
+/** Attempts a task gets when the nodes running it are lost (not when it throws). */
+export const MAX_ATTEMPTS_ON_NODE_LOSS = 3;
+
+export class JobRecord extends JobData {
+  /** A job read back after a coordinator restart: done tasks stay done, the rest run again. */
+  static recover(row: JobRow, tasks: TaskRow[]): JobRecord {
+    const inputs = JobInputs.fromFrames(tasks.map((t) => t.input));
+    const job = new JobRecord(String(row.id), JSON.parse(row.request) as SubmitRequest, inputs, row.submitted_at, (j) => {
+      for (const t of tasks) {
+        j.attempts[t.idx] = t.attempts;
+        if (t.done) {
+          j.outputDone(t.idx, t.output ?? Buffer.alloc(0));
+          j.taskTable.set(t.idx, 'COMPLETED');
+        }
+      }
+      return j.doneCount;
+    });
+    job.attemptsTotal = row.attempts;
+    job.startedAt = row.started_at;
+    if (row.started_at) job.state = 'RUNNING';
+    return job;
+  }
+
+  // ------------------------------------------------------------ transitions
+
+  /**
+   * Hands up to `count` runnable tasks to `node` (a fold step first: it
+   * unblocks the end of the job), at most `maxBytes` of inputs in all (at
+   * least one task). A fold step whose values would not fit one message
+   * fails the job instead, saying why.
+   */
+  start(node: string, nodeCores: number, count: number, now: number, maxBytes = MAX_VALUE_BYTES): Start {
+    const tasks: { id: TaskId; attempt: number; input: Buffer; values: Buffer[] }[] = [];
+    const fold = this.fold;
+    const claim = (id: TaskId, attempt: number) => this.running.set(taskKey(id), { id, node, attempt, since: now });
+    if (fold?.ready.length) {
+      const group = fold.ready[0]!;
+      const [from, to] = fold.members(group);
+      const values = this.outputs.slice(from, to) as Buffer[];
+      if (!this.#fits(values, `folding map outputs ${from}–${to - 1}`, maxBytes)) return finish('FAILED');
+      fold.ready.shift();
+      claim(combineTask(group), 1);
+      tasks.push({ id: combineTask(group), attempt: 1, input: Buffer.alloc(0), values });
+    } else if (fold?.final === 'pending') {
+      const values = (fold.grouped ? fold.partials : this.outputs) as Buffer[];
+      if (!this.#fits(values, 'the reduce step', maxBytes)) return finish('FAILED');
+      fold.final = 'running';
+      claim(REDUCE_TASK, 1);
+      tasks.push({ id: REDUCE_TASK, attempt: 1, input: Buffer.alloc(0), values });
+    } else {
+      // A batch goes out only as large as one message may be.
+      for (const index of this.pending.take(count, (i) => this.inputs.get(i).length, maxBytes)) {
+        const attempt = ++this.attempts[index]!;
+        claim(mapTask(index), attempt);
+        this.taskTable.started(index, node, attempt, now);
+        tasks.push({ id: mapTask(index), attempt, input: this.inputs.get(index), values: [] });
+      }
+    }
+    this.attemptsTotal += tasks.length;
+    const began = this.state === 'PENDING';
+    if (began) {
+      this.state = 'RUNNING';
+      this.reason = '';
+      this.startedAt = now;
+    }
+    if (!this.nodes.has(node)) {
+      this.nodes.add(node);
+      this.cores += nodeCores;
+    }
+    return { kind: 'send', tasks, began };
+  }
+
+  /** A task's output, from `node`: ignored unless that node runs that attempt of it now (a dead node's late word, a duplicate). */
+  taskDone(node: string, id: TaskId, attempt: number, output: Buffer, durationMs: number, heapMb: number): Next {
+    if (!this.#settle(node, id, attempt, durationMs, heapMb)) return IGNORED;
+    if (id.kind === 'REDUCE') {
+      this.result = output;
+      this.fold!.final = 'done';
+      return finish('COMPLETED');
+    }
+    if (id.kind === 'COMBINE') {
+      this.fold!.combined(id.index, output);
+      // The group's outputs are folded (and stored): keep only the fold in memory.
+      const [from, to] = this.fold!.members(id.index);
+      this.outputs.fill(undefined, from, to);
+      return notify();
+    }
+    if (this.done[id.index]) return IGNORED;
+    this.taskTable.ran(id.index, 'COMPLETED', durationMs, heapMb);
+    this.outputDone(id.index, output);
+    const saved = { index: id.index, attempt, value: output };
+    if (this.doneCount === this.total && !this.fold) return { ...finish('COMPLETED'), output: saved };
+    return { ...notify(), output: saved };
+  }
+
+  /** A task's failure, from `node`: run again (a throw under --retries) or the job ends. */
+  taskFailed(node: string, id: TaskId, attempt: number, error: TaskError | null, durationMs: number, heapMb: number): Next {
+    if (!this.#settle(node, id, attempt, durationMs, heapMb)) return IGNORED;
+    const e = error ?? { kind: 'THREW', message: 'the task failed without saying why', stack: '', inputPreview: '' };
+    if (id.kind === 'MAP') this.taskTable.ran(id.index, failedState(e.kind), durationMs, heapMb);
+    // --retries re-runs a task that threw (not one past its limits: it would only fail again).
+    if (e.kind === 'THREW' && id.kind === 'MAP' && attempt <= this.request.retries) {
+      this.retries++;
+      this.pending.push(id.index);
+      this.taskTable.set(id.index, 'PENDING');
+      return notify();
+    }
+    const detail = e.kind === 'THREW' && e.stack ? e.stack : e.message;
+    const input = e.inputPreview ? `\n  input: ${e.inputPreview}` : '';
+    this.error = `${describeTask(id)} failed on ${node} (attempt ${attempt})${input}\n  ${detail.replaceAll('\n', '\n  ')}`;
+    return finish(e.kind === 'TIMEOUT' ? 'TIMEOUT' : 'FAILED');
+  }
+
+  /** `node` is gone with these tasks of the job: they wait for a node again, or the job gives up on one lost too often. */
+  nodeLost(node: string, lost: readonly { id: TaskId; attempt: number }[], reason: string): Next {
+    if (this.final) return IGNORED;
+    const logs: LogLine[] = [];
+    let changed = false;
+    for (const t of lost) {
+      const key = taskKey(t.id);
+      const run = this.running.get(key);
+      if (!run || run.node !== node || run.attempt !== t.attempt) continue;
+      this.running.delete(key);
+      changed = true;
+      if (t.id.kind === 'REDUCE') this.fold!.final = 'pending';
+      else if (t.id.kind === 'COMBINE') this.fold!.ready.push(t.id.index);
+      else {
+        const index = t.id.index;
+        this.taskTable.set(index, 'PENDING');
+        if (this.attempts[index]! >= MAX_ATTEMPTS_ON_NODE_LOSS) {
+          this.taskTable.set(index, 'NODE_FAIL');
+          this.error = `task ${index} was lost with its node ${MAX_ATTEMPTS_ON_NODE_LOSS} times (last: ${node}, ${reason}); giving up`;
+          return finish('NODE_FAIL');
+        }
+        this.retries++;
+        this.pending.push(index);
+        // Said to the job's watchers at once: until a node takes the task again, nothing else would tell them why it stalls.
+        const line = `its node ${node} is gone (${reason}); the task waits for a node to run it again (attempt ${this.attempts[index]! + 1} of ${MAX_ATTEMPTS_ON_NODE_LOSS})`;
+        logs.push({ task: index, node: 'coordinator', line });
+      }
+    }
+    return changed ? notify(logs) : IGNORED;
+  }
+
+  cancel(): Next {
+    if (this.final) return IGNORED;
+    this.error = 'cancelled by the user';
+    return finish('CANCELLED');
+  }
+
+  /** The job this one waits for (afterok) is in `other` state now (undefined: no such job): held, released, or never satisfied. */
+  dependencyEnded(other: JobState | undefined): Next {
+    const on = this.dependsOn;
+    if (!on || this.final) return IGNORED;
+    if (!other || other === 'COMPLETED') return this.reason === 'Dependency' ? { kind: 'reason', reason: '' } : IGNORED;
+    if (other === 'PENDING' || other === 'RUNNING') return { kind: 'reason', reason: 'Dependency' };
+    this.reason = 'DependencyNeverSatisfied';
+    this.error = `DEPENDENCY_NEVER_SATISFIED: job ${on} ended ${other}, so afterok:${on} can never hold`;
+    return finish('CANCELLED');
+  }
+
+  /** The job ends in `state`: what was still waiting or running never will. */
+  finish(state: FinalJobState, now: number): void {
+    this.state = state;
+    this.endedAt = now;
+    if (!this.startedAt) this.startedAt = now;
+    this.pending.clear();
+    this.running.clear();
+    this.taskTable.ended();
+  }
+
+  /** Takes a result of a task that `node` runs now (that attempt); false for any other. */
+  #settle(node: string, id: TaskId, attempt: number, durationMs: number, heapMb: number): boolean {
+    if (this.final) return false;
+    const key = taskKey(id);
+    const run = this.running.get(key);
+    if (!run || run.node !== node || run.attempt !== attempt) return false;
+    this.running.delete(key);
+    this.ran(durationMs, heapMb);
+    return true;
+  }
+
+  /**
+   * A fold task carries the values it folds in one message. Past the limit it
+   * would break the agent's stream like an oversized batch; the job fails
+   * instead, saying why (false, with error set).
+   */
+  #fits(values: Buffer[], what: string, maxBytes: number): boolean {
+    const bytes = values.reduce((n, v) => n + v.length, 0);
+    if (bytes <= maxBytes) return true;
+    const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+    this.error = `${what} needs ${mib(bytes)} of values in one message, over the ${mib(maxBytes)} a message may carry: return smaller map outputs, or leave out reduce and fold the array of outputs yourself`;
+    return false;
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * What clients see of a job: its event (watchers) and summary (`jobs`),
+ * from a live JobRecord or from a finished job's database row.
+ */
+import type { FinalJobState, JobEvent, JobSummary, LogLine, RunningTask, SubmitRequest } from '@picompute/sdk/wire';
+import type { JobEnd, JobRow } from '../state/store.js';
+import type { JobData } from './job-data.js';
+import { toWire } from './task-id.js';
+
+/** The `count` tasks out longest, longest first (one pass: a job may have thousands out). */
+export function runningLongest(job: JobData, count = 3, now = Date.now()): RunningTask[] {
+  const top: RunningTask[] = [];
+  for (const { id, node, since } of job.running.values()) {
+    const runningMs = now - since;
+    if (top.length === count && runningMs <= top[count - 1]!.runningMs) continue;
+    top.push({ index: toWire(id), node, runningMs });
+    top.sort((a, b) => b.runningMs - a.runningMs);
+    if (top.length > count) top.pop();
+  }
+  return top;
+}
+
+export function eventOf(job: JobData, logs: LogLine[] = []): JobEvent {
+  return {
+    jobId: job.id,
+    state: job.state,
+    tasksTotal: job.total,
+    tasksDone: job.doneCount,
+    tasksRunning: job.running.size,
+    retries: job.retries,
+    error: job.error,
+    logs,
+    wallMs: job.wallMs(),
+    cores: job.cores,
+    nodes: [...job.nodes],
+    reason: job.reason,
+    runningLongest: runningLongest(job),
+  };
+}
+
+export function summaryOf(job: JobData): JobSummary {
+  return {
+    jobId: job.id,
+    name: job.request.name,
+    state: job.state,
+    tasksTotal: job.total,
+    tasksDone: job.doneCount,
+    submittedAtMs: job.submittedAt,
+    wallMs: job.wallMs(),
+    error: job.error,
+    user: job.request.user,
+    reason: job.reason,
+    priority: job.request.priority,
+    coresPerTask: job.coresPerTask,
+    tasksRunning: job.running.size,
+    attempts: job.attemptsTotal,
+    cpuMs: job.cpuMs,
+    maxHeapMb: job.maxHeapMb,
+    nodes: [...job.nodes],
+    startedAtMs: job.startedAt,
+    endedAtMs: job.endedAt,
+    dependency: job.request.dependency,
+    cores: job.cores,
+    tasksQueued: 0,
+  };
+}
+
+/** A finished job's summary and final event, from its database row. */
+export function summaryFromRow(row: JobRow): JobSummary {
+  const request = JSON.parse(row.request) as SubmitRequest;
+  return {
+    jobId: String(row.id),
+    name: row.name,
+    state: row.state as FinalJobState,
+    tasksTotal: row.tasks_total,
+    tasksDone: row.tasks_done,
+    submittedAtMs: row.submitted_at,
+    wallMs: row.started_at ? row.ended_at - row.started_at : 0,
+    error: row.error,
+    user: row.user,
+    reason: row.reason,
+    priority: request.priority ?? 0,
+    coresPerTask: Math.max(1, request.coresPerTask || 1),
+    tasksRunning: 0,
+    attempts: row.attempts,
+    cpuMs: row.cpu_ms,
+    maxHeapMb: row.max_heap_mb,
+    nodes: row.nodes ? row.nodes.split(',') : [],
+    startedAtMs: row.started_at,
+    endedAtMs: row.ended_at,
+    dependency: request.dependency ?? '',
+    cores: row.cores,
+    tasksQueued: 0,
+  };
+}
+
+export function eventFromSummary(s: JobSummary): JobEvent {
+  return {
+    jobId: s.jobId,
+    state: s.state,
+    tasksTotal: s.tasksTotal,
+    tasksDone: s.tasksDone,
+    tasksRunning: 0,
+    retries: Math.max(0, s.attempts - s.tasksTotal),
+    error: s.error,
+    logs: [],
+    wallMs: s.wallMs,
+    cores: s.cores,
+    nodes: s.nodes,
+    reason: s.reason,
+    runningLongest: [],
+  };
+}
+
+/** What the state database keeps of a job that ended. */
+export function endOf(job: JobData): JobEnd {
+  return {
+    state: job.state as FinalJobState,
+    reason: job.reason,
+    error: job.error,
+    tasksDone: job.doneCount,
+    attempts: job.attemptsTotal,
+    cpuMs: job.cpuMs,
+    maxHeapMb: job.maxHeapMb,
+    nodes: [...job.nodes],
+    cores: job.cores,
+    startedAt: job.startedAt,
+    endedAt: job.endedAt,
+    result: job.result,
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * A task of a job, named by what it does and which one: map task `index`,
+ * the COMBINE of fold group `index`, or the job's one REDUCE (index 0).
+ * Inside the coordinator a task is always a TaskId; only the wire (and so
+ * AgentLink) numbers them in one integer: map tasks 0…n-1, the REDUCE -1,
+ * the COMBINE of group g -2-g (see toWire / fromWire).
+ */
+import type { TaskKind } from '@picompute/sdk/wire';
+
+export type { TaskKind };
+
+export interface TaskId {
+  readonly kind: TaskKind;
+  readonly index: number;
+}
+
+export const mapTask = (index: number): TaskId => ({ kind: 'MAP', index });
+export const combineTask = (group: number): TaskId => ({ kind: 'COMBINE', index: group });
+export const REDUCE_TASK: TaskId = Object.freeze({ kind: 'REDUCE', index: 0 });
+
+/** The wire's one integer for a task. */
+export function toWire(id: TaskId): number {
+  return id.kind === 'MAP' ? id.index : id.kind === 'REDUCE' ? -1 : -2 - id.index;
+}
+
+/** A task named on the wire (a TaskResult carries no kind: its index says it). */
+export function fromWire(index: number): TaskId {
+  return index >= 0 ? mapTask(index) : index === -1 ? REDUCE_TASK : combineTask(-2 - index);
+}
+
+/** A key for maps of tasks ("MAP:3", "COMBINE:0", "REDUCE:0"). */
+export function taskKey(id: TaskId): string {
+  return `${id.kind}:${id.index}`;
+}
+
+/** How a task is named in messages to people (a COMBINE is part of the reduce step). */
+export function describeTask(id: TaskId): string {
+  return id.kind === 'MAP' ? `task ${id.index}` : 'the reduce step';
+}

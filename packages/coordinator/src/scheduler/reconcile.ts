@@ -1,0 +1,37 @@
+/**
+ * One round of the coordinator's loop, as a pure step: the live jobs and the
+ * nodes in, the plan (from ./schedule.ts) and the Slurm reasons of the jobs
+ * that got nothing out. Like the scheduler it does no I/O and reads no
+ * clock; ../dispatcher.ts carries the plan out.
+ */
+import { schedule } from './schedule.js';
+import type { JobSnapshot, NodeSnapshot, Plan } from './types.js';
+
+/** A live job as the round sees it. */
+export interface LiveJob extends JobSnapshot {
+  state: 'PENDING' | 'RUNNING';
+}
+
+export interface Round {
+  plan: Plan;
+  /** Why each PENDING job that could run but got nothing this round waits: NoNodes, Priority or Resources. */
+  reasons: Map<string, string>;
+}
+
+export function reconcile(jobs: readonly LiveJob[], nodes: readonly NodeSnapshot[]): Round {
+  const usage = new Map<string, number>();
+  for (const j of jobs) usage.set(j.user, (usage.get(j.user) ?? 0) + j.running * j.coresPerTask);
+  const waiting = jobs.filter((j) => j.runnable > 0);
+  const plan = waiting.length && nodes.length ? schedule({ nodes, jobs: waiting, usage }) : [];
+  const placed = new Set(plan.map((a) => a.jobId));
+  // The highest priority holding cores once the plan is carried out (a PENDING job holds none).
+  let runningPriority = -Infinity;
+  for (const j of jobs) if (j.running > 0 || placed.has(j.id)) runningPriority = Math.max(runningPriority, j.priority);
+  const anyUp = nodes.some((n) => n.health === 'up');
+  const reasons = new Map<string, string>();
+  for (const j of waiting) {
+    if (j.state !== 'PENDING' || placed.has(j.id)) continue;
+    reasons.set(j.id, !anyUp ? 'NoNodes' : runningPriority > j.priority ? 'Priority' : 'Resources');
+  }
+  return { plan, reasons };
+}
