@@ -27,13 +27,17 @@ const coordinator = await startCoordinator({ port: 0, stateDir: mkdtempSync(join
 const client = await connect({ coordinator: coordinator.address, security: {} });
 const before = await settle();
 const started = performance.now();
-let job = await client.submit(new URL('./jobs/echo.ts', import.meta.url).pathname, { args: { tasks: String(n) } });
+let _job = await client.submit(new URL('./jobs/echo.ts', import.meta.url).pathname, { args: { tasks: String(n) } });
 const submitMs = performance.now() - started;
 const { jobs } = await client.jobs({ active: true });
-job = undefined;
+_job = undefined;
 const after = await settle();
 const per = (k) => ((after[k] - before[k]) / n).toFixed(1);
-if (process.argv.includes('--json')) console.log(JSON.stringify({ tasks: n, state: jobs[0].state, jsBytesPerTask: Number(per('js')), rssBytesPerTask: Number(per('rss')) }));
-else console.log(`${n.toLocaleString('en-US')} queued tasks (${jobs[0].state} ${jobs[0].reason}): ${per('js')} bytes/task of JS heap + buffers, ${per('rss')} bytes/task of RSS; coordinator RSS ${(after.rss / 2 ** 20).toFixed(0)} MiB (client in the same process); submit ${(submitMs / 1000).toFixed(1)} s`);
+if (process.argv.includes('--json'))
+  console.log(JSON.stringify({ tasks: n, state: jobs[0].state, jsBytesPerTask: Number(per('js')), rssBytesPerTask: Number(per('rss')) }));
+else
+  console.log(
+    `${n.toLocaleString('en-US')} queued tasks (${jobs[0].state} ${jobs[0].reason}): ${per('js')} bytes/task of JS heap + buffers, ${per('rss')} bytes/task of RSS; coordinator RSS ${(after.rss / 2 ** 20).toFixed(0)} MiB (client in the same process); submit ${(submitMs / 1000).toFixed(1)} s`,
+  );
 client.close();
 await coordinator.close();

@@ -14,9 +14,14 @@ describe('a task gathering 512 MiB of Buffers under --mem-per-task 64M', () => {
 
   it('is stopped as out of memory; the agent stays small and runs the next job', async () => {
     const job = await cluster.client.submit(fixture('buffer-hog.ts'), { memPerTask: '64M' });
-    const err = await job.result().then(() => undefined, (e: unknown) => e);
+    const err = await job.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(JobFailedError);
-    expect((err as Error).message).toMatch(/task 1 failed .*\n[^]*ran out of memory: its worker's heap limit is 64 MiB per task \(raise it with --mem-per-task\)/);
+    expect((err as Error).message).toMatch(
+      /task 1 failed .*\n[^]*ran out of memory: its worker's heap limit is 64 MiB per task \(raise it with --mem-per-task\)/,
+    );
     // The agent never held the 512 MiB (an idle agent is ~60 MiB; a worker thread adds some).
     expect(rssMib(cluster.agent.proc.pid!)).toBeLessThan(300);
 
@@ -26,7 +31,10 @@ describe('a task gathering 512 MiB of Buffers under --mem-per-task 64M', () => {
 
   it('is stopped too when it gathers typed arrays (no Buffer API) while it awaits', async () => {
     const job = await cluster.client.submit(fixture('buffer-hog.ts'), { memPerTask: '64M', args: { how: 'typed-async', mib: '256' } });
-    const err = await job.result().then(() => undefined, (e: unknown) => e);
+    const err = await job.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as Error).message).toMatch(/task 1 failed .*\n[^]*ran out of memory: its worker's heap limit is 64 MiB per task/);
     expect(rssMib(cluster.agent.proc.pid!)).toBeLessThan(300);
   });

@@ -20,7 +20,9 @@ it('picompute bench measures a two-agent cluster: EP class S verified, per-node 
     const r = await runCli(['bench', '--class', 'S', '--json', '--coordinator', coordinator.address], { timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as {
-      nodes: number; cores: number; rttMs: number;
+      nodes: number;
+      cores: number;
+      rttMs: number;
       ep: { class: string; ms: number; mops: number; pairs: number; verified: boolean; coreSecondsPerSecond: number }[];
       perNode: { node: string; batchesPerCoreSecond: number; relativeSpeed: number; rttMs: number }[];
     };

@@ -56,7 +56,7 @@ describe.skipIf(!canMount)('a coordinator whose disk fills up', () => {
     expect(coordinator.proc.exitCode).toBeNull();
     rmSync(filler);
     // Space is noticed within seconds; the hang guard is the loop's bound.
-    let accepted;
+    let accepted: Awaited<ReturnType<typeof cli>> | undefined;
     for (let i = 0; i < 60 && accepted?.code !== 0; i++) {
       if (i) await sleep(500);
       accepted = await cli(['submit', fixture('slow-square.ts'), '--arg', 'n=4']);

@@ -28,7 +28,9 @@ describe('a job of a million tiny tasks', () => {
   });
 
   it('completes exactly, each task run once, with its agent never marked down', { timeout: 300_000 }, async () => {
-    const r = await runCli(['submit', fixture('tiny-tasks.ts'), '--json', '--arg', `n=${TASKS}`, '--coordinator', loopback(coordinator)], { timeoutMs: 280_000 });
+    const r = await runCli(['submit', fixture('tiny-tasks.ts'), '--json', '--arg', `n=${TASKS}`, '--coordinator', loopback(coordinator)], {
+      timeoutMs: 280_000,
+    });
     const out = JSON.parse(r.stdout);
     expect(out.state).toBe('COMPLETED');
     expect(out.result).toHaveLength(TASKS);
@@ -41,7 +43,9 @@ describe('a job of a million tiny tasks', () => {
 
   it('holds under 64 bytes per queued task (200,000 queued, measured after GC)', async () => {
     const script = fileURLToPath(new URL('../benchmarks/queued-task-memory.mjs', import.meta.url));
-    const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', script, '200000', '--json'], { env: { ...process.env, PICOMPUTE_MDNS: 'off' } });
+    const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', script, '200000', '--json'], {
+      env: { ...process.env, PICOMPUTE_MDNS: 'off' },
+    });
     const m = JSON.parse(stdout);
     expect(m.state).toBe('PENDING');
     expect(m.jsBytesPerTask).toBeLessThan(64);

@@ -8,11 +8,17 @@ import { startDaemon } from './support/cli.js';
 
 describe('daemon logs', () => {
   it('are one JSON object a line when not on a terminal, with the same words', async () => {
-    const coordinator = await startDaemon(['coordinator', '--port', '0', '--host', '127.0.0.1', '--no-dashboard'], { env: { PICOMPUTE_LOG_FORMAT: undefined } });
+    const coordinator = await startDaemon(['coordinator', '--port', '0', '--host', '127.0.0.1', '--no-dashboard'], {
+      env: { PICOMPUTE_LOG_FORMAT: undefined },
+    });
     await coordinator.stop('SIGTERM');
     // Its last lines may arrive after the exit.
     await coordinator.waitFor(/SIGTERM: stopping.*\n/);
-    const lines = coordinator.output().trim().split('\n').map((l) => JSON.parse(l) as { time: string; level: string; daemon: string; pid: number; msg: string });
+    const lines = coordinator
+      .output()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { time: string; level: string; daemon: string; pid: number; msg: string });
     expect(lines.find((l) => l.msg.startsWith('coordinator listening on 127.0.0.1:'))).toMatchObject({ level: 'info', daemon: 'coordinator' });
     expect(lines.map((l) => l.msg)).toContain('SIGTERM: stopping');
     for (const l of lines) expect(Date.parse(l.time)).toBeGreaterThan(0);

@@ -41,13 +41,26 @@ if (missing) {
       expect(r.code, r.stderr).toBe(0);
       return r.stdout.trim().split(/\s+/).pop()!;
     };
-    const jobState = async (id: string) => (JSON.parse((await cli(['jobs', '--json'])).stdout) as { jobId: string; state: string }[]).find((j) => j.jobId === id)?.state;
+    const jobState = async (id: string) =>
+      (JSON.parse((await cli(['jobs', '--json'])).stdout) as { jobId: string; state: string }[]).find((j) => j.jobId === id)?.state;
 
     beforeAll(async () => {
-      agents = await Promise.all([startDaemon(['agent', '--port', '0', '--cores', '2', '--thermal-path', fixture('thermal_zone0_temp'), '--throttle-path', fixture('get_throttled')]), startDaemon(['agent', '--port', '0', '--cores', '1'])]);
+      agents = await Promise.all([
+        startDaemon(['agent', '--port', '0', '--cores', '2', '--thermal-path', fixture('thermal_zone0_temp'), '--throttle-path', fixture('get_throttled')]),
+        startDaemon(['agent', '--port', '0', '--cores', '1']),
+      ]);
       // Bound beyond loopback, so the login is required (a loopback dashboard skips it).
       const port = await freeLoopbackPort();
-      coordinator = await startDaemon(['coordinator', '--port', '0', '--dashboard-host', '0.0.0.0', '--dashboard-port', String(port), ...agents.flatMap((a) => ['--agent', a.address])]);
+      coordinator = await startDaemon([
+        'coordinator',
+        '--port',
+        '0',
+        '--dashboard-host',
+        '0.0.0.0',
+        '--dashboard-port',
+        String(port),
+        ...agents.flatMap((a) => ['--agent', a.address]),
+      ]);
       await coordinator.waitFor(/agent .* up at .*\n[^]*agent .* up at /);
       base = `http://127.0.0.1:${port}`;
       browser = await launchChromium();
@@ -87,17 +100,21 @@ if (missing) {
       expect(later).toBeGreaterThan(first);
       // README's picture (PICOMPUTE_DOCS_SCREENSHOT=1): a few seconds in, so the charts have a line.
       if (process.env.PICOMPUTE_DOCS_SCREENSHOT) await page.screenshot({ path: new URL('../docs/dashboard.png', import.meta.url).pathname, fullPage: true });
-      await until('the job to complete', async () => ((await jobState(id)) === 'COMPLETED' || undefined), 30_000);
+      await until('the job to complete', async () => (await jobState(id)) === 'COMPLETED' || undefined, 30_000);
       await page.waitForSelector(`#history tr[data-job="${id}"] .state-COMPLETED`, { timeout: 10_000 });
     });
 
-    it('shows each node\'s speed per core from `picompute bench`, the fastest at 1.00', async () => {
+    it("shows each node's speed per core from `picompute bench`, the fastest at 1.00", async () => {
       expect(await page.locator('#nodes td.speed').allTextContents()).toEqual(['not measured', 'not measured']);
       const bench = await cli(['bench', '--class', 'S', '--json']);
       expect(bench.code, bench.stderr).toBe(0);
       const measured = (JSON.parse(bench.stdout) as { perNode: { node: string; relativeSpeed: number }[] }).perNode;
-      await page.waitForFunction(() => [...document.querySelectorAll('#nodes td.speed')].every((td) => /^\d\.\d\d$/.test(td.textContent!)), undefined, { timeout: 10_000 });
-      const shown = await page.$$eval('#nodes tbody tr', (rows) => rows.map((r) => [r.getAttribute('data-node'), Number(r.querySelector('td.speed')!.textContent)] as [string, number]));
+      await page.waitForFunction(() => [...document.querySelectorAll('#nodes td.speed')].every((td) => /^\d\.\d\d$/.test(td.textContent!)), undefined, {
+        timeout: 10_000,
+      });
+      const shown = await page.$$eval('#nodes tbody tr', (rows) =>
+        rows.map((r) => [r.getAttribute('data-node'), Number(r.querySelector('td.speed')!.textContent)] as [string, number]),
+      );
       expect(Math.max(...shown.map(([, v]) => v))).toBe(1);
       // The same figures `bench` printed (it reads the same log lines).
       for (const [node, speed] of shown) expect(speed).toBeCloseTo(measured.find((m) => m.node === node)!.relativeSpeed, 1);
@@ -105,7 +122,7 @@ if (missing) {
 
     it("a failed job shows its task's input preview and stack", async () => {
       const id = await submit([fixture('throws.ts')]);
-      await until('the job to fail', async () => ((await jobState(id)) === 'FAILED' || undefined), 30_000);
+      await until('the job to fail', async () => (await jobState(id)) === 'FAILED' || undefined, 30_000);
       await page.waitForSelector(`#history tr[data-job="${id}"] a`, { timeout: 10_000 });
       await page.click(`#history tr[data-job="${id}"] a`);
       await page.waitForSelector('#failures .failure pre.stack', { timeout: 10_000 });
@@ -120,7 +137,7 @@ if (missing) {
       const id = await submit([fixture('busy.ts'), '--arg', 'n=3', '--arg', 'ms=60000']);
       await page.waitForSelector(`#queue tr[data-job="${id}"] button.cancel`, { timeout: 15_000 });
       await page.click(`#queue tr[data-job="${id}"] button.cancel`);
-      await until('the job to be cancelled', async () => ((await jobState(id)) === 'CANCELLED' || undefined), 15_000);
+      await until('the job to be cancelled', async () => (await jobState(id)) === 'CANCELLED' || undefined, 15_000);
       await page.waitForSelector(`#history tr[data-job="${id}"] .state-CANCELLED`, { timeout: 10_000 });
     });
 
@@ -139,7 +156,9 @@ if (missing) {
       expect(await (await fetch(`${base}/login?token=${expired}`, { redirect: 'manual' })).text()).toContain('expired');
       const stranger = new DashboardAuth(randomBytes(32)).newSession();
       expect((await fetch(`${base}/events`, { headers: { cookie: `picompute_session=${stranger}` } })).status).toBe(401);
-      expect((await fetch(`${base}/api/trace/1`, { headers: { authorization: `Bearer ${new DashboardAuth(randomBytes(32)).loginToken()}` } })).status).toBe(401);
+      expect((await fetch(`${base}/api/trace/1`, { headers: { authorization: `Bearer ${new DashboardAuth(randomBytes(32)).loginToken()}` } })).status).toBe(
+        401,
+      );
 
       // A real session, but no CSRF token: no change.
       const login = await fetch(`${base}/login?token=${good}`, { redirect: 'manual' });

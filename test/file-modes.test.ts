@@ -32,7 +32,8 @@ describe('files the daemons create', () => {
 });
 
 describe("the client's bundle cache", () => {
-  const submit = (cache: string, env: Record<string, string> = {}) => runCli(['submit', fixture('slow-square.ts'), '--json', '--arg', 'n=3'], { env: { XDG_CACHE_HOME: cache, ...env } });
+  const submit = (cache: string, env: Record<string, string> = {}) =>
+    runCli(['submit', fixture('slow-square.ts'), '--json', '--arg', 'n=3'], { env: { XDG_CACHE_HOME: cache, ...env } });
 
   it('lives in the user cache folder, private; a planted bundle under the right name is not run', async () => {
     const cache = mkdtempSync(join(tmpdir(), 'picompute-client-cache-'));
@@ -64,13 +65,14 @@ describe("the client's bundle cache", () => {
 
   // Only root can give a folder to another user.
   if (process.getuid?.() !== 0) cannotRun('a cache folder owned by another user is refused', 'needs root to give a folder to another user');
-  else it('a cache folder owned by another user is refused', async () => {
-    const cache = mkdtempSync(join(tmpdir(), 'picompute-client-cache-'));
-    expect((await submit(cache)).code).toBe(0);
-    const dir = join(cache, 'picompute', 'client');
-    chownSync(dir, 65534, 65534);
-    const r = await submit(cache);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`refusing the cache folder ${dir}: it belongs to uid 65534, not to you (uid 0)`);
-  });
+  else
+    it('a cache folder owned by another user is refused', async () => {
+      const cache = mkdtempSync(join(tmpdir(), 'picompute-client-cache-'));
+      expect((await submit(cache)).code).toBe(0);
+      const dir = join(cache, 'picompute', 'client');
+      chownSync(dir, 65534, 65534);
+      const r = await submit(cache);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`refusing the cache folder ${dir}: it belongs to uid 65534, not to you (uid 0)`);
+    });
 });

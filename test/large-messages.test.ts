@@ -22,9 +22,14 @@ describe('an agent at the default 64 MiB message limit', () => {
 
   it('fails a fold whose values cannot fit in one message, saying why, instead of losing the node', async () => {
     const job = await cluster.client.submit(fixture('big-fold.ts'), { args: { n: '3', mib: '30' } });
-    const err = await job.result().then(() => undefined, (e: unknown) => e);
+    const err = await job.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(JobFailedError);
-    expect((err as Error).message).toContain('the reduce step needs 90.0 MiB of values in one message, over the 63.0 MiB a message may carry: return smaller map outputs');
+    expect((err as Error).message).toContain(
+      'the reduce step needs 90.0 MiB of values in one message, over the 63.0 MiB a message may carry: return smaller map outputs',
+    );
     expect(cluster.coordinator.output()).not.toMatch(/down \(/);
     const small = await cluster.client.submit(fixture('big-fold.ts'), { args: { n: '3', mib: '1' } });
     expect(await small.result()).toBe(3 * 1048576);
@@ -45,7 +50,10 @@ describe('an agent with --max-message 8M', () => {
     expect((await split.result<Buffer[]>()).map((b) => b.length)).toEqual([3, 3, 3].map((m) => m * 1048576));
 
     const big = await cluster.client.submit(fixture('big-outputs.ts'), { args: { mib: '1,10' } });
-    const err = await big.result().then(() => undefined, (e: unknown) => e);
+    const err = await big.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(JobFailedError);
     expect((err as Error).message).toMatch(/task 1 failed .*\n[^]*its output is 10\.0 MiB encoded; a task's output must stay under 7 MiB: return less/);
     expect((err as Error).message).not.toMatch(/lost with its node/);

@@ -27,7 +27,19 @@ if (missing.length) {
     beforeAll(async () => {
       agents = await Promise.all([
         // One agent reads fixtures (a Pi at 48.3 °C, under-voltage and throttled now and since boot); the other this machine, which has neither.
-        startDaemon(['agent', '--port', '0', '--cores', '1', '--metrics-port', '0', '--thermal-path', fixture('thermal_zone0_temp'), '--throttle-path', fixture('get_throttled')]),
+        startDaemon([
+          'agent',
+          '--port',
+          '0',
+          '--cores',
+          '1',
+          '--metrics-port',
+          '0',
+          '--thermal-path',
+          fixture('thermal_zone0_temp'),
+          '--throttle-path',
+          fixture('get_throttled'),
+        ]),
         startDaemon(['agent', '--port', '0', '--cores', '1', '--metrics-port', '0', '--thermal-path', fixture('no-such-sensor')]),
       ]);
       coordinator = await startDaemon(['coordinator', '--port', '0', '--metrics-port', '0', ...agents.flatMap((a) => ['--agent', a.address])]);
@@ -48,10 +60,11 @@ if (missing.length) {
       const jobs = JSON.parse((await runCli(['jobs', '--json', '--coordinator', coordinator.address])).stdout) as { jobId: string; tasksDone: number }[];
       const done = jobs.find((j) => j.jobId === jobId)!.tasksDone;
       expect(done).toBe(12);
-      const scraped = (q: string) => until(`prometheus to see ${q} = ${done}`, async () => {
-        const v = (await prometheus.query(q))[0]?.value;
-        return v === done ? v : undefined;
-      });
+      const scraped = (q: string) =>
+        until(`prometheus to see ${q} = ${done}`, async () => {
+          const v = (await prometheus.query(q))[0]?.value;
+          return v === done ? v : undefined;
+        });
       expect(await scraped('sum(picompute_tasks_completed_total{job="coordinator",outcome="ok"})')).toBe(12);
       expect(await scraped('sum(picompute_agent_tasks_completed_total{job="agents",outcome="ok"})')).toBe(12);
       expect((await prometheus.query('sum(picompute_task_duration_seconds_count{job="coordinator"})'))[0]?.value).toBe(12);
@@ -71,8 +84,10 @@ if (missing.length) {
       expect((await prometheus.query('up')).map((s) => s.value)).toEqual([1, 1, 1]);
     });
 
-    it("deploy/grafana-dashboard.json asks only for metrics the daemons serve, in queries Prometheus accepts", async () => {
-      const dashboard = JSON.parse(readFileSync(new URL('../deploy/grafana-dashboard.json', import.meta.url), 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
+    it('deploy/grafana-dashboard.json asks only for metrics the daemons serve, in queries Prometheus accepts', async () => {
+      const dashboard = JSON.parse(readFileSync(new URL('../deploy/grafana-dashboard.json', import.meta.url), 'utf8')) as {
+        panels: { title: string; targets: { expr: string }[] }[];
+      };
       const served = new Set(((await (await fetch(`${prometheus.url}/api/v1/label/__name__/values`)).json()) as { data: string[] }).data);
       // A labelled counter has no series before its first increment: no node has been lost here.
       served.add('picompute_node_losses_total');

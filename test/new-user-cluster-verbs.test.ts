@@ -62,7 +62,12 @@ describe('nodes, queue and jobs on a two-core agent', () => {
 describe('a stopped agent stays listed', () => {
   it('as `down (stopped)` after SIGTERM, and after its mDNS goodbye (the coordinator forgets the link)', async () => {
     const agent = await startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '1']);
-    const coordinator = await startCoordinator({ security: await loadSecurity({ keyFile: KEY_FILE }), stateDir: stateDir(), agents: [agent.address], log: () => {} });
+    const coordinator = await startCoordinator({
+      security: await loadSecurity({ keyFile: KEY_FILE }),
+      stateDir: stateDir(),
+      agents: [agent.address],
+      log: () => {},
+    });
     try {
       await until('the agent up', async () => (coordinator.cluster.nodes()[0]?.state === 'idle' ? true : undefined));
       expect(await agent.stop('SIGTERM')).toBe(0);
@@ -70,7 +75,9 @@ describe('a stopped agent stays listed', () => {
       expect(down).toMatchObject({ address: agent.address, state: 'down (stopped)' });
       // What the coordinator does when the agent's mDNS goodbye arrives (src/discovery.ts).
       coordinator.cluster.removeAgent(agent.address, 'it said goodbye');
-      expect(coordinator.cluster.nodes()).toEqual([expect.objectContaining({ address: agent.address, state: 'down (stopped)', info: expect.objectContaining({ cores: 1 }) })]);
+      expect(coordinator.cluster.nodes()).toEqual([
+        expect.objectContaining({ address: agent.address, state: 'down (stopped)', info: expect.objectContaining({ cores: 1 }) }),
+      ]);
     } finally {
       await coordinator.close();
       await agent.stop('SIGKILL');

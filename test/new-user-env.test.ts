@@ -21,26 +21,32 @@ const canUnshare = spawnSync('unshare', ['-rn', 'true']).status === 0;
 function probe(args: string[] = []): { ms: number; error?: string; address?: string; udpSockets: number } {
   // `ip link set lo up` so the probe's own coordinator is reachable on loopback inside the namespace.
   const script = `ip link set lo up 2>/dev/null; exec "${process.execPath}" "${PROBE}" ${args.join(' ')}`;
-  const out = execFileSync('unshare', ['-rn', 'sh', '-c', script], { cwd: ROOT, env: childEnv({ PROBE_STATE_DIR: stateDir() }), timeout: 30_000, encoding: 'utf8' });
+  const out = execFileSync('unshare', ['-rn', 'sh', '-c', script], {
+    cwd: ROOT,
+    env: childEnv({ PROBE_STATE_DIR: stateDir() }),
+    timeout: 30_000,
+    encoding: 'utf8',
+  });
   return JSON.parse(out.trim().split('\n').at(-1)!);
 }
 
 if (!canUnshare) cannotRun('SDK environment tests (in a network namespace of their own)', '`unshare -rn` is not allowed here');
-else describe('SDK connect() reads the environment as the CLI does', () => {
-  it('with PICOMPUTE_MDNS=off and no address it opens no mDNS socket and says how to name a coordinator', () => {
-    const r = probe();
-    expect(r.udpSockets).toBe(0);
-    expect(r.error).toMatch(/mDNS is off \(PICOMPUTE_MDNS=off\).*PICOMPUTE_COORDINATOR=host:port/);
-    expect(r.ms).toBeLessThan(1000);
-  });
+else
+  describe('SDK connect() reads the environment as the CLI does', () => {
+    it('with PICOMPUTE_MDNS=off and no address it opens no mDNS socket and says how to name a coordinator', () => {
+      const r = probe();
+      expect(r.udpSockets).toBe(0);
+      expect(r.error).toMatch(/mDNS is off \(PICOMPUTE_MDNS=off\).*PICOMPUTE_COORDINATOR=host:port/);
+      expect(r.ms).toBeLessThan(1000);
+    });
 
-  it('with no address it connects to the coordinator named in PICOMPUTE_COORDINATOR', () => {
-    const r = probe(['--coordinator-in-env']);
-    expect(r.error).toBeUndefined();
-    expect(r.address).toMatch(/^127\.0\.0\.1:\d+$/);
-    expect(r.udpSockets).toBe(0);
+    it('with no address it connects to the coordinator named in PICOMPUTE_COORDINATOR', () => {
+      const r = probe(['--coordinator-in-env']);
+      expect(r.error).toBeUndefined();
+      expect(r.address).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(r.udpSockets).toBe(0);
+    });
   });
-});
 
 describe('pnpm picompute resolves relative paths where the user ran it (INIT_CWD)', () => {
   it('submit finds a job file relative to INIT_CWD when pnpm runs the command inside the clone', async () => {

@@ -29,10 +29,14 @@ describe('finalize without reduce', () => {
 
 describe('values that do not round-trip', () => {
   it('the codec refuses a class instance, naming the class and where it sits', () => {
-    expect(() => encode({ points: [{ x: 0, y: 0 }, new Point(1, 2)] })).toThrow(/value\.points\[1\] is a Point, which would arrive as a plain object without its class/);
+    expect(() => encode({ points: [{ x: 0, y: 0 }, new Point(1, 2)] })).toThrow(
+      /value\.points\[1\] is a Point, which would arrive as a plain object without its class/,
+    );
     expect(() => encode(new Map([['home', new Point(1, 2)]]))).toThrow(/value\.get\("home"\) is a Point/);
     // What does round-trip stays accepted.
-    expect(() => encode({ d: new Date(0), m: new Map([[1, new Set([1n])]]), b: Buffer.from([1]), e: new TypeError('x'), n: Object.create(null) })).not.toThrow();
+    expect(() =>
+      encode({ d: new Date(0), m: new Map([[1, new Set([1n])]]), b: Buffer.from([1]), e: new TypeError('x'), n: Object.create(null) }),
+    ).not.toThrow();
   });
 
   it('the job whose map returns one fails naming the task and the class', async () => {

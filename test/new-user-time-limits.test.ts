@@ -15,7 +15,19 @@ describe('coordinator time limits', () => {
 
   beforeAll(async () => {
     agent = await startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '2']);
-    coordinator = await startDaemon(['coordinator', '--host', '127.0.0.1', '--port', '0', '--agent', agent.address, '--default-time-limit', '12s', '--max-time-limit', '1m']);
+    coordinator = await startDaemon([
+      'coordinator',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--agent',
+      agent.address,
+      '--default-time-limit',
+      '12s',
+      '--max-time-limit',
+      '1m',
+    ]);
     await coordinator.waitFor(/agent .* up at /);
   });
   afterAll(async () => {

@@ -60,11 +60,15 @@ describe('a coordinator killed with SIGKILL', () => {
 
       coordinator = await startDaemon(['coordinator', '--port', '0', '--state-dir', state, ...agentFlags]);
       expect(await coordinator.waitFor(/recovered (\d+) unfinished job/)).toBe('5');
-      const history = await until('all five jobs finished', async () => {
-        const jobs = JSON.parse((await cli(['jobs', '--json'])).stdout);
-        // `jobs` lists running jobs too: wait until all five have ended.
-        return jobs.length === 5 && jobs.every((j: { endedAtMs: number }) => j.endedAtMs > 0) ? jobs : undefined;
-      }, 120_000);
+      const history = await until(
+        'all five jobs finished',
+        async () => {
+          const jobs = JSON.parse((await cli(['jobs', '--json'])).stdout);
+          // `jobs` lists running jobs too: wait until all five have ended.
+          return jobs.length === 5 && jobs.every((j: { endedAtMs: number }) => j.endedAtMs > 0) ? jobs : undefined;
+        },
+        120_000,
+      );
       expect(history.map((j: { jobId: string; state: string }) => [j.jobId, j.state])).toEqual(submitted.map((id) => [id, 'COMPLETED']));
       for (const [i, id] of submitted.entries()) {
         const result = await cli(['result', id]);
@@ -106,7 +110,10 @@ describe('queue semantics', () => {
   const cli = (args: string[], opts: { timeoutMs?: number } = {}) => runCli([...args, '--coordinator', loopback(coordinator)], opts);
 
   beforeAll(async () => {
-    agents = [await startDaemon(['agent', '--port', '0', '--cores', '1', '--label', 'pi5']), await startDaemon(['agent', '--port', '0', '--cores', '1', '--label', 'pi4'])];
+    agents = [
+      await startDaemon(['agent', '--port', '0', '--cores', '1', '--label', 'pi5']),
+      await startDaemon(['agent', '--port', '0', '--cores', '1', '--label', 'pi4']),
+    ];
     coordinator = await startDaemon(['coordinator', '--port', '0', ...agents.flatMap((a) => ['--agent', loopback(a)])]);
     await coordinator.waitFor(/(agent \S+ up at[^]*){2}/);
   });
@@ -160,7 +167,10 @@ describe('queue semantics', () => {
     const bad = JSON.parse((await cli(['submit', fixture('throws.ts'), '--no-wait', '--json'])).stdout).jobId;
     const never = await cli(['submit', fixture('word-lengths.ts'), '--json', '--dependency', `afterok:${bad}`]);
     expect(never.code).toBe(1);
-    expect(JSON.parse(never.stdout)).toMatchObject({ state: 'CANCELLED', error: expect.stringContaining(`DEPENDENCY_NEVER_SATISFIED: job ${bad} ended FAILED`) });
+    expect(JSON.parse(never.stdout)).toMatchObject({
+      state: 'CANCELLED',
+      error: expect.stringContaining(`DEPENDENCY_NEVER_SATISFIED: job ${bad} ended FAILED`),
+    });
 
     const missing = await cli(['submit', fixture('word-lengths.ts'), '--dependency', 'afterok:9999']);
     expect(missing.code).toBe(2);
@@ -174,10 +184,14 @@ describe('queue semantics', () => {
   // The tasks would spin for 10 minutes: if the cancel left them running, the next job could not end before the hang guard.
   it('cancel stops running tasks and frees the cores', async () => {
     const id = JSON.parse((await cli(['submit', fixture('busy.ts'), '--no-wait', '--json', '--arg', 'n=4', '--arg', 'ms=600000'])).stdout).jobId;
-    await until('both cores busy', async () => (JSON.parse((await cli(['nodes', '--json'])).stdout).every((n: { coresBusy: number }) => n.coresBusy === 1) ? true : undefined));
+    await until('both cores busy', async () =>
+      JSON.parse((await cli(['nodes', '--json'])).stdout).every((n: { coresBusy: number }) => n.coresBusy === 1) ? true : undefined,
+    );
     const c = await cli(['cancel', id]);
     expect(c.stdout.trim()).toBe(`job ${id} CANCELLED`);
-    await until('cores free', async () => (JSON.parse((await cli(['nodes', '--json'])).stdout).every((n: { coresBusy: number }) => n.coresBusy === 0) ? true : undefined));
+    await until('cores free', async () =>
+      JSON.parse((await cli(['nodes', '--json'])).stdout).every((n: { coresBusy: number }) => n.coresBusy === 0) ? true : undefined,
+    );
     // The workers really stopped: a new job gets both cores at once.
     const next = await cli(['submit', fixture('slow-square.ts'), '--json', '--arg', 'n=4'], { timeoutMs: 30_000 });
     expect(next.code, next.stderr).toBe(0);
@@ -245,7 +259,9 @@ describe('sharing the cluster', () => {
 
   it('a small job submitted behind a huge one finishes long before it (backfill)', async () => {
     const huge = await client.submit(fixture('counted.ts'), { args: { n: '200', ms: '50' } });
-    await until('the huge job running', async () => ((await client.jobs({ active: true })).jobs.find((j) => j.jobId === huge.id && j.state === 'RUNNING' && j.tasksDone > 0) ? true : undefined));
+    await until('the huge job running', async () =>
+      (await client.jobs({ active: true })).jobs.find((j) => j.jobId === huge.id && j.state === 'RUNNING' && j.tasksDone > 0) ? true : undefined,
+    );
     const small = await client.submit(fixture('word-lengths.ts'));
     expect(await small.result()).toEqual({ a: 12, b: 15, c: 6 });
     // The order is the claim (the small one did not wait for the huge one's 200 tasks); the seconds are `pnpm bench`'s.
@@ -280,11 +296,17 @@ describe('state dir problems stop the coordinator with a message, and nothing is
     db.exec('CREATE TABLE jobs (id INTEGER PRIMARY KEY)');
     db.pragma('user_version = 99');
     db.close();
-    const before = createHash('sha256').update(await readFile(join(dir, 'picompute.db'))).digest('hex');
+    const before = createHash('sha256')
+      .update(await readFile(join(dir, 'picompute.db')))
+      .digest('hex');
     const r = await runCli(['coordinator', '--port', '0', '--host', '127.0.0.1', '--state-dir', dir], { timeoutMs: 10_000 });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('was written by a newer picompute (schema 99; this one knows 2); upgrade picompute');
-    expect(createHash('sha256').update(await readFile(join(dir, 'picompute.db'))).digest('hex')).toBe(before);
+    expect(
+      createHash('sha256')
+        .update(await readFile(join(dir, 'picompute.db')))
+        .digest('hex'),
+    ).toBe(before);
   });
 
   it('a corrupt database file', async () => {

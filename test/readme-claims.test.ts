@@ -57,7 +57,10 @@ describe('README: a job', () => {
 
 describe('README: the embedded cluster', () => {
   it('listens on 127.0.0.1 only: every listening socket of a running `submit` is on loopback', async () => {
-    const child = spawn(process.execPath, [CLI, 'submit', fixture('busy.ts'), '--arg', 'n=2', '--arg', 'ms=60000'], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'submit', fixture('busy.ts'), '--arg', 'n=2', '--arg', 'ms=60000'], {
+      env: childEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       let stderr = '';
       await new Promise<void>((resolve, reject) => {

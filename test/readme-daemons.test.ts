@@ -44,7 +44,11 @@ function useCluster(cores: number, agentFlags: string[] = []) {
     expect(r.code).toBe(0);
     return JSON.parse(r.stdout).jobId as string;
   };
-  const queue = async () => JSON.parse((await cli(['queue', '--json'])).stdout) as { jobs: { jobId: string; name: string; state: string; reason: string; tasksDone: number }[]; shares: unknown[] };
+  const queue = async () =>
+    JSON.parse((await cli(['queue', '--json'])).stdout) as {
+      jobs: { jobId: string; name: string; state: string; reason: string; tasksDone: number }[];
+      shares: unknown[];
+    };
   return { c, cli, submitNoWait, queue };
 }
 
@@ -117,7 +121,12 @@ describe('README: fair share', () => {
       expect(line).toMatch(new RegExp(`(: |· )${me} 50% \\(1 cores, 1 jobs\\)`));
       expect(line).toMatch(/(: |· )alice 50% \(1 cores, 1 jobs\)/);
       const json = JSON.parse((await cli(['queue', '--json'])).stdout) as { shares: { user: string; coresInUse: number; share: number; jobs: number }[] };
-      expect(json.shares.map((s) => [s.user, s.share, s.jobs]).sort()).toEqual([[me, 0.5, 1], ['alice', 0.5, 1]].sort());
+      expect(json.shares.map((s) => [s.user, s.share, s.jobs]).sort()).toEqual(
+        [
+          [me, 0.5, 1],
+          ['alice', 0.5, 1],
+        ].sort(),
+      );
       expect(json.shares[0]!.coresInUse).toBe(json.shares[1]!.coresInUse);
     } finally {
       await cli(['cancel', mine, theirs.id]);
@@ -150,7 +159,10 @@ describe('README: jobs shows CPUTIME and MAXHEAP', () => {
     const { formatDuration } = await import('@picompute/sdk/units');
     const text = (await cli(['jobs'])).stdout;
     const row = (j: typeof cpu, tasks: string) =>
-      new RegExp(`^${j!.jobId}\\s+heap-and-time\\s+\\S+\\s+COMPLETED\\s+0\\s+\\S+\\s+${formatDuration(j!.cpuMs).replace('.', '\\.')}\\s+${tasks}\\s+\\d+\\s+${j!.maxHeapMb.toFixed(1).replace('.', '\\.')}M$`, 'm');
+      new RegExp(
+        `^${j!.jobId}\\s+heap-and-time\\s+\\S+\\s+COMPLETED\\s+0\\s+\\S+\\s+${formatDuration(j!.cpuMs).replace('.', '\\.')}\\s+${tasks}\\s+\\d+\\s+${j!.maxHeapMb.toFixed(1).replace('.', '\\.')}M$`,
+        'm',
+      );
     expect(text).toMatch(row(cpu, '4/4'));
     expect(text).toMatch(row(heap, '2/2'));
   });
@@ -163,7 +175,18 @@ describe('README: durability', () => {
     let coordinator = await startDaemon(['coordinator', '--port', '0', '--state-dir', state, '--agent', loopback(agent)]);
     try {
       await coordinator.waitFor(/agent \S+ up at/);
-      const r = await runCli(['submit', fixture('counted.ts'), '--no-wait', '--json', '--arg', 'n=6', '--arg', 'ms=300', '--coordinator', loopback(coordinator)]);
+      const r = await runCli([
+        'submit',
+        fixture('counted.ts'),
+        '--no-wait',
+        '--json',
+        '--arg',
+        'n=6',
+        '--arg',
+        'ms=300',
+        '--coordinator',
+        loopback(coordinator),
+      ]);
       expect(r.code).toBe(0);
       await coordinator.stop('SIGKILL');
       const id = JSON.parse(r.stdout).jobId as string;
@@ -205,7 +228,9 @@ describe('README: daemon flags', () => {
       const big = await runCli(['submit', fixture('checksums.ts'), '--json', '--arg', 'n=40', '--arg', 'kib=64', '--coordinator', loopback(coordinator)]);
       expect(big.code).toBe(2);
       expect(big.stdout).toBe('');
-      expect(big.stderr).toMatch(/refused a message over its size limit \(.*larger than max \(\d+ vs 1048576\)\); send smaller inputs, or start the coordinator with a larger --max-message/);
+      expect(big.stderr).toMatch(
+        /refused a message over its size limit \(.*larger than max \(\d+ vs 1048576\)\); send smaller inputs, or start the coordinator with a larger --max-message/,
+      );
       const small = await runCli(['submit', fixture('word-lengths.ts'), '--json', '--coordinator', loopback(coordinator)]);
       expect(small.code).toBe(0);
       expect(JSON.parse(small.stdout).result).toEqual({ a: 12, b: 15, c: 6 });
@@ -223,7 +248,17 @@ describe('README: daemon flags', () => {
       });
     });
     const coordinator = await startDaemon(['coordinator', '--port', '0']);
-    const agent = await startDaemon(['agent', '--port', String(port), '--cores', '1', '--coordinator', loopback(coordinator), '--advertise-address', `127.0.0.2:${port}`]);
+    const agent = await startDaemon([
+      'agent',
+      '--port',
+      String(port),
+      '--cores',
+      '1',
+      '--coordinator',
+      loopback(coordinator),
+      '--advertise-address',
+      `127.0.0.2:${port}`,
+    ]);
     try {
       await coordinator.waitFor(new RegExp(`agent \\S+ up at 127\\.0\\.0\\.2:${port}`));
       const nodes = JSON.parse((await runCli(['nodes', '--json', '--coordinator', loopback(coordinator)])).stdout);
@@ -237,7 +272,7 @@ describe('README: daemon flags', () => {
 });
 
 describe('README: defaults', () => {
-  it('the per-task heap limit defaults to the node\'s memory shared by its cores (three quarters of it, 256 MiB to 4 GiB)', async () => {
+  it("the per-task heap limit defaults to the node's memory shared by its cores (three quarters of it, 256 MiB to 4 GiB)", async () => {
     const cores = 64;
     const expected = Math.min(4096, Math.max(256, Math.floor((Math.floor(totalmem() / 1048576) * 0.75) / cores)));
     const agent = await startDaemon(['agent', '--port', '0', '--cores', String(cores)]);
@@ -287,7 +322,10 @@ describe('README: defaults', () => {
     const { spawn } = await import('node:child_process');
     const { CLI, childEnv } = await import('./support/cli.js');
     // Not startDaemon: it gives every coordinator a --state-dir of its own.
-    const child = spawn(process.execPath, [CLI, 'coordinator', '--host', '127.0.0.1', '--port', '0'], { env: childEnv({ HOME: home, XDG_STATE_HOME: undefined }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'coordinator', '--host', '127.0.0.1', '--port', '0'], {
+      env: childEnv({ HOME: home, XDG_STATE_HOME: undefined }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       let out = '';
       await new Promise<void>((resolve, reject) => {
@@ -356,7 +394,16 @@ describe('README: TLS', () => {
     const init = await runCli(['init', '--key-file', keyFile, '--tls', '--node', 'localhost']);
     expect(init.code).toBe(0);
     const tls = join(dir, 'tls');
-    const node = (name: string) => ['--key-file', keyFile, '--tls-cert', join(tls, `${name}.crt`), '--tls-key', join(tls, `${name}.key`), '--tls-ca', join(tls, 'ca.crt')];
+    const node = (name: string) => [
+      '--key-file',
+      keyFile,
+      '--tls-cert',
+      join(tls, `${name}.crt`),
+      '--tls-key',
+      join(tls, `${name}.key`),
+      '--tls-ca',
+      join(tls, 'ca.crt'),
+    ];
     const agent = await startDaemon(['agent', '--port', '0', '--cores', '1', ...node('localhost')]);
     const coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', `localhost:${agent.address.split(':').pop()}`, ...node('localhost')]);
     const target = `localhost:${coordinator.address.split(':').pop()}`;
@@ -365,7 +412,17 @@ describe('README: TLS', () => {
       const ok = await runCli(['submit', fixture('word-lengths.ts'), '--json', '--coordinator', target, ...node('client')]);
       expect(ok.code).toBe(0);
       expect(JSON.parse(ok.stdout).result).toEqual({ a: 12, b: 15, c: 6 });
-      const noCert = await runCli(['submit', fixture('word-lengths.ts'), '--json', '--coordinator', target, '--key-file', keyFile, '--tls-ca', join(tls, 'ca.crt')]);
+      const noCert = await runCli([
+        'submit',
+        fixture('word-lengths.ts'),
+        '--json',
+        '--coordinator',
+        target,
+        '--key-file',
+        keyFile,
+        '--tls-ca',
+        join(tls, 'ca.crt'),
+      ]);
       expect(noCert.code).toBe(2);
       expect(noCert.stdout).toBe('');
       expect(noCert.stderr).toContain(`the coordinator at ${target} and this client do not accept each other's certificates`);
@@ -385,7 +442,7 @@ describe('README: hostile input', () => {
     const client = await connect({ coordinator: loopback(coordinator) });
     try {
       // The client's own stub (its key and transport, whatever they are), to send what no honest client would: one chunk, then silence.
-      const stub = (client as unknown as { rpc: { stub: Record<string, Function> } }).rpc.stub;
+      const stub = (client as unknown as { rpc: { stub: Record<string, (...args: unknown[]) => unknown> } }).rpc.stub;
       const started = Date.now();
       let call: { write(chunk: unknown): void } | undefined;
       const dropped = new Promise<{ code?: number; details?: string } | null>((resolve) => {

@@ -68,7 +68,7 @@ describe('SDK client', () => {
     const err = await job.result().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(JobFailedError);
     expect((err as JobFailedError).event.state).toBe('FAILED');
-    expect((err as Error).message).toMatch(/task 2 failed on local \(attempt 1\)\n  input: \{ n: 3 \}\n  Error: bad value 3/);
+    expect((err as Error).message).toMatch(/task 2 failed on local \(attempt 1\)\n {2}input: \{ n: 3 \}\n {2}Error: bad value 3/);
   });
 
   it('an empty input list completes with the fold initial value or an empty array', async () => {
@@ -150,7 +150,9 @@ describe('a submit naming a bundle the coordinator lacks', () => {
     };
     try {
       const hash = 'ab'.repeat(32);
-      const err = await new Promise<grpc.ServiceError | null>((resolve) => stub.submit({ name: 'x', bundleHash: hash, taskCount: 1, inputs: Buffer.alloc(0) }, resolve));
+      const err = await new Promise<grpc.ServiceError | null>((resolve) =>
+        stub.submit({ name: 'x', bundleHash: hash, taskCount: 1, inputs: Buffer.alloc(0) }, resolve),
+      );
       expect(err?.code).toBe(grpc.status.FAILED_PRECONDITION);
       expect(err?.metadata.get('picompute-missing-blob')).toEqual([hash]);
       expect(missingBlobOf(err!)).toBe(hash);

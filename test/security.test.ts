@@ -15,7 +15,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent } from '@picompute/agent';
 import { startCoordinator } from '@picompute/coordinator';
 import type { Coordinator } from '@picompute/coordinator';
-import { AUTH_HEADER, bindServer, channelCredentials, clientChannelOptions, clusterTls, generateKey, parseKey, serverInterceptors, signRequest } from '@picompute/sdk/auth';
+import {
+  AUTH_HEADER,
+  bindServer,
+  channelCredentials,
+  clientChannelOptions,
+  clusterTls,
+  generateKey,
+  parseKey,
+  serverInterceptors,
+  signRequest,
+} from '@picompute/sdk/auth';
 import { connect, prepareJob } from '@picompute/sdk/client';
 import { wireServices } from '@picompute/sdk/wire';
 import type { FromAgent, ToAgent } from '@picompute/sdk/wire';
@@ -28,7 +38,16 @@ async function handshake(address: string, keyFile: string): Promise<'accepted' |
   const own = clusterTls(parseKey(await readFile(keyFile, 'utf8'), keyFile));
   const [host, port] = [address.replace(/:\d+$/, '').replace('0.0.0.0', '127.0.0.1'), Number(address.split(':').pop())];
   return new Promise((resolve) => {
-    const socket = tlsConnect({ host, port, ca: own.ca, cert: own.cert, key: own.key, servername: 'picompute', ALPNProtocols: ['h2'], checkServerIdentity: () => undefined });
+    const socket = tlsConnect({
+      host,
+      port,
+      ca: own.ca,
+      cert: own.cert,
+      key: own.key,
+      servername: 'picompute',
+      ALPNProtocols: ['h2'],
+      checkServerIdentity: () => undefined,
+    });
     // In TLS 1.3 the server judges the client's certificate after the client is done: wait for its verdict.
     socket.once('secureConnect', () =>
       socket.once('data', () => {
@@ -129,14 +148,24 @@ describe('a keyed cluster', () => {
 
   it('a stranger agent with another key is ignored (logged once) and gets no tasks', async () => {
     const stranger = await startDaemon(['agent', '--port', '0', '--cores', '1', '--key-file', makeKeyFile('stranger.key')]);
-    const coord = await startDaemon(['coordinator', '--port', '0', '--agent', agent.address.replace('0.0.0.0', '127.0.0.1'), '--agent', stranger.address.replace('0.0.0.0', '127.0.0.1')]);
+    const coord = await startDaemon([
+      'coordinator',
+      '--port',
+      '0',
+      '--agent',
+      agent.address.replace('0.0.0.0', '127.0.0.1'),
+      '--agent',
+      stranger.address.replace('0.0.0.0', '127.0.0.1'),
+    ]);
     try {
       await coord.waitFor(/ignoring agent at \S+: this server is not part of your cluster \(it could not prove the cluster key\)/);
       await coord.waitFor(/agent \S+ up at/);
       const r = await runCli(['submit', fixture('slow-square.ts'), '--json', '--arg', 'n=6', '--coordinator', coord.address.replace('0.0.0.0', '127.0.0.1')]);
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout).stats.nodes).toEqual([agent.output().match(/agent (\S+) listening/)![1]]);
-      await stranger.waitFor(/refused a TLS connection from 127\.0\.0\.1: it hung up in the TLS handshake \(it does not trust this cluster: another key, or not picompute\) \(logged once per peer\)/);
+      await stranger.waitFor(
+        /refused a TLS connection from 127\.0\.0\.1: it hung up in the TLS handshake \(it does not trust this cluster: another key, or not picompute\) \(logged once per peer\)/,
+      );
       // More strangers' handshakes from the same host add no line: the log cannot be flooded.
       for (let i = 0; i < 3; i++) expect(await handshake(stranger.address, makeKeyFile(`stranger-${i}.key`))).toBe('refused');
       await new Promise((r) => setTimeout(r, 300)); // let the daemon's output arrive
@@ -155,7 +184,16 @@ describe('TLS', () => {
     expect(init.code).toBe(0);
     expect(init.stdout).toContain('TLS: a CA and certificates for localhost, client');
     expect((await stat(join(dir, 'tls', 'ca.key'))).mode & 0o777).toBe(0o600);
-    const node = (name: string) => ['--key-file', keyFile, '--tls-cert', join(dir, 'tls', `${name}.crt`), '--tls-key', join(dir, 'tls', `${name}.key`), '--tls-ca', join(dir, 'tls', 'ca.crt')];
+    const node = (name: string) => [
+      '--key-file',
+      keyFile,
+      '--tls-cert',
+      join(dir, 'tls', `${name}.crt`),
+      '--tls-key',
+      join(dir, 'tls', `${name}.key`),
+      '--tls-ca',
+      join(dir, 'tls', 'ca.crt'),
+    ];
     const agent = await startDaemon(['agent', '--port', '0', '--cores', '1', ...node('localhost')]);
     const port = agent.address.split(':').pop();
     const coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', `localhost:${port}`, ...node('localhost')]);
@@ -203,7 +241,9 @@ describe('hostile calls', () => {
     const md = new grpc.Metadata();
     if (auth !== undefined) md.set(AUTH_HEADER, auth);
     return new Promise((resolve) =>
-      raw.makeUnaryRequest(method, id, id, body, md, { deadline: Date.now() + 5000 }, (err) => resolve({ code: err?.code ?? grpc.status.OK, details: err?.details ?? '' })),
+      raw.makeUnaryRequest(method, id, id, body, md, { deadline: Date.now() + 5000 }, (err) =>
+        resolve({ code: err?.code ?? grpc.status.OK, details: err?.details ?? '' }),
+      ),
     );
   }
 
@@ -219,8 +259,14 @@ describe('hostile calls', () => {
   }
 
   it('refuses a call with no key, a wrong key, a stale timestamp or a replayed nonce, saying which', async () => {
-    expect(await call(LIST, Buffer.alloc(0), undefined)).toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: expect.stringContaining('no cluster key presented') });
-    expect(await call(LIST, Buffer.alloc(0), signRequest(generateKey(), LIST).header)).toEqual({ code: grpc.status.UNAUTHENTICATED, details: 'wrong cluster key' });
+    expect(await call(LIST, Buffer.alloc(0), undefined)).toMatchObject({
+      code: grpc.status.UNAUTHENTICATED,
+      details: expect.stringContaining('no cluster key presented'),
+    });
+    expect(await call(LIST, Buffer.alloc(0), signRequest(generateKey(), LIST).header)).toEqual({
+      code: grpc.status.UNAUTHENTICATED,
+      details: 'wrong cluster key',
+    });
     expect(await call(LIST, Buffer.alloc(0), 'v1.garbage')).toEqual({ code: grpc.status.UNAUTHENTICATED, details: 'malformed cluster key proof' });
     const stale = await call(LIST, Buffer.alloc(0), signRequest(key, LIST, Date.now() - 10 * 60_000).header);
     expect(stale.code).toBe(grpc.status.UNAUTHENTICATED);
@@ -229,7 +275,10 @@ describe('hostile calls', () => {
     expect(await call(SUBMIT, Buffer.alloc(0), signRequest(key, LIST).header)).toEqual({ code: grpc.status.UNAUTHENTICATED, details: 'wrong cluster key' });
     const recorded = signRequest(key, LIST).header;
     expect((await call(LIST, Buffer.alloc(0), recorded)).code).toBe(grpc.status.OK);
-    expect(await call(LIST, Buffer.alloc(0), recorded)).toEqual({ code: grpc.status.UNAUTHENTICATED, details: 'replayed request refused (its nonce was seen before)' });
+    expect(await call(LIST, Buffer.alloc(0), recorded)).toEqual({
+      code: grpc.status.UNAUTHENTICATED,
+      details: 'replayed request refused (its nonce was seen before)',
+    });
     await stillServes();
   });
 
@@ -296,7 +345,10 @@ describe('what an agent gives job code', () => {
   it('a task cannot read the cluster key from its environment', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'picompute-env-'));
     const job = join(dir, 'peek.ts');
-    await writeFile(job, "import { defineJob } from '@picompute/sdk';\nexport default defineJob({ inputs: () => [0], map: () => [process.env.PICOMPUTE_KEY_FILE ?? 'none', process.env.PICOMPUTE_KEY ?? 'none', typeof process.env.PATH] });\n");
+    await writeFile(
+      job,
+      "import { defineJob } from '@picompute/sdk';\nexport default defineJob({ inputs: () => [0], map: () => [process.env.PICOMPUTE_KEY_FILE ?? 'none', process.env.PICOMPUTE_KEY ?? 'none', typeof process.env.PATH] });\n",
+    );
     const agent = await startDaemon(['agent', '--port', '0', '--cores', '1']);
     const coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', agent.address.replace('0.0.0.0', '127.0.0.1')]);
     try {
@@ -322,7 +374,9 @@ describe('a rogue agent with the key', () => {
     const port = await bindServer(server, '127.0.0.1:0', { key }, 'rogue');
     const client = await connect({ coordinator: `127.0.0.1:${port}`, security: { key } });
     try {
-      await expect(client.submit(fixture('values.ts'), { args: { n: '2' } })).rejects.toThrow(`the coordinator at 127.0.0.1:${port} closed the submit stream without naming the job`);
+      await expect(client.submit(fixture('values.ts'), { args: { n: '2' } })).rejects.toThrow(
+        `the coordinator at 127.0.0.1:${port} closed the submit stream without naming the job`,
+      );
     } finally {
       client.close();
       server.forceShutdown();
@@ -339,7 +393,16 @@ describe('a rogue agent with the key', () => {
         call.write({ msg: 'hello', hello: { id: 'rogue', hostname: 'rogue', cores: 1, memoryMb: 1, arch: 'x', nodeVersion: 'v0', version: '0', labels: [] } });
         call.on('data', (m: ToAgent) => {
           if (m.msg !== 'assign') return;
-          const results = m.assign.tasks.map((t) => ({ jobId: m.assign.job.jobId, index: t.index, attempt: t.attempt, ok: true, output: Buffer.from([0xff, 0x0f, 0x99, 0x99]), error: null, logs: [], durationMs: 1 }));
+          const results = m.assign.tasks.map((t) => ({
+            jobId: m.assign.job.jobId,
+            index: t.index,
+            attempt: t.attempt,
+            ok: true,
+            output: Buffer.from([0xff, 0x0f, 0x99, 0x99]),
+            error: null,
+            logs: [],
+            durationMs: 1,
+          }));
           call.write({ msg: 'results', results: { results } });
         });
       },
@@ -359,7 +422,6 @@ describe('a rogue agent with the key', () => {
     }
   });
 });
-
 
 /**
  * The attacks of a stranger on the LAN without the key, as they were
@@ -386,7 +448,7 @@ describe('a stranger without the key', () => {
     const calls: grpc.Metadata[] = [];
     const { AgentService, CoordinatorService } = wireServices();
     const server = new grpc.Server();
-    const record = (call: { metadata: grpc.Metadata; end?: () => void }, cb?: Function) => {
+    const record = (call: { metadata: grpc.Metadata; end?: () => void }, cb?: (err: { code: grpc.status; details: string }) => void) => {
       calls.push(call.metadata);
       cb?.({ code: grpc.status.NOT_FOUND, details: `bundle ${'0'.repeat(8)}… was not uploaded` });
       call.end?.();
@@ -403,7 +465,8 @@ describe('a stranger without the key', () => {
     const fakes = [await fakeServer({}), await fakeServer({ key: generateKey() })];
     const coord = await startDaemon(['coordinator', '--port', '0', '--agent', agentAddress, ...fakes.flatMap((f) => ['--agent', f.address])]);
     try {
-      for (const f of fakes) await coord.waitFor(new RegExp(`ignoring agent at ${f.address}: this server is not part of your cluster \\(it could not prove the cluster key\\)`));
+      for (const f of fakes)
+        await coord.waitFor(new RegExp(`ignoring agent at ${f.address}: this server is not part of your cluster \\(it could not prove the cluster key\\)`));
       await coord.waitFor(/agent \S+ up at/);
       // Neither fake got a call, so neither holds a header of ours.
       expect(fakes.map((f) => f.calls.length)).toEqual([0, 0]);
@@ -456,7 +519,8 @@ describe('a stranger without the key', () => {
       // The header is good: a key holder's connection gets through with it, once.
       expect((await unaryWith(coordinator.address, channelCredentials({ key }), LIST, header)).code).toBe(grpc.status.OK);
       for (const credentials of strangers()) expect((await unaryWith(coordinator.address, credentials, LIST, header)).code).toBe(grpc.status.UNAVAILABLE);
-      for (const credentials of strangers()) expect((await unaryWith(agent.address, credentials, '/picompute.v1.AgentService/Info', header)).code).toBe(grpc.status.UNAVAILABLE);
+      for (const credentials of strangers())
+        expect((await unaryWith(agent.address, credentials, '/picompute.v1.AgentService/Info', header)).code).toBe(grpc.status.UNAVAILABLE);
       await coordinator.close();
       coordinator = await startCoordinator({ security: { key }, log: quiet, stateDir: state });
       for (const credentials of strangers()) expect((await unaryWith(coordinator.address, credentials, LIST, header)).code).toBe(grpc.status.UNAVAILABLE);
@@ -477,10 +541,18 @@ function unaryWith(address: string, credentials: grpc.ChannelCredentials, method
   const md = new grpc.Metadata();
   md.set(AUTH_HEADER, auth);
   return new Promise((resolve) =>
-    client.makeUnaryRequest(method, (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), md, { deadline: Date.now() + 5000 }, (err) => {
-      client.close();
-      resolve({ code: err?.code ?? grpc.status.OK, details: err?.details ?? '' });
-    }),
+    client.makeUnaryRequest(
+      method,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.alloc(0),
+      md,
+      { deadline: Date.now() + 5000 },
+      (err) => {
+        client.close();
+        resolve({ code: err?.code ?? grpc.status.OK, details: err?.details ?? '' });
+      },
+    ),
   );
 }
 
@@ -489,7 +561,13 @@ function workWith(address: string, credentials: grpc.ChannelCredentials, auth: s
   const md = new grpc.Metadata();
   md.set(AUTH_HEADER, auth);
   return new Promise((resolve) => {
-    const call = client.makeBidiStreamRequest('/picompute.v1.AgentService/Work', (b: Buffer) => b, (b: Buffer) => b, md, { deadline: Date.now() + 5000 });
+    const call = client.makeBidiStreamRequest(
+      '/picompute.v1.AgentService/Work',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      md,
+      { deadline: Date.now() + 5000 },
+    );
     call.on('data', () => {});
     call.on('error', (err: grpc.ServiceError) => {
       client.close();

@@ -56,7 +56,19 @@ describe('a job that failed halfway, on real daemons (a one-core agent, so tasks
     agent = await startDaemon(['agent', '--port', '0', '--cores', '1']);
     coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', loopback(agent)]);
     await coordinator.waitFor(/agent \S+ up at/);
-    const r = await cli(['submit', fixture('fails-until-fixed.ts'), '--json', '--arg', 'n=8', '--arg', 'fail=3', '--arg', `dir=${dir}`, '--arg', `fixed=${fixed}`]);
+    const r = await cli([
+      'submit',
+      fixture('fails-until-fixed.ts'),
+      '--json',
+      '--arg',
+      'n=8',
+      '--arg',
+      'fail=3',
+      '--arg',
+      `dir=${dir}`,
+      '--arg',
+      `fixed=${fixed}`,
+    ]);
     expect(r.code, r.stderr).toBe(1);
     ({ jobId } = JSON.parse(r.stdout));
     expect(JSON.parse(r.stdout).state).toBe('FAILED');
@@ -103,7 +115,9 @@ describe('a job that failed halfway, on real daemons (a one-core agent, so tasks
     const unknown = await cli(['result', '999', '--partial']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no job with id 999');
-    const running = JSON.parse((await cli(['submit', fixture('spans.ts'), '--no-wait', '--json', '--arg', 'n=4', '--arg', 'ms=3000', '--arg', `dir=${spansDir()}`])).stdout).jobId;
+    const running = JSON.parse(
+      (await cli(['submit', fixture('spans.ts'), '--no-wait', '--json', '--arg', 'n=4', '--arg', 'ms=3000', '--arg', `dir=${spansDir()}`])).stdout,
+    ).jobId;
     const r = await cli(['result', running, '--partial']);
     expect(r.code).toBe(2);
     // Meanwhile `tasks` shows the live job: the one-core agent holds two tasks (one running, one queued), the rest wait.
@@ -172,7 +186,10 @@ describe('results as they finish', () => {
   it('submit --stream prints one JSON line per output, a fold job’s result last; --stream with --no-wait is refused', async () => {
     const r = await runCli(['submit', fixture('slow-square.ts'), '--local', '--stream', '--arg', 'n=5']);
     expect(r.code, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.slice(0, 5).sort((a, b) => a.index - b.index)).toEqual([0, 1, 2, 3, 4].map((i) => ({ index: i, value: i * i })));
     expect(lines[5]).toEqual({ result: 0 + 1 + 4 + 9 + 16 });
     const bad = await runCli(['submit', fixture('slow-square.ts'), '--local', '--stream', '--no-wait']);
@@ -188,7 +205,20 @@ describe('data shared by every task, sent once (defineJob({ shared }))', () => {
     const coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', loopback(agent)]);
     try {
       await coordinator.waitFor(/agent \S+ up at/);
-      const submit = () => runCli(['submit', fixture('shared-table.ts'), '--json', '--coordinator', loopback(coordinator), '--arg', 'size=200000', '--arg', 'n=40', '--arg', 'label=t']);
+      const submit = () =>
+        runCli([
+          'submit',
+          fixture('shared-table.ts'),
+          '--json',
+          '--coordinator',
+          loopback(coordinator),
+          '--arg',
+          'size=200000',
+          '--arg',
+          'n=40',
+          '--arg',
+          'label=t',
+        ]);
       const first = await submit();
       expect(first.code, first.stderr).toBe(0);
       expect(JSON.parse(first.stdout).result).toEqual(Array.from({ length: 40 }, (_, i) => `t${i * 21}`));

@@ -13,7 +13,10 @@ const EXAMPLE = new URL('../examples/monte-carlo-pi.ts', import.meta.url).pathna
 
 describe('submit on the embedded cluster', () => {
   it('a reader that goes away early (| head) ends the command quietly, exit 0, no stack', async () => {
-    const child = spawn(process.execPath, [CLI, 'submit', fixture('concat.ts'), '--arg', 'n=100000', '--json'], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'submit', fixture('concat.ts'), '--arg', 'n=100000', '--json'], {
+      env: childEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     // Like `head -c 20`: read a little, then close our end of the pipe.
@@ -72,7 +75,10 @@ describe('submit on the embedded cluster', () => {
     await mkdir(join(dir, 'node_modules/left-pad-ish'), { recursive: true });
     await writeFile(join(dir, 'node_modules/left-pad-ish/package.json'), JSON.stringify({ name: 'left-pad-ish', version: '1.0.0', main: 'index.js' }));
     // CommonJS that requires a built-in: the bundle must give it a real require.
-    await writeFile(join(dir, 'node_modules/left-pad-ish/index.js'), "const os = require('node:os'); module.exports = (s, n) => String(s).padStart(n, '0') + (os.EOL === '\\n' ? '' : '?');");
+    await writeFile(
+      join(dir, 'node_modules/left-pad-ish/index.js'),
+      "const os = require('node:os'); module.exports = (s, n) => String(s).padStart(n, '0') + (os.EOL === '\\n' ? '' : '?');",
+    );
     await writeFile(
       join(dir, 'job.ts'),
       "import { defineJob } from '@picompute/sdk';\nimport pad from 'left-pad-ish';\nexport default defineJob({ inputs: () => [1, 22], map: (x: number) => pad(x, 4) });\n",
@@ -87,7 +93,11 @@ describe('submit on the embedded cluster', () => {
     const job = join(dir, 'job.ts');
     const write = (file: string, text: string, mtime: number) => writeFile(file, text).then(() => utimes(file, mtime, mtime));
     await write(join(dir, 'k.ts'), 'export const k = 2;\n', 1_000);
-    await write(job, "import { defineJob } from '@picompute/sdk';\nimport { k } from './k.ts';\nexport default defineJob({ inputs: () => [1], map: (x: number) => x * k });\n", 1_000);
+    await write(
+      job,
+      "import { defineJob } from '@picompute/sdk';\nimport { k } from './k.ts';\nexport default defineJob({ inputs: () => [1], map: (x: number) => x * k });\n",
+      1_000,
+    );
     const run = async () => JSON.parse((await runCli(['submit', job, '--json', '--local'])).stdout).result;
     expect(await run()).toEqual([2]);
     expect(await run()).toEqual([2]);
@@ -101,6 +111,7 @@ describe('submit on the embedded cluster', () => {
     const r = await runCli(['submit', fixture('counted.ts'), '--local', '--arg', `n=${n}`, '--arg', 'ms=700']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(new RegExp(`^job \\d+: \\d+/${n} tasks · [\\d.]+/s · ETA \\S+$`, 'm'));
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for the ESC that starts a terminal control sequence
     expect(r.stderr).not.toMatch(/[\r\x1b█]/);
   });
 
@@ -143,7 +154,7 @@ describe('a job that goes wrong on the cluster', () => {
     const r = await runCli(['submit', fixture('hang-late.ts'), '--time-limit', '1s', '--json', '--arg', 'n=3000', '--arg', 'hang=2500']);
     expect(r.code).toBe(1);
     const out = JSON.parse(r.stdout);
-    expect(out.error).toMatch(/^task 2500 failed on local \(attempt 1\)\n  input: 2500\n  exceeded its time limit of 1s/);
+    expect(out.error).toMatch(/^task 2500 failed on local \(attempt 1\)\n {2}input: 2500\n {2}exceeded its time limit of 1s/);
   });
 
   it('an input or output too large for one message is refused with the size and the fix', async () => {

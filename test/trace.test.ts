@@ -10,7 +10,15 @@ import { fixture, runCli, startDaemon } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { freeLoopbackPort } from './support/prometheus.js';
 
-interface TraceEvent { ph: string; name: string; pid: number; tid: number; ts?: number; dur?: number; args: Record<string, unknown> }
+interface TraceEvent {
+  ph: string;
+  name: string;
+  pid: number;
+  tid: number;
+  ts?: number;
+  dur?: number;
+  args: Record<string, unknown>;
+}
 
 describe('picompute trace', () => {
   let agent: Daemon;

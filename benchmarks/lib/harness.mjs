@@ -50,7 +50,18 @@ export function keyEnv() {
   const dir = mkdtempSync(join(tmpdir(), 'picompute-bench-'));
   const keyFile = join(dir, 'cluster.key');
   writeFileSync(keyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
-  return { dir, keyFile, env: { ...process.env, PICOMPUTE_KEY_FILE: keyFile, PICOMPUTE_MDNS: 'off', PICOMPUTE_LOG_FORMAT: 'text', XDG_STATE_HOME: join(dir, 'state'), XDG_CACHE_HOME: join(dir, 'cache') } };
+  return {
+    dir,
+    keyFile,
+    env: {
+      ...process.env,
+      PICOMPUTE_KEY_FILE: keyFile,
+      PICOMPUTE_MDNS: 'off',
+      PICOMPUTE_LOG_FORMAT: 'text',
+      XDG_STATE_HOME: join(dir, 'state'),
+      XDG_CACHE_HOME: join(dir, 'cache'),
+    },
+  };
 }
 
 /** Starts `picompute <args>` and resolves once it logs its address. */

@@ -15,7 +15,10 @@ export function ensureDask() {
   if (ok()) return undefined;
   if (process.getuid?.() === 0) {
     try {
-      execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-distributed'], { stdio: 'ignore', timeout: 600_000 });
+      execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-distributed'], {
+        stdio: 'ignore',
+        timeout: 600_000,
+      });
     } catch {}
   }
   return ok() ? undefined : 'Dask could not be started: /usr/bin/python3 with python3-distributed is not installed (apt-get install python3-distributed)';
@@ -69,15 +72,26 @@ export async function runDask({ cores, quick, corpus }) {
       workers.stderr.on('data', on);
     });
     const t = performance.now();
-    const figures = JSON.parse(execFileSync(PYTHON, [here('peers/dask_bench.py'), address, corpus, quick ? '1' : '0'], { env, maxBuffer: 1 << 26, timeout: 1_800_000 }).toString());
+    const figures = JSON.parse(
+      execFileSync(PYTHON, [here('peers/dask_bench.py'), address, corpus, quick ? '1' : '0'], { env, maxBuffer: 1 << 26, timeout: 1_800_000 }).toString(),
+    );
     figures.wallMs = performance.now() - t;
     const fresh = Date.now();
     // New-process latency: connect, one task, result.
     const p = performance.now();
-    execFileSync(PYTHON, ['-c', `from distributed import Client\nc = Client(${JSON.stringify(address)})\nassert c.submit(lambda x: x, 21, pure=False).result() == 21\nc.close()`], { env, stdio: 'ignore' });
+    execFileSync(
+      PYTHON,
+      ['-c', `from distributed import Client\nc = Client(${JSON.stringify(address)})\nassert c.submit(lambda x: x, 21, pure=False).result() == 21\nc.close()`],
+      { env, stdio: 'ignore' },
+    );
     figures.W4.newProcessMs = performance.now() - p;
     void fresh;
-    const children = execFileSync('sh', ['-c', `pgrep -P ${workers.pid} || true`]).toString().trim().split('\n').filter(Boolean).map(Number);
+    const children = execFileSync('sh', ['-c', `pgrep -P ${workers.pid} || true`])
+      .toString()
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
     figures.W5 = { schedulerMiB: rssMiB(scheduler.pid), nannyMiB: rssMiB(workers.pid), workerMiB: children.length ? Math.max(...children.map(rssMiB)) : NaN };
     return figures;
   } finally {

@@ -35,7 +35,11 @@ export function ensureSlurm() {
   if (ok()) return undefined;
   if (process.getuid?.() === 0) {
     try {
-      execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge'], { stdio: 'ignore', timeout: 600_000 });
+      execFileSync(
+        'sh',
+        ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge'],
+        { stdio: 'ignore', timeout: 600_000 },
+      );
     } catch {}
   }
   if (!ok()) return 'Slurm could not be started: slurmctld, slurmd, slurm-client and munge are not installed';
@@ -60,7 +64,8 @@ export async function runSlurm({ cores, quick, corpus }) {
   randomFillSync(key);
   writeFileSync(join(dir, 'munge.key'), key, { mode: 0o400 });
   const [ctldPort, dPort] = [await freePort(), await freePort()];
-  const settings = 'CommunicationParameters=NoInAddrAny,NoCtldInAddrAny, ProctrackType=proctrack/linuxproc, TaskPlugin=task/none, SelectType=select/cons_tres (CR_CPU), SchedulerType=sched/backfill, SchedulerParameters=batch_sched_delay=0, no accounting';
+  const settings =
+    'CommunicationParameters=NoInAddrAny,NoCtldInAddrAny, ProctrackType=proctrack/linuxproc, TaskPlugin=task/none, SelectType=select/cons_tres (CR_CPU), SchedulerType=sched/backfill, SchedulerParameters=batch_sched_delay=0, no accounting';
   const conf = join(dir, 'slurm.conf');
   writeFileSync(
     conf,
@@ -102,7 +107,21 @@ export async function runSlurm({ cores, quick, corpus }) {
   const procs = [];
   const run = (cmd, args) => execFileSync(cmd, args, { env, cwd: dir, timeout: 600_000 }).toString();
   try {
-    procs.push(spawn('munged', ['-F', '-f', `--socket=${dir}/munge.socket`, `--key-file=${dir}/munge.key`, `--pid-file=${dir}/munged.pid`, `--log-file=${dir}/munged.log`, `--seed-file=${dir}/munged.seed`], { stdio: 'ignore' }));
+    procs.push(
+      spawn(
+        'munged',
+        [
+          '-F',
+          '-f',
+          `--socket=${dir}/munge.socket`,
+          `--key-file=${dir}/munge.key`,
+          `--pid-file=${dir}/munged.pid`,
+          `--log-file=${dir}/munged.log`,
+          `--seed-file=${dir}/munged.seed`,
+        ],
+        { stdio: 'ignore' },
+      ),
+    );
     await sleep(500);
     procs.push(spawn('slurmctld', ['-D', '-f', conf], { env, stdio: 'ignore' }));
     const slurmd = () => spawn('slurmd', ['-D', '-f', conf, '-N', 'localhost'], { env, stdio: 'ignore' });
@@ -157,7 +176,8 @@ export async function runSlurm({ cores, quick, corpus }) {
     const counts = new Map();
     for (const part of answers(parts)) for (const [w, n] of Object.entries(part)) counts.set(w, (counts.get(w) ?? 0) + n);
     const w3Ms = performance.now() - t;
-    if (counts.size !== expected.size || [...expected].some(([w, n]) => counts.get(w) !== n)) throw new Error('Slurm W3 counts differ from the sequential count');
+    if (counts.size !== expected.size || [...expected].some(([w, n]) => counts.get(w) !== n))
+      throw new Error('Slurm W3 counts differ from the sequential count');
 
     // W6: the W2 shape with 40,000,000 points a task, unharmed, then with slurmd SIGKILLed 2 s in and restarted at once.
     const w6 = { tasks: quick ? 4 : 64, points: quick ? 10_000_000 : 40_000_000, killAt: quick ? 700 : 2000 };

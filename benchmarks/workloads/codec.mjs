@@ -10,8 +10,12 @@ export async function run({ quick, repeat, report }) {
     'Map of 2,000 words': [new Map(Array.from({ length: 2000 }, (_, i) => [`word${i}`, i])), quick ? 50 : 500],
   };
   for (const [name, [value, n]] of Object.entries(samples)) {
-    const ours = await best(repeat, () => { for (let i = 0; i < n; i++) decode(encode(value)); });
-    const mp = await best(repeat, () => { for (let i = 0; i < n; i++) unpack(pack(value)); });
+    const ours = await best(repeat, () => {
+      for (let i = 0; i < n; i++) decode(encode(value));
+    });
+    const mp = await best(repeat, () => {
+      for (let i = 0; i < n; i++) unpack(pack(value));
+    });
     report.add(`codec ${name}`, 'picompute codec', (n / ours.ms) * 1000, 'round trips/s');
     report.add(`codec ${name}`, 'msgpackr', (n / mp.ms) * 1000, 'round trips/s');
   }

@@ -42,11 +42,14 @@ async function jobWallMs(args, env, coordinator) {
   return JSON.parse(r.stdout).stats.jobWallMs;
 }
 
-export async function run({ quick, cores, repeat, report }) {
+export async function run({ quick, repeat, report }) {
   const { env } = keyEnv();
   const dashboardPort = await freePort();
   const agent = await daemon(['agent', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0'], env);
-  const coordinator = await daemon(['coordinator', '--host', '127.0.0.1', '--port', '0', '--agent', agent.address, '--dashboard-port', String(dashboardPort), '--metrics-port', '0'], env);
+  const coordinator = await daemon(
+    ['coordinator', '--host', '127.0.0.1', '--port', '0', '--agent', agent.address, '--dashboard-port', String(dashboardPort), '--metrics-port', '0'],
+    env,
+  );
   const url = `http://127.0.0.1:${dashboardPort}`;
   const metricsUrls = [agent, coordinator].map((d) => /metrics at (\S+)\)/.exec(d.log())[1]);
   const w1Tasks = quick ? 2000 : 10_000;
@@ -55,11 +58,22 @@ export async function run({ quick, cores, repeat, report }) {
     // Warm: bundles cached, workers started.
     await jobWallMs([here('jobs/echo.ts'), '--arg', 'tasks=100'], env, coordinator.address);
     // Modes alternate within each round, so the machine's drift (others' load, warm-up) falls on both alike.
-    const modes = { closed: { w1: Infinity, w2: Infinity, seconds: 0, bytes: 0, events: 0 }, open: { w1: Infinity, w2: Infinity, seconds: 0, bytes: 0, events: 0 } };
+    const modes = {
+      closed: { w1: Infinity, w2: Infinity, seconds: 0, bytes: 0, events: 0 },
+      open: { w1: Infinity, w2: Infinity, seconds: 0, bytes: 0, events: 0 },
+    };
     for (let i = 0; i < repeat; i++) {
       for (const [mode, m] of Object.entries(modes)) {
         const tabs = mode === 'open' ? Array.from({ length: VIEWERS }, () => viewer(url)) : [];
-        const scraper = setInterval(() => metricsUrls.forEach((u) => fetch(u).then((r) => r.text()).catch(() => {})), 1000);
+        const scraper = setInterval(
+          () =>
+            metricsUrls.map((u) =>
+              fetch(u)
+                .then((r) => r.text())
+                .catch(() => {}),
+            ),
+          1000,
+        );
         const started = performance.now();
         m.w1 = Math.min(m.w1, await jobWallMs([here('jobs/echo.ts'), '--arg', `tasks=${w1Tasks}`], env, coordinator.address));
         m.w2 = Math.min(m.w2, await jobWallMs([here('../examples/monte-carlo-pi.ts'), ...w2], env, coordinator.address));
@@ -78,7 +92,9 @@ export async function run({ quick, cores, repeat, report }) {
     report.add('dashboard cost RSS', 'coordinator after the jobs, metrics on', rssMiB(coordinator.pid), 'MiB RSS');
     const closed = report.get('dashboard cost W1', 'dashboard closed').figure;
     const open = report.get('dashboard cost W1', 'dashboard open').figure;
-    report.note(`dashboard: W1 with ${VIEWERS} tabs open runs at ${(open / closed).toFixed(2)}× the rate with none (snapshots are computed once a second for all tabs; their cost grows with nodes and jobs, not tasks)`);
+    report.note(
+      `dashboard: W1 with ${VIEWERS} tabs open runs at ${(open / closed).toFixed(2)}× the rate with none (snapshots are computed once a second for all tabs; their cost grows with nodes and jobs, not tasks)`,
+    );
   } finally {
     await Promise.all([stop(coordinator), stop(agent)]);
   }

@@ -81,7 +81,8 @@ export async function run({ quick, report }) {
     const { exports: wc } = await bundleExports(here('jobs/word-count.ts'));
     const expected = wc.countWords(readFileSync(corpus, 'latin1'));
     const w3 = await submit(RUN, env, [here('jobs/word-count.ts'), '--arg', `file=${corpus}`]);
-    if (Object.keys(w3.result).length !== expected.size || [...expected].some(([w, n]) => w3.result[w] !== n)) throw new Error('multi-host W3 counts differ from the sequential count');
+    if (Object.keys(w3.result).length !== expected.size || [...expected].some(([w, n]) => w3.result[w] !== n))
+      throw new Error('multi-host W3 counts differ from the sequential count');
     report.add('W3 word count', 'picompute, 3 hosts (client wall, with the upload)', mb / (w3.stats.wallMs / 1000), 'MB/s', { ms: w3.stats.wallMs });
     report.add('W3 word count', 'picompute, 3 hosts (job wall)', mb / (w3.stats.jobWallMs / 1000), 'MB/s', { ms: w3.stats.jobWallMs });
     const w6Args = ['--arg', `tasks=${quick ? 6 : 48}`, '--arg', `points=${quick ? 10_000_000 : 40_000_000}`];
@@ -93,7 +94,10 @@ export async function run({ quick, report }) {
     const killed = await hurt;
     if (killed.result !== clean.result) throw new Error(`multi-host W6 gave ${killed.result}, unharmed ${clean.result}`);
     report.add('W6 agent killed', 'picompute, 3 hosts, unharmed (job wall)', clean.stats.jobWallMs, 'ms', { answer: clean.result });
-    report.add('W6 agent killed', 'picompute, 3 hosts, one killed and restarted (job wall)', killed.stats.jobWallMs, 'ms', { answer: killed.result, reruns: killed.stats.retries });
+    report.add('W6 agent killed', 'picompute, 3 hosts, one killed and restarted (job wall)', killed.stats.jobWallMs, 'ms', {
+      answer: killed.result,
+      reruns: killed.stats.retries,
+    });
   } finally {
     await Promise.all([coordinator, ...agents].map((p) => stop(p, 'SIGKILL')));
     execFileSync('bash', [CLUSTER_SH, 'down', RUN]);

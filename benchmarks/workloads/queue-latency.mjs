@@ -42,6 +42,8 @@ export async function run({ repeat, report }) {
       return ms;
     });
     report.add('queue', `small job behind a huge one, submit to result (best of ${repeat})`, backfill.ms, 'ms');
-    report.note(`queue: cancel frees ${cores} cores in ${cancel.ms.toFixed(0)} ms (README: within seconds); a small job behind a huge one ends in ${backfill.ms.toFixed(0)} ms`);
+    report.note(
+      `queue: cancel frees ${cores} cores in ${cancel.ms.toFixed(0)} ms (README: within seconds); a small job behind a huge one ends in ${backfill.ms.toFixed(0)} ms`,
+    );
   });
 }

@@ -8,9 +8,27 @@ import { schedule } from '@picompute/coordinator/scheduler';
 export async function run({ quick, report }) {
   const nodesN = 1000;
   const total = quick ? 100_000 : 1_000_000;
-  const nodes = Array.from({ length: nodesN }, (_, i) => ({ id: `n${i}`, health: 'up', cores: 4, freeSlots: 8, freeMemoryMb: 4096, memoryMb: 4096, labels: [] }));
+  const nodes = Array.from({ length: nodesN }, (_, i) => ({
+    id: `n${i}`,
+    health: 'up',
+    cores: 4,
+    freeSlots: 8,
+    freeMemoryMb: 4096,
+    memoryMb: 4096,
+    labels: [],
+  }));
   // Ten users with ten jobs each share the queue.
-  const jobs = Array.from({ length: 100 }, (_, i) => ({ id: String(i + 1), user: `u${i % 10}`, priority: 0, seq: i + 1, runnable: total / 100, running: 0, batchSize: 1, coresPerTask: 1, memoryMb: 0 }));
+  const jobs = Array.from({ length: 100 }, (_, i) => ({
+    id: String(i + 1),
+    user: `u${i % 10}`,
+    priority: 0,
+    seq: i + 1,
+    runnable: total / 100,
+    running: 0,
+    batchSize: 1,
+    coresPerTask: 1,
+    memoryMb: 0,
+  }));
   const heapBefore = process.memoryUsage().heapUsed;
   let placed = 0;
   let rounds = 0;
@@ -27,6 +45,12 @@ export async function run({ quick, report }) {
     peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
   }
   const ms = performance.now() - t;
-  report.add('scale (simulated)', `scheduler: ${total.toLocaleString('en')} tasks, 1,000 4-core nodes, 100 jobs of 10 users`, (placed / ms) * 1000, 'placements/s', { ms: +ms.toFixed(0), rounds, heapMiB: +((peakHeap - heapBefore) / 1048576).toFixed(1) });
+  report.add(
+    'scale (simulated)',
+    `scheduler: ${total.toLocaleString('en')} tasks, 1,000 4-core nodes, 100 jobs of 10 users`,
+    (placed / ms) * 1000,
+    'placements/s',
+    { ms: +ms.toFixed(0), rounds, heapMiB: +((peakHeap - heapBefore) / 1048576).toFixed(1) },
+  );
   report.note('scale: target ≥ 200,000 placements/s, under 500 MB');
 }

@@ -12,7 +12,10 @@ export async function run({ quick, cores, repeat, report }) {
       const out = await runJob(client, job, { tasks: String(tasks) });
       if (out.length !== tasks || out[tasks - 1] !== tasks - 1) throw new Error('W1 gave a wrong answer');
     });
-    report.add('W1 tiny tasks', 'picompute (embedded)', (tasks / r.ms) * 1000, 'tasks/s', { ms: +r.ms.toFixed(1), usPerTask: +((r.ms * 1000) / tasks).toFixed(2) });
+    report.add('W1 tiny tasks', 'picompute (embedded)', (tasks / r.ms) * 1000, 'tasks/s', {
+      ms: +r.ms.toFixed(1),
+      usPerTask: +((r.ms * 1000) / tasks).toFixed(2),
+    });
   });
   const pool = new Piscina({ filename: here('baselines/noop-worker.mjs'), minThreads: cores, maxThreads: cores });
   await Promise.all(Array.from({ length: 100 }, (_, i) => pool.run(i)));
@@ -20,5 +23,7 @@ export async function run({ quick, cores, repeat, report }) {
   report.add('W1 tiny tasks', `plain piscina (${cores} threads, a call per task)`, (tasks / p.ms) * 1000, 'tasks/s', { ms: +p.ms.toFixed(1) });
   await pool.destroy();
   const ours = report.get('W1 tiny tasks', 'picompute');
-  report.note(`W1: picompute runs ${(ours.figure / ((tasks / p.ms) * 1000)).toFixed(2)}× plain piscina's task rate (target ≥ 50,000 tasks/s; batches of tiny tasks share one message and one thread hop)`);
+  report.note(
+    `W1: picompute runs ${(ours.figure / ((tasks / p.ms) * 1000)).toFixed(2)}× plain piscina's task rate (target ≥ 50,000 tasks/s; batches of tiny tasks share one message and one thread hop)`,
+  );
 }

@@ -9,18 +9,27 @@ import { runJob, withLocalCluster } from '../lib/local.mjs';
 
 export const EXAMPLE = here('../examples/monte-carlo-pi.ts');
 
-
 export async function run({ quick, cores, repeat, report }) {
   const tasks = quick ? 8 : 64;
   const points = quick ? 200_000 : 2_000_000;
-  const { url, exports: { countHits } } = await bundleExports(EXAMPLE);
+  const {
+    url,
+    exports: { countHits },
+  } = await bundleExports(EXAMPLE);
   const slices = Array.from({ length: tasks }, (_, i) => ({ seed: i + 1, points }));
   let hits = 0;
-  const single = await best(1, () => { hits = slices.reduce((a, s) => a + countHits(s), 0); });
+  const single = await best(1, () => {
+    hits = slices.reduce((a, s) => a + countHits(s), 0);
+  });
   const expected = (4 * hits) / (tasks * points);
   report.add('W2 Monte Carlo π', 'one thread', 1, 'efficiency', { ms: +single.ms.toFixed(1) });
 
-  const pool = new Piscina({ filename: here('baselines/bundle-worker.mjs'), minThreads: cores, maxThreads: cores, workerData: { bundleUrl: url, exportName: 'countHits' } });
+  const pool = new Piscina({
+    filename: here('baselines/bundle-worker.mjs'),
+    minThreads: cores,
+    maxThreads: cores,
+    workerData: { bundleUrl: url, exportName: 'countHits' },
+  });
   await pool.run({ seed: 1, points: 1000 });
   const p = await best(repeat, async () => {
     const h = (await Promise.all(slices.map((s) => pool.run(s)))).reduce((a, b) => a + b, 0);

@@ -27,7 +27,12 @@ export async function run({ quick, cores, repeat, report }) {
   report.add('W3 word count', 'one thread', mb / (single.ms / 1000), 'MB/s', { ms: +single.ms.toFixed(0), words: expected.size });
 
   const parts = [...wc.chunks(text, 1 << 20)];
-  const pool = new Piscina({ filename: here('baselines/bundle-worker.mjs'), minThreads: cores, maxThreads: cores, workerData: { bundleUrl: url, exportName: 'countWords' } });
+  const pool = new Piscina({
+    filename: here('baselines/bundle-worker.mjs'),
+    minThreads: cores,
+    maxThreads: cores,
+    workerData: { bundleUrl: url, exportName: 'countWords' },
+  });
   await pool.run('warm up');
   const p = await best(repeat, async () => {
     const counts = (await Promise.all(parts.map((t) => pool.run(t)))).reduce(wc.mergeCounts, new Map());
@@ -43,6 +48,8 @@ export async function run({ quick, cores, repeat, report }) {
     });
     report.add('W3 word count', 'picompute (embedded)', mb / (r.ms / 1000), 'MB/s', { ms: +r.ms.toFixed(0) });
     const limit = cores * (mb / (single.ms / 1000));
-    report.note(`W3: ${mb.toFixed(0)} MB, exact counts (${expected.size} words); picompute ${(mb / (r.ms / 1000) / limit).toFixed(2)}× (cores × one thread's rate) (target ≥ 0.85)`);
+    report.note(
+      `W3: ${mb.toFixed(0)} MB, exact counts (${expected.size} words); picompute ${(mb / (r.ms / 1000) / limit).toFixed(2)}× (cores × one thread's rate) (target ≥ 0.85)`,
+    );
   });
 }

@@ -16,7 +16,9 @@ export async function run({ quick, report }) {
     report.add('W5 idle footprint', 'picompute coordinator, started', fresh.coordinator, 'MiB RSS');
     const idle = quick ? ' (1 s)' : '';
     report.add('W5 idle footprint', `picompute agent, idle after a job${idle}`, rssMiB(agent.pid), 'MiB RSS', { privateMiB: +ussMiB(agent.pid).toFixed(1) });
-    report.add('W5 idle footprint', `picompute coordinator, idle after a job${idle}`, rssMiB(coordinator.pid), 'MiB RSS', { privateMiB: +ussMiB(coordinator.pid).toFixed(1) });
+    report.add('W5 idle footprint', `picompute coordinator, idle after a job${idle}`, rssMiB(coordinator.pid), 'MiB RSS', {
+      privateMiB: +ussMiB(coordinator.pid).toFixed(1),
+    });
     const bare = await bareNode();
     report.add('W5 idle footprint', 'baseline: bare `node` idling', bare.rss, 'MiB RSS', { privateMiB: +bare.uss.toFixed(1) });
     report.note('W5: targets agent ≤ 55 MiB, coordinator ≤ 80 MiB RSS; privateMiB leaves out the node binary pages every Node process shares');

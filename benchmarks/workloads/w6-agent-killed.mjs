@@ -15,9 +15,22 @@ export async function run({ quick, report }) {
   const tasks = quick ? 8 : 64;
   const points = quick ? 10_000_000 : 40_000_000;
   const killAt = quick ? 700 : 2000;
-  const agents = [await daemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '1'], env), await daemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '1'], env)];
+  const agents = [
+    await daemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '1'], env),
+    await daemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '1'], env),
+  ];
   const coordinator = await daemon(['coordinator', '--host', '127.0.0.1', '--port', '0', ...agents.flatMap((a) => ['--agent', a.address])], env);
-  const args = ['submit', here('../examples/monte-carlo-pi.ts'), '--coordinator', coordinator.address, '--json', '--arg', `tasks=${tasks}`, '--arg', `points=${points}`];
+  const args = [
+    'submit',
+    here('../examples/monte-carlo-pi.ts'),
+    '--coordinator',
+    coordinator.address,
+    '--json',
+    '--arg',
+    `tasks=${tasks}`,
+    '--arg',
+    `points=${points}`,
+  ];
   /** Resolves once the agent at `address` is running a task (60 s at most). */
   const busy = async (address) => {
     for (const started = Date.now(); Date.now() - started < 60_000; await new Promise((r) => setTimeout(r, 50))) {
@@ -56,7 +69,10 @@ export async function run({ quick, report }) {
     }
     const [clean, hurt] = [unharmed.out, killed.out];
     report.add('W6 agent killed', `picompute, unharmed (2 one-core agents, best of ${repeat})`, unharmed.ms, 'ms', { answer: clean.result });
-    report.add('W6 agent killed', `picompute, one agent SIGKILLed ${killAt / 1000} s in and restarted (best of ${repeat})`, killed.ms, 'ms', { answer: hurt.result, reruns: hurt.stats.retries });
+    report.add('W6 agent killed', `picompute, one agent SIGKILLed ${killAt / 1000} s in and restarted (best of ${repeat})`, killed.ms, 'ms', {
+      answer: hurt.result,
+      reruns: hurt.stats.retries,
+    });
     const cost = (killed.ms - unharmed.ms) / 1000;
     report.note(`W6: exact answer after the kill; ${cost < 0 ? '−' : '+'}${Math.abs(cost).toFixed(2)} s against the unharmed run (target ≤ +3 s)`);
   } finally {

@@ -27,7 +27,18 @@ export type Env = Record<string, string | undefined>;
 export function childEnv(env: Env = {}): NodeJS.ProcessEnv {
   // PICOMPUTE_MDNS=off: outside the test network namespaces nothing may multicast onto the machine's real network.
   // PICOMPUTE_LOG_FORMAT=text: daemons log JSON when not on a terminal; tests read the readable lines.
-  const merged: Env = { ...process.env, XDG_CONFIG_HOME: CONFIG_DIR, XDG_CACHE_HOME: join(CONFIG_DIR, 'cache'), XDG_STATE_HOME: join(CONFIG_DIR, 'state'), PICOMPUTE_KEY_FILE: KEY_FILE, PICOMPUTE_KEY: undefined, PICOMPUTE_COORDINATOR: undefined, PICOMPUTE_MDNS: 'off', PICOMPUTE_LOG_FORMAT: 'text', ...env };
+  const merged: Env = {
+    ...process.env,
+    XDG_CONFIG_HOME: CONFIG_DIR,
+    XDG_CACHE_HOME: join(CONFIG_DIR, 'cache'),
+    XDG_STATE_HOME: join(CONFIG_DIR, 'state'),
+    PICOMPUTE_KEY_FILE: KEY_FILE,
+    PICOMPUTE_KEY: undefined,
+    PICOMPUTE_COORDINATOR: undefined,
+    PICOMPUTE_MDNS: 'off',
+    PICOMPUTE_LOG_FORMAT: 'text',
+    ...env,
+  };
   return Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv;
 }
 

@@ -31,18 +31,28 @@ export async function freeLoopbackPort(): Promise<number> {
 export async function startPrometheus(jobs: Record<string, string[]>): Promise<Prometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'picompute-prometheus-'));
   const config = ['global:', '  scrape_interval: 1s', '  scrape_timeout: 900ms', 'scrape_configs:'];
-  for (const [job, targets] of Object.entries(jobs)) config.push(`  - job_name: ${job}`, '    static_configs:', `      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]`);
+  for (const [job, targets] of Object.entries(jobs))
+    config.push(`  - job_name: ${job}`, '    static_configs:', `      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]`);
   writeFileSync(join(dir, 'prometheus.yml'), `${config.join('\n')}\n`);
   const port = await freeLoopbackPort();
   const url = `http://127.0.0.1:${port}`;
-  const proc: ChildProcess = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc: ChildProcess = spawn(
+    'prometheus',
+    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<void>((resolve) => proc.on('exit', () => resolve()));
   await until(`prometheus ready at ${url} (its log: ${out.slice(-2000)})`, async () => {
     if (proc.exitCode !== null) throw new Error(`prometheus exited ${proc.exitCode}:\n${out}`);
-    return (await fetch(`${url}/-/ready`).then((r) => r.ok, () => false)) || undefined;
+    return (
+      (await fetch(`${url}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      )) || undefined
+    );
   });
   return {
     url,

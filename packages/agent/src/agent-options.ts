@@ -65,7 +65,7 @@ const positive = (name: string, value: number | undefined) => (value === undefin
 
 /** The options startAgent() runs with: defaults filled in, every given value checked. */
 export function agentOptions(o: AgentOptions): Compiled {
-  if (o.port !== undefined && (wholeNumber('agent', 'port', o.port) > 65535)) throw new OptionError(`agent option port must be 0–65535, not ${o.port}`);
+  if (o.port !== undefined && wholeNumber('agent', 'port', o.port) > 65535) throw new OptionError(`agent option port must be 0–65535, not ${o.port}`);
   return {
     ...o,
     host: o.host ?? '127.0.0.1',

@@ -15,7 +15,6 @@ import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { bindServer, refusalLogger, requireKeyUnlessLoopback, serverInterceptors } from '@picompute/sdk/auth';
-import type { Security } from '@picompute/sdk/auth';
 import type { Mdns } from '@picompute/sdk/mdns';
 import { MAX_MESSAGE_BYTES, formatAddress, inProcessPair, serverOptions, wireNormalizer, wireServices } from '@picompute/sdk/wire';
 import type { ClientWorkStream, ServerWorkStream } from '@picompute/sdk/wire';
@@ -55,7 +54,11 @@ async function stableNodeId(cacheDir: string, port: number): Promise<string> {
     .filter(([name]) => !/^(lo|docker|veth|br-|virbr|cni|flannel)/.test(name))
     .flatMap(([, addrs]) => (addrs ?? []).map((a) => a.mac))
     .filter((mac) => mac && mac !== '00:00:00:00:00:00');
-  if (macs.length) return `${host}-${createHash('sha256').update(`${[...new Set(macs)].sort().join(',')}:${port}`).digest('hex').slice(0, 6)}`;
+  if (macs.length)
+    return `${host}-${createHash('sha256')
+      .update(`${[...new Set(macs)].sort().join(',')}:${port}`)
+      .digest('hex')
+      .slice(0, 6)}`;
   const file = join(cacheDir, `node-id-${host}-${port}`);
   const kept = (await readFile(file, 'utf8').catch(() => '')).trim();
   if (kept.startsWith(`${host}-`)) return kept;
@@ -68,7 +71,6 @@ async function stableNodeId(cacheDir: string, port: number): Promise<string> {
 export function defaultTaskMemoryMb(info: AgentInfo): number {
   return Math.min(4096, Math.max(256, Math.floor((info.memoryMb * 0.75) / Math.max(1, info.cores))));
 }
-
 
 export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
   const options = agentOptions(given);
@@ -83,9 +85,22 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
 
   const maxMessageBytes = Math.min(options.maxMessageBytes, MAX_MESSAGE_BYTES);
   const refused = refusalLogger(log);
-  const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), 'grpc.max_send_message_length': maxMessageBytes, interceptors: serverInterceptors(security, refused) });
+  const server = new grpc.Server({
+    ...serverOptions(options.maxMessageBytes),
+    'grpc.max_send_message_length': maxMessageBytes,
+    interceptors: serverInterceptors(security, refused),
+  });
   const serve = (call: ServerWorkStream<FromAgent>) => {
-    const session = new WorkSession(call, { info, pools, bundles, heartbeatMs: options.heartbeatMs, maxMessageBytes, thermalPath: options.thermalPath, throttle, log });
+    const session = new WorkSession(call, {
+      info,
+      pools,
+      bundles,
+      heartbeatMs: options.heartbeatMs,
+      maxMessageBytes,
+      thermalPath: options.thermalPath,
+      throttle,
+      log,
+    });
     sessions.add(session);
     void session.closed.then(() => sessions.delete(session));
   };
@@ -111,12 +126,28 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
     mdns.publish({ name: info.id, type: AGENT_SERVICE, port, txt });
   }
   const registration = options.coordinator
-    ? startRegistration({ coordinator: options.coordinator, security, address: options.advertiseAddress ?? advertisable(host, port), info, isServed: () => sessions.size > 0, log })
+    ? startRegistration({
+        coordinator: options.coordinator,
+        security,
+        address: options.advertiseAddress ?? advertisable(host, port),
+        info,
+        isServed: () => sessions.size > 0,
+        log,
+      })
     : undefined;
   // prom-client loads only when metrics are asked for (it would cost an idle agent memory).
-  const metrics = options.metricsPort === undefined
-    ? undefined
-    : await (await import('./metrics.js')).serveAgentMetrics({ host: options.metricsHost ?? '127.0.0.1', port: options.metricsPort, node: info.id, cores: info.cores, busy: () => pools.busy, thermalPath: options.thermalPath, throttle });
+  const metrics =
+    options.metricsPort === undefined
+      ? undefined
+      : await (await import('./metrics.js')).serveAgentMetrics({
+          host: options.metricsHost ?? '127.0.0.1',
+          port: options.metricsPort,
+          node: info.id,
+          cores: info.cores,
+          busy: () => pools.busy,
+          thermalPath: options.thermalPath,
+          throttle,
+        });
 
   return {
     info,

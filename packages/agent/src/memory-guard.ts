@@ -52,12 +52,12 @@ export function overran(): boolean {
  * task cost ~3 µs, a tenth of a tiny task's budget. It does not fire while
  * the worker idles (piscina parks it in Atomics.wait).
  */
-let sampler: NodeJS.Timeout | undefined;
+let _sampler: NodeJS.Timeout | undefined;
 
 /** Guards one task: returns a function that ends the guard. */
 export function guardTask(memoryMb: number, progress: Float64Array, ordinal: number): () => void {
   active = { limitBytes: memoryMb * 1048576, baseline: externalBytes(), memoryMb, progress, ordinal, over: false };
-  sampler ??= setInterval(() => {
+  _sampler ??= setInterval(() => {
     try {
       check();
     } catch {

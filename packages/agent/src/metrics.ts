@@ -35,7 +35,15 @@ export async function serveAgentMetrics(o: AgentMetricsOptions): Promise<HttpSer
   registry.setDefaultLabels({ node: o.node });
   collectDefaultMetrics({ register: registry });
   const gauge = (name: string, help: string, collect: (g: Gauge) => void | Promise<void>, labelNames: string[] = []) =>
-    new Gauge({ name, help, labelNames, registers: [registry], collect() { return collect(this); } });
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        return collect(this);
+      },
+    });
 
   gauge('picompute_agent_cores', 'Worker threads this agent runs tasks on.', (g) => g.set(o.cores));
   gauge('picompute_agent_cores_busy', 'Worker threads running a task now.', (g) => g.set(o.busy()));
@@ -43,25 +51,45 @@ export async function serveAgentMetrics(o: AgentMetricsOptions): Promise<HttpSer
   gauge('picompute_node_memory_free_bytes', 'Free memory of the node.', (g) => g.set(freemem()));
   // Labelled by the sensor's folder (thermal_zone0), so the series can be absent: prom-client shows 0 for an unlabelled gauge with no value.
   const sensor = basename(dirname(o.thermalPath ?? DEFAULT_THERMAL_PATH)) || 'thermal';
-  gauge('picompute_node_temperature_celsius', 'SoC temperature (absent where the node has no sensor).', async (g) => {
-    const c = await readTemperatureC(o.thermalPath);
-    g.reset();
-    if (Number.isFinite(c)) g.set({ sensor }, c);
-  }, ['sensor']);
+  gauge(
+    'picompute_node_temperature_celsius',
+    'SoC temperature (absent where the node has no sensor).',
+    async (g) => {
+      const c = await readTemperatureC(o.thermalPath);
+      g.reset();
+      if (Number.isFinite(c)) g.set({ sensor }, c);
+    },
+    ['sensor'],
+  );
   // One 0/1 gauge per reason, `period` live or since boot; absent where the node has no firmware throttle state.
   let bits: Promise<number> | undefined;
   const throttled = () => (bits ??= o.throttle.read().finally(() => setImmediate(() => (bits = undefined))));
   for (const r of THROTTLE_REASONS) {
-    gauge(`picompute_node_${r.name}`, `1 when the Pi firmware reports ${r.label} (period: live, or at any time since boot).`, async (g) => {
-      const b = await throttled();
-      g.reset();
-      if (b < 0) return;
-      g.set({ period: 'live' }, b & (1 << r.bit) ? 1 : 0);
-      g.set({ period: 'since_boot' }, b & (1 << (r.bit + SINCE_BOOT_SHIFT)) ? 1 : 0);
-    }, ['period']);
+    gauge(
+      `picompute_node_${r.name}`,
+      `1 when the Pi firmware reports ${r.label} (period: live, or at any time since boot).`,
+      async (g) => {
+        const b = await throttled();
+        g.reset();
+        if (b < 0) return;
+        g.set({ period: 'live' }, b & (1 << r.bit) ? 1 : 0);
+        g.set({ period: 'since_boot' }, b & (1 << (r.bit + SINCE_BOOT_SHIFT)) ? 1 : 0);
+      },
+      ['period'],
+    );
   }
-  const completed = new Counter({ name: 'picompute_agent_tasks_completed_total', help: 'Tasks this agent finished, by outcome (ok, threw, timeout, out_of_memory, worker_died, bundle).', labelNames: ['outcome'], registers: [registry] });
-  const duration = new Histogram({ name: 'picompute_agent_task_duration_seconds', help: 'Run time of the tasks this agent finished.', buckets: TASK_DURATION_BUCKETS, registers: [registry] });
+  const completed = new Counter({
+    name: 'picompute_agent_tasks_completed_total',
+    help: 'Tasks this agent finished, by outcome (ok, threw, timeout, out_of_memory, worker_died, bundle).',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'picompute_agent_task_duration_seconds',
+    help: 'Run time of the tasks this agent finished.',
+    buckets: TASK_DURATION_BUCKETS,
+    registers: [registry],
+  });
   const resultBytes = new Counter({ name: 'picompute_agent_result_bytes_total', help: 'Encoded task outputs this agent sent.', registers: [registry] });
   taskHook.observer = {
     task(outcome, durationMs, outputBytes) {
@@ -70,7 +98,12 @@ export async function serveAgentMetrics(o: AgentMetricsOptions): Promise<HttpSer
       resultBytes.inc(outputBytes);
     },
   };
-  const server = await listenHttp(o.host, o.port, 'agent metrics (--metrics-host/--metrics-port)', metricsHandler(async () => ({ text: await registry.metrics(), contentType: registry.contentType })));
+  const server = await listenHttp(
+    o.host,
+    o.port,
+    'agent metrics (--metrics-host/--metrics-port)',
+    metricsHandler(async () => ({ text: await registry.metrics(), contentType: registry.contentType })),
+  );
   return {
     url: server.url,
     port: server.port,

@@ -5,7 +5,7 @@
  * serves it (the coordinator restarted, or was not up yet).
  */
 import { createSocket } from 'node:dgram';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { channelCredentials, clientChannelOptions } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
 import { formatAddress, parseAddress, wireServices } from '@picompute/sdk/wire';

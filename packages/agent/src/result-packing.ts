@@ -53,6 +53,11 @@ function tooBig(r: TaskResult, size: number, budget: number): TaskResult {
     output: Buffer.alloc(0),
     // Logs may be what made it big; the first lines usually say enough.
     logs: r.logs.slice(0, 20).map((line) => (line.length > 1000 ? `${line.slice(0, 1000)}…` : line)),
-    error: { kind: 'THREW', message: outputTooBigMessage(size, budget, r.output.length * 2 >= size ? 'its output is' : 'its output with its log lines is'), stack: '', inputPreview: r.error?.inputPreview ?? '' },
+    error: {
+      kind: 'THREW',
+      message: outputTooBigMessage(size, budget, r.output.length * 2 >= size ? 'its output is' : 'its output with its log lines is'),
+      stack: '',
+      inputPreview: r.error?.inputPreview ?? '',
+    },
   };
 }

@@ -80,7 +80,12 @@ export async function runBatch(pools: TaskPools, req: BatchRequest): Promise<Tas
       index: task.index,
       attempt: task.attempt,
       ok: false,
-      error: { kind, message: failureMessage(kind, req.job, pools.options.memoryMb, err), stack: '', inputPreview: req.kind === 'MAP' ? previewBytes(task.input) : '' },
+      error: {
+        kind,
+        message: failureMessage(kind, req.job, pools.options.memoryMb, err),
+        stack: '',
+        inputPreview: req.kind === 'MAP' ? previewBytes(task.input) : '',
+      },
       logs: [],
       durationMs: view[1]! ? Date.now() - view[1]! : 0,
       heapMb: 0,

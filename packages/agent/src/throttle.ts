@@ -22,7 +22,12 @@ export const SINCE_BOOT_SHIFT = 16;
 
 /** `0x50005`, `throttled=0x50005` (vcgencmd) or `50005` (sysfs prints hex without 0x): the bits, or -1 if unreadable. */
 export function parseThrottled(text: string): number {
-  const m = /([0-9a-f]+)\s*$/i.exec(text.trim().replace(/^throttled=/, '').replace(/^0x/i, ''));
+  const m = /([0-9a-f]+)\s*$/i.exec(
+    text
+      .trim()
+      .replace(/^throttled=/, '')
+      .replace(/^0x/i, ''),
+  );
   return m ? parseInt(m[1]!, 16) : -1;
 }
 

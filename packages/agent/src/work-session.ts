@@ -14,7 +14,7 @@ import type { TaskPools } from './pool.js';
 import { MESSAGE_MARGIN_BYTES, packResults } from './result-packing.js';
 import { runBatch } from './run-batch.js';
 import { taskHook } from './task-counters.js';
-import { ThrottleReader } from './throttle.js';
+import type { ThrottleReader } from './throttle.js';
 
 export interface SessionDeps {
   info: AgentInfo;
@@ -125,7 +125,15 @@ export class WorkSession {
       if (signal.aborted || this.#closed) return;
       const message = `cannot get the job's code on agent ${this.deps.info.id}: ${(err as Error).message}`;
       this.#queue(
-        assign.tasks.map((t) => ({ index: t.index, attempt: t.attempt, ok: false, error: { kind: 'BUNDLE', message, stack: '', inputPreview: '' }, logs: [], durationMs: 0, heapMb: 0 })),
+        assign.tasks.map((t) => ({
+          index: t.index,
+          attempt: t.attempt,
+          ok: false,
+          error: { kind: 'BUNDLE', message, stack: '', inputPreview: '' },
+          logs: [],
+          durationMs: 0,
+          heapMb: 0,
+        })),
         job.jobId,
       );
       return;
@@ -144,7 +152,10 @@ export class WorkSession {
 
   #onBundleChunk(chunk: BlobChunk): void {
     const blob = this.#blobs.get(chunk.hash);
-    if (!blob) return this.deps.log(`ignoring bundle data nobody asked for (${chunk.hash.slice(0, 12)})`);
+    if (!blob) {
+      this.deps.log(`ignoring bundle data nobody asked for (${chunk.hash.slice(0, 12)})`);
+      return;
+    }
     blob.parts.push(chunk.data);
     if (chunk.last) {
       this.#blobs.delete(chunk.hash);

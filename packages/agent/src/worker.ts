@@ -122,7 +122,11 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
       ok: false,
       error: {
         kind: overMemory ? 'OUT_OF_MEMORY' : timedOut ? 'TIMEOUT' : 'THREW',
-        message: overMemory ? outOfMemoryMessage(batch.memoryMb) : timedOut ? failureMessage('TIMEOUT', { timeLimitMs: batch.timeLimitMs, memoryMb: 0 }, 0) : errorMessage(err),
+        message: overMemory
+          ? outOfMemoryMessage(batch.memoryMb)
+          : timedOut
+            ? failureMessage('TIMEOUT', { timeLimitMs: batch.timeLimitMs, memoryMb: 0 }, 0)
+            : errorMessage(err),
         stack: overMemory ? '' : userStack(err),
         inputPreview: batch.kind === 'MAP' ? previewValue(input) : `${task.values.length} map outputs`,
       },

@@ -26,13 +26,21 @@ describe('packing results into messages', () => {
   it('fails a result too big for any message, naming its size and the limit, and still sends the others', () => {
     const messages = packResults([result(0, MiB), result(1, 9 * MiB), result(2, MiB)], 7 * MiB);
     const sent = messages.flat();
-    expect(sent.map((r) => [r.index, r.ok])).toEqual([[0, true], [1, false], [2, true]]);
+    expect(sent.map((r) => [r.index, r.ok])).toEqual([
+      [0, true],
+      [1, false],
+      [2, true],
+    ]);
     expect(sent[1]!.output.length).toBe(0);
     expect(sent[1]!.error?.message).toMatch(/^its output is 9\.0 MiB encoded; a task's output must stay under 7 MiB: return less/);
   });
 
   it('counts logs: a task that logged too much fails with its first lines kept', () => {
-    const chatty = result(0, 0, Array.from({ length: 4000 }, () => 'x'.repeat(2000)));
+    const chatty = result(
+      0,
+      0,
+      Array.from({ length: 4000 }, () => 'x'.repeat(2000)),
+    );
     const [[sent]] = packResults([chatty], 7 * MiB) as [[TaskResult]];
     expect(sent.ok).toBe(false);
     expect(sent.error?.message).toMatch(/^its output with its log lines is 7\.7 MiB encoded; a task's output must stay under 7 MiB/);

@@ -25,7 +25,8 @@ export function withConnectFlags(cmd: Command): Command {
 export async function connectFrom(flags: ConnectFlags): Promise<Client> {
   const { connect, locateCoordinator } = await import('@picompute/sdk/client');
   const address = (await locateCoordinator(flags.coordinator))?.address;
-  if (!address) throw new UsageError('no coordinator: pass --coordinator host:port, set PICOMPUTE_COORDINATOR, or start `picompute coordinator` on this network');
+  if (!address)
+    throw new UsageError('no coordinator: pass --coordinator host:port, set PICOMPUTE_COORDINATOR, or start `picompute coordinator` on this network');
   return connect({ coordinator: address, security: await securityFrom(flags) });
 }
 
@@ -43,7 +44,9 @@ export async function connectOrLocal(
   if (located?.source === 'mDNS') say(`found a coordinator by mDNS at ${located.address}`);
   const address = located?.address;
   if (!address && requireCoordinator) {
-    throw new UsageError('--no-wait needs a coordinator that outlives this command (--coordinator, PICOMPUTE_COORDINATOR or one on the network); the embedded cluster ends with it');
+    throw new UsageError(
+      '--no-wait needs a coordinator that outlives this command (--coordinator, PICOMPUTE_COORDINATOR or one on the network); the embedded cluster ends with it',
+    );
   }
   if (address) {
     const client = await connect({ coordinator: address, security: await securityFrom(flags) });

@@ -25,13 +25,21 @@ export function logFormat(flag: string | undefined, isTTY = Boolean(process.stde
 }
 
 /** A daemon's `log(line)`; a second argument sets the level (default info). */
-export function daemonLogger(who: string, flags: LogFlags, write: (s: string) => void = (s) => process.stderr.write(s)): (line: string, level?: LogLevel) => void {
+export function daemonLogger(
+  who: string,
+  flags: LogFlags,
+  write: (s: string) => void = (s) => process.stderr.write(s),
+): (line: string, level?: LogLevel) => void {
   const format = logFormat(flags.logFormat);
   const floor = LOG_LEVELS[flags.logLevel as LogLevel];
   if (floor === undefined) throw new UsageError(`--log-level ${flags.logLevel}: choose ${Object.keys(LOG_LEVELS).join(', ')}`);
   return (line, level = 'info') => {
     if (LOG_LEVELS[level] < floor) return;
     const time = new Date().toISOString();
-    write(format === 'text' ? `[${who}] ${time} ${level === 'info' ? '' : `${level.toUpperCase()} `}${line}\n` : `${JSON.stringify({ time, level, daemon: who, pid: process.pid, msg: line })}\n`);
+    write(
+      format === 'text'
+        ? `[${who}] ${time} ${level === 'info' ? '' : `${level.toUpperCase()} `}${line}\n`
+        : `${JSON.stringify({ time, level, daemon: who, pid: process.pid, msg: line })}\n`,
+    );
   };
 }

@@ -4,7 +4,7 @@
  * command starts fast and an agent never loads esbuild or the client.
  */
 import { PICOMPUTE_VERSION } from '@picompute/sdk/version';
-import { Command, CommanderError } from 'commander';
+import { Command, type CommanderError } from 'commander';
 import { registerBench } from './commands/bench.js';
 import { registerDaemons } from './commands/daemons.js';
 import { registerDashboard } from './commands/dashboard.js';

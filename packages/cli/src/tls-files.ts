@@ -21,13 +21,21 @@ function keyPair(): { pem: string; forgeKey: forge.pki.rsa.PrivateKey; publicKey
   return { pem, forgeKey, publicKey: forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e) };
 }
 
-function certificate(subject: string, publicKey: forge.pki.PublicKey, issuer: forge.pki.CertificateField[] | undefined, extensions: object[]): forge.pki.Certificate {
+function certificate(
+  subject: string,
+  publicKey: forge.pki.PublicKey,
+  issuer: forge.pki.CertificateField[] | undefined,
+  extensions: object[],
+): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
   cert.serialNumber = `01${randomBytes(15).toString('hex')}`;
   cert.validity.notBefore = new Date(Date.now() - 3600_000);
   cert.validity.notAfter = new Date(Date.now() + YEARS * 365 * 86_400_000);
-  const attrs = [{ name: 'commonName', value: subject }, { name: 'organizationName', value: 'picompute cluster' }];
+  const attrs = [
+    { name: 'commonName', value: subject },
+    { name: 'organizationName', value: 'picompute cluster' },
+  ];
   cert.setSubject(attrs);
   cert.setIssuer(issuer ?? attrs);
   cert.setExtensions(extensions);

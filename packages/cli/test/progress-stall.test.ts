@@ -5,8 +5,20 @@ import type { JobEvent } from '@picompute/sdk/wire';
 import { Progress } from '../src/progress.js';
 
 const event = (over: Partial<JobEvent>): JobEvent => ({
-  jobId: '7', state: 'RUNNING', tasksTotal: 4, tasksDone: 3, tasksRunning: 1, retries: 0, error: '', logs: [], wallMs: 1000, cores: 2, nodes: [], reason: '',
-  runningLongest: [{ index: 2, node: 'pi5-1', runningMs: 1000 }], ...over,
+  jobId: '7',
+  state: 'RUNNING',
+  tasksTotal: 4,
+  tasksDone: 3,
+  tasksRunning: 1,
+  retries: 0,
+  error: '',
+  logs: [],
+  wallMs: 1000,
+  cores: 2,
+  nodes: [],
+  reason: '',
+  runningLongest: [{ index: 2, node: 'pi5-1', runningMs: 1000 }],
+  ...over,
 });
 
 function stream(tty: boolean) {
@@ -31,7 +43,15 @@ describe('progress of a stalled job', () => {
       p.update(event({ wallMs: 5000, runningLongest: [{ index: 2, node: 'pi5-1', runningMs: 5000 }] }));
       expect(s.text()).not.toContain('running longest');
       vi.advanceTimersByTime(9000);
-      p.update(event({ wallMs: 14_000, runningLongest: [{ index: 2, node: 'pi5-1', runningMs: 14_000 }, { index: -1, node: 'pi4-2', runningMs: 9000 }] }));
+      p.update(
+        event({
+          wallMs: 14_000,
+          runningLongest: [
+            { index: 2, node: 'pi5-1', runningMs: 14_000 },
+            { index: -1, node: 'pi4-2', runningMs: 9000 },
+          ],
+        }),
+      );
       expect(s.text()).toContain('3/4 tasks');
       expect(s.text()).toContain('no task finished for 13s; running longest: task 2 on pi5-1 for 14s, the reduce step on pi4-2 for 9s');
     });

@@ -3,7 +3,21 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { JobEvent } from '@picompute/sdk/wire';
 import { Progress } from '../src/progress.js';
 
-const event = (over: Partial<JobEvent>): JobEvent => ({ jobId: '7', state: 'RUNNING', tasksTotal: 64, tasksDone: 16, tasksRunning: 4, retries: 0, error: '', logs: [], wallMs: 2000, cores: 2, nodes: [], reason: '', ...over });
+const event = (over: Partial<JobEvent>): JobEvent => ({
+  jobId: '7',
+  state: 'RUNNING',
+  tasksTotal: 64,
+  tasksDone: 16,
+  tasksRunning: 4,
+  retries: 0,
+  error: '',
+  logs: [],
+  wallMs: 2000,
+  cores: 2,
+  nodes: [],
+  reason: '',
+  ...over,
+});
 
 function stream(tty: boolean) {
   const out = new PassThrough() as PassThrough & { isTTY?: boolean };

@@ -81,7 +81,9 @@ export class AgentLink {
     if (dialWork) this.#dialWork = dialWork;
     else {
       const { AgentService } = wireServices();
-      const stub = new AgentService(address, channelCredentials(security), clientChannelOptions(security)) as unknown as grpc.Client & { work(): grpc.ClientDuplexStream<ToAgent, FromAgent> };
+      const stub = new AgentService(address, channelCredentials(security), clientChannelOptions(security)) as unknown as grpc.Client & {
+        work(): grpc.ClientDuplexStream<ToAgent, FromAgent>;
+      };
       this.#stub = stub;
       this.#dialWork = () => stub.work();
     }
@@ -240,7 +242,7 @@ export class AgentLink {
     if (call !== this.#call) return;
     this.#silentMs = 0;
     switch (msg.msg) {
-      case 'hello':
+      case 'hello': {
         this.info = msg.hello;
         this.#up = true;
         this.#retryMs = 200;
@@ -259,6 +261,7 @@ export class AgentLink {
         this.#liveness.unref();
         this.events.up(this);
         break;
+      }
       case 'heartbeat':
         this.heartbeat = msg.heartbeat;
         // Every heartbeat echoes the last Ping: only the first echo times the round trip, later ones would time its age.

@@ -83,7 +83,14 @@ export class Cluster {
       apply: (job, next) => this.#apply(job, next),
       changed: (job) => this.#events.notify(job),
       sent: (nodeId, job, tasks) => {
-        if (this.events.listenerCount('dispatched')) this.events.emit('dispatched', nodeId, job.id, tasks.length, tasks.reduce((n, t) => n + t.input.length, 0));
+        if (this.events.listenerCount('dispatched'))
+          this.events.emit(
+            'dispatched',
+            nodeId,
+            job.id,
+            tasks.length,
+            tasks.reduce((n, t) => n + t.input.length, 0),
+          );
       },
     };
     this.#sharedBlobs = new SharedBlobs(store.db);
@@ -152,10 +159,15 @@ export class Cluster {
     this.blobs.delete(request.bundleHash);
     const job = new JobRecord(id, request, inputs, submittedAt);
     this.#jobs.set(id, job);
-    job.stored = storeInputs(job, this.store, () => this.#closed, (err) => {
-      job.error = err.message;
-      this.#finish(job, 'FAILED');
-    });
+    job.stored = storeInputs(
+      job,
+      this.store,
+      () => this.#closed,
+      (err) => {
+        job.error = err.message;
+        this.#finish(job, 'FAILED');
+      },
+    );
     // Seen by the service (which answers the client), not lost here.
     job.stored.catch(() => {});
     this.log(`job ${id} (${request.name}) submitted by ${request.user || 'unknown'}: ${inputs.count} tasks`);
@@ -277,7 +289,9 @@ export class Cluster {
       if (!job) continue;
       const id = fromWire(r.index);
       const retries = job.retries;
-      const next = r.ok ? job.taskDone(link.id, id, r.attempt, r.output, r.durationMs, r.heapMb) : job.taskFailed(link.id, id, r.attempt, r.error, r.durationMs, r.heapMb);
+      const next = r.ok
+        ? job.taskDone(link.id, id, r.attempt, r.output, r.durationMs, r.heapMb)
+        : job.taskFailed(link.id, id, r.attempt, r.error, r.durationMs, r.heapMb);
       this.#retried(job, retries);
       this.#apply(job, next, this.#events.keepLogs(job, toWire(id), link.id, next.kind === 'ignored' ? [] : r.logs));
     }
@@ -307,7 +321,10 @@ export class Cluster {
   /** Does what a job's transition asks: store a map output, tell the watchers, set a reason, or end the job. */
   #apply(job: JobRecord, next: Next, logs: LogLine[] = []): void {
     if (next.kind === 'ignored') return;
-    if (next.kind === 'reason') return this.#setReason(job, next.reason);
+    if (next.kind === 'reason') {
+      this.#setReason(job, next.reason);
+      return;
+    }
     if (next.output) {
       const o = next.output;
       this.#events.output(job, { index: o.index, value: o.value });

@@ -7,8 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { bindServer, refusalLogger, requireKeyUnlessLoopback, serverInterceptors } from '@picompute/sdk/auth';
-import type { Security } from '@picompute/sdk/auth';
-import { formatAddress, serverOptions, parseAddress, wireServices } from '@picompute/sdk/wire';
+import { formatAddress, serverOptions, wireServices } from '@picompute/sdk/wire';
 import type { WorkDialer } from './agent-link.js';
 import { BlobStore } from './blob-store.js';
 import { Cluster } from './cluster.js';
@@ -61,22 +60,28 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
   });
   const refused = refusalLogger(log);
   const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), interceptors: serverInterceptors(security, refused) });
-  server.addService(wireServices().CoordinatorService.service, coordinatorService(cluster, blobs, id, {
-    uploadIdleMs: options.uploadIdleMs,
-    maxBlobBytes: options.maxBlobBytes,
-    diskFull: () => {
-      store.diskFilled();
-      return store.disk.refuse();
-    },
-    storedBlob: (hash) => store.hasBlob(hash),
-  }));
+  server.addService(
+    wireServices().CoordinatorService.service,
+    coordinatorService(cluster, blobs, id, {
+      uploadIdleMs: options.uploadIdleMs,
+      maxBlobBytes: options.maxBlobBytes,
+      diskFull: () => {
+        store.diskFilled();
+        return store.disk.refuse();
+      },
+      storedBlob: (hash) => store.hasBlob(hash),
+    }),
+  );
   const bindTo = formatAddress({ host, port: options.port });
   const port = await bindServer(server, bindTo, security, 'coordinator', refused);
   for (const a of agents) cluster.addAgent(a);
   // mDNS code loads only when it is used.
   const discovery = options.mdns ? (await import('./discovery.js')).startDiscovery(cluster, { id, port, version: PICOMPUTE_VERSION }, log) : undefined;
   // prom-client loads only when metrics are asked for.
-  const metrics = options.metricsPort === undefined ? undefined : await (await import('./metrics/index.js')).serveCoordinatorMetrics(cluster, options.metricsHost ?? '127.0.0.1', options.metricsPort);
+  const metrics =
+    options.metricsPort === undefined
+      ? undefined
+      : await (await import('./metrics/index.js')).serveCoordinatorMetrics(cluster, options.metricsHost ?? '127.0.0.1', options.metricsPort);
   const dashboard = options.dashboard && (await startDashboard(cluster, options.dashboard, security.key, log));
   return {
     id,

@@ -39,7 +39,10 @@ export function carryOut(plan: Plan, to: DispatchTarget): void {
 export function dispatch(link: AgentLink, job: JobRecord, count: number, to: DispatchTarget): void {
   const now = Date.now();
   const start = job.start(link.id, link.info?.cores ?? 0, count, now);
-  if (start.kind === 'finish') return to.apply(job, start);
+  if (start.kind === 'finish') {
+    to.apply(job, start);
+    return;
+  }
   const tasks: TaskInput[] = [];
   for (const t of start.tasks) {
     if (t.id.kind === 'MAP' && t.attempt > 1) to.store.attempt(Number(job.id), t.id.index, t.attempt);

@@ -100,7 +100,7 @@ class Cursor {
       const step = Math.min(here, left);
       this.at += step;
       left -= step;
-      if (this.at === this.parts[this.part]!.length) (this.part++, (this.at = 0));
+      if (this.at === this.parts[this.part]!.length) this.part++, (this.at = 0);
     }
     return true;
   }

@@ -54,7 +54,10 @@ export class JobQueries {
     const occupancy = this.nodes.occupancy();
     const live = [...this.live.values()].map((j) => this.#liveSummary(j, occupancy));
     if (filter.active) return live;
-    const finished = this.store.jobs().filter((r) => !this.live.has(String(r.id))).map(summaryFromRow);
+    const finished = this.store
+      .jobs()
+      .filter((r) => !this.live.has(String(r.id)))
+      .map(summaryFromRow);
     if (filter.finished) return finished.filter((j) => j.endedAtMs > 0);
     return [...finished, ...live].sort((a, b) => Number(a.jobId) - Number(b.jobId));
   }
@@ -69,7 +72,9 @@ export class JobQueries {
       cores.set(j.user, (cores.get(j.user) ?? 0) + (occupancy.get(j.id)?.cores ?? 0));
     }
     const total = [...cores.values()].reduce((a, b) => a + b, 0);
-    return [...jobs.keys()].sort().map((user) => ({ user, coresInUse: cores.get(user) ?? 0, share: total ? (cores.get(user) ?? 0) / total : 0, jobs: jobs.get(user)! }));
+    return [...jobs.keys()]
+      .sort()
+      .map((user) => ({ user, coresInUse: cores.get(user) ?? 0, share: total ? (cores.get(user) ?? 0) / total : 0, jobs: jobs.get(user)! }));
   }
 
   /** The stored result: one reduced value, or the map outputs in input order. */
@@ -104,7 +109,8 @@ export class JobQueries {
       page: (limit) => {
         const rows = this.store.outputPage(Number(id), next, limit);
         // A purge (past --keep) deletes outputs a slice at a time before the job's row.
-        if (rows.some((r, i) => r.idx !== next + i) || (rows.length === 0 && next < s.tasksTotal)) throw new UserError(`job ${id}'s results are gone: it ended more than --keep ago and is being purged`, true);
+        if (rows.some((r, i) => r.idx !== next + i) || (rows.length === 0 && next < s.tasksTotal))
+          throw new UserError(`job ${id}'s results are gone: it ended more than --keep ago and is being purged`, true);
         next += rows.length;
         return rows.map((r) => r.output);
       },
@@ -129,7 +135,9 @@ export class JobQueries {
   partialResult(id: string): { indices: number[]; values: Buffer[] } {
     const s = this.summary(id);
     if (!FINAL_STATES.has(s.state)) {
-      throw new UserError(`job ${id} is still ${s.state}; --partial is for a job that ended: wait for it (picompute result ${id}) or cancel it (picompute cancel ${id}) first`);
+      throw new UserError(
+        `job ${id} is still ${s.state}; --partial is for a job that ended: wait for it (picompute result ${id}) or cancel it (picompute cancel ${id}) first`,
+      );
     }
     this.store.flush();
     return this.outputsByIndex.get(Number(id));
@@ -144,12 +152,16 @@ export class JobQueries {
   /** An ended job read back to run again the tasks that did not succeed (the caller makes it live). */
   reopen(id: string): JobRecord {
     const s = this.summary(id);
-    if (!FINAL_STATES.has(s.state)) throw new UserError(`job ${id} is still ${s.state}; requeue it once it has ended (or cancel it first: picompute cancel ${id})`);
-    if (s.state === 'COMPLETED') throw new UserError(`job ${id} COMPLETED: every task succeeded, so there is nothing to run again; submit the job file again to run it anew`);
+    if (!FINAL_STATES.has(s.state))
+      throw new UserError(`job ${id} is still ${s.state}; requeue it once it has ended (or cancel it first: picompute cancel ${id})`);
+    if (s.state === 'COMPLETED')
+      throw new UserError(`job ${id} COMPLETED: every task succeeded, so there is nothing to run again; submit the job file again to run it anew`);
     this.store.flush();
     const tasks = this.requeueStore.tasks(Number(id));
     if (tasks.length !== s.tasksTotal) {
-      throw new UserError(`job ${id}'s inputs were not kept (it ran on an embedded cluster, or ended on an older coordinator), so its tasks cannot run again; submit the job file again`);
+      throw new UserError(
+        `job ${id}'s inputs were not kept (it ran on an embedded cluster, or ended on an older coordinator), so its tasks cannot run again; submit the job file again`,
+      );
     }
     return JobRecord.recover(this.requeueStore.reopen(this.store.job(Number(id))!), tasks);
   }

@@ -153,7 +153,19 @@ export class NodeRegistry {
     const cores = l.info?.cores ?? 0;
     const busy = l.up ? Math.min(cores, l.coresInFlight) : 0;
     const drained = this.drained.has(l.id);
-    const state = !l.up ? (l.stopped ? 'down (stopped)' : 'down') : drained ? (l.tasksInFlight ? 'draining' : 'drained') : busy === 0 ? 'idle' : busy >= cores ? 'allocated' : 'mixed';
+    const state = !l.up
+      ? l.stopped
+        ? 'down (stopped)'
+        : 'down'
+      : drained
+        ? l.tasksInFlight
+          ? 'draining'
+          : 'drained'
+        : busy === 0
+          ? 'idle'
+          : busy >= cores
+            ? 'allocated'
+            : 'mixed';
     return {
       info: l.info ?? { id: l.address, hostname: '', cores: 0, memoryMb: 0, arch: '', nodeVersion: '', version: '', labels: [] },
       address: l.address,

@@ -91,10 +91,12 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
         requireBundle(call.request);
         const job = cluster.submit(call.request);
         // The id goes back once the job is on disk; its tasks start meanwhile.
-        job.stored.then(() => cluster.synced()).then(
-          () => callback(null, { jobId: job.id }),
-          (err: Error) => callback(fail(notWritten(job.id, err)), null),
-        );
+        job.stored
+          .then(() => cluster.synced())
+          .then(
+            () => callback(null, { jobId: job.id }),
+            (err: Error) => callback(fail(notWritten(job.id, err)), null),
+          );
       } catch (err) {
         callback(fail(err), null);
       }
@@ -136,7 +138,7 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
     },
 
     submitWatch(call: grpc.ServerWritableStream<W.SubmitRequest, W.JobEvent>) {
-      let job;
+      let job: ReturnType<Cluster['submit']>;
       try {
         requireBundle(call.request);
         job = cluster.submit(call.request);
@@ -145,10 +147,12 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
         return;
       }
       const id = job.id;
-      job.stored.then(() => cluster.synced()).then(
-        () => watchInto(cluster, call, id),
-        (err: Error) => failStream(call, notWritten(id, err)),
-      );
+      job.stored
+        .then(() => cluster.synced())
+        .then(
+          () => watchInto(cluster, call, id),
+          (err: Error) => failStream(call, notWritten(id, err)),
+        );
     },
 
     getResult(call: grpc.ServerWritableStream<W.GetResultRequest, W.ResultChunk>) {
@@ -213,13 +217,17 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
         refuse(grpc.status.INVALID_ARGUMENT, (err as Error).message);
       };
       // An upload that stalls holds resources: drop it.
-      let idle = setTimeout(() => refuse(grpc.status.DEADLINE_EXCEEDED, `upload sent nothing for ${limits.uploadIdleMs / 1000}s; dropped`), limits.uploadIdleMs);
+      const idle = setTimeout(
+        () => refuse(grpc.status.DEADLINE_EXCEEDED, `upload sent nothing for ${limits.uploadIdleMs / 1000}s; dropped`),
+        limits.uploadIdleMs,
+      );
       call.on('data', (chunk: W.BlobChunk) => {
         if (done) return;
         idle.refresh();
         if (chunk.hash && !hash) hash = chunk.hash;
         size += chunk.data.length;
-        if (size > limits.maxBlobBytes) return refuse(grpc.status.RESOURCE_EXHAUSTED, `upload is larger than this coordinator's limit of ${limits.maxBlobBytes} bytes`);
+        if (size > limits.maxBlobBytes)
+          return refuse(grpc.status.RESOURCE_EXHAUSTED, `upload is larger than this coordinator's limit of ${limits.maxBlobBytes} bytes`);
         try {
           receiver ??= blobs.receive(hash, user, refuseError);
           // The disk is slower than the network: hold the sender back rather than buffer.
@@ -235,15 +243,12 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
       call.on('end', () => {
         if (done) return;
         receiver ??= blobs.receive(hash, user, refuseError);
-        receiver.finish().then(
-          () => {
-            if (done) return;
-            done = true;
-            clearTimeout(idle);
-            callback(null, { hash, size });
-          },
-          refuseError,
-        );
+        receiver.finish().then(() => {
+          if (done) return;
+          done = true;
+          clearTimeout(idle);
+          callback(null, { hash, size });
+        }, refuseError);
       });
     },
 
@@ -251,7 +256,11 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
       const bytes = blobs.get(call.request.hash);
       if (!bytes) return failStream(call, new UserError(`no blob ${call.request.hash}`, true));
       for (let at = 0; at < bytes.length || at === 0; at += RESULT_CHUNK_BYTES) {
-        call.write({ hash: at === 0 ? call.request.hash : '', data: bytes.subarray(at, at + RESULT_CHUNK_BYTES), last: at + RESULT_CHUNK_BYTES >= bytes.length });
+        call.write({
+          hash: at === 0 ? call.request.hash : '',
+          data: bytes.subarray(at, at + RESULT_CHUNK_BYTES),
+          last: at + RESULT_CHUNK_BYTES >= bytes.length,
+        });
         if (bytes.length === 0) break;
       }
       call.end();

@@ -40,14 +40,20 @@ export class UserError extends Error {
 /** The job's per-task limit: what it asked for (refused over the maximum), else the default (capped by the maximum). */
 export function timeLimit(requested: number, { defaultMs, maxMs }: TimeLimits): number {
   if (maxMs && requested > maxMs) {
-    throw new UserError(`--time-limit ${formatDuration(requested)} is over this coordinator's maximum of ${formatDuration(maxMs)} (its --max-time-limit): ask for ${formatDuration(maxMs)} or less, or split the work into shorter tasks`);
+    throw new UserError(
+      `--time-limit ${formatDuration(requested)} is over this coordinator's maximum of ${formatDuration(maxMs)} (its --max-time-limit): ask for ${formatDuration(maxMs)} or less, or split the work into shorter tasks`,
+    );
   }
   if (requested > 0) return requested;
   return maxMs ? Math.min(defaultMs, maxMs) : defaultMs;
 }
 
 /** Refuses what could never run, saying why. `known`: the nodes that ever proved the key (none known: anything may yet come). */
-export function checkRequest(r: SubmitRequest, jobExists: (id: string) => boolean, known: readonly { id: string; cores: number; memoryMb: number; labels: readonly string[] }[]): void {
+export function checkRequest(
+  r: SubmitRequest,
+  jobExists: (id: string) => boolean,
+  known: readonly { id: string; cores: number; memoryMb: number; labels: readonly string[] }[],
+): void {
   if (r.dependency) {
     const m = /^afterok:(\d+)$/.exec(r.dependency);
     if (!m) throw new UserError(`--dependency "${r.dependency}" is not afterok:JOBID`);
@@ -56,10 +62,19 @@ export function checkRequest(r: SubmitRequest, jobExists: (id: string) => boolea
   const shape = { coresPerTask: Math.max(1, r.coresPerTask || 1), memoryMb: r.memoryMb, constraint: r.constraint || undefined };
   if (known.length && !known.some((n) => couldEverRun(n, shape))) {
     const biggest = known.reduce((a, b) => (b.cores > a.cores ? b : a));
-    const wants = [`${shape.coresPerTask} cores`, r.memoryMb ? `${r.memoryMb} MiB` : '', shape.constraint ? `label "${shape.constraint}"` : ''].filter(Boolean).join(', ');
+    const wants = [`${shape.coresPerTask} cores`, r.memoryMb ? `${r.memoryMb} MiB` : '', shape.constraint ? `label "${shape.constraint}"` : '']
+      .filter(Boolean)
+      .join(', ');
     throw new UserError(
       `no node could ever run this job's tasks (each wants ${wants}); the largest node, ${biggest.id}, has ${biggest.cores} cores and ${biggest.memoryMb} MiB` +
-        (shape.constraint ? `; nodes with that label: ${known.filter((n) => n.labels.includes(shape.constraint!)).map((n) => n.id).join(', ') || 'none'}` : ''),
+        (shape.constraint
+          ? `; nodes with that label: ${
+              known
+                .filter((n) => n.labels.includes(shape.constraint!))
+                .map((n) => n.id)
+                .join(', ') || 'none'
+            }`
+          : ''),
     );
   }
 }
@@ -85,7 +100,8 @@ export function admit(request: SubmitRequest, c: AdmitContext): { request: Submi
   const bundle = c.blobs.get(request.bundleHash) ?? c.store.bundle(request.bundleHash);
   if (!bundle) throw new UserError(`job bundle ${request.bundleHash.slice(0, 12)} was not uploaded; upload it with PutBlob first`);
   const packed = request.inputsHash ? c.blobs.take(request.inputsHash) : [request.inputs ?? Buffer.alloc(0)];
-  if (!packed) throw new UserError(`job inputs ${request.inputsHash.slice(0, 20)} were not uploaded; upload them with PutBlob (under an upload:<random> name) first`);
+  if (!packed)
+    throw new UserError(`job inputs ${request.inputsHash.slice(0, 20)} were not uploaded; upload them with PutBlob (under an upload:<random> name) first`);
   let inputs: JobInputs;
   try {
     inputs = JobInputs.unpack(packed);

@@ -62,7 +62,15 @@ export class TaskTable {
   /** The whole table as a handful of byte columns: one row in the database per job, however many tasks. */
   columns(): TaskColumns {
     const b = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-    return { nodes: JSON.stringify(this.#nodes), state: b(this.#state), attempt: b(this.#attempt), node: b(this.#node), startedAt: b(this.#startedAt), runMs: b(this.#runMs), heapMb: b(this.#heapMb) };
+    return {
+      nodes: JSON.stringify(this.#nodes),
+      state: b(this.#state),
+      attempt: b(this.#attempt),
+      node: b(this.#node),
+      startedAt: b(this.#startedAt),
+      runMs: b(this.#runMs),
+      heapMb: b(this.#heapMb),
+    };
   }
 
   started(index: number, node: string, attempt: number, at: number): void {

@@ -12,7 +12,7 @@ describe('JobInputs', () => {
     for (const cut of [[packed], [packed.subarray(0, 7), packed.subarray(7, 5001), packed.subarray(5001)]]) {
       const inputs = JobInputs.unpack(cut);
       expect(inputs.count).toBe(300);
-      frames.forEach((f, i) => expect(inputs.get(i)).toEqual(f));
+      for (const [i, f] of frames.entries()) expect(inputs.get(i)).toEqual(f);
     }
   });
 
@@ -20,7 +20,7 @@ describe('JobInputs', () => {
     const packer = new FramePacker(4096);
     for (const f of frames) packer.add(f);
     const inputs = JobInputs.unpack(packer.finish());
-    frames.forEach((f, i) => expect(inputs.get(i)).toEqual(f));
+    for (const [i, f] of frames.entries()) expect(inputs.get(i)).toEqual(f);
   });
 
   it('refuses bytes that are not whole frames, saying where', () => {
@@ -30,7 +30,7 @@ describe('JobInputs', () => {
 
   it('keeps inputs read back one by one (after a restart) in one buffer', () => {
     const inputs = JobInputs.fromFrames(frames);
-    frames.forEach((f, i) => expect(inputs.get(i)).toEqual(f));
+    for (const [i, f] of frames.entries()) expect(inputs.get(i)).toEqual(f);
   });
 });
 

@@ -11,8 +11,22 @@ import type { Start } from '../src/jobs/next.js';
 import { combineTask, fromWire, mapTask, REDUCE_TASK, toWire } from '../src/jobs/task-id.js';
 
 const request = (extra: Partial<SubmitRequest> = {}): SubmitRequest => ({
-  name: 'test', bundleHash: 'b', inputsHash: '', taskCount: 0, hasReduce: false, args: {}, timeLimitMs: 1000, memoryMb: 0,
-  user: 'alice', source: '', coresPerTask: 1, retries: 0, priority: 0, constraint: '', dependency: '', ...extra,
+  name: 'test',
+  bundleHash: 'b',
+  inputsHash: '',
+  taskCount: 0,
+  hasReduce: false,
+  args: {},
+  timeLimitMs: 1000,
+  memoryMb: 0,
+  user: 'alice',
+  source: '',
+  coresPerTask: 1,
+  retries: 0,
+  priority: 0,
+  constraint: '',
+  dependency: '',
+  ...extra,
 });
 const job = (tasks: number, extra: Partial<SubmitRequest> = {}, id = '1') =>
   new JobRecord(id, request({ taskCount: tasks, ...extra }), JobInputs.fromFrames(Array.from({ length: tasks }, (_, i) => Buffer.from(`in${i}`))), 0);
@@ -36,7 +50,10 @@ describe('JobRecord transitions', () => {
     j.reason = 'Resources';
     const first = j.start('a', 4, 2, 100);
     expect(first).toMatchObject({ kind: 'send', began: true });
-    expect(sent(first).map((t) => [t.id, t.attempt])).toEqual([[mapTask(0), 1], [mapTask(1), 1]]);
+    expect(sent(first).map((t) => [t.id, t.attempt])).toEqual([
+      [mapTask(0), 1],
+      [mapTask(1), 1],
+    ]);
     expect(j).toMatchObject({ state: 'RUNNING', reason: '', startedAt: 100, cores: 4, attemptsTotal: 2 });
     const second = j.start('a', 4, 5, 200);
     expect(second).toMatchObject({ began: false });
@@ -77,15 +94,29 @@ describe('JobRecord transitions', () => {
   it('node lost: its tasks wait for a node again, told to the watchers; lost too often, the job ends NODE_FAIL', () => {
     const j = job(2);
     j.start('a', 1, 2, 0);
-    const next = j.nodeLost('a', [{ id: mapTask(0), attempt: 1 }, { id: mapTask(1), attempt: 1 }], 'no heartbeat');
+    const next = j.nodeLost(
+      'a',
+      [
+        { id: mapTask(0), attempt: 1 },
+        { id: mapTask(1), attempt: 1 },
+      ],
+      'no heartbeat',
+    );
     expect(next.kind).toBe('notify');
-    expect(next.kind === 'notify' && next.logs.map((l) => [l.task, l.node])).toEqual([[0, 'coordinator'], [1, 'coordinator']]);
+    expect(next.kind === 'notify' && next.logs.map((l) => [l.task, l.node])).toEqual([
+      [0, 'coordinator'],
+      [1, 'coordinator'],
+    ]);
     expect(j).toMatchObject({ retries: 2, runnable: 2 });
     expect(j.running.size).toBe(0);
     for (let attempt = 2; attempt <= MAX_ATTEMPTS_ON_NODE_LOSS; attempt++) {
       const tasks = sent(j.start('b', 1, 2, 0));
       expect(tasks.map((t) => t.attempt)).toEqual([attempt, attempt]);
-      const again = j.nodeLost('b', tasks.map((t) => ({ id: t.id, attempt: t.attempt })), 'gone');
+      const again = j.nodeLost(
+        'b',
+        tasks.map((t) => ({ id: t.id, attempt: t.attempt })),
+        'gone',
+      );
       if (attempt < MAX_ATTEMPTS_ON_NODE_LOSS) expect(again.kind).toBe('notify');
       else expect(again).toEqual({ kind: 'finish', state: 'NODE_FAIL' });
     }

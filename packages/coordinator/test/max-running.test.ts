@@ -5,7 +5,16 @@ import type { JobSnapshot, NodeSnapshot } from '../src/scheduler/index.js';
 
 const node = (id: string, cores: number): NodeSnapshot => ({ id, cores, freeSlots: 2 * cores, freeMemoryMb: 4096, memoryMb: 4096, health: 'up', labels: [] });
 const job = (id: string, runnable: number, extra: Partial<JobSnapshot> = {}): JobSnapshot => ({
-  id, user: 'alice', runnable, running: 0, priority: 0, seq: Number(id), batchSize: 1, coresPerTask: 1, memoryMb: 0, ...extra,
+  id,
+  user: 'alice',
+  runnable,
+  running: 0,
+  priority: 0,
+  seq: Number(id),
+  batchSize: 1,
+  coresPerTask: 1,
+  memoryMb: 0,
+  ...extra,
 });
 const tasksOf = (plan: ReturnType<typeof schedule>, jobId: string) => plan.filter((a) => a.jobId === jobId).reduce((n, a) => n + a.tasks, 0);
 

@@ -8,7 +8,16 @@ describe('daemon options', () => {
     const a = agentOptions({});
     expect(a).toMatchObject({ host: '127.0.0.1', port: 0, labels: [], heartbeatMs: 1000, mdns: false, maxMessageBytes: 64 * 1024 * 1024 });
     const c = coordinatorOptions({});
-    expect(c).toMatchObject({ host: '127.0.0.1', port: 0, agents: [], durable: true, keepMs: 7 * 86_400_000, defaultTimeLimitMs: 3_600_000, maxTimeLimitMs: 0, uploadIdleMs: 30_000 });
+    expect(c).toMatchObject({
+      host: '127.0.0.1',
+      port: 0,
+      agents: [],
+      durable: true,
+      keepMs: 7 * 86_400_000,
+      defaultTimeLimitMs: 3_600_000,
+      maxTimeLimitMs: 0,
+      uploadIdleMs: 30_000,
+    });
   });
 
   it('refuse a bad value naming the option, never a command-line flag', () => {

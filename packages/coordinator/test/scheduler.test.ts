@@ -53,7 +53,10 @@ describe('schedule', () => {
   });
 
   it('within a user: priority first, then submit order', () => {
-    const plan = schedule({ nodes: [node('a', 2)], jobs: [job('1', 5, { running: 1 }), job('2', 5, { priority: 10, running: 1 }), job('3', 5, { running: 1 })] });
+    const plan = schedule({
+      nodes: [node('a', 2)],
+      jobs: [job('1', 5, { running: 1 }), job('2', 5, { priority: 10, running: 1 }), job('3', 5, { running: 1 })],
+    });
     expect(plan.map((a) => a.jobId)).toEqual(['2', '2', '2', '2']);
     const fifo = schedule({ nodes: [node('a', 2)], jobs: [job('2', 5, { running: 1 }), job('1', 5, { running: 1 })] });
     expect(fifo.map((a) => a.jobId)).toEqual(['1', '1', '1', '1']);
@@ -68,13 +71,19 @@ describe('schedule', () => {
     const plan = schedule({
       nodes: [node('a', 4)],
       jobs: [job('1', 100, { user: 'alice', running: 1 }), job('2', 100, { user: 'bob', running: 1 })],
-      usage: new Map([['alice', 1], ['bob', 1]]),
+      usage: new Map([
+        ['alice', 1],
+        ['bob', 1],
+      ]),
     });
     expect(count(plan, 'jobId')).toEqual({ 1: 4, 2: 4 });
     const catchUp = schedule({
       nodes: [node('a', 2)],
       jobs: [job('1', 100, { user: 'alice', running: 6 }), job('2', 100, { user: 'bob', running: 1 })],
-      usage: new Map([['alice', 6], ['bob', 1]]),
+      usage: new Map([
+        ['alice', 6],
+        ['bob', 1],
+      ]),
     });
     expect(count(catchUp, 'jobId')).toEqual({ 2: 4 });
   });

@@ -23,7 +23,10 @@ describe('a submit cut short by a stop', () => {
 
     store = new StateStore(openDatabase(dir), true);
     expect(store.activeJobs().map((j) => [j.job.id, j.tasks.length])).toEqual([[whole, 1000]]);
-    expect(store.job(cut)).toMatchObject({ state: 'FAILED', error: 'the coordinator stopped while this job was being submitted, before its id was given out; submit it again' });
+    expect(store.job(cut)).toMatchObject({
+      state: 'FAILED',
+      error: 'the coordinator stopped while this job was being submitted, before its id was given out; submit it again',
+    });
     store.close();
   });
 });

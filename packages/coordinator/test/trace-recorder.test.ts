@@ -2,7 +2,19 @@ import { describe, expect, it } from 'vitest';
 import type { TaskResult } from '@picompute/sdk/wire';
 import { TraceRecorder } from '../src/dashboard/trace.js';
 
-const result = (jobId: string, index: number, thread: number, startedAtMs: number): TaskResult => ({ jobId, index, attempt: 1, ok: true, output: Buffer.alloc(0), error: null, logs: [], durationMs: 10, heapMb: 1, thread, startedAtMs });
+const result = (jobId: string, index: number, thread: number, startedAtMs: number): TaskResult => ({
+  jobId,
+  index,
+  attempt: 1,
+  ok: true,
+  output: Buffer.alloc(0),
+  error: null,
+  logs: [],
+  durationMs: 10,
+  heapMb: 1,
+  thread,
+  startedAtMs,
+});
 type Trace = { traceEvents: { ph: string; name: string; pid: number; tid: number; ts?: number; dur?: number }[]; otherData: { truncated: boolean } };
 
 describe('TraceRecorder', () => {
@@ -12,8 +24,16 @@ describe('TraceRecorder', () => {
     t.record('1', 'pi-b', result('1', 1, 3, 1005));
     const trace = t.chromeTrace('1', 'job') as Trace;
     const tasks = trace.traceEvents.filter((e) => e.ph === 'X');
-    expect(tasks.map((e) => [e.name, e.pid, e.tid, e.ts, e.dur])).toEqual([['task 0', 1, 3, 0, 10_000], ['task 1', 2, 3, 5000, 10_000]]);
-    expect(trace.traceEvents.filter((e) => e.ph === 'M').map((e) => e.name).sort()).toEqual(['process_name', 'process_name', 'thread_name', 'thread_name']);
+    expect(tasks.map((e) => [e.name, e.pid, e.tid, e.ts, e.dur])).toEqual([
+      ['task 0', 1, 3, 0, 10_000],
+      ['task 1', 2, 3, 5000, 10_000],
+    ]);
+    expect(
+      trace.traceEvents
+        .filter((e) => e.ph === 'M')
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual(['process_name', 'process_name', 'thread_name', 'thread_name']);
   });
 
   it('stays under its cap: the oldest job goes first; a job alone over the cap keeps its latest half and says so', () => {

@@ -33,8 +33,7 @@ export interface JobBundle {
 
 const SDK_ENTRY = fileURLToPath(import.meta.resolve('@picompute/sdk'));
 const REQUIRE_SHIM =
-  "import { createRequire as __picomputeCreateRequire } from 'node:module';\n" +
-  'const require = __picomputeCreateRequire(import.meta.url);';
+  "import { createRequire as __picomputeCreateRequire } from 'node:module';\n" + 'const require = __picomputeCreateRequire(import.meta.url);';
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');

@@ -62,7 +62,7 @@ export function unpackFrames(packed: Buffer | readonly Buffer[]): Buffer[] {
     if (at + n <= here.length) {
       const view = here.subarray(at, at + n);
       at += n;
-      if (at === here.length) (part++, (at = 0));
+      if (at === here.length) part++, (at = 0);
       offset += n;
       return view;
     }
@@ -74,7 +74,7 @@ export function unpackFrames(packed: Buffer | readonly Buffer[]): Buffer[] {
       pieces.push(piece);
       left -= piece.length;
       at += piece.length;
-      if (at === p.length) (part++, (at = 0));
+      if (at === p.length) part++, (at = 0);
     }
     if (left > 0) return undefined;
     offset += n;
@@ -135,7 +135,8 @@ export class FramePacker {
     if (frame.length > this.chunkBytes / 4) {
       this.#seal();
       this.#chunks.push(header(frame.length));
-      for (let at = 0; at < frame.length; at += this.chunkBytes) this.#chunks.push(Buffer.from(frame.buffer, frame.byteOffset + at, Math.min(this.chunkBytes, frame.length - at)));
+      for (let at = 0; at < frame.length; at += this.chunkBytes)
+        this.#chunks.push(Buffer.from(frame.buffer, frame.byteOffset + at, Math.min(this.chunkBytes, frame.length - at)));
       return;
     }
     if (this.#used + HEADER + frame.length > this.chunkBytes) this.#seal();

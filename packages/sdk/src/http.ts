@@ -58,7 +58,11 @@ export async function listenHttp(host: string, port: number, what: string, handl
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(new Error(err.code === 'EADDRINUSE' ? `${what}: ${host}:${port} is in use; choose another port` : `${what}: cannot listen on ${host}:${port}: ${err.message}`));
+      reject(
+        new Error(
+          err.code === 'EADDRINUSE' ? `${what}: ${host}:${port} is in use; choose another port` : `${what}: cannot listen on ${host}:${port}: ${err.message}`,
+        ),
+      );
     });
     server.listen(port, host, () => resolve());
   });

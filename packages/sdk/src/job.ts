@@ -25,6 +25,7 @@ export interface TaskContext {
    * `shared`): sent once to each node, not copied into every input.
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: the job's own `shared(args)` value, whatever the user made it; typed by the job, not here
   readonly shared: any;
 }
 
@@ -70,15 +71,14 @@ export interface FoldJob<I, O, A, R = A> extends JobBase<I, O> {
   finalize?: (acc: A, args: JobArgs) => MaybePromise<R>;
 }
 
-export type JobDefinition<I = unknown, O = unknown, A = unknown, R = unknown> =
-  | CollectJob<I, O>
-  | FoldJob<I, O, A, R>;
+export type JobDefinition<I = unknown, O = unknown, A = unknown, R = unknown> = CollectJob<I, O> | FoldJob<I, O, A, R>;
 
 /** Marks objects made by `defineJob`; a registry symbol, so it survives bundling a second copy of the SDK. */
 export const JOB_BRAND: unique symbol = Symbol.for('picompute.job') as never;
 
 /** Any job, whatever its value types (the worker and client see values only as codec bytes). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: any job at all, whatever its input, output and accumulator types
 export type AnyJobDefinition = JobDefinition<any, any, any, any>;
 
 export type Job<D extends AnyJobDefinition = AnyJobDefinition> = D & { readonly [JOB_BRAND]: true };

@@ -9,6 +9,7 @@ import { bundleJob, clientBundleDir, importBundle, JobFileError, UnsafeDirError 
 import { encode } from './codec.js';
 import { InputCaps } from './input-caps.js';
 import { isFoldJob } from './job.js';
+import type { Job } from './job.js';
 import type { JobArgs } from './job.js';
 import { parseTimeLimit } from './time-limit.js';
 import { parseSize } from './units.js';
@@ -73,7 +74,7 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
   const timeLimitMs = typeof options.timeLimit === 'string' ? parseTimeLimit(options.timeLimit, 'timeLimit') : (options.timeLimit ?? 0);
   const memoryMb = typeof options.memPerTask === 'string' ? parseSize(options.memPerTask, 'memPerTask') : (options.memPerTask ?? 0);
   const bundle = await bundleJob(file);
-  let job;
+  let job: Job;
   mapUserStacks();
   try {
     job = await importBundle(bundle.code, bundle.hash, clientBundleDir());
@@ -93,7 +94,9 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
         throw new JobFileError(`input ${frames.count} from inputs(args) cannot be sent to the agents: ${(err as Error).message}`);
       }
       if (frame.length > MAX_VALUE_BYTES) {
-        throw new JobFileError(`input ${frames.count} is ${mib(frame.length)} encoded; a task's input must stay under ${mib(MAX_VALUE_BYTES)}: split the work into more, smaller tasks`);
+        throw new JobFileError(
+          `input ${frames.count} is ${mib(frame.length)} encoded; a task's input must stay under ${mib(MAX_VALUE_BYTES)}: split the work into more, smaller tasks`,
+        );
       }
       caps.add(frame.length);
       frames.add(frame);
@@ -128,4 +131,3 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
     packedInputs: frames.finish(),
   };
 }
-

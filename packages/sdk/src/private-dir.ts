@@ -17,7 +17,8 @@ export async function privateDir(dir: string): Promise<string> {
     new UnsafeDirError(`refusing the cache folder ${dir}: ${why}, so someone else could replace the job code run from it. ${fix}`);
   if (!s.isDirectory()) throw refuse('it is not a folder (a symbolic link?)', `Remove it: rm ${dir}`);
   const uid = process.getuid?.();
-  if (uid !== undefined && s.uid !== uid) throw refuse(`it belongs to uid ${s.uid}, not to you (uid ${uid})`, 'Have it removed, or set XDG_CACHE_HOME to a folder of your own.');
+  if (uid !== undefined && s.uid !== uid)
+    throw refuse(`it belongs to uid ${s.uid}, not to you (uid ${uid})`, 'Have it removed, or set XDG_CACHE_HOME to a folder of your own.');
   if (s.mode & 0o022) throw refuse(`group or others may write to it (mode ${(s.mode & 0o777).toString(8)})`, `Fix: chmod 700 ${dir}`);
   return dir;
 }

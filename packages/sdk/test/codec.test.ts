@@ -5,10 +5,22 @@ import { frameChunks, packFrames, unpackFrames } from '../src/framing.js';
 describe('codec', () => {
   it('round-trips every value kind the job API promises', () => {
     const value = {
-      n: 1.5, neg: -0, s: 'π ✓', t: true, nil: null, arr: [1, [2, 'x']],
-      map: new Map<unknown, unknown>([['a', 1], [2, new Set([3])]]),
-      set: new Set(['x', 'y']), date: new Date(1_700_000_000_123), big: -(2n ** 80n),
-      f64: new Float64Array([0.1, NaN]), u8: new Uint8Array([1, 255]), i32: new Int32Array([-5]),
+      n: 1.5,
+      neg: -0,
+      s: 'π ✓',
+      t: true,
+      nil: null,
+      arr: [1, [2, 'x']],
+      map: new Map<unknown, unknown>([
+        ['a', 1],
+        [2, new Set([3])],
+      ]),
+      set: new Set(['x', 'y']),
+      date: new Date(1_700_000_000_123),
+      big: -(2n ** 80n),
+      f64: new Float64Array([0.1, NaN]),
+      u8: new Uint8Array([1, 255]),
+      i32: new Int32Array([-5]),
       buf: Buffer.from('hello'),
     };
     const back = decode<typeof value>(encode(value));

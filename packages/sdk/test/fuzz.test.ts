@@ -43,7 +43,11 @@ function mutate(sample: Buffer, r: () => number): Buffer {
     case 1: // truncate
       return b.subarray(0, Math.floor(r() * b.length));
     case 2: // splice random bytes in
-      return Buffer.concat([b.subarray(0, Math.floor(r() * b.length)), Buffer.from(Array.from({ length: 1 + Math.floor(r() * 8) }, () => Math.floor(r() * 256))), b.subarray(Math.floor(r() * b.length))]);
+      return Buffer.concat([
+        b.subarray(0, Math.floor(r() * b.length)),
+        Buffer.from(Array.from({ length: 1 + Math.floor(r() * 8) }, () => Math.floor(r() * 256))),
+        b.subarray(Math.floor(r() * b.length)),
+      ]);
     case 3: // set a byte to an extreme
       if (b.length) b[Math.floor(r() * b.length)] = [0x00, 0x7f, 0x80, 0xff][Math.floor(r() * 4)]!;
       return b;
@@ -79,12 +83,26 @@ function seeds(name: string, values: unknown[] | undefined, serialize: (v: unkno
 }
 
 describe('fuzz', () => {
-  const values: unknown[] = [0, -0, 'short', 'x'.repeat(300), [1, 'a', null], { a: new Map([[1, new Set([2n])]]), d: new Date(0), f: new Float64Array([1.5]), b: Buffer.from('hi') }];
-  fuzz('codec.decode', values.map((v) => encode(v)), (b) => decode(b));
+  const values: unknown[] = [
+    0,
+    -0,
+    'short',
+    'x'.repeat(300),
+    [1, 'a', null],
+    { a: new Map([[1, new Set([2n])]]), d: new Date(0), f: new Float64Array([1.5]), b: Buffer.from('hi') },
+  ];
+  fuzz(
+    'codec.decode',
+    values.map((v) => encode(v)),
+    (b) => decode(b),
+  );
   fuzz('unpackFrames', [packFrames(values.map((v) => encode(v)))], (b) => unpackFrames(b));
 
   const services = wireServices();
-  for (const [serviceName, service] of [['CoordinatorService', services.CoordinatorService], ['AgentService', services.AgentService]] as const) {
+  for (const [serviceName, service] of [
+    ['CoordinatorService', services.CoordinatorService],
+    ['AgentService', services.AgentService],
+  ] as const) {
     for (const [method, def] of Object.entries(service.service)) {
       const request = `${serviceName}.${method} request`;
       const response = `${serviceName}.${method} response`;

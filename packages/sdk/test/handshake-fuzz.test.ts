@@ -11,7 +11,16 @@ import type { AddressInfo } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bindServer, channelCredentials, clientChannelOptions, clusterTls, generateKey, handshakeCause, notMemberMessage, serverInterceptors } from '../src/auth/index.js';
+import {
+  bindServer,
+  channelCredentials,
+  clientChannelOptions,
+  clusterTls,
+  generateKey,
+  handshakeCause,
+  notMemberMessage,
+  serverInterceptors,
+} from '../src/auth/index.js';
 import { wireServices } from '../src/wire/index.js';
 
 const CONNECTIONS = 200;
@@ -94,7 +103,13 @@ describe('the key-derived TLS handshake under hostile bytes', () => {
     expect(refusals.length).toBeGreaterThan(0);
     const client = new grpc.Client(`127.0.0.1:${port}`, channelCredentials({ key }), clientChannelOptions({ key }));
     const ok = await new Promise<boolean>((resolve) =>
-      client.makeUnaryRequest('/picompute.v1.CoordinatorService/ListNodes', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), (err) => resolve(!err)),
+      client.makeUnaryRequest(
+        '/picompute.v1.CoordinatorService/ListNodes',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.alloc(0),
+        (err) => resolve(!err),
+      ),
     );
     client.close();
     expect(ok).toBe(true);

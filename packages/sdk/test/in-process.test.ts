@@ -26,8 +26,8 @@ describe('in-process Work stream', () => {
     // Fields the sender left out read as the wire's defaults.
     expect(assign?.job.timeLimitMs).toBe(0);
     expect(assign?.job.bundleHash).toBe('');
-    expect(assign?.tasks[0]!.attempt).toBe(0);
-    expect(assign?.tasks[0]!.input).toBe(input);
+    expect(assign!.tasks[0]!.attempt).toBe(0);
+    expect(assign!.tasks[0]!.input).toBe(input);
   });
 
   it('an end from the agent reaches the coordinator after the data written before it', async () => {

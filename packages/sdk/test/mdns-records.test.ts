@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { agentTxt, dialAddress } from '../src/mdns/records.js';
 
-const info = { id: 'raspberrypi-a1b2c3', hostname: 'raspberrypi', cores: 4, memoryMb: 3794, arch: 'arm64', nodeVersion: 'v20.20.2', version: '0.1.0', labels: ['pi4', 'fast'] };
+const info = {
+  id: 'raspberrypi-a1b2c3',
+  hostname: 'raspberrypi',
+  cores: 4,
+  memoryMb: 3794,
+  arch: 'arm64',
+  nodeVersion: 'v20.20.2',
+  version: '0.1.0',
+  labels: ['pi4', 'fast'],
+};
 
 describe('mDNS records', () => {
   it('carries id, cores, memory, arch, versions and labels in TXT', () => {
@@ -11,7 +20,9 @@ describe('mDNS records', () => {
 
   it('refuses a TXT string over 255 bytes instead of corrupting the packet', () => {
     const labels = Array.from({ length: 40 }, (_, i) => `label-number-${i}`);
-    expect(() => agentTxt({ ...info, labels })).toThrow(/mDNS record "labels" would be \d+ bytes, over the 255-byte limit of a TXT string; use fewer or shorter --label values/);
+    expect(() => agentTxt({ ...info, labels })).toThrow(
+      /mDNS record "labels" would be \d+ bytes, over the 255-byte limit of a TXT string; use fewer or shorter --label values/,
+    );
   });
 
   it('dials the advertised address first, then where the answer came from, then a routable IPv4', () => {

@@ -69,7 +69,16 @@ async function bench(flags: BenchFlags): Promise<number> {
         const n = perNode.get(line.node) ?? { batches: 0, ms: 0 };
         perNode.set(line.node, { batches: n.batches + m.batches, ms: n.ms + m.ms });
       }
-      ep.push({ class: c, ms, mops: 2 ** (want.m + 1) / (ms * 1000), pairs: r.q.reduce((a, b) => a + b, 0), sx: r.sx, sy: r.sy, verified, coreSecondsPerSecond: r.ms / ms });
+      ep.push({
+        class: c,
+        ms,
+        mops: 2 ** (want.m + 1) / (ms * 1000),
+        pairs: r.q.reduce((a, b) => a + b, 0),
+        sx: r.sx,
+        sy: r.sy,
+        verified,
+        coreSecondsPerSecond: r.ms / ms,
+      });
     }
     const rates = [...perNode].map(([node, v]) => ({ node, batchesPerCoreSecond: (v.batches / v.ms) * 1000 }));
     // Read again now: the list from the start has no round trip yet for an agent that joined moments before (rttMs 0).
@@ -87,9 +96,28 @@ async function bench(flags: BenchFlags): Promise<number> {
     };
     if (flags.json) console.log(JSON.stringify(report));
     else {
-      console.log(`cluster: ${report.nodes} nodes, ${cores} cores · round trip ${report.rttMs.toFixed(2)} ms · ${report.tasksPerSecond.toFixed(0)} tiny tasks/s · ${report.bandwidthMBs.toFixed(1)} MB/s payloads\n`);
-      console.log(table(['EP CLASS', 'TIME', 'MOP/S', 'PAIRS', 'CORE-S/S', 'VERIFIED'], ep.map((e) => [e.class, `${(e.ms / 1000).toFixed(2)}s`, e.mops.toFixed(1), e.pairs, e.coreSecondsPerSecond.toFixed(2), e.verified ? 'yes' : `NO (sx=${e.sx}, sy=${e.sy})`])));
-      console.log(`\n${table(['NODE', 'EP BATCHES/CORE-S', 'RELATIVE SPEED', 'RTT FROM COORDINATOR'], report.perNode.map((r) => [r.node, r.batchesPerCoreSecond.toFixed(2), r.relativeSpeed.toFixed(2), `${r.rttMs.toFixed(2)}ms`]))}`);
+      console.log(
+        `cluster: ${report.nodes} nodes, ${cores} cores · round trip ${report.rttMs.toFixed(2)} ms · ${report.tasksPerSecond.toFixed(0)} tiny tasks/s · ${report.bandwidthMBs.toFixed(1)} MB/s payloads\n`,
+      );
+      console.log(
+        table(
+          ['EP CLASS', 'TIME', 'MOP/S', 'PAIRS', 'CORE-S/S', 'VERIFIED'],
+          ep.map((e) => [
+            e.class,
+            `${(e.ms / 1000).toFixed(2)}s`,
+            e.mops.toFixed(1),
+            e.pairs,
+            e.coreSecondsPerSecond.toFixed(2),
+            e.verified ? 'yes' : `NO (sx=${e.sx}, sy=${e.sy})`,
+          ]),
+        ),
+      );
+      console.log(
+        `\n${table(
+          ['NODE', 'EP BATCHES/CORE-S', 'RELATIVE SPEED', 'RTT FROM COORDINATOR'],
+          report.perNode.map((r) => [r.node, r.batchesPerCoreSecond.toFixed(2), r.relativeSpeed.toFixed(2), `${r.rttMs.toFixed(2)}ms`]),
+        )}`,
+      );
     }
     return ok ? EXIT_OK : EXIT_JOB_FAILED;
   } finally {

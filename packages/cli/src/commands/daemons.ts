@@ -34,7 +34,12 @@ async function maxMessageBytes(text: string | undefined): Promise<number | undef
 }
 
 /** Starts a daemon, says where it listens, and runs until SIGTERM or SIGINT, then closes it. */
-async function serve<D extends { close(): Promise<void> }>(who: string, flags: LogFlags, start: (log: (line: string) => void) => Promise<D>, describe: (daemon: D) => string): Promise<void> {
+async function serve<D extends { close(): Promise<void> }>(
+  who: string,
+  flags: LogFlags,
+  start: (log: (line: string) => void) => Promise<D>,
+  describe: (daemon: D) => string,
+): Promise<void> {
   const say = daemonLogger(who, flags);
   // Listening for signals before saying where it listens: a SIGTERM sent the moment the line is read must stop it cleanly, not kill it.
   const stopped = untilSignal();
@@ -68,7 +73,13 @@ const metricsPort = (flags: { metricsPort?: string }) => (flags.metricsPort === 
 const metricsNote = (d: { metricsUrl?: string }) => (d.metricsUrl ? ` (metrics at ${d.metricsUrl})` : '');
 
 export function registerDaemons(program: Command): void {
-  daemonCommand(program, 'agent', 'run tasks for a coordinator on this node, one worker thread per core', DEFAULT_AGENT_PORT, 'do not publish this agent over mDNS')
+  daemonCommand(
+    program,
+    'agent',
+    'run tasks for a coordinator on this node, one worker thread per core',
+    DEFAULT_AGENT_PORT,
+    'do not publish this agent over mDNS',
+  )
     .option('--cores <n>', 'worker threads to run (default: every core)')
     .option('--label <label>', 'label this node for --constraint; repeatable', collect, [])
     .option('--coordinator <host:port>', 'register with this coordinator (when it cannot find or name this agent)')
@@ -76,70 +87,132 @@ export function registerDaemons(program: Command): void {
     .option('--task-memory <size>', 'default per-task heap limit, e.g. 512M')
     .option('--cache-dir <dir>', 'where job bundles are cached (default ~/.cache/picompute/agent)', pathOption)
     .option('--thermal-path <file>', 'CPU temperature file in millidegrees (default /sys/class/thermal/thermal_zone0/temp)', pathOption)
-    .option('--throttle-path <file>', "the Pi firmware's throttle state (default /sys/devices/platform/soc/soc:firmware/get_throttled, else `vcgencmd get_throttled`)", pathOption)
+    .option(
+      '--throttle-path <file>',
+      "the Pi firmware's throttle state (default /sys/devices/platform/soc/soc:firmware/get_throttled, else `vcgencmd get_throttled`)",
+      pathOption,
+    )
     .action(
-      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; cores?: string; label: string[]; coordinator?: string; advertiseAddress?: string; taskMemory?: string; cacheDir?: string; maxMessage?: string; thermalPath?: string; throttlePath?: string; metricsPort?: string; metricsHost: string } & LogFlags) => {
-        const { hideKeyFromJobs, startAgent } = await import('@picompute/agent');
-        const { parseSize } = await import('@picompute/sdk/units');
-        await serve('agent', flags, async (say) => {
-          const security = await securityFrom(flags);
-          // Job code runs in this process: once read, the key leaves its environment.
-          hideKeyFromJobs(say);
-          return startAgent({
-            host: flags.host,
-            security,
-            port: parsePort(flags.port),
-            cores: flags.cores === undefined ? undefined : parseCount(flags.cores, '--cores'),
-            labels: flags.label,
-            coordinator: flags.coordinator,
-            advertiseAddress: flags.advertiseAddress,
-            taskMemoryMb: flags.taskMemory === undefined ? undefined : parseSize(flags.taskMemory, '--task-memory'),
-            cacheDir: flags.cacheDir,
-            maxMessageBytes: await maxMessageBytes(flags.maxMessage),
-            mdns: flags.mdns && mdnsEnabled(),
-            thermalPath: flags.thermalPath,
-            throttlePath: flags.throttlePath,
-            metricsPort: metricsPort(flags),
-            metricsHost: flags.metricsHost,
-            log: say,
-          });
-        }, (agent: Agent) => `agent ${agent.info.id} listening on ${agent.address} with ${agent.info.cores} cores${metricsNote(agent)}`);
-      }),
+      action(
+        async (
+          flags: SecurityFlags & {
+            mdns: boolean;
+            host: string;
+            port: string;
+            cores?: string;
+            label: string[];
+            coordinator?: string;
+            advertiseAddress?: string;
+            taskMemory?: string;
+            cacheDir?: string;
+            maxMessage?: string;
+            thermalPath?: string;
+            throttlePath?: string;
+            metricsPort?: string;
+            metricsHost: string;
+          } & LogFlags,
+        ) => {
+          const { hideKeyFromJobs, startAgent } = await import('@picompute/agent');
+          const { parseSize } = await import('@picompute/sdk/units');
+          await serve(
+            'agent',
+            flags,
+            async (say) => {
+              const security = await securityFrom(flags);
+              // Job code runs in this process: once read, the key leaves its environment.
+              hideKeyFromJobs(say);
+              return startAgent({
+                host: flags.host,
+                security,
+                port: parsePort(flags.port),
+                cores: flags.cores === undefined ? undefined : parseCount(flags.cores, '--cores'),
+                labels: flags.label,
+                coordinator: flags.coordinator,
+                advertiseAddress: flags.advertiseAddress,
+                taskMemoryMb: flags.taskMemory === undefined ? undefined : parseSize(flags.taskMemory, '--task-memory'),
+                cacheDir: flags.cacheDir,
+                maxMessageBytes: await maxMessageBytes(flags.maxMessage),
+                mdns: flags.mdns && mdnsEnabled(),
+                thermalPath: flags.thermalPath,
+                throttlePath: flags.throttlePath,
+                metricsPort: metricsPort(flags),
+                metricsHost: flags.metricsHost,
+                log: say,
+              });
+            },
+            (agent: Agent) => `agent ${agent.info.id} listening on ${agent.address} with ${agent.info.cores} cores${metricsNote(agent)}`,
+          );
+        },
+      ),
     );
 
   daemonCommand(program, 'coordinator', 'schedule jobs onto agents', DEFAULT_COORDINATOR_PORT, 'do not look for agents or announce this coordinator over mDNS')
     .option('--agent <host:port>', 'dial this agent (where mDNS does not reach); repeatable', collect, [])
     .option('--state-dir <dir>', 'where jobs, results and logs are kept (default ~/.local/state/picompute)', pathOption)
     .option('--keep <duration>', 'how long finished jobs and their results are kept', '7d')
-    .option('--default-time-limit <duration>', "per-task time limit of a job submitted without --time-limit, so a task that never settles cannot hold its job forever (like Slurm's DefaultTime)", '1h')
+    .option(
+      '--default-time-limit <duration>',
+      "per-task time limit of a job submitted without --time-limit, so a task that never settles cannot hold its job forever (like Slurm's DefaultTime)",
+      '1h',
+    )
     .option('--max-time-limit <duration>', "the most --time-limit a job may ask for; a submit over it is refused (like Slurm's MaxTime; default: no cap)")
     .option('--upload-quota <size>', "disk one user's uploaded inputs may hold while they wait for their submit (default 2G)")
     .option('--dashboard-port <port>', `serve the web dashboard on this port (default ${DEFAULT_DASHBOARD_PORT}; see \`picompute dashboard\`)`)
     .option('--dashboard-host <address>', 'address for the dashboard; anything but loopback needs the login URL of `picompute dashboard`', '127.0.0.1')
     .option('--no-dashboard', 'do not serve the dashboard')
     .action(
-      action(async (flags: SecurityFlags & { mdns: boolean; host: string; port: string; agent: string[]; maxMessage?: string; stateDir?: string; keep: string; defaultTimeLimit: string; maxTimeLimit?: string; uploadQuota?: string; metricsPort?: string; metricsHost: string; dashboard: boolean; dashboardPort?: string; dashboardHost: string } & LogFlags) => {
-        const { parseDuration, parseSize } = await import('@picompute/sdk/units');
-        const { startCoordinator } = await import('@picompute/coordinator');
-        await serve('coordinator', flags, async (say) => startCoordinator({
-          host: flags.host,
-          port: parsePort(flags.port),
-          agents: flags.agent,
-          stateDir: flags.stateDir,
-          keepMs: parseDuration(flags.keep, '--keep'),
-          defaultTimeLimitMs: parseDuration(flags.defaultTimeLimit, '--default-time-limit'),
-          maxTimeLimitMs: flags.maxTimeLimit === undefined ? undefined : parseDuration(flags.maxTimeLimit, '--max-time-limit'),
-          uploadQuotaBytes: flags.uploadQuota === undefined ? undefined : parseSize(flags.uploadQuota, '--upload-quota') * 1024 * 1024,
-          security: await securityFrom(flags),
-          maxMessageBytes: await maxMessageBytes(flags.maxMessage),
-          mdns: flags.mdns && mdnsEnabled(),
-          metricsPort: metricsPort(flags),
-          metricsHost: flags.metricsHost,
-          dashboard: flags.dashboard
-            ? { host: flags.dashboardHost, port: flags.dashboardPort === undefined ? DEFAULT_DASHBOARD_PORT : parsePort(flags.dashboardPort), optional: flags.dashboardPort === undefined }
-            : undefined,
-          log: say,
-        }), (coordinator: Coordinator) => `coordinator listening on ${coordinator.address}${metricsNote(coordinator)}`);
-      }),
+      action(
+        async (
+          flags: SecurityFlags & {
+            mdns: boolean;
+            host: string;
+            port: string;
+            agent: string[];
+            maxMessage?: string;
+            stateDir?: string;
+            keep: string;
+            defaultTimeLimit: string;
+            maxTimeLimit?: string;
+            uploadQuota?: string;
+            metricsPort?: string;
+            metricsHost: string;
+            dashboard: boolean;
+            dashboardPort?: string;
+            dashboardHost: string;
+          } & LogFlags,
+        ) => {
+          const { parseDuration, parseSize } = await import('@picompute/sdk/units');
+          const { startCoordinator } = await import('@picompute/coordinator');
+          await serve(
+            'coordinator',
+            flags,
+            async (say) =>
+              startCoordinator({
+                host: flags.host,
+                port: parsePort(flags.port),
+                agents: flags.agent,
+                stateDir: flags.stateDir,
+                keepMs: parseDuration(flags.keep, '--keep'),
+                defaultTimeLimitMs: parseDuration(flags.defaultTimeLimit, '--default-time-limit'),
+                maxTimeLimitMs: flags.maxTimeLimit === undefined ? undefined : parseDuration(flags.maxTimeLimit, '--max-time-limit'),
+                uploadQuotaBytes: flags.uploadQuota === undefined ? undefined : parseSize(flags.uploadQuota, '--upload-quota') * 1024 * 1024,
+                security: await securityFrom(flags),
+                maxMessageBytes: await maxMessageBytes(flags.maxMessage),
+                mdns: flags.mdns && mdnsEnabled(),
+                metricsPort: metricsPort(flags),
+                metricsHost: flags.metricsHost,
+                dashboard: flags.dashboard
+                  ? {
+                      host: flags.dashboardHost,
+                      port: flags.dashboardPort === undefined ? DEFAULT_DASHBOARD_PORT : parsePort(flags.dashboardPort),
+                      optional: flags.dashboardPort === undefined,
+                    }
+                  : undefined,
+                log: say,
+              }),
+            (coordinator: Coordinator) => `coordinator listening on ${coordinator.address}${metricsNote(coordinator)}`,
+          );
+        },
+      ),
     );
 }

@@ -22,7 +22,10 @@ interface DashboardFlags extends SecurityFlags {
 function withDashboardFlags(cmd: Command): Command {
   return withSecurityFlags(
     cmd
-      .option('-c, --coordinator <host[:port]>', 'the coordinator whose dashboard to open (default: PICOMPUTE_COORDINATOR, else one found by mDNS, else 127.0.0.1)')
+      .option(
+        '-c, --coordinator <host[:port]>',
+        'the coordinator whose dashboard to open (default: PICOMPUTE_COORDINATOR, else one found by mDNS, else 127.0.0.1)',
+      )
       .option('--dashboard-port <port>', 'its --dashboard-port', String(DEFAULT_DASHBOARD_PORT))
       .option('--valid <duration>', 'how long the login token is good for (at most 24h)', '10m'),
   );
@@ -53,7 +56,9 @@ function hostOf(address: string): string {
 }
 
 export function registerDashboard(program: Command): void {
-  withDashboardFlags(program.command('dashboard').description('print a login URL for the coordinator’s web dashboard (a token signed with the cluster key, good for --valid)'))
+  withDashboardFlags(
+    program.command('dashboard').description('print a login URL for the coordinator’s web dashboard (a token signed with the cluster key, good for --valid)'),
+  )
     .option('--open', 'also open it in the browser (xdg-open)')
     .action(
       action(async (flags: DashboardFlags) => {
@@ -61,20 +66,32 @@ export function registerDashboard(program: Command): void {
         const url = token ? `${base}/login?token=${token}` : `${base}/`;
         console.log(url);
         if (!token) process.stderr.write('no cluster key found: this URL works only for a dashboard bound to loopback\n');
-        if (flags.open) spawn('xdg-open', [url], { stdio: 'ignore', detached: true }).on('error', (err) => process.stderr.write(`cannot open a browser (${err.message}); open the URL above yourself\n`)).unref();
+        if (flags.open)
+          spawn('xdg-open', [url], { stdio: 'ignore', detached: true })
+            .on('error', (err) => process.stderr.write(`cannot open a browser (${err.message}); open the URL above yourself\n`))
+            .unref();
       }),
     );
 
-  withDashboardFlags(program.command('trace <jobId>').description('write a finished job’s tasks as Chrome trace events (one track per agent thread): picompute trace 12 > job.json, then open it in Perfetto or chrome://tracing'))
-    .action(
-      action(async (jobId: string, flags: DashboardFlags) => {
-        const { base, token } = await target(flags);
-        const res = await fetch(`${base}/api/trace/${encodeURIComponent(jobId)}`, { headers: token ? { authorization: `Bearer ${token}` } : {} }).catch((err: Error) => {
-          throw new UsageError(`cannot reach the dashboard at ${base} (${(err.cause as Error)?.message ?? err.message}): traces come from the coordinator's dashboard; check --coordinator and --dashboard-port`);
-        });
-        const body = await res.text();
-        if (!res.ok) throw new UsageError(`the dashboard at ${base} answered ${res.status}: ${body.trim()}`);
-        process.stdout.write(body.endsWith('\n') ? body : `${body}\n`);
-      }),
-    );
+  withDashboardFlags(
+    program
+      .command('trace <jobId>')
+      .description(
+        'write a finished job’s tasks as Chrome trace events (one track per agent thread): picompute trace 12 > job.json, then open it in Perfetto or chrome://tracing',
+      ),
+  ).action(
+    action(async (jobId: string, flags: DashboardFlags) => {
+      const { base, token } = await target(flags);
+      const res = await fetch(`${base}/api/trace/${encodeURIComponent(jobId)}`, { headers: token ? { authorization: `Bearer ${token}` } : {} }).catch(
+        (err: Error) => {
+          throw new UsageError(
+            `cannot reach the dashboard at ${base} (${(err.cause as Error)?.message ?? err.message}): traces come from the coordinator's dashboard; check --coordinator and --dashboard-port`,
+          );
+        },
+      );
+      const body = await res.text();
+      if (!res.ok) throw new UsageError(`the dashboard at ${base} answered ${res.status}: ${body.trim()}`);
+      process.stdout.write(body.endsWith('\n') ? body : `${body}\n`);
+    }),
+  );
 }

@@ -6,7 +6,13 @@ import { action } from '../errors.js';
 import { table } from '../table.js';
 
 export function registerNodes(program: Command): void {
-  withConnectFlags(program.command('nodes').description('list the nodes: state, cores busy/total, memory, load, temperature, labels, round trip of the last ping, picompute version; a node stopped cleanly shows as `down (stopped)` (one that said goodbye over mDNS for 10 minutes)')).action(
+  withConnectFlags(
+    program
+      .command('nodes')
+      .description(
+        'list the nodes: state, cores busy/total, memory, load, temperature, labels, round trip of the last ping, picompute version; a node stopped cleanly shows as `down (stopped)` (one that said goodbye over mDNS for 10 minutes)',
+      ),
+  ).action(
     action(async (flags: ConnectFlags) => {
       const client = await connectFrom(flags);
       try {

@@ -42,14 +42,29 @@ export function registerQueueVerbs(program: Command): void {
       console.log(
         table(
           ['JOBID', 'NAME', 'USER', 'STATE(REASON)', 'PRIO', 'TASKS', 'RUNNING', 'ELAPSED', 'NODES'],
-          jobs.map((j) => [j.jobId, j.name, j.user, stateWithReason(j), j.priority, `${j.tasksDone}/${j.tasksTotal}`, onCores(j), elapsed(j), j.nodes.join(',') || '-']),
+          jobs.map((j) => [
+            j.jobId,
+            j.name,
+            j.user,
+            stateWithReason(j),
+            j.priority,
+            `${j.tasksDone}/${j.tasksTotal}`,
+            onCores(j),
+            elapsed(j),
+            j.nodes.join(',') || '-',
+          ]),
         ),
       );
-      if (shares.length) console.log(`\nshares: ${shares.map((s) => `${s.user} ${Math.round(s.share * 100)}% (${s.coresInUse} cores, ${s.jobs} jobs)`).join(' · ')}`);
+      if (shares.length)
+        console.log(`\nshares: ${shares.map((s) => `${s.user} ${Math.round(s.share * 100)}% (${s.coresInUse} cores, ${s.jobs} jobs)`).join(' · ')}`);
     }),
   );
 
-  withConnectFlags(program.command('jobs').description('jobs, running and finished: state, exit, elapsed (so far, for a running one), CPU time, tasks, attempts, max task heap (like sacct)')).action(
+  withConnectFlags(
+    program
+      .command('jobs')
+      .description('jobs, running and finished: state, exit, elapsed (so far, for a running one), CPU time, tasks, attempts, max task heap (like sacct)'),
+  ).action(
     withClient(async (client, flags: ConnectFlags) => {
       // Running jobs too, as sacct shows them: a user looking for the job just submitted should find it here.
       const { jobs } = await client.jobs();
@@ -57,7 +72,18 @@ export function registerQueueVerbs(program: Command): void {
       console.log(
         table(
           ['JOBID', 'NAME', 'USER', 'STATE', 'EXIT', 'ELAPSED', 'CPUTIME', 'TASKS', 'ATTEMPTS', 'MAXHEAP'],
-          jobs.map((j) => [j.jobId, j.name, j.user, stateWithReason(j), exitCode(j.state), elapsed(j), formatDuration(j.cpuMs), `${j.tasksDone}/${j.tasksTotal}`, j.attempts, `${j.maxHeapMb.toFixed(1)}M`]),
+          jobs.map((j) => [
+            j.jobId,
+            j.name,
+            j.user,
+            stateWithReason(j),
+            exitCode(j.state),
+            elapsed(j),
+            formatDuration(j.cpuMs),
+            `${j.tasksDone}/${j.tasksTotal}`,
+            j.attempts,
+            `${j.maxHeapMb.toFixed(1)}M`,
+          ]),
         ),
       );
     }),
@@ -77,7 +103,10 @@ export function registerQueueVerbs(program: Command): void {
       .command('result')
       .description('print a finished job’s stored result')
       .argument('<id>', 'job id')
-      .option('--partial', 'of a job that ended without completing: the outputs of the tasks that finished, by index, and the missing indices (exit 1 if any is missing)'),
+      .option(
+        '--partial',
+        'of a job that ended without completing: the outputs of the tasks that finished, by index, and the missing indices (exit 1 if any is missing)',
+      ),
   ).action(
     withClient(async (client, id: string, flags: ConnectFlags & { partial?: boolean }) => {
       const job = client.job(id);
@@ -93,7 +122,9 @@ export function registerQueueVerbs(program: Command): void {
     }),
   );
 
-  withConnectFlags(program.command('logs').description('lines a job’s tasks logged (ctx.log and console.*), with task index and node').argument('<id>', 'job id')).action(
+  withConnectFlags(
+    program.command('logs').description('lines a job’s tasks logged (ctx.log and console.*), with task index and node').argument('<id>', 'job id'),
+  ).action(
     withClient(async (client, id: string, flags: ConnectFlags) => {
       const lines = await client.logs(id);
       if (flags.json) return void console.log(JSON.stringify(lines));
@@ -101,7 +132,10 @@ export function registerQueueVerbs(program: Command): void {
     }),
   );
 
-  for (const [verb, drain] of [['drain', true], ['resume', false]] as const) {
+  for (const [verb, drain] of [
+    ['drain', true],
+    ['resume', false],
+  ] as const) {
     withConnectFlags(
       program
         .command(verb)

@@ -14,7 +14,9 @@ export function registerRequeue(program: Command): void {
   withConnectFlags(
     program
       .command('requeue')
-      .description('run again the tasks of a failed or cancelled job that did not succeed, keeping the outputs of those that did, under the same id (like scontrol requeue)')
+      .description(
+        'run again the tasks of a failed or cancelled job that did not succeed, keeping the outputs of those that did, under the same id (like scontrol requeue)',
+      )
       .argument('<id>', 'job id')
       .option('--failed', 'only the tasks that did not succeed (failed, cancelled, never ran); required'),
   ).action(
@@ -23,7 +25,9 @@ export function registerRequeue(program: Command): void {
       const { summary } = await client.requeueFailed(id);
       if (flags.json) return void console.log(JSON.stringify(summary));
       const again = summary.tasksTotal - summary.tasksDone;
-      console.log(`job ${id} requeued: ${again} of ${summary.tasksTotal} tasks run again, ${summary.tasksDone} outputs kept; picompute result ${id} waits for the whole result`);
+      console.log(
+        `job ${id} requeued: ${again} of ${summary.tasksTotal} tasks run again, ${summary.tasksDone} outputs kept; picompute result ${id} waits for the whole result`,
+      );
     }),
   );
 }

@@ -2,6 +2,7 @@
 import { inspect } from 'node:util';
 import type { Command } from 'commander';
 import type { SecurityFlags } from '@picompute/sdk/auth';
+import type { JobEvent } from '@picompute/sdk/wire';
 import { parseTimeLimit } from '@picompute/sdk/time-limit';
 import { parseSize } from '@picompute/sdk/units';
 import { action, collect, EXIT_JOB_FAILED, EXIT_OK, parseArgs, parseCount, parseInteger, UsageError } from '../errors.js';
@@ -34,27 +35,36 @@ interface SubmitFlags extends SecurityFlags {
 export function registerSubmit(program: Command): void {
   withSecurityFlags(
     program
-    .command('submit')
-    .description('run a job file on the cluster (or on an embedded local cluster when no coordinator is given) and print its result')
-    .argument('<job>', 'job file (TypeScript or JavaScript) whose default export comes from defineJob; a relative path is taken from where you ran the command (INIT_CWD under pnpm)')
-    .option('--arg <key=value>', 'argument for inputs(args) and finalize(acc, args); repeatable', collect, [])
-    .option('-c, --coordinator <host:port>', 'coordinator to submit to (default: PICOMPUTE_COORDINATOR, else one found by mDNS, else the embedded local cluster)')
-    .option('--local', 'run on the embedded local cluster without looking for a coordinator')
-    .option('-t, --time-limit <duration>', "per-task wall-clock limit: 30s, 5m, or as sbatch -t reads it: 90 (minutes), MM:SS, 1:00:00, 2-00:00:00 (default: the coordinator's --default-time-limit, 1h unless set; at most its --max-time-limit)")
-    .option('--mem-per-task <size>', "per-task heap limit, e.g. 512M (default: the agent's share per core)")
-    .option('--name <name>', "job name shown in queues (default: the job's own name or file name)")
-    .option('--cores-per-task <n>', 'cores each task holds while it runs (default 1)')
-    .option('--retries <n>', 'run a task that throws again up to n times (default 0)')
-    .option('--priority <n>', 'higher runs first among your own jobs (default 0)')
-    .option('--constraint <label>', 'only nodes with this label')
-    .option('--dependency <afterok:ID>', 'start after job ID completes; cancelled if it does not')
-    .option('--max-running <n>', "at most n of the job's tasks run at once, cluster-wide (like Slurm's --array=…%n; default: no cap)")
-    .option('--max-inputs <n>', 'stop before submitting when inputs(args) yields more than n inputs (default 10000000)')
-    .option('--max-input-bytes <size>', 'stop before submitting when the encoded inputs exceed size, e.g. 8G (default 4G)')
-    .option('--no-wait', 'queue the job, print its id and return (like sbatch)')
-    .option('--json', 'print one JSON object: jobId, state, result or error, stats')
-    .option('--stream', 'print one JSON line per task output as it finishes, {"index":N,"value":…} (a fold job’s result last, {"result":…})')
-    .option('-v, --verbose', 'show the embedded cluster’s daemon logs'),
+      .command('submit')
+      .description('run a job file on the cluster (or on an embedded local cluster when no coordinator is given) and print its result')
+      .argument(
+        '<job>',
+        'job file (TypeScript or JavaScript) whose default export comes from defineJob; a relative path is taken from where you ran the command (INIT_CWD under pnpm)',
+      )
+      .option('--arg <key=value>', 'argument for inputs(args) and finalize(acc, args); repeatable', collect, [])
+      .option(
+        '-c, --coordinator <host:port>',
+        'coordinator to submit to (default: PICOMPUTE_COORDINATOR, else one found by mDNS, else the embedded local cluster)',
+      )
+      .option('--local', 'run on the embedded local cluster without looking for a coordinator')
+      .option(
+        '-t, --time-limit <duration>',
+        "per-task wall-clock limit: 30s, 5m, or as sbatch -t reads it: 90 (minutes), MM:SS, 1:00:00, 2-00:00:00 (default: the coordinator's --default-time-limit, 1h unless set; at most its --max-time-limit)",
+      )
+      .option('--mem-per-task <size>', "per-task heap limit, e.g. 512M (default: the agent's share per core)")
+      .option('--name <name>', "job name shown in queues (default: the job's own name or file name)")
+      .option('--cores-per-task <n>', 'cores each task holds while it runs (default 1)')
+      .option('--retries <n>', 'run a task that throws again up to n times (default 0)')
+      .option('--priority <n>', 'higher runs first among your own jobs (default 0)')
+      .option('--constraint <label>', 'only nodes with this label')
+      .option('--dependency <afterok:ID>', 'start after job ID completes; cancelled if it does not')
+      .option('--max-running <n>', "at most n of the job's tasks run at once, cluster-wide (like Slurm's --array=…%n; default: no cap)")
+      .option('--max-inputs <n>', 'stop before submitting when inputs(args) yields more than n inputs (default 10000000)')
+      .option('--max-input-bytes <size>', 'stop before submitting when the encoded inputs exceed size, e.g. 8G (default 4G)')
+      .option('--no-wait', 'queue the job, print its id and return (like sbatch)')
+      .option('--json', 'print one JSON object: jobId, state, result or error, stats')
+      .option('--stream', 'print one JSON line per task output as it finishes, {"index":N,"value":…} (a fold job’s result last, {"result":…})')
+      .option('-v, --verbose', 'show the embedded cluster’s daemon logs'),
   ).action(action(submit));
 }
 
@@ -100,14 +110,21 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
     // Loaded only here: it imports the client, which every other verb loads lazily.
     if (flags.stream) return await (await import('./stream-outputs.js')).streamOutputs(job, prepared.request.hasReduce);
     const progress = flags.json ? undefined : new Progress();
-    let final;
+    let final: JobEvent | undefined;
     for await (const ev of job.events()) {
       progress?.update(ev);
       final = ev;
     }
     progress?.end();
     const wallMs = performance.now() - started;
-    const stats = { tasks: final!.tasksTotal, cores: final!.cores, nodes: final!.nodes, retries: final!.retries, wallMs: Math.round(wallMs), jobWallMs: Math.round(final!.wallMs) };
+    const stats = {
+      tasks: final!.tasksTotal,
+      cores: final!.cores,
+      nodes: final!.nodes,
+      retries: final!.retries,
+      wallMs: Math.round(wallMs),
+      jobWallMs: Math.round(final!.wallMs),
+    };
     if (final!.state !== 'COMPLETED') {
       if (flags.json) console.log(JSON.stringify({ jobId: job.id, state: final!.state, error: final!.error, stats }));
       else process.stderr.write(`job ${job.id} ${final!.state}: ${final!.error}\n`);
@@ -119,7 +136,9 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
     } else {
       console.log(typeof result === 'string' ? result : inspect(result, { depth: 6, colors: process.stdout.isTTY, maxArrayLength: 100 }));
       const rate = (stats.tasks / wallMs) * 1000;
-      process.stderr.write(`job ${job.id} completed: ${stats.tasks} tasks on ${stats.cores} cores in ${(wallMs / 1000).toFixed(2)} s (${rate.toFixed(1)} tasks/s)\n`);
+      process.stderr.write(
+        `job ${job.id} completed: ${stats.tasks} tasks on ${stats.cores} cores in ${(wallMs / 1000).toFixed(2)} s (${rate.toFixed(1)} tasks/s)\n`,
+      );
     }
     return EXIT_OK;
   } finally {

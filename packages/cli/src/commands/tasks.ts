@@ -12,14 +12,24 @@ const clock = (ms: number) => (ms ? new Date(ms).toLocaleTimeString('en-GB', { h
 
 function row(t: TaskStatus): (string | number)[] {
   const ran = t.attempt > 0;
-  return [t.index, t.state, t.node || '-', t.attempt, clock(t.startedAtMs), ran ? formatDuration(t.runMs) : '-', ran && t.heapMb ? `${t.heapMb.toFixed(1)}M` : '-'];
+  return [
+    t.index,
+    t.state,
+    t.node || '-',
+    t.attempt,
+    clock(t.startedAtMs),
+    ran ? formatDuration(t.runMs) : '-',
+    ran && t.heapMb ? `${t.heapMb.toFixed(1)}M` : '-',
+  ];
 }
 
 export function registerTasks(program: Command): void {
   withConnectFlags(
     program
       .command('tasks')
-      .description("each task of a job: index, state, node, attempt, start, run time and heap of its last run (like squeue -s); with --json, an array of objects")
+      .description(
+        'each task of a job: index, state, node, attempt, start, run time and heap of its last run (like squeue -s); with --json, an array of objects',
+      )
       .argument('<id>', 'job id'),
   ).action(
     withClient(async (client, id: string, flags: ConnectFlags) => {

@@ -82,7 +82,21 @@ export class DashboardModel {
     d.threads.set(`${node}#${r.thread ?? 0}`, { node, thread: r.thread ?? 0, task: r.index, ok: r.ok, lastMs: r.durationMs, at: Date.now() });
     for (const line of r.logs) pushCapped(d.logs, { task: r.index, node, line }, LOG_LINES_KEPT);
     if (!r.ok && r.error) {
-      pushCapped(d.failures, { task: r.index, attempt: r.attempt, node, thread: r.thread ?? 0, kind: r.error.kind, message: r.error.message, stack: r.error.stack, inputPreview: r.error.inputPreview, logs: r.logs.slice(-20) }, FAILURES_KEPT);
+      pushCapped(
+        d.failures,
+        {
+          task: r.index,
+          attempt: r.attempt,
+          node,
+          thread: r.thread ?? 0,
+          kind: r.error.kind,
+          message: r.error.message,
+          stack: r.error.stack,
+          inputPreview: r.error.inputPreview,
+          logs: r.logs.slice(-20),
+        },
+        FAILURES_KEPT,
+      );
     }
   }
 
@@ -106,7 +120,10 @@ export class DashboardModel {
       if (!last || now / 1000 - last[0] >= 1) pushCapped(d.samples, [Math.floor(now / 1000), j.tasksDone, d.inputBytes, d.resultBytes], SAMPLES_KEPT);
     }
     const summaries = new Map<string, JobSummary>([...this.#history, ...live].map((j) => [j.jobId, j]));
-    const shown = [...this.#details.keys()].filter((id) => summaries.has(id)).sort((a, b) => Number(b) - Number(a)).slice(0, DETAILS_SENT);
+    const shown = [...this.#details.keys()]
+      .filter((id) => summaries.has(id))
+      .sort((a, b) => Number(b) - Number(a))
+      .slice(0, DETAILS_SENT);
     return {
       at: now,
       nodes: nodes.map((n) => ({
@@ -135,7 +152,19 @@ export class DashboardModel {
             ...t,
             state: !t.ok ? 'failed' : !d.endedAt && busyNodes.has(t.node) && now - t.at < RUNNING_WITHIN_MS ? 'running' : 'idle',
           }));
-          return [id, { ...brief(summaries.get(id)!), samples: d.samples, inputBytes: d.inputBytes, resultBytes: d.resultBytes, threads, failures: d.failures, logs: d.logs, error: summaries.get(id)!.error }];
+          return [
+            id,
+            {
+              ...brief(summaries.get(id)!),
+              samples: d.samples,
+              inputBytes: d.inputBytes,
+              resultBytes: d.resultBytes,
+              threads,
+              failures: d.failures,
+              logs: d.logs,
+              error: summaries.get(id)!.error,
+            },
+          ];
         }),
       ),
     };

@@ -85,10 +85,13 @@ export async function serveDashboard(cluster: Cluster, o: DashboardOptions): Pro
   };
 
   const refuse = (res: ServerResponse, why = 'no session') =>
-    sendText(res, 401, `401 Unauthorized: ${why}. Open the login URL that \`picompute dashboard\` prints (it needs the cluster key).`, { 'www-authenticate': 'Bearer realm="picompute"' });
+    sendText(res, 401, `401 Unauthorized: ${why}. Open the login URL that \`picompute dashboard\` prints (it needs the cluster key).`, {
+      'www-authenticate': 'Bearer realm="picompute"',
+    });
 
   const act = async (req: IncomingMessage, res: ServerResponse, s: string, what: string, arg: string) => {
-    if (!open && !auth!.checkCsrf(s, req.headers['x-csrf-token'] as string | undefined)) return sendText(res, 403, '403 Forbidden: missing or wrong CSRF token (reload the page)');
+    if (!open && !auth!.checkCsrf(s, req.headers['x-csrf-token'] as string | undefined))
+      return sendText(res, 403, '403 Forbidden: missing or wrong CSRF token (reload the page)');
     try {
       const out = what === 'cancel' ? cluster.cancel(arg) : cluster.drain(arg, what === 'drain');
       o.log(`dashboard: ${what} ${arg}`);
@@ -109,22 +112,32 @@ export async function serveDashboard(cluster: Cluster, o: DashboardOptions): Pro
       if (open) return void res.writeHead(303, { location: '/' }).end();
       const why = auth!.checkLogin(url.searchParams.get('token') ?? '');
       if (why) return refuse(res, why);
-      res.writeHead(303, { location: '/', 'set-cookie': `${SESSION_COOKIE}=${auth!.newSession()}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_MS / 1000}`, 'cache-control': 'no-store' });
+      res.writeHead(303, {
+        location: '/',
+        'set-cookie': `${SESSION_COOKIE}=${auth!.newSession()}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_MS / 1000}`,
+        'cache-control': 'no-store',
+      });
       return void res.end();
     }
     const trace = /^\/api\/trace\/(\d+)$/.exec(path);
     if (trace && req.method === 'GET') {
       if (session(req) === undefined && !bearer(req)) return refuse(res);
       const id = trace[1]!;
-      let summary;
+      let summary: ReturnType<Cluster['summary']>;
       try {
         summary = cluster.summary(id);
       } catch (err) {
         return sendText(res, 404, (err as Error).message);
       }
-      if (!['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'NODE_FAIL'].includes(summary.state)) return sendText(res, 409, `job ${id} is ${summary.state}: a trace is made of a finished job; wait for it to end`);
+      if (!['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'NODE_FAIL'].includes(summary.state))
+        return sendText(res, 409, `job ${id} is ${summary.state}: a trace is made of a finished job; wait for it to end`);
       const body = traces.chromeTrace(id, summary.name);
-      if (!body) return sendText(res, 404, `job ${id} ran no task this coordinator saw with its dashboard on (traces are kept in memory, for the last jobs, since the coordinator started)`);
+      if (!body)
+        return sendText(
+          res,
+          404,
+          `job ${id} ran no task this coordinator saw with its dashboard on (traces are kept in memory, for the last jobs, since the coordinator started)`,
+        );
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       return void res.end(JSON.stringify(body));
     }
@@ -135,7 +148,8 @@ export async function serveDashboard(cluster: Cluster, o: DashboardOptions): Pro
       if (req.method !== 'POST') return sendText(res, 405, `${action[1]} is a POST`, { allow: 'POST' });
       return act(req, res, s, action[1]!, decodeURIComponent(action[2]!));
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'the dashboard is read-only except POST /api/cancel|drain|resume', { allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return sendText(res, 405, 'the dashboard is read-only except POST /api/cancel|drain|resume', { allow: 'GET, HEAD' });
     if (path === '/api/session') {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       return void res.end(JSON.stringify({ csrf: open ? '' : auth!.csrf(s), login: !open }));

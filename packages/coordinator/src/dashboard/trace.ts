@@ -32,7 +32,15 @@ export class TraceRecorder {
   record(jobId: string, node: string, r: TaskResult): void {
     let spans = this.#jobs.get(jobId);
     if (!spans) this.#jobs.set(jobId, (spans = []));
-    spans.push({ node, thread: r.thread ?? 0, index: r.index, attempt: r.attempt, startMs: r.startedAtMs || Date.now() - r.durationMs, durationMs: r.durationMs, ok: r.ok });
+    spans.push({
+      node,
+      thread: r.thread ?? 0,
+      index: r.index,
+      attempt: r.attempt,
+      startMs: r.startedAtMs || Date.now() - r.durationMs,
+      durationMs: r.durationMs,
+      ok: r.ok,
+    });
     if (++this.#spans > this.maxSpans) this.#evict();
   }
 

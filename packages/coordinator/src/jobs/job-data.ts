@@ -100,7 +100,15 @@ export class JobData {
 
   get spec(): JobSpec {
     const r = this.request;
-    return { jobId: this.id, bundleHash: r.bundleHash, timeLimitMs: r.timeLimitMs, memoryMb: r.memoryMb, args: r.args, coresPerTask: this.coresPerTask, sharedHash: r.sharedHash ?? '' };
+    return {
+      jobId: this.id,
+      bundleHash: r.bundleHash,
+      timeLimitMs: r.timeLimitMs,
+      memoryMb: r.memoryMb,
+      args: r.args,
+      coresPerTask: this.coresPerTask,
+      sharedHash: r.sharedHash ?? '',
+    };
   }
 
   get final(): boolean {

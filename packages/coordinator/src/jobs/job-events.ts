@@ -88,7 +88,11 @@ export class JobEvents {
     const ev = eventFromSummary(summary);
     if (ev.state === 'COMPLETED' && ev.tasksTotal <= INLINE_RESULT_MAX_TASKS) ev.result = smallResult(result());
     const { indices, values } = outputs ? this.outputsByIndex.get(Number(summary.jobId)) : { indices: [], values: [] };
-    for (const e of withOutputs(ev, indices.map((index, i) => ({ index, value: values[i]! })))) watcher(e);
+    for (const e of withOutputs(
+      ev,
+      indices.map((index, i) => ({ index, value: values[i]! })),
+    ))
+      watcher(e);
     return () => {};
   }
 

@@ -22,7 +22,16 @@ export function coordinatorRegistry(cluster: Cluster): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge) => void) =>
-    new Gauge({ name, help, labelNames, registers: [registry], collect() { this.reset(); collect(this); } });
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        collect(this);
+      },
+    });
 
   gauge('picompute_agents', 'Agents by state (as `picompute nodes` shows it).', ['state'], (g) => {
     for (const s of NODE_STATES) g.set({ state: s }, 0);
@@ -50,11 +59,35 @@ export function coordinatorRegistry(cluster: Cluster): Registry {
     for (const s of TASK_STATES) g.set({ state: s }, sum[s as keyof typeof sum]);
   });
 
-  const finished = new Counter({ name: 'picompute_jobs_finished_total', help: 'Jobs that ended, by final state.', labelNames: ['state'], registers: [registry] });
-  const completed = new Counter({ name: 'picompute_tasks_completed_total', help: 'Task attempts that came back, by outcome (ok, threw, timeout, out_of_memory, worker_died, bundle).', labelNames: ['outcome'], registers: [registry] });
-  const retries = new Counter({ name: 'picompute_task_retries_total', help: 'Task runs that were re-runs (after a lost node, or a throw under --retries).', registers: [registry] });
-  const losses = new Counter({ name: 'picompute_node_losses_total', help: 'Times a node went down while it was up.', labelNames: ['node'], registers: [registry] });
-  const duration = new Histogram({ name: 'picompute_task_duration_seconds', help: 'Run time of tasks as their agents measured it.', buckets: TASK_DURATION_BUCKETS, registers: [registry] });
+  const finished = new Counter({
+    name: 'picompute_jobs_finished_total',
+    help: 'Jobs that ended, by final state.',
+    labelNames: ['state'],
+    registers: [registry],
+  });
+  const completed = new Counter({
+    name: 'picompute_tasks_completed_total',
+    help: 'Task attempts that came back, by outcome (ok, threw, timeout, out_of_memory, worker_died, bundle).',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const retries = new Counter({
+    name: 'picompute_task_retries_total',
+    help: 'Task runs that were re-runs (after a lost node, or a throw under --retries).',
+    registers: [registry],
+  });
+  const losses = new Counter({
+    name: 'picompute_node_losses_total',
+    help: 'Times a node went down while it was up.',
+    labelNames: ['node'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'picompute_task_duration_seconds',
+    help: 'Run time of tasks as their agents measured it.',
+    buckets: TASK_DURATION_BUCKETS,
+    registers: [registry],
+  });
   const inputBytes = new Counter({ name: 'picompute_input_bytes_total', help: 'Encoded task inputs shipped to agents.', registers: [registry] });
   const resultBytes = new Counter({ name: 'picompute_result_bytes_total', help: 'Encoded task outputs received from agents.', registers: [registry] });
   for (const outcome of ['ok', 'threw']) completed.inc({ outcome }, 0);
@@ -73,5 +106,10 @@ export function coordinatorRegistry(cluster: Cluster): Registry {
 
 export async function serveCoordinatorMetrics(cluster: Cluster, host: string, port: number): Promise<HttpServer> {
   const registry = coordinatorRegistry(cluster);
-  return listenHttp(host, port, 'coordinator metrics (--metrics-host/--metrics-port)', metricsHandler(async () => ({ text: await registry.metrics(), contentType: registry.contentType })));
+  return listenHttp(
+    host,
+    port,
+    'coordinator metrics (--metrics-host/--metrics-port)',
+    metricsHandler(async () => ({ text: await registry.metrics(), contentType: registry.contentType })),
+  );
 }

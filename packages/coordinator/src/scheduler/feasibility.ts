@@ -6,7 +6,10 @@ export function canTakeWork(node: NodeSnapshot): boolean {
 }
 
 /** The node's size and labels suit the job, whatever is running on it. */
-export function couldEverRun(node: Pick<NodeSnapshot, 'cores' | 'memoryMb' | 'labels'>, job: Pick<JobSnapshot, 'coresPerTask' | 'memoryMb' | 'constraint'>): boolean {
+export function couldEverRun(
+  node: Pick<NodeSnapshot, 'cores' | 'memoryMb' | 'labels'>,
+  job: Pick<JobSnapshot, 'coresPerTask' | 'memoryMb' | 'constraint'>,
+): boolean {
   return node.cores >= job.coresPerTask && node.memoryMb >= job.memoryMb && (!job.constraint || node.labels.includes(job.constraint));
 }
 

@@ -48,7 +48,8 @@ export function schedule(snapshot: Snapshot): Plan {
   }
   while (nodes.size > 0 && byUser.size > 0) {
     let user: string | undefined;
-    for (const u of byUser.keys()) if (user === undefined || (usage.get(u) ?? 0) < (usage.get(user) ?? 0) || ((usage.get(u) ?? 0) === (usage.get(user) ?? 0) && u < user)) user = u;
+    for (const u of byUser.keys())
+      if (user === undefined || (usage.get(u) ?? 0) < (usage.get(user) ?? 0) || ((usage.get(u) ?? 0) === (usage.get(user) ?? 0) && u < user)) user = u;
     const queue = byUser.get(user!)!;
     const job = queue[0]!;
     if (!placeOne(job) || (left.get(job) ?? 0) <= 0) queue.shift();

@@ -84,10 +84,14 @@ function check(db: Database.Database, file: string, existed: boolean): void {
     throw new StateError(`state database ${file} cannot be read (${(err as Error).message}); it is left as it is: move it away to start with an empty state`);
   }
   if (integrity !== 'ok') {
-    throw new StateError(`state database ${file} is corrupt (${integrity}); it is left as it is: restore a backup, or move it away to start with an empty state`);
+    throw new StateError(
+      `state database ${file} is corrupt (${integrity}); it is left as it is: restore a backup, or move it away to start with an empty state`,
+    );
   }
   if (version > SCHEMA_VERSION) {
-    throw new StateError(`state database ${file} was written by a newer picompute (schema ${version}; this one knows ${SCHEMA_VERSION}); upgrade picompute, or pass another --state-dir`);
+    throw new StateError(
+      `state database ${file} was written by a newer picompute (schema ${version}; this one knows ${SCHEMA_VERSION}); upgrade picompute, or pass another --state-dir`,
+    );
   }
   if (version > 0) {
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").get();

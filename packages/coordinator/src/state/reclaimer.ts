@@ -100,7 +100,10 @@ export class Reclaimer {
       }, RETRY_WHEN_FULL_MS).unref();
       return;
     }
-    if (this.#busy()) return this.#schedule();
+    if (this.#busy()) {
+      this.#schedule();
+      return;
+    }
     this.#report();
     for (const resolve of this.#idle.splice(0)) resolve();
   }

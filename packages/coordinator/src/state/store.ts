@@ -148,7 +148,9 @@ export class StateStore {
     // Named parameters (@name), bound from an object: a statement and its call say the same names.
     const p = (sql: string) => db.prepare(sql);
     this.#s = {
-      insertJob: p('INSERT INTO jobs (name, user, request, state, tasks_total, submitted_at) VALUES (@name, @user, @request, @state, @tasksTotal, @submittedAt)'),
+      insertJob: p(
+        'INSERT INTO jobs (name, user, request, state, tasks_total, submitted_at) VALUES (@name, @user, @request, @state, @tasksTotal, @submittedAt)',
+      ),
       insertTask: p('INSERT INTO tasks (job_id, idx, input) VALUES (@job, @idx, @input)'),
       putBlob: p('INSERT OR IGNORE INTO blobs (hash, bytes) VALUES (@hash, @bytes)'),
       getBlob: p('SELECT bytes FROM blobs WHERE hash = @hash'),
@@ -159,11 +161,15 @@ export class StateStore {
       taskDone: p('INSERT OR REPLACE INTO outputs (job_id, idx, attempts, output) VALUES (@job, @idx, @attempts, @output)'),
       progress: p('UPDATE jobs SET tasks_done = @tasksDone WHERE id = @job'),
       log: p('INSERT INTO logs (job_id, task, node, line) VALUES (@job, @task, @node, @line)'),
-      end: p(`UPDATE jobs SET state = @state, reason = @reason, error = @error, ${STATS.map(([field, column]) => `${column} = @${field}`).join(', ')}, result = @result WHERE id = @job`),
+      end: p(
+        `UPDATE jobs SET state = @state, reason = @reason, error = @error, ${STATS.map(([field, column]) => `${column} = @${field}`).join(', ')}, result = @result WHERE id = @job`,
+      ),
       job: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = @job`),
       jobs: p(`SELECT ${JOB_COLUMNS} FROM jobs ORDER BY id`),
       active: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE state NOT IN ${FINAL} ORDER BY id`),
-      tasks: p('SELECT t.idx, t.input, max(t.attempts, coalesce(o.attempts, 0)) AS attempts, o.idx IS NOT NULL AS done, o.output FROM tasks t LEFT JOIN outputs o ON o.job_id = t.job_id AND o.idx = t.idx WHERE t.job_id = @job ORDER BY t.idx'),
+      tasks: p(
+        'SELECT t.idx, t.input, max(t.attempts, coalesce(o.attempts, 0)) AS attempts, o.idx IS NOT NULL AS done, o.output FROM tasks t LEFT JOIN outputs o ON o.job_id = t.job_id AND o.idx = t.idx WHERE t.job_id = @job ORDER BY t.idx',
+      ),
       outputs: p('SELECT output FROM outputs WHERE job_id = @job ORDER BY idx'),
       outputPage: p('SELECT idx, output FROM outputs WHERE job_id = @job AND idx >= @from ORDER BY idx LIMIT @limit'),
       result: p('SELECT result FROM jobs WHERE id = @job'),
@@ -174,7 +180,9 @@ export class StateStore {
       purge: p(`SELECT id FROM jobs WHERE state IN ${FINAL} AND ended_at > 0 AND ended_at < @before`).pluck(),
       // Rows an ended job left behind (a coordinator stopped while reclaiming, or a database from before schema 2).
       leftInputs: p(`SELECT id FROM jobs WHERE state IN ${FINAL} AND EXISTS (SELECT 1 FROM tasks WHERE job_id = jobs.id)`).pluck(),
-      leftOutputs: p(`SELECT id FROM jobs WHERE state IN ${FINAL} AND (state <> 'COMPLETED' OR json_extract(request, '$.hasReduce')) AND EXISTS (SELECT 1 FROM outputs WHERE job_id = jobs.id)`).pluck(),
+      leftOutputs: p(
+        `SELECT id FROM jobs WHERE state IN ${FINAL} AND (state <> 'COMPLETED' OR json_extract(request, '$.hasReduce')) AND EXISTS (SELECT 1 FROM outputs WHERE job_id = jobs.id)`,
+      ).pluck(),
     };
     for (const id of this.#s.leftInputs.all() as number[]) this.reclaimer.drop(id, 'inputs');
     for (const id of this.#s.leftOutputs.all() as number[]) this.reclaimer.drop(id, 'outputs');
@@ -192,7 +200,16 @@ export class StateStore {
     if (this.disk.full) throw this.disk.refuse();
     return this.#orDiskFull(() =>
       this.db.transaction(() => {
-        const id = Number(this.#s.insertJob.run({ name: request.name, user: request.user, request: JSON.stringify(request), state: 'PENDING', tasksTotal: taskCount, submittedAt }).lastInsertRowid);
+        const id = Number(
+          this.#s.insertJob.run({
+            name: request.name,
+            user: request.user,
+            request: JSON.stringify(request),
+            state: 'PENDING',
+            tasksTotal: taskCount,
+            submittedAt,
+          }).lastInsertRowid,
+        );
         this.#s.putBlob.run({ hash: request.bundleHash, bytes: bundle });
         return id;
       })(),
@@ -273,7 +290,11 @@ export class StateStore {
    */
   endJob(id: number, end: JobEnd, keepOutputs: boolean): void {
     this.#lost.delete(id);
-    this.#queue.push({ job: id, end: true, run: () => this.#s.end.run({ ...statsParams(end), state: end.state, reason: end.reason, error: end.error, result: end.result ?? null, job: id }) });
+    this.#queue.push({
+      job: id,
+      end: true,
+      run: () => this.#s.end.run({ ...statsParams(end), state: end.state, reason: end.reason, error: end.error, result: end.result ?? null, job: id }),
+    });
     this.flush();
     if (this.durable && end.state === 'COMPLETED') this.reclaimer.drop(id, 'inputs');
     if (!keepOutputs) this.reclaimer.drop(id, 'outputs');
@@ -320,14 +341,23 @@ export class StateStore {
   readonly #progress = new Map<number, number>();
 
   logs(id: number, lines: readonly LogLine[]): void {
-    if (lines.length) this.#later(id, () => lines.forEach((l) => this.#s.log.run({ job: id, task: l.task, node: l.node, line: l.line })), lines.reduce((n, l) => n + l.line.length, 0));
+    if (lines.length)
+      this.#later(
+        id,
+        () => {
+          for (const l of lines) this.#s.log.run({ job: id, task: l.task, node: l.node, line: l.line });
+        },
+        lines.reduce((n, l) => n + l.line.length, 0),
+      );
   }
 
   flush(): void {
     if (this.#queue.length === 0) return;
     const ops = this.#queue.splice(0);
     try {
-      this.db.transaction(() => ops.forEach((op) => op.run()))();
+      this.db.transaction(() => {
+        for (const op of ops) op.run();
+      })();
     } catch (err) {
       if (!isDiskFull(err)) throw err;
       this.#flushOnFullDisk(ops);

@@ -71,7 +71,10 @@ function deriveCa(clusterKey: Buffer): { key: KeyObject; cert: Buffer; subject: 
   const seed = Buffer.from(hkdfSync('sha256', clusterKey, 'picompute cluster CA', 'picompute/v2 ca ed25519', 32));
   const key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
   const publicKey = createPublicKey(key);
-  const fingerprint = createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+  const fingerprint = createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex')
+    .slice(0, 16);
   const subject = name(`picompute cluster ${fingerprint}`);
   // Ed25519 signatures are deterministic, so every node makes the same bytes.
   const cert = certificate({ serial: Buffer.from([1]), issuer: subject, subject, publicKey, signer: key, ca: true });

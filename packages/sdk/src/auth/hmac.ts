@@ -116,12 +116,18 @@ export function verifyRequest(key: Buffer, method: string, header: string | unde
   if (!sameMac(given, mac(key, 'request', method, ts, nonce))) return { ok: false, reason: 'wrong cluster key' };
   const skew = now - Number(ts);
   if (Math.abs(skew) > guard.windowMs) {
-    return { ok: false, reason: `request timestamp is ${Math.round(skew / 1000)} s off this node's clock (allowed ±${guard.windowMs / 1000} s): check the clocks (timedatectl), or it is a recorded request` };
+    return {
+      ok: false,
+      reason: `request timestamp is ${Math.round(skew / 1000)} s off this node's clock (allowed ±${guard.windowMs / 1000} s): check the clocks (timedatectl), or it is a recorded request`,
+    };
   }
   const admitted = guard.admit(nonce, now);
   if (admitted === 'replay') return { ok: false, reason: 'replayed request refused (its nonce was seen before)' };
   if (admitted === 'full') {
-    return { ok: false, reason: `too many requests on this connection (over ${guard.capacity} in ${(2 * guard.windowMs) / 1000} s); slow down, or spread the calls over more connections` };
+    return {
+      ok: false,
+      reason: `too many requests on this connection (over ${guard.capacity} in ${(2 * guard.windowMs) / 1000} s); slow down, or spread the calls over more connections`,
+    };
   }
   return { ok: true, nonce };
 }

@@ -62,14 +62,15 @@ export function clientAuthInterceptor(options: ClientAuthOptions): grpc.Intercep
     const method = callOptions.method_definition.path;
     let refused: string | undefined;
     const call: grpc.InterceptingCall = new grpc.InterceptingCall(nextCall(callOptions), {
-      start(metadata, listener, next) {
+      start(metadata, _listener, next) {
         const { header: auth, nonce } = signRequest(options.key, method);
         metadata.set(AUTH_HEADER, auth);
         next(metadata, {
           onReceiveMetadata(md, nextMd) {
             const proof = header(md, PROOF_HEADER);
             if (proof === undefined ? options.requireProof : !checkProof(options.key, method, nonce, proof)) {
-              refused = proof === undefined ? 'the server did not prove the cluster key (it runs without one)' : 'wrong cluster key: the server proved a different key';
+              refused =
+                proof === undefined ? 'the server did not prove the cluster key (it runs without one)' : 'wrong cluster key: the server proved a different key';
               call.cancelWithStatus(grpc.status.UNAUTHENTICATED, refused);
               return;
             }

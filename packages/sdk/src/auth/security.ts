@@ -95,7 +95,11 @@ export function serverCredentials(sec: Security): grpc.ServerCredentials {
   return grpc.ServerCredentials.createSsl(own.ca, [{ private_key: own.key, cert_chain: own.cert }], true);
 }
 
-export function serverInterceptors(sec: Security, onRefused?: (peer: string, method: string, reason: string) => void, guards?: PeerReplayGuards): grpc.ServerInterceptor[] {
+export function serverInterceptors(
+  sec: Security,
+  onRefused?: (peer: string, method: string, reason: string) => void,
+  guards?: PeerReplayGuards,
+): grpc.ServerInterceptor[] {
   return sec.key ? [serverAuthInterceptor({ key: sec.key, onRefused, guards })] : [];
 }
 
@@ -141,7 +145,9 @@ type RefusalLog = (peer: string, method: string, reason: string) => void;
  */
 export async function bindServer(server: grpc.Server, address: string, sec: Security, daemon: string, onRefused?: RefusalLog): Promise<number> {
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(address, serverCredentials(sec), (err, p) => (err ? reject(new Error(`${daemon} cannot listen on ${address}: ${err.message}`)) : resolve(p))),
+    server.bindAsync(address, serverCredentials(sec), (err, p) =>
+      err ? reject(new Error(`${daemon} cannot listen on ${address}: ${err.message}`)) : resolve(p),
+    ),
   );
   const http2Servers = (server as unknown as { http2Servers?: Map<EventEmitter, unknown> }).http2Servers;
   if (onRefused && (sec.key || sec.tls)) {

@@ -53,8 +53,6 @@ export interface ConnectOptions {
   inProcessUpload?: (name: string, parts: Buffer[]) => void;
 }
 
-
-
 /**
  * Looks for a coordinator's `_picompute-coord._tcp` record; resolves with its
  * address, or undefined. With PICOMPUTE_MDNS=off it opens no socket at all.
@@ -135,7 +133,12 @@ export class Client {
     if (job.shared) uploads.push(this.#upload(job.shared.hash, [job.shared.bytes], job.request.user));
     if (!inline) uploads.push(this.#upload(inputsHash, job.packedInputs, job.request.user));
     await Promise.all(uploads);
-    const request: W.SubmitRequest = { ...job.request, bundleHash: job.bundleHash, inputsHash, inputs: inline ? Buffer.concat(job.packedInputs) : Buffer.alloc(0) };
+    const request: W.SubmitRequest = {
+      ...job.request,
+      bundleHash: job.bundleHash,
+      inputsHash,
+      inputs: inline ? Buffer.concat(job.packedInputs) : Buffer.alloc(0),
+    };
     try {
       return await this.#submitWatch(request);
     } catch (err) {

@@ -37,7 +37,9 @@ export function toRpcError(err: grpc.ServiceError | Error, address: string, keyS
   if (code === undefined) return err;
   if (code === grpc.status.UNAUTHENTICATED) {
     const details = (err as grpc.ServiceError).details;
-    const mine = keySource ? `this client's key is from ${keySource}` : 'this client has no cluster key (see `picompute init`; set PICOMPUTE_KEY_FILE or pass --key-file)';
+    const mine = keySource
+      ? `this client's key is from ${keySource}`
+      : 'this client has no cluster key (see `picompute init`; set PICOMPUTE_KEY_FILE or pass --key-file)';
     return new AuthError(`the coordinator at ${address} refused the call: ${details}; ${mine}`);
   }
   if (code === grpc.status.RESOURCE_EXHAUSTED) {
@@ -52,8 +54,11 @@ export function toRpcError(err: grpc.ServiceError | Error, address: string, keyS
   return new RpcError((err as grpc.ServiceError).details || err.message, code, missingBlobOf(err as grpc.ServiceError));
 }
 
+/** A method of grpc-js's generated stub, called with what that method takes. */
+type Method = (...args: unknown[]) => unknown;
+
 export class CoordinatorRpc {
-  readonly stub: grpc.Client & Record<string, Function>;
+  readonly stub: grpc.Client & Record<string, Method>;
 
   constructor(
     readonly address: string,
@@ -98,7 +103,7 @@ export class CoordinatorRpc {
       const watch = (state: grpc.connectivityState) => {
         if (settled) return;
         if (state === grpc.connectivityState.TRANSIENT_FAILURE) {
-          (this.stub.listNodes as Function).call(this.stub, {}, (err: grpc.ServiceError | null) => {
+          (this.stub.listNodes as Method).call(this.stub, {}, (err: grpc.ServiceError | null) => {
             const refusal = err && this.#refusal(err);
             if (refusal) settle(refusal);
           });
@@ -145,7 +150,7 @@ export class CoordinatorRpc {
   }
 
   stream<Req, Rep>(method: string, req: Req): AsyncIterable<Rep> & { cancel(): void } {
-    const call = (this.stub[method] as Function).call(this.stub, req) as grpc.ClientReadableStream<Rep>;
+    const call = (this.stub[method] as Method).call(this.stub, req) as grpc.ClientReadableStream<Rep>;
     const toError = (err: grpc.ServiceError) => this.#error(err);
     return {
       cancel: () => call.cancel(),
@@ -169,7 +174,7 @@ export class CoordinatorRpc {
     const metadata = new grpc.Metadata();
     if (user) metadata.set('picompute-user', user);
     return new Promise((resolve, reject) => {
-      const call = (this.stub.putBlob as Function).call(this.stub, metadata, (err: grpc.ServiceError | null, rep: W.PutBlobReply) =>
+      const call = (this.stub.putBlob as Method).call(this.stub, metadata, (err: grpc.ServiceError | null, rep: W.PutBlobReply) =>
         err ? reject(this.#error(err)) : resolve(rep),
       ) as grpc.ClientWritableStream<W.BlobChunk>;
       let first = true;

@@ -67,7 +67,9 @@ export function startMdns(log: (line: string) => void): Mdns {
       lastAddresses = now;
       log('network addresses changed: announcing again');
       const again = published.splice(0).map((p) => p.options);
-      bonjour.unpublishAll(() => again.forEach((o) => publishOne(o)));
+      bonjour.unpublishAll(() => {
+        for (const o of again) publishOne(o);
+      });
     }
     later(watchInterfaces, INTERFACE_CHECK_MS);
   };

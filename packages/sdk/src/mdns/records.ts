@@ -33,7 +33,9 @@ export function checkTxt(txt: TxtRecord): void {
   for (const [k, v] of Object.entries(txt)) {
     const size = Buffer.byteLength(`${k}=${v}`);
     if (size > MAX_TXT_STRING) {
-      throw new RangeError(`mDNS record "${k}" would be ${size} bytes, over the ${MAX_TXT_STRING}-byte limit of a TXT string; use fewer or shorter ${k === 'labels' ? '--label values' : 'values'}`);
+      throw new RangeError(
+        `mDNS record "${k}" would be ${size} bytes, over the ${MAX_TXT_STRING}-byte limit of a TXT string; use fewer or shorter ${k === 'labels' ? '--label values' : 'values'}`,
+      );
     }
   }
 }

@@ -17,6 +17,7 @@ import { status } from '@grpc/grpc-js';
 
 /** grpc-js's and EventEmitter's own listener type. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the listeners of grpc-js's call events, each with its own arguments
 type Listener = (...args: any[]) => void;
 
 /** What WorkSession needs of its call: grpc-js's ServerDuplexStream has it. */
@@ -93,7 +94,10 @@ class End<Out> extends EventEmitter {
 }
 
 /** A connected pair: the client end writes `Up` messages and receives `Down`, the server end the reverse. */
-export function inProcessPair<Up, Down>(normalizeUp: (msg: Up) => Up, normalizeDown: (msg: Down) => Down): { client: ClientWorkStream<Up>; server: ServerWorkStream<Down> } {
+export function inProcessPair<Up, Down>(
+  normalizeUp: (msg: Up) => Up,
+  normalizeDown: (msg: Down) => Down,
+): { client: ClientWorkStream<Up>; server: ServerWorkStream<Down> } {
   const client = new End<Up>(normalizeUp);
   const server = new End<Down>(normalizeDown);
   client.peer = server as End<unknown>;

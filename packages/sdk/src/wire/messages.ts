@@ -72,7 +72,6 @@ type Fields<T> = {
 /** A oneof as a union: `msg` names the member that is set. */
 type OneOf<T extends { msg?: string }> = { [M in NonNullable<T['msg']>]: { msg: M } & { [P in M & keyof T]: NonNullable<T[P]> } }[NonNullable<T['msg']>];
 
-
 /** A job's state (proto enum JobState), in Slurm's words. */
 export type JobState = JobState__Output;
 export type FinalJobState = Exclude<JobState, 'PENDING' | 'RUNNING'>;
