@@ -9,25 +9,8 @@ import { JobInputs } from '../src/job-inputs.js';
 import { JobRecord, MAX_ATTEMPTS_ON_NODE_LOSS } from '../src/jobs/job-record.js';
 import type { Start } from '../src/jobs/next.js';
 import { combineTask, fromWire, mapTask, REDUCE_TASK, toWire } from '../src/jobs/task-id.js';
+import { request } from './support/build.js';
 
-const request = (extra: Partial<SubmitRequest> = {}): SubmitRequest => ({
-  name: 'test',
-  bundleHash: 'b',
-  inputsHash: '',
-  taskCount: 0,
-  hasReduce: false,
-  args: {},
-  timeLimitMs: 1000,
-  memoryMb: 0,
-  user: 'alice',
-  source: '',
-  coresPerTask: 1,
-  retries: 0,
-  priority: 0,
-  constraint: '',
-  dependency: '',
-  ...extra,
-});
 const job = (tasks: number, extra: Partial<SubmitRequest> = {}, id = '1') =>
   new JobRecord(id, request({ taskCount: tasks, ...extra }), JobInputs.fromFrames(Array.from({ length: tasks }, (_, i) => Buffer.from(`in${i}`))), 0);
 const out = (s: string) => Buffer.from(s);

@@ -1,21 +1,8 @@
 /** --max-running N (Slurm's --array=…%N) as a step of the pure scheduler. */
 import { describe, expect, it } from 'vitest';
 import { headroom, schedule } from '../src/scheduler/index.js';
-import type { JobSnapshot, NodeSnapshot } from '../src/scheduler/index.js';
+import { job, node } from './support/build.js';
 
-const node = (id: string, cores: number): NodeSnapshot => ({ id, cores, freeSlots: 2 * cores, freeMemoryMb: 4096, memoryMb: 4096, health: 'up', labels: [] });
-const job = (id: string, runnable: number, extra: Partial<JobSnapshot> = {}): JobSnapshot => ({
-  id,
-  user: 'alice',
-  runnable,
-  running: 0,
-  priority: 0,
-  seq: Number(id),
-  batchSize: 1,
-  coresPerTask: 1,
-  memoryMb: 0,
-  ...extra,
-});
 const tasksOf = (plan: ReturnType<typeof schedule>, jobId: string) => plan.filter((a) => a.jobId === jobId).reduce((n, a) => n + a.tasks, 0);
 
 describe('--max-running in the scheduler', () => {

@@ -10,18 +10,9 @@ import { JobInputs } from '../src/job-inputs.js';
 import { JobRecord } from '../src/jobs/job-record.js';
 import { mapTask } from '../src/jobs/task-id.js';
 import { reconcile } from '../src/scheduler/index.js';
-import type { LiveJob, NodeSnapshot } from '../src/scheduler/index.js';
+import type { LiveJob } from '../src/scheduler/index.js';
+import { node, request } from './support/build.js';
 
-const node = (id: string, cores: number, extra: Partial<NodeSnapshot> = {}): NodeSnapshot => ({
-  id,
-  cores,
-  freeSlots: 2 * cores,
-  freeMemoryMb: 4096,
-  memoryMb: 4096,
-  health: 'up',
-  labels: [],
-  ...extra,
-});
 const live = (id: string, runnable: number, extra: Partial<LiveJob> = {}): LiveJob => ({
   id,
   state: 'PENDING',
@@ -36,29 +27,7 @@ const live = (id: string, runnable: number, extra: Partial<LiveJob> = {}): LiveJ
   ...extra,
 });
 const record = (id: string, tasks: number, extra: Partial<SubmitRequest> = {}) =>
-  new JobRecord(
-    id,
-    {
-      name: 't',
-      bundleHash: 'b',
-      inputsHash: '',
-      taskCount: tasks,
-      hasReduce: false,
-      args: {},
-      timeLimitMs: 1000,
-      memoryMb: 0,
-      user: 'alice',
-      source: '',
-      coresPerTask: 1,
-      retries: 0,
-      priority: 0,
-      constraint: '',
-      dependency: '',
-      ...extra,
-    },
-    JobInputs.fromFrames(Array.from({ length: tasks }, () => Buffer.from('i'))),
-    0,
-  );
+  new JobRecord(id, request({ taskCount: tasks, ...extra }), JobInputs.fromFrames(Array.from({ length: tasks }, () => Buffer.from('i'))), 0);
 const tasksOf = (plan: { jobId: string; tasks: number }[], jobId: string) => plan.filter((a) => a.jobId === jobId).reduce((n, a) => n + a.tasks, 0);
 
 describe('reconcile', () => {

@@ -1,29 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { schedule } from '../src/scheduler/index.js';
-import type { JobSnapshot, NodeSnapshot, Plan } from '../src/scheduler/index.js';
-
-const node = (id: string, cores: number, extra: Partial<NodeSnapshot> = {}): NodeSnapshot => ({
-  id,
-  cores,
-  freeSlots: 2 * cores,
-  freeMemoryMb: 4096,
-  memoryMb: 4096,
-  health: 'up',
-  labels: [],
-  ...extra,
-});
-const job = (id: string, runnable: number, extra: Partial<JobSnapshot> = {}): JobSnapshot => ({
-  id,
-  user: 'alice',
-  runnable,
-  running: 0,
-  priority: 0,
-  seq: Number(id),
-  batchSize: 1,
-  coresPerTask: 1,
-  memoryMb: 0,
-  ...extra,
-});
+import type { Plan } from '../src/scheduler/index.js';
+import { job, node } from './support/build.js';
 
 const count = (plan: Plan, key: 'nodeId' | 'jobId') => {
   const counts: Record<string, number> = {};
