@@ -11,21 +11,9 @@ import { JobRecord } from '../src/jobs/job-record.js';
 import { mapTask } from '../src/jobs/task-id.js';
 import { reconcile } from '../src/scheduler/index.js';
 import type { LiveJob } from '../src/scheduler/index.js';
-import { node, request } from './support/build.js';
+import { job, node, request } from './support/build.js';
 
-const live = (id: string, runnable: number, extra: Partial<LiveJob> = {}): LiveJob => ({
-  id,
-  state: 'PENDING',
-  user: 'alice',
-  runnable,
-  running: 0,
-  priority: 0,
-  seq: Number(id),
-  batchSize: 1,
-  coresPerTask: 1,
-  memoryMb: 0,
-  ...extra,
-});
+const live = (id: string, runnable: number, extra: Partial<LiveJob> = {}): LiveJob => ({ ...job(id, runnable), state: 'PENDING', ...extra });
 const record = (id: string, tasks: number, extra: Partial<SubmitRequest> = {}) =>
   new JobRecord(id, request({ taskCount: tasks, ...extra }), JobInputs.fromFrames(Array.from({ length: tasks }, () => Buffer.from('i'))), 0);
 const tasksOf = (plan: { jobId: string; tasks: number }[], jobId: string) => plan.filter((a) => a.jobId === jobId).reduce((n, a) => n + a.tasks, 0);
