@@ -13,20 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@picompute/sdk/client';
 import { fixture, useLocalClient, runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
+import { until } from './support/until.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const loopback = (d: Daemon) => d.address.replace('0.0.0.0', '127.0.0.1');
 const sumSquares = (n: number) => Array.from({ length: n }, (_, i) => i * i).reduce((a, b) => a + b, 0);
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, limitMs = 30_000): Promise<T> {
-  const started = Date.now();
-  while (Date.now() - started < limitMs) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await sleep(100);
-  }
-  throw new Error(`${what}: not within ${limitMs} ms`);
-}
 
 describe('a coordinator killed with SIGKILL', () => {
   it('restarts and finishes three running and two queued jobs exactly, without re-running completed tasks, keeping the history', async () => {

@@ -12,20 +12,10 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEY_FILE, fixture, makeKeyFile, runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
+import { until } from './support/until.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const loopback = (d: Daemon) => d.address.replace('0.0.0.0', '127.0.0.1');
 const idOf = (agent: Daemon) => agent.output().match(/agent (\S+) listening/)![1]!;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, limitMs = 30_000): Promise<T> {
-  const started = Date.now();
-  while (Date.now() - started < limitMs) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await sleep(100);
-  }
-  throw new Error(`${what}: not within ${limitMs} ms`);
-}
 
 /** A coordinator with one agent of `cores` cores, both on loopback, for one describe block. */
 function useCluster(cores: number, agentFlags: string[] = []) {

@@ -1,5 +1,5 @@
 /** Issue #12, 3: a stalled job's progress says which tasks it waits for, on a terminal and off one. */
-import { PassThrough } from 'node:stream';
+import { stream } from './support-stream.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { JobEvent } from '@picompute/sdk/wire';
 import { Progress } from '../src/progress.js';
@@ -20,14 +20,6 @@ const event = (over: Partial<JobEvent>): JobEvent => ({
   runningLongest: [{ index: 2, node: 'pi5-1', runningMs: 1000 }],
   ...over,
 });
-
-function stream(tty: boolean) {
-  const out = new PassThrough() as PassThrough & { isTTY?: boolean };
-  out.isTTY = tty;
-  let text = '';
-  out.on('data', (d) => (text += d));
-  return { out: out as unknown as NodeJS.WriteStream, text: () => text };
-}
 
 describe('progress of a stalled job', () => {
   afterEach(() => vi.useRealTimers());

@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream';
+import { stream } from './support-stream.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { JobEvent } from '@picompute/sdk/wire';
 import { Progress } from '../src/progress.js';
@@ -18,14 +18,6 @@ const event = (over: Partial<JobEvent>): JobEvent => ({
   reason: '',
   ...over,
 });
-
-function stream(tty: boolean) {
-  const out = new PassThrough() as PassThrough & { isTTY?: boolean };
-  out.isTTY = tty;
-  let text = '';
-  out.on('data', (d) => (text += d));
-  return { out: out as unknown as NodeJS.WriteStream, text: () => text };
-}
 
 describe('progress', () => {
   it('draws a bar with done/total, rate and ETA in place on a terminal', () => {

@@ -92,6 +92,16 @@ function renderNodes(s) {
   coresChart.setData(coresSeries);
 }
 
+/** A job's id as a link that opens its panel. */
+function jobCell(j) {
+  const open = (e) => {
+    e.preventDefault();
+    selected = j.jobId;
+    render(last);
+  };
+  return el('td', {}, el('a', { href: '#', onclick: open }, j.jobId));
+}
+
 function renderQueue(s) {
   fill(
     '#queue tbody',
@@ -99,22 +109,7 @@ function renderQueue(s) {
       el(
         'tr',
         { 'data-job': j.jobId },
-        el(
-          'td',
-          {},
-          el(
-            'a',
-            {
-              href: '#',
-              onclick: (e) => {
-                e.preventDefault();
-                selected = j.jobId;
-                render(last);
-              },
-            },
-            j.jobId,
-          ),
-        ),
+        jobCell(j),
         el('td', {}, j.name),
         el('td', {}, j.user),
         stateCell(j.state),
@@ -139,22 +134,7 @@ function renderHistory(s) {
       el(
         'tr',
         { 'data-job': j.jobId },
-        el(
-          'td',
-          {},
-          el(
-            'a',
-            {
-              href: '#',
-              onclick: (e) => {
-                e.preventDefault();
-                selected = j.jobId;
-                render(last);
-              },
-            },
-            j.jobId,
-          ),
-        ),
+        jobCell(j),
         el('td', {}, j.name),
         el('td', {}, j.user),
         stateCell(j.state),
