@@ -5,7 +5,7 @@
  * again once space returns, and starts again on the same state.
  */
 import { rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fixture, runCli, startDaemon } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { canMount, fillDisk, mountTmpfs } from './support/tmpfs.js';
@@ -26,6 +26,9 @@ describe.skipIf(!canMount)('a coordinator whose disk fills up', () => {
     coordinator = await start();
     await coordinator.waitFor(/agent \S+ up at/);
   });
+
+  // What the daemons said is the first thing to read when this fails on another machine.
+  beforeEach(({ onTestFailed }) => onTestFailed(() => console.error(`coordinator said:\n${coordinator?.output()}\nagent said:\n${agent?.output()}`)));
 
   afterAll(async () => {
     await Promise.all([coordinator?.stop('SIGKILL'), agent?.stop('SIGKILL')]);

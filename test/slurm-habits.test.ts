@@ -26,7 +26,8 @@ describe('--max-running N (Slurm’s --array=…%N)', () => {
     expect(maxOverlap(dir)).toEqual({ runs: 12, max: 2 });
     // The same job without the cap fills the four threads: the check above can fail.
     const free = spansDir();
-    await (await local.client.submit(fixture('spans.ts'), { args: { n: '12', dir: free } })).result();
+    // Tasks of a second each: on a loaded machine 150 ms ones may end before the fourth thread starts.
+    await (await local.client.submit(fixture('spans.ts'), { args: { n: '8', dir: free, ms: '1000' } })).result();
     expect(maxOverlap(free).max).toBeGreaterThan(2);
   });
 

@@ -27,10 +27,16 @@ export class DiskFullError extends Error {
   override name = 'DiskFullError';
 }
 
-/** True for SQLite's and the OS's ways of saying the disk is full. */
+/**
+ * True for SQLite's and the OS's ways of saying the disk is full. SQLite says
+ * SQLITE_FULL when the WAL file cannot grow, but when the disk fills just as
+ * the WAL outgrows its index (every ~4,000 frames the -shm file takes another
+ * 32 KiB) it says "disk I/O error" with SQLITE_IOERR_SHMSIZE: the same full
+ * disk, met one write earlier. Taking it for anything else ended the process.
+ */
 export function isDiskFull(err: unknown): boolean {
   const code = (err as { code?: string } | undefined)?.code;
-  return code === 'SQLITE_FULL' || code === 'ENOSPC';
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'SQLITE_IOERR_SHMSIZE';
 }
 
 export class DiskSpace {
