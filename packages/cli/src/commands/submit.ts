@@ -9,6 +9,7 @@ import { action, collect, EXIT_JOB_FAILED, EXIT_OK, parseArgs, parseCount, parse
 import { connectOrLocal } from '../connect-flags.js';
 import { withSecurityFlags } from '../security-flags.js';
 import { toJsonValue } from '../json.js';
+import { flagsIn } from '../option-flags.js';
 import { Progress } from '../progress.js';
 
 interface SubmitFlags extends SecurityFlags {
@@ -126,8 +127,8 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
       jobWallMs: Math.round(final!.wallMs),
     };
     if (final!.state !== 'COMPLETED') {
-      if (flags.json) console.log(JSON.stringify({ jobId: job.id, state: final!.state, error: final!.error, stats }));
-      else process.stderr.write(`job ${job.id} ${final!.state}: ${final!.error}\n`);
+      if (flags.json) console.log(JSON.stringify({ jobId: job.id, state: final!.state, error: flagsIn(final!.error), stats }));
+      else process.stderr.write(`job ${job.id} ${final!.state}: ${flagsIn(final!.error)}\n`);
       return EXIT_JOB_FAILED;
     }
     const result = await job.result();
