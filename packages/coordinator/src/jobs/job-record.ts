@@ -14,6 +14,7 @@ import { MAX_VALUE_BYTES } from '@picompute/sdk/wire';
 import type { FinalJobState, JobState, LogLine, SubmitRequest, TaskError } from '@picompute/sdk/wire';
 import { JobInputs } from '../job-inputs.js';
 import { failedState } from '../task-table.js';
+import { statsFromRow } from '../state/store.js';
 import type { JobRow, TaskRow } from '../state/store.js';
 import { JobData } from './job-data.js';
 import { finish, IGNORED, notify } from './next.js';
@@ -40,9 +41,8 @@ export class JobRecord extends JobData {
       }
       return j.doneCount;
     });
-    job.attemptsTotal = row.attempts;
-    job.startedAt = row.started_at;
-    if (row.started_at) job.state = 'RUNNING';
+    job.resumeStats(statsFromRow(row));
+    if (job.startedAt) job.state = 'RUNNING';
     return job;
   }
 
