@@ -16,7 +16,10 @@ describe('submit caps what inputs(args) may yield', () => {
   it('stops an endless inputs() of 64 KiB strings at --max-input-bytes and says which flag raises it', async () => {
     const r = await runCli(['submit', fixture('endless.ts'), '--local', '--arg', 'kib=64', '--max-input-bytes', '8M'], { timeoutMs: 120_000 });
     expect(r.stderr).toMatch(
-      /yielded more than 8 MiB of encoded inputs \(12\d inputs so far\), the cap on a job's input size; if that much is meant, raise it with --max-input-bytes,/,
+      new RegExp(
+        /yielded more than 8 MiB of encoded inputs \(12\d inputs so far\), the cap on a job's input size; /.source +
+          /if that much is meant, raise it with --max-input-bytes,/.source,
+      ),
     );
     expect(r.code).toBe(2);
   });

@@ -20,5 +20,8 @@ export function outOfMemoryMessage(memoryMb: number): string {
 
 /** A task's result that cannot fit in one message to the coordinator. */
 export function outputTooBigMessage(bytes: number, limit: number, what = 'its output is'): string {
-  return `${what} ${(bytes / 1048576).toFixed(1)} MiB encoded; a task's output must stay under ${+(limit / 1048576).toFixed(1)} MiB: return less, or split the work into more tasks`;
+  return (
+    `${what} ${(bytes / 1048576).toFixed(1)} MiB encoded; a task's output must stay under ${+(limit / 1048576).toFixed(1)} MiB: return less, or ` +
+    'split the work into more tasks'
+  );
 }

@@ -136,7 +136,8 @@ export class JobQueries {
     const s = this.summary(id);
     if (!FINAL_STATES.has(s.state)) {
       throw new UserError(
-        `job ${id} is still ${s.state}; \`partialResult\` is for a job that ended: wait for it (picompute result ${id}) or cancel it (picompute cancel ${id}) first`,
+        `job ${id} is still ${s.state}; \`partialResult\` is for a job that ended: wait for it (picompute result ${id}) or cancel it ` +
+          `(picompute cancel ${id}) first`,
       );
     }
     this.store.flush();
@@ -160,7 +161,8 @@ export class JobQueries {
     const tasks = this.requeueStore.tasks(Number(id));
     if (tasks.length !== s.tasksTotal) {
       throw new UserError(
-        `job ${id}'s inputs were not kept (it ran on an embedded cluster, or ended on an older coordinator), so its tasks cannot run again; submit the job file again`,
+        `job ${id}'s inputs were not kept (it ran on an embedded cluster, or ended on an older coordinator), so its tasks cannot run again; ` +
+          'submit the job file again',
       );
     }
     return JobRecord.recover(this.requeueStore.reopen(this.store.job(Number(id))!), tasks);

@@ -41,7 +41,8 @@ export class UserError extends Error {
 export function timeLimit(requested: number, { defaultMs, maxMs }: TimeLimits): number {
   if (maxMs && requested > maxMs) {
     throw new UserError(
-      `\`timeLimit\` ${formatDuration(requested)} is over this coordinator's maximum of ${formatDuration(maxMs)} (its \`maxTimeLimitMs\`): ask for ${formatDuration(maxMs)} or less, or split the work into shorter tasks`,
+      `\`timeLimit\` ${formatDuration(requested)} is over this coordinator's maximum of ${formatDuration(maxMs)} (its \`maxTimeLimitMs\`): ask for ` +
+        `${formatDuration(maxMs)} or less, or split the work into shorter tasks`,
     );
   }
   if (requested > 0) return requested;

@@ -34,7 +34,8 @@ export class InputCaps {
     this.#bytes += encodedBytes;
     if (this.#bytes > this.maxBytes) {
       throw new JobFileError(
-        `${this.file}: inputs(args) yielded more than ${formatBytes(this.maxBytes)} of encoded inputs (${this.#count.toLocaleString('en-US')} inputs so far), the cap on a job's input size; ` +
+        `${this.file}: inputs(args) yielded more than ${formatBytes(this.maxBytes)} of encoded inputs (${this.#count.toLocaleString('en-US')} inputs ` +
+          `so far), the cap on a job's input size; ` +
           'if that much is meant, raise it with `maxInputBytes`, else send smaller inputs (file names or ranges) and let the tasks read the data',
       );
     }

@@ -40,7 +40,8 @@ export function registerSubmit(program: Command): void {
       .description('run a job file on the cluster (or on an embedded local cluster when no coordinator is given) and print its result')
       .argument(
         '<job>',
-        'job file (TypeScript or JavaScript) whose default export comes from defineJob; a relative path is taken from where you ran the command (INIT_CWD under pnpm)',
+        'job file (TypeScript or JavaScript) whose default export comes from defineJob; a relative path is taken from where you ran the command ' +
+          '(INIT_CWD under pnpm)',
       )
       .option('--arg <key=value>', 'argument for inputs(args) and finalize(acc, args); repeatable', collect, [])
       .option(
@@ -50,7 +51,8 @@ export function registerSubmit(program: Command): void {
       .option('--local', 'run on the embedded local cluster without looking for a coordinator')
       .option(
         '-t, --time-limit <duration>',
-        "per-task wall-clock limit: 30s, 5m, or as sbatch -t reads it: 90 (minutes), MM:SS, 1:00:00, 2-00:00:00 (default: the coordinator's --default-time-limit, 1h unless set; at most its --max-time-limit)",
+        "per-task wall-clock limit: 30s, 5m, or as sbatch -t reads it: 90 (minutes), MM:SS, 1:00:00, 2-00:00:00 (default: the coordinator's " +
+          '--default-time-limit, 1h unless set; at most its --max-time-limit)',
       )
       .option('--mem-per-task <size>', "per-task heap limit, e.g. 512M (default: the agent's share per core)")
       .option('--name <name>', "job name shown in queues (default: the job's own name or file name)")

@@ -160,7 +160,9 @@ export class JobRecord extends JobData {
         this.retries++;
         this.pending.push(index);
         // Said to the job's watchers at once: until a node takes the task again, nothing else would tell them why it stalls.
-        const line = `its node ${node} is gone (${reason}); the task waits for a node to run it again (attempt ${this.attempts[index]! + 1} of ${MAX_ATTEMPTS_ON_NODE_LOSS})`;
+        const line =
+          `its node ${node} is gone (${reason}); the task waits for a node to run it again (attempt ${this.attempts[index]! + 1} of ` +
+          `${MAX_ATTEMPTS_ON_NODE_LOSS})`;
         logs.push({ task: index, node: 'coordinator', line });
       }
     }
@@ -214,7 +216,9 @@ export class JobRecord extends JobData {
     const bytes = values.reduce((n, v) => n + v.length, 0);
     if (bytes <= maxBytes) return true;
     const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
-    this.error = `${what} needs ${mib(bytes)} of values in one message, over the ${mib(maxBytes)} a message may carry: return smaller map outputs, or leave out reduce and fold the array of outputs yourself`;
+    this.error =
+      `${what} needs ${mib(bytes)} of values in one message, over the ${mib(maxBytes)} a message may carry: return smaller map outputs, or ` +
+      'leave out reduce and fold the array of outputs yourself';
     return false;
   }
 }

@@ -90,7 +90,8 @@ function check(db: Database.Database, file: string, existed: boolean): void {
   }
   if (version > SCHEMA_VERSION) {
     throw new StateError(
-      `state database ${file} was written by a newer picompute (schema ${version}; this one knows ${SCHEMA_VERSION}); upgrade picompute, or choose another \`stateDir\``,
+      `state database ${file} was written by a newer picompute (schema ${version}; this one knows ${SCHEMA_VERSION}); upgrade picompute, or choose ` +
+        `another \`stateDir\``,
     );
   }
   if (version > 0) {

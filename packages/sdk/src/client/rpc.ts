@@ -44,7 +44,8 @@ export function toRpcError(err: grpc.ServiceError | Error, address: string, keyS
   }
   if (code === grpc.status.RESOURCE_EXHAUSTED) {
     return new RpcError(
-      `the coordinator at ${address} refused a message over its size limit (${(err as grpc.ServiceError).details}); send smaller inputs, or start the coordinator with a larger \`maxMessageBytes\``,
+      `the coordinator at ${address} refused a message over its size limit (${(err as grpc.ServiceError).details}); send smaller inputs, or start the ` +
+        `coordinator with a larger \`maxMessageBytes\``,
       code,
     );
   }
@@ -94,7 +95,8 @@ export class CoordinatorRpc {
           err &&
             new ConnectError(
               `cannot reach a picompute coordinator at ${this.address} within ${timeoutMs / 1000}s; ` +
-                'check that `picompute coordinator` runs there and that the port is open; if it uses TLS, pass `tlsCa` (and `tlsCert`/`tlsKey` if it wants a client certificate); ' +
+                'check that `picompute coordinator` runs there and that the port is open; if it uses TLS, pass `tlsCa` (and `tlsCert`/`tlsKey` if it ' +
+                'wants a client certificate); ' +
                 'or leave out `coordinator` to run on the local embedded cluster',
             ),
         ),
@@ -130,7 +132,8 @@ export class CoordinatorRpc {
     if (this.security.key && !this.security.tls && failedHandshake(err.details)) {
       return new AuthError(
         `the coordinator at ${this.address}: ${notMemberMessage(err.details)}. This client's key is from ${this.security.keySource ?? 'the caller'}. ` +
-          'Check the address, and that the coordinator there was started with the same cluster key; if the cluster uses its own certificates (init `tls`), pass `tlsCa`, `tlsCert` and `tlsKey`',
+          'Check the address, and that the coordinator there was started with the same cluster key; if the cluster uses its own certificates (init ' +
+          '`tls`), pass `tlsCa`, `tlsCert` and `tlsKey`',
       );
     }
     if (!this.security.key && /Failed to connect \(/.test(err.details)) {
