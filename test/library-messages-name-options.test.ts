@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { flagsIn } from '../packages/cli/src/option-flags.js';
+import { flagsIn, OPTION_FLAGS, OPTION_PHRASES } from '../packages/cli/src/option-flags.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const LIBRARIES = ['packages/sdk/src', 'packages/agent/src', 'packages/coordinator/src'];
@@ -48,6 +48,10 @@ describe('library messages name options, not CLI flags', () => {
         .filter(({ text }) => !(`${file}: ${text}` in NOT_MESSAGES))
         .map(({ line, text }) => `${file}:${line}: ${JSON.stringify(text)}`),
     );
+    const stale = Object.keys(NOT_MESSAGES).filter(
+      (entry) => !files.some((file) => flagStrings(file, readFileSync(join(ROOT, file), 'utf8')).some(({ text }) => `${file}: ${text}` === entry)),
+    );
+    expect(stale, 'allow-list entries that match no string any more').toEqual([]);
     expect(offenders, 'name the option (in backticks, e.g. `timeLimit`) and add it to packages/cli/src/option-flags.ts').toEqual([]);
   });
 
@@ -66,5 +70,13 @@ describe('library messages name options, not CLI flags', () => {
     expect(flagsIn('`dependency` afterok:9: no job with id 9')).toBe('--dependency afterok:9: no job with id 9');
     // A name the table does not know stays as it is.
     expect(flagsIn('see `picompute init`')).toBe('see `picompute init`');
+  });
+
+  it('every flag the CLI shows for an option is a flag the CLI has', () => {
+    const cli = sources('packages/cli/src')
+      .map((file) => readFileSync(join(ROOT, file), 'utf8'))
+      .join('\n');
+    const flags = [...Object.values(OPTION_FLAGS), ...OPTION_PHRASES.flatMap(([, shown]) => shown.match(FLAG) ?? [])];
+    expect(flags.filter((flag) => !cli.includes(`'${flag} `) && !cli.includes(`'${flag}'`))).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@
  * daemon's log line) goes through flagsIn, so the user reads the flag they
  * can type. A name not in the table is left as it is.
  */
-const FLAGS: Record<string, string> = {
+export const OPTION_FLAGS: Readonly<Record<string, string>> = {
   // submit
   timeLimit: '--time-limit',
   memPerTask: '--mem-per-task',
@@ -39,7 +39,7 @@ const FLAGS: Record<string, string> = {
 };
 
 /** Where the flag is no rename of the option: the dashboard is on unless --no-dashboard. */
-const PHRASES: [string, string][] = [['leave out the `dashboard` option', 'pass --no-dashboard']];
+export const OPTION_PHRASES: readonly [string, string][] = [['leave out the `dashboard` option', 'pass --no-dashboard']];
 
 const QUOTED = /`([A-Za-z.]+)`/g;
 
@@ -47,6 +47,6 @@ const QUOTED = /`([A-Za-z.]+)`/g;
 export function flagsIn<T extends string | undefined>(text: T): T {
   if (text === undefined) return text;
   let out: string = text;
-  for (const [option, flag] of PHRASES) out = out.replaceAll(option, flag);
-  return out.replace(QUOTED, (quoted, name: string) => FLAGS[name] ?? quoted) as T;
+  for (const [option, flag] of OPTION_PHRASES) out = out.replaceAll(option, flag);
+  return out.replace(QUOTED, (quoted, name: string) => OPTION_FLAGS[name] ?? quoted) as T;
 }
