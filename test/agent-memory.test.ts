@@ -20,7 +20,7 @@ describe('a task gathering 512 MiB of Buffers under --mem-per-task 64M', () => {
     );
     expect(err).toBeInstanceOf(JobFailedError);
     expect((err as Error).message).toMatch(
-      /task 1 failed .*\n[^]*ran out of memory: its worker's heap limit is 64 MiB per task \(raise it with --mem-per-task\)/,
+      /task 1 failed .*\n[^]*ran out of memory: its worker's heap limit is 64 MiB per task \(raise it with `memPerTask`\)/,
     );
     // The agent never held the 512 MiB (an idle agent is ~60 MiB; a worker thread adds some).
     expect(rssMib(cluster.agent.proc.pid!)).toBeLessThan(300);

@@ -42,7 +42,8 @@ describe.skipIf(!canMount)('a coordinator whose disk fills up', () => {
     const out = JSON.parse(big.stdout);
     expect(out.state).toBe('FAILED');
     expect(out.error).toBe(
-      `the coordinator's disk is full (${disk.dir}): this job's task outputs could not be stored, so it was stopped; free space there (or restart the coordinator with a --state-dir on a bigger disk) and submit it again`,
+      `the coordinator's disk is full (${disk.dir}): this job's task outputs could not be stored, so it was stopped; free space there ` +
+        '(or restart the coordinator with a --state-dir on a bigger disk) and submit it again',
     );
     expect(big.code).toBe(1);
     expect(coordinator.proc.exitCode).toBeNull();

@@ -32,7 +32,8 @@ function oldDatabase(dir: string, jobs: number, outputs: number, kib: number): s
   db.exec(SCHEMA);
   db.pragma('user_version = 1');
   const job = db.prepare(
-    "INSERT INTO jobs (name, user, request, state, tasks_total, tasks_done, submitted_at, started_at, ended_at) VALUES ('old', 'u', '{}', 'COMPLETED', ?, ?, 1, 1, 1000)",
+    'INSERT INTO jobs (name, user, request, state, tasks_total, tasks_done, submitted_at, started_at, ended_at) ' +
+      "VALUES ('old', 'u', '{}', 'COMPLETED', ?, ?, 1, 1, 1000)",
   );
   const out = db.prepare('INSERT INTO outputs (job_id, idx, attempts, output) VALUES (?, ?, 1, ?)');
   const bytes = Buffer.alloc(kib * 1024, 7);
@@ -76,7 +77,8 @@ describe('a state database from before schema 2, purged past --keep', () => {
     expect(bytesAfter).toBeLessThan(bytesBefore / 20);
     expect(lines.join('\n')).toMatch(/gave back [\d.]+ MiB of disk/);
     console.log(
-      `purge of 200 jobs × 25 × 16 KiB: ${(purgeMs / 1000).toFixed(2)} s in ${store.reclaimer.slices} slices, longest event-loop stall ${(delay.max / 1e6).toFixed(1)} ms; file ${mib(bytesBefore)} -> ${mib(bytesAfter)}\n${lines.join('\n')}`,
+      `purge of 200 jobs × 25 × 16 KiB: ${(purgeMs / 1000).toFixed(2)} s in ${store.reclaimer.slices} slices, ` +
+        `longest event-loop stall ${(delay.max / 1e6).toFixed(1)} ms; file ${mib(bytesBefore)} -> ${mib(bytesAfter)}\n${lines.join('\n')}`,
     );
   });
 

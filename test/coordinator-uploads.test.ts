@@ -57,7 +57,8 @@ describe('uploads waiting for their submit', () => {
 
   it('refuses an upload that takes a user past --upload-quota, naming the quota and the size; others still upload', async () => {
     await expect(rpc.putBlob(uploadName(), chunks(12), 'alice')).rejects.toThrow(
-      /uploads from user "alice" waiting for their submit would hold 204 MiB, over this coordinator's per-user upload quota of 200 MiB \(coordinator --upload-quota\); submit or stop the earlier ones/,
+      'uploads from user "alice" waiting for their submit would hold 204 MiB, over this coordinator\'s per-user upload quota of 200 MiB ' +
+        '(coordinator `uploadQuotaBytes`); submit or stop the earlier ones',
     );
     // The refused upload left no file and no share of the quota behind.
     expect(readdirSync(join(state, 'uploads'))).toHaveLength(2);

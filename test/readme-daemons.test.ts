@@ -150,7 +150,8 @@ describe('README: jobs shows CPUTIME and MAXHEAP', () => {
     const text = (await cli(['jobs'])).stdout;
     const row = (j: typeof cpu, tasks: string) =>
       new RegExp(
-        `^${j!.jobId}\\s+heap-and-time\\s+\\S+\\s+COMPLETED\\s+0\\s+\\S+\\s+${formatDuration(j!.cpuMs).replace('.', '\\.')}\\s+${tasks}\\s+\\d+\\s+${j!.maxHeapMb.toFixed(1).replace('.', '\\.')}M$`,
+        `^${j!.jobId}\\s+heap-and-time\\s+\\S+\\s+COMPLETED\\s+0\\s+\\S+\\s+${formatDuration(j!.cpuMs).replace('.', '\\.')}\\s+${tasks}` +
+          `\\s+\\d+\\s+${j!.maxHeapMb.toFixed(1).replace('.', '\\.')}M$`,
         'm',
       );
     expect(text).toMatch(row(cpu, '4/4'));
@@ -219,7 +220,10 @@ describe('README: daemon flags', () => {
       expect(big.code).toBe(2);
       expect(big.stdout).toBe('');
       expect(big.stderr).toMatch(
-        /refused a message over its size limit \(.*larger than max \(\d+ vs 1048576\)\); send smaller inputs, or start the coordinator with a larger --max-message/,
+        new RegExp(
+          /refused a message over its size limit \(.*larger than max \(\d+ vs 1048576\)\); /.source +
+            /send smaller inputs, or start the coordinator with a larger --max-message/.source,
+        ),
       );
       const small = await runCli(['submit', fixture('word-lengths.ts'), '--json', '--coordinator', loopback(coordinator)]);
       expect(small.code).toBe(0);

@@ -164,7 +164,10 @@ describe('a keyed cluster', () => {
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout).stats.nodes).toEqual([agent.output().match(/agent (\S+) listening/)![1]]);
       await stranger.waitFor(
-        /refused a TLS connection from 127\.0\.0\.1: it hung up in the TLS handshake \(it does not trust this cluster: another key, or not picompute\) \(logged once per peer\)/,
+        new RegExp(
+          /refused a TLS connection from 127\.0\.0\.1: it hung up in the TLS handshake /.source +
+            /\(it does not trust this cluster: another key, or not picompute\) \(logged once per peer\)/.source,
+        ),
       );
       // More strangers' handshakes from the same host add no line: the log cannot be flooded.
       for (let i = 0; i < 3; i++) expect(await handshake(stranger.address, makeKeyFile(`stranger-${i}.key`))).toBe('refused');
@@ -347,7 +350,9 @@ describe('what an agent gives job code', () => {
     const job = join(dir, 'peek.ts');
     await writeFile(
       job,
-      "import { defineJob } from '@picompute/sdk';\nexport default defineJob({ inputs: () => [0], map: () => [process.env.PICOMPUTE_KEY_FILE ?? 'none', process.env.PICOMPUTE_KEY ?? 'none', typeof process.env.PATH] });\n",
+      "import { defineJob } from '@picompute/sdk';\n" +
+        "export default defineJob({ inputs: () => [0], map: () => [process.env.PICOMPUTE_KEY_FILE ?? 'none', " +
+        "process.env.PICOMPUTE_KEY ?? 'none', typeof process.env.PATH] });\n",
     );
     const agent = await startDaemon(['agent', '--port', '0', '--cores', '1']);
     const coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', agent.address.replace('0.0.0.0', '127.0.0.1')]);

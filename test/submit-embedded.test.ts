@@ -81,7 +81,8 @@ describe('submit on the embedded cluster', () => {
     );
     await writeFile(
       join(dir, 'job.ts'),
-      "import { defineJob } from '@picompute/sdk';\nimport pad from 'left-pad-ish';\nexport default defineJob({ inputs: () => [1, 22], map: (x: number) => pad(x, 4) });\n",
+      "import { defineJob } from '@picompute/sdk';\nimport pad from 'left-pad-ish';\n" +
+        'export default defineJob({ inputs: () => [1, 22], map: (x: number) => pad(x, 4) });\n',
     );
     const r = await runCli(['submit', join(dir, 'job.ts'), '--json']);
     expect(r.stderr).toBe('');

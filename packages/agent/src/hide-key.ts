@@ -58,8 +58,9 @@ export function hideKeyFromJobs(log: (line: string) => void): void {
   } catch (err) {
     if (had) {
       log(
-        `WARNING: ${NAME} could not be wiped from this process's environment (${(err as Error).message}): job code can read the cluster key through /proc/self/environ. ` +
-          'Give the agent the key as a file instead (--key-file, PICOMPUTE_KEY_FILE, or a systemd credential) and unset PICOMPUTE_KEY.',
+        `WARNING: ${NAME} could not be wiped from this process's environment (${(err as Error).message}): job code can read the cluster key through ` +
+          '/proc/self/environ. ' +
+          'Give the agent the key as a file instead (`keyFile`, PICOMPUTE_KEY_FILE, or a systemd credential) and unset PICOMPUTE_KEY.',
       );
     }
   }

@@ -101,7 +101,7 @@ export async function serveAgentMetrics(o: AgentMetricsOptions): Promise<HttpSer
   const server = await listenHttp(
     o.host,
     o.port,
-    'agent metrics (--metrics-host/--metrics-port)',
+    'agent metrics (`metricsHost`/`metricsPort`)',
     metricsHandler(async () => ({ text: await registry.metrics(), contentType: registry.contentType })),
   );
   return {

@@ -45,7 +45,8 @@ export async function connectOrLocal(
   const address = located?.address;
   if (!address && requireCoordinator) {
     throw new UsageError(
-      '--no-wait needs a coordinator that outlives this command (--coordinator, PICOMPUTE_COORDINATOR or one on the network); the embedded cluster ends with it',
+      '--no-wait needs a coordinator that outlives this command (--coordinator, PICOMPUTE_COORDINATOR or one on the network); the embedded ' +
+        'cluster ends with it',
     );
   }
   if (address) {

@@ -7,6 +7,7 @@
  */
 import { logFormatFromEnv } from '@picompute/sdk/env';
 import { UsageError } from './errors.js';
+import { flagsIn } from './option-flags.js';
 
 export const LOG_LEVELS = { debug: 20, info: 30, warn: 40, error: 50 } as const;
 export type LogLevel = keyof typeof LOG_LEVELS;
@@ -33,8 +34,9 @@ export function daemonLogger(
   const format = logFormat(flags.logFormat);
   const floor = LOG_LEVELS[flags.logLevel as LogLevel];
   if (floor === undefined) throw new UsageError(`--log-level ${flags.logLevel}: choose ${Object.keys(LOG_LEVELS).join(', ')}`);
-  return (line, level = 'info') => {
+  return (text, level = 'info') => {
     if (LOG_LEVELS[level] < floor) return;
+    const line = flagsIn(text);
     const time = new Date().toISOString();
     write(
       format === 'text'

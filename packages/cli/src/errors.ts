@@ -1,3 +1,5 @@
+import { flagsIn } from './option-flags.js';
+
 /**
  * Exit codes, as the README promises: 0 the job completed, 1 it failed (or a
  * daemon hit trouble), 2 the user made a mistake before anything ran.
@@ -30,7 +32,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<number |
     try {
       code = (await fn(...args)) ?? EXIT_OK;
     } catch (err) {
-      process.stderr.write(`picompute: ${(err as Error)?.message ?? String(err)}\n`);
+      process.stderr.write(`picompute: ${flagsIn((err as Error)?.message ?? String(err))}\n`);
       code = exitCodeFor(err);
     }
     // Writes to a pipe are asynchronous: exiting before they drain would cut

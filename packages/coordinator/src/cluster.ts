@@ -346,7 +346,9 @@ export class Cluster {
     const lostToDisk = this.store.lost(Number(job.id));
     if (lostToDisk) {
       state = 'FAILED';
-      job.error = `${this.store.disk.message.split(':')[0]}: this job's task outputs could not be stored, so it was stopped; free space there (or restart the coordinator with a --state-dir on a bigger disk) and submit it again`;
+      job.error =
+        `${this.store.disk.message.split(':')[0]}: this job's task outputs could not be stored, so it was stopped; free space there (or ` +
+        `restart the coordinator with a \`stateDir\` on a bigger disk) and submit it again`;
     }
     job.finish(state, Date.now());
     this.#nodes.cancelJob(job.id);

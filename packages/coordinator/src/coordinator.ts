@@ -111,7 +111,7 @@ async function startDashboard(cluster: Cluster, o: NonNullable<CoordinatorOption
     return await serveDashboard(cluster, { host: o.host, port: o.port, key, log });
   } catch (err) {
     if (!o.optional) throw err;
-    log(`no dashboard: ${(err as Error).message} (or --no-dashboard)`);
+    log(`no dashboard: ${(err as Error).message} (or leave out the \`dashboard\` option)`);
     return undefined;
   }
 }

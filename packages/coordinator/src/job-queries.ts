@@ -85,7 +85,7 @@ export class JobQueries {
     if (reduced) return { reduced: true, values: [reduced] };
     const values = this.store.outputs(Number(id));
     // A purge (past --keep) deletes outputs a slice at a time before the job's row.
-    if (values.length !== s.tasksTotal) throw new UserError(`job ${id}'s results are gone: it ended more than --keep ago and is being purged`, true);
+    if (values.length !== s.tasksTotal) throw new UserError(`job ${id}'s results are gone: it ended more than \`keepMs\` ago and is being purged`, true);
     return { reduced: false, values };
   }
 
@@ -110,7 +110,7 @@ export class JobQueries {
         const rows = this.store.outputPage(Number(id), next, limit);
         // A purge (past --keep) deletes outputs a slice at a time before the job's row.
         if (rows.some((r, i) => r.idx !== next + i) || (rows.length === 0 && next < s.tasksTotal))
-          throw new UserError(`job ${id}'s results are gone: it ended more than --keep ago and is being purged`, true);
+          throw new UserError(`job ${id}'s results are gone: it ended more than \`keepMs\` ago and is being purged`, true);
         next += rows.length;
         return rows.map((r) => r.output);
       },
@@ -136,7 +136,8 @@ export class JobQueries {
     const s = this.summary(id);
     if (!FINAL_STATES.has(s.state)) {
       throw new UserError(
-        `job ${id} is still ${s.state}; --partial is for a job that ended: wait for it (picompute result ${id}) or cancel it (picompute cancel ${id}) first`,
+        `job ${id} is still ${s.state}; \`partialResult\` is for a job that ended: wait for it (picompute result ${id}) or cancel it ` +
+          `(picompute cancel ${id}) first`,
       );
     }
     this.store.flush();
@@ -160,7 +161,8 @@ export class JobQueries {
     const tasks = this.requeueStore.tasks(Number(id));
     if (tasks.length !== s.tasksTotal) {
       throw new UserError(
-        `job ${id}'s inputs were not kept (it ran on an embedded cluster, or ended on an older coordinator), so its tasks cannot run again; submit the job file again`,
+        `job ${id}'s inputs were not kept (it ran on an embedded cluster, or ended on an older coordinator), so its tasks cannot run again; ` +
+          'submit the job file again',
       );
     }
     return JobRecord.recover(this.requeueStore.reopen(this.store.job(Number(id))!), tasks);

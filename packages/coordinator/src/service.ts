@@ -105,7 +105,7 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
     listJobs: unary<W.ListJobsRequest, W.ListJobsReply>((req) => ({ jobs: cluster.jobs(req), shares: cluster.shares() })),
     listNodes: unary<W.ListNodesRequest, W.ListNodesReply>(() => ({ nodes: cluster.nodes() })),
     requeue: unary<W.RequeueRequest, W.JobSummary>((req) => {
-      if (!req.failed) throw new UserError('requeue runs again only the tasks that did not succeed: say so with --failed (failed: true)');
+      if (!req.failed) throw new UserError('requeue runs again only the tasks that did not succeed: say so with `failed`');
       return cluster.requeueFailed(req.jobId);
     }),
     drain: unary<W.NodeRequest, W.NodeStatus>((req) => cluster.drain(req.node, true)),

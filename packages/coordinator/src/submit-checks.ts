@@ -41,7 +41,8 @@ export class UserError extends Error {
 export function timeLimit(requested: number, { defaultMs, maxMs }: TimeLimits): number {
   if (maxMs && requested > maxMs) {
     throw new UserError(
-      `--time-limit ${formatDuration(requested)} is over this coordinator's maximum of ${formatDuration(maxMs)} (its --max-time-limit): ask for ${formatDuration(maxMs)} or less, or split the work into shorter tasks`,
+      `\`timeLimit\` ${formatDuration(requested)} is over this coordinator's maximum of ${formatDuration(maxMs)} (its \`maxTimeLimitMs\`): ask for ` +
+        `${formatDuration(maxMs)} or less, or split the work into shorter tasks`,
     );
   }
   if (requested > 0) return requested;
@@ -56,8 +57,8 @@ export function checkRequest(
 ): void {
   if (r.dependency) {
     const m = /^afterok:(\d+)$/.exec(r.dependency);
-    if (!m) throw new UserError(`--dependency "${r.dependency}" is not afterok:JOBID`);
-    if (!jobExists(m[1]!)) throw new UserError(`--dependency afterok:${m[1]}: no job with id ${m[1]}`);
+    if (!m) throw new UserError(`\`dependency\` "${r.dependency}" is not afterok:JOBID`);
+    if (!jobExists(m[1]!)) throw new UserError(`\`dependency\` afterok:${m[1]}: no job with id ${m[1]}`);
   }
   const shape = { coresPerTask: Math.max(1, r.coresPerTask || 1), memoryMb: r.memoryMb, constraint: r.constraint || undefined };
   if (known.length && !known.some((n) => couldEverRun(n, shape))) {

@@ -27,7 +27,8 @@ export class UploadQuota {
     const held = (this.#held.get(user) ?? 0) + bytes;
     if (held > this.bytesPerUser) {
       throw new UploadQuotaError(
-        `uploads from user "${user}" waiting for their submit would hold ${formatBytes(held)}, over this coordinator's per-user upload quota of ${formatBytes(this.bytesPerUser)} (coordinator --upload-quota); ` +
+        `uploads from user "${user}" waiting for their submit would hold ${formatBytes(held)}, over this coordinator's per-user upload quota of ` +
+          `${formatBytes(this.bytesPerUser)} (coordinator \`uploadQuotaBytes\`); ` +
           'submit or stop the earlier ones (uploads not submitted within 10 minutes are dropped), or send smaller inputs',
       );
     }

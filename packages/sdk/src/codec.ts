@@ -82,7 +82,8 @@ export function decode<T = unknown>(bytes: Uint8Array): T {
   const version = bytes[1]!;
   if (version > CODEC_VERSION) {
     throw new CodecError(
-      `cannot decode value: written with serialization format ${version} by a newer Node.js than this one (${process.version}, format ${CODEC_VERSION}); run the same Node.js major on every node`,
+      `cannot decode value: written with serialization format ${version} by a newer Node.js than this one (${process.version}, format ` +
+        `${CODEC_VERSION}); run the same Node.js major on every node`,
       decode,
     );
   }

@@ -47,7 +47,7 @@ export function readBody(req: IncomingMessage, res: ServerResponse): Promise<str
   });
 }
 
-/** Listens on host:port (0 picks one); `what` names the server in errors, e.g. "metrics (--metrics-port)". */
+/** Listens on host:port (0 picks one); `what` names the server in errors, e.g. "metrics (`metricsPort`)". */
 export async function listenHttp(host: string, port: number, what: string, handler: HttpHandler): Promise<HttpServer> {
   let closing = false;
   const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => {

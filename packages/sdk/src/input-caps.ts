@@ -28,14 +28,15 @@ export class InputCaps {
     if (++this.#count > this.maxInputs) {
       throw new JobFileError(
         `${this.file}: inputs(args) yielded more than ${this.maxInputs.toLocaleString('en-US')} inputs, the cap on inputs per job; ` +
-          'if that many are meant, raise it with --max-inputs N (maxInputs in the SDK), else check that inputs(args) ends',
+          'if that many are meant, raise it with `maxInputs`, else check that inputs(args) ends',
       );
     }
     this.#bytes += encodedBytes;
     if (this.#bytes > this.maxBytes) {
       throw new JobFileError(
-        `${this.file}: inputs(args) yielded more than ${formatBytes(this.maxBytes)} of encoded inputs (${this.#count.toLocaleString('en-US')} inputs so far), the cap on a job's input size; ` +
-          'if that much is meant, raise it with --max-input-bytes SIZE (maxInputBytes in the SDK), else send smaller inputs (file names or ranges) and let the tasks read the data',
+        `${this.file}: inputs(args) yielded more than ${formatBytes(this.maxBytes)} of encoded inputs (${this.#count.toLocaleString('en-US')} inputs ` +
+          `so far), the cap on a job's input size; ` +
+          'if that much is meant, raise it with `maxInputBytes`, else send smaller inputs (file names or ranges) and let the tasks read the data',
       );
     }
   }

@@ -111,7 +111,10 @@ export function jobProblem(exported: unknown): string | undefined {
   if (isFoldJob(exported) && !('initial' in exported)) return 'a job with `reduce` needs an `initial` value';
   // Refused rather than run on the collected array: finalize(acc, args) is defined on what reduce folds, and ignoring it silently hid the mistake.
   if (!isFoldJob(exported) && exported.finalize !== undefined) {
-    return '`finalize` runs on the value `reduce` folds, and this job has no `reduce`: add `reduce` and `initial`, or drop `finalize` and post-process the array the job returns';
+    return (
+      '`finalize` runs on the value `reduce` folds, and this job has no `reduce`: add `reduce` and `initial`, or drop `finalize` and post-process ' +
+      'the array the job returns'
+    );
   }
   return undefined;
 }

@@ -95,7 +95,8 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
       }
       if (frame.length > MAX_VALUE_BYTES) {
         throw new JobFileError(
-          `input ${frames.count} is ${mib(frame.length)} encoded; a task's input must stay under ${mib(MAX_VALUE_BYTES)}: split the work into more, smaller tasks`,
+          `input ${frames.count} is ${mib(frame.length)} encoded; a task's input must stay under ${mib(MAX_VALUE_BYTES)}: split the work ` +
+            'into more, smaller tasks',
         );
       }
       caps.add(frame.length);

@@ -20,7 +20,8 @@ export async function encodeShared(job: AnyJobDefinition, args: JobArgs, file: s
   }
   if (bytes.length > MAX_SHARED_BYTES) {
     throw new JobFileError(
-      `${file}: shared(args) is ${mib(bytes.length)} encoded; the limit is ${mib(MAX_SHARED_BYTES)} (every node keeps it and each worker thread decodes its own copy): share less, or read the data from a file every node has`,
+      `${file}: shared(args) is ${mib(bytes.length)} encoded; the limit is ${mib(MAX_SHARED_BYTES)} (every node keeps it and each worker thread ` +
+        'decodes its own copy): share less, or read the data from a file every node has',
     );
   }
   return { hash: sha256(bytes), bytes };

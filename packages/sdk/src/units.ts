@@ -1,7 +1,7 @@
 /**
  * Durations (`500ms`, `30s`, `2m`, `1h`, `1d`, a bare number is seconds, as in
  * Slurm's --time in minutes-free form) and sizes (`512M`, `2G`, `1024K`; a bare
- * number is MiB, as in Slurm's --mem). Both throw errors that name the flag.
+ * number is MiB, as in Slurm's --mem). Both throw errors that name what the caller says it parses (an option, or the CLI its flag).
  */
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const SIZE_UNITS_MB: Record<string, number> = { k: 1 / 1024, m: 1, g: 1024, t: 1024 * 1024 };

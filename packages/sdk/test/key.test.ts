@@ -36,7 +36,7 @@ describe('finding the cluster key', () => {
   });
 
   it('says what is wrong with a named key file', async () => {
-    await expect(loadClusterKey({ keyFile: '/nonexistent/k' })).rejects.toThrow('--key-file /nonexistent/k does not exist; make a key with `picompute init`');
+    await expect(loadClusterKey({ keyFile: '/nonexistent/k' })).rejects.toThrow('`keyFile` /nonexistent/k does not exist; make a key with `picompute init`');
     await expect(loadClusterKey({ env: { PICOMPUTE_KEY: 'short' } })).rejects.toThrow('PICOMPUTE_KEY does not hold a picompute cluster key');
   });
 });

@@ -21,7 +21,7 @@ describe('mDNS records', () => {
   it('refuses a TXT string over 255 bytes instead of corrupting the packet', () => {
     const labels = Array.from({ length: 40 }, (_, i) => `label-number-${i}`);
     expect(() => agentTxt({ ...info, labels })).toThrow(
-      /mDNS record "labels" would be \d+ bytes, over the 255-byte limit of a TXT string; use fewer or shorter --label values/,
+      /mDNS record "labels" would be \d+ bytes, over the 255-byte limit of a TXT string; use fewer or shorter `labels` values/,
     );
   });
 

@@ -23,7 +23,10 @@ describe('--time-limit in Slurm’s forms (sbatch -t)', () => {
   it('refuses what is neither, naming what it was given as (the CLI: its flag) and the forms', () => {
     for (const bad of ['soon', '1:75', '1:2:3:4', '-5', '1-', '5x', '', '1.5']) {
       expect(() => parseTimeLimit(bad, '--time-limit'), bad).toThrow(
-        /^--time-limit: ".*" is not a duration; use a number with ms, s, m, h or d, like 30s or 5m, or Slurm's MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS/,
+        new RegExp(
+          /^--time-limit: ".*" is not a duration; use a number with ms, s, m, h or d, like 30s or 5m, /.source +
+            /or Slurm's MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS/.source,
+        ),
       );
       expect(() => parseTimeLimit(bad), bad).toThrow(/^timeLimit: /);
     }

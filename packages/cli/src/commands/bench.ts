@@ -97,7 +97,8 @@ async function bench(flags: BenchFlags): Promise<number> {
     if (flags.json) console.log(JSON.stringify(report));
     else {
       console.log(
-        `cluster: ${report.nodes} nodes, ${cores} cores · round trip ${report.rttMs.toFixed(2)} ms · ${report.tasksPerSecond.toFixed(0)} tiny tasks/s · ${report.bandwidthMBs.toFixed(1)} MB/s payloads\n`,
+        `cluster: ${report.nodes} nodes, ${cores} cores · round trip ${report.rttMs.toFixed(2)} ms · ${report.tasksPerSecond.toFixed(0)} tiny tasks/s ` +
+          `· ${report.bandwidthMBs.toFixed(1)} MB/s payloads\n`,
       );
       console.log(
         table(

@@ -77,7 +77,8 @@ export function registerDashboard(program: Command): void {
     program
       .command('trace <jobId>')
       .description(
-        'write a finished job’s tasks as Chrome trace events (one track per agent thread): picompute trace 12 > job.json, then open it in Perfetto or chrome://tracing',
+        'write a finished job’s tasks as Chrome trace events (one track per agent thread): picompute trace 12 > job.json, then open it in ' +
+          'Perfetto or chrome://tracing',
       ),
   ).action(
     action(async (jobId: string, flags: DashboardFlags) => {
@@ -85,7 +86,8 @@ export function registerDashboard(program: Command): void {
       const res = await fetch(`${base}/api/trace/${encodeURIComponent(jobId)}`, { headers: token ? { authorization: `Bearer ${token}` } : {} }).catch(
         (err: Error) => {
           throw new UsageError(
-            `cannot reach the dashboard at ${base} (${(err.cause as Error)?.message ?? err.message}): traces come from the coordinator's dashboard; check --coordinator and --dashboard-port`,
+            `cannot reach the dashboard at ${base} (${(err.cause as Error)?.message ?? err.message}): traces come from the coordinator's dashboard; ` +
+              'check --coordinator and --dashboard-port',
           );
         },
       );

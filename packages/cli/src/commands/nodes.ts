@@ -10,7 +10,8 @@ export function registerNodes(program: Command): void {
     program
       .command('nodes')
       .description(
-        'list the nodes: state, cores busy/total, memory, load, temperature, labels, round trip of the last ping, picompute version; a node stopped cleanly shows as `down (stopped)` (one that said goodbye over mDNS for 10 minutes)',
+        'list the nodes: state, cores busy/total, memory, load, temperature, labels, round trip of the last ping, picompute version; a node stopped ' +
+          'cleanly shows as `down (stopped)` (one that said goodbye over mDNS for 10 minutes)',
       ),
   ).action(
     action(async (flags: ConnectFlags) => {

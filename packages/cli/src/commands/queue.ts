@@ -12,6 +12,7 @@ import { connectFrom, withConnectFlags } from '../connect-flags.js';
 import type { ConnectFlags } from '../connect-flags.js';
 import { action, EXIT_JOB_FAILED, EXIT_OK } from '../errors.js';
 import { toJsonValue } from '../json.js';
+import { flagsIn } from '../option-flags.js';
 import { table } from '../table.js';
 import { printPartialResult } from './partial-result.js';
 
@@ -113,7 +114,7 @@ export function registerQueueVerbs(program: Command): void {
       if (flags.partial) return printPartialResult(job, Boolean(flags.json));
       const final = await job.done();
       if (final.state !== 'COMPLETED') {
-        process.stderr.write(`job ${id} ${final.state}${final.error ? `: ${final.error}` : ''}\n`);
+        process.stderr.write(`job ${id} ${final.state}${final.error ? `: ${flagsIn(final.error)}` : ''}\n`);
         return EXIT_JOB_FAILED;
       }
       const result = await job.result();

@@ -15,7 +15,8 @@ export function registerRequeue(program: Command): void {
     program
       .command('requeue')
       .description(
-        'run again the tasks of a failed or cancelled job that did not succeed, keeping the outputs of those that did, under the same id (like scontrol requeue)',
+        'run again the tasks of a failed or cancelled job that did not succeed, keeping the outputs of those that did, under the same id ' +
+          '(like scontrol requeue)',
       )
       .argument('<id>', 'job id')
       .option('--failed', 'only the tasks that did not succeed (failed, cancelled, never ran); required'),
@@ -26,7 +27,8 @@ export function registerRequeue(program: Command): void {
       if (flags.json) return void console.log(JSON.stringify(summary));
       const again = summary.tasksTotal - summary.tasksDone;
       console.log(
-        `job ${id} requeued: ${again} of ${summary.tasksTotal} tasks run again, ${summary.tasksDone} outputs kept; picompute result ${id} waits for the whole result`,
+        `job ${id} requeued: ${again} of ${summary.tasksTotal} tasks run again, ${summary.tasksDone} outputs kept; picompute result ${id} waits ` +
+          'for the whole result',
       );
     }),
   );

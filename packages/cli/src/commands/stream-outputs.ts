@@ -8,6 +8,7 @@ import { JobFailedError } from '@picompute/sdk/client';
 import type { JobHandle } from '@picompute/sdk/client';
 import { EXIT_JOB_FAILED, EXIT_OK } from '../errors.js';
 import { toJsonValue } from '../json.js';
+import { flagsIn } from '../option-flags.js';
 
 export async function streamOutputs(job: JobHandle, folds: boolean): Promise<number> {
   let count = 0;
@@ -18,7 +19,7 @@ export async function streamOutputs(job: JobHandle, folds: boolean): Promise<num
     }
   } catch (err) {
     if (!(err instanceof JobFailedError)) throw err;
-    process.stderr.write(`job ${job.id} ${err.event.state} after ${count} of ${err.event.tasksTotal} outputs: ${err.event.error}\n`);
+    process.stderr.write(`job ${job.id} ${err.event.state} after ${count} of ${err.event.tasksTotal} outputs: ${flagsIn(err.event.error)}\n`);
     return EXIT_JOB_FAILED;
   }
   if (folds) console.log(JSON.stringify({ result: toJsonValue(await job.result()) }));

@@ -9,6 +9,7 @@ import { action, collect, EXIT_JOB_FAILED, EXIT_OK, parseArgs, parseCount, parse
 import { connectOrLocal } from '../connect-flags.js';
 import { withSecurityFlags } from '../security-flags.js';
 import { toJsonValue } from '../json.js';
+import { flagsIn } from '../option-flags.js';
 import { Progress } from '../progress.js';
 
 interface SubmitFlags extends SecurityFlags {
@@ -39,7 +40,8 @@ export function registerSubmit(program: Command): void {
       .description('run a job file on the cluster (or on an embedded local cluster when no coordinator is given) and print its result')
       .argument(
         '<job>',
-        'job file (TypeScript or JavaScript) whose default export comes from defineJob; a relative path is taken from where you ran the command (INIT_CWD under pnpm)',
+        'job file (TypeScript or JavaScript) whose default export comes from defineJob; a relative path is taken from where you ran the command ' +
+          '(INIT_CWD under pnpm)',
       )
       .option('--arg <key=value>', 'argument for inputs(args) and finalize(acc, args); repeatable', collect, [])
       .option(
@@ -49,7 +51,8 @@ export function registerSubmit(program: Command): void {
       .option('--local', 'run on the embedded local cluster without looking for a coordinator')
       .option(
         '-t, --time-limit <duration>',
-        "per-task wall-clock limit: 30s, 5m, or as sbatch -t reads it: 90 (minutes), MM:SS, 1:00:00, 2-00:00:00 (default: the coordinator's --default-time-limit, 1h unless set; at most its --max-time-limit)",
+        "per-task wall-clock limit: 30s, 5m, or as sbatch -t reads it: 90 (minutes), MM:SS, 1:00:00, 2-00:00:00 (default: the coordinator's " +
+          '--default-time-limit, 1h unless set; at most its --max-time-limit)',
       )
       .option('--mem-per-task <size>', "per-task heap limit, e.g. 512M (default: the agent's share per core)")
       .option('--name <name>', "job name shown in queues (default: the job's own name or file name)")
@@ -126,8 +129,8 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
       jobWallMs: Math.round(final!.wallMs),
     };
     if (final!.state !== 'COMPLETED') {
-      if (flags.json) console.log(JSON.stringify({ jobId: job.id, state: final!.state, error: final!.error, stats }));
-      else process.stderr.write(`job ${job.id} ${final!.state}: ${final!.error}\n`);
+      if (flags.json) console.log(JSON.stringify({ jobId: job.id, state: final!.state, error: flagsIn(final!.error), stats }));
+      else process.stderr.write(`job ${job.id} ${final!.state}: ${flagsIn(final!.error)}\n`);
       return EXIT_JOB_FAILED;
     }
     const result = await job.result();

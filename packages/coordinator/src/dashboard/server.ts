@@ -57,7 +57,7 @@ function staticFiles(): Record<string, { path: string; type: string }> {
 
 export async function serveDashboard(cluster: Cluster, o: DashboardOptions): Promise<Dashboard> {
   const open = isLoopback(o.host);
-  if (!open && !o.key) throw new Error(`the dashboard on ${o.host} needs the cluster key (or bind it to 127.0.0.1 with --dashboard-host)`);
+  if (!open && !o.key) throw new Error(`the dashboard on ${o.host} needs the cluster key (or bind it to 127.0.0.1 with \`dashboard.host\`)`);
   const auth = o.key ? new DashboardAuth(o.key) : undefined;
   const model = new DashboardModel(cluster);
   const traces = new TraceRecorder();
@@ -103,7 +103,7 @@ export async function serveDashboard(cluster: Cluster, o: DashboardOptions): Pro
     }
   };
 
-  const server = await listenHttp(o.host, o.port, 'dashboard (--dashboard-host/--dashboard-port)', async (req, res) => {
+  const server = await listenHttp(o.host, o.port, 'dashboard (`dashboard.host`/`dashboard.port`)', async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://dashboard');
     const path = url.pathname;
     res.setHeader('x-content-type-options', 'nosniff');

@@ -11,6 +11,7 @@ import type { JobInputs } from '../job-inputs.js';
 import { PendingQueue } from '../pending-queue.js';
 import { TaskTable } from '../task-table.js';
 import type { LiveJob } from '../scheduler/index.js';
+import type { JobStats } from '../state/store.js';
 import { eventOf, summaryOf } from './job-views.js';
 import type { TaskId } from './task-id.js';
 
@@ -143,6 +144,30 @@ export class JobData {
       constraint: r.constraint || undefined,
       maxRunning: r.maxRunning || undefined,
     };
+  }
+
+  /** The job's figures as they stand: what its row keeps when it ends, and what its summary shows. */
+  stats(): JobStats {
+    return {
+      tasksDone: this.doneCount,
+      attempts: this.attemptsTotal,
+      cpuMs: this.cpuMs,
+      maxHeapMb: this.maxHeapMb,
+      nodes: [...this.nodes],
+      cores: this.cores,
+      startedAt: this.startedAt,
+      endedAt: this.endedAt,
+    };
+  }
+
+  /** Takes back the figures its row kept over a coordinator restart; done tasks are counted from their outputs, not from `tasksDone`. */
+  protected resumeStats(stats: JobStats): void {
+    this.attemptsTotal = stats.attempts;
+    this.cpuMs = stats.cpuMs;
+    this.maxHeapMb = stats.maxHeapMb;
+    for (const node of stats.nodes) this.nodes.add(node);
+    this.cores = stats.cores;
+    this.startedAt = stats.startedAt;
   }
 
   wallMs(now = Date.now()): number {

@@ -14,6 +14,7 @@ import { MAX_VALUE_BYTES } from '@picompute/sdk/wire';
 import type { FinalJobState, JobState, LogLine, SubmitRequest, TaskError } from '@picompute/sdk/wire';
 import { JobInputs } from '../job-inputs.js';
 import { failedState } from '../task-table.js';
+import { statsFromRow } from '../state/store.js';
 import type { JobRow, TaskRow } from '../state/store.js';
 import { JobData } from './job-data.js';
 import { finish, IGNORED, notify } from './next.js';
@@ -40,9 +41,8 @@ export class JobRecord extends JobData {
       }
       return j.doneCount;
     });
-    job.attemptsTotal = row.attempts;
-    job.startedAt = row.started_at;
-    if (row.started_at) job.state = 'RUNNING';
+    job.resumeStats(statsFromRow(row));
+    if (job.startedAt) job.state = 'RUNNING';
     return job;
   }
 
@@ -160,7 +160,9 @@ export class JobRecord extends JobData {
         this.retries++;
         this.pending.push(index);
         // Said to the job's watchers at once: until a node takes the task again, nothing else would tell them why it stalls.
-        const line = `its node ${node} is gone (${reason}); the task waits for a node to run it again (attempt ${this.attempts[index]! + 1} of ${MAX_ATTEMPTS_ON_NODE_LOSS})`;
+        const line =
+          `its node ${node} is gone (${reason}); the task waits for a node to run it again (attempt ${this.attempts[index]! + 1} of ` +
+          `${MAX_ATTEMPTS_ON_NODE_LOSS})`;
         logs.push({ task: index, node: 'coordinator', line });
       }
     }
@@ -214,7 +216,9 @@ export class JobRecord extends JobData {
     const bytes = values.reduce((n, v) => n + v.length, 0);
     if (bytes <= maxBytes) return true;
     const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
-    this.error = `${what} needs ${mib(bytes)} of values in one message, over the ${mib(maxBytes)} a message may carry: return smaller map outputs, or leave out reduce and fold the array of outputs yourself`;
+    this.error =
+      `${what} needs ${mib(bytes)} of values in one message, over the ${mib(maxBytes)} a message may carry: return smaller map outputs, or ` +
+      'leave out reduce and fold the array of outputs yourself';
     return false;
   }
 }

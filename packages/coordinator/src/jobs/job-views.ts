@@ -3,7 +3,8 @@
  * from a live JobRecord or from a finished job's database row.
  */
 import type { FinalJobState, JobEvent, JobSummary, LogLine, RunningTask, SubmitRequest } from '@picompute/sdk/wire';
-import type { JobEnd, JobRow } from '../state/store.js';
+import { statsFromRow } from '../state/store.js';
+import type { JobEnd, JobRow, JobStats } from '../state/store.js';
 import type { JobData } from './job-data.js';
 import { toWire } from './task-id.js';
 
@@ -38,29 +39,36 @@ export function eventOf(job: JobData, logs: LogLine[] = []): JobEvent {
   };
 }
 
+/** A job's figures as its summary shows them (a live job's wall time runs to `now`). */
+function figuresOf(stats: JobStats, now = Date.now()) {
+  return {
+    tasksDone: stats.tasksDone,
+    wallMs: stats.startedAt ? (stats.endedAt || now) - stats.startedAt : 0,
+    attempts: stats.attempts,
+    cpuMs: stats.cpuMs,
+    maxHeapMb: stats.maxHeapMb,
+    nodes: stats.nodes,
+    startedAtMs: stats.startedAt,
+    endedAtMs: stats.endedAt,
+    cores: stats.cores,
+  };
+}
+
 export function summaryOf(job: JobData): JobSummary {
   return {
+    ...figuresOf(job.stats()),
     jobId: job.id,
     name: job.request.name,
     state: job.state,
     tasksTotal: job.total,
-    tasksDone: job.doneCount,
     submittedAtMs: job.submittedAt,
-    wallMs: job.wallMs(),
     error: job.error,
     user: job.request.user,
     reason: job.reason,
     priority: job.request.priority,
     coresPerTask: job.coresPerTask,
     tasksRunning: job.running.size,
-    attempts: job.attemptsTotal,
-    cpuMs: job.cpuMs,
-    maxHeapMb: job.maxHeapMb,
-    nodes: [...job.nodes],
-    startedAtMs: job.startedAt,
-    endedAtMs: job.endedAt,
     dependency: job.request.dependency,
-    cores: job.cores,
     tasksQueued: 0,
   };
 }
@@ -69,27 +77,19 @@ export function summaryOf(job: JobData): JobSummary {
 export function summaryFromRow(row: JobRow): JobSummary {
   const request = JSON.parse(row.request) as SubmitRequest;
   return {
+    ...figuresOf(statsFromRow(row)),
     jobId: String(row.id),
     name: row.name,
     state: row.state as FinalJobState,
     tasksTotal: row.tasks_total,
-    tasksDone: row.tasks_done,
     submittedAtMs: row.submitted_at,
-    wallMs: row.started_at ? row.ended_at - row.started_at : 0,
     error: row.error,
     user: row.user,
     reason: row.reason,
     priority: request.priority ?? 0,
     coresPerTask: Math.max(1, request.coresPerTask || 1),
     tasksRunning: 0,
-    attempts: row.attempts,
-    cpuMs: row.cpu_ms,
-    maxHeapMb: row.max_heap_mb,
-    nodes: row.nodes ? row.nodes.split(',') : [],
-    startedAtMs: row.started_at,
-    endedAtMs: row.ended_at,
     dependency: request.dependency ?? '',
-    cores: row.cores,
     tasksQueued: 0,
   };
 }
@@ -115,17 +115,10 @@ export function eventFromSummary(s: JobSummary): JobEvent {
 /** What the state database keeps of a job that ended. */
 export function endOf(job: JobData): JobEnd {
   return {
+    ...job.stats(),
     state: job.state as FinalJobState,
     reason: job.reason,
     error: job.error,
-    tasksDone: job.doneCount,
-    attempts: job.attemptsTotal,
-    cpuMs: job.cpuMs,
-    maxHeapMb: job.maxHeapMb,
-    nodes: [...job.nodes],
-    cores: job.cores,
-    startedAt: job.startedAt,
-    endedAt: job.endedAt,
     result: job.result,
   };
 }

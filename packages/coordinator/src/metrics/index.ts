@@ -73,7 +73,7 @@ export function coordinatorRegistry(cluster: Cluster): Registry {
   });
   const retries = new Counter({
     name: 'picompute_task_retries_total',
-    help: 'Task runs that were re-runs (after a lost node, or a throw under --retries).',
+    help: "Task runs that were re-runs (after a lost node, or a throw under the job's `retries`).",
     registers: [registry],
   });
   const losses = new Counter({
@@ -109,7 +109,7 @@ export async function serveCoordinatorMetrics(cluster: Cluster, host: string, po
   return listenHttp(
     host,
     port,
-    'coordinator metrics (--metrics-host/--metrics-port)',
+    'coordinator metrics (`metricsHost`/`metricsPort`)',
     metricsHandler(async () => ({ text: await registry.metrics(), contentType: registry.contentType })),
   );
 }

@@ -38,7 +38,7 @@ export function openDatabase(stateDir: string, { durable = true, log = (_line: s
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     accessSync(stateDir, constants.W_OK | constants.R_OK);
   } catch (err) {
-    throw new StateError(`state dir ${stateDir} is not writable (${(err as Error).message}); pass --state-dir with a directory this user can write`);
+    throw new StateError(`state dir ${stateDir} is not writable (${(err as Error).message}); set \`stateDir\` to a directory this user can write`);
   }
   const file = join(stateDir, 'picompute.db');
   const existed = statSync(file, { throwIfNoEntry: false }) !== undefined;
@@ -90,14 +90,15 @@ function check(db: Database.Database, file: string, existed: boolean): void {
   }
   if (version > SCHEMA_VERSION) {
     throw new StateError(
-      `state database ${file} was written by a newer picompute (schema ${version}; this one knows ${SCHEMA_VERSION}); upgrade picompute, or pass another --state-dir`,
+      `state database ${file} was written by a newer picompute (schema ${version}; this one knows ${SCHEMA_VERSION}); upgrade picompute, or choose ` +
+        `another \`stateDir\``,
     );
   }
   if (version > 0) {
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").get();
-    if (!tables) throw new StateError(`${file} is not a picompute state database; it is left as it is: pass another --state-dir`);
+    if (!tables) throw new StateError(`${file} is not a picompute state database; it is left as it is: choose another \`stateDir\``);
   } else {
     const other = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number };
-    if (other.n > 0) throw new StateError(`${file} is not a picompute state database; it is left as it is: pass another --state-dir`);
+    if (other.n > 0) throw new StateError(`${file} is not a picompute state database; it is left as it is: choose another \`stateDir\``);
   }
 }

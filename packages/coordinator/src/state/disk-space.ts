@@ -71,7 +71,7 @@ export class DiskSpace {
     if (this.#full) return;
     this.#full = true;
     rmSync(this.#reserve, { force: true });
-    this.log(`${this.message} (free some space, or restart with a --state-dir on a bigger disk)`);
+    this.log(`${this.message} (free some space, or restart with a \`stateDir\` on a bigger disk)`);
     this.#timer = setInterval(() => this.#check(), CHECK_EVERY_MS).unref();
   }
 

@@ -22,7 +22,8 @@ export function toIncrementalVacuum(db: Database.Database, file: string, log: (l
   const bytes = (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
   const free = (db.pragma('freelist_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
   log(
-    `state database ${file}: switching to incremental auto-vacuum (schema 2), a one-time VACUUM of ${formatBytes(bytes)} (${formatBytes(free)} of it free pages)`,
+    `state database ${file}: switching to incremental auto-vacuum (schema 2), a one-time VACUUM of ${formatBytes(bytes)} ` +
+      `(${formatBytes(free)} of it free pages)`,
   );
   const started = performance.now();
   try {
@@ -31,7 +32,8 @@ export function toIncrementalVacuum(db: Database.Database, file: string, log: (l
   } catch (err) {
     if (!isDiskFull(err)) throw err;
     log(
-      `state database ${file}: the one-time VACUUM needs free disk about the size of the used part of the database and found none; starting without it (tried again at the next start)`,
+      `state database ${file}: the one-time VACUUM needs free disk about the size of the used part of the database and found none; starting without it ` +
+        '(tried again at the next start)',
     );
     return false;
   }

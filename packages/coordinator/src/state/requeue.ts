@@ -14,7 +14,8 @@ export class RequeueStore {
 
   constructor(db: Database.Database) {
     this.#tasks = db.prepare(
-      'SELECT t.idx, t.input, 0 AS attempts, o.idx IS NOT NULL AS done, o.output FROM tasks t LEFT JOIN outputs o ON o.job_id = t.job_id AND o.idx = t.idx WHERE t.job_id = @job ORDER BY t.idx',
+      'SELECT t.idx, t.input, 0 AS attempts, o.idx IS NOT NULL AS done, o.output FROM tasks t LEFT JOIN outputs o ON o.job_id = t.job_id AND o.idx = ' +
+        't.idx WHERE t.job_id = @job ORDER BY t.idx',
     );
     this.#reopen = db.prepare("UPDATE jobs SET state = 'PENDING', reason = '', error = '', started_at = 0, ended_at = 0, result = NULL WHERE id = @job");
   }

@@ -162,13 +162,15 @@ export class StateStore {
       progress: p('UPDATE jobs SET tasks_done = @tasksDone WHERE id = @job'),
       log: p('INSERT INTO logs (job_id, task, node, line) VALUES (@job, @task, @node, @line)'),
       end: p(
-        `UPDATE jobs SET state = @state, reason = @reason, error = @error, ${STATS.map(([field, column]) => `${column} = @${field}`).join(', ')}, result = @result WHERE id = @job`,
+        `UPDATE jobs SET state = @state, reason = @reason, error = @error, ${STATS.map(([field, column]) => `${column} = @${field}`).join(', ')}, ` +
+          'result = @result WHERE id = @job',
       ),
       job: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = @job`),
       jobs: p(`SELECT ${JOB_COLUMNS} FROM jobs ORDER BY id`),
       active: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE state NOT IN ${FINAL} ORDER BY id`),
       tasks: p(
-        'SELECT t.idx, t.input, max(t.attempts, coalesce(o.attempts, 0)) AS attempts, o.idx IS NOT NULL AS done, o.output FROM tasks t LEFT JOIN outputs o ON o.job_id = t.job_id AND o.idx = t.idx WHERE t.job_id = @job ORDER BY t.idx',
+        'SELECT t.idx, t.input, max(t.attempts, coalesce(o.attempts, 0)) AS attempts, o.idx IS NOT NULL AS done, o.output FROM tasks t LEFT JOIN ' +
+          'outputs o ON o.job_id = t.job_id AND o.idx = t.idx WHERE t.job_id = @job ORDER BY t.idx',
       ),
       outputs: p('SELECT output FROM outputs WHERE job_id = @job ORDER BY idx'),
       outputPage: p('SELECT idx, output FROM outputs WHERE job_id = @job AND idx >= @from ORDER BY idx LIMIT @limit'),
@@ -181,7 +183,8 @@ export class StateStore {
       // Rows an ended job left behind (a coordinator stopped while reclaiming, or a database from before schema 2).
       leftInputs: p(`SELECT id FROM jobs WHERE state IN ${FINAL} AND EXISTS (SELECT 1 FROM tasks WHERE job_id = jobs.id)`).pluck(),
       leftOutputs: p(
-        `SELECT id FROM jobs WHERE state IN ${FINAL} AND (state <> 'COMPLETED' OR json_extract(request, '$.hasReduce')) AND EXISTS (SELECT 1 FROM outputs WHERE job_id = jobs.id)`,
+        `SELECT id FROM jobs WHERE state IN ${FINAL} AND (state <> 'COMPLETED' OR json_extract(request, '$.hasReduce')) AND EXISTS (SELECT 1 FROM ` +
+          'outputs WHERE job_id = jobs.id)',
       ).pluck(),
     };
     for (const id of this.#s.leftInputs.all() as number[]) this.reclaimer.drop(id, 'inputs');

@@ -26,7 +26,8 @@ export class TaskRuns {
   constructor(db: Database.Database) {
     db.exec(SCHEMA);
     this.#put = db.prepare(
-      'INSERT OR REPLACE INTO task_runs (job_id, nodes, state, attempt, node, started_at, run_ms, heap_mb) VALUES (@job, @nodes, @state, @attempt, @node, @startedAt, @runMs, @heapMb)',
+      'INSERT OR REPLACE INTO task_runs (job_id, nodes, state, attempt, node, started_at, run_ms, heap_mb) VALUES (@job, @nodes, @state, @attempt, ' +
+        '@node, @startedAt, @runMs, @heapMb)',
     );
     this.#get = db.prepare(
       'SELECT nodes, state, attempt, node, started_at AS startedAt, run_ms AS runMs, heap_mb AS heapMb FROM task_runs WHERE job_id = @job',

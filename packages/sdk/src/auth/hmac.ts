@@ -118,7 +118,9 @@ export function verifyRequest(key: Buffer, method: string, header: string | unde
   if (Math.abs(skew) > guard.windowMs) {
     return {
       ok: false,
-      reason: `request timestamp is ${Math.round(skew / 1000)} s off this node's clock (allowed ±${guard.windowMs / 1000} s): check the clocks (timedatectl), or it is a recorded request`,
+      reason:
+        `request timestamp is ${Math.round(skew / 1000)} s off this node's clock (allowed ±${guard.windowMs / 1000} s): check the clocks ` +
+        '(timedatectl), or it is a recorded request',
     };
   }
   const admitted = guard.admit(nonce, now);
@@ -126,7 +128,9 @@ export function verifyRequest(key: Buffer, method: string, header: string | unde
   if (admitted === 'full') {
     return {
       ok: false,
-      reason: `too many requests on this connection (over ${guard.capacity} in ${(2 * guard.windowMs) / 1000} s); slow down, or spread the calls over more connections`,
+      reason:
+        `too many requests on this connection (over ${guard.capacity} in ${(2 * guard.windowMs) / 1000} s); slow down, or spread the calls ` +
+        'over more connections',
     };
   }
   return { ok: true, nonce };

@@ -58,7 +58,7 @@ async function readKeyFile(path: string, source: string, { mustExist }: { mustEx
 /** Finds the cluster key, or undefined when there is none anywhere. Throws KeyError for a key that is there but unusable. */
 export async function loadClusterKey(options: { keyFile?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ClusterKey | undefined> {
   const env = options.env ?? process.env;
-  if (options.keyFile) return readKeyFile(options.keyFile, '--key-file', { mustExist: true });
+  if (options.keyFile) return readKeyFile(options.keyFile, '`keyFile`', { mustExist: true });
   if (env.PICOMPUTE_KEY_FILE) return readKeyFile(env.PICOMPUTE_KEY_FILE, 'PICOMPUTE_KEY_FILE', { mustExist: true });
   if (env.PICOMPUTE_KEY) return { key: parseKey(env.PICOMPUTE_KEY, 'PICOMPUTE_KEY'), source: 'PICOMPUTE_KEY' };
   if (env.CREDENTIALS_DIRECTORY) {
@@ -71,7 +71,7 @@ export async function loadClusterKey(options: { keyFile?: string; env?: NodeJS.P
 /** Writes a new key readable only by its owner; refuses to replace one unless `force`. */
 export async function writeNewKey(path: string, { force = false } = {}): Promise<void> {
   if (!force && (await stat(path).catch(() => undefined))) {
-    throw new KeyError(`${path} already exists; keep it (every node must share the same key), or pass --force to replace it`);
+    throw new KeyError(`${path} already exists; keep it (every node must share the same key), or pass \`force\` to replace it`);
   }
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   await writeFile(path, `${generateKey().toString('hex')}\n`, { mode: 0o600 });

@@ -48,8 +48,8 @@ async function readPem(path: string | undefined, flag: string): Promise<Buffer |
 
 export async function loadSecurity(flags: SecurityFlags = {}): Promise<Security> {
   const found = await loadClusterKey({ keyFile: flags.keyFile });
-  const [cert, key, ca] = await Promise.all([readPem(flags.tlsCert, '--tls-cert'), readPem(flags.tlsKey, '--tls-key'), readPem(flags.tlsCa, '--tls-ca')]);
-  if (Boolean(cert) !== Boolean(key)) throw new KeyError('--tls-cert and --tls-key go together: give both, or neither');
+  const [cert, key, ca] = await Promise.all([readPem(flags.tlsCert, '`tlsCert`'), readPem(flags.tlsKey, '`tlsKey`'), readPem(flags.tlsCa, '`tlsCa`')]);
+  if (Boolean(cert) !== Boolean(key)) throw new KeyError('`tlsCert` and `tlsKey` go together: give both, or neither');
   const tls = cert || ca ? { cert, key, ca } : undefined;
   return { key: found?.key, keySource: found?.source, tls };
 }
@@ -118,7 +118,7 @@ export function requireKeyUnlessLoopback(sec: Security, host: string, daemon: 'a
   throw new KeyError(
     `no cluster key: a ${daemon} listening on ${host} would run code for anyone who reaches it, so it refuses to start.\n` +
       `  Make a key on one node with \`picompute init\` and copy it to every node (same path, mode 600),\n` +
-      `  or pass --key-file / set PICOMPUTE_KEY_FILE; or run local-only with --host 127.0.0.1 (the one case that needs no key).`,
+      `  or pass \`keyFile\` / set PICOMPUTE_KEY_FILE; or run local-only with \`host\` 127.0.0.1 (the one case that needs no key).`,
   );
 }
 

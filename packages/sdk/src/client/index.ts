@@ -85,8 +85,10 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
   if (!located) {
     throw new ConnectError(
       mdnsEnabled()
-        ? `no coordinator answered on the local network within ${timeout / 1000}s (mDNS); name one with { coordinator: 'host:port' } or PICOMPUTE_COORDINATOR=host:port`
-        : `no coordinator named, and mDNS is off (PICOMPUTE_MDNS=${process.env.PICOMPUTE_MDNS}) so none was looked for; name one with { coordinator: 'host:port' } or PICOMPUTE_COORDINATOR=host:port`,
+        ? `no coordinator answered on the local network within ${timeout / 1000}s (mDNS); name one with { coordinator: 'host:port' } or ` +
+            'PICOMPUTE_COORDINATOR=host:port'
+        : `no coordinator named, and mDNS is off (PICOMPUTE_MDNS=${process.env.PICOMPUTE_MDNS}) so none was looked for; name one with { coordinator: ` +
+            `'host:port' } or PICOMPUTE_COORDINATOR=host:port`,
     );
   }
   const named = located.address;

@@ -39,12 +39,13 @@ export function toRpcError(err: grpc.ServiceError | Error, address: string, keyS
     const details = (err as grpc.ServiceError).details;
     const mine = keySource
       ? `this client's key is from ${keySource}`
-      : 'this client has no cluster key (see `picompute init`; set PICOMPUTE_KEY_FILE or pass --key-file)';
+      : 'this client has no cluster key (see `picompute init`; set PICOMPUTE_KEY_FILE or pass `keyFile`)';
     return new AuthError(`the coordinator at ${address} refused the call: ${details}; ${mine}`);
   }
   if (code === grpc.status.RESOURCE_EXHAUSTED) {
     return new RpcError(
-      `the coordinator at ${address} refused a message over its size limit (${(err as grpc.ServiceError).details}); send smaller inputs, or start the coordinator with a larger --max-message`,
+      `the coordinator at ${address} refused a message over its size limit (${(err as grpc.ServiceError).details}); send smaller inputs, or start the ` +
+        `coordinator with a larger \`maxMessageBytes\``,
       code,
     );
   }
@@ -94,8 +95,9 @@ export class CoordinatorRpc {
           err &&
             new ConnectError(
               `cannot reach a picompute coordinator at ${this.address} within ${timeoutMs / 1000}s; ` +
-                'check that `picompute coordinator` runs there and that the port is open; if it uses TLS, pass --tls-ca (and --tls-cert/--tls-key if it wants a client certificate); ' +
-                'or leave out --coordinator to run on the local embedded cluster',
+                'check that `picompute coordinator` runs there and that the port is open; if it uses TLS, pass `tlsCa` (and `tlsCert`/`tlsKey` if it ' +
+                'wants a client certificate); ' +
+                'or leave out `coordinator` to run on the local embedded cluster',
             ),
         ),
       );
@@ -124,19 +126,20 @@ export class CoordinatorRpc {
     if (this.security.tls && failedHandshake(err.details)) {
       return new AuthError(
         `the coordinator at ${this.address} and this client do not accept each other's certificates (${handshakeCause(err.details)}): ` +
-          'pass --tls-ca with the CA that signed the coordinator, and --tls-cert/--tls-key if it wants a client certificate',
+          'pass `tlsCa` with the CA that signed the coordinator, and `tlsCert`/`tlsKey` if it wants a client certificate',
       );
     }
     if (this.security.key && !this.security.tls && failedHandshake(err.details)) {
       return new AuthError(
         `the coordinator at ${this.address}: ${notMemberMessage(err.details)}. This client's key is from ${this.security.keySource ?? 'the caller'}. ` +
-          'Check the address, and that the coordinator there was started with the same cluster key; if the cluster uses its own certificates (init --tls), pass --tls-ca, --tls-cert and --tls-key',
+          'Check the address, and that the coordinator there was started with the same cluster key; if the cluster uses its own certificates (init ' +
+          '`tls`), pass `tlsCa`, `tlsCert` and `tlsKey`',
       );
     }
     if (!this.security.key && /Failed to connect \(/.test(err.details)) {
       return new AuthError(
         `the coordinator at ${this.address} does not speak to a client without the cluster key (it closed the connection): ` +
-          'this client has no cluster key (see `picompute init`; set PICOMPUTE_KEY_FILE or pass --key-file)',
+          'this client has no cluster key (see `picompute init`; set PICOMPUTE_KEY_FILE or pass `keyFile`)',
       );
     }
     return undefined;
