@@ -93,7 +93,8 @@ if (missing) {
       await page.waitForSelector(`#queue tr[data-job="${id}"]`, { timeout: 15_000 });
       const progress = () => page.$eval('#job-progress', (p) => (p as HTMLProgressElement).value);
       const first = await until('the job to make some progress', async () => ((await progress()) > 0 ? progress() : undefined), 20_000);
-      await page.waitForSelector('#threads tbody tr', { timeout: 10_000 });
+      // Three threads on two nodes: the stream shows a row per busy thread (a snapshot a second, so wait for the second row).
+      await page.waitForSelector('#threads tbody tr:nth-child(2)', { timeout: 10_000 });
       expect(await page.locator('#threads tbody tr').count()).toBeGreaterThanOrEqual(2);
       await page.screenshot({ path: `${OUTPUT}dashboard-running.png`, fullPage: true });
       const later = await until('progress to advance', async () => ((await progress()) > first + 3 ? progress() : undefined), 20_000);
