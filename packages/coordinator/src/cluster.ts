@@ -7,6 +7,7 @@
  * (./job-queries.ts). Every change that must survive a restart goes to the
  * StateStore here; all gRPC handling is in ./service.ts.
  */
+import type { JobReason } from './jobs/job-reason.js';
 import type { Security } from '@picompute/sdk/auth';
 import { formatDuration } from '@picompute/sdk/units';
 import type { FinalJobState, JobSummary, LogLine, NodeStatus, SubmitRequest, TaskResult, TaskStatus, UserShare } from '@picompute/sdk/wire';
@@ -273,7 +274,7 @@ export class Cluster {
     }
   }
 
-  #setReason(job: JobRecord, reason: string): void {
+  #setReason(job: JobRecord, reason: JobReason): void {
     if (job.reason === reason) return;
     job.reason = reason;
     this.store.reason(Number(job.id), reason);

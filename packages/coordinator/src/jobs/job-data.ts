@@ -5,6 +5,7 @@
  * these fields) is ./job-record.ts; a job that has ended lives only in the
  * state database (see ../state/store.ts).
  */
+import type { JobReason } from './job-reason.js';
 import type { JobEvent, JobSpec, JobState, JobSummary, LogLine, SubmitRequest } from '@picompute/sdk/wire';
 import { FoldPlan } from '../fold-plan.js';
 import type { JobInputs } from '../job-inputs.js';
@@ -36,7 +37,7 @@ export interface TaskRun {
 export class JobData {
   state: JobState = 'PENDING';
   /** Why the job is PENDING (or why it ended without running), Slurm's words. */
-  reason = '';
+  reason: JobReason = '';
   error = '';
   /**
    * Map outputs waiting to be folded (fold jobs only): a map job's outputs

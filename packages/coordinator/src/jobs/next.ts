@@ -4,6 +4,7 @@
  * for its log, and a map output to store), to set its pending reason, or to
  * end the job in a final state. `Start` is what a start hands out.
  */
+import type { JobReason } from './job-reason.js';
 import type { FinalJobState, LogLine } from '@picompute/sdk/wire';
 import type { TaskId } from './task-id.js';
 
@@ -17,7 +18,7 @@ export interface MapOutput {
 export type Next =
   | { kind: 'ignored' }
   | { kind: 'notify'; logs: LogLine[]; output?: MapOutput }
-  | { kind: 'reason'; reason: string }
+  | { kind: 'reason'; reason: JobReason }
   | { kind: 'finish'; state: FinalJobState; output?: MapOutput };
 
 export interface StartedTask {

@@ -4,6 +4,7 @@
  * that got nothing out. Like the scheduler it does no I/O and reads no
  * clock; ../dispatcher.ts carries the plan out.
  */
+import type { JobReason } from '../jobs/job-reason.js';
 import { schedule } from './schedule.js';
 import type { JobSnapshot, NodeSnapshot, Plan } from './types.js';
 
@@ -15,7 +16,7 @@ export interface LiveJob extends JobSnapshot {
 export interface Round {
   plan: Plan;
   /** Why each PENDING job that could run but got nothing this round waits: NoNodes, Priority or Resources. */
-  reasons: Map<string, string>;
+  reasons: Map<string, JobReason>;
 }
 
 export function reconcile(jobs: readonly LiveJob[], nodes: readonly NodeSnapshot[]): Round {
@@ -28,7 +29,7 @@ export function reconcile(jobs: readonly LiveJob[], nodes: readonly NodeSnapshot
   let runningPriority = -Infinity;
   for (const j of jobs) if (j.running > 0 || placed.has(j.id)) runningPriority = Math.max(runningPriority, j.priority);
   const anyUp = nodes.some((n) => n.health === 'up');
-  const reasons = new Map<string, string>();
+  const reasons = new Map<string, JobReason>();
   for (const j of waiting) {
     if (j.state !== 'PENDING' || placed.has(j.id)) continue;
     reasons.set(j.id, !anyUp ? 'NoNodes' : runningPriority > j.priority ? 'Priority' : 'Resources');

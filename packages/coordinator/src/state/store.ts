@@ -7,6 +7,7 @@
  * A full disk (see ./disk-space.ts) stops only the jobs whose writes failed
  * (`onNotStored`) and new submits (DiskFullError); nothing else changes.
  */
+import type { JobReason } from '../jobs/job-reason.js';
 import { closeSync, fdatasync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,7 +23,7 @@ export interface JobRow {
   user: string;
   request: string;
   state: string;
-  reason: string;
+  reason: JobReason;
   error: string;
   tasks_total: number;
   tasks_done: number;
@@ -97,7 +98,7 @@ export function statsFromRow(row: JobRow): JobStats {
 /** How a job ended: its state, why, and its figures and result. */
 export interface JobEnd extends JobStats {
   state: string;
-  reason: string;
+  reason: JobReason;
   error: string;
   result: Buffer | undefined;
 }
@@ -320,7 +321,7 @@ export class StateStore {
     this.#later(id, () => this.#s.started.run({ state: 'RUNNING', startedAt: at, job: id }));
   }
 
-  reason(id: number, reason: string): void {
+  reason(id: number, reason: JobReason): void {
     this.#later(id, () => this.#s.reason.run({ reason, job: id }));
   }
 
