@@ -135,6 +135,8 @@ await build({
 cpSync(join(pkg('coordinator'), 'dashboard'), join(stage, 'coordinator', 'dashboard'), { recursive: true });
 const uplot = dirname(requireFrom(pkg('coordinator')).resolve('uplot/dist/uPlot.iife.min.js'));
 mkdirSync(join(stage, 'coordinator', 'uplot'), { recursive: true });
+// The installer a coordinator serves (packages/coordinator/src/install/release.ts finds it here).
+copyFileSync(join(pkg('coordinator'), 'install', 'install.sh'), join(stage, 'coordinator', 'install.sh'));
 for (const f of ['uPlot.iife.min.js', 'uPlot.min.css']) copyFileSync(join(uplot, f), join(stage, 'coordinator', 'uplot', f));
 
 // SQLite bindings: this machine's, and any prebuilt ones in native/.
