@@ -70,14 +70,15 @@ export interface TestHost {
 export const CLUSTER_SH = fileURLToPath(new URL('../netns/cluster.sh', import.meta.url));
 
 /** The command line that runs the CLI here, or on a test host with its own host name. */
-function command(args: string[], host?: TestHost): [string, string[]] {
-  if (!host) return [process.execPath, [CLI, ...args]];
-  return ['bash', [CLUSTER_SH, 'exec', host.run, String(host.index), process.execPath, CLI, ...args]];
+function command(args: string[], host?: TestHost, cli = CLI): [string, string[]] {
+  if (!host) return [process.execPath, [cli, ...args]];
+  return ['bash', [CLUSTER_SH, 'exec', host.run, String(host.index), process.execPath, cli, ...args]];
 }
 
-export function runCli(args: string[], options: { timeoutMs?: number; cwd?: string; env?: Env; host?: TestHost } = {}): Promise<CliResult> {
+/** `cli`: another build of the command to run (an installed release), default the workspace's. */
+export function runCli(args: string[], options: { timeoutMs?: number; cwd?: string; env?: Env; host?: TestHost; cli?: string } = {}): Promise<CliResult> {
   const started = Date.now();
-  const [cmd, argv] = command(args, options.host);
+  const [cmd, argv] = command(args, options.host, options.cli);
   const child = spawn(cmd, argv, { cwd: options.cwd, env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -107,10 +108,10 @@ process.on('exit', () => {
   for (const p of running) p.kill('SIGKILL');
 });
 
-export async function startDaemon(args: string[], options: { env?: Env; host?: TestHost } = {}): Promise<Daemon> {
+export async function startDaemon(args: string[], options: { env?: Env; host?: TestHost; cli?: string } = {}): Promise<Daemon> {
   // Each coordinator gets its own state unless the test names one (restart tests do).
   if (args[0] === 'coordinator' && !args.includes('--state-dir')) args = [...args, '--state-dir', stateDir()];
-  const [cmd, argv] = command(args, options.host);
+  const [cmd, argv] = command(args, options.host, options.cli);
   const proc = spawn(cmd, argv, { env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   let out = '';

@@ -9,6 +9,7 @@ import { registerBench } from './commands/bench.js';
 import { registerDaemons } from './commands/daemons.js';
 import { registerDashboard } from './commands/dashboard.js';
 import { registerInit } from './commands/init.js';
+import { registerJoin } from './commands/join.js';
 import { registerNodes } from './commands/nodes.js';
 import { registerQueueVerbs } from './commands/queue.js';
 import { registerSubmit } from './commands/submit.js';
@@ -42,5 +43,6 @@ registerTasks(program);
 registerRequeue(program);
 registerBench(program);
 registerDashboard(program);
+registerJoin(program);
 
 await program.parseAsync(process.argv);

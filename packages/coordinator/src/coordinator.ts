@@ -82,7 +82,7 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
     options.metricsPort === undefined
       ? undefined
       : await (await import('./metrics/index.js')).serveCoordinatorMetrics(cluster, options.metricsHost ?? '127.0.0.1', options.metricsPort);
-  const dashboard = options.dashboard && (await startDashboard(cluster, options.dashboard, security.key, log));
+  const dashboard = options.dashboard && (await startDashboard(cluster, options.dashboard, security.key, log, { stateDir, grpcPort: port }));
   return {
     id,
     dashboardUrl: dashboard?.url,
@@ -105,10 +105,18 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
   };
 }
 
-async function startDashboard(cluster: Cluster, o: NonNullable<CoordinatorOptions['dashboard']>, key: Buffer | undefined, log: (line: string) => void) {
+async function startDashboard(
+  cluster: Cluster,
+  o: NonNullable<CoordinatorOptions['dashboard']>,
+  key: Buffer | undefined,
+  log: (line: string) => void,
+  install: { stateDir: string; grpcPort: number },
+) {
   const { serveDashboard } = await import('./dashboard/server.js');
+  // The join desk (installer, release tarball, key exchange) shares the dashboard's port.
+  const { installRoutes } = await import('./install/routes.js');
   try {
-    return await serveDashboard(cluster, { host: o.host, port: o.port, key, log });
+    return await serveDashboard(cluster, { host: o.host, port: o.port, key, log, routes: installRoutes({ key, log, ...install }) });
   } catch (err) {
     if (!o.optional) throw err;
     log(`no dashboard: ${(err as Error).message} (or leave out the \`dashboard\` option)`);

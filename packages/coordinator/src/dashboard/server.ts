@@ -33,6 +33,8 @@ export interface DashboardOptions {
   /** Needed unless `host` is loopback. */
   key?: Buffer;
   log: (line: string) => void;
+  /** Routes served before the dashboard's own, without a login (the join desk, ../install/routes.ts); true when handled. */
+  routes?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 }
 
 export interface Dashboard extends HttpServer {
@@ -108,6 +110,7 @@ export async function serveDashboard(cluster: Cluster, o: DashboardOptions): Pro
     const path = url.pathname;
     res.setHeader('x-content-type-options', 'nosniff');
     res.setHeader('x-frame-options', 'DENY');
+    if (o.routes && (await o.routes(req, res, url))) return;
     if (path === '/login' && req.method === 'GET') {
       if (open) return void res.writeHead(303, { location: '/' }).end();
       const why = auth!.checkLogin(url.searchParams.get('token') ?? '');

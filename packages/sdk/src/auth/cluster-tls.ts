@@ -81,6 +81,20 @@ function deriveCa(clusterKey: Buffer): { key: KeyObject; cert: Buffer; subject: 
   return { key, cert, subject, fingerprint };
 }
 
+/**
+ * Signs `data` with the cluster CA's private key: proof, to anyone holding
+ * the CA certificate (or its hash, as a join token does), that the signer
+ * holds the cluster key.
+ */
+export function signAsClusterCa(clusterKey: Buffer, data: Buffer): Buffer {
+  return sign(null, data, deriveCa(clusterKey).key);
+}
+
+/** The cluster CA certificate in DER: what a join token pins by its SHA-256. */
+export function clusterCaDer(clusterKey: Buffer): Buffer {
+  return deriveCa(clusterKey).cert;
+}
+
 const minted = new Map<string, ClusterTls>();
 
 /** The CA and this process's certificate for a cluster key (made once per process and key, in about a millisecond). */
