@@ -90,6 +90,12 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
     );
   }
   const named = located.address;
+  // Several coordinators (one leads, the others stand by: see ./leader.ts).
+  const several = named.split(',').filter((a) => a.trim());
+  if (several.length > 1) {
+    const { leaderRpc } = await import('./leader.js');
+    return new Client(await leaderRpc(several, options.security ?? (await loadSecurity()), options.connectTimeoutMs ?? 5000), options.inProcessUpload);
+  }
   const address = formatAddress(parseAddress(named, 'coordinator'));
   const rpc = new CoordinatorRpc(address, options.security ?? (await loadSecurity()));
   try {
