@@ -21,7 +21,12 @@ import { connect } from '@picompute/sdk/client';
 import { startPostgres } from './lib/postgres.mjs';
 
 const { values: o } = parseArgs({
-  options: { kills: { type: 'string', default: '10' }, submits: { type: 'string', default: '50' }, lease: { type: 'string', default: '3s' }, json: { type: 'boolean' } },
+  options: {
+    kills: { type: 'string', default: '10' },
+    submits: { type: 'string', default: '50' },
+    lease: { type: 'string', default: '3s' },
+    json: { type: 'boolean' },
+  },
 });
 const cli = new URL('../packages/cli/dist/bin/picompute.mjs', import.meta.url).pathname;
 const job = new URL('./jobs/trivial.ts', import.meta.url).pathname;
@@ -29,9 +34,30 @@ const stateDir = () => mkdtempSync(join(tmpdir(), 'picompute-bench-ha-'));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function coordinator(url) {
-  const proc = spawn(process.execPath, [cli, 'coordinator', '--host', '127.0.0.1', '--port', '0', '--no-dashboard', '--no-mdns', '--state', url, '--state-dir', stateDir(), '--lease', o.lease, '--log-format', 'text'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      cli,
+      'coordinator',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--no-dashboard',
+      '--no-mdns',
+      '--state',
+      url,
+      '--state-dir',
+      stateDir(),
+      '--lease',
+      o.lease,
+      '--log-format',
+      'text',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   const waiters = new Set();
   const onData = (d) => {
@@ -53,9 +79,13 @@ function coordinator(url) {
       waiters.add(check);
       check();
     });
-  return { proc, waitFor, get length() {
-    return out.length;
-  } };
+  return {
+    proc,
+    waitFor,
+    get length() {
+      return out.length;
+    },
+  };
 }
 
 const pg = await startPostgres();
@@ -80,7 +110,14 @@ try {
   }
   leader.proc.kill('SIGKILL');
   standby.proc.kill('SIGKILL');
-  results.takeoverMs = { lease: o.lease, kills: takeovers.length, min: Math.min(...takeovers), median: median(takeovers), max: Math.max(...takeovers), each: takeovers.map(Math.round) };
+  results.takeoverMs = {
+    lease: o.lease,
+    kills: takeovers.length,
+    min: Math.min(...takeovers),
+    median: median(takeovers),
+    max: Math.max(...takeovers),
+    each: takeovers.map(Math.round),
+  };
 
   // Submit latency.
   for (const [name, state] of [
@@ -108,7 +145,9 @@ try {
 if (o.json) console.log(JSON.stringify(results));
 else {
   const t = results.takeoverMs;
-  console.log(`takeover after SIGKILL of the leader (lease ${t.lease}, ${t.kills} kills): min ${t.min.toFixed(0)} ms, median ${t.median.toFixed(0)} ms, max ${t.max.toFixed(0)} ms`);
+  console.log(
+    `takeover after SIGKILL of the leader (lease ${t.lease}, ${t.kills} kills): min ${t.min.toFixed(0)} ms, median ${t.median.toFixed(0)} ms, max ${t.max.toFixed(0)} ms`,
+  );
   for (const name of ['SQLite', 'PostgreSQL']) {
     const s = results[`submit${name}Ms`];
     console.log(`submit until acknowledged, state in ${name}: median ${s.median.toFixed(1)} ms, p90 ${s.p90.toFixed(1)} ms (${s.submits} submits)`);

@@ -68,6 +68,9 @@ else
         const alone = await runCli(['queue', '--coordinator', standby.address]);
         expect(alone.code).not.toBe(0);
         expect(alone.stderr).toContain(`is a standby, not the leader: try ${leader.address}`);
+        const roles = await cli(['coordinators']);
+        expect(roles.stdout).toMatch(new RegExp(`^${leader.address}\\s+leader\\s+-$`, 'm'));
+        expect(roles.stdout).toMatch(new RegExp(`^${standby.address}\\s+standby\\s+coordinator \\S+ at ${standby.address} is a standby`, 'm'));
 
         const submitted: string[] = [];
         for (const n of [8, 8, 8, 6, 6]) {
@@ -84,6 +87,11 @@ else
         await standby.waitFor(/leading \(epoch 2\)/, 30_000);
         // Measured, not asserted: on a loaded machine it may take longer.
         console.log(`takeover: the standby led ${Date.now() - killedAt} ms after the leader's SIGKILL (lease ${LEASE})`);
+        const after = JSON.parse((await cli(['coordinators', '--json'])).stdout) as { address: string; role: string }[];
+        expect(after.map((r) => [r.address, r.role])).toEqual([
+          [leader.address, 'unreachable'],
+          [standby.address, 'leader'],
+        ]);
 
         const history = await until(
           'all five jobs finished',

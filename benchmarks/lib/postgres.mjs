@@ -19,14 +19,19 @@ const freePort = () =>
 
 export async function startPostgres() {
   const root = '/usr/lib/postgresql';
-  const version = existsSync(root) && readdirSync(root).sort((a, b) => b - a).find((v) => existsSync(join(root, v, 'bin', 'initdb')));
+  const version =
+    existsSync(root) &&
+    readdirSync(root)
+      .sort((a, b) => b - a)
+      .find((v) => existsSync(join(root, v, 'bin', 'initdb')));
   if (!version) throw new Error("PostgreSQL's server is not installed (Debian: apt-get install postgresql)");
   const bin = join(root, version, 'bin');
   const asRoot = userInfo().uid === 0;
   const dir = mkdtempSync(join(tmpdir(), 'picompute-bench-pg-'));
   chmodSync(dir, 0o755);
   if (asRoot) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres'])), Number(execFileSync('id', ['-g', 'postgres'])));
-  const run = (cmd, args) => execFileSync(asRoot ? 'runuser' : join(bin, cmd), asRoot ? ['-u', 'postgres', '--', join(bin, cmd), ...args] : args, { stdio: 'pipe', cwd: dir });
+  const run = (cmd, args) =>
+    execFileSync(asRoot ? 'runuser' : join(bin, cmd), asRoot ? ['-u', 'postgres', '--', join(bin, cmd), ...args] : args, { stdio: 'pipe', cwd: dir });
   const port = await freePort();
   const data = join(dir, 'data');
   run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);

@@ -25,6 +25,8 @@ export type { Security } from '../auth/security.js';
 export { JobFileError } from '../bundle.js';
 export { prepareJob } from '../prepare.js';
 export type { PreparedJob, SubmitOptions } from '../prepare.js';
+export { coordinatorRoles } from './leader.js';
+export type { CoordinatorRole } from './leader.js';
 
 /** Inputs up to this size travel inside the Submit message. */
 const INLINE_INPUTS_BYTES = 256 * 1024;

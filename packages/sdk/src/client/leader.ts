@@ -71,3 +71,37 @@ export async function leaderRpc(addresses: string[], security: Security, timeout
     `no coordinator of ${addresses.join(',')} leads: ${[...tried].map(([a, why]) => `${a}: ${why}`).join('; ')}; a standby takes over within its lease (3 s by default): try again`,
   );
 }
+
+export interface CoordinatorRole {
+  address: string;
+  role: 'leader' | 'standby' | 'unreachable';
+  /** A standby's answer (naming the leader), or why the address did not answer. */
+  detail: string;
+}
+
+/** What each coordinator answers (`picompute coordinators`): the leader, the standbys, and those that do not answer. */
+export async function coordinatorRoles(addresses: string[], security: Security, timeoutMs: number): Promise<CoordinatorRole[]> {
+  const roles = new Map<string, CoordinatorRole>();
+  const ask = async (given: string): Promise<void> => {
+    const address = formatAddress(parseAddress(given, 'coordinator'));
+    if (roles.has(address)) return;
+    roles.set(address, { address, role: 'unreachable', detail: '' });
+    const rpc = new CoordinatorRpc(address, security);
+    try {
+      await rpc.ready(timeoutMs);
+      const err = await probe(rpc, timeoutMs);
+      const hint = err && standbyHint(err);
+      if (!err) roles.set(address, { address, role: 'leader', detail: '' });
+      else if (hint !== undefined) roles.set(address, { address, role: 'standby', detail: err.details });
+      else roles.set(address, { address, role: 'unreachable', detail: err.details });
+      // A leader the list lacks is listed too.
+      if (hint) await ask(hint);
+    } catch (err) {
+      roles.set(address, { address, role: 'unreachable', detail: (err as Error).message });
+    } finally {
+      rpc.close();
+    }
+  };
+  await Promise.all(addresses.map(ask));
+  return [...roles.values()];
+}
