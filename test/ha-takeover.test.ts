@@ -30,7 +30,7 @@ else
       await Promise.all((agents ?? []).map((a) => a.stop('SIGKILL')));
       pg?.stop();
     });
-    const startCoordinator = (db: string) =>
+    const startCoordinator = (db: string, dialAgents = true) =>
       startDaemon([
         'coordinator',
         '--host',
@@ -46,7 +46,7 @@ else
         stateDir(),
         '--lease',
         LEASE,
-        ...agents.flatMap((a) => ['--agent', a.address]),
+        ...(dialAgents ? agents.flatMap((a) => ['--agent', a.address]) : []),
       ]);
 
     /** The leader, then a standby that has seen it lead. */
@@ -149,6 +149,32 @@ else
         leader.proc.kill('SIGCONT');
         standby.proc.kill('SIGCONT');
         await Promise.all([leader.stop('SIGKILL'), standby.stop('SIGKILL')]);
+      }
+    }, 120_000);
+
+    it('agents that register with --coordinator a,b move to the new leader', async () => {
+      const db = pg.database();
+      const leader = await startCoordinator(db, false);
+      const standby = await startCoordinator(db, false);
+      await standby.waitFor(/standby listening on/);
+      const both = `${leader.address},${standby.address}`;
+      const agent = await startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '2', '--coordinator', both]);
+      const cli = (args: string[]) => runCli([...args, '--coordinator', both]);
+      try {
+        await leader.waitFor(/agent \S+ up at/);
+        const id = JSON.parse((await cli(['submit', fixture('counted.ts'), '--no-wait', '--json', '--arg', 'n=10', '--arg', 'ms=300'])).stdout).jobId;
+        await leader.stop('SIGKILL');
+        await standby.waitFor(/leading \(epoch 2\)/, 30_000);
+        // Nobody dials the agent: it registers again, this time with the new leader.
+        await standby.waitFor(/agent \S+ up at/, 30_000);
+        await until('the job completed under the new leader', async () => {
+          const jobs = JSON.parse((await cli(['jobs', '--json'])).stdout);
+          return jobs[0]?.state === 'COMPLETED' || undefined;
+        });
+        expect((await cli(['result', id])).stdout.trim()).toBe(String(sumSquares(10)));
+        expect(agent.output()).toMatch(/registered with the coordinator at \S+/);
+      } finally {
+        await Promise.all([leader.stop('SIGKILL'), standby.stop('SIGKILL'), agent.stop('SIGKILL')]);
       }
     }, 120_000);
   });

@@ -89,7 +89,10 @@ export function registerDaemons(program: Command): void {
   )
     .option('--cores <n>', 'worker threads to run (default: every core)')
     .option('--label <label>', 'label this node for --constraint; repeatable', collect, [])
-    .option('--coordinator <host:port>', 'register with this coordinator (when it cannot find or name this agent)')
+    .option(
+      '--coordinator <host:port>',
+      'register with this coordinator (when it cannot find or name this agent), or with several: a,b (the leading one takes it)',
+    )
     .option('--advertise-address <host:port>', 'address the coordinator should dial, when it differs from --host:--port')
     .option('--task-memory <size>', 'default per-task heap limit, e.g. 512M')
     .option('--cache-dir <dir>', 'where job bundles are cached (default ~/.cache/picompute/agent)', pathOption)
