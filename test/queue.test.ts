@@ -14,6 +14,8 @@ import type { Client } from '@picompute/sdk/client';
 import { fixture, useLocalClient, runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { until } from './support/until.js';
+import { cannotRun } from './support/requirements.js';
+import { backendProblem, STATE_BACKENDS, useStateBackend } from './support/state-backends.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const loopback = (d: Daemon) => d.address.replace('0.0.0.0', '127.0.0.1');
@@ -95,7 +97,10 @@ describe('a coordinator killed with SIGKILL', () => {
   });
 });
 
-describe('queue semantics', () => {
+describe.each(STATE_BACKENDS)('queue semantics (state in %s)', (backend) => {
+  const problem = backendProblem(backend);
+  if (problem) return cannotRun(`queue semantics with the state in ${backend}`, problem);
+  const state = useStateBackend(backend);
   let agents: Daemon[];
   let coordinator: Daemon;
   const cli = (args: string[], opts: { timeoutMs?: number } = {}) => runCli([...args, '--coordinator', loopback(coordinator)], opts);
@@ -105,7 +110,7 @@ describe('queue semantics', () => {
       await startDaemon(['agent', '--port', '0', '--cores', '1', '--label', 'pi5']),
       await startDaemon(['agent', '--port', '0', '--cores', '1', '--label', 'pi4']),
     ];
-    coordinator = await startDaemon(['coordinator', '--port', '0', ...agents.flatMap((a) => ['--agent', loopback(a)])]);
+    coordinator = await startDaemon(['coordinator', '--port', '0', ...agents.flatMap((a) => ['--agent', loopback(a)]), ...state.flags()]);
     await coordinator.waitFor(/(agent \S+ up at[^]*){2}/);
   });
   afterAll(async () => {

@@ -26,7 +26,10 @@ export interface AgentOptions {
   cacheDir?: string;
   /** Default per-task memory limit, MiB; default this node's memory × ¾ shared by its cores, 256–4096. */
   taskMemoryMb?: number;
-  /** `host:port` of a coordinator to register with (when it cannot find or name this agent); default none. */
+  /**
+   * `host:port` of a coordinator to register with (when it cannot find or name this agent), or several
+   * separated by commas (coordinators on one PostgreSQL state: the leader takes it, standbys refuse); default none.
+   */
   coordinator?: string;
   /** The address the coordinator should dial, when it differs from host:port (NAT, 0.0.0.0); default none. */
   advertiseAddress?: string;
@@ -54,7 +57,10 @@ export interface AgentOptions {
 }
 
 type Compiled = Required<Pick<AgentOptions, 'host' | 'security' | 'port' | 'labels' | 'cacheDir' | 'heartbeatMs' | 'mdns' | 'maxMessageBytes' | 'log'>> &
-  Omit<AgentOptions, 'host' | 'security' | 'port' | 'labels' | 'cacheDir' | 'heartbeatMs' | 'mdns' | 'maxMessageBytes' | 'log'>;
+  Omit<AgentOptions, 'host' | 'security' | 'port' | 'labels' | 'cacheDir' | 'heartbeatMs' | 'mdns' | 'maxMessageBytes' | 'log'> & {
+    /** `coordinator`, split at its commas. */
+    coordinators: string[];
+  };
 
 export function defaultCacheDir(): string {
   const base = process.env.XDG_CACHE_HOME || (homedir() ? join(homedir(), '.cache') : tmpdir());
@@ -75,7 +81,10 @@ export function agentOptions(o: AgentOptions): Compiled {
     labels: o.labels ?? [],
     cacheDir: o.cacheDir ?? defaultCacheDir(),
     taskMemoryMb: positive('taskMemoryMb', o.taskMemoryMb),
-    coordinator: o.coordinator === undefined ? undefined : address('agent', 'coordinator', o.coordinator),
+    coordinators: (o.coordinator ?? '')
+      .split(',')
+      .filter((c) => c.trim())
+      .map((c) => address('agent', 'coordinator', c.trim())),
     heartbeatMs: positive('heartbeatMs', o.heartbeatMs) ?? 1000,
     mdns: o.mdns ?? false,
     idleTimeoutMs: o.idleTimeoutMs === undefined ? undefined : wholeNumber('agent', 'idleTimeoutMs', o.idleTimeoutMs),

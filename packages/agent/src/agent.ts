@@ -125,16 +125,17 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
     mdns = startMdns(log);
     mdns.publish({ name: info.id, type: AGENT_SERVICE, port, txt });
   }
-  const registration = options.coordinator
-    ? startRegistration({
-        coordinator: options.coordinator,
-        security,
-        address: options.advertiseAddress ?? advertisable(host, port),
-        info,
-        isServed: () => sessions.size > 0,
-        log,
-      })
-    : undefined;
+  // One registration per coordinator named: whichever leads dials this agent; a standby refuses until it leads.
+  const registrations = options.coordinators.map((coordinator) =>
+    startRegistration({
+      coordinator,
+      security,
+      address: options.advertiseAddress ?? advertisable(host, port),
+      info,
+      isServed: () => sessions.size > 0,
+      log,
+    }),
+  );
   // prom-client loads only when metrics are asked for (it would cost an idle agent memory).
   const metrics =
     options.metricsPort === undefined
@@ -161,7 +162,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
     async close() {
       // The goodbye first, so coordinators drop this node at once.
       await mdns?.close();
-      registration?.stop();
+      for (const r of registrations) r.stop();
       for (const s of sessions) s.close();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await metrics?.close();

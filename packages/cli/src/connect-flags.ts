@@ -17,7 +17,10 @@ export interface ConnectFlags extends SecurityFlags {
 export function withConnectFlags(cmd: Command): Command {
   return withSecurityFlags(
     cmd
-      .option('-c, --coordinator <host:port>', 'coordinator (default: PICOMPUTE_COORDINATOR, else one found by mDNS)')
+      .option(
+        '-c, --coordinator <host:port>',
+        'coordinator, or several separated by commas (the one leading answers; default: PICOMPUTE_COORDINATOR, else one found by mDNS)',
+      )
       .option('--json', 'print JSON instead of a table'),
   );
 }

@@ -6,6 +6,7 @@
 import { PICOMPUTE_VERSION } from '@picompute/sdk/version';
 import { Command, type CommanderError } from 'commander';
 import { registerBench } from './commands/bench.js';
+import { registerCoordinators } from './commands/coordinators.js';
 import { registerDaemons } from './commands/daemons.js';
 import { registerDashboard } from './commands/dashboard.js';
 import { registerInit } from './commands/init.js';
@@ -38,6 +39,7 @@ registerInit(program);
 registerSubmit(program);
 registerDaemons(program);
 registerNodes(program);
+registerCoordinators(program);
 registerQueueVerbs(program);
 registerTasks(program);
 registerRequeue(program);

@@ -15,6 +15,18 @@ export const DEFAULT_UPLOAD_QUOTA_BYTES = 2 * 1024 ** 3;
 export interface CoordinatorOptions {
   /** Where jobs, tasks, results and logs are kept (SQLite); default $XDG_STATE_HOME/picompute (~/.local/state/…). */
   stateDir?: string;
+  /**
+   * Keep the state in PostgreSQL instead (`postgres://user@host:port/database`, no password in it):
+   * several coordinators on one database, one leading and the others standing by (see ./state/postgres/).
+   * stateDir then holds only the leader's working copy.
+   */
+  stateUrl?: string;
+  /** File holding the PostgreSQL password; default none (PGPASSFILE or ~/.pgpass, as libpq). */
+  statePasswordFile?: string;
+  /** How long a leader over PostgreSQL holds the lead without renewing it, ms; a standby takes over after it. Default 3000. */
+  leaseMs?: number;
+  /** The address other coordinators and clients are told to dial for this one; default host:port (the host name for 0.0.0.0). */
+  advertiseAddress?: string;
   /** Finished jobs and their results are kept this long, ms; default 7 days. */
   keepMs?: number;
   /** False for state that dies with the process (the embedded cluster): no fsync. Default true. */
@@ -64,6 +76,8 @@ export function coordinatorOptions(o: CoordinatorOptions) {
   return {
     ...o,
     stateDir: o.stateDir ?? defaultStateDir(),
+    leaseMs: n('leaseMs', o.leaseMs, 300) ?? 3000,
+    advertiseAddress: o.advertiseAddress === undefined ? undefined : address('coordinator', 'advertiseAddress', o.advertiseAddress),
     keepMs: n('keepMs', o.keepMs) ?? 7 * 86_400_000,
     durable: o.durable ?? true,
     host: o.host ?? '127.0.0.1',

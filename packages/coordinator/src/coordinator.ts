@@ -15,6 +15,7 @@ import { formatDuration } from '@picompute/sdk/units';
 import { PICOMPUTE_VERSION } from '@picompute/sdk/version';
 import { openDatabase } from './state/database.js';
 import { StateStore } from './state/store.js';
+import { switchableService } from './standby-service.js';
 import { uploadDir } from './upload-spill.js';
 
 import { coordinatorService } from './service.js';
@@ -37,6 +38,8 @@ export interface Coordinator {
   readonly metricsUrl?: string;
   /** `http://host:port` of the dashboard when it is served. */
   readonly dashboardUrl?: string;
+  /** Over PostgreSQL: resolves, with the reason, if another coordinator took the lead from this one (it has then stopped writing). */
+  readonly steppedDown?: Promise<string>;
   close(): Promise<void>;
 }
 
@@ -45,8 +48,24 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
   const { host, security, log, agents, durable, stateDir, keepMs } = options;
   requireKeyUnlessLoopback(security, host, 'coordinator');
   const id = `coord-${randomBytes(4).toString('hex')}`;
-  const store = new StateStore(openDatabase(stateDir, { durable, log }), durable, log);
-  // Deletes in the background (see state/reclaimer.ts): start-up does not wait for it.
+  const refused = refusalLogger(log);
+  const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), interceptors: serverInterceptors(security, refused) });
+  const service = switchableService(wireServices().CoordinatorService.service);
+  let steppedDown: Promise<string> | undefined;
+  let state: { store: StateStore; leader?: import('./state/postgres/leader.js').PgLeader };
+  let port: number;
+  if (options.stateUrl) {
+    const pgState = await import('./state/postgres/standby.js');
+    const standby = await pgState.standBy({ ...options, stateUrl: options.stateUrl }, id, server, service, refused);
+    port = standby.port;
+    state = standby.state;
+    steppedDown = standby.steppedDown;
+  } else {
+    state = { store: new StateStore(openDatabase(stateDir, { durable, log }), durable, log) };
+    server.addService(wireServices().CoordinatorService.service, service.impl);
+    port = await bindServer(server, formatAddress({ host, port: options.port }), security, 'coordinator', refused);
+  }
+  const store = state.store;
   const purge = () => {
     const purging = store.purge(Date.now() - keepMs);
     if (purging) void store.reclaimer.idle().then(() => log(`purged ${purging} job(s) that ended more than ${formatDuration(keepMs)} ago`));
@@ -58,10 +77,7 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
     defaultMs: options.defaultTimeLimitMs,
     maxMs: options.maxTimeLimitMs,
   });
-  const refused = refusalLogger(log);
-  const server = new grpc.Server({ ...serverOptions(options.maxMessageBytes), interceptors: serverInterceptors(security, refused) });
-  server.addService(
-    wireServices().CoordinatorService.service,
+  service.lead(
     coordinatorService(cluster, blobs, id, {
       uploadIdleMs: options.uploadIdleMs,
       maxBlobBytes: options.maxBlobBytes,
@@ -72,8 +88,6 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
       storedBlob: (hash) => store.hasBlob(hash),
     }),
   );
-  const bindTo = formatAddress({ host, port: options.port });
-  const port = await bindServer(server, bindTo, security, 'coordinator', refused);
   for (const a of agents) cluster.addAgent(a);
   // mDNS code loads only when it is used.
   const discovery = options.mdns ? (await import('./discovery.js')).startDiscovery(cluster, { id, port, version: PICOMPUTE_VERSION }, log) : undefined;
@@ -85,6 +99,7 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
   const dashboard = options.dashboard && (await startDashboard(cluster, options.dashboard, security.key, log, { stateDir, grpcPort: port }));
   return {
     id,
+    steppedDown,
     dashboardUrl: dashboard?.url,
     metricsUrl: metrics && `${metrics.url}/metrics`,
     address: formatAddress({ host, port }),
@@ -100,6 +115,8 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       blobs.close();
       await metricsClosed;
+      store.flush();
+      await state.leader?.close();
       store.close();
     },
   };

@@ -34,7 +34,7 @@ async function maxMessageBytes(text: string | undefined): Promise<number | undef
 }
 
 /** Starts a daemon, says where it listens, and runs until SIGTERM or SIGINT, then closes it. */
-async function serve<D extends { close(): Promise<void> }>(
+async function serve<D extends { close(): Promise<void>; steppedDown?: Promise<string> }>(
   who: string,
   flags: LogFlags,
   start: (log: (line: string) => void) => Promise<D>,
@@ -43,11 +43,18 @@ async function serve<D extends { close(): Promise<void> }>(
   const say = daemonLogger(who, flags);
   // Listening for signals before saying where it listens: a SIGTERM sent the moment the line is read must stop it cleanly, not kill it.
   const stopped = untilSignal();
-  const daemon = await start(say);
+  // A standby coordinator starts only when it leads: a signal before that stops it where it stands.
+  const daemon = await Promise.race([start(say), stopped.then(() => undefined)]);
+  if (!daemon) {
+    say('stopping');
+    process.exit(0);
+  }
   say(describe(daemon));
-  const signal = await stopped;
+  const signal = await Promise.race([stopped, daemon.steppedDown?.then(() => 'stepped down') ?? new Promise<never>(() => {})]);
   say(`${signal}: stopping`);
   await daemon.close();
+  // Stepping down is not a clean stop: a service manager that restarts the coordinator makes it a standby.
+  if (signal === 'stepped down') process.exit(3);
 }
 
 /** The flags both daemons take: where to listen, the message limit, mDNS, and the key and TLS. */
@@ -82,7 +89,10 @@ export function registerDaemons(program: Command): void {
   )
     .option('--cores <n>', 'worker threads to run (default: every core)')
     .option('--label <label>', 'label this node for --constraint; repeatable', collect, [])
-    .option('--coordinator <host:port>', 'register with this coordinator (when it cannot find or name this agent)')
+    .option(
+      '--coordinator <host:port>',
+      'register with this coordinator (when it cannot find or name this agent), or with several: a,b (the leading one takes it)',
+    )
     .option('--advertise-address <host:port>', 'address the coordinator should dial, when it differs from --host:--port')
     .option('--task-memory <size>', 'default per-task heap limit, e.g. 512M')
     .option('--cache-dir <dir>', 'where job bundles are cached (default ~/.cache/picompute/agent)', pathOption)
@@ -149,6 +159,13 @@ export function registerDaemons(program: Command): void {
   daemonCommand(program, 'coordinator', 'schedule jobs onto agents', DEFAULT_COORDINATOR_PORT, 'do not look for agents or announce this coordinator over mDNS')
     .option('--agent <host:port>', 'dial this agent (where mDNS does not reach); repeatable', collect, [])
     .option('--state-dir <dir>', 'where jobs, results and logs are kept (default ~/.local/state/picompute)', pathOption)
+    .option(
+      '--state <url>',
+      'keep them in PostgreSQL instead, postgres://user@host/database (no password: see --state-password-file); coordinators on one database lead by turns',
+    )
+    .option('--state-password-file <file>', 'file holding the PostgreSQL password (default: PGPASSFILE, else ~/.pgpass)', pathOption)
+    .option('--lease <duration>', 'with --state: how long a leader may go silent before a standby takes over', '3s')
+    .option('--advertise-address <host:port>', 'with --state: the address clients and standbys are told to dial for this coordinator')
     .option('--keep <duration>', 'how long finished jobs and their results are kept', '7d')
     .option(
       '--default-time-limit <duration>',
@@ -170,6 +187,10 @@ export function registerDaemons(program: Command): void {
             agent: string[];
             maxMessage?: string;
             stateDir?: string;
+            state?: string;
+            statePasswordFile?: string;
+            lease: string;
+            advertiseAddress?: string;
             keep: string;
             defaultTimeLimit: string;
             maxTimeLimit?: string;
@@ -192,6 +213,10 @@ export function registerDaemons(program: Command): void {
                 port: parsePort(flags.port),
                 agents: flags.agent,
                 stateDir: flags.stateDir,
+                stateUrl: flags.state,
+                statePasswordFile: flags.statePasswordFile,
+                leaseMs: parseDuration(flags.lease, '--lease'),
+                advertiseAddress: flags.advertiseAddress,
                 keepMs: parseDuration(flags.keep, '--keep'),
                 defaultTimeLimitMs: parseDuration(flags.defaultTimeLimit, '--default-time-limit'),
                 maxTimeLimitMs: flags.maxTimeLimit === undefined ? undefined : parseDuration(flags.maxTimeLimit, '--max-time-limit'),

@@ -129,6 +129,8 @@ export class StateStore {
   onNotStored: (jobs: Set<number>) => void = () => {};
   /** Jobs that lost writes to a full disk, until they end. */
   readonly #lost = new Set<number>();
+  /** Where commits must reach before an acknowledgement when this database is a working copy (./postgres/lead.ts). */
+  replica: { synced(): Promise<void> } | undefined;
 
   constructor(
     readonly db: Database.Database,
@@ -277,6 +279,7 @@ export class StateStore {
    * (about 1 ms of a submit's latency here).
    */
   async synced(): Promise<void> {
+    if (this.replica) return this.replica.synced();
     if (!this.durable) return;
     // Opened once: SQLite keeps the WAL file (same inode) while its connection is open.
     this.#walFd ??= openSync(`${this.db.name}-wal`, 'r');

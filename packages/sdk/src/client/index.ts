@@ -25,6 +25,8 @@ export type { Security } from '../auth/security.js';
 export { JobFileError } from '../bundle.js';
 export { prepareJob } from '../prepare.js';
 export type { PreparedJob, SubmitOptions } from '../prepare.js';
+export { coordinatorRoles } from './leader.js';
+export type { CoordinatorRole } from './leader.js';
 
 /** Inputs up to this size travel inside the Submit message. */
 const INLINE_INPUTS_BYTES = 256 * 1024;
@@ -92,6 +94,12 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
     );
   }
   const named = located.address;
+  // Several coordinators (one leads, the others stand by: see ./leader.ts).
+  const several = named.split(',').filter((a) => a.trim());
+  if (several.length > 1) {
+    const { leaderRpc } = await import('./leader.js');
+    return new Client(await leaderRpc(several, options.security ?? (await loadSecurity()), options.connectTimeoutMs ?? 5000), options.inProcessUpload);
+  }
   const address = formatAddress(parseAddress(named, 'coordinator'));
   const rpc = new CoordinatorRpc(address, options.security ?? (await loadSecurity()));
   try {

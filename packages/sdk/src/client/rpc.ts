@@ -49,6 +49,10 @@ export function toRpcError(err: grpc.ServiceError | Error, address: string, keyS
       code,
     );
   }
+  if (code === grpc.status.UNAVAILABLE && (err as grpc.ServiceError).metadata?.get('picompute-leader').length) {
+    // A standby coordinator: its message names the leader.
+    return new ConnectError((err as grpc.ServiceError).details);
+  }
   if (code === grpc.status.UNAVAILABLE) {
     return new ConnectError(`lost the coordinator at ${address} (${(err as grpc.ServiceError).details}); is it still running?`);
   }

@@ -1,0 +1,58 @@
+/**
+ * A coordinator over PostgreSQL, from standing by to leading: waits for the
+ * lease, then builds its working copy from the database (every job, finished
+ * or not; unfinished tasks run again, stored outputs are kept) and hands back
+ * a StateStore over it whose acknowledgements wait for PostgreSQL.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { openDatabase } from '../database.js';
+import { StateStore } from '../store.js';
+import { pgConnect, pgError } from './connection.js';
+import type { PgTarget } from './connection.js';
+import { PgLeader } from './leader.js';
+import { waitToLead } from './leadership.js';
+import type { LeaderRow } from './leadership.js';
+import { loadCopy, Replica } from './replica.js';
+
+export interface LeadOptions {
+  target: PgTarget;
+  /** Connection from openPostgres; kept for the lease. */
+  client: pg.Client;
+  me: { id: string; address: string };
+  leaseMs: number;
+  /** Where the working copy lives (replaced at every takeover). */
+  stateDir: string;
+  log: (line: string) => void;
+  onLeader: (row: LeaderRow) => void;
+  stopped: () => boolean;
+  onDeposed: (why: string) => void;
+}
+
+export async function leadOverPostgres(o: LeadOptions): Promise<{ store: StateStore; leader: PgLeader } | undefined> {
+  const epoch = await waitToLead(o.client, o.me, o.leaseMs, o.onLeader, o.stopped).catch((err) => {
+    throw pgError(err, o.target.url);
+  });
+  if (epoch === undefined) return undefined;
+  const started = performance.now();
+  const dataClient = await pgConnect(o.target, 'coordinator');
+  const dir = join(o.stateDir, 'postgres-copy');
+  rmSync(dir, { recursive: true, force: true });
+  const db = openDatabase(dir, { durable: false, log: o.log });
+  let leader: PgLeader | undefined;
+  try {
+    const { rows, names } = await loadCopy(dataClient, db);
+    const replica = new Replica(db);
+    replica.adopt(names);
+    leader = new PgLeader(o.target, o.client, dataClient, epoch, replica, o.leaseMs, o.log, o.onDeposed);
+    const store = new StateStore(db, true, o.log);
+    store.replica = leader;
+    o.log(`leading (epoch ${epoch}): loaded ${rows} row(s) from the state database in ${Math.round(performance.now() - started)} ms`);
+    return { store, leader };
+  } catch (err) {
+    await leader?.close();
+    db.close();
+    throw pgError(err, o.target.url);
+  }
+}

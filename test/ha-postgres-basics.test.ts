@@ -1,0 +1,115 @@
+/**
+ * The coordinator's state in PostgreSQL: a job runs and its result, logs and
+ * history survive the coordinator (SIGKILL, start again on the same
+ * database); bad input (URL, password, schema, rights) stops it with a
+ * message naming what to do.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixture, runCli, startDaemon, stateDir } from './support/cli.js';
+import type { Daemon } from './support/cli.js';
+import { PG_USER, postgresProblem, startPostgres } from './support/postgres.js';
+import type { TestPostgres } from './support/postgres.js';
+import { cannotRun } from './support/requirements.js';
+
+const problem = postgresProblem();
+const sumSquares = (n: number) => Array.from({ length: n }, (_, i) => i * i).reduce((a, b) => a + b, 0);
+
+if (problem) cannotRun('coordinator state in PostgreSQL', problem);
+else
+  describe('a coordinator over PostgreSQL', () => {
+    let pg: TestPostgres;
+    let agent: Daemon;
+    beforeAll(async () => {
+      pg = await startPostgres();
+      agent = await startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '2']);
+    });
+    afterAll(async () => {
+      await agent?.stop('SIGKILL');
+      pg?.stop();
+    });
+    const coordinatorArgs = (db: string, extra: string[] = []) => [
+      'coordinator',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--no-dashboard',
+      '--state',
+      pg.url(db),
+      '--state-password-file',
+      pg.passwordFile(),
+      '--agent',
+      agent.address,
+      ...extra,
+    ];
+
+    it('runs a job, and a coordinator started again on the same database has its result, logs and history', async () => {
+      const db = pg.database();
+      let coordinator = await startDaemon(coordinatorArgs(db));
+      try {
+        await coordinator.waitFor(/agent \S+ up at/);
+        const cli = (args: string[]) => runCli([...args, '--coordinator', coordinator.address]);
+        const r = await cli(['submit', fixture('counted.ts'), '--arg', 'n=12', '--json']);
+        expect(r.code, r.stderr).toBe(0);
+        const id = JSON.parse(r.stdout).jobId as string;
+        expect((await cli(['result', id])).stdout.trim()).toBe(String(sumSquares(12)));
+        await coordinator.stop('SIGKILL');
+        // Its working copy is gone with its state dir: everything must come from PostgreSQL.
+        coordinator = await startDaemon(coordinatorArgs(db, ['--state-dir', stateDir()]));
+        expect(await coordinator.waitFor(/leading \(epoch (\d+)\)/)).toBe('2');
+        expect((await cli(['result', id])).stdout.trim()).toBe(String(sumSquares(12)));
+        const logs = JSON.parse((await cli(['logs', id, '--json'])).stdout) as { task: number }[];
+        expect(logs.map((l) => l.task).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, t) => t));
+        const jobs = JSON.parse((await cli(['jobs', '--json'])).stdout) as { jobId: string; state: string }[];
+        expect(jobs.map((j) => [j.jobId, j.state])).toEqual([[id, 'COMPLETED']]);
+      } finally {
+        await coordinator.stop('SIGKILL');
+      }
+    }, 60_000);
+
+    const refused = async (args: string[]) => {
+      const r = await runCli(args, { timeoutMs: 20_000 });
+      expect(r.code).not.toBe(0);
+      return r.stderr;
+    };
+
+    it('refuses a URL that is not PostgreSQL, or that carries a password', async () => {
+      const db = pg.database();
+      const args = coordinatorArgs(db);
+      const at = args.indexOf('--state') + 1;
+      args[at] = `postgres://${PG_USER}:pw@127.0.0.1:${pg.port}/${db}`;
+      expect(await refused(args)).toMatch(/carries a password: .*statePasswordFile/);
+      args[at] = `postgres://${PG_USER}@127.0.0.1:1/${db}`;
+      expect(await refused(args)).toMatch(/cannot reach PostgreSQL at picompute@127\.0\.0\.1:1\/\S+ \(connection refused\)/);
+      args[at] = `postgres://${PG_USER}@127.0.0.1:${pg.port}/no_such_db`;
+      expect(await refused(args)).toMatch(/database "no_such_db" does not exist; create it/);
+    });
+
+    it('refuses a wrong password, naming the password file', async () => {
+      const args = coordinatorArgs(pg.database());
+      args[args.indexOf('--state-password-file') + 1] = pg.passwordFile('nobody');
+      expect(await refused(args)).toMatch(/refused the password for picompute; check the password file/);
+    });
+
+    it('refuses a database written by a newer picompute, and leaves it as it is', async () => {
+      const db = pg.database();
+      const first = await startDaemon(coordinatorArgs(db));
+      await first.stop('SIGTERM');
+      pg.sql("UPDATE picompute_meta SET value = '99' WHERE key = 'schema_version'", db);
+      expect(await refused(coordinatorArgs(db))).toMatch(/written by a newer picompute \(schema 99; this one knows \d+\); upgrade picompute/);
+      expect(pg.sql("SELECT value FROM picompute_meta WHERE key = 'schema_version'", db).trim()).toBe('99');
+    });
+
+    it('refuses a user that may only read', async () => {
+      const db = pg.database();
+      const first = await startDaemon(coordinatorArgs(db));
+      await first.stop('SIGTERM');
+      pg.sql("CREATE ROLE reader LOGIN PASSWORD 'reader-pw'");
+      pg.sql(`GRANT CONNECT ON DATABASE ${db} TO reader`);
+      pg.sql('GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader', db);
+      const args = coordinatorArgs(db);
+      args[args.indexOf('--state') + 1] = pg.url(db, 'reader');
+      args[args.indexOf('--state-password-file') + 1] = pg.passwordFile('reader');
+      expect(await refused(args)).toMatch(/reader may not write picompute's tables .*needs a user that owns the database or was granted/);
+    });
+  });

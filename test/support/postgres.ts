@@ -1,0 +1,123 @@
+/**
+ * A real PostgreSQL for the tests (Debian's `postgresql`): a cluster made
+ * with initdb under its own temp data folder, on a free loopback port, run
+ * as the `postgres` OS user when the tests run as root (PostgreSQL refuses
+ * root), stopped by `stop()`. Users sign in with a password over TCP
+ * (scram-sha-256); the test's own statements go in over the cluster's
+ * private unix socket as the superuser.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+
+export interface TestPostgres {
+  port: number;
+  /** postgres://USER@127.0.0.1:PORT/DB */
+  url(db: string, user?: string): string;
+  /** A password file for `user` (mode 600). */
+  passwordFile(user?: string): string;
+  /** Runs SQL as the superuser; returns psql's unaligned output. */
+  sql(statement: string, db?: string): string;
+  /** A new database owned by the test user. */
+  database(): string;
+  stop(): void;
+  restart(): void;
+}
+
+export const PG_USER = 'picompute';
+export const PG_PASSWORD = 'pi-secret';
+
+function binDir(): string | undefined {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root).sort((a, b) => Number(b) - Number(a));
+  for (const v of versions) if (existsSync(join(root, v, 'bin', 'initdb'))) return join(root, v, 'bin');
+  return undefined;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Why PostgreSQL cannot run here, or undefined. */
+export function postgresProblem(): string | undefined {
+  if (!binDir()) return "PostgreSQL's server is not installed (Debian: apt-get install postgresql)";
+  if (userInfo().uid === 0) {
+    try {
+      execFileSync('id', ['postgres'], { stdio: 'pipe' });
+    } catch {
+      return 'running as root, but there is no postgres OS user to run PostgreSQL as';
+    }
+  }
+  return undefined;
+}
+
+let counter = 0;
+
+export async function startPostgres(): Promise<TestPostgres> {
+  const bin = binDir()!;
+  const asRoot = userInfo().uid === 0;
+  const dir = mkdtempSync(join(tmpdir(), 'picompute-pg-'));
+  chmodSync(dir, 0o755);
+  const data = join(dir, 'data');
+  const owner = asRoot ? Number(execFileSync('id', ['-u', 'postgres']).toString()) : userInfo().uid;
+  if (asRoot) chownSync(dir, owner, Number(execFileSync('id', ['-g', 'postgres']).toString()));
+  const run = (cmd: string, args: string[]) =>
+    execFileSync(asRoot ? 'runuser' : join(bin, cmd), asRoot ? ['-u', 'postgres', '--', join(bin, cmd), ...args] : args, { stdio: 'pipe', cwd: dir });
+  const port = await freePort();
+  run('initdb', ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8']);
+  const start = () =>
+    run('pg_ctl', [
+      '-D',
+      data,
+      '-l',
+      join(dir, 'log'),
+      '-w',
+      '-t',
+      '30',
+      '-o',
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60`,
+      'start',
+    ]);
+  start();
+  const sql = (statement: string, db = 'postgres') =>
+    run('psql', ['-h', dir, '-p', String(port), '-U', 'postgres', '-d', db, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', statement]).toString();
+  sql(`CREATE ROLE ${PG_USER} LOGIN PASSWORD '${PG_PASSWORD}'`);
+  const files = mkdtempSync(join(tmpdir(), 'picompute-pgpass-'));
+  return {
+    port,
+    url: (db, user = PG_USER) => `postgres://${user}@127.0.0.1:${port}/${db}`,
+    passwordFile(user = PG_USER) {
+      const file = join(files, `${user}-${counter++}`);
+      writeFileSync(file, `${user === PG_USER ? PG_PASSWORD : `${user}-pw`}\n`, { mode: 0o600 });
+      return file;
+    },
+    sql,
+    database() {
+      const name = `pc_test_${process.pid}_${counter++}`;
+      sql(`CREATE DATABASE ${name} OWNER ${PG_USER}`);
+      return name;
+    },
+    stop() {
+      try {
+        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+        rmSync(files, { recursive: true, force: true });
+      }
+    },
+    restart() {
+      run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+      start();
+    },
+  };
+}
