@@ -81,7 +81,12 @@ export function registerDaemons(program: Command): void {
     'do not publish this agent over mDNS',
   )
     .option('--cores <n>', 'worker threads to run (default: every core)')
-    .option('--label <label>', 'label this node for --constraint; repeatable', collect, [])
+    .option(
+      '--label <label>',
+      'label this node for --constraint; repeatable (the agent adds arch=… and, on a board with a device tree, model=… itself)',
+      collect,
+      [],
+    )
     .option('--coordinator <host:port>', 'register with this coordinator (when it cannot find or name this agent)')
     .option('--advertise-address <host:port>', 'address the coordinator should dial, when it differs from --host:--port')
     .option('--task-memory <size>', 'default per-task heap limit, e.g. 512M')
@@ -92,6 +97,7 @@ export function registerDaemons(program: Command): void {
       "the Pi firmware's throttle state (default /sys/devices/platform/soc/soc:firmware/get_throttled, else `vcgencmd get_throttled`)",
       pathOption,
     )
+    .option('--model-path <file>', 'the board model for the model= label (default /proc/device-tree/model)', pathOption)
     .action(
       action(
         async (
@@ -108,6 +114,7 @@ export function registerDaemons(program: Command): void {
             maxMessage?: string;
             thermalPath?: string;
             throttlePath?: string;
+            modelPath?: string;
             metricsPort?: string;
             metricsHost: string;
           } & LogFlags,
@@ -135,6 +142,7 @@ export function registerDaemons(program: Command): void {
                 mdns: flags.mdns && mdnsEnabled(),
                 thermalPath: flags.thermalPath,
                 throttlePath: flags.throttlePath,
+                modelPath: flags.modelPath,
                 metricsPort: metricsPort(flags),
                 metricsHost: flags.metricsHost,
                 log: say,
