@@ -63,12 +63,13 @@ describe('speed per core', () => {
 });
 
 describe('throttling', () => {
-  it('a throttling node holds a quarter of its window, at least one slot, and takes the next batch last', () => {
-    expect(slotCap({ cores: 4, throttled: true }, 0)).toBe(2);
+  it('a throttling node runs on a quarter of its cores, at least one, and takes the next batch last', () => {
+    expect(slotCap({ cores: 4, throttled: true }, 0)).toBe(1);
+    expect(slotCap({ cores: 8, throttled: true }, 0)).toBe(2);
     expect(slotCap({ cores: 1, throttled: true }, 0)).toBe(1);
     expect(slotCap({ cores: 4 }, 0)).toBe(8);
     const nodes = [node('hot', 4, { throttled: true }), node('cool', 4)];
-    expect(perNode(schedule({ nodes, jobs: [job('1', 64)] }))).toEqual({ cool: 8, hot: 2 });
+    expect(perNode(schedule({ nodes, jobs: [job('1', 64)] }))).toEqual({ cool: 8, hot: 1 });
     expect(perNode(schedule({ nodes, jobs: [job('1', 9)] }))).toEqual({ cool: 8, hot: 1 });
   });
 
@@ -76,7 +77,7 @@ describe('throttling', () => {
     const cores = 4;
     const hot = simulate([node('hot', cores, { throttled: true }), node('cool', cores)], 200, { hot: 4, cool: 4 });
     expect(hot.hot! + hot.cool!).toBe(200);
-    expect(hot.hot).toBeLessThan(hot.cool! / 2);
+    expect(hot.hot).toBeLessThan(hot.cool! / 3);
     const recovered = simulate([node('hot', cores), node('cool', cores)], 200, { hot: 4, cool: 4 });
     expect(recovered).toEqual({ hot: 100, cool: 100 });
   });

@@ -7,16 +7,17 @@
  * the window, there so a core never waits on a round trip) shrink with its
  * speed relative to the fastest node: a slow node holds fewer tasks that a
  * fast node would finish sooner, and the last tasks of a job do not sit
- * behind its slow cores. A throttling node (hot, or under-voltage) keeps a
- * quarter of that, at least one slot, until it recovers: its new tasks come
- * at a reduced rate, and it gets the chance to cool.
+ * behind its slow cores. A throttling node (hot, or under-voltage) runs on
+ * a quarter of its cores, at least one, with nothing queued, until it
+ * recovers: its new tasks come at a reduced rate, and it gets the chance to
+ * cool (or its power supply to keep up).
  *
  * The same weight orders nodes (./rank.ts): with slots free on both, the
  * fast node takes the next batch first.
  */
 import type { NodeSnapshot } from './types.js';
 
-/** A throttling node's share of what it would hold otherwise. */
+/** The share of its cores a throttling node runs tasks on. */
 export const THROTTLED_SHARE = 0.25;
 /** A node measured slower than this share of the fastest counts as this slow: a bad probe must not starve a node altogether. */
 const MIN_RELATIVE_SPEED = 0.05;
@@ -39,10 +40,10 @@ export function weight(node: Pick<NodeSnapshot, 'speed' | 'throttled'>, fastest:
   return relativeSpeed(node, fastest) * (node.throttled ? THROTTLED_SHARE : 1);
 }
 
-/** Core-slots the node may hold at once: every core plus a queue scaled by speed; a throttling node a quarter of that, at least 1. */
+/** Core-slots the node may hold at once: every core plus a queue scaled by speed; a throttling node a quarter of its cores, at least 1. */
 export function slotCap(node: Pick<NodeSnapshot, 'cores' | 'speed' | 'throttled'>, fastest: number): number {
-  const full = node.cores + Math.round(node.cores * relativeSpeed(node, fastest));
-  return node.throttled ? Math.max(1, Math.round(full * THROTTLED_SHARE)) : full;
+  if (node.throttled) return Math.max(1, Math.round(node.cores * THROTTLED_SHARE));
+  return node.cores + Math.round(node.cores * relativeSpeed(node, fastest));
 }
 
 /** Core-slots free for new batches now: the cap less what the node holds, never more than its window has free. */
