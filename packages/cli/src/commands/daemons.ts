@@ -98,6 +98,7 @@ export function registerDaemons(program: Command): void {
       pathOption,
     )
     .option('--model-path <file>', 'the board model for the model= label (default /proc/device-tree/model)', pathOption)
+    .option('--no-speed-probe', "do not measure this node's speed per core at start (it then counts as fast as the fastest node)")
     .action(
       action(
         async (
@@ -115,6 +116,7 @@ export function registerDaemons(program: Command): void {
             thermalPath?: string;
             throttlePath?: string;
             modelPath?: string;
+            speedProbe: boolean;
             metricsPort?: string;
             metricsHost: string;
           } & LogFlags,
@@ -143,6 +145,7 @@ export function registerDaemons(program: Command): void {
                 thermalPath: flags.thermalPath,
                 throttlePath: flags.throttlePath,
                 modelPath: flags.modelPath,
+                speedProbeMs: flags.speedProbe ? undefined : 0,
                 metricsPort: metricsPort(flags),
                 metricsHost: flags.metricsHost,
                 log: say,
