@@ -12,6 +12,7 @@
  *   pnpm bench -- --peers      # also Dask and Slurm (installs them with apt-get when root)
  *   pnpm bench -- --multi-host # also W1, W2, W6 across three network-namespace test hosts (root)
  *   pnpm bench -- --only dashboard # W1 and W2 with the dashboard closed vs open, daemons' RSS with metrics on
+ *   pnpm bench -- --only mixed # W2 on a fast and a quota-held agent, placement weighed by measured speed vs not (root)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
@@ -37,8 +38,8 @@ const ctx = {
   repeat: Number(opts.repeat ?? (opts.quick ? 1 : 3)),
   report: new Report(),
 };
-const WORKLOADS = ['codec', 'W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'queue', 'scale', 'transport', 'peers', 'multi-host', 'dashboard'];
-const chosen = opts.only ? opts.only.split(',') : WORKLOADS.filter((w) => w !== 'peers' && w !== 'multi-host' && w !== 'dashboard');
+const WORKLOADS = ['codec', 'W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'queue', 'scale', 'transport', 'peers', 'multi-host', 'dashboard', 'mixed'];
+const chosen = opts.only ? opts.only.split(',') : WORKLOADS.filter((w) => w !== 'peers' && w !== 'multi-host' && w !== 'dashboard' && w !== 'mixed');
 const unknown = chosen.filter((w) => !WORKLOADS.includes(w));
 if (unknown.length) {
   console.error(`unknown workload(s) ${unknown.join(', ')}; choose from ${WORKLOADS.join(', ')}`);
@@ -59,6 +60,7 @@ const modules = {
   peers: './workloads/peers.mjs',
   'multi-host': './workloads/multi-host.mjs',
   dashboard: './workloads/dashboard-cost.mjs',
+  mixed: './workloads/mixed-speed.mjs',
 };
 if (opts.peers && !chosen.includes('peers')) chosen.push('peers');
 if (opts['multi-host'] && !chosen.includes('multi-host')) chosen.push('multi-host');

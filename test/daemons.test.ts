@@ -4,7 +4,7 @@
  */
 import { mkdtemp, readdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, runCli, startDaemon } from './support/cli.js';
@@ -108,11 +108,16 @@ describe('picompute nodes', () => {
       await new Promise((r) => setTimeout(r, 1500)); // one heartbeat
       const json = JSON.parse((await runCli(['nodes', '--json', '--coordinator', target])).stdout);
       expect(json).toHaveLength(1);
-      expect(json[0]).toMatchObject({ state: 'idle', coresBusy: 0, info: { cores: 1, labels: ['pi5'] }, lastHeartbeat: { temperatureC: 48.312 } });
+      expect(json[0]).toMatchObject({
+        state: 'idle',
+        coresBusy: 0,
+        info: { cores: 1, labels: expect.arrayContaining(['pi5', `arch=${arch()}`]) },
+        lastHeartbeat: { temperatureC: 48.312 },
+      });
       expect(json[0].lastHeartbeat.freeMemoryMb).toBeGreaterThan(0);
       const text = (await runCli(['nodes', '--coordinator', target])).stdout;
-      expect(text).toMatch(/^NODE\s+STATE\s+CORES\s+MEM FREE\s+LOAD\s+TEMP\s+LABELS\s+RTT\s+VERSION\s+ADDRESS$/m);
-      expect(text).toMatch(/idle\s+0\/1\s+\d+\/\d+M\s+[\d.]+\s+48\.3°C\s+pi5\s+[\d.]+ms\s+0\.1\.0\s+127\.0\.0\.1:\d+/);
+      expect(text).toMatch(/^NODE\s+STATE\s+CORES\s+SPEED\s+MEM FREE\s+LOAD\s+TEMP\s+LABELS\s+RTT\s+VERSION\s+ADDRESS$/m);
+      expect(text).toMatch(/idle\s+0\/1\s+(1\.0×|-)\s+\d+\/\d+M\s+[\d.]+\s+48\.3°C\s+pi5,arch=\w+\S*\s+[\d.]+ms\s+0\.1\.0\s+127\.0\.0\.1:\d+/);
       expect(json[0].rttMs).toBeGreaterThan(0);
       const none = await runCli(['nodes']);
       expect(none.code).toBe(2);

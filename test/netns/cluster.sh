@@ -8,6 +8,8 @@
 #   cluster.sh exec RUN I CMD...         run CMD on host I with its own host name (RUN-hI)
 #   cluster.sh avahi RUN I               start dbus + avahi-daemon on host I (foreground pids in the state dir)
 #   cluster.sh link RUN I up|down        cut or restore host I's link
+#   cluster.sh inner RUN I [--only]      join host I to a second, inner network (bridge br1, 10.213.8.1I on eth1);
+#                                        --only takes it off the outer one (a node behind a gateway host)
 #   cluster.sh down RUN                  remove what `up RUN` made (and nothing else)
 #   cluster.sh gc                        remove clusters left behind by runs whose owner process is gone
 #   cluster.sh check                     exit 0 if this machine can make a test cluster
@@ -16,6 +18,7 @@
 set -euo pipefail
 
 SUBNET=10.213.7
+INNER_SUBNET=10.213.8
 STATE_ROOT=/tmp/picompute-netns
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
@@ -111,6 +114,27 @@ cmd_link() {
   ip -n "$(sw "$run")" link set "p$i" "$updown"
 }
 
+# The gateway topology: a master Pi with one leg on the LAN and one on the
+# cluster's own switch. The inner bridge lives in the same switch namespace;
+# a host on both keeps its multicast route on eth0, as a gateway whose
+# default route is the LAN would.
+cmd_inner() {
+  local run=$1 i=$2 only=${3:-}
+  local h s; h=$(ns "$run" "$i"); s=$(sw "$run")
+  ip -n "$s" link show br1 >/dev/null 2>&1 || {
+    ip -n "$s" link add br1 type bridge mcast_snooping 0
+    ip -n "$s" link set br1 up
+  }
+  ip -n "$s" link add "q$i" type veth peer name eth1 netns "$h"
+  ip -n "$s" link set "q$i" master br1 up
+  ip -n "$h" addr add "$INNER_SUBNET.$((10 + i))/24" dev eth1
+  ip -n "$h" link set eth1 up
+  if [ "$only" = --only ]; then
+    ip -n "$s" link del "p$i"
+    ip -n "$h" route replace 224.0.0.0/4 dev eth1
+  fi
+}
+
 cmd_down() {
   local run=$1 state="$STATE_ROOT/$1"
   [ -d "$state" ] || return 0
@@ -143,7 +167,8 @@ case "${1:-}" in
   exec) shift; cmd_exec "$@" ;;
   avahi) shift; cmd_avahi "$@" ;;
   link) shift; cmd_link "$@" ;;
+  inner) shift; cmd_inner "$@" ;;
   down) shift; cmd_down "$@" ;;
   gc) cmd_gc ;;
-  *) die "usage: cluster.sh check|up|exec|avahi|link|down|gc (see the top of this file)" ;;
+  *) die "usage: cluster.sh check|up|exec|avahi|link|inner|down|gc (see the top of this file)" ;;
 esac

@@ -108,10 +108,12 @@ process.on('exit', () => {
   for (const p of running) p.kill('SIGKILL');
 });
 
-export async function startDaemon(args: string[], options: { env?: Env; host?: TestHost; cli?: string } = {}): Promise<Daemon> {
+/** `prefix`: a command the daemon's command line is handed to, e.g. one that moves itself into a cgroup and execs the rest (./cgroup.ts). */
+export async function startDaemon(args: string[], options: { env?: Env; host?: TestHost; cli?: string; prefix?: string[] } = {}): Promise<Daemon> {
   // Each coordinator gets its own state unless the test names one (restart tests do).
   if (args[0] === 'coordinator' && !args.includes('--state-dir')) args = [...args, '--state-dir', stateDir()];
-  const [cmd, argv] = command(args, options.host, options.cli);
+  const [bare, bareArgv] = command(args, options.host, options.cli);
+  const [cmd, argv] = options.prefix?.length ? [options.prefix[0]!, [...options.prefix.slice(1), bare, ...bareArgv]] : [bare, bareArgv];
   const proc = spawn(cmd, argv, { env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   let out = '';

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Security } from '@picompute/sdk/auth';
 import { address, OptionError, wholeNumber } from '@picompute/sdk/options';
 import { MAX_MESSAGE_BYTES } from '@picompute/sdk/wire';
+import { DEFAULT_SPEED_PROBE_MS } from './speed-probe.js';
 
 export interface AgentOptions {
   /** Address to listen on; default 127.0.0.1 (any other needs `security.key`). */
@@ -41,6 +42,10 @@ export interface AgentOptions {
   thermalPath?: string;
   /** The Pi firmware's get_throttled file; default sysfs, else `vcgencmd` (tests point it at a fixture). */
   throttlePath?: string;
+  /** Wall time of the speed probe run at start, ms (see ./speed-probe.ts); default 250, 0 skips it (the node then counts as average). */
+  speedProbeMs?: number;
+  /** Where the board's model is read for the `model=` label; default /proc/device-tree/model (tests point it at a fixture). */
+  modelPath?: string;
   /** Serve Prometheus metrics at http://metricsHost:metricsPort/metrics (0 picks a port); default none. */
   metricsPort?: number;
   /** Address for metricsPort; default 127.0.0.1, so metrics reach the LAN only when asked for. */
@@ -56,8 +61,10 @@ export interface AgentOptions {
   log?: (line: string) => void;
 }
 
-type Compiled = Required<Pick<AgentOptions, 'host' | 'security' | 'port' | 'labels' | 'cacheDir' | 'heartbeatMs' | 'mdns' | 'maxMessageBytes' | 'log'>> &
-  Omit<AgentOptions, 'host' | 'security' | 'port' | 'labels' | 'cacheDir' | 'heartbeatMs' | 'mdns' | 'maxMessageBytes' | 'log'> & {
+type Compiled = Required<
+  Pick<AgentOptions, 'host' | 'security' | 'port' | 'labels' | 'cacheDir' | 'heartbeatMs' | 'mdns' | 'maxMessageBytes' | 'speedProbeMs' | 'log'>
+> &
+  Omit<AgentOptions, 'host' | 'security' | 'port' | 'labels' | 'cacheDir' | 'heartbeatMs' | 'mdns' | 'maxMessageBytes' | 'speedProbeMs' | 'log'> & {
     /** `coordinator`, split at its commas. */
     coordinators: string[];
   };
@@ -87,6 +94,7 @@ export function agentOptions(o: AgentOptions): Compiled {
       .map((c) => address('agent', 'coordinator', c.trim())),
     heartbeatMs: positive('heartbeatMs', o.heartbeatMs) ?? 1000,
     mdns: o.mdns ?? false,
+    speedProbeMs: o.speedProbeMs === undefined ? DEFAULT_SPEED_PROBE_MS : wholeNumber('agent', 'speedProbeMs', o.speedProbeMs),
     idleTimeoutMs: o.idleTimeoutMs === undefined ? undefined : wholeNumber('agent', 'idleTimeoutMs', o.idleTimeoutMs),
     maxMessageBytes: positive('maxMessageBytes', o.maxMessageBytes) ?? MAX_MESSAGE_BYTES,
     log: o.log ?? ((line: string) => console.error(`[agent] ${line}`)),

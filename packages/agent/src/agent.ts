@@ -22,9 +22,11 @@ import type { AgentInfo, FromAgent, ToAgent } from '@picompute/sdk/wire';
 import { BundleCache } from './bundle-cache.js';
 import { agentOptions } from './agent-options.js';
 import type { AgentOptions } from './agent-options.js';
+import { hardwareLabels } from './hardware-labels.js';
 import { agentInfo } from './node-facts.js';
 import { TaskPools } from './pool.js';
 import { startRegistration } from './register.js';
+import { measureSpeed } from './speed-probe.js';
 import { ThrottleReader } from './throttle.js';
 import { WorkSession } from './work-session.js';
 
@@ -82,6 +84,12 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
   // Known once the port is bound (the node id is kept per port across restarts).
   let info: AgentInfo;
   let pools: TaskPools;
+  // Off the start's critical path: heartbeats carry the figure once it is known (0 until then).
+  let speed = 0;
+  const probe = options.speedProbeMs > 0 ? measureSpeed(options.speedProbeMs) : undefined;
+  void probe?.result.then((s) => {
+    speed = s;
+  });
 
   const maxMessageBytes = Math.min(options.maxMessageBytes, MAX_MESSAGE_BYTES);
   const refused = refusalLogger(log);
@@ -99,6 +107,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
       maxMessageBytes,
       thermalPath: options.thermalPath,
       throttle,
+      speed: () => speed,
       log,
     });
     sessions.add(session);
@@ -114,14 +123,17 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
     },
   });
   const port = await bindServer(server, formatAddress({ host, port: options.port }), security, 'agent', refused);
-  info = agentInfo({ id: options.id ?? (await stableNodeId(cacheDir, port)), cores: options.cores, labels: options.labels });
+  // Hand-given labels first; a hand-given `arch=`/`model=` wins over the measured one.
+  const own = (await hardwareLabels(options.modelPath)).filter((l) => !options.labels.some((g) => g.split('=')[0] === l.split('=')[0]));
+  info = agentInfo({ id: options.id ?? (await stableNodeId(cacheDir, port)), cores: options.cores, labels: [...options.labels, ...own] });
   pools = new TaskPools({ threads: info.cores, memoryMb: options.taskMemoryMb ?? defaultTaskMemoryMb(info), idleTimeoutMs: options.idleTimeoutMs });
   const address = formatAddress({ host, port });
   let mdns: Mdns | undefined;
   if (options.mdns) {
     // mDNS code loads only when it is used.
     const { AGENT_SERVICE, agentTxt, startMdns } = await import('@picompute/sdk/mdns');
-    const txt = agentTxt(info, options.advertiseAddress);
+    // TXT carries arch already, and only the hand-given labels: a TXT string holds 255 bytes.
+    const txt = agentTxt({ ...info, labels: options.labels }, options.advertiseAddress);
     mdns = startMdns(log);
     mdns.publish({ name: info.id, type: AGENT_SERVICE, port, txt });
   }
@@ -163,6 +175,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
       // The goodbye first, so coordinators drop this node at once.
       await mdns?.close();
       for (const r of registrations) r.stop();
+      probe?.stop();
       for (const s of sessions) s.close();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await metrics?.close();

@@ -42,8 +42,8 @@ export async function readTemperatureC(path = DEFAULT_THERMAL_PATH): Promise<num
   }
 }
 
-/** The facts of a heartbeat this module knows; the work session adds the ping echo and the throttle state. */
-export async function heartbeat(busyThreads: number, thermalPath?: string): Promise<Omit<Heartbeat, 'throttled'>> {
+/** The facts of a heartbeat this module knows; the work session adds the ping echo, the throttle state and the speed. */
+export async function heartbeat(busyThreads: number, thermalPath?: string): Promise<Omit<Heartbeat, 'throttled' | 'speed'>> {
   return {
     load1: loadavg()[0] ?? 0,
     freeMemoryMb: Math.floor(freemem() / 1048576),

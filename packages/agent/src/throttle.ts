@@ -10,15 +10,7 @@ import { readFile } from 'node:fs/promises';
 
 export const DEFAULT_THROTTLE_PATH = '/sys/devices/platform/soc/soc:firmware/get_throttled';
 
-export const THROTTLE_REASONS = [
-  { name: 'under_voltage', bit: 0, label: 'under-voltage' },
-  { name: 'frequency_capped', bit: 1, label: 'frequency capped' },
-  { name: 'throttled', bit: 2, label: 'throttled' },
-  { name: 'soft_temperature_limit', bit: 3, label: 'soft temperature limit' },
-] as const;
-
-/** Bits since boot sit 16 above the live ones. */
-export const SINCE_BOOT_SHIFT = 16;
+export { SINCE_BOOT_SHIFT, THROTTLE_REASONS, throttleReasons } from '@picompute/sdk/throttle-bits';
 
 /** `0x50005`, `throttled=0x50005` (vcgencmd) or `50005` (sysfs prints hex without 0x): the bits, or -1 if unreadable. */
 export function parseThrottled(text: string): number {
@@ -29,15 +21,6 @@ export function parseThrottled(text: string): number {
       .replace(/^0x/i, ''),
   );
   return m ? parseInt(m[1]!, 16) : -1;
-}
-
-/** The reasons set in `bits`, live and since boot, for people to read. */
-export function throttleReasons(bits: number): { live: string[]; sinceBoot: string[] } {
-  if (bits < 0) return { live: [], sinceBoot: [] };
-  return {
-    live: THROTTLE_REASONS.filter((r) => bits & (1 << r.bit)).map((r) => r.label),
-    sinceBoot: THROTTLE_REASONS.filter((r) => bits & (1 << (r.bit + SINCE_BOOT_SHIFT))).map((r) => r.label),
-  };
 }
 
 /**

@@ -26,6 +26,8 @@ export interface SessionDeps {
   thermalPath?: string;
   /** The firmware's throttle state; one reader per agent, so a missing source is probed once. */
   throttle?: ThrottleReader;
+  /** Speed per core from ./speed-probe.ts; 0 until measured. */
+  speed?: () => number;
   log: (line: string) => void;
 }
 
@@ -195,7 +197,7 @@ export class WorkSession {
     const echo = this.#pingEcho;
     const beat = await heartbeat(this.deps.pools.busy, this.deps.thermalPath);
     const throttled = (await this.deps.throttle?.read()) ?? -1;
-    this.#send({ msg: 'heartbeat', heartbeat: { ...beat, pingEchoMs: echo, throttled } });
+    this.#send({ msg: 'heartbeat', heartbeat: { ...beat, pingEchoMs: echo, throttled, speed: this.deps.speed?.() ?? 0 } });
   }
 
   #send(msg: FromAgent): void {

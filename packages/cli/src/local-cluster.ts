@@ -34,7 +34,8 @@ export async function startLocalCluster(options: { cores?: number; log?: (line: 
   const cores = options.cores ?? availableParallelism();
   const security: Security = { key: generateKey(), keySource: 'the embedded cluster' };
   const coordinator = await startCoordinator({ host: '127.0.0.1', port: 0, log, security, stateDir: join(cacheDir, 'state'), durable: false });
-  const agent = await startAgent({ host: '127.0.0.1', port: 0, cores, cacheDir: join(cacheDir, 'bundles'), log, security, id: 'local' });
+  // One node has no one to be faster than: no speed probe competing with the job for the cores.
+  const agent = await startAgent({ host: '127.0.0.1', port: 0, cores, cacheDir: join(cacheDir, 'bundles'), log, security, id: 'local', speedProbeMs: 0 });
   // Same process: the Work stream skips gRPC (no encoding, no copies of inputs and outputs).
   coordinator.addAgent(agent.address, () => agent.connectInProcess());
   const clients = new Set<Client>();

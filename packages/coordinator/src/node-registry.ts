@@ -8,6 +8,8 @@ import type { Security } from '@picompute/sdk/auth';
 import type { NodeStatus, TaskResult } from '@picompute/sdk/wire';
 import { AgentLink } from './agent-link.js';
 import type { WorkDialer } from './agent-link.js';
+import { slowedReason } from './node-condition.js';
+import { speedFactors } from './scheduler/index.js';
 import type { NodeSnapshot } from './scheduler/index.js';
 import { UserError } from './submit-checks.js';
 
@@ -130,7 +132,13 @@ export class NodeRegistry {
   nodes(): NodeStatus[] {
     const now = Date.now();
     for (const [address, g] of this.#gone) if (now - g.at > STOPPED_LISTED_MS) this.#gone.delete(address);
-    return [...[...this.#links.values()].filter((l) => l.info).map((l) => this.status(l)), ...[...this.#gone.values()].map((g) => g.status)];
+    const live = [...this.#links.values()].filter((l) => l.info).map((l) => this.status(l));
+    // Relative to the slowest node that is up: one gone since says nothing of the cluster now.
+    const factors = speedFactors(live.map((n) => (n.state.startsWith('down') ? 0 : (n.lastHeartbeat?.speed ?? 0))));
+    live.forEach((n, i) => {
+      n.speedFactor = factors[i]!;
+    });
+    return [...live, ...[...this.#gone.values()].map((g) => g.status)];
   }
 
   /** Stops (or allows again) placing tasks on a node; the caller remembers it across restarts. */
@@ -175,6 +183,8 @@ export class NodeRegistry {
       tasksDone: l.tasksDone,
       lastHeartbeat: l.heartbeat ?? null,
       rttMs: l.rttMs,
+      speedFactor: 0,
+      slowed: l.up ? slowedReason(l.heartbeat) : '',
     };
   }
 
@@ -191,6 +201,9 @@ export class NodeRegistry {
         freeMemoryMb: l.info.memoryMb - l.memoryInFlight,
         memoryMb: l.info.memoryMb,
         labels: l.info.labels,
+        window: l.window,
+        speed: l.heartbeat?.speed ?? 0,
+        throttled: slowedReason(l.heartbeat) !== '',
       });
     }
     return nodes;

@@ -10,7 +10,7 @@ import type { SubmitRequest } from '@picompute/sdk/wire';
 import type { BlobStore } from './blob-store.js';
 import type { JobRecord } from './jobs/job-record.js';
 import { JobInputs } from './job-inputs.js';
-import { couldEverRun } from './scheduler/index.js';
+import { couldEverRun, matchesConstraint } from './scheduler/index.js';
 import type { SharedBlobs } from './state/shared-blobs.js';
 import type { StateStore } from './state/store.js';
 
@@ -71,7 +71,7 @@ export function checkRequest(
         (shape.constraint
           ? `; nodes with that label: ${
               known
-                .filter((n) => n.labels.includes(shape.constraint!))
+                .filter((n) => matchesConstraint(n.labels, shape.constraint))
                 .map((n) => n.id)
                 .join(', ') || 'none'
             }`

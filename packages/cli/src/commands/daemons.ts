@@ -88,7 +88,12 @@ export function registerDaemons(program: Command): void {
     'do not publish this agent over mDNS',
   )
     .option('--cores <n>', 'worker threads to run (default: every core)')
-    .option('--label <label>', 'label this node for --constraint; repeatable', collect, [])
+    .option(
+      '--label <label>',
+      'label this node for --constraint; repeatable (the agent adds arch=… and, on a board with a device tree, model=… itself)',
+      collect,
+      [],
+    )
     .option(
       '--coordinator <host:port>',
       'register with this coordinator (when it cannot find or name this agent), or with several: a,b (the leading one takes it)',
@@ -102,6 +107,8 @@ export function registerDaemons(program: Command): void {
       "the Pi firmware's throttle state (default /sys/devices/platform/soc/soc:firmware/get_throttled, else `vcgencmd get_throttled`)",
       pathOption,
     )
+    .option('--model-path <file>', 'the board model for the model= label (default /proc/device-tree/model)', pathOption)
+    .option('--no-speed-probe', "do not measure this node's speed per core at start (it then counts as fast as the fastest node)")
     .action(
       action(
         async (
@@ -118,6 +125,8 @@ export function registerDaemons(program: Command): void {
             maxMessage?: string;
             thermalPath?: string;
             throttlePath?: string;
+            modelPath?: string;
+            speedProbe: boolean;
             metricsPort?: string;
             metricsHost: string;
           } & LogFlags,
@@ -145,6 +154,8 @@ export function registerDaemons(program: Command): void {
                 mdns: flags.mdns && mdnsEnabled(),
                 thermalPath: flags.thermalPath,
                 throttlePath: flags.throttlePath,
+                modelPath: flags.modelPath,
+                speedProbeMs: flags.speedProbe ? undefined : 0,
                 metricsPort: metricsPort(flags),
                 metricsHost: flags.metricsHost,
                 log: say,

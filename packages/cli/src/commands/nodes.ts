@@ -1,4 +1,8 @@
-/** `picompute nodes` (like sinfo): every node with its state, cores, memory, load, temperature and labels. */
+/**
+ * `picompute nodes` (like sinfo): every node with its state, cores, speed
+ * per core (a multiple of the slowest node's, and why the node is slowed
+ * when it throttles), memory, load, temperature and labels.
+ */
 import type { Command } from 'commander';
 import { connectFrom, withConnectFlags } from '../connect-flags.js';
 import type { ConnectFlags } from '../connect-flags.js';
@@ -10,8 +14,9 @@ export function registerNodes(program: Command): void {
     program
       .command('nodes')
       .description(
-        'list the nodes: state, cores busy/total, memory, load, temperature, labels, round trip of the last ping, picompute version; a node stopped ' +
-          'cleanly shows as `down (stopped)` (one that said goodbye over mDNS for 10 minutes)',
+        'list the nodes: state, cores busy/total, speed per core (× the slowest node; and "throttled: …" while the node gets new tasks at a ' +
+          'reduced rate), memory, load, temperature, labels, round trip of the last ping, picompute version; a node stopped cleanly shows as ' +
+          '`down (stopped)` (one that said goodbye over mDNS for 10 minutes)',
       ),
   ).action(
     action(async (flags: ConnectFlags) => {
@@ -26,6 +31,7 @@ export function registerNodes(program: Command): void {
             n.info.id,
             n.state,
             `${n.coresBusy}/${n.info.cores}`,
+            speed(n.speedFactor, n.slowed),
             hb ? `${hb.freeMemoryMb}/${n.info.memoryMb}M` : `-/${n.info.memoryMb}M`,
             hb ? hb.load1.toFixed(2) : '-',
             temp,
@@ -35,10 +41,15 @@ export function registerNodes(program: Command): void {
             n.address,
           ];
         });
-        console.log(table(['NODE', 'STATE', 'CORES', 'MEM FREE', 'LOAD', 'TEMP', 'LABELS', 'RTT', 'VERSION', 'ADDRESS'], rows));
+        console.log(table(['NODE', 'STATE', 'CORES', 'SPEED', 'MEM FREE', 'LOAD', 'TEMP', 'LABELS', 'RTT', 'VERSION', 'ADDRESS'], rows));
       } finally {
         client.close();
       }
     }),
   );
+}
+
+/** `2.6×`, `1.0× throttled: under-voltage`, or `-` before the node has measured itself. */
+function speed(factor: number, slowed: string): string {
+  return [factor > 0 ? `${factor.toFixed(1)}×` : '-', slowed].filter(Boolean).join(' ');
 }

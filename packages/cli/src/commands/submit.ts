@@ -59,7 +59,7 @@ export function registerSubmit(program: Command): void {
       .option('--cores-per-task <n>', 'cores each task holds while it runs (default 1)')
       .option('--retries <n>', 'run a task that throws again up to n times (default 0)')
       .option('--priority <n>', 'higher runs first among your own jobs (default 0)')
-      .option('--constraint <label>', 'only nodes with this label')
+      .option('--constraint <label>', 'only nodes with this label (a&b: all of them, a|b: any; agents label themselves arch=… and model=…, e.g. model=pi5)')
       .option('--dependency <afterok:ID>', 'start after job ID completes; cancelled if it does not')
       .option('--max-running <n>', "at most n of the job's tasks run at once, cluster-wide (like Slurm's --array=…%n; default: no cap)")
       .option('--max-inputs <n>', 'stop before submitting when inputs(args) yields more than n inputs (default 10000000)')

@@ -1,4 +1,5 @@
 /** Whether a node could run a job's task: now (free capacity) or ever (its size). */
+import { matchesConstraint } from './constraint.js';
 import type { JobSnapshot, NodeSnapshot } from './types.js';
 
 export function canTakeWork(node: NodeSnapshot): boolean {
@@ -10,7 +11,7 @@ export function couldEverRun(
   node: Pick<NodeSnapshot, 'cores' | 'memoryMb' | 'labels'>,
   job: Pick<JobSnapshot, 'coresPerTask' | 'memoryMb' | 'constraint'>,
 ): boolean {
-  return node.cores >= job.coresPerTask && node.memoryMb >= job.memoryMb && (!job.constraint || node.labels.includes(job.constraint));
+  return node.cores >= job.coresPerTask && node.memoryMb >= job.memoryMb && matchesConstraint(node.labels, job.constraint);
 }
 
 /** The node can take one more batch of the job right now. */

@@ -6,20 +6,36 @@
 import { fitsNow } from './feasibility.js';
 import { byFreeShare } from './rank.js';
 import type { JobSnapshot, NodeSnapshot } from './types.js';
+import { fastestSpeed, usableSlots, weight } from './weights.js';
 
 interface Entry {
   node: NodeSnapshot;
   id: string;
   cores: number;
+  /** Core-slots usable now: the window's free ones, within the node's cap for its speed and throttling. */
   slots: number;
   memoryMb: number;
+  weight: number;
+  /** Holds nothing yet: takes one batch whatever its cap, so a task wanting more cores than a throttled node's cap still runs. */
+  idle: boolean;
 }
 
 export class NodeQueue {
   readonly #heap: Entry[];
 
-  constructor(nodes: readonly NodeSnapshot[]) {
-    this.#heap = nodes.map((node) => ({ node, id: node.id, cores: node.cores, slots: node.freeSlots, memoryMb: node.freeMemoryMb }));
+  /** `fastest`: the fastest speed among all live nodes, full ones too (see ./weights.ts); default among these. */
+  constructor(nodes: readonly NodeSnapshot[], fastest = fastestSpeed(nodes)) {
+    const entries = nodes.map((node) => ({
+      node,
+      id: node.id,
+      cores: node.cores,
+      slots: usableSlots(node, fastest),
+      memoryMb: node.freeMemoryMb,
+      weight: weight(node, fastest),
+      idle: node.freeSlots >= (node.window ?? 2 * node.cores),
+    }));
+    // A node at its cap takes nothing this round.
+    this.#heap = entries.filter((e) => e.slots > 0);
     for (let i = (this.#heap.length >> 1) - 1; i >= 0; i--) this.#down(i);
   }
 
@@ -36,7 +52,7 @@ export class NodeQueue {
     let chosen: Entry | undefined;
     while (this.#heap.length) {
       const top = this.#heap[0]!;
-      if (fitsNow(top.node, top.slots, top.memoryMb, job)) {
+      if (fitsNow(top.node, top.idle ? Math.max(top.slots, Math.min(top.node.freeSlots, job.coresPerTask)) : top.slots, top.memoryMb, job)) {
         chosen = top;
         break;
       }
@@ -45,6 +61,7 @@ export class NodeQueue {
     if (chosen) {
       chosen.slots -= job.coresPerTask;
       chosen.memoryMb -= job.memoryMb;
+      chosen.idle = false;
       if (chosen.slots <= 0) this.#pop();
       else this.#down(0);
     }

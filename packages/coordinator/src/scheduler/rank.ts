@@ -9,8 +9,20 @@ export function byJobOrder(a: JobSnapshot, b: JobSnapshot): number {
 /**
  * Spread: the node with the larger share of its window free takes the next
  * batch, so every node gets work and faster-draining nodes get more of it.
+ * The share is weighed by the node's speed and throttling (./weights.ts), so
+ * of two nodes with slots free the faster takes the next batch first.
  * Ties go by id, so a plan is deterministic.
  */
-export function byFreeShare(a: { id: string; cores: number; slots: number }, b: { id: string; cores: number; slots: number }): number {
-  return b.slots / b.cores - a.slots / a.cores || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+export function byFreeShare(a: FreeShare, b: FreeShare): number {
+  return share(b) - share(a) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
+
+interface FreeShare {
+  id: string;
+  cores: number;
+  slots: number;
+  /** 1 when absent. */
+  weight?: number;
+}
+
+const share = (n: FreeShare) => (n.slots / n.cores) * (n.weight ?? 1);

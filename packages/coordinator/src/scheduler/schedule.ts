@@ -9,16 +9,18 @@
  *    submit order. A job that fits nowhere now is passed over, not waited on.
  *
  * Each batch goes to the fitting node with the most free share of its window,
- * and no job gets more tasks in flight than its --max-running (./throttle.ts).
+ * weighed by its speed and throttling (./weights.ts), and no job gets more tasks in flight than its --max-running (./throttle.ts).
  */
 import { canTakeWork } from './feasibility.js';
 import { NodeQueue } from './node-queue.js';
 import { byJobOrder } from './rank.js';
 import { headroom } from './throttle.js';
 import type { Assignment, JobSnapshot, Plan, Snapshot } from './types.js';
+import { fastestSpeed } from './weights.js';
 
 export function schedule(snapshot: Snapshot): Plan {
-  const nodes = new NodeQueue(snapshot.nodes.filter(canTakeWork));
+  // Speeds are relative to the fastest live node, busy or not.
+  const nodes = new NodeQueue(snapshot.nodes.filter(canTakeWork), fastestSpeed(snapshot.nodes.filter((n) => n.health !== 'down')));
   const plan: Assignment[] = [];
   const left = new Map<JobSnapshot, number>();
   const placed = new Map<JobSnapshot, number>();

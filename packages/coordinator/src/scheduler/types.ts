@@ -21,6 +21,12 @@ export interface NodeSnapshot {
   /** Total memory, MiB: what a job can ever ask for here. */
   memoryMb: number;
   labels: readonly string[];
+  /** Core-slots of its whole window (held + free); default 2 × cores. */
+  window?: number;
+  /** Speed per core as the agent measured it (any unit, the same on every node); 0 or absent: not measured, counted as the fastest. */
+  speed?: number;
+  /** The node reports throttling or under-voltage now: it gets new tasks at a reduced rate (./weights.ts). */
+  throttled?: boolean;
 }
 
 export interface JobSnapshot {
@@ -41,7 +47,7 @@ export interface JobSnapshot {
   coresPerTask: number;
   /** Per-task memory request, MiB (0: none). */
   memoryMb: number;
-  /** Only nodes with this label. */
+  /** Only nodes whose labels match (./constraint.ts: `a`, `a&b`, `a|b`). */
   constraint?: string;
 }
 

@@ -5,7 +5,11 @@
  * and publish again under another name), nothing re-announces after an
  * address change (we watch the interfaces and announce again), and the SRV
  * target is the bare host name (we publish `<host>.local`, which other mDNS
- * stacks such as avahi resolve).
+ * stacks such as avahi resolve), and queries leave by one interface only,
+ * the one the multicast route names (we browse on every interface: a
+ * coordinator on a gateway host, with the LAN on eth0 and the cluster's own
+ * switch on eth1, must ask on eth1 for the agents there; their answers reach
+ * it whichever socket asked, since it joins the group on every interface).
  */
 import { hostname, networkInterfaces } from 'node:os';
 import bonjourService from 'bonjour-service';
@@ -21,6 +25,21 @@ export interface Mdns {
 const REQUERY_MS = [1000, 2000, 4000, 8000, 15000, 30000];
 const INTERFACE_CHECK_MS = 10_000;
 
+/** One IPv4 address per interface that is up and not loopback: where a query must go out to reach every network. */
+function ipv4Interfaces(): string[] {
+  return Object.values(networkInterfaces())
+    .map((addrs) => (addrs ?? []).find((a) => a.family === 'IPv4' && !a.internal)?.address)
+    .filter((a): a is string => !!a);
+}
+
+/**
+ * Options for multicast-dns (Bonjour hands them on; its types leave these
+ * out): send by this interface and join the group on it only, but bind the
+ * wildcard address, since a socket bound to the interface's own address
+ * receives no multicast on Linux.
+ */
+const onInterface = (address: string) => ({ interface: address, bind: '0.0.0.0' }) as unknown as ConstructorParameters<typeof bonjourService.Bonjour>[0];
+
 function addressesNow(): string {
   return Object.values(networkInterfaces())
     .flat()
@@ -35,6 +54,15 @@ export function startMdns(log: (line: string) => void): Mdns {
   const bonjour = new Bonjour({}, (err: Error) => log(`mDNS error: ${err.message}`));
   const timers = new Set<NodeJS.Timeout>();
   const browsers: Browser[] = [];
+  // Query-only instances, one per interface beyond the first (they publish nothing, so they answer nothing).
+  const askers = new Map<string, InstanceType<typeof Bonjour>>();
+  const askersNow = () => {
+    const addresses = ipv4Interfaces();
+    if (addresses.length < 2) return [];
+    for (const address of addresses)
+      if (!askers.has(address)) askers.set(address, new Bonjour(onInterface(address), (err: Error) => log(`mDNS error on ${address}: ${err.message}`)));
+    return [...askers.values()];
+  };
   const published: { options: Parameters<Mdns['publish']>[0]; service: Service }[] = [];
   let closed = false;
   const later = (fn: () => void, ms: number) => {
@@ -78,13 +106,23 @@ export function startMdns(log: (line: string) => void): Mdns {
   return {
     publish: (options) => publishOne(options),
     browse(type, handlers) {
-      const browser = bonjour.find({ type });
-      browser.on('up', handlers.up);
-      if (handlers.down) browser.on('down', handlers.down);
-      browsers.push(browser);
+      const mine: Browser[] = [];
+      const watched = new Set<InstanceType<typeof Bonjour>>();
+      const watch = (instance: InstanceType<typeof Bonjour>) => {
+        watched.add(instance);
+        const browser = instance.find({ type });
+        browser.on('up', handlers.up);
+        if (handlers.down) browser.on('down', handlers.down);
+        browsers.push(browser);
+        mine.push(browser);
+      };
+      watch(bonjour);
+      for (const asker of askersNow()) watch(asker);
       const requery = (i: number) =>
         later(() => {
-          browser.update();
+          // An interface that came up since (a second network) gets its own asker.
+          for (const asker of askersNow()) if (!watched.has(asker)) watch(asker);
+          for (const b of mine) b.update();
           requery(Math.min(i + 1, REQUERY_MS.length - 1));
         }, REQUERY_MS[i]!);
       requery(0);
@@ -93,6 +131,7 @@ export function startMdns(log: (line: string) => void): Mdns {
       closed = true;
       for (const t of timers) clearTimeout(t);
       for (const b of browsers) b.stop();
+      for (const a of askers.values()) a.destroy();
       // unpublishAll sends the goodbye packets; destroy closes the socket after.
       return new Promise((resolve) => bonjour.unpublishAll(() => bonjour.destroy(() => resolve())));
     },

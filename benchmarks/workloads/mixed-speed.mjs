@@ -1,0 +1,107 @@
+/**
+ * Mixed speeds (root, cgroups): two 2-thread agents on this machine, one
+ * held to 25 % of a core by a cgroup CPU quota (a Pi 4 beside a Pi 5, in
+ * the extreme), both in groups with a high CPU weight so the machine's other
+ * load does not decide the comparison. The W2-shaped job (64 tasks) runs
+ * with each agent's measured speed weighing placement, then with the speed
+ * probe off (placement by free slots only); the figure is the job's wall
+ * time. The tests (test/placement-speed.test.ts) check where tasks go; how
+ * much time that saves is this figure.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, here, keyEnv, median, runCli, stop } from '../lib/harness.mjs';
+
+const V1 = '/sys/fs/cgroup/cpu';
+const V2 = '/sys/fs/cgroup';
+
+function cpuGroup(name, quota) {
+  const v1 = existsSync(join(V1, 'cpu.cfs_quota_us'));
+  const dir = join(v1 ? V1 : V2, `${name}-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  if (v1) {
+    writeFileSync(join(dir, 'cpu.shares'), '10240');
+    if (quota) writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(quota * 100_000));
+  } else {
+    if (!readFileSync(join(V2, 'cgroup.subtree_control'), 'utf8').includes('cpu')) writeFileSync(join(V2, 'cgroup.subtree_control'), '+cpu');
+    writeFileSync(join(dir, 'cpu.weight'), '10000');
+    if (quota) writeFileSync(join(dir, 'cpu.max'), `${quota * 100_000} 100000`);
+  }
+  return dir;
+}
+
+function cgroupProblem() {
+  if (process.getuid?.() !== 0) return 'needs root';
+  if (existsSync(join(V1, 'cpu.cfs_quota_us'))) return undefined;
+  if (existsSync(join(V2, 'cgroup.controllers')) && readFileSync(join(V2, 'cgroup.controllers'), 'utf8').includes('cpu')) return undefined;
+  return 'no cgroup cpu controller';
+}
+
+/** Starts `picompute <args>` inside cgroup `dir` (or none) and resolves once it logs its address. */
+function daemonIn(dir, args, env) {
+  return new Promise((resolve, reject) => {
+    const cmd = dir ? ['sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', dir, process.execPath, CLI, ...args]] : [process.execPath, [CLI, ...args]];
+    const proc = spawn(cmd[0], cmd[1], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`picompute ${args[0]} did not start: ${out}`)), 15_000);
+    proc.stderr.on('data', (d) => {
+      out += d;
+      const m = /listening on (\S+)/.exec(out);
+      if (m && !proc.address) {
+        clearTimeout(timer);
+        proc.address = m[1];
+        resolve(proc);
+      }
+    });
+  });
+}
+
+export async function run({ quick, repeat, report }) {
+  const problem = cgroupProblem();
+  if (problem) return report.note(`mixed-speed workload skipped: ${problem}`);
+  const { env } = keyEnv();
+  const groups = [cpuGroup('picompute-bench-fast'), cpuGroup('picompute-bench-slow', 0.25)];
+  const piArgs = ['--arg', `tasks=${quick ? 16 : 64}`, '--arg', `points=${quick ? 500_000 : 2_000_000}`];
+  try {
+    for (const probe of [true, false]) {
+      const flags = ['--host', '127.0.0.1', '--port', '0', '--cores', '2', ...(probe ? [] : ['--no-speed-probe'])];
+      const fast = await daemonIn(groups[0], ['agent', ...flags], env);
+      await new Promise((r) => setTimeout(r, 1000));
+      const slow = await daemonIn(groups[1], ['agent', ...flags], env);
+      const coordinator = await daemonIn(
+        undefined,
+        ['coordinator', '--host', '127.0.0.1', '--port', '0', '--agent', fast.address, '--agent', slow.address],
+        env,
+      );
+      try {
+        // Both agents up, and their speeds in a heartbeat.
+        await new Promise((r) => setTimeout(r, 2000));
+        const nodes = JSON.parse((await runCli(['nodes', '--json', '--coordinator', coordinator.address], env)).stdout);
+        const factor = nodes.find((n) => n.address === fast.address)?.speedFactor ?? 0;
+        const walls = [];
+        let answer;
+        for (let i = 0; i < repeat; i++) {
+          const r = await runCli(['submit', here('../examples/monte-carlo-pi.ts'), ...piArgs, '--json', '--coordinator', coordinator.address], env);
+          if (r.code !== 0) throw new Error(`submit failed: ${r.stderr}`);
+          const out = JSON.parse(r.stdout);
+          walls.push(out.stats.jobWallMs);
+          answer = out.result;
+        }
+        const system = probe ? `picompute, speed-weighted (fast node ${factor.toFixed(1)}×)` : 'picompute, speed probe off';
+        report.add('mixed speed: one agent at 25% of a core', system, Math.min(...walls), 'ms', { answer, median: median(walls) });
+      } finally {
+        await Promise.all([stop(coordinator, 'SIGKILL'), stop(fast, 'SIGKILL'), stop(slow, 'SIGKILL')]);
+      }
+    }
+  } finally {
+    await new Promise((r) => setTimeout(r, 300));
+    for (const g of groups) {
+      try {
+        rmdirSync(g);
+      } catch {
+        // A process still leaving: the empty group goes at reboot.
+      }
+    }
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * How much of its window the scheduler fills on each node, from what the
+ * node reports of itself: its measured speed per core and its throttling.
+ *
+ * A node runs a task on every core whatever its speed (an idle core of a
+ * slow node is still lost work), but its queued slots (the second half of
+ * the window, there so a core never waits on a round trip) shrink with its
+ * speed relative to the fastest node: a slow node holds fewer tasks that a
+ * fast node would finish sooner, and the last tasks of a job do not sit
+ * behind its slow cores. A throttling node (hot, or under-voltage) runs on
+ * a quarter of its cores, at least one, with nothing queued, until it
+ * recovers: its new tasks come at a reduced rate, and it gets the chance to
+ * cool (or its power supply to keep up).
+ *
+ * The same weight orders nodes (./rank.ts): with slots free on both, the
+ * fast node takes the next batch first.
+ */
+import type { NodeSnapshot } from './types.js';
+
+/** The share of its cores a throttling node runs tasks on. */
+export const THROTTLED_SHARE = 0.25;
+/** A node measured slower than this share of the fastest counts as this slow: a bad probe must not starve a node altogether. */
+const MIN_RELATIVE_SPEED = 0.05;
+
+/** The fastest measured speed among the nodes (0: none measured). */
+export function fastestSpeed(nodes: readonly Pick<NodeSnapshot, 'speed'>[]): number {
+  let fastest = 0;
+  for (const n of nodes) if ((n.speed ?? 0) > fastest) fastest = n.speed!;
+  return fastest;
+}
+
+/** Speed relative to the fastest node, in (0, 1]; a node not measured yet counts as the fastest. */
+export function relativeSpeed(node: Pick<NodeSnapshot, 'speed'>, fastest: number): number {
+  if (!node.speed || !fastest) return 1;
+  return Math.min(1, Math.max(MIN_RELATIVE_SPEED, node.speed / fastest));
+}
+
+/** The node's weight in placement: its relative speed, cut to THROTTLED_SHARE while it throttles. */
+export function weight(node: Pick<NodeSnapshot, 'speed' | 'throttled'>, fastest: number): number {
+  return relativeSpeed(node, fastest) * (node.throttled ? THROTTLED_SHARE : 1);
+}
+
+/** Core-slots the node may hold at once: every core plus a queue scaled by speed; a throttling node a quarter of its cores, at least 1. */
+export function slotCap(node: Pick<NodeSnapshot, 'cores' | 'speed' | 'throttled'>, fastest: number): number {
+  if (node.throttled) return Math.max(1, Math.round(node.cores * THROTTLED_SHARE));
+  return node.cores + Math.round(node.cores * relativeSpeed(node, fastest));
+}
+
+/** Core-slots free for new batches now: the cap less what the node holds, never more than its window has free. */
+export function usableSlots(node: NodeSnapshot, fastest: number): number {
+  const window = node.window ?? 2 * node.cores;
+  const held = window - node.freeSlots;
+  return Math.max(0, Math.min(node.freeSlots, slotCap(node, fastest) - held));
+}
+
+/** Each node's speed as a multiple of the slowest measured node's (1 = that node), for `nodes`; 0 for a node not measured yet. */
+export function speedFactors(speeds: readonly number[]): number[] {
+  const measured = speeds.filter((s) => s > 0);
+  const slowest = measured.length ? Math.min(...measured) : 0;
+  return speeds.map((s) => (s > 0 && slowest > 0 ? s / slowest : 0));
+}
