@@ -14,6 +14,7 @@ import type Database from 'better-sqlite3';
 import { FINAL_STATES } from '@picompute/sdk/wire';
 import type { LogLine, SubmitRequest } from '@picompute/sdk/wire';
 import { DiskSpace, isDiskFull, RESERVE_BYTES } from './disk-space.js';
+import { MemoryOutputs } from './memory-outputs.js';
 import { Reclaimer } from './reclaimer.js';
 
 export interface JobRow {
@@ -128,6 +129,8 @@ export class StateStore {
   onNotStored: (jobs: Set<number>) => void = () => {};
   /** Jobs that lost writes to a full disk, until they end. */
   readonly #lost = new Set<number>();
+  /** Map outputs when the state dies with its process: in memory, not in the outputs table. */
+  readonly memoryOutputs: MemoryOutputs | undefined;
 
   constructor(
     readonly db: Database.Database,
@@ -138,6 +141,7 @@ export class StateStore {
     // file and grow it into the room kept for ending jobs. The reclaimer checkpoints once it has freed pages.
     this.disk = new DiskSpace(dirname(db.name), log, () => db.pragma('wal_autocheckpoint = 1000'));
     if (this.disk.full) db.pragma('wal_autocheckpoint = 0');
+    this.memoryOutputs = durable ? undefined : new MemoryOutputs();
     const store = this;
     this.reclaimer = new Reclaimer(db, log, {
       get full() {
@@ -297,7 +301,12 @@ export class StateStore {
     });
     this.flush();
     if (this.durable && end.state === 'COMPLETED') this.reclaimer.drop(id, 'inputs');
-    if (!keepOutputs) this.reclaimer.drop(id, 'outputs');
+    if (!keepOutputs) this.#dropOutputs(id);
+  }
+
+  #dropOutputs(id: number): void {
+    if (this.memoryOutputs) this.memoryOutputs.drop(id);
+    else this.reclaimer.drop(id, 'outputs');
   }
 
   setDrained(node: string, drained: boolean): void {
@@ -307,7 +316,10 @@ export class StateStore {
   /** Deletes, in the background, finished jobs that ended before `before` (ms since epoch); returns how many. */
   purge(before: number): number {
     const ids = this.#s.purge.all({ before }) as number[];
-    for (const id of ids) this.reclaimer.drop(id, 'job');
+    for (const id of ids) {
+      this.memoryOutputs?.drop(id);
+      this.reclaimer.drop(id, 'job');
+    }
     return ids.length;
   }
 
@@ -329,10 +341,13 @@ export class StateStore {
   /**
    * A task's output. `forResult` false (a fold job's map output, kept only
    * so a restarted coordinator need not run the task again) is not written
-   * at all when the state dies with its process.
+   * at all when the state dies with its process; a result's output then
+   * stays in memory (./memory-outputs.ts).
    */
   taskDone(id: number, index: number, attempts: number, output: Buffer, done: number, forResult = true): void {
-    if (forResult || this.durable) this.#later(id, () => this.#s.taskDone.run({ job: id, idx: index, attempts, output }), output.length);
+    if (this.memoryOutputs) {
+      if (forResult) this.memoryOutputs.put(id, index, output);
+    } else this.#later(id, () => this.#s.taskDone.run({ job: id, idx: index, attempts, output }), output.length);
     // One progress write per job per turn, however many tasks finished in it.
     if (!this.#progress.has(id)) this.#later(id, () => this.#s.progress.run({ tasksDone: this.#progress.get(id), job: id }));
     this.#progress.set(id, done);
@@ -438,11 +453,13 @@ export class StateStore {
   }
 
   outputs(id: number): Buffer[] {
+    if (this.memoryOutputs) return this.memoryOutputs.all(id);
     return (this.#s.outputs.all({ job: id }) as { output: Buffer | null }[]).map((r) => r.output ?? Buffer.alloc(0));
   }
 
   /** Up to `limit` outputs from index `from` on, with their indices, in order. */
   outputPage(id: number, from: number, limit: number): { idx: number; output: Buffer }[] {
+    if (this.memoryOutputs) return this.memoryOutputs.page(id, from, limit);
     return this.#s.outputPage.all({ job: id, from, limit }) as { idx: number; output: Buffer }[];
   }
 
