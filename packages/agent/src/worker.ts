@@ -13,6 +13,8 @@ import { jobProblem, isFoldJob } from '@picompute/sdk';
 import { MAX_VALUE_BYTES } from '@picompute/sdk/wire';
 import type { Job, TaskContext } from '@picompute/sdk';
 import type { Batch, BatchTask, TaskOutcome } from './batch.js';
+import { packOutcomes, unpackTasks } from './batch-packing.js';
+import type { PackedOutcomes, WorkerBatch } from './batch-packing.js';
 import { failureMessage, outOfMemoryMessage, outputTooBigMessage } from './failure-message.js';
 import { installSpawnHook, trackTaskChildren } from './task-children.js';
 import { OVER_LIMIT_SLOT, guardTask, installBufferHooks, overran } from './memory-guard.js';
@@ -161,7 +163,11 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
   }
 }
 
-export default async function runBatch(batch: Batch): Promise<TaskOutcome[]> {
+export default async function runPackedBatch(call: WorkerBatch): Promise<PackedOutcomes> {
+  return packOutcomes(await runBatch({ ...call, tasks: unpackTasks(call.tasks) }), threadId);
+}
+
+async function runBatch(batch: Batch): Promise<TaskOutcome[]> {
   const progress = new Float64Array(batch.progress);
   // The worker waited for this batch: its memory baseline is read afresh.
   stats = getHeapStatistics();
@@ -186,8 +192,7 @@ export default async function runBatch(batch: Batch): Promise<TaskOutcome[]> {
     const startedAtMs = (progress[1] = Date.now());
     progress[0] = i;
     const outcome = await runTask(job, batch, batch.tasks[i]!, progress, i);
-    // Where and when it ran: the dashboard's task stream and `picompute trace` draw one track per thread.
-    outcome.thread = threadId;
+    // When it ran (and, from packOutcomes, on which thread): the dashboard's task stream and `picompute trace` draw one track per thread.
     outcome.startedAtMs = startedAtMs;
     outcomes.push(outcome);
     // A task went over its memory limit: end this thread, so what it gathered
