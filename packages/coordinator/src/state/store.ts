@@ -14,6 +14,7 @@ import type Database from 'better-sqlite3';
 import { FINAL_STATES } from '@picompute/sdk/wire';
 import type { LogLine, SubmitRequest } from '@picompute/sdk/wire';
 import { DiskSpace, isDiskFull, RESERVE_BYTES } from './disk-space.js';
+import { InputParts } from './input-parts.js';
 import { MemoryOutputs } from './memory-outputs.js';
 import { Reclaimer } from './reclaimer.js';
 
@@ -131,6 +132,7 @@ export class StateStore {
   readonly #lost = new Set<number>();
   /** Map outputs when the state dies with its process: in memory, not in the outputs table. */
   readonly memoryOutputs: MemoryOutputs | undefined;
+  readonly #inputs: InputParts;
 
   constructor(
     readonly db: Database.Database,
@@ -142,6 +144,7 @@ export class StateStore {
     this.disk = new DiskSpace(dirname(db.name), log, () => db.pragma('wal_autocheckpoint = 1000'));
     if (this.disk.full) db.pragma('wal_autocheckpoint = 0');
     this.memoryOutputs = durable ? undefined : new MemoryOutputs();
+    this.#inputs = new InputParts(db);
     const store = this;
     this.reclaimer = new Reclaimer(db, log, {
       get full() {
@@ -155,14 +158,13 @@ export class StateStore {
       insertJob: p(
         'INSERT INTO jobs (name, user, request, state, tasks_total, submitted_at) VALUES (@name, @user, @request, @state, @tasksTotal, @submittedAt)',
       ),
-      insertTask: p('INSERT INTO tasks (job_id, idx, input) VALUES (@job, @idx, @input)'),
       putBlob: p('INSERT OR IGNORE INTO blobs (hash, bytes) VALUES (@hash, @bytes)'),
       getBlob: p('SELECT bytes FROM blobs WHERE hash = @hash'),
       hasBlob: p('SELECT 1 FROM blobs WHERE hash = @hash').pluck(),
       started: p('UPDATE jobs SET state = @state, started_at = @startedAt WHERE id = @job'),
       reason: p('UPDATE jobs SET reason = @reason WHERE id = @job'),
-      attempt: p('UPDATE tasks SET attempts = @attempts WHERE job_id = @job AND idx = @idx'),
-      taskDone: p('INSERT OR REPLACE INTO outputs (job_id, idx, attempts, output) VALUES (@job, @idx, @attempts, @output)'),
+      // Positional: binding from an object cost a microsecond more per output.
+      taskDone: p('INSERT OR REPLACE INTO outputs (job_id, idx, attempts, output) VALUES (?, ?, ?, ?)'),
       progress: p('UPDATE jobs SET tasks_done = @tasksDone WHERE id = @job'),
       log: p('INSERT INTO logs (job_id, task, node, line) VALUES (@job, @task, @node, @line)'),
       end: p(
@@ -171,9 +173,6 @@ export class StateStore {
       job: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = @job`),
       jobs: p(`SELECT ${JOB_COLUMNS} FROM jobs ORDER BY id`),
       active: p(`SELECT ${JOB_COLUMNS} FROM jobs WHERE state NOT IN ${FINAL} ORDER BY id`),
-      tasks: p(
-        'SELECT t.idx, t.input, max(t.attempts, coalesce(o.attempts, 0)) AS attempts, o.idx IS NOT NULL AS done, o.output FROM tasks t LEFT JOIN outputs o ON o.job_id = t.job_id AND o.idx = t.idx WHERE t.job_id = @job ORDER BY t.idx',
-      ),
       outputs: p('SELECT output FROM outputs WHERE job_id = @job ORDER BY idx'),
       outputPage: p('SELECT idx, output FROM outputs WHERE job_id = @job AND idx >= @from ORDER BY idx LIMIT @limit'),
       result: p('SELECT result FROM jobs WHERE id = @job'),
@@ -183,7 +182,9 @@ export class StateStore {
       resume: p('DELETE FROM drained_nodes WHERE node = @node'),
       purge: p(`SELECT id FROM jobs WHERE state IN ${FINAL} AND ended_at > 0 AND ended_at < @before`).pluck(),
       // Rows an ended job left behind (a coordinator stopped while reclaiming, or a database from before schema 2).
-      leftInputs: p(`SELECT id FROM jobs WHERE state IN ${FINAL} AND EXISTS (SELECT 1 FROM tasks WHERE job_id = jobs.id)`).pluck(),
+      leftInputs: p(
+        `SELECT id FROM jobs WHERE state IN ${FINAL} AND (EXISTS (SELECT 1 FROM tasks WHERE job_id = jobs.id) OR EXISTS (SELECT 1 FROM input_parts WHERE job_id = jobs.id))`,
+      ).pluck(),
       leftOutputs: p(
         `SELECT id FROM jobs WHERE state IN ${FINAL} AND (state <> 'COMPLETED' OR json_extract(request, '$.hasReduce')) AND EXISTS (SELECT 1 FROM outputs WHERE job_id = jobs.id)`,
       ).pluck(),
@@ -222,10 +223,10 @@ export class StateStore {
 
   /**
    * Stores the inputs of tasks `from`… for about `budgetMs` (one commit) and
-   * returns the index to go on from: two million rows take seconds, which
-   * would stop every heartbeat and call if done in one turn. A job whose
-   * task rows are fewer than its count was never acknowledged (see
-   * activeJobs). Inputs are kept only to run tasks again after a restart:
+   * returns the index to go on from: two million inputs take a while, which
+   * would stop every heartbeat and call if done in one turn. They go in
+   * parts of many inputs (./input-parts.ts). A job with fewer inputs stored
+   * than its count was never acknowledged (see activeJobs). Inputs are kept only to run tasks again after a restart:
    * state that dies with its process stores none.
    */
   insertInputs(id: number, inputs: { readonly count: number; get(index: number): Buffer }, from: number, budgetMs: number): number {
@@ -233,14 +234,7 @@ export class StateStore {
     const deadline = performance.now() + budgetMs;
     return this.#orDiskFull(() =>
       this.db.transaction(() => {
-        let i = from;
-        // Checking the clock every 256 rows costs nothing next to the inserts.
-        while (i < inputs.count) {
-          const end = Math.min(inputs.count, i + 256);
-          for (; i < end; i++) this.#s.insertTask.run({ job: id, idx: i, input: inputs.get(i) });
-          if (performance.now() > deadline) break;
-        }
-        return i;
+        return this.#inputs.insert(id, inputs, from, deadline);
       })(),
     );
   }
@@ -335,7 +329,7 @@ export class StateStore {
 
   /** A task runs again (after a lost node or a retry): the count caps re-runs across restarts. */
   attempt(id: number, index: number, attempts: number): void {
-    this.#later(id, () => this.#s.attempt.run({ attempts, job: id, idx: index }));
+    this.#later(id, () => this.#inputs.attempt(id, index, attempts));
   }
 
   /**
@@ -347,7 +341,7 @@ export class StateStore {
   taskDone(id: number, index: number, attempts: number, output: Buffer, done: number, forResult = true): void {
     if (this.memoryOutputs) {
       if (forResult) this.memoryOutputs.put(id, index, output);
-    } else this.#later(id, () => this.#s.taskDone.run({ job: id, idx: index, attempts, output }), output.length);
+    } else this.#later(id, () => this.#s.taskDone.run(id, index, attempts, output), output.length);
     // One progress write per job per turn, however many tasks finished in it.
     if (!this.#progress.has(id)) this.#later(id, () => this.#s.progress.run({ tasksDone: this.#progress.get(id), job: id }));
     this.#progress.set(id, done);
@@ -434,14 +428,14 @@ export class StateStore {
   }
 
   /**
-   * Unfinished jobs with their tasks. A job with fewer task rows than tasks
+   * Unfinished jobs with their tasks. A job with fewer inputs stored than tasks
    * was cut short while its inputs were being stored, so its client was never
    * told its id: it is ended FAILED here, saying why, and not returned.
    */
   activeJobs(): { job: JobRow; tasks: TaskRow[] }[] {
     const active: { job: JobRow; tasks: TaskRow[] }[] = [];
     for (const job of this.#s.active.all() as JobRow[]) {
-      const tasks = this.#s.tasks.all({ job: job.id }) as TaskRow[];
+      const tasks = this.#inputs.tasks(job.id);
       if (tasks.length === job.tasks_total) {
         active.push({ job, tasks });
         continue;
