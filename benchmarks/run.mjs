@@ -13,6 +13,7 @@
  *   pnpm bench -- --multi-host # also W1, W2, W6 across three network-namespace test hosts (root)
  *   pnpm bench -- --only dashboard # W1 and W2 with the dashboard closed vs open, daemons' RSS with metrics on
  *   pnpm bench -- --only mixed # W2 on a fast and a quota-held agent, placement weighed by measured speed vs not (root)
+ *   pnpm bench -- --only wear  # bytes a durable coordinator writes to disk per tiny task (SD cards)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
@@ -38,7 +39,7 @@ const ctx = {
   repeat: Number(opts.repeat ?? (opts.quick ? 1 : 3)),
   report: new Report(),
 };
-const WORKLOADS = ['codec', 'W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'queue', 'scale', 'transport', 'peers', 'multi-host', 'dashboard', 'mixed'];
+const WORKLOADS = ['codec', 'W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'queue', 'scale', 'transport', 'wear', 'peers', 'multi-host', 'dashboard', 'mixed'];
 const chosen = opts.only ? opts.only.split(',') : WORKLOADS.filter((w) => w !== 'peers' && w !== 'multi-host' && w !== 'dashboard' && w !== 'mixed');
 const unknown = chosen.filter((w) => !WORKLOADS.includes(w));
 if (unknown.length) {
@@ -57,6 +58,7 @@ const modules = {
   queue: './workloads/queue-latency.mjs',
   scale: './workloads/scale-scheduler.mjs',
   transport: './workloads/transport.mjs',
+  wear: './workloads/wear.mjs',
   peers: './workloads/peers.mjs',
   'multi-host': './workloads/multi-host.mjs',
   dashboard: './workloads/dashboard-cost.mjs',

@@ -54,9 +54,9 @@ export function overran(): boolean {
  */
 let _sampler: NodeJS.Timeout | undefined;
 
-/** Guards one task: returns a function that ends the guard. */
-export function guardTask(memoryMb: number, progress: Float64Array, ordinal: number): () => void {
-  active = { limitBytes: memoryMb * 1048576, baseline: externalBytes(), memoryMb, progress, ordinal, over: false };
+/** Guards one task from `baseline` (this isolate's external memory as the task starts): returns a function that ends the guard. */
+export function guardTask(memoryMb: number, progress: Float64Array, ordinal: number, baseline = externalBytes()): () => void {
+  active = { limitBytes: memoryMb * 1048576, baseline, memoryMb, progress, ordinal, over: false };
   _sampler ??= setInterval(() => {
     try {
       check();

@@ -6,6 +6,8 @@
  */
 import type { Piscina } from 'piscina';
 import type { Batch, TaskOutcome } from './batch.js';
+import { packTasks, unpackOutcomes } from './batch-packing.js';
+import type { PackedOutcomes, WorkerBatch } from './batch-packing.js';
 
 // Resolved by package name, not by this file's place, so the CLI's single-file build finds it too.
 const WORKER_FILE = import.meta.resolve('@picompute/agent/worker');
@@ -25,7 +27,7 @@ function workerEnv(): Record<string, string> {
 }
 
 export class TaskPools {
-  readonly #pools = new Map<number, Piscina<Batch, TaskOutcome[]>>();
+  readonly #pools = new Map<number, Piscina<WorkerBatch, PackedOutcomes>>();
 
   constructor(readonly options: PoolOptions) {
     this.#freeCores = options.threads;
@@ -43,7 +45,10 @@ export class TaskPools {
     try {
       await this.#acquire(held, signal);
       try {
-        return await (await this.#pool(memoryMb || this.options.memoryMb)).run(batch, { signal });
+        const pool = await this.#pool(memoryMb || this.options.memoryMb);
+        const tasks = packTasks(batch.tasks);
+        // The packed inputs are a copy made for this call: moved to the worker, not copied again.
+        return unpackOutcomes(await pool.run({ ...batch, tasks }, { signal, transferList: [tasks.inputs.buffer as ArrayBuffer] }));
       } finally {
         this.#release(held);
       }
@@ -83,14 +88,14 @@ export class TaskPools {
     this.#pools.clear();
   }
 
-  async #pool(memoryMb: number): Promise<Piscina<Batch, TaskOutcome[]>> {
+  async #pool(memoryMb: number): Promise<Piscina<WorkerBatch, PackedOutcomes>> {
     let pool = this.#pools.get(memoryMb);
     if (!pool) {
       // Loaded with the first task, not at start: piscina adds ~5 MiB to an idle agent's RSS.
       const { Piscina } = await import('piscina');
       pool = this.#pools.get(memoryMb);
       if (pool) return pool;
-      pool = new Piscina<Batch, TaskOutcome[]>({
+      pool = new Piscina<WorkerBatch, PackedOutcomes>({
         filename: WORKER_FILE,
         minThreads: 0,
         maxThreads: this.options.threads,

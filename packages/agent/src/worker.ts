@@ -13,6 +13,8 @@ import { jobProblem, isFoldJob } from '@picompute/sdk';
 import { MAX_VALUE_BYTES } from '@picompute/sdk/wire';
 import type { Job, TaskContext } from '@picompute/sdk';
 import type { Batch, BatchTask, TaskOutcome } from './batch.js';
+import { packOutcomes, unpackTasks } from './batch-packing.js';
+import type { PackedOutcomes, WorkerBatch } from './batch-packing.js';
 import { failureMessage, outOfMemoryMessage, outputTooBigMessage } from './failure-message.js';
 import { installSpawnHook, trackTaskChildren } from './task-children.js';
 import { OVER_LIMIT_SLOT, guardTask, installBufferHooks, overran } from './memory-guard.js';
@@ -26,8 +28,15 @@ installSpawnHook();
 
 const jobs = new Map<string, Promise<Job>>();
 
-/** This worker's own V8 heap (an isolate per worker thread), MiB. */
-const heapMb = () => getHeapStatistics().used_heap_size / 1048576;
+/**
+ * This isolate's heap statistics (an isolate per worker thread), read once
+ * per task boundary: the reading that gives a task its heap figure is also
+ * the next task's memory baseline (nothing runs between them). A reading
+ * costs a few µs in a busy worker, a tenth of a tiny task.
+ */
+let stats = getHeapStatistics();
+/** Reads the statistics now; the heap in use, MiB. */
+const heapMb = () => (stats = getHeapStatistics()).used_heap_size / 1048576;
 
 function loadJob(bundlePath: string): Promise<Job> {
   let job = jobs.get(bundlePath);
@@ -78,13 +87,22 @@ function errorMessage(err: unknown): string {
 }
 
 async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float64Array, ordinal: number): Promise<TaskOutcome> {
-  const endGuard = guardTask(batch.memoryMb, progress, ordinal);
+  const endGuard = guardTask(batch.memoryMb, progress, ordinal, stats.external_memory);
   const endChildren = trackTaskChildren(new Int32Array(batch.children));
   const logs: string[] = [];
   const started = performance.now();
-  const controller = new AbortController();
+  const limitMs = batch.timeLimitMs;
   // Lets an async task stop itself cleanly; a task that never yields is stopped by the main thread's watchdog.
-  const timer = batch.timeLimitMs > 0 ? setTimeout(() => controller.abort(new Error('time limit reached')), batch.timeLimitMs) : undefined;
+  // Made when the task first reads ctx.signal: a controller and a timer per task cost tiny tasks a third of their time.
+  let controller: AbortController | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const signal = () => {
+    if (!controller) {
+      const c = (controller = new AbortController());
+      if (limitMs > 0) timer = setTimeout(() => c.abort(new Error('time limit reached')), Math.max(0, limitMs - (performance.now() - started)));
+    }
+    return controller.signal;
+  };
   let input: unknown;
   taskLogs = logs;
   try {
@@ -99,7 +117,9 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
       const ctx: TaskContext = {
         index: task.index,
         attempt: task.attempt,
-        signal: controller.signal,
+        get signal() {
+          return signal();
+        },
         args: batch.args,
         log: (...parts: unknown[]) => logs.push(format(...parts)),
         shared: loadShared(batch.sharedPath),
@@ -114,7 +134,7 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
     }
     return { index: task.index, attempt: task.attempt, ok: true, output: bytes, logs, durationMs: performance.now() - started, heapMb: heapMb() };
   } catch (err) {
-    const timedOut = controller.signal.aborted;
+    const timedOut = controller ? controller.signal.aborted : limitMs > 0 && performance.now() - started >= limitMs;
     const overMemory = overran();
     return {
       index: task.index,
@@ -143,8 +163,14 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
   }
 }
 
-export default async function runBatch(batch: Batch): Promise<TaskOutcome[]> {
+export default async function runPackedBatch(call: WorkerBatch): Promise<PackedOutcomes> {
+  return packOutcomes(await runBatch({ ...call, tasks: unpackTasks(call.tasks) }), threadId);
+}
+
+async function runBatch(batch: Batch): Promise<TaskOutcome[]> {
   const progress = new Float64Array(batch.progress);
+  // The worker waited for this batch: its memory baseline is read afresh.
+  stats = getHeapStatistics();
   let job: Job;
   try {
     job = await loadJob(batch.bundlePath);
@@ -166,8 +192,7 @@ export default async function runBatch(batch: Batch): Promise<TaskOutcome[]> {
     const startedAtMs = (progress[1] = Date.now());
     progress[0] = i;
     const outcome = await runTask(job, batch, batch.tasks[i]!, progress, i);
-    // Where and when it ran: the dashboard's task stream and `picompute trace` draw one track per thread.
-    outcome.thread = threadId;
+    // When it ran (and, from packOutcomes, on which thread): the dashboard's task stream and `picompute trace` draw one track per thread.
     outcome.startedAtMs = startedAtMs;
     outcomes.push(outcome);
     // A task went over its memory limit: end this thread, so what it gathered

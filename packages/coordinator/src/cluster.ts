@@ -74,7 +74,7 @@ export class Cluster {
       deadAfterMs,
     );
     this.#taskRuns = new TaskRuns(store.db);
-    const outputsByIndex = new OutputsByIndex(store.db);
+    const outputsByIndex = new OutputsByIndex(store.db, store.memoryOutputs);
     this.#events = new JobEvents(store, outputsByIndex, () => this.#jobs.values());
     this.#queries = new JobQueries(store, this.#jobs, this.#nodes, this.#taskRuns, outputsByIndex, new RequeueStore(store.db));
     this.#dispatch = {

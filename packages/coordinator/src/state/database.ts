@@ -18,6 +18,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { toIncrementalVacuum } from './migrations.js';
+import { INPUT_PARTS_SCHEMA } from './input-parts.js';
 import { SCHEMA, SCHEMA_VERSION } from './schema.js';
 
 export class StateError extends Error {
@@ -62,6 +63,10 @@ export function openDatabase(stateDir: string, { durable = true, log = (_line: s
     } else if (userVersion(db) < 2 && toIncrementalVacuum(db, file, log)) {
       db.pragma('user_version = 2');
     }
+    // Schema 3 only adds tables (made even when the switch to 2 must wait for disk); at 3, an older
+    // picompute refuses the database rather than miss the inputs stored in them.
+    db.exec(INPUT_PARTS_SCHEMA);
+    if (userVersion(db) === 2) db.pragma('user_version = 3');
     return db;
   } catch (err) {
     db.close();

@@ -45,6 +45,9 @@ export class Reclaimer {
     this.#s = {
       outputs: p('DELETE FROM outputs WHERE job_id = @job AND idx IN (SELECT idx FROM outputs WHERE job_id = @job LIMIT @rows)'),
       inputs: p('DELETE FROM tasks WHERE job_id = @job AND idx IN (SELECT idx FROM tasks WHERE job_id = @job LIMIT @rows)'),
+      // A part holds up to 256 inputs (./input-parts.ts): fewer rows a step.
+      inputParts: p('DELETE FROM input_parts WHERE rowid IN (SELECT rowid FROM input_parts WHERE job_id = @job LIMIT @rows / 32)'),
+      attempts: p('DELETE FROM task_attempts WHERE job_id = @job AND idx IN (SELECT idx FROM task_attempts WHERE job_id = @job LIMIT @rows)'),
       logs: p('DELETE FROM logs WHERE rowid IN (SELECT rowid FROM logs WHERE job_id = @job LIMIT @rows)'),
       job: p('DELETE FROM jobs WHERE id = @job'),
       freePages: p('PRAGMA freelist_count').pluck(),
@@ -125,7 +128,8 @@ export class Reclaimer {
       return;
     }
     const { jobId, what } = next;
-    const order = what === 'job' ? (['outputs', 'inputs', 'logs'] as const) : ([what] as const);
+    const inputs = ['inputs', 'inputParts', 'attempts'] as const;
+    const order = what === 'job' ? (['outputs', ...inputs, 'logs'] as const) : what === 'inputs' ? inputs : ([what] as const);
     for (const table of order) {
       if (this.#s[table].run({ job: jobId, rows: ROWS_PER_STEP }).changes > 0) return;
     }

@@ -6,6 +6,7 @@
  * as Slurm's `scontrol requeue` keeps the id.
  */
 import type Database from 'better-sqlite3';
+import { InputParts } from './input-parts.js';
 import type { JobRow, TaskRow } from './store.js';
 
 export class RequeueStore {
@@ -13,16 +14,13 @@ export class RequeueStore {
   readonly #reopen;
 
   constructor(db: Database.Database) {
-    this.#tasks = db.prepare(
-      'SELECT t.idx, t.input, 0 AS attempts, o.idx IS NOT NULL AS done, o.output FROM tasks t LEFT JOIN outputs o ON o.job_id = t.job_id AND o.idx = ' +
-        't.idx WHERE t.job_id = @job ORDER BY t.idx',
-    );
+    this.#tasks = new InputParts(db);
     this.#reopen = db.prepare("UPDATE jobs SET state = 'PENDING', reason = '', error = '', started_at = 0, ended_at = 0, result = NULL WHERE id = @job");
   }
 
   /** The job's tasks, every attempt count at 0: a requeued task starts afresh (its node-loss and --retries budgets too). */
   tasks(jobId: number): TaskRow[] {
-    return this.#tasks.all({ job: jobId }) as TaskRow[];
+    return this.#tasks.tasks(jobId).map((t) => ({ ...t, attempts: 0 }));
   }
 
   /** The job's row as it is once set back to PENDING. */

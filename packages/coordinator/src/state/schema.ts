@@ -1,6 +1,7 @@
 /** The coordinator's tables. Bump SCHEMA_VERSION with every change and add a migration. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 // 2: auto_vacuum=INCREMENTAL (no table changed; see ./migrations.ts).
+// 3: inputs in parts, attempts of re-runs in task_attempts (./input-parts.ts); `tasks` holds only older jobs' inputs.
 
 export const SCHEMA = `
 CREATE TABLE jobs (
