@@ -20,6 +20,7 @@ import { JobEvents } from './jobs/job-events.js';
 import type { Watcher } from './jobs/job-events.js';
 import { JobRecord } from './jobs/job-record.js';
 import { endOf } from './jobs/job-views.js';
+import { keyedDefaults } from './jobs/keyed-submit.js';
 import type { Next } from './jobs/next.js';
 import { fromWire, toWire } from './jobs/task-id.js';
 import { NodeRegistry } from './node-registry.js';
@@ -153,7 +154,7 @@ export class Cluster {
       timeLimits: this.timeLimits,
     });
     const { inputs, bundle } = admitted;
-    request = admitted.request;
+    request = keyedDefaults(admitted.request, this.#nodes.shapes());
     const submittedAt = Date.now();
     const id = String(this.store.insertJob(request, inputs.count, bundle, submittedAt));
     this.blobs.delete(request.bundleHash);
@@ -172,7 +173,7 @@ export class Cluster {
     job.stored.catch(() => {});
     this.log(`job ${id} (${request.name}) submitted by ${request.user || 'unknown'}: ${inputs.count} tasks`);
     this.#updateDependency(job);
-    if (!job.final && inputs.count === 0 && !request.hasReduce) this.#finish(job, 'COMPLETED');
+    if (!job.final && inputs.count === 0 && !request.hasReduce && !request.keyed) this.#finish(job, 'COMPLETED');
     this.#kick();
     return job;
   }
@@ -190,11 +191,11 @@ export class Cluster {
     return this.#queries.shares();
   }
 
-  result(id: string): { reduced: boolean; values: Buffer[] } {
+  result(id: string): { reduced: boolean; keyed: boolean; values: Buffer[] } {
     return this.#queries.result(id);
   }
 
-  resultPages(id: string): { reduced: boolean; page(limit: number): Buffer[] } {
+  resultPages(id: string): { reduced: boolean; keyed: boolean; page(limit: number): Buffer[] } {
     return this.#queries.resultPages(id);
   }
 
@@ -302,6 +303,8 @@ export class Cluster {
     const lost = lostTasks(link);
     this.events.emit('nodeLost', link.id, lost.count);
     this.log(`agent ${link.id} at ${link.address} down (${reason})${lost.count ? `: running ${lost.count} of its tasks again elsewhere` : ''}`);
+    // A keyed job loses the map outputs on the node even with no task running there.
+    for (const job of this.#jobs.values()) if (job.shuffle && !lost.byJob.has(job.id)) lost.byJob.set(job.id, []);
     for (const [jobId, tasks] of lost.byJob) {
       const job = this.#jobs.get(jobId);
       if (!job) continue;
@@ -349,11 +352,12 @@ export class Cluster {
       job.error = `${this.store.disk.message.split(':')[0]}: this job's task outputs could not be stored, so it was stopped; free space there (or restart the coordinator with a --state-dir on a bigger disk) and submit it again`;
     }
     job.finish(state, Date.now());
-    this.#nodes.cancelJob(job.id);
+    // Every node may hold runs of a keyed job, not only those with its tasks in flight.
+    this.#nodes.cancelJob(job.id, !!job.shuffle);
     this.#taskRuns.save(Number(job.id), job.taskTable.columns());
     // Kept for the result, `result --partial` and `requeue`; not a completed fold's map outputs (steps to its
     // result), nor those of a job the full disk stopped (the space is needed back).
-    this.store.endJob(Number(job.id), endOf(job), !lostToDisk && !(job.fold && state === 'COMPLETED'));
+    this.store.endJob(Number(job.id), endOf(job), !lostToDisk && !((job.fold || job.shuffle) && state === 'COMPLETED'));
     this.events.emit('jobEnded', job.id, state);
     this.log(`job ${job.id} ${state.toLowerCase()} in ${formatDuration(job.wallMs())}${job.error ? `: ${job.error.split('\n')[0]}` : ''}`);
     this.#events.notify(job, logs);

@@ -38,6 +38,8 @@ export function carryOut(plan: Plan, to: DispatchTarget): void {
 
 export function dispatch(link: AgentLink, job: JobRecord, count: number, to: DispatchTarget): void {
   const now = Date.now();
+  // A keyed job's reducers dial the nodes its maps ran on.
+  job.shuffle?.nodeAt(link.id, link.address);
   const start = job.start(link.id, link.info?.cores ?? 0, count, now);
   if (start.kind === 'finish') {
     to.apply(job, start);

@@ -8,6 +8,7 @@
 import type { JobEvent, JobSpec, JobState, JobSummary, LogLine, SubmitRequest } from '@picompute/sdk/wire';
 import { FoldPlan } from '../fold-plan.js';
 import type { JobInputs } from '../job-inputs.js';
+import { ShufflePlan } from './shuffle-plan.js';
 import { PendingQueue } from '../pending-queue.js';
 import { TaskTable } from '../task-table.js';
 import type { LiveJob } from '../scheduler/index.js';
@@ -56,6 +57,8 @@ export class JobData {
   maxHeapMb = 0;
   /** How outputs fold into the result (fold jobs only). */
   readonly fold: FoldPlan | undefined;
+  /** Where a keyed job's map outputs are and which partitions are reduced (keyed jobs only). */
+  readonly shuffle: ShufflePlan | undefined;
   result: Buffer | undefined;
   readonly nodes = new Set<string>();
   startedAt = 0;
@@ -79,6 +82,7 @@ export class JobData {
     this.taskTable = new TaskTable(this.total);
     this.fold = request.hasReduce ? new FoldPlan(this.total) : undefined;
     this.outputs = this.fold ? new Array(this.total) : [];
+    this.shuffle = request.keyed ? new ShufflePlan(this.total, Math.max(1, request.partitions)) : undefined;
     this.attempts = new Uint16Array(this.total);
     this.done = new Uint8Array(this.total);
     const already = doneAlready?.(this) ?? 0;
@@ -87,6 +91,11 @@ export class JobData {
 
   get user(): string {
     return this.request.user;
+  }
+
+  /** Times a task may be lost with its node (`maxNodeLosses`, default 3). */
+  get maxNodeLosses(): number {
+    return this.request.maxNodeLosses || 3;
   }
 
   get coresPerTask(): number {
@@ -108,6 +117,7 @@ export class JobData {
       args: r.args,
       coresPerTask: this.coresPerTask,
       sharedHash: r.sharedHash ?? '',
+      partitions: this.shuffle?.partitions ?? 0,
     };
   }
 
@@ -118,7 +128,7 @@ export class JobData {
   /** Tasks that could be placed right now. */
   get runnable(): number {
     if (this.final || this.reason === 'Dependency') return 0;
-    return (this.fold?.runnable ?? 0) + this.pending.length;
+    return (this.fold?.runnable ?? 0) + (this.shuffle?.runnable ?? 0) + this.pending.length;
   }
 
   get batchSize(): number {

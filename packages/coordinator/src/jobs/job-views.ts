@@ -24,8 +24,9 @@ export function eventOf(job: JobData, logs: LogLine[] = []): JobEvent {
   return {
     jobId: job.id,
     state: job.state,
-    tasksTotal: job.total,
-    tasksDone: job.doneCount,
+    // A keyed job's reduces are tasks too.
+    tasksTotal: job.total + (job.shuffle?.partitions ?? 0),
+    tasksDone: job.doneCount + (job.shuffle?.partsDone ?? 0),
     tasksRunning: job.running.size,
     retries: job.retries,
     error: job.error,
@@ -43,8 +44,8 @@ export function summaryOf(job: JobData): JobSummary {
     jobId: job.id,
     name: job.request.name,
     state: job.state,
-    tasksTotal: job.total,
-    tasksDone: job.doneCount,
+    tasksTotal: job.total + (job.shuffle?.partitions ?? 0),
+    tasksDone: job.doneCount + (job.shuffle?.partsDone ?? 0),
     submittedAtMs: job.submittedAt,
     wallMs: job.wallMs(),
     error: job.error,
