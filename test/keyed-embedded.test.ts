@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fixture, runCli } from './support/cli.js';
 
+const SORT_EXAMPLE = new URL('../examples/sort-records.ts', import.meta.url).pathname;
+
 const WORDS = ['alpha', 'beta', 'Gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta', 'iota', 'kappa', 'lambda', 'mu', 'Nu', 'xi', 'omicron', 'pi'];
 
 /** Deterministic text: a few hundred KB over several files and a subfolder. */
@@ -92,6 +94,19 @@ describe('keyed jobs on the embedded cluster', () => {
     // Two runs of ascending keys, one per partition.
     const descents = pairs.filter((p, i) => i > 0 && byKey(pairs[i - 1]![0], p[0]) > 0).length;
     expect(descents).toBeLessThanOrEqual(1);
+  });
+
+  it('examples/sort-records.ts: a range partition makes the parts sorted as a whole, every record kept', async () => {
+    const out = join(root, 'sorted');
+    const r = await runCli(['submit', SORT_EXAMPLE, '--local', '--arg', 'chunks=3', '--out', out], { timeoutMs: 60_000 });
+    expect(r.code).toBe(0);
+    const { names, lines } = await readParts(out);
+    expect(names).toEqual(['part-00000', 'part-00001', 'part-00002', 'part-00003']);
+    const { records } = await import('../examples/sort-records.ts');
+    const expected = [1, 2, 3].flatMap((seed) => records(seed)).sort(byKey);
+    // Keys are unique here (10 random bytes), so each line is one record: key TAB payload.
+    expect(lines.flat().map((l) => l.replace('\t', ''))).toEqual(expected);
+    expect(lines.every((part) => part.length > 0)).toBe(true);
   });
 
   it('--out for a job without reduceByKey is refused before it runs', async () => {

@@ -56,7 +56,10 @@ describe('the shuffle on disk', () => {
       for (const [k, values] of groups) {
         expect(defaultPartition(k, 2)).toBe(p);
         expect(got.has(k)).toBe(false);
-        got.set(k, (values as number[]).reduce((a, b) => a + b, 0));
+        got.set(
+          k,
+          (values as number[]).reduce((a, b) => a + b, 0),
+        );
       }
     }
     expect(got).toEqual(expected);
