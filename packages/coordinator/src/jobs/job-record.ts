@@ -30,10 +30,12 @@ export class JobRecord extends JobData {
   /** A job read back after a coordinator restart: done tasks stay done, the rest run again. */
   static recover(row: JobRow, tasks: TaskRow[]): JobRecord {
     const inputs = JobInputs.fromFrames(tasks.map((t) => t.input));
-    const job = new JobRecord(String(row.id), JSON.parse(row.request) as SubmitRequest, inputs, row.submitted_at, (j) => {
+    const request = JSON.parse(row.request) as SubmitRequest;
+    const job = new JobRecord(String(row.id), request, inputs, row.submitted_at, (j) => {
       for (const t of tasks) {
         j.attempts[t.idx] = t.attempts;
-        if (t.done) {
+        // A keyed job's maps run again: where their runs were (node addresses) is not kept across a restart.
+        if (t.done && !request.keyed) {
           j.outputDone(t.idx, t.output ?? Buffer.alloc(0));
           j.taskTable.set(t.idx, 'COMPLETED');
         }
