@@ -7,6 +7,7 @@
  * an agent SIGKILLed after the maps finished has exactly its maps run again.
  */
 import { mkdtemp, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +49,43 @@ async function startCluster(): Promise<{ coordinator: Daemon; agents: Daemon[]; 
   const coordinator = await startDaemon(['coordinator', '--host', '127.0.0.1', '--port', '0', ...agents.flatMap((a) => ['--agent', a.address])]);
   await until('both agents up', async () => ((coordinator.output().match(/agent \S+ up at /g) ?? []).length >= 2 ? true : undefined), 15_000);
   return { coordinator, agents, stop: () => Promise.all([coordinator, ...agents].map((d) => d.stop('SIGKILL'))) };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Two agents on fixed ports, each started again (same port, same node id) whenever it dies, until stopped. */
+async function restartingCluster() {
+  const ports = await Promise.all([freePort(), freePort()]);
+  let stopping = false;
+  const agents: Daemon[] = [];
+  let restarts = 0;
+  const keep = async (i: number): Promise<void> => {
+    const agent = await startDaemon(['agent', '--host', '127.0.0.1', '--port', String(ports[i]), '--cores', '1']);
+    agents[i] = agent;
+    agent.proc.once('exit', () => {
+      if (stopping) return;
+      restarts++;
+      void keep(i);
+    });
+  };
+  await Promise.all([keep(0), keep(1)]);
+  const coordinator = await startDaemon(['coordinator', '--host', '127.0.0.1', '--port', '0', ...agents.flatMap((a) => ['--agent', a.address])]);
+  await until('both agents up', async () => ((coordinator.output().match(/agent \S+ up at /g) ?? []).length >= 2 ? true : undefined), 15_000);
+  return {
+    coordinator,
+    restarts: () => restarts,
+    async stop() {
+      stopping = true;
+      await Promise.all([coordinator, ...agents].map((d) => d.stop('SIGKILL')));
+    },
+  };
 }
 
 describe('keyed jobs across two agents', () => {
@@ -141,6 +179,28 @@ describe('keyed jobs across two agents', () => {
       await watching;
       // The submitter is told why work runs again, one line per map.
       expect(told.filter((l) => l.includes("this map's output was there: it runs again")).length).toBe(onVictim.size);
+    } finally {
+      client.close();
+      await c.stop();
+    }
+  });
+
+  it('crash: tasks SIGKILL their own agents (restarted by the test) and with maxNodeLosses 20 the answer is the crash-free one', async () => {
+    const c = await restartingCluster();
+    const client = await connect({ coordinator: c.coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
+    try {
+      const input = join(root, 'crash-in');
+      const expected = await corpus(input, 6);
+      const marks = join(root, 'crash-marks');
+      await mkdir(marks);
+      const job = await client.submit(fixture('keyed/crashy-wc.ts'), { input: [input], args: { dir: marks }, maxNodeLosses: 20 });
+      const pairs = (await job.result()) as [string, number][];
+      expect(new Map(pairs)).toEqual(expected);
+      const kills = (await readdir(marks)).filter((f) => f.startsWith('kill-'));
+      // At least the two deterministic kills: one in the map phase, one in the reduce phase.
+      expect(kills.some((f) => f.startsWith('kill-map-'))).toBe(true);
+      expect(kills.some((f) => f.startsWith('kill-reduce-'))).toBe(true);
+      expect(c.restarts()).toBe(kills.length);
     } finally {
       client.close();
       await c.stop();
