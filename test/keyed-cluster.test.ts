@@ -6,7 +6,7 @@
  * reduce parallelism, early exit) and MapReduce's answer to a lost worker:
  * an agent SIGKILLed after the maps finished has exactly its maps run again.
  */
-import { mkdtemp, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,8 +44,10 @@ async function readCounts(out: string): Promise<Map<string, number>> {
   return got;
 }
 
-async function startCluster(): Promise<{ coordinator: Daemon; agents: Daemon[]; stop: () => Promise<unknown> }> {
-  const agents = await Promise.all([0, 1].map(() => startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '1'])));
+async function startCluster(cacheDirs: string[] = []): Promise<{ coordinator: Daemon; agents: Daemon[]; stop: () => Promise<unknown> }> {
+  const agents = await Promise.all(
+    [0, 1].map((i) => startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '1', ...(cacheDirs[i] ? ['--cache-dir', cacheDirs[i]!] : [])])),
+  );
   const coordinator = await startDaemon(['coordinator', '--host', '127.0.0.1', '--port', '0', ...agents.flatMap((a) => ['--agent', a.address])]);
   await until('both agents up', async () => ((coordinator.output().match(/agent \S+ up at /g) ?? []).length >= 2 ? true : undefined), 15_000);
   return { coordinator, agents, stop: () => Promise.all([coordinator, ...agents].map((d) => d.stop('SIGKILL'))) };
@@ -201,6 +203,41 @@ describe('keyed jobs across two agents', () => {
       expect(kills.some((f) => f.startsWith('kill-map-'))).toBe(true);
       expect(kills.some((f) => f.startsWith('kill-reduce-'))).toBe(true);
       expect(c.restarts()).toBe(kills.length);
+    } finally {
+      client.close();
+      await c.stop();
+    }
+  });
+
+  it("runs gone from a live agent's disk: reducers that cannot fetch them have those maps run again, and the job completes exactly", async () => {
+    const cache = join(root, 'lost-runs-cache');
+    const c = await startCluster(['', cache]);
+    const client = await connect({ coordinator: c.coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
+    try {
+      const input = join(root, 'lost-in');
+      const expected = await corpus(input, 6);
+      const marks = join(root, 'lost-marks');
+      await mkdir(marks);
+      const gate = join(root, 'lost-gate');
+      // Seven partitions: four reduces fetch and wait at the gate, three are planned after the runs are gone.
+      const job = await client.submit(fixture('keyed/marked-wc.ts'), { input: [input], args: { dir: marks, gate }, partitions: 7 });
+      const told: string[] = [];
+      const watching = (async () => {
+        for await (const ev of job.events()) for (const l of ev.logs) told.push(l.line);
+      })();
+      await until('a reduce waiting at the gate on each agent', async () => {
+        const pids = new Set((await readdir(marks)).filter((f) => f.startsWith('ran-reduce-')).map((f) => f.split('-').at(-1)));
+        return pids.size === 2 ? true : undefined;
+      });
+      const jobDir = join(cache, 'shuffle', (await readdir(join(cache, 'shuffle')))[0]!, job.id);
+      const runs = (await readdir(jobDir)).filter((f) => /^m\d+-a\d+-s\d+-p\d+$/.test(f));
+      expect(runs.length, 'the second agent holds no runs, so this test would prove nothing').toBeGreaterThan(0);
+      await Promise.all(runs.map((f) => rm(join(jobDir, f))));
+      await writeFile(gate, '');
+      expect(new Map((await job.result()) as [string, number][])).toEqual(expected);
+      await watching;
+      expect(told.some((l) => /could not fetch from \S+; it runs again once the maps that were there have run again elsewhere/.test(l))).toBe(true);
+      expect((await client.tasks(job.id)).some((t) => t.attempt === 2)).toBe(true);
     } finally {
       client.close();
       await c.stop();

@@ -12,9 +12,13 @@ export interface BatchTask {
   input: Uint8Array;
   /** REDUCE: the encoded map outputs in input order. */
   values: Uint8Array[];
-  /** KEYED_REDUCE: the partition, and its sorted runs as files on this agent (fetched from their mappers before the batch starts). */
+  /**
+   * KEYED_REDUCE: the partition, and its sorted runs on this agent (fetched
+   * from their mappers before the batch starts) as file descriptors the main
+   * thread holds open until the task ends.
+   */
   partition?: number;
-  runs?: string[];
+  runs?: number[];
 }
 
 export interface Batch {

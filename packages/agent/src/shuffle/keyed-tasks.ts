@@ -54,7 +54,7 @@ export async function keyedReduce(job: Job, batch: Batch, task: BatchTask, logs:
     shared,
   };
   const pairs: [Key, unknown][] = [];
-  for await (const [key, values] of mergeRuns((task.runs ?? []).map((path) => readRun(path)))) {
+  for await (const [key, values] of mergeRuns((task.runs ?? []).map((fd) => readRun(fd)))) {
     try {
       pairs.push([key, await keyed.reduceByKey(key, values, ctx)]);
     } catch (err) {

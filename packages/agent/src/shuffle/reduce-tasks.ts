@@ -35,7 +35,7 @@ export async function runKeyedReduces(
         return [];
       }
       try {
-        return await runBatch(pools, { ...req, tasks: [{ ...task, partition: plan.partition, runs: resolved.runs }] });
+        return await runBatch(pools, { ...req, tasks: [{ ...task, partition: plan.partition, runs: resolved.fds }] });
       } finally {
         await resolved.cleanup();
       }

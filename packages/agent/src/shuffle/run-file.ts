@@ -47,10 +47,15 @@ export function writeRun(path: string, records: Iterable<RunRecord>): number {
   return bytes;
 }
 
-/** The records of a run file, in order. */
-export async function* readRun(path: string): AsyncGenerator<RunRecord> {
+/** The records of a run file (a path, or a descriptor left open for the caller to close), in order. */
+export async function* readRun(file: string | number): AsyncGenerator<RunRecord> {
+  const path = typeof file === 'number' ? `run (fd ${file})` : file;
+  const stream =
+    typeof file === 'number'
+      ? createReadStream('', { fd: file, autoClose: false, start: 0, highWaterMark: 256 * 1024 })
+      : createReadStream(file, { highWaterMark: 256 * 1024 });
   let buf: Buffer = Buffer.alloc(0);
-  for await (const piece of createReadStream(path, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
+  for await (const piece of stream as AsyncIterable<Buffer>) {
     buf = buf.length ? Buffer.concat([buf, piece]) : piece;
     let at = 0;
     while (buf.length - at >= 4) {

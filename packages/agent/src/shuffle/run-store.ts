@@ -8,7 +8,8 @@
  * stream written straight to a file so bytes in flight stay a few chunks.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { type Readable, Transform } from 'node:stream';
@@ -30,7 +31,11 @@ export interface ReducePlan {
   sources: { node: string; address: string; runs: string[] }[];
 }
 
-export type Resolved = { ok: true; runs: string[]; cleanup: () => Promise<void> } | { ok: false; node: string; message: string };
+/**
+ * A reduce task's runs, open: file descriptors the worker thread reads (one
+ * process, one fd table), held open so a run removed meanwhile stays readable.
+ */
+export type Resolved = { ok: true; fds: number[]; cleanup: () => Promise<void> } | { ok: false; node: string; message: string };
 
 const SAFE_NAME = /^[A-Za-z0-9_.-]{1,200}$/;
 
@@ -90,7 +95,11 @@ export class ShuffleRuns {
   /** Gets every run a reduce task needs onto this disk; on a failure, names the node it could not fetch from. */
   async resolve(jobId: string, plan: ReducePlan, signal: AbortSignal): Promise<Resolved> {
     const fetchedDir = join(this.jobDir(jobId), `fetched-${plan.partition}-${++this.#fetchSeq}`);
-    const cleanup = () => rm(fetchedDir, { recursive: true, force: true });
+    const handles: FileHandle[] = [];
+    const cleanup = async () => {
+      await Promise.all(handles.map((h) => h.close().catch(() => {})));
+      await rm(fetchedDir, { recursive: true, force: true });
+    };
     const runs: string[] = [];
     const fetches: Promise<void>[] = [];
     let failure: { node: string; message: string } | undefined;
@@ -120,11 +129,19 @@ export class ShuffleRuns {
       }
     }
     await Promise.all(fetches);
+    for (const path of failure ? [] : runs) {
+      try {
+        handles.push(await open(path, 'r'));
+      } catch (err) {
+        // Gone from this disk (removed, a disk swapped): like a peer's run that cannot be fetched, its map must run again.
+        failure = { node: this.nodeId, message: `run ${path} is not on this agent's disk any more: ${(err as Error).message}` };
+      }
+    }
     if (failure) {
       await cleanup();
       return { ok: false, ...failure };
     }
-    return { ok: true, runs, cleanup };
+    return { ok: true, fds: handles.map((h) => h.fd), cleanup };
   }
 
   /** Runs of a job that ended are not needed any more. */
