@@ -21,6 +21,7 @@ import type { Watcher } from './jobs/job-events.js';
 import { JobRecord } from './jobs/job-record.js';
 import { endOf } from './jobs/job-views.js';
 import { keyedDefaults } from './jobs/keyed-submit.js';
+import { BACKUP_AFTER_MS } from './jobs/backup-plan.js';
 import type { Next } from './jobs/next.js';
 import { fromWire, toWire } from './jobs/task-id.js';
 import { NodeRegistry } from './node-registry.js';
@@ -45,6 +46,7 @@ export class Cluster {
   /** For watchers (metrics, dashboard, traces); see ./cluster-events.ts. */
   readonly events = new ClusterEvents();
   #tickScheduled = false;
+  readonly #backupTimer: NodeJS.Timeout;
   #closed = false;
   readonly #taskRuns: TaskRuns;
   readonly #sharedBlobs: SharedBlobs;
@@ -56,6 +58,8 @@ export class Cluster {
     security: Security,
     deadAfterMs?: number,
     private readonly timeLimits: TimeLimits = { defaultMs: DEFAULT_TIME_LIMIT_MS, maxMs: 0 },
+    /** How long a keyed job's task runs before a backup may start (see ./jobs/backup-plan.ts). */
+    private readonly backupAfterMs = BACKUP_AFTER_MS,
   ) {
     this.#nodes = new NodeRegistry(
       store.drained(),
@@ -95,8 +99,14 @@ export class Cluster {
       },
     };
     this.#sharedBlobs = new SharedBlobs(store.db);
+    // Whether a straggler deserves a backup changes with time alone: look again every second while keyed jobs run.
+    this.#backupTimer = setInterval(() => {
+      for (const j of this.#jobs.values()) if (j.shuffle && j.state === 'RUNNING') return this.#kick();
+    }, 1000);
+    this.#backupTimer.unref();
     for (const { job, tasks } of store.activeJobs()) {
       const record = JobRecord.recover(job, tasks);
+      record.backupAfterMs = backupAfterMs;
       this.#jobs.set(record.id, record);
       this.#updateDependency(record);
     }
@@ -159,6 +169,7 @@ export class Cluster {
     const id = String(this.store.insertJob(request, inputs.count, bundle, submittedAt));
     this.blobs.delete(request.bundleHash);
     const job = new JobRecord(id, request, inputs, submittedAt);
+    job.backupAfterMs = this.backupAfterMs;
     this.#jobs.set(id, job);
     job.stored = storeInputs(
       job,
@@ -247,6 +258,7 @@ export class Cluster {
 
   close(): void {
     this.#closed = true;
+    clearInterval(this.#backupTimer);
     this.#events.close();
     this.#nodes.close();
     this.store.flush();
@@ -350,6 +362,11 @@ export class Cluster {
     if (lostToDisk) {
       state = 'FAILED';
       job.error = `${this.store.disk.message.split(':')[0]}: this job's task outputs could not be stored, so it was stopped; free space there (or restart the coordinator with a --state-dir on a bigger disk) and submit it again`;
+    }
+    if (job.backupsRan) {
+      // Kept with the job's log (`picompute logs`): the counts themselves live only while the job does.
+      const line = `backups of stragglers: ${job.backupsRan} started, ${job.backupsWon} finished first`;
+      logs = [...logs, ...this.#events.keepLogs(job, -1, 'coordinator', [line])];
     }
     job.finish(state, Date.now());
     // Every node may hold runs of a keyed job, not only those with its tasks in flight.

@@ -45,6 +45,8 @@ export function dispatch(link: AgentLink, job: JobRecord, count: number, to: Dis
     to.apply(job, start);
     return;
   }
+  // Offered only backups of tasks this very node runs: nothing to send.
+  if (start.tasks.length === 0) return;
   const tasks: TaskInput[] = [];
   for (const t of start.tasks) {
     if (t.id.kind === 'MAP' && t.attempt > 1) to.store.attempt(Number(job.id), t.id.index, t.attempt);

@@ -143,4 +143,64 @@ describe('a keyed job', () => {
     expect(j.taskFailed('a', keyedReduceTask(0), 1, error, 1, 1)).toMatchObject({ kind: 'finish', state: 'FAILED' });
     expect(j.error).toMatch(/^the reduce of partition 0 failed on a \(attempt 1\)/);
   });
+
+  it('a straggler near the end of its phase gets one backup on another node; the first to finish wins, the other is ignored', () => {
+    const j = keyed(4, 2);
+    j.backupAfterMs = 1000;
+    j.shuffle!.nodeAt('a', 'a:1');
+    j.shuffle!.nodeAt('b', 'b:1');
+    sent(j.start('a', 1, 2, 0));
+    sent(j.start('b', 1, 2, 0));
+    for (const [node, i] of [
+      ['a', 0],
+      ['a', 1],
+      ['b', 2],
+    ] as const)
+      j.taskDone(node, mapTask(i), 1, manifest(i, 2), 100, 1);
+    // Past twice the median (100 ms) but not yet past backupAfterMs: no backup.
+    expect(j.backupsDue(500)).toEqual([]);
+    expect(j.backupsDue(5000).map((r) => r.id)).toEqual([mapTask(3)]);
+    // Never on the straggler's own node.
+    expect(sent(j.start('b', 1, 1, 5000))).toEqual([]);
+    const backup = sent(j.start('a', 1, 1, 5000));
+    expect(backup.map((t) => [t.id, t.attempt])).toEqual([[mapTask(3), 2]]);
+    expect(backup[0]!.input.toString()).toBe('in3');
+    expect(j.backupsDue(6000)).toEqual([]);
+    expect(j.snapshot().running).toBe(2);
+    expect(j.taskDone('a', mapTask(3), 2, manifest(3, 2), 50, 1).kind).toBe('notify');
+    // The original's late word is not committed a second time.
+    expect(j.taskDone('b', mapTask(3), 1, manifest(3, 2), 6000, 1).kind).toBe('ignored');
+    expect(j.summary()).toMatchObject({ backups: 1, backupsWon: 1 });
+    // Its runs are where the winner left them.
+    const reduce = sent(j.start('a', 1, 1, 6000))[0]!;
+    expect(JSON.parse(reduce.input.toString()).sources).toEqual([
+      { node: 'a', address: 'a:1', runs: ['m0-p0', 'm1-p0', 'm3-p0'] },
+      { node: 'b', address: 'b:1', runs: ['m2-p0'] },
+    ]);
+  });
+
+  it('no backup while the phase still has tasks to start, nor before any task of it has finished', () => {
+    const j = keyed(3, 1);
+    j.backupAfterMs = 1000;
+    sent(j.start('a', 1, 1, 0));
+    expect(j.backupsDue(60_000)).toEqual([]); // nothing finished: no median
+    sent(j.start('b', 1, 1, 0));
+    j.taskDone('b', mapTask(1), 1, manifest(1, 1), 10, 1);
+    expect(j.backupsDue(60_000)).toEqual([]); // map 2 still waits to start
+  });
+
+  it("a straggler's node lost while its backup runs: the backup carries on as the task", () => {
+    const j = keyed(2, 1);
+    j.backupAfterMs = 1000;
+    sent(j.start('a', 1, 1, 0));
+    sent(j.start('b', 1, 1, 0));
+    j.taskDone('b', mapTask(1), 1, manifest(1, 1), 10, 1);
+    sent(j.start('b', 1, 1, 5000)); // the backup of map 0, on b
+    expect(j.nodeLost('a', [{ id: mapTask(0), attempt: 1 }], 'gone').kind).toBe('notify');
+    // Not queued again: the backup's run is the task's run now.
+    expect(j.pending.length).toBe(0);
+    expect([...j.running.values()]).toMatchObject([{ id: mapTask(0), node: 'b', attempt: 2 }]);
+    expect(j.taskDone('b', mapTask(0), 2, manifest(0, 1), 10, 1).kind).toBe('notify');
+    expect(j.shuffle!.runnable).toBe(1); // the reduce
+  });
 });

@@ -82,7 +82,7 @@ export function registerQueueVerbs(program: Command): void {
             elapsed(j),
             formatDuration(j.cpuMs),
             `${j.tasksDone}/${j.tasksTotal}`,
-            j.attempts,
+            j.backups ? `${j.attempts} (${j.backups} backups, ${j.backupsWon} won)` : j.attempts,
             `${j.maxHeapMb.toFixed(1)}M`,
           ]),
         ),

@@ -9,6 +9,7 @@ import type { JobEvent, JobSpec, JobState, JobSummary, LogLine, SubmitRequest } 
 import { FoldPlan } from '../fold-plan.js';
 import type { JobInputs } from '../job-inputs.js';
 import { ShufflePlan } from './shuffle-plan.js';
+import { BACKUP_AFTER_MS, backupCandidates, PhaseTimes } from './backup-plan.js';
 import { PendingQueue } from '../pending-queue.js';
 import { TaskTable } from '../task-table.js';
 import type { LiveJob } from '../scheduler/index.js';
@@ -59,6 +60,14 @@ export class JobData {
   readonly fold: FoldPlan | undefined;
   /** Where a keyed job's map outputs are and which partitions are reduced (keyed jobs only). */
   readonly shuffle: ShufflePlan | undefined;
+  /** A keyed job's backup runs of stragglers (./backup-plan.ts), by taskKey: a second run of a task in `running`. */
+  readonly backups = new Map<string, TaskRun>();
+  backupsRan = 0;
+  backupsWon = 0;
+  /** A task runs this long (and twice its phase's median) before it gets a backup; the coordinator's setting. */
+  backupAfterMs = BACKUP_AFTER_MS;
+  readonly mapTimes = new PhaseTimes();
+  readonly reduceTimes = new PhaseTimes();
   result: Buffer | undefined;
   readonly nodes = new Set<string>();
   startedAt = 0;
@@ -128,7 +137,23 @@ export class JobData {
   /** Tasks that could be placed right now. */
   get runnable(): number {
     if (this.final || this.reason === 'Dependency') return 0;
-    return (this.fold?.runnable ?? 0) + (this.shuffle?.runnable ?? 0) + this.pending.length;
+    return (this.fold?.runnable ?? 0) + (this.shuffle?.runnable ?? 0) + this.pending.length + this.backupsDue().length;
+  }
+
+  /** Running tasks of a keyed job that should get a backup now (none for other jobs). */
+  backupsDue(now = Date.now()): TaskRun[] {
+    const shuffle = this.shuffle;
+    if (!shuffle || this.running.size === 0) return [];
+    // Only near the end of a phase: while it still has tasks to start, free cores go to them.
+    const phase = (run: TaskRun) =>
+      run.id.kind === 'MAP'
+        ? this.pending.length
+          ? undefined
+          : this.mapTimes
+        : run.id.kind === 'KEYED_REDUCE' && !shuffle.waiting
+          ? this.reduceTimes
+          : undefined;
+    return backupCandidates(this.running.values(), this.backups, phase, now, this.backupAfterMs);
   }
 
   get batchSize(): number {
@@ -146,7 +171,7 @@ export class JobData {
       priority: r.priority,
       seq: Number(this.id),
       runnable: this.runnable,
-      running: this.running.size,
+      running: this.running.size + this.backups.size,
       batchSize: this.batchSize,
       coresPerTask: this.coresPerTask,
       memoryMb: r.memoryMb,

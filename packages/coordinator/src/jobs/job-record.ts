@@ -17,7 +17,7 @@ import { failedState } from '../task-table.js';
 import type { JobRow, TaskRow } from '../state/store.js';
 import { JobData } from './job-data.js';
 import { finish, IGNORED, notify } from './next.js';
-import type { Next, Start } from './next.js';
+import type { Next, Start, StartedTask } from './next.js';
 import { combineTask, describeTask, keyedReduceTask, mapTask, REDUCE_TASK, taskKey, toWire } from './task-id.js';
 import type { TaskId } from './task-id.js';
 
@@ -88,6 +88,7 @@ export class JobRecord extends JobData {
         tasks.push({ id: mapTask(index), attempt, input: this.inputs.get(index), values: [] });
       }
     }
+    if (this.shuffle && tasks.length < count) this.#startBackups(node, count - tasks.length, now, tasks);
     this.attemptsTotal += tasks.length;
     const began = this.state === 'PENDING';
     if (began) {
@@ -100,6 +101,22 @@ export class JobRecord extends JobData {
       this.cores += nodeCores;
     }
     return { kind: 'send', tasks, began };
+  }
+
+  /** Backups of stragglers that run elsewhere than `node` (./backup-plan.ts), up to `count`, added to `tasks`. */
+  #startBackups(node: string, count: number, now: number, tasks: StartedTask[]): void {
+    for (const run of this.backupsDue(now)) {
+      if (count <= 0) break;
+      if (run.node === node) continue;
+      count--;
+      const { id } = run;
+      const attempt = id.kind === 'MAP' ? ++this.attempts[id.index]! : ++this.shuffle!.attempts[id.index]!;
+      const input = id.kind === 'MAP' ? this.inputs.get(id.index) : this.shuffle!.planInput(id.index);
+      this.backups.set(taskKey(id), { id, node, attempt, since: now });
+      if (id.kind === 'MAP') this.taskTable.started(id.index, node, attempt, now);
+      this.backupsRan++;
+      tasks.push({ id, attempt, input, values: [] });
+    }
   }
 
   /** A task's output, from `node`: ignored unless that node runs that attempt of it now (a dead node's late word, a duplicate). */
@@ -165,10 +182,22 @@ export class JobRecord extends JobData {
     let changed = false;
     for (const t of lost) {
       const key = taskKey(t.id);
+      const backup = this.backups.get(key);
+      if (backup?.node === node && backup.attempt === t.attempt) {
+        this.backups.delete(key);
+        changed = true;
+        continue;
+      }
       const run = this.running.get(key);
       if (!run || run.node !== node || run.attempt !== t.attempt) continue;
       this.running.delete(key);
       changed = true;
+      if (backup) {
+        // Its backup carries on as the task.
+        this.running.set(key, backup);
+        this.backups.delete(key);
+        continue;
+      }
       if (t.id.kind === 'REDUCE') this.fold!.final = 'pending';
       else if (t.id.kind === 'COMBINE') this.fold!.ready.push(t.id.index);
       else if (t.id.kind === 'KEYED_REDUCE') {
@@ -272,6 +301,7 @@ export class JobRecord extends JobData {
     if (!this.startedAt) this.startedAt = now;
     this.pending.clear();
     this.running.clear();
+    this.backups.clear();
     this.taskTable.ended();
   }
 
@@ -280,9 +310,18 @@ export class JobRecord extends JobData {
     if (this.final) return false;
     const key = taskKey(id);
     const run = this.running.get(key);
-    if (!run || run.node !== node || run.attempt !== attempt) return false;
+    const backup = this.backups.get(key);
+    const isRun = run?.node === node && run.attempt === attempt;
+    const isBackup = backup?.node === node && backup.attempt === attempt;
+    if (!isRun && !isBackup) return false;
+    // The first of a task and its backup to finish settles it; the other's word comes too late and is ignored.
     this.running.delete(key);
+    if (backup) {
+      this.backups.delete(key);
+      if (isBackup) this.backupsWon++;
+    }
     this.ran(durationMs, heapMb);
+    if (this.shuffle) (id.kind === 'MAP' ? this.mapTimes : this.reduceTimes).add(durationMs);
     return true;
   }
 

@@ -63,6 +63,8 @@ export function summaryOf(job: JobData): JobSummary {
     dependency: job.request.dependency,
     cores: job.cores,
     tasksQueued: 0,
+    backups: job.backupsRan,
+    backupsWon: job.backupsWon,
   };
 }
 
@@ -92,6 +94,9 @@ export function summaryFromRow(row: JobRow): JobSummary {
     dependency: request.dependency ?? '',
     cores: row.cores,
     tasksQueued: 0,
+    // Not kept past the job's end (yet): counted while it runs.
+    backups: 0,
+    backupsWon: 0,
   };
 }
 

@@ -75,6 +75,11 @@ export class ShufflePlan {
     return this.#located === this.#maps.length ? this.#pending.length : 0;
   }
 
+  /** Partitions not yet started (a reduce phase with none is near its end). */
+  get waiting(): number {
+    return this.#pending.length;
+  }
+
   get complete(): boolean {
     return this.partsDone === this.partitions;
   }
@@ -112,7 +117,12 @@ export class ShufflePlan {
   takeReduce(): { partition: number; attempt: number; input: Buffer } | undefined {
     if (!this.runnable) return undefined;
     const partition = this.#pending.shift()!;
-    return { partition, attempt: ++this.attempts[partition]!, input: Buffer.from(JSON.stringify(this.plan(partition))) };
+    return { partition, attempt: ++this.attempts[partition]!, input: this.planInput(partition) };
+  }
+
+  /** A reduce task's input: its plan as JSON. */
+  planInput(partition: number): Buffer {
+    return Buffer.from(JSON.stringify(this.plan(partition)));
   }
 
   plan(partition: number): ReducePlan {
