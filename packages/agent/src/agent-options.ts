@@ -59,6 +59,8 @@ export interface AgentOptions {
   maxMessageBytes?: number;
   /** Where log lines go; default stderr with an `[agent]` prefix. */
   log?: (line: string) => void;
+  /** Bytes a keyed job's map task buffers before it spills a sorted run to disk; default a quarter of its memory limit, at most 64 MiB. */
+  spillBytes?: number;
 }
 
 type Compiled = Required<

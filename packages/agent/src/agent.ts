@@ -10,7 +10,7 @@
  * Workers get an environment without PICOMPUTE_KEY / PICOMPUTE_KEY_FILE.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -18,7 +18,7 @@ import { bindServer, refusalLogger, requireKeyUnlessLoopback, serverInterceptors
 import type { Mdns } from '@picompute/sdk/mdns';
 import { MAX_MESSAGE_BYTES, formatAddress, inProcessPair, serverOptions, wireNormalizer, wireServices } from '@picompute/sdk/wire';
 import type { ClientWorkStream, ServerWorkStream } from '@picompute/sdk/wire';
-import type { AgentInfo, FromAgent, ToAgent } from '@picompute/sdk/wire';
+import type { AgentInfo, BlobChunk, FetchRunRequest, FromAgent, ToAgent } from '@picompute/sdk/wire';
 import { BundleCache } from './bundle-cache.js';
 import { agentOptions } from './agent-options.js';
 import type { AgentOptions } from './agent-options.js';
@@ -26,6 +26,7 @@ import { hardwareLabels } from './hardware-labels.js';
 import { agentInfo } from './node-facts.js';
 import { TaskPools } from './pool.js';
 import { startRegistration } from './register.js';
+import { ShuffleRuns } from './shuffle/run-store.js';
 import { measureSpeed } from './speed-probe.js';
 import { ThrottleReader } from './throttle.js';
 import { WorkSession } from './work-session.js';
@@ -90,6 +91,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
   void probe?.result.then((s) => {
     speed = s;
   });
+  let shuffle: ShuffleRuns;
 
   const maxMessageBytes = Math.min(options.maxMessageBytes, MAX_MESSAGE_BYTES);
   const refused = refusalLogger(log);
@@ -109,6 +111,8 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
       throttle,
       speed: () => speed,
       log,
+      shuffle,
+      spillBytes: options.spillBytes,
     });
     sessions.add(session);
     void session.closed.then(() => sessions.delete(session));
@@ -121,11 +125,20 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
     info(_call: unknown, callback: grpc.sendUnaryData<AgentInfo>) {
       callback(null, info);
     },
+    fetchRun(call: grpc.ServerWritableStream<FetchRunRequest, BlobChunk>) {
+      if (!shuffle) return call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'agent is still starting' });
+      shuffle.serve(call);
+    },
   });
   const port = await bindServer(server, formatAddress({ host, port: options.port }), security, 'agent', refused);
   // Hand-given labels first; a hand-given `arch=`/`model=` wins over the measured one.
   const own = (await hardwareLabels(options.modelPath)).filter((l) => !options.labels.some((g) => g.split('=')[0] === l.split('=')[0]));
   info = agentInfo({ id: options.id ?? (await stableNodeId(cacheDir, port)), cores: options.cores, labels: [...options.labels, ...own] });
+  // Runs left by an earlier life of this agent: the coordinator counted them lost with it and ran their maps again.
+  const shuffleDir = join(cacheDir, 'shuffle', info.id);
+  await rm(shuffleDir, { recursive: true, force: true });
+  await mkdir(shuffleDir, { recursive: true, mode: 0o700 });
+  shuffle = new ShuffleRuns(shuffleDir, info.id, security);
   pools = new TaskPools({ threads: info.cores, memoryMb: options.taskMemoryMb ?? defaultTaskMemoryMb(info), idleTimeoutMs: options.idleTimeoutMs });
   const address = formatAddress({ host, port });
   let mdns: Mdns | undefined;
@@ -180,6 +193,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await metrics?.close();
       await pools.close();
+      shuffle.close();
     },
   };
 }

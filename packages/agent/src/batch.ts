@@ -12,6 +12,13 @@ export interface BatchTask {
   input: Uint8Array;
   /** REDUCE: the encoded map outputs in input order. */
   values: Uint8Array[];
+  /**
+   * KEYED_REDUCE: the partition, and its sorted runs on this agent (fetched
+   * from their mappers before the batch starts) as file descriptors the main
+   * thread holds open until the task ends.
+   */
+  partition?: number;
+  runs?: number[];
 }
 
 export interface Batch {
@@ -35,6 +42,10 @@ export interface Batch {
   progress: SharedArrayBuffer;
   /** Int32Array [count, pid…] of the processes the batch's tasks started (./task-children.ts). */
   children: SharedArrayBuffer;
+  /** A keyed job: its reduce partitions (0 otherwise), the folder its map tasks write their runs to, and when they spill. */
+  partitions?: number;
+  shuffleDir?: string;
+  spillBytes?: number;
 }
 
 export interface TaskOutcome {
@@ -42,7 +53,7 @@ export interface TaskOutcome {
   attempt: number;
   ok: boolean;
   output?: Uint8Array;
-  error?: { kind: TaskErrorKind; message: string; stack: string; inputPreview: string };
+  error?: { kind: TaskErrorKind; message: string; stack: string; inputPreview: string; fetchNode?: string };
   logs: string[];
   durationMs: number;
   /** The worker's V8 heap in use after the task, MiB. */

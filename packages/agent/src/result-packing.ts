@@ -58,6 +58,7 @@ function tooBig(r: TaskResult, size: number, budget: number): TaskResult {
       message: outputTooBigMessage(size, budget, r.output.length * 2 >= size ? 'its output is' : 'its output with its log lines is'),
       stack: '',
       inputPreview: r.error?.inputPreview ?? '',
+      fetchNode: '',
     },
   };
 }

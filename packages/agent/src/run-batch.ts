@@ -21,6 +21,8 @@ export interface BatchRequest {
   tasks: BatchTask[];
   /** Aborted when the job is cancelled or the coordinator goes away: outcomes are then dropped. */
   signal: AbortSignal;
+  /** Where a keyed job's map tasks leave their runs, and how much they buffer before spilling. */
+  shuffle?: { dir: string; spillBytes: number };
 }
 
 /** How long a task whose ctx.signal has fired at its time limit may take to stop itself before its worker is terminated. */
@@ -61,6 +63,9 @@ export async function runBatch(pools: TaskPools, req: BatchRequest): Promise<Tas
     tasks: req.tasks,
     progress,
     children,
+    partitions: req.job.partitions ?? 0,
+    shuffleDir: req.shuffle?.dir,
+    spillBytes: req.shuffle?.spillBytes,
   };
   try {
     return await pools.run(batch, req.job.memoryMb, Math.max(1, req.job.coresPerTask || 1), call.signal);

@@ -15,6 +15,8 @@ import { MESSAGE_MARGIN_BYTES, packResults } from './result-packing.js';
 import { runBatch } from './run-batch.js';
 import { taskHook } from './task-counters.js';
 import type { ThrottleReader } from './throttle.js';
+import { runKeyedReduces } from './shuffle/reduce-tasks.js';
+import type { ShuffleRuns } from './shuffle/run-store.js';
 
 export interface SessionDeps {
   info: AgentInfo;
@@ -29,6 +31,9 @@ export interface SessionDeps {
   /** Speed per core from ./speed-probe.ts; 0 until measured. */
   speed?: () => number;
   log: (line: string) => void;
+  /** Keyed jobs' runs on this agent; how much a keyed map buffers before it spills. */
+  shuffle?: ShuffleRuns;
+  spillBytes?: number;
 }
 
 interface IncomingBlob {
@@ -89,6 +94,8 @@ export class WorkSession {
       case 'cancel':
         this.#jobs.get(msg.cancel.jobId)?.controller.abort(new Error('job cancelled'));
         this.#jobs.delete(msg.cancel.jobId);
+        // The job ended (or was cancelled): no reducer will fetch its runs any more.
+        void this.deps.shuffle?.removeJob(msg.cancel.jobId);
         break;
       case 'bundle':
         this.#onBundleChunk(msg.bundle);
@@ -131,7 +138,7 @@ export class WorkSession {
           index: t.index,
           attempt: t.attempt,
           ok: false,
-          error: { kind: 'BUNDLE', message, stack: '', inputPreview: '' },
+          error: { kind: 'BUNDLE', message, stack: '', inputPreview: '', fetchNode: '' },
           logs: [],
           durationMs: 0,
           heapMb: 0,
@@ -141,7 +148,12 @@ export class WorkSession {
       return;
     }
     const kind = assign.tasks[0]?.kind ?? 'MAP';
-    const outcomes = await runBatch(this.deps.pools, { job, bundlePath, sharedPath, kind, tasks: assign.tasks, signal });
+    const shuffle = this.deps.shuffle && { dir: this.deps.shuffle.dir, spillBytes: this.deps.spillBytes ?? 0 };
+    const request = { job, bundlePath, sharedPath, kind, tasks: assign.tasks, signal, shuffle };
+    const outcomes =
+      kind === 'KEYED_REDUCE' && this.deps.shuffle
+        ? await runKeyedReduces(this.deps.pools, this.deps.shuffle, request, (o) => !signal.aborted && !this.#closed && this.#queue(o, job.jobId))
+        : await runBatch(this.deps.pools, request);
     if (!signal.aborted && !this.#closed) this.#queue(outcomes, job.jobId);
   }
 
@@ -173,7 +185,7 @@ export class WorkSession {
         attempt: o.attempt,
         ok: o.ok,
         output: o.output ? Buffer.from(o.output.buffer, o.output.byteOffset, o.output.byteLength) : Buffer.alloc(0),
-        error: o.error ?? null,
+        error: o.error ? { ...o.error, fetchNode: o.error.fetchNode ?? '' } : null,
         logs: o.logs,
         durationMs: o.durationMs,
         heapMb: o.heapMb,

@@ -10,6 +10,7 @@ import { threadId } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { decode, encode } from '@picompute/sdk/codec';
 import { jobProblem, isFoldJob } from '@picompute/sdk';
+import { keyedMap, keyedReduce } from './shuffle/keyed-tasks.js';
 import { MAX_VALUE_BYTES } from '@picompute/sdk/wire';
 import type { Job, TaskContext } from '@picompute/sdk';
 import type { Batch, BatchTask, TaskOutcome } from './batch.js';
@@ -103,32 +104,40 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
     }
     return controller.signal;
   };
+  const context = (): TaskContext => ({
+    index: task.index,
+    attempt: task.attempt,
+    get signal() {
+      return signal();
+    },
+    args: batch.args,
+    log: (...parts: unknown[]) => logs.push(format(...parts)),
+    shared: loadShared(batch.sharedPath),
+  });
   let input: unknown;
   taskLogs = logs;
   try {
     let output: unknown;
-    if (batch.kind !== 'MAP') {
+    let bytes: Uint8Array | undefined;
+    if (batch.kind === 'KEYED_REDUCE') {
+      output = await keyedReduce(job, batch, task, logs, loadShared(batch.sharedPath));
+    } else if (batch.kind === 'MAP' && batch.partitions) {
+      input = decode(task.input);
+      // The manifest is read by the coordinator, which never decodes task values: JSON.
+      bytes = Buffer.from(JSON.stringify(await keyedMap(job, batch, task, input, context())));
+    } else if (batch.kind !== 'MAP') {
       if (!isFoldJob(job)) throw new Error(`a ${batch.kind} task was sent for a job without reduce`);
       let acc: unknown = structuredClone(job.initial);
       for (const bytes of task.values) acc = await job.reduce(acc, decode(bytes));
       output = batch.kind === 'REDUCE' && job.finalize ? await job.finalize(acc, batch.args) : acc;
     } else {
       input = decode(task.input);
-      const ctx: TaskContext = {
-        index: task.index,
-        attempt: task.attempt,
-        get signal() {
-          return signal();
-        },
-        args: batch.args,
-        log: (...parts: unknown[]) => logs.push(format(...parts)),
-        shared: loadShared(batch.sharedPath),
-      };
-      output = await job.map(input, ctx);
+      // Not a keyed job (those went above): its map takes a plain TaskContext.
+      output = await (job.map as (input: unknown, ctx: TaskContext) => unknown)(input, context());
     }
     // The task may have caught the overrun and carried on: it still failed.
     if (overran()) throw new Error(outOfMemoryMessage(batch.memoryMb));
-    const bytes = encode(output);
+    bytes ??= encode(output);
     if (bytes.length > MAX_VALUE_BYTES) {
       throw new Error(outputTooBigMessage(bytes.length, MAX_VALUE_BYTES));
     }
@@ -148,7 +157,8 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
             ? failureMessage('TIMEOUT', { timeLimitMs: batch.timeLimitMs, memoryMb: 0 }, 0)
             : errorMessage(err),
         stack: overMemory ? '' : userStack(err),
-        inputPreview: batch.kind === 'MAP' ? previewValue(input) : `${task.values.length} map outputs`,
+        inputPreview:
+          batch.kind === 'MAP' ? previewValue(input) : batch.kind === 'KEYED_REDUCE' ? `partition ${task.partition}` : `${task.values.length} map outputs`,
       },
       logs,
       durationMs: performance.now() - started,

@@ -159,8 +159,8 @@ export class AgentLink {
     return true;
   }
 
-  /** Forgets (and tells the agent to stop) every task of a job that ended. */
-  cancelJob(jobId: string): void {
+  /** Forgets (and tells the agent to stop) every task of a job that ended; `always`: tells it even without tasks here (it may hold the job's files). */
+  cancelJob(jobId: string, always = false): void {
     let had = false;
     for (const key of [...this.#tasks.keys()]) {
       if (key.startsWith(`${jobId}/`)) {
@@ -169,7 +169,7 @@ export class AgentLink {
         had = true;
       }
     }
-    if (had) this.#write({ msg: 'cancel', cancel: { jobId } });
+    if (had || (always && this.up)) this.#write({ msg: 'cancel', cancel: { jobId } });
   }
 
   sendBundle(hash: string, bytes: Buffer): void {

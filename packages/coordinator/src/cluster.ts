@@ -21,6 +21,8 @@ import { JobEvents } from './jobs/job-events.js';
 import type { Watcher } from './jobs/job-events.js';
 import { JobRecord } from './jobs/job-record.js';
 import { endOf } from './jobs/job-views.js';
+import { keyedDefaults } from './jobs/keyed-submit.js';
+import { BACKUP_AFTER_MS } from './jobs/backup-plan.js';
 import type { Next } from './jobs/next.js';
 import { fromWire, toWire } from './jobs/task-id.js';
 import { NodeRegistry } from './node-registry.js';
@@ -45,6 +47,7 @@ export class Cluster {
   /** For watchers (metrics, dashboard, traces); see ./cluster-events.ts. */
   readonly events = new ClusterEvents();
   #tickScheduled = false;
+  readonly #backupTimer: NodeJS.Timeout;
   #closed = false;
   readonly #taskRuns: TaskRuns;
   readonly #sharedBlobs: SharedBlobs;
@@ -56,6 +59,8 @@ export class Cluster {
     security: Security,
     deadAfterMs?: number,
     private readonly timeLimits: TimeLimits = { defaultMs: DEFAULT_TIME_LIMIT_MS, maxMs: 0 },
+    /** How long a keyed job's task runs before a backup may start (see ./jobs/backup-plan.ts). */
+    private readonly backupAfterMs = BACKUP_AFTER_MS,
   ) {
     this.#nodes = new NodeRegistry(
       store.drained(),
@@ -95,8 +100,14 @@ export class Cluster {
       },
     };
     this.#sharedBlobs = new SharedBlobs(store.db);
+    // Whether a straggler deserves a backup changes with time alone: look again every second while keyed jobs run.
+    this.#backupTimer = setInterval(() => {
+      for (const j of this.#jobs.values()) if (j.shuffle && j.state === 'RUNNING') return this.#kick();
+    }, 1000);
+    this.#backupTimer.unref();
     for (const { job, tasks } of store.activeJobs()) {
       const record = JobRecord.recover(job, tasks);
+      record.backupAfterMs = backupAfterMs;
       this.#jobs.set(record.id, record);
       this.#updateDependency(record);
     }
@@ -154,11 +165,12 @@ export class Cluster {
       timeLimits: this.timeLimits,
     });
     const { inputs, bundle } = admitted;
-    request = admitted.request;
+    request = keyedDefaults(admitted.request, this.#nodes.shapes());
     const submittedAt = Date.now();
     const id = String(this.store.insertJob(request, inputs.count, bundle, submittedAt));
     this.blobs.delete(request.bundleHash);
     const job = new JobRecord(id, request, inputs, submittedAt);
+    job.backupAfterMs = this.backupAfterMs;
     this.#jobs.set(id, job);
     job.stored = storeInputs(
       job,
@@ -173,7 +185,7 @@ export class Cluster {
     job.stored.catch(() => {});
     this.log(`job ${id} (${request.name}) submitted by ${request.user || 'unknown'}: ${inputs.count} tasks`);
     this.#updateDependency(job);
-    if (!job.final && inputs.count === 0 && !request.hasReduce) this.#finish(job, 'COMPLETED');
+    if (!job.final && inputs.count === 0 && !request.hasReduce && !request.keyed) this.#finish(job, 'COMPLETED');
     this.#kick();
     return job;
   }
@@ -191,11 +203,11 @@ export class Cluster {
     return this.#queries.shares();
   }
 
-  result(id: string): { reduced: boolean; values: Buffer[] } {
+  result(id: string): { reduced: boolean; keyed: boolean; values: Buffer[] } {
     return this.#queries.result(id);
   }
 
-  resultPages(id: string): { reduced: boolean; page(limit: number): Buffer[] } {
+  resultPages(id: string): { reduced: boolean; keyed: boolean; page(limit: number): Buffer[] } {
     return this.#queries.resultPages(id);
   }
 
@@ -247,6 +259,7 @@ export class Cluster {
 
   close(): void {
     this.#closed = true;
+    clearInterval(this.#backupTimer);
     this.#events.close();
     this.#nodes.close();
     this.store.flush();
@@ -303,6 +316,8 @@ export class Cluster {
     const lost = lostTasks(link);
     this.events.emit('nodeLost', link.id, lost.count);
     this.log(`agent ${link.id} at ${link.address} down (${reason})${lost.count ? `: running ${lost.count} of its tasks again elsewhere` : ''}`);
+    // A keyed job loses the map outputs on the node even with no task running there.
+    for (const job of this.#jobs.values()) if (job.shuffle && !lost.byJob.has(job.id)) lost.byJob.set(job.id, []);
     for (const [jobId, tasks] of lost.byJob) {
       const job = this.#jobs.get(jobId);
       if (!job) continue;
@@ -351,12 +366,18 @@ export class Cluster {
         `${this.store.disk.message.split(':')[0]}: this job's task outputs could not be stored, so it was stopped; free space there (or ` +
         `restart the coordinator with a \`stateDir\` on a bigger disk) and submit it again`;
     }
+    if (job.backupsRan) {
+      // Kept with the job's log (`picompute logs`): the counts themselves live only while the job does.
+      const line = `backups of stragglers: ${job.backupsRan} started, ${job.backupsWon} finished first`;
+      logs = [...logs, ...this.#events.keepLogs(job, -1, 'coordinator', [line])];
+    }
     job.finish(state, Date.now());
-    this.#nodes.cancelJob(job.id);
+    // Every node may hold runs of a keyed job, not only those with its tasks in flight.
+    this.#nodes.cancelJob(job.id, !!job.shuffle);
     this.#taskRuns.save(Number(job.id), job.taskTable.columns());
     // Kept for the result, `result --partial` and `requeue`; not a completed fold's map outputs (steps to its
     // result), nor those of a job the full disk stopped (the space is needed back).
-    this.store.endJob(Number(job.id), endOf(job), !lostToDisk && !(job.fold && state === 'COMPLETED'));
+    this.store.endJob(Number(job.id), endOf(job), !lostToDisk && !((job.fold || job.shuffle) && state === 'COMPLETED'));
     this.events.emit('jobEnded', job.id, state);
     this.log(`job ${job.id} ${state.toLowerCase()} in ${formatDuration(job.wallMs())}${job.error ? `: ${job.error.split('\n')[0]}` : ''}`);
     this.#events.notify(job, logs);

@@ -47,6 +47,8 @@ export interface CoordinatorOptions {
   maxTimeLimitMs?: number;
   /** A node that sends nothing for this long is marked down, ms; default 3000 (agents beat every second). */
   deadAfterMs?: number;
+  /** A keyed job's task that has run this long (and twice its phase's median) may get a backup copy, ms; default 10,000. */
+  backupAfterMs?: number;
   /** An upload (PutBlob) that sends nothing for this long is dropped, ms; default 30,000. */
   uploadIdleMs?: number;
   /** Largest blob (bundle or packed inputs) a client may upload, bytes; default 1 GiB. */
@@ -88,6 +90,7 @@ export function coordinatorOptions(o: CoordinatorOptions) {
     defaultTimeLimitMs: n('defaultTimeLimitMs', o.defaultTimeLimitMs) ?? DEFAULT_TIME_LIMIT_MS,
     maxTimeLimitMs: n('maxTimeLimitMs', o.maxTimeLimitMs) ?? 0,
     deadAfterMs: n('deadAfterMs', o.deadAfterMs, 1),
+    backupAfterMs: n('backupAfterMs', o.backupAfterMs, 1),
     uploadIdleMs: n('uploadIdleMs', o.uploadIdleMs, 1) ?? 30_000,
     maxBlobBytes: n('maxBlobBytes', o.maxBlobBytes, 1) ?? 1024 ** 3,
     uploadQuotaBytes: n('uploadQuotaBytes', o.uploadQuotaBytes, 1) ?? DEFAULT_UPLOAD_QUOTA_BYTES,

@@ -73,10 +73,18 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
   purge();
   const purgeTimer = setInterval(purge, 3_600_000).unref();
   const blobs = new BlobStore(undefined, undefined, { dir: uploadDir(stateDir), quotaBytes: options.uploadQuotaBytes });
-  const cluster = new Cluster(store, blobs, log, security, options.deadAfterMs, {
-    defaultMs: options.defaultTimeLimitMs,
-    maxMs: options.maxTimeLimitMs,
-  });
+  const cluster = new Cluster(
+    store,
+    blobs,
+    log,
+    security,
+    options.deadAfterMs,
+    {
+      defaultMs: options.defaultTimeLimitMs,
+      maxMs: options.maxTimeLimitMs,
+    },
+    options.backupAfterMs,
+  );
   service.lead(
     coordinatorService(cluster, blobs, id, {
       uploadIdleMs: options.uploadIdleMs,

@@ -38,11 +38,15 @@ export function carryOut(plan: Plan, to: DispatchTarget): void {
 
 export function dispatch(link: AgentLink, job: JobRecord, count: number, to: DispatchTarget): void {
   const now = Date.now();
+  // A keyed job's reducers dial the nodes its maps ran on.
+  job.shuffle?.nodeAt(link.id, link.address);
   const start = job.start(link.id, link.info?.cores ?? 0, count, now);
   if (start.kind === 'finish') {
     to.apply(job, start);
     return;
   }
+  // Offered only backups of tasks this very node runs: nothing to send.
+  if (start.tasks.length === 0) return;
   const tasks: TaskInput[] = [];
   for (const t of start.tasks) {
     if (t.id.kind === 'MAP' && t.attempt > 1) to.store.attempt(Number(job.id), t.id.index, t.attempt);

@@ -8,6 +8,7 @@ import { FINAL_STATES } from '@picompute/sdk/wire';
 import type { JobSummary, LogLine, TaskStatus, UserShare } from '@picompute/sdk/wire';
 import { JobRecord } from './jobs/job-record.js';
 import { summaryFromRow } from './jobs/job-views.js';
+import { isKeyedRow, keyedResult } from './jobs/keyed-result.js';
 import type { NodeRegistry } from './node-registry.js';
 import type { OutputsByIndex } from './state/outputs-by-index.js';
 import type { RequeueStore } from './state/requeue.js';
@@ -78,15 +79,16 @@ export class JobQueries {
   }
 
   /** The stored result: one reduced value, or the map outputs in input order. */
-  result(id: string): { reduced: boolean; values: Buffer[] } {
+  result(id: string): { reduced: boolean; keyed: boolean; values: Buffer[] } {
     const s = this.summary(id);
     if (s.state !== 'COMPLETED') throw new UserError(`job ${id} is ${s.state}, it has no result${s.error ? `: ${s.error}` : ''}`);
     const reduced = this.store.result(Number(id));
-    if (reduced) return { reduced: true, values: [reduced] };
+    if (reduced && isKeyedRow(this.store.job(Number(id)))) return keyedResult(reduced);
+    if (reduced) return { reduced: true, keyed: false, values: [reduced] };
     const values = this.store.outputs(Number(id));
     // A purge (past --keep) deletes outputs a slice at a time before the job's row.
     if (values.length !== s.tasksTotal) throw new UserError(`job ${id}'s results are gone: it ended more than \`keepMs\` ago and is being purged`, true);
-    return { reduced: false, values };
+    return { reduced: false, keyed: false, values };
   }
 
   /**
@@ -94,18 +96,24 @@ export class JobQueries {
    * sends each page before reading the next (GetResult): a job of a million
    * outputs is then never all in memory, nor read in one turn of the loop.
    */
-  resultPages(id: string): { reduced: boolean; page(limit: number): Buffer[] } {
+  resultPages(id: string): { reduced: boolean; keyed: boolean; page(limit: number): Buffer[] } {
     const s = this.summary(id);
     if (s.state !== 'COMPLETED') throw new UserError(`job ${id} is ${s.state}, it has no result${s.error ? `: ${s.error}` : ''}`);
     const reduced = this.store.result(Number(id));
+    if (reduced && isKeyedRow(this.store.job(Number(id)))) {
+      const parts = keyedResult(reduced).values;
+      let next = 0;
+      return { reduced: false, keyed: true, page: (limit) => parts.slice(next, (next += limit)) };
+    }
     if (reduced) {
       let sent = false;
-      return { reduced: true, page: () => (sent ? [] : ((sent = true), [reduced])) };
+      return { reduced: true, keyed: false, page: () => (sent ? [] : ((sent = true), [reduced])) };
     }
     this.store.flush();
     let next = 0;
     return {
       reduced: false,
+      keyed: false,
       page: (limit) => {
         const rows = this.store.outputPage(Number(id), next, limit);
         // A purge (past --keep) deletes outputs a slice at a time before the job's row.

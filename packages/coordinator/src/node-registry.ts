@@ -237,8 +237,8 @@ export class NodeRegistry {
   }
 
   /** Tells every node to stop a job's tasks. */
-  cancelJob(jobId: string): void {
-    for (const l of this.#links.values()) l.cancelJob(jobId);
+  cancelJob(jobId: string, everyNode = false): void {
+    for (const l of this.#links.values()) l.cancelJob(jobId, everyNode);
   }
 
   close(): void {

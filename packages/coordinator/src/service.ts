@@ -183,12 +183,12 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
           chunk.push(v);
           size += v.length;
           if (size >= RESULT_CHUNK_BYTES) {
-            ready = call.write({ reduced: pages.reduced, values: chunk });
+            ready = call.write({ reduced: pages.reduced, keyed: pages.keyed, values: chunk });
             chunk = [];
             size = 0;
           }
         }
-        if (chunk.length || values.length === 0) ready = call.write({ reduced: pages.reduced, values: chunk });
+        if (chunk.length || values.length === 0) ready = call.write({ reduced: pages.reduced, keyed: pages.keyed, values: chunk });
         if (values.length === 0) return call.end();
         if (ready) setImmediate(send);
         else call.once('drain', send);
@@ -275,7 +275,7 @@ function partialInto(cluster: Cluster, call: grpc.ServerWritableStream<W.GetResu
     let from = 0;
     let size = 0;
     const flush = (to: number) => {
-      call.write({ reduced: false, values: values.slice(from, to), indices: indices.slice(from, to) });
+      call.write({ reduced: false, keyed: false, values: values.slice(from, to), indices: indices.slice(from, to) });
       from = to;
       size = 0;
     };

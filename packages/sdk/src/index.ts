@@ -3,5 +3,5 @@
  * gets bundled into them, so it re-exports only `./job.js`. The client lives
  * at `@picompute/sdk/client`, bundling at `@picompute/sdk/bundle`.
  */
-export { defineJob, isJob, isFoldJob, jobProblem, JOB_BRAND } from './job.js';
-export type { Job, JobArgs, JobDefinition, CollectJob, FoldJob, TaskContext } from './job.js';
+export { defineJob, isJob, isFoldJob, isKeyedJob, jobProblem, JOB_BRAND } from './job.js';
+export type { Job, JobArgs, JobDefinition, CollectJob, FoldJob, KeyedJob, Key, FileChunk, EmitContext, ReduceContext, TaskContext } from './job.js';

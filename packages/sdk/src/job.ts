@@ -71,7 +71,63 @@ export interface FoldJob<I, O, A, R = A> extends JobBase<I, O> {
   finalize?: (acc: A, args: JobArgs) => MaybePromise<R>;
 }
 
-export type JobDefinition<I = unknown, O = unknown, A = unknown, R = unknown> = CollectJob<I, O> | FoldJob<I, O, A, R>;
+/** A key of a keyed job: reducers see keys in ascending order (numbers numerically, strings as JavaScript compares them; numbers first). */
+export type Key = string | number;
+
+/** One map input of a job submitted with `--input` (option `input`): a chunk of a file, ending at a line break. */
+export interface FileChunk {
+  /** The file's path relative to the `--input` root it was found under (its name, for a file named directly). */
+  readonly path: string;
+  /** Where the chunk starts in the file, bytes. */
+  readonly offset: number;
+  readonly data: Buffer;
+}
+
+/** What `map` sees in a keyed job: a TaskContext that can emit key-value pairs. */
+export interface EmitContext<K extends Key = Key, V = unknown> extends TaskContext {
+  /** Sends `value` to the reducer of `key`'s partition; any number of times per input. */
+  emit(key: K, value: V): void;
+}
+
+/** What `reduceByKey` sees besides the key and its values. */
+export interface ReduceContext {
+  /** The partition this reducer owns (0-based). */
+  readonly partition: number;
+  readonly attempt: number;
+  readonly args: JobArgs;
+  log(...parts: unknown[]): void;
+  // biome-ignore lint/suspicious/noExplicitAny: the job's own `shared(args)` value, whatever the user made it; typed by the job, not here
+  readonly shared: any;
+}
+
+/**
+ * A keyed map/reduce (Google's MapReduce): `map` emits key-value pairs with
+ * `ctx.emit`; they are partitioned (`partition`, default a stable hash of the
+ * key mod `partitions`), sorted by key on the mapping agent's disk
+ * (`combine` folding each key's values there), fetched by the reducers from
+ * their peers and merged, and `reduceByKey` runs once per key with all its
+ * values. The result is the [key, reduced value] pairs of each partition in
+ * key order.
+ */
+export interface KeyedJob<I = FileChunk, K extends Key = Key, V = unknown, R = unknown> {
+  name?: string;
+  /** Optional when the job is submitted with input files (`--input`): each map input is then a FileChunk. */
+  inputs?: (args: JobArgs) => MaybePromise<InputSource<I>>;
+  map: (input: I, ctx: EmitContext<K, V>) => MaybePromise<unknown>;
+  /** Folds some of a key's values into one on the mapper; must give what reduceByKey would accept as one of the values. */
+  combine?: (key: K, values: V[]) => MaybePromise<V>;
+  reduceByKey: (key: K, values: V[], ctx: ReduceContext) => MaybePromise<R>;
+  /** R, the number of reduce tasks (and part files); default 2 × the cluster's cores (`--partitions` overrides). */
+  partitions?: number;
+  /** Which reducer gets `key`: an integer from 0 to partitions - 1. */
+  partition?: (key: K, partitions: number) => number;
+  shared?: (args: JobArgs) => unknown;
+  reduce?: undefined;
+  initial?: undefined;
+  finalize?: undefined;
+}
+
+export type JobDefinition<I = unknown, O = unknown, A = unknown, R = unknown> = CollectJob<I, O> | FoldJob<I, O, A, R> | KeyedJob<I, Key, O, R>;
 
 /** Marks objects made by `defineJob`; a registry symbol, so it survives bundling a second copy of the SDK. */
 export const JOB_BRAND: unique symbol = Symbol.for('picompute.job') as never;
@@ -79,10 +135,11 @@ export const JOB_BRAND: unique symbol = Symbol.for('picompute.job') as never;
 /** Any job, whatever its value types (the worker and client see values only as codec bytes). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 // biome-ignore lint/suspicious/noExplicitAny: any job at all, whatever its input, output and accumulator types
-export type AnyJobDefinition = JobDefinition<any, any, any, any>;
+export type AnyJobDefinition = JobDefinition<any, any, any, any> | KeyedJob<any, any, any, any>;
 
 export type Job<D extends AnyJobDefinition = AnyJobDefinition> = D & { readonly [JOB_BRAND]: true };
 
+export function defineJob<I = FileChunk, K extends Key = Key, V = unknown, R = unknown>(definition: KeyedJob<I, K, V, R>): Job<KeyedJob<I, K, V, R>>;
 export function defineJob<I, O>(definition: CollectJob<I, O>): Job<CollectJob<I, O>>;
 export function defineJob<I, O, A, R = A>(definition: FoldJob<I, O, A, R>): Job<FoldJob<I, O, A, R>>;
 export function defineJob(definition: AnyJobDefinition): Job {
@@ -97,6 +154,30 @@ export function isFoldJob(job: AnyJobDefinition): job is FoldJob<unknown, unknow
   return typeof job.reduce === 'function';
 }
 
+export function isKeyedJob(job: AnyJobDefinition): job is KeyedJob<unknown, Key, unknown, unknown> {
+  return typeof (job as { reduceByKey?: unknown }).reduceByKey === 'function';
+}
+
+/** Why a keyed job's own settings cannot work, or undefined. */
+function keyedProblem(job: Record<string, unknown>): string | undefined {
+  if (job.reduceByKey !== undefined && typeof job.reduceByKey !== 'function') return '`reduceByKey` must be a function (key, values, ctx) => value';
+  if (job.reduceByKey === undefined) {
+    for (const name of ['combine', 'partition', 'partitions'])
+      if (job[name] !== undefined) return `\`${name}\` belongs to a keyed job, and this job has no \`reduceByKey\`: add reduceByKey(key, values, ctx)`;
+    return undefined;
+  }
+  if (job.reduce !== undefined) {
+    return 'the job defines both `reduce` (a fold of map outputs into one value) and `reduceByKey` (a keyed reduce of what map emits): keep one';
+  }
+  if (job.combine !== undefined && typeof job.combine !== 'function') return '`combine` must be a function (key, values) => value';
+  if (job.partition !== undefined && typeof job.partition !== 'function') return '`partition` must be a function (key, partitions) => number';
+  const r = job.partitions;
+  if (r !== undefined && !(typeof r === 'number' && Number.isInteger(r) && r >= 1 && r <= 100_000)) {
+    return `\`partitions\` must be a whole number from 1 to 100000, not ${typeof r === 'string' ? JSON.stringify(r) : String(r)}`;
+  }
+  return undefined;
+}
+
 /**
  * Why a module's default export cannot run as a job, or undefined if it can.
  * Used by the client before anything is submitted, and by the agent worker.
@@ -105,7 +186,11 @@ export function jobProblem(exported: unknown): string | undefined {
   if (exported === undefined) return 'it has no default export: end it with `export default defineJob({ ... })`';
   if (!isJob(exported)) return 'its default export was not made by defineJob: `export default defineJob({ inputs, map })`';
   if (typeof exported.map !== 'function') return 'its job has no `map` function: defineJob({ inputs, map: (input, ctx) => ... })';
-  if (typeof exported.inputs !== 'function') return 'its job has no `inputs` function: defineJob({ inputs: (args) => [...], map })';
+  const keyed = keyedProblem(exported as unknown as Record<string, unknown>);
+  if (keyed) return keyed;
+  // A keyed job may leave its inputs to --input files; whether it has either is checked at submit.
+  if (!isKeyedJob(exported) && typeof exported.inputs !== 'function') return 'its job has no `inputs` function: defineJob({ inputs: (args) => [...], map })';
+  if (exported.inputs !== undefined && typeof exported.inputs !== 'function') return '`inputs` must be a function (args) => [...inputs]';
   if (exported.shared !== undefined && typeof exported.shared !== 'function') return '`shared` must be a function (args) => value, run once at submit time';
   if (exported.reduce !== undefined && typeof exported.reduce !== 'function') return '`reduce` must be a function (acc, value) => acc';
   if (isFoldJob(exported) && !('initial' in exported)) return 'a job with `reduce` needs an `initial` value';

@@ -8,7 +8,8 @@ import { userInfo } from 'node:os';
 import { bundleJob, clientBundleDir, importBundle, JobFileError, UnsafeDirError } from './bundle.js';
 import { encode } from './codec.js';
 import { InputCaps } from './input-caps.js';
-import { isFoldJob } from './job.js';
+import { DEFAULT_SPLIT_BYTES, inputChunks, inputFiles, NoInputFilesError, parseBytes } from './file-inputs.js';
+import { isFoldJob, isKeyedJob } from './job.js';
 import type { Job } from './job.js';
 import type { JobArgs } from './job.js';
 import { parseTimeLimit } from './time-limit.js';
@@ -50,6 +51,16 @@ export interface SubmitOptions {
   maxInputs?: number;
   /** Stop the submit when the encoded inputs add up to more bytes than this; default 4 GiB (`--max-input-bytes`). */
   maxInputBytes?: number;
+  /** Files to cut into map inputs (FileChunk): each a file, a folder (walked recursively) or a glob; relative to `cwd`. */
+  input?: string[];
+  /** Where relative `input` paths start; default the process's working directory. */
+  cwd?: string;
+  /** Bytes per input chunk (chunks end at a line break): a number, or text such as "16M"; 0 = one chunk per file. Default 16M. */
+  splitSize?: number | string;
+  /** A keyed job's reduce partitions, overriding the job's own `partitions`. */
+  partitions?: number;
+  /** Times a task may be lost with its node before the job ends NODE_FAIL; default 3. */
+  maxNodeLosses?: number;
 }
 
 /** A job file bundled, checked and with its inputs encoded: everything before the first RPC. */
@@ -83,10 +94,26 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
     if (err instanceof JobFileError) throw new JobFileError(`${file} is ${err.message}`);
     throw new JobFileError(`${file} failed while loading: ${userStack(err)}`);
   }
+  const keyed = isKeyedJob(job);
+  const splitBytes = typeof options.splitSize === 'string' ? parseBytes(options.splitSize, 'splitSize') : (options.splitSize ?? DEFAULT_SPLIT_BYTES);
+  if (options.input?.length) {
+    // Said before anything is read or sent: a typo in a path should not cost an upload.
+    try {
+      await inputFiles(options.input, options.cwd);
+    } catch (err) {
+      if (err instanceof NoInputFilesError) throw new JobFileError(err.message);
+      throw err;
+    }
+  } else if (!job.inputs) {
+    throw new JobFileError(
+      `${file} has no \`inputs\` function and no input files were given: name files with the input option (--input PATH), or add inputs(args)`,
+    );
+  }
   const frames = new FramePacker(BLOB_CHUNK_BYTES);
   const caps = new InputCaps(file, options.maxInputs, options.maxInputBytes);
   try {
-    for await (const input of await job.inputs(args)) {
+    const source = options.input?.length ? inputChunks(options.input, splitBytes, options.cwd) : await job.inputs!(args);
+    for await (const input of source) {
       let frame: Buffer;
       try {
         frame = encode(input);
@@ -104,6 +131,7 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
     }
   } catch (err) {
     if (err instanceof JobFileError) throw err;
+    if (err instanceof NoInputFilesError) throw new JobFileError(err.message);
     throw new JobFileError(`${file}: inputs(args) failed: ${userStack(err)}`);
   }
   const shared = await encodeShared(job, args, file);
@@ -125,6 +153,9 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
       dependency: options.dependency ?? '',
       maxRunning: options.maxRunning ?? 0,
       sharedHash: shared?.hash ?? '',
+      keyed,
+      partitions: isKeyedJob(job) ? (options.partitions ?? job.partitions ?? 0) : 0,
+      maxNodeLosses: options.maxNodeLosses ?? 0,
     },
     bundle: bundle.code,
     bundleHash: bundle.hash,

@@ -15,6 +15,7 @@ import { toJsonValue } from '../json.js';
 import { flagsIn } from '../option-flags.js';
 import { table } from '../table.js';
 import { printPartialResult } from './partial-result.js';
+import type { JobHandle } from '@picompute/sdk/client';
 
 /** Runs `fn` with a connected client and closes it. */
 export function withClient<A extends unknown[]>(fn: (client: import('@picompute/sdk/client').Client, ...args: A) => Promise<number | void>) {
@@ -82,7 +83,7 @@ export function registerQueueVerbs(program: Command): void {
             elapsed(j),
             formatDuration(j.cpuMs),
             `${j.tasksDone}/${j.tasksTotal}`,
-            j.attempts,
+            j.backups ? `${j.attempts} (${j.backups} backups, ${j.backupsWon} won)` : j.attempts,
             `${j.maxHeapMb.toFixed(1)}M`,
           ]),
         ),
@@ -107,11 +108,13 @@ export function registerQueueVerbs(program: Command): void {
       .option(
         '--partial',
         'of a job that ended without completing: the outputs of the tasks that finished, by index, and the missing indices (exit 1 if any is missing)',
-      ),
+      )
+      .option('--out <dir>', "a keyed job's result written as DIR/part-00000… (key TAB value a line), each file complete once it exists"),
   ).action(
-    withClient(async (client, id: string, flags: ConnectFlags & { partial?: boolean }) => {
+    withClient(async (client, id: string, flags: ConnectFlags & { partial?: boolean; out?: string }) => {
       const job = client.job(id);
       if (flags.partial) return printPartialResult(job, Boolean(flags.json));
+      if (flags.out !== undefined) return writeResultParts(job, flags.out);
       const final = await job.done();
       if (final.state !== 'COMPLETED') {
         process.stderr.write(`job ${id} ${final.state}${final.error ? `: ${flagsIn(final.error)}` : ''}\n`);
@@ -149,4 +152,17 @@ export function registerQueueVerbs(program: Command): void {
       }),
     );
   }
+}
+
+async function writeResultParts(job: JobHandle, out: string): Promise<number> {
+  const final = await job.done();
+  if (final.state !== 'COMPLETED') {
+    process.stderr.write(`job ${job.id} ${final.state}${final.error ? `: ${final.error}` : ''}\n`);
+    return EXIT_JOB_FAILED;
+  }
+  const { userPath } = await import('@picompute/sdk/env');
+  const { writeParts } = await import('./keyed-output.js');
+  const written = await writeParts(job, userPath(out));
+  process.stderr.write(`job ${job.id}: ${written.keys} keys in ${written.parts} parts under ${out}\n`);
+  return EXIT_OK;
 }

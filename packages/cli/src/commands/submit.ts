@@ -11,6 +11,9 @@ import { withSecurityFlags } from '../security-flags.js';
 import { toJsonValue } from '../json.js';
 import { flagsIn } from '../option-flags.js';
 import { Progress } from '../progress.js';
+import { parseBytes } from '@picompute/sdk/file-inputs';
+import type { JobHandle } from '@picompute/sdk/client';
+import { printPairs, writeParts } from './keyed-output.js';
 
 interface SubmitFlags extends SecurityFlags {
   arg: string[];
@@ -31,6 +34,11 @@ interface SubmitFlags extends SecurityFlags {
   verbose?: boolean;
   maxInputs?: string;
   maxInputBytes?: string;
+  input: string[];
+  splitSize?: string;
+  partitions?: string;
+  out?: string;
+  maxNodeLosses?: string;
 }
 
 export function registerSubmit(program: Command): void {
@@ -64,6 +72,16 @@ export function registerSubmit(program: Command): void {
       .option('--max-running <n>', "at most n of the job's tasks run at once, cluster-wide (like Slurm's --array=…%n; default: no cap)")
       .option('--max-inputs <n>', 'stop before submitting when inputs(args) yields more than n inputs (default 10000000)')
       .option('--max-input-bytes <size>', 'stop before submitting when the encoded inputs exceed size, e.g. 8G (default 4G)')
+      .option(
+        '--input <path>',
+        'map inputs from files: a file, a folder (walked recursively) or a glob; each map gets a chunk { path, offset, data } ending at a line break; repeatable',
+        collect,
+        [],
+      )
+      .option('--split-size <size>', 'bytes per input chunk, e.g. 16M (the default) or 256K; 0 = one chunk per file')
+      .option('--partitions <n>', "a keyed job's reduce tasks and part files (default: the job's partitions, else 2 per core of the cluster)")
+      .option('--out <dir>', "write a keyed job's result as DIR/part-00000… (key TAB value a line); returns once every part is complete")
+      .option('--max-node-losses <n>', 'times a task may be lost with its node before the job ends NODE_FAIL (default 3)')
       .option('--no-wait', 'queue the job, print its id and return (like sbatch)')
       .option('--json', 'print one JSON object: jobId, state, result or error, stats')
       .option('--stream', 'print one JSON line per task output as it finishes, {"index":N,"value":…} (a fold job’s result last, {"result":…})')
@@ -96,10 +114,18 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
     maxRunning: flags.maxRunning === undefined ? undefined : parseCount(flags.maxRunning, '--max-running'),
     maxInputs: flags.maxInputs === undefined ? undefined : parseCount(flags.maxInputs, '--max-inputs'),
     maxInputBytes: flags.maxInputBytes === undefined ? undefined : parseSize(flags.maxInputBytes, '--max-input-bytes') * 1024 * 1024,
+    input: flags.input.length ? flags.input.map((p) => userPath(p)) : undefined,
+    splitSize: flags.splitSize === undefined ? undefined : parseBytes(flags.splitSize, '--split-size'),
+    partitions: flags.partitions === undefined ? undefined : parseCount(flags.partitions, '--partitions'),
+    maxNodeLosses: flags.maxNodeLosses === undefined ? undefined : parseCount(flags.maxNodeLosses, '--max-node-losses'),
   });
   preparing.catch(() => {});
   await import('@picompute/sdk/client');
   const prepared = await preparing;
+  if (flags.out !== undefined && !prepared.request.keyed) {
+    throw new UsageError(`--out writes the parts of a keyed job (one with reduceByKey), and ${file} has none: its result is printed`);
+  }
+  if (flags.out !== undefined && flags.stream) throw new UsageError('--out writes the parts when the job ends, so it cannot go with --stream');
 
   const say = (line: string) => flags.json || process.stderr.write(`${line}\n`);
   const target = await connectOrLocal(flags, say, !flags.wait);
@@ -133,6 +159,7 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
       else process.stderr.write(`job ${job.id} ${final!.state}: ${flagsIn(final!.error)}\n`);
       return EXIT_JOB_FAILED;
     }
+    if (prepared.request.keyed) return await keyedResult(job, flags, stats, wallMs);
     const result = await job.result();
     if (flags.json) {
       console.log(JSON.stringify({ jobId: job.id, state: final!.state, result: toJsonValue(result), stats }));
@@ -147,4 +174,22 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
   } finally {
     await target.close();
   }
+}
+
+async function keyedResult(job: JobHandle, flags: SubmitFlags, stats: { tasks: number; cores: number }, wallMs: number): Promise<number> {
+  const took = `${stats.tasks} tasks on ${stats.cores} cores in ${(wallMs / 1000).toFixed(2)} s`;
+  if (flags.out !== undefined) {
+    const { userPath } = await import('@picompute/sdk/env');
+    const written = await writeParts(job, userPath(flags.out));
+    if (flags.json) console.log(JSON.stringify({ jobId: job.id, state: 'COMPLETED', out: flags.out, ...written, stats }));
+    else process.stderr.write(`job ${job.id} completed: ${took}; ${written.keys} keys in ${written.parts} parts under ${flags.out}\n`);
+    return EXIT_OK;
+  }
+  if (flags.json) {
+    console.log(JSON.stringify({ jobId: job.id, state: 'COMPLETED', result: toJsonValue(await job.result()), stats }));
+    return EXIT_OK;
+  }
+  if (!(await printPairs(job, (line) => process.stderr.write(`${line}\n`)))) return EXIT_JOB_FAILED;
+  process.stderr.write(`job ${job.id} completed: ${took}\n`);
+  return EXIT_OK;
 }

@@ -9,6 +9,8 @@ import type { JobReason } from './job-reason.js';
 import type { JobEvent, JobSpec, JobState, JobSummary, LogLine, SubmitRequest } from '@picompute/sdk/wire';
 import { FoldPlan } from '../fold-plan.js';
 import type { JobInputs } from '../job-inputs.js';
+import { ShufflePlan } from './shuffle-plan.js';
+import { BACKUP_AFTER_MS, backupCandidates, PhaseTimes } from './backup-plan.js';
 import { PendingQueue } from '../pending-queue.js';
 import { TaskTable } from '../task-table.js';
 import type { LiveJob } from '../scheduler/index.js';
@@ -58,6 +60,16 @@ export class JobData {
   maxHeapMb = 0;
   /** How outputs fold into the result (fold jobs only). */
   readonly fold: FoldPlan | undefined;
+  /** Where a keyed job's map outputs are and which partitions are reduced (keyed jobs only). */
+  readonly shuffle: ShufflePlan | undefined;
+  /** A keyed job's backup runs of stragglers (./backup-plan.ts), by taskKey: a second run of a task in `running`. */
+  readonly backups = new Map<string, TaskRun>();
+  backupsRan = 0;
+  backupsWon = 0;
+  /** A task runs this long (and twice its phase's median) before it gets a backup; the coordinator's setting. */
+  backupAfterMs = BACKUP_AFTER_MS;
+  readonly mapTimes = new PhaseTimes();
+  readonly reduceTimes = new PhaseTimes();
   result: Buffer | undefined;
   readonly nodes = new Set<string>();
   startedAt = 0;
@@ -81,6 +93,7 @@ export class JobData {
     this.taskTable = new TaskTable(this.total);
     this.fold = request.hasReduce ? new FoldPlan(this.total) : undefined;
     this.outputs = this.fold ? new Array(this.total) : [];
+    this.shuffle = request.keyed ? new ShufflePlan(this.total, Math.max(1, request.partitions)) : undefined;
     this.attempts = new Uint16Array(this.total);
     this.done = new Uint8Array(this.total);
     const already = doneAlready?.(this) ?? 0;
@@ -89,6 +102,11 @@ export class JobData {
 
   get user(): string {
     return this.request.user;
+  }
+
+  /** Times a task may be lost with its node (`maxNodeLosses`, default 3). */
+  get maxNodeLosses(): number {
+    return this.request.maxNodeLosses || 3;
   }
 
   get coresPerTask(): number {
@@ -110,6 +128,7 @@ export class JobData {
       args: r.args,
       coresPerTask: this.coresPerTask,
       sharedHash: r.sharedHash ?? '',
+      partitions: this.shuffle?.partitions ?? 0,
     };
   }
 
@@ -120,7 +139,23 @@ export class JobData {
   /** Tasks that could be placed right now. */
   get runnable(): number {
     if (this.final || this.reason === 'Dependency') return 0;
-    return (this.fold?.runnable ?? 0) + this.pending.length;
+    return (this.fold?.runnable ?? 0) + (this.shuffle?.runnable ?? 0) + this.pending.length + this.backupsDue().length;
+  }
+
+  /** Running tasks of a keyed job that should get a backup now (none for other jobs). */
+  backupsDue(now = Date.now()): TaskRun[] {
+    const shuffle = this.shuffle;
+    if (!shuffle || this.running.size === 0) return [];
+    // Only near the end of a phase: while it still has tasks to start, free cores go to them.
+    const phase = (run: TaskRun) =>
+      run.id.kind === 'MAP'
+        ? this.pending.length
+          ? undefined
+          : this.mapTimes
+        : run.id.kind === 'KEYED_REDUCE' && !shuffle.waiting
+          ? this.reduceTimes
+          : undefined;
+    return backupCandidates(this.running.values(), this.backups, phase, now, this.backupAfterMs);
   }
 
   get batchSize(): number {
@@ -138,7 +173,7 @@ export class JobData {
       priority: r.priority,
       seq: Number(this.id),
       runnable: this.runnable,
-      running: this.running.size,
+      running: this.running.size + this.backups.size,
       batchSize: this.batchSize,
       coresPerTask: this.coresPerTask,
       memoryMb: r.memoryMb,

@@ -11,6 +11,7 @@ import type { OutputsByIndex } from '../state/outputs-by-index.js';
 import type { StateStore } from '../state/store.js';
 import type { JobRecord } from './job-record.js';
 import { eventFromSummary } from './job-views.js';
+import { keyedResult } from './keyed-result.js';
 
 export type Watcher = (ev: JobEvent) => void;
 
@@ -23,7 +24,7 @@ const INLINE_RESULT_BYTES = 64 * 1024;
 /** Reading a big finished job's outputs only to find them too big to inline is not worth it. */
 const INLINE_RESULT_MAX_TASKS = 4096;
 
-type Result = { reduced: boolean; values: Buffer[] };
+type Result = { reduced: boolean; keyed: boolean; values: Buffer[] };
 
 export class JobEvents {
   readonly #watchers = new Map<JobRecord, Set<Watcher>>();
@@ -106,7 +107,10 @@ export class JobEvents {
     const emit = () => {
       this.#timers.delete(job);
       const ev: JobEvent = job.event(this.#pendingLogs.get(job) ?? []);
-      if (job.state === 'COMPLETED') ev.result = job.result ? smallResult({ reduced: true, values: [job.result] }) : this.#smallMapResult(job);
+      if (job.state === 'COMPLETED')
+        ev.result = job.result
+          ? smallResult(job.shuffle ? keyedResult(job.result) : { reduced: true, keyed: false, values: [job.result] })
+          : this.#smallMapResult(job);
       this.#pendingLogs.delete(job);
       const tap = this.#taps.get(job);
       const outputs = tap?.since.splice(0) ?? [];
@@ -138,7 +142,7 @@ export class JobEvents {
   #smallMapResult(job: JobRecord): Result | null {
     if (job.total > INLINE_RESULT_MAX_TASKS) return null;
     this.store.flush();
-    return smallResult({ reduced: false, values: this.store.outputs(Number(job.id)) });
+    return smallResult({ reduced: false, keyed: false, values: this.store.outputs(Number(job.id)) });
   }
 
   /** A live job's finished map outputs: in memory, or (a fold job's, once folded) in the state database. */

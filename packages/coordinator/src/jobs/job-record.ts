@@ -18,23 +18,25 @@ import { statsFromRow } from '../state/store.js';
 import type { JobRow, TaskRow } from '../state/store.js';
 import { JobData } from './job-data.js';
 import { finish, IGNORED, notify } from './next.js';
-import type { Next, Start } from './next.js';
-import { combineTask, describeTask, mapTask, REDUCE_TASK, taskKey } from './task-id.js';
+import type { Next, Start, StartedTask } from './next.js';
+import { combineTask, describeTask, keyedReduceTask, mapTask, REDUCE_TASK, taskKey, toWire } from './task-id.js';
 import type { TaskId } from './task-id.js';
 
 export type { TaskRun } from './job-data.js';
 
-/** Attempts a task gets when the nodes running it are lost (not when it throws). */
+/** Attempts a task gets when the nodes running it are lost (not when it throws), unless the job sets maxNodeLosses. */
 export const MAX_ATTEMPTS_ON_NODE_LOSS = 3;
 
 export class JobRecord extends JobData {
   /** A job read back after a coordinator restart: done tasks stay done, the rest run again. */
   static recover(row: JobRow, tasks: TaskRow[]): JobRecord {
     const inputs = JobInputs.fromFrames(tasks.map((t) => t.input));
-    const job = new JobRecord(String(row.id), JSON.parse(row.request) as SubmitRequest, inputs, row.submitted_at, (j) => {
+    const request = JSON.parse(row.request) as SubmitRequest;
+    const job = new JobRecord(String(row.id), request, inputs, row.submitted_at, (j) => {
       for (const t of tasks) {
         j.attempts[t.idx] = t.attempts;
-        if (t.done) {
+        // A keyed job's maps run again: where their runs were (node addresses) is not kept across a restart.
+        if (t.done && !request.keyed) {
           j.outputDone(t.idx, t.output ?? Buffer.alloc(0));
           j.taskTable.set(t.idx, 'COMPLETED');
         }
@@ -72,6 +74,11 @@ export class JobRecord extends JobData {
       fold.final = 'running';
       claim(REDUCE_TASK, 1);
       tasks.push({ id: REDUCE_TASK, attempt: 1, input: Buffer.alloc(0), values });
+    } else if (this.shuffle?.runnable) {
+      for (let r = this.shuffle.takeReduce(); r; r = tasks.length < count ? this.shuffle.takeReduce() : undefined) {
+        claim(keyedReduceTask(r.partition), r.attempt);
+        tasks.push({ id: keyedReduceTask(r.partition), attempt: r.attempt, input: r.input, values: [] });
+      }
     } else {
       // A batch goes out only as large as one message may be.
       for (const index of this.pending.take(count, (i) => this.inputs.get(i).length, maxBytes)) {
@@ -81,6 +88,7 @@ export class JobRecord extends JobData {
         tasks.push({ id: mapTask(index), attempt, input: this.inputs.get(index), values: [] });
       }
     }
+    if (this.shuffle && tasks.length < count) this.#startBackups(node, count - tasks.length, now, tasks);
     this.attemptsTotal += tasks.length;
     const began = this.state === 'PENDING';
     if (began) {
@@ -93,6 +101,22 @@ export class JobRecord extends JobData {
       this.cores += nodeCores;
     }
     return { kind: 'send', tasks, began };
+  }
+
+  /** Backups of stragglers that run elsewhere than `node` (./backup-plan.ts), up to `count`, added to `tasks`. */
+  #startBackups(node: string, count: number, now: number, tasks: StartedTask[]): void {
+    for (const run of this.backupsDue(now)) {
+      if (count <= 0) break;
+      if (run.node === node) continue;
+      count--;
+      const { id } = run;
+      const attempt = id.kind === 'MAP' ? ++this.attempts[id.index]! : ++this.shuffle!.attempts[id.index]!;
+      const input = id.kind === 'MAP' ? this.inputs.get(id.index) : this.shuffle!.planInput(id.index);
+      this.backups.set(taskKey(id), { id, node, attempt, since: now });
+      if (id.kind === 'MAP') this.taskTable.started(id.index, node, attempt, now);
+      this.backupsRan++;
+      tasks.push({ id, attempt, input, values: [] });
+    }
   }
 
   /** A task's output, from `node`: ignored unless that node runs that attempt of it now (a dead node's late word, a duplicate). */
@@ -110,18 +134,33 @@ export class JobRecord extends JobData {
       this.outputs.fill(undefined, from, to);
       return notify();
     }
+    if (id.kind === 'KEYED_REDUCE') {
+      const shuffle = this.shuffle!;
+      if (!shuffle.reduceDone(id.index, output) || !shuffle.complete) return notify();
+      this.result = shuffle.result();
+      return finish('COMPLETED');
+    }
     if (this.done[id.index]) return IGNORED;
+    if (this.shuffle) {
+      try {
+        this.shuffle.mapDone(id.index, node, output);
+      } catch (err) {
+        this.error = `task ${id.index} finished on ${node} but its report of where its output lies cannot be read (${(err as Error).message}); that agent may run another picompute version`;
+        return finish('FAILED');
+      }
+    }
     this.taskTable.ran(id.index, 'COMPLETED', durationMs, heapMb);
     this.outputDone(id.index, output);
     const saved = { index: id.index, attempt, value: output };
-    if (this.doneCount === this.total && !this.fold) return { ...finish('COMPLETED'), output: saved };
+    if (this.doneCount === this.total && !this.fold && !this.shuffle) return { ...finish('COMPLETED'), output: saved };
     return { ...notify(), output: saved };
   }
 
   /** A task's failure, from `node`: run again (a throw under --retries) or the job ends. */
   taskFailed(node: string, id: TaskId, attempt: number, error: TaskError | null, durationMs: number, heapMb: number): Next {
     if (!this.#settle(node, id, attempt, durationMs, heapMb)) return IGNORED;
-    const e = error ?? { kind: 'THREW', message: 'the task failed without saying why', stack: '', inputPreview: '' };
+    const e = error ?? { kind: 'THREW', message: 'the task failed without saying why', stack: '', inputPreview: '', fetchNode: '' };
+    if (e.kind === 'FETCH_FAILED' && id.kind === 'KEYED_REDUCE') return this.#refetch(id.index, node, e.fetchNode, e.message);
     if (id.kind === 'MAP') this.taskTable.ran(id.index, failedState(e.kind), durationMs, heapMb);
     // --retries re-runs a task that threw (not one past its limits: it would only fail again).
     if (e.kind === 'THREW' && id.kind === 'MAP' && attempt <= this.request.retries) {
@@ -143,30 +182,99 @@ export class JobRecord extends JobData {
     let changed = false;
     for (const t of lost) {
       const key = taskKey(t.id);
+      const backup = this.backups.get(key);
+      if (backup?.node === node && backup.attempt === t.attempt) {
+        this.backups.delete(key);
+        changed = true;
+        continue;
+      }
       const run = this.running.get(key);
       if (!run || run.node !== node || run.attempt !== t.attempt) continue;
       this.running.delete(key);
       changed = true;
+      if (backup) {
+        // Its backup carries on as the task.
+        this.running.set(key, backup);
+        this.backups.delete(key);
+        continue;
+      }
       if (t.id.kind === 'REDUCE') this.fold!.final = 'pending';
       else if (t.id.kind === 'COMBINE') this.fold!.ready.push(t.id.index);
-      else {
+      else if (t.id.kind === 'KEYED_REDUCE') {
+        const lost = this.#reduceLost(t.id.index, `was lost with its node ${node} (${reason})`);
+        if (lost) return lost;
+      } else {
         const index = t.id.index;
+        const max = this.maxNodeLosses;
         this.taskTable.set(index, 'PENDING');
-        if (this.attempts[index]! >= MAX_ATTEMPTS_ON_NODE_LOSS) {
+        if (this.attempts[index]! >= max) {
           this.taskTable.set(index, 'NODE_FAIL');
-          this.error = `task ${index} was lost with its node ${MAX_ATTEMPTS_ON_NODE_LOSS} times (last: ${node}, ${reason}); giving up`;
+          this.error = `task ${index} was lost with its node ${max} times (last: ${node}, ${reason}); giving up`;
           return finish('NODE_FAIL');
         }
         this.retries++;
         this.pending.push(index);
         // Said to the job's watchers at once: until a node takes the task again, nothing else would tell them why it stalls.
-        const line =
-          `its node ${node} is gone (${reason}); the task waits for a node to run it again (attempt ${this.attempts[index]! + 1} of ` +
-          `${MAX_ATTEMPTS_ON_NODE_LOSS})`;
+        const line = `its node ${node} is gone (${reason}); the task waits for a node to run it again (attempt ${this.attempts[index]! + 1} of ${max})`;
         logs.push({ task: index, node: 'coordinator', line });
       }
     }
+    if (this.shuffle) {
+      // Finished maps lose their outputs with the node too (MapReduce, not Dask: only those run again).
+      const rerun = this.#rerunMaps(node, `its node ${node} is gone (${reason})`);
+      if (!Array.isArray(rerun)) return rerun;
+      if (rerun.length) {
+        changed = true;
+        logs.push(...rerun);
+      }
+    }
     return changed ? notify(logs) : IGNORED;
+  }
+
+  /** A keyed reduce could not fetch runs from `from`: those maps run again, and the reduce once they have. */
+  #refetch(partition: number, node: string, from: string, message: string): Next {
+    const lost = this.#reduceLost(partition, `could not fetch its input on ${node}: ${message}`);
+    if (lost) return lost;
+    const rerun = this.#rerunMaps(from, `a reducer could not fetch their outputs from ${from}`);
+    if (!Array.isArray(rerun)) return rerun;
+    const line = `could not fetch from ${from}; it runs again once the maps that were there have run again elsewhere (${message})`;
+    return notify([{ task: toWire(keyedReduceTask(partition)), node: 'coordinator', line }, ...rerun]);
+  }
+
+  /** A keyed reduce did not finish: it waits to run again, or the job gives up on one lost too often. */
+  #reduceLost(partition: number, why: string): Next | undefined {
+    const shuffle = this.shuffle!;
+    this.retries++;
+    if (++shuffle.losses[partition]! >= this.maxNodeLosses) {
+      this.error = `the reduce of partition ${partition} ${why}, ${shuffle.losses[partition]} times; giving up (raise maxNodeLosses, --max-node-losses, to allow more)`;
+      return finish('NODE_FAIL');
+    }
+    shuffle.reduceBack(partition);
+    return undefined;
+  }
+
+  /** The maps of a keyed job whose outputs were on `node` and are still needed run again (a log line each), or the job gives up. */
+  #rerunMaps(node: string, why: string): LogLine[] | Next {
+    const logs: LogLine[] = [];
+    for (const index of this.shuffle!.forgetNode(node)) {
+      const max = this.maxNodeLosses;
+      if (this.attempts[index]! >= max) {
+        this.taskTable.set(index, 'NODE_FAIL');
+        this.error = `task ${index}'s output was lost with its node ${max} times (last: ${node}); giving up (raise maxNodeLosses, --max-node-losses, to allow more)`;
+        return finish('NODE_FAIL');
+      }
+      this.done[index] = 0;
+      this.doneCount--;
+      this.retries++;
+      this.pending.push(index);
+      this.taskTable.set(index, 'PENDING');
+      logs.push({
+        task: index,
+        node: 'coordinator',
+        line: `${why}, and this map's output was there: it runs again (attempt ${this.attempts[index]! + 1} of ${max})`,
+      });
+    }
+    return logs;
   }
 
   cancel(): Next {
@@ -193,6 +301,7 @@ export class JobRecord extends JobData {
     if (!this.startedAt) this.startedAt = now;
     this.pending.clear();
     this.running.clear();
+    this.backups.clear();
     this.taskTable.ended();
   }
 
@@ -201,9 +310,18 @@ export class JobRecord extends JobData {
     if (this.final) return false;
     const key = taskKey(id);
     const run = this.running.get(key);
-    if (!run || run.node !== node || run.attempt !== attempt) return false;
+    const backup = this.backups.get(key);
+    const isRun = run?.node === node && run.attempt === attempt;
+    const isBackup = backup?.node === node && backup.attempt === attempt;
+    if (!isRun && !isBackup) return false;
+    // The first of a task and its backup to finish settles it; the other's word comes too late and is ignored.
     this.running.delete(key);
+    if (backup) {
+      this.backups.delete(key);
+      if (isBackup) this.backupsWon++;
+    }
     this.ran(durationMs, heapMb);
+    if (this.shuffle) (id.kind === 'MAP' ? this.mapTimes : this.reduceTimes).add(durationMs);
     return true;
   }
 

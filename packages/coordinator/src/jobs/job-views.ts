@@ -25,8 +25,9 @@ export function eventOf(job: JobData, logs: LogLine[] = []): JobEvent {
   return {
     jobId: job.id,
     state: job.state,
-    tasksTotal: job.total,
-    tasksDone: job.doneCount,
+    // A keyed job's reduces are tasks too.
+    tasksTotal: job.total + (job.shuffle?.partitions ?? 0),
+    tasksDone: job.doneCount + (job.shuffle?.partsDone ?? 0),
     tasksRunning: job.running.size,
     retries: job.retries,
     error: job.error,
@@ -60,7 +61,8 @@ export function summaryOf(job: JobData): JobSummary {
     jobId: job.id,
     name: job.request.name,
     state: job.state,
-    tasksTotal: job.total,
+    tasksTotal: job.total + (job.shuffle?.partitions ?? 0),
+    tasksDone: job.doneCount + (job.shuffle?.partsDone ?? 0),
     submittedAtMs: job.submittedAt,
     error: job.error,
     user: job.request.user,
@@ -70,6 +72,8 @@ export function summaryOf(job: JobData): JobSummary {
     tasksRunning: job.running.size,
     dependency: job.request.dependency,
     tasksQueued: 0,
+    backups: job.backupsRan,
+    backupsWon: job.backupsWon,
   };
 }
 
@@ -91,6 +95,9 @@ export function summaryFromRow(row: JobRow): JobSummary {
     tasksRunning: 0,
     dependency: request.dependency ?? '',
     tasksQueued: 0,
+    // Not kept past the job's end (yet): counted while it runs.
+    backups: 0,
+    backupsWon: 0,
   };
 }
 

@@ -118,18 +118,48 @@ export class JobHandle {
     return this.#final!;
   }
 
-  /** The job's result: the finalized fold, or the array of map outputs in input order. Throws JobFailedError. */
+  /**
+   * The job's result: the finalized fold, the array of map outputs in input
+   * order, or for a keyed job (reduceByKey) its [key, value] pairs, partition
+   * after partition, each in key order. Throws JobFailedError.
+   */
   async result<T = unknown>(): Promise<T> {
-    const final = await this.done();
-    if (final.state !== 'COMPLETED') throw new JobFailedError(final);
     const values: unknown[] = [];
     let reduced = false;
-    const chunks = final.result ? [final.result] : this.rpc.stream<{ jobId: string }, ResultChunk>('getResult', { jobId: this.id });
-    for await (const chunk of chunks) {
+    let keyed = false;
+    for await (const chunk of this.#resultChunks()) {
       reduced = chunk.reduced;
-      for (const v of chunk.values) values.push(decodeOutput(v, reduced ? 'the result' : `task ${values.length}'s output`));
+      keyed ||= chunk.keyed;
+      for (const v of chunk.values) {
+        const what = reduced ? 'the result' : keyed ? `partition ${values.length}'s part` : `task ${values.length}'s output`;
+        values.push(decodeOutput(v, what));
+      }
     }
+    if (keyed) return (values as unknown[][]).flat() as T;
     return (reduced ? values[0] : values) as T;
+  }
+
+  /**
+   * A keyed job's result one partition at a time, in partition order: its
+   * [key, value] pairs in key order, and the part's encoded size. Throws
+   * JobFailedError, and for a job that is not keyed says so.
+   */
+  async *parts<K = unknown, V = unknown>(): AsyncGenerator<{ partition: number; pairs: [K, V][]; bytes: number }> {
+    let partition = 0;
+    for await (const chunk of this.#resultChunks()) {
+      if (!chunk.keyed) throw new Error(`job ${this.id} is not a keyed job (it has no reduceByKey), so it has no parts: use result()`);
+      for (const v of chunk.values) {
+        yield { partition, pairs: decodeOutput(v, `partition ${partition}'s part`) as [K, V][], bytes: v.length };
+        partition++;
+      }
+    }
+  }
+
+  async *#resultChunks(): AsyncGenerator<ResultChunk> {
+    const final = await this.done();
+    if (final.state !== 'COMPLETED') throw new JobFailedError(final);
+    if (final.result) yield final.result;
+    else yield* this.rpc.stream<{ jobId: string }, ResultChunk>('getResult', { jobId: this.id });
   }
 
   /**

@@ -9,6 +9,7 @@
  * always sent (`Wire`), and each oneof as a union on `msg` (`OneOf`).
  */
 import type { BlobChunk__Output as BlobChunk_ } from './generated/picompute/v1/BlobChunk.js';
+import type { FetchRunRequest__Output as FetchRunRequest_ } from './generated/picompute/v1/FetchRunRequest.js';
 import type { PutBlobReply__Output as PutBlobReply_ } from './generated/picompute/v1/PutBlobReply.js';
 import type { GetBlobRequest__Output as GetBlobRequest_ } from './generated/picompute/v1/GetBlobRequest.js';
 import type { SubmitRequest__Output as SubmitRequest_ } from './generated/picompute/v1/SubmitRequest.js';
@@ -83,6 +84,7 @@ export type TaskErrorKind = _picompute_v1_TaskError_Kind__Output;
 export type TaskKind = TaskKind__Output;
 
 export type BlobChunk = Wire<BlobChunk_>;
+export type FetchRunRequest = Wire<FetchRunRequest_>;
 export type PutBlobReply = Wire<PutBlobReply_>;
 export type GetBlobRequest = Wire<GetBlobRequest_>;
 export type SubmitRequest = Wire<SubmitRequest_>;

@@ -1,0 +1,69 @@
+/**
+ * The two kinds of task of a keyed job, as the worker runs them: a map whose
+ * `ctx.emit` fills an EmitBuffer (its output is the manifest of the runs it
+ * left on disk), and a reduce that merges its partition's runs and calls
+ * `reduceByKey` once per key, in key order (its output is the [key, value]
+ * pairs).
+ */
+import { join } from 'node:path';
+import { format } from 'node:util';
+import type { EmitContext, Job, Key, KeyedJob, ReduceContext, TaskContext } from '@picompute/sdk';
+import { isKeyedJob } from '@picompute/sdk';
+import type { Batch, BatchTask } from '../batch.js';
+import { EmitBuffer } from './emit-buffer.js';
+import type { Manifest } from './emit-buffer.js';
+import { showKey } from './keys.js';
+import { mergeRuns } from './merge.js';
+import { readRun } from './run-file.js';
+
+/** Spill at this much buffered when the batch does not say (a quarter of a 256 MiB task). */
+const DEFAULT_SPILL_BYTES = 64 * 1024 * 1024;
+
+function keyedJob(job: Job, kind: string): KeyedJob<unknown, Key, unknown, unknown> {
+  if (!isKeyedJob(job)) throw new Error(`a ${kind} task was sent for a job without reduceByKey`);
+  return job;
+}
+
+export async function keyedMap(job: Job, batch: Batch, task: BatchTask, input: unknown, ctx: TaskContext): Promise<Manifest> {
+  const keyed = keyedJob(job, 'keyed map');
+  const buffer = new EmitBuffer({
+    dir: join(batch.shuffleDir!, batch.jobId),
+    prefix: `m${task.index}-a${task.attempt}`,
+    partitions: batch.partitions!,
+    partition: keyed.partition,
+    combine: keyed.combine,
+    limitBytes: batch.spillBytes || DEFAULT_SPILL_BYTES,
+  });
+  const emitting: EmitContext = { ...ctx, emit: (key: Key, value: unknown) => buffer.emit(key, value) };
+  try {
+    await keyed.map(input, emitting);
+    return buffer.finish();
+  } catch (err) {
+    buffer.discard();
+    throw err;
+  }
+}
+
+export async function keyedReduce(job: Job, batch: Batch, task: BatchTask, logs: string[], shared: unknown): Promise<[Key, unknown][]> {
+  const keyed = keyedJob(job, 'keyed reduce');
+  const ctx: ReduceContext = {
+    partition: task.partition!,
+    attempt: task.attempt,
+    args: batch.args,
+    log: (...parts: unknown[]) => logs.push(format(...parts)),
+    shared,
+  };
+  const pairs: [Key, unknown][] = [];
+  for await (const [key, values] of mergeRuns((task.runs ?? []).map((fd) => readRun(fd)))) {
+    try {
+      pairs.push([key, await keyed.reduceByKey(key, values, ctx)]);
+    } catch (err) {
+      if (err instanceof Error) {
+        err.message = `reduceByKey threw for key ${showKey(key)} (partition ${task.partition}, ${values.length} values): ${err.message}`;
+        throw err;
+      }
+      throw new Error(`reduceByKey threw for key ${showKey(key)} (partition ${task.partition}): ${format(err)}`);
+    }
+  }
+  return pairs;
+}

@@ -1,0 +1,198 @@
+/**
+ * This agent's side of the shuffle, on its main thread: the folder where its
+ * map tasks leave sorted runs (one folder per job), the FetchRun RPC that
+ * hands a run to a reducer on another agent, and, for a reduce task here,
+ * getting every run of its partition onto this disk first: read in place
+ * when this agent made it, else fetched from the agent that did, at most
+ * MAX_FETCHES at once on this agent (Hadoop's reducers copy 5 at a time), a
+ * stream written straight to a file so bytes in flight stay a few chunks.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { type Readable, Transform } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
+import { channelCredentials, clientChannelOptions } from '@picompute/sdk/auth';
+import type { Security } from '@picompute/sdk/auth';
+import { wireServices } from '@picompute/sdk/wire';
+import type { BlobChunk, FetchRunRequest } from '@picompute/sdk/wire';
+
+/** Reducer fetches this agent runs at once, all its reduce tasks together. */
+export const MAX_FETCHES = 5;
+const CHUNK_BYTES = 256 * 1024;
+/** A run that takes longer than this to arrive counts as lost with its peer. */
+const FETCH_DEADLINE_MS = 10 * 60_000;
+
+/** What the coordinator sends as a keyed reduce task's input (JSON): where its partition's runs are. */
+export interface ReducePlan {
+  partition: number;
+  sources: { node: string; address: string; runs: string[] }[];
+}
+
+/**
+ * A reduce task's runs, open: file descriptors the worker thread reads (one
+ * process, one fd table), held open so a run removed meanwhile stays readable.
+ */
+export type Resolved = { ok: true; fds: number[]; cleanup: () => Promise<void> } | { ok: false; node: string; message: string };
+
+const SAFE_NAME = /^[A-Za-z0-9_.-]{1,200}$/;
+
+function checkName(name: string, what: string): string {
+  if (!SAFE_NAME.test(name) || name.startsWith('.')) throw new Error(`${what} ${JSON.stringify(name)} is not a name this agent gave out`);
+  return name;
+}
+
+type FetchStub = grpc.Client & { fetchRun(req: FetchRunRequest, options: grpc.CallOptions): grpc.ClientReadableStream<BlobChunk> };
+
+export class ShuffleRuns {
+  readonly #stubs = new Map<string, FetchStub>();
+  #active = 0;
+  readonly #waiting: (() => void)[] = [];
+  #fetchSeq = 0;
+
+  constructor(
+    /** This agent's own folder for runs. */
+    readonly dir: string,
+    readonly nodeId: string,
+    private readonly security: Security,
+  ) {}
+
+  jobDir(jobId: string): string {
+    return join(this.dir, checkName(jobId, 'job id'));
+  }
+
+  runPath(jobId: string, runId: string): string {
+    return join(this.jobDir(jobId), checkName(runId, 'run id'));
+  }
+
+  /** The FetchRun RPC: the run's bytes in chunks, or NOT_FOUND. */
+  serve(call: grpc.ServerWritableStream<FetchRunRequest, BlobChunk>): void {
+    let path: string;
+    try {
+      path = this.runPath(call.request.jobId, call.request.runId);
+    } catch (err) {
+      call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: (err as Error).message });
+      return;
+    }
+    const file = createReadStream(path, { highWaterMark: CHUNK_BYTES });
+    file.on('error', (err: NodeJS.ErrnoException) =>
+      call.emit('error', {
+        code: err.code === 'ENOENT' ? grpc.status.NOT_FOUND : grpc.status.INTERNAL,
+        details: `run ${call.request.runId} of job ${call.request.jobId} on ${this.nodeId}: ${err.message}`,
+      }),
+    );
+    const toChunks = new Transform({
+      writableObjectMode: false,
+      readableObjectMode: true,
+      transform: (data: Buffer, _enc, done) => done(null, { hash: '', data, last: false }),
+      flush: (done) => done(null, { hash: '', data: Buffer.alloc(0), last: true }),
+    });
+    file.pipe(toChunks).pipe(call as unknown as NodeJS.WritableStream);
+  }
+
+  /** Gets every run a reduce task needs onto this disk; on a failure, names the node it could not fetch from. */
+  async resolve(jobId: string, plan: ReducePlan, signal: AbortSignal): Promise<Resolved> {
+    const fetchedDir = join(this.jobDir(jobId), `fetched-${plan.partition}-${++this.#fetchSeq}`);
+    const handles: FileHandle[] = [];
+    const cleanup = async () => {
+      await Promise.all(handles.map((h) => h.close().catch(() => {})));
+      await rm(fetchedDir, { recursive: true, force: true });
+    };
+    const runs: string[] = [];
+    const fetches: Promise<void>[] = [];
+    let failure: { node: string; message: string } | undefined;
+    let madeDir = false;
+    for (const source of plan.sources) {
+      for (const runId of source.runs) {
+        if (source.node === this.nodeId) {
+          runs.push(this.runPath(jobId, runId));
+          continue;
+        }
+        const target = join(fetchedDir, `${runs.length}-${checkName(runId, 'run id')}`);
+        runs.push(target);
+        if (!madeDir) {
+          await mkdir(fetchedDir, { recursive: true, mode: 0o700 });
+          madeDir = true;
+        }
+        fetches.push(
+          this.#limited(async () => {
+            if (failure || signal.aborted) return;
+            try {
+              await this.#fetch(source.address, jobId, runId, target, signal);
+            } catch (err) {
+              failure ??= { node: source.node, message: `fetching run ${runId} from ${source.node} at ${source.address} failed: ${(err as Error).message}` };
+            }
+          }),
+        );
+      }
+    }
+    await Promise.all(fetches);
+    for (const path of failure ? [] : runs) {
+      try {
+        handles.push(await open(path, 'r'));
+      } catch (err) {
+        // Gone from this disk (removed, a disk swapped): like a peer's run that cannot be fetched, its map must run again.
+        failure = { node: this.nodeId, message: `run ${path} is not on this agent's disk any more: ${(err as Error).message}` };
+      }
+    }
+    if (failure) {
+      await cleanup();
+      return { ok: false, ...failure };
+    }
+    return { ok: true, fds: handles.map((h) => h.fd), cleanup };
+  }
+
+  /** Runs of a job that ended are not needed any more. */
+  async removeJob(jobId: string): Promise<void> {
+    await rm(this.jobDir(jobId), { recursive: true, force: true }).catch(() => {});
+  }
+
+  close(): void {
+    for (const s of this.#stubs.values()) s.close();
+    this.#stubs.clear();
+  }
+
+  async #limited(work: () => Promise<void>): Promise<void> {
+    if (this.#active >= MAX_FETCHES) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#active++;
+    try {
+      await work();
+    } finally {
+      this.#active--;
+      this.#waiting.shift()?.();
+    }
+  }
+
+  async #fetch(address: string, jobId: string, runId: string, target: string, signal: AbortSignal): Promise<void> {
+    let stub = this.#stubs.get(address);
+    if (!stub) {
+      const { AgentService } = wireServices();
+      stub = new AgentService(address, channelCredentials(this.security), clientChannelOptions(this.security)) as unknown as FetchStub;
+      this.#stubs.set(address, stub);
+    }
+    const call = stub.fetchRun({ jobId, runId }, { deadline: Date.now() + FETCH_DEADLINE_MS });
+    const onAbort = () => call.cancel();
+    signal.addEventListener('abort', onAbort, { once: true });
+    let complete = false;
+    try {
+      await pipeline(
+        call as unknown as Readable,
+        new Transform({
+          readableObjectMode: false,
+          writableObjectMode: true,
+          transform: (chunk: BlobChunk, _enc, done) => {
+            if (chunk.last) complete = true;
+            done(null, chunk.data.length ? chunk.data : undefined);
+          },
+        }),
+        createWriteStream(target, { mode: 0o600 }),
+      );
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    // A peer that died mid-stream may end it without an error: only the last chunk proves the run whole.
+    if (!complete) throw new Error('the stream ended before the end of the run');
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The shuffle's files, real ones in a temp folder: a map's buffer spills
+ * sorted runs (combined) when full, and the reduce side's merge gives each
+ * key once, in order, with every value from every run.
+ */
+import { mkdtempSync, readdirSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Key } from '@picompute/sdk';
+import { EmitBuffer } from '../src/shuffle/emit-buffer.js';
+import { compareKeys, defaultPartition } from '../src/shuffle/keys.js';
+import { mergeRuns } from '../src/shuffle/merge.js';
+import { readRun } from '../src/shuffle/run-file.js';
+
+async function merged(dir: string, ids: string[]): Promise<[Key, unknown[]][]> {
+  const out: [Key, unknown[]][] = [];
+  for await (const g of mergeRuns(ids.map((id) => readRun(join(dir, id))))) out.push(g);
+  return out;
+}
+
+describe('the shuffle on disk', () => {
+  it('a full buffer spills sorted, combined runs; merged they give each key once with all its values', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'picompute-runs-'));
+    let combines = 0;
+    const buffer = new EmitBuffer({
+      dir,
+      prefix: 'm0-a1',
+      partitions: 2,
+      combine: (_k, values) => {
+        combines++;
+        return (values as number[]).reduce((a, b) => a + b, 0);
+      },
+      limitBytes: 20_000,
+    });
+    const expected = new Map<Key, number>();
+    for (let i = 0; i < 3000; i++) {
+      const key: Key = i % 3 === 0 ? i % 41 : `w${i % 37}`;
+      buffer.emit(key, 1);
+      expected.set(key, (expected.get(key) ?? 0) + 1);
+    }
+    const manifest = buffer.finish();
+    expect(manifest.pairs).toBe(3000);
+    // Spilled more than once, so the merge has several runs per partition to join.
+    expect(manifest.runs.length).toBeGreaterThan(4);
+    expect(combines).toBeGreaterThan(0);
+    expect(readdirSync(dir).sort()).toEqual(manifest.runs.map((r) => r.id).sort());
+    const got = new Map<Key, number>();
+    for (const p of [0, 1]) {
+      const groups = await merged(
+        dir,
+        manifest.runs.filter((r) => r.p === p).map((r) => r.id),
+      );
+      const keys = groups.map(([k]) => k);
+      expect(keys).toEqual([...keys].sort(compareKeys));
+      for (const [k, values] of groups) {
+        expect(defaultPartition(k, 2)).toBe(p);
+        expect(got.has(k)).toBe(false);
+        got.set(
+          k,
+          (values as number[]).reduce((a, b) => a + b, 0),
+        );
+      }
+    }
+    expect(got).toEqual(expected);
+  });
+
+  it('orders numbers numerically before strings, strings as JavaScript compares them', () => {
+    const keys: Key[] = ['b', 10, 'B', 9, 'a', -1, 'ä', '10'];
+    expect([...keys].sort(compareKeys)).toEqual([-1, 9, 10, '10', 'B', 'a', 'b', 'ä']);
+  });
+
+  it('a run cut short is refused, not read as fewer keys', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'picompute-runs-'));
+    const buffer = new EmitBuffer({ dir, prefix: 'm1-a1', partitions: 1, limitBytes: 1 << 20 });
+    for (let i = 0; i < 100; i++) buffer.emit(`key-${i}`, i);
+    const [run] = buffer.finish().runs;
+    truncateSync(join(dir, run!.id), run!.bytes - 3);
+    await expect(merged(dir, [run!.id])).rejects.toThrow(/ends inside a record .* cut short/);
+  });
+
+  it('a failed map leaves no runs behind', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'picompute-runs-'));
+    const buffer = new EmitBuffer({ dir, prefix: 'm2-a1', partitions: 3, limitBytes: 500 });
+    for (let i = 0; i < 200; i++) buffer.emit(i, 'x');
+    buffer.discard();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});

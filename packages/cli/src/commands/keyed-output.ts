@@ -1,0 +1,67 @@
+/**
+ * A keyed job's result as the command shows it: with `--out DIR`, one file
+ * per partition, `DIR/part-00000`…, a line per key (the key, a TAB, the
+ * value: a string as it is, anything else as JSON), each written under a
+ * temporary name and renamed when whole, so a part file that exists is
+ * complete; without `--out`, one JSON [key, value] pair a line, partition
+ * after partition, each in key order, unless the result is too big to print.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import type { JobHandle } from '@picompute/sdk/client';
+import { formatBytes } from '@picompute/sdk/units';
+import { toJsonValue } from '../json.js';
+
+/** Printed results stop here: past it, the parts belong in files. */
+export const MAX_PRINTED_BYTES = 16 * 1024 * 1024;
+
+const partName = (p: number) => `part-${String(p).padStart(5, '0')}`;
+
+function valueText(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(toJsonValue(v));
+}
+
+/** Writes every part to `dir`; resolves when all are complete and renamed. */
+export async function writeParts(job: JobHandle, dir: string): Promise<{ parts: number; keys: number }> {
+  await mkdir(dir, { recursive: true });
+  let parts = 0;
+  let keys = 0;
+  for await (const { partition, pairs } of job.parts()) {
+    const final = join(dir, partName(partition));
+    const tmp = join(dir, `.${partName(partition)}.tmp`);
+    const out = createWriteStream(tmp, { mode: 0o644 });
+    try {
+      for (const [k, v] of pairs) if (!out.write(`${k}\t${valueText(v)}\n`)) await once(out, 'drain');
+      out.end();
+      await once(out, 'finish');
+    } catch (err) {
+      out.destroy();
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await rename(tmp, final);
+    parts++;
+    keys += pairs.length;
+  }
+  return { parts, keys };
+}
+
+/** Prints the pairs, one JSON array a line; false (nothing printed) when the result is over MAX_PRINTED_BYTES. */
+export async function printPairs(job: JobHandle, say: (line: string) => void): Promise<boolean> {
+  const parts: [unknown, unknown][][] = [];
+  let bytes = 0;
+  for await (const part of job.parts()) {
+    bytes += part.bytes;
+    if (bytes > MAX_PRINTED_BYTES) {
+      say(`job ${job.id}'s result is over ${formatBytes(MAX_PRINTED_BYTES)} (the most printed): write it to files with picompute result ${job.id} --out DIR`);
+      return false;
+    }
+    parts.push(part.pairs);
+  }
+  const lines: string[] = [];
+  for (const pairs of parts) for (const [k, v] of pairs) lines.push(JSON.stringify([k, toJsonValue(v)]));
+  if (lines.length) process.stdout.write(`${lines.join('\n')}\n`);
+  return true;
+}

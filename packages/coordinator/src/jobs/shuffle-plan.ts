@@ -1,0 +1,160 @@
+/**
+ * The reduce phase of a keyed job (reduceByKey), as MapReduce runs it: each
+ * map task leaves one or more sorted runs per partition on its agent's disk
+ * and reports them (its output is a JSON manifest); once every map has, the
+ * R reduce tasks become runnable, each told which node holds which of its
+ * partition's runs (a JSON plan: node id, address, run ids). The reducers
+ * fetch the runs from those agents themselves.
+ *
+ * A node lost while its runs may still be fetched has exactly its maps run
+ * again (only if some partition is still to be reduced); reduces wait until
+ * every map has a live location again. A reduce that could not fetch from a
+ * node (FETCH_FAILED) is planned again the same way instead of failing the
+ * job. Part outputs (the encoded [key, value] pairs) are kept in partition
+ * order and become the job's result, packed as frames.
+ *
+ * Pure bookkeeping: the job's state machine (./job-record.ts) calls it.
+ */
+import { packFrames } from '@picompute/sdk/framing';
+
+interface RunInfo {
+  p: number;
+  id: string;
+  bytes: number;
+}
+
+interface MapLocation {
+  node: string;
+  runs: RunInfo[];
+}
+
+/** What a reduce task's input says (the agent's ReducePlan). */
+export interface ReducePlan {
+  partition: number;
+  sources: { node: string; address: string; runs: string[] }[];
+}
+
+/** R when neither the job nor the submit sets it: two per core of the cluster, so a slow reducer is a small share of the work. */
+export function defaultPartitions(cores: number): number {
+  return Math.max(1, Math.min(1000, 2 * cores));
+}
+
+export class ShufflePlan {
+  readonly #maps: (MapLocation | undefined)[];
+  #located = 0;
+  readonly #addresses = new Map<string, string>();
+  readonly #parts: (Buffer | undefined)[];
+  readonly #pending: number[];
+  /** Times each partition's reduce was lost (its node, or a fetch from a node): bounded like a map's. */
+  readonly losses: Uint16Array;
+  /** Each partition's reduce attempts so far. */
+  readonly attempts: Uint16Array;
+  partsDone = 0;
+  /** Bytes of runs the maps left (the shuffle's size), and of the parts. */
+  bytesShuffled = 0;
+  bytesOut = 0;
+
+  constructor(
+    mapCount: number,
+    readonly partitions: number,
+  ) {
+    this.#maps = new Array(mapCount);
+    this.#parts = new Array(partitions);
+    this.#pending = Array.from({ length: partitions }, (_, p) => p);
+    this.losses = new Uint16Array(partitions);
+    this.attempts = new Uint16Array(partitions);
+  }
+
+  /** Where `node` is dialled (known from the dispatcher before it gets tasks). */
+  nodeAt(node: string, address: string): void {
+    this.#addresses.set(node, address);
+  }
+
+  /** Reduce tasks that could start now: none until every map's runs have a location. */
+  get runnable(): number {
+    return this.#located === this.#maps.length ? this.#pending.length : 0;
+  }
+
+  /** Partitions not yet started (a reduce phase with none is near its end). */
+  get waiting(): number {
+    return this.#pending.length;
+  }
+
+  get complete(): boolean {
+    return this.partsDone === this.partitions;
+  }
+
+  /** A map task finished on `node`; `manifest` is its output. Throws on a manifest that does not parse (a faulty agent). */
+  mapDone(index: number, node: string, manifest: Buffer): void {
+    const parsed = JSON.parse(manifest.toString('utf8')) as { runs?: RunInfo[] };
+    if (!Array.isArray(parsed.runs)) throw new Error(`map task ${index} on ${node} reported no runs`);
+    if (!this.#maps[index]) this.#located++;
+    this.#maps[index] = { node, runs: parsed.runs };
+    for (const r of parsed.runs) this.bytesShuffled += r.bytes;
+  }
+
+  /**
+   * `node` is gone (or its runs cannot be fetched): the maps whose runs lived
+   * there and are still needed, now without a location. The caller runs them
+   * again.
+   */
+  forgetNode(node: string): number[] {
+    if (this.complete) return [];
+    const lost: number[] = [];
+    for (let i = 0; i < this.#maps.length; i++) {
+      const m = this.#maps[i];
+      if (m?.node !== node) continue;
+      // Runs only for partitions already reduced are not needed again.
+      if (m.runs.every((r) => this.#parts[r.p] !== undefined)) continue;
+      this.#maps[i] = undefined;
+      this.#located--;
+      lost.push(i);
+    }
+    return lost;
+  }
+
+  /** The next partition to reduce and its plan, as the task's input. */
+  takeReduce(): { partition: number; attempt: number; input: Buffer } | undefined {
+    if (!this.runnable) return undefined;
+    const partition = this.#pending.shift()!;
+    return { partition, attempt: ++this.attempts[partition]!, input: this.planInput(partition) };
+  }
+
+  /** A reduce task's input: its plan as JSON. */
+  planInput(partition: number): Buffer {
+    return Buffer.from(JSON.stringify(this.plan(partition)));
+  }
+
+  plan(partition: number): ReducePlan {
+    const byNode = new Map<string, string[]>();
+    for (const m of this.#maps) {
+      if (!m) continue;
+      for (const r of m.runs) {
+        if (r.p !== partition) continue;
+        let runs = byNode.get(m.node);
+        if (!runs) byNode.set(m.node, (runs = []));
+        runs.push(r.id);
+      }
+    }
+    return { partition, sources: [...byNode].map(([node, runs]) => ({ node, address: this.#addresses.get(node) ?? '', runs })) };
+  }
+
+  /** A partition's part arrived; false for a duplicate (a backup or a re-run that also finished). */
+  reduceDone(partition: number, part: Buffer): boolean {
+    if (this.#parts[partition] !== undefined) return false;
+    this.#parts[partition] = part;
+    this.partsDone++;
+    this.bytesOut += part.length;
+    return true;
+  }
+
+  /** A reduce did not finish (its node is gone, or it could not fetch): it waits to run again. */
+  reduceBack(partition: number): void {
+    if (this.#parts[partition] === undefined && !this.#pending.includes(partition)) this.#pending.push(partition);
+  }
+
+  /** The job's result: every part, in partition order, as frames. */
+  result(): Buffer {
+    return packFrames(this.#parts as Buffer[]);
+  }
+}

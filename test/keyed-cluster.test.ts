@@ -1,0 +1,298 @@
+/**
+ * Keyed jobs on a real cluster of separate processes: a coordinator and two
+ * one-core agents on loopback, each reducer fetching its runs from the
+ * other agent over FetchRun (mutual TLS from the cluster key and the per-RPC
+ * proof, as every RPC). The semantics of MIT 6.5840's test-mr.sh (map and
+ * reduce parallelism, early exit) and MapReduce's answer to a lost worker:
+ * an agent SIGKILLed after the maps finished has exactly its maps run again.
+ */
+import { mkdtemp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, loadSecurity } from '@picompute/sdk/client';
+import { KEY_FILE, fixture, runCli, startDaemon } from './support/cli.js';
+import type { Daemon } from './support/cli.js';
+import { until } from './support/until.js';
+
+const WORDS = 'the quick brown fox jumps over the lazy dog while seven pale wizards hum in a crooked barn'.split(' ');
+
+async function corpus(dir: string, files: number): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  await mkdir(dir, { recursive: true });
+  for (let f = 0; f < files; f++) {
+    const lines: string[] = [];
+    for (let l = 0; l < 300; l++) {
+      const line = Array.from({ length: 8 }, (_, i) => WORDS[(f * 7 + l * 3 + i * 5) % WORDS.length]!).join(' ');
+      lines.push(line);
+      for (const w of line.split(' ')) counts.set(w, (counts.get(w) ?? 0) + 1);
+    }
+    await writeFile(join(dir, `doc-${f}.txt`), `${lines.join('\n')}\n`);
+  }
+  return counts;
+}
+
+async function readCounts(out: string): Promise<Map<string, number>> {
+  const got = new Map<string, number>();
+  for (const name of (await readdir(out)).sort()) {
+    for (const line of (await readFile(join(out, name), 'utf8')).split('\n').filter(Boolean)) {
+      const [k, v] = line.split('\t');
+      got.set(k!, Number(v));
+    }
+  }
+  return got;
+}
+
+async function startCluster(
+  cacheDirs: string[] = [],
+  coordinatorFlags: string[] = [],
+): Promise<{ coordinator: Daemon; agents: Daemon[]; stop: () => Promise<unknown> }> {
+  const agents = await Promise.all(
+    [0, 1].map((i) => startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '1', ...(cacheDirs[i] ? ['--cache-dir', cacheDirs[i]!] : [])])),
+  );
+  const coordinator = await startDaemon([
+    'coordinator',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    ...coordinatorFlags,
+    ...agents.flatMap((a) => ['--agent', a.address]),
+  ]);
+  await until('both agents up', async () => ((coordinator.output().match(/agent \S+ up at /g) ?? []).length >= 2 ? true : undefined), 15_000);
+  return { coordinator, agents, stop: () => Promise.all([coordinator, ...agents].map((d) => d.stop('SIGKILL'))) };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Two agents on fixed ports, each started again (same port, same node id) whenever it dies, until stopped. */
+async function restartingCluster() {
+  const ports = await Promise.all([freePort(), freePort()]);
+  let stopping = false;
+  const agents: Daemon[] = [];
+  let restarts = 0;
+  const keep = async (i: number): Promise<void> => {
+    const agent = await startDaemon(['agent', '--host', '127.0.0.1', '--port', String(ports[i]), '--cores', '1']);
+    agents[i] = agent;
+    agent.proc.once('exit', () => {
+      if (stopping) return;
+      restarts++;
+      void keep(i);
+    });
+  };
+  await Promise.all([keep(0), keep(1)]);
+  const coordinator = await startDaemon(['coordinator', '--host', '127.0.0.1', '--port', '0', ...agents.flatMap((a) => ['--agent', a.address])]);
+  await until('both agents up', async () => ((coordinator.output().match(/agent \S+ up at /g) ?? []).length >= 2 ? true : undefined), 15_000);
+  return {
+    coordinator,
+    restarts: () => restarts,
+    async stop() {
+      stopping = true;
+      await Promise.all([coordinator, ...agents].map((d) => d.stop('SIGKILL')));
+    },
+  };
+}
+
+describe('keyed jobs across two agents', () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'picompute-keyed-cluster-'));
+  });
+
+  describe('a healthy cluster', () => {
+    let c: Awaited<ReturnType<typeof startCluster>>;
+    beforeAll(async () => {
+      c = await startCluster();
+    });
+    afterAll(() => c?.stop());
+
+    it('wc runs maps and reduces on both agents at once, and when submit --out returns every part is complete', async () => {
+      const input = join(root, 'par-in');
+      const expected = await corpus(input, 6);
+      const marks = join(root, 'par-marks');
+      await mkdir(marks);
+      const out = join(root, 'par-out');
+      const r = await runCli(
+        [
+          'submit',
+          fixture('keyed/marked-wc.ts'),
+          '--coordinator',
+          c.coordinator.address,
+          '--input',
+          input,
+          '--arg',
+          `dir=${marks}`,
+          '--arg',
+          'overlap=1',
+          '--out',
+          out,
+        ],
+        { timeoutMs: 90_000 },
+      );
+      expect(r.stderr).toMatch(/keys in 4 parts under/);
+      expect(r.code).toBe(0);
+      // Early exit: the moment submit returned, the parts were all there and final (no temporary file, nothing still growing).
+      const names = (await readdir(out)).sort();
+      expect(names).toEqual(['part-00000', 'part-00001', 'part-00002', 'part-00003']);
+      const sizes = await Promise.all(names.map(async (n) => (await stat(join(out, n))).size));
+      expect(await readCounts(out)).toEqual(expected);
+      expect(await Promise.all(names.map(async (n) => (await stat(join(out, n))).size))).toEqual(sizes);
+      const files = await readdir(marks);
+      const pids = (kind: string) => new Set(files.filter((f) => f.startsWith(`ran-${kind}-`)).map((f) => f.split('-').at(-1)));
+      const agentPids = new Set(c.agents.map((a) => String(a.proc.pid)));
+      expect(pids('map')).toEqual(agentPids);
+      expect(pids('reduce')).toEqual(agentPids);
+      expect(files).toContain('overlap-map');
+      expect(files).toContain('overlap-reduce');
+    });
+  });
+
+  it('an agent SIGKILLed after every map finished: the job completes exactly, and only the maps that ran there run twice', async () => {
+    const c = await startCluster();
+    const client = await connect({ coordinator: c.coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
+    try {
+      const input = join(root, 'kill-in');
+      const expected = await corpus(input, 6);
+      const marks = join(root, 'kill-marks');
+      await mkdir(marks);
+      const gate = join(root, 'kill-gate');
+      // More partitions than the two agents take at once: some reduces are planned after the kill, maybe before the coordinator has noticed it.
+      const job = await client.submit(fixture('keyed/marked-wc.ts'), { input: [input], args: { dir: marks, gate }, partitions: 7 });
+      const told: string[] = [];
+      const watching = (async () => {
+        for await (const ev of job.events()) for (const l of ev.logs) told.push(l.line);
+      })();
+      const mapsRan = async () => {
+        const files = await readdir(marks);
+        const done = new Set(files.filter((f) => f.startsWith('ran-map-')).map((f) => f.split('-')[2]));
+        return done.size === 6 && files.some((f) => f.startsWith('ran-reduce-')) ? files : undefined;
+      };
+      // Every map has run (and reported: reduces start only then), and the reduces wait at the gate.
+      const files = await until('all maps done and a reduce started', mapsRan, 60_000);
+      const victim = c.agents[1]!;
+      const victimPid = String(victim.proc.pid);
+      const onVictim = new Set(files.filter((f) => f.startsWith('ran-map-') && f.endsWith(`-${victimPid}`)).map((f) => Number(f.split('-')[2])));
+      expect(onVictim.size, 'the second agent ran none of the maps, so this test would prove nothing').toBeGreaterThan(0);
+      await victim.stop('SIGKILL');
+      await writeFile(gate, '');
+      const pairs = (await job.result()) as [string, number][];
+      expect(new Map(pairs)).toEqual(expected);
+      const tasks = await client.tasks(job.id);
+      const twice = new Set(tasks.filter((t) => t.attempt === 2).map((t) => t.index));
+      expect(twice).toEqual(onVictim);
+      expect(tasks.every((t) => t.attempt <= 2 && t.state === 'COMPLETED')).toBe(true);
+      await watching;
+      // The submitter is told why work runs again, one line per map.
+      expect(told.filter((l) => l.includes("this map's output was there: it runs again")).length).toBe(onVictim.size);
+    } finally {
+      client.close();
+      await c.stop();
+    }
+  });
+
+  it('crash: tasks SIGKILL their own agents (restarted by the test) and with maxNodeLosses 20 the answer is the crash-free one', async () => {
+    const c = await restartingCluster();
+    const client = await connect({ coordinator: c.coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
+    try {
+      const input = join(root, 'crash-in');
+      const expected = await corpus(input, 6);
+      const marks = join(root, 'crash-marks');
+      await mkdir(marks);
+      const job = await client.submit(fixture('keyed/crashy-wc.ts'), { input: [input], args: { dir: marks }, maxNodeLosses: 20 });
+      const pairs = (await job.result()) as [string, number][];
+      expect(new Map(pairs)).toEqual(expected);
+      const kills = (await readdir(marks)).filter((f) => f.startsWith('kill-'));
+      // At least the two deterministic kills: one in the map phase, one in the reduce phase.
+      expect(kills.some((f) => f.startsWith('kill-map-'))).toBe(true);
+      expect(kills.some((f) => f.startsWith('kill-reduce-'))).toBe(true);
+      expect(c.restarts()).toBe(kills.length);
+    } finally {
+      client.close();
+      await c.stop();
+    }
+  });
+
+  it("runs gone from a live agent's disk: reducers that cannot fetch them have those maps run again, and the job completes exactly", async () => {
+    const cache = join(root, 'lost-runs-cache');
+    const c = await startCluster(['', cache]);
+    const client = await connect({ coordinator: c.coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
+    try {
+      const input = join(root, 'lost-in');
+      const expected = await corpus(input, 6);
+      const marks = join(root, 'lost-marks');
+      await mkdir(marks);
+      const gate = join(root, 'lost-gate');
+      // Seven partitions: four reduces fetch and wait at the gate, three are planned after the runs are gone.
+      const job = await client.submit(fixture('keyed/marked-wc.ts'), { input: [input], args: { dir: marks, gate }, partitions: 7 });
+      const told: string[] = [];
+      const watching = (async () => {
+        for await (const ev of job.events()) for (const l of ev.logs) told.push(l.line);
+      })();
+      await until('a reduce waiting at the gate on each agent', async () => {
+        const pids = new Set((await readdir(marks)).filter((f) => f.startsWith('ran-reduce-')).map((f) => f.split('-').at(-1)));
+        return pids.size === 2 ? true : undefined;
+      });
+      const jobDir = join(cache, 'shuffle', (await readdir(join(cache, 'shuffle')))[0]!, job.id);
+      const runs = (await readdir(jobDir)).filter((f) => /^m\d+-a\d+-s\d+-p\d+$/.test(f));
+      expect(runs.length, 'the second agent holds no runs, so this test would prove nothing').toBeGreaterThan(0);
+      await Promise.all(runs.map((f) => rm(join(jobDir, f))));
+      await writeFile(gate, '');
+      expect(new Map((await job.result()) as [string, number][])).toEqual(expected);
+      await watching;
+      expect(told.some((l) => /could not fetch from \S+; it runs again once the maps that were there have run again elsewhere/.test(l))).toBe(true);
+      expect((await client.tasks(job.id)).some((t) => t.attempt === 2)).toBe(true);
+    } finally {
+      client.close();
+      await c.stop();
+    }
+  });
+
+  it("a straggling agent's maps get backups elsewhere that finish first; the answer is exact and the job says how many backups ran and won", async () => {
+    // Backups after 1 s instead of 10 s, so the test stays short; the rule (twice the median, near the phase's end) is the same.
+    const c = await startCluster([], ['--backup-after', '1s']);
+    const client = await connect({ coordinator: c.coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
+    try {
+      const input = join(root, 'slow-in');
+      const expected = await corpus(input, 4);
+      const marks = join(root, 'slow-marks');
+      await mkdir(marks);
+      const slow = c.agents[1]!;
+      const job = await client.submit(fixture('keyed/marked-wc.ts'), { input: [input], args: { dir: marks, slowPid: String(slow.proc.pid), mapMs: '700' } });
+      // `jobs` while it runs (sacct's view): the backups started and won so far.
+      let live = 0;
+      let ended = false;
+      const watching = (async () => {
+        while (!ended && !live) {
+          live = (await client.jobs({ active: true })).jobs.find((j) => j.jobId === job.id)?.backups ?? 0;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      })();
+      expect(new Map((await job.result()) as [string, number][])).toEqual(expected);
+      ended = true;
+      await watching;
+      const files = await readdir(marks);
+      const onSlow = files.filter((f) => f.startsWith('ran-map-') && f.endsWith(`-${slow.proc.pid}`)).map((f) => Number(f.split('-')[2]));
+      expect(onSlow.length, 'the slow agent ran none of the maps, so this test would prove nothing').toBeGreaterThan(0);
+      // Each map the slow agent started ran again (its backup) and that run is the one that counted.
+      const tasks = await client.tasks(job.id);
+      for (const i of onSlow) expect(tasks[i]).toMatchObject({ attempt: 2, state: 'COMPLETED' });
+      expect(live).toBeGreaterThan(0);
+      // Maps queued behind the straggler on its agent get backups too (they never started there): every backup won.
+      const line = (await client.logs(job.id)).map((l) => l.line).find((l) => l.startsWith('backups of stragglers'));
+      const [, started, won] = /^backups of stragglers: (\d+) started, (\d+) finished first$/.exec(line ?? '') ?? [];
+      expect(Number(started)).toBeGreaterThanOrEqual(onSlow.length);
+      expect(won).toBe(started);
+    } finally {
+      client.close();
+      await c.stop();
+    }
+  });
+});
