@@ -21,6 +21,8 @@ export interface PackedTasks {
   inputEnds: Uint32Array;
   /** Fold steps (one task a batch): each task's map outputs, as they are. */
   values?: Uint8Array[][];
+  /** Keyed reduces (few a batch): each task's partition and the descriptors of its runs. */
+  keyed?: { partition?: number; runs?: number[] }[];
 }
 
 export interface PackedOutcomes {
@@ -75,12 +77,13 @@ export function packTasks(tasks: readonly BatchTask[]): PackedTasks {
   const { bytes, ends } = concat(tasks.map((t) => t.input));
   const packed: PackedTasks = { index, attempt, inputs: bytes, inputEnds: ends };
   if (tasks.some((t) => t.values.length)) packed.values = tasks.map((t) => t.values);
+  if (tasks.some((t) => t.runs)) packed.keyed = tasks.map(({ partition, runs }) => ({ partition, runs }));
   return packed;
 }
 
 export function unpackTasks(p: PackedTasks): BatchTask[] {
   const inputs = views(p.inputs, p.inputEnds);
-  return inputs.map((input, i) => ({ index: p.index[i]!, attempt: p.attempt[i]!, input, values: p.values?.[i] ?? [] }));
+  return inputs.map((input, i) => ({ index: p.index[i]!, attempt: p.attempt[i]!, input, values: p.values?.[i] ?? [], ...p.keyed?.[i] }));
 }
 
 export function packOutcomes(outcomes: readonly TaskOutcome[], thread: number): PackedOutcomes {

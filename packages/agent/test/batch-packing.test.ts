@@ -39,6 +39,18 @@ describe('batch packing', () => {
     expect(task!.values.map(bytes)).toEqual([[1], [2, 3]]);
   });
 
+  it("a keyed reduce's partition and run descriptors ride along (without them the reduce reads nothing)", () => {
+    const tasks: BatchTask[] = [
+      { index: 0, attempt: 1, input: Buffer.alloc(0), values: [], partition: 3, runs: [21, 22] },
+      { index: 1, attempt: 2, input: Buffer.alloc(0), values: [], partition: 0, runs: [] },
+    ];
+    const back = unpackTasks(cloned(packTasks(tasks)));
+    expect(back.map((t) => [t.partition, t.runs])).toEqual([
+      [3, [21, 22]],
+      [0, []],
+    ]);
+  });
+
   it('outcomes: outputs, failures, log lines and figures come back on the right task', () => {
     const error = { kind: 'THREW' as const, message: 'Error: no', stack: 'at map (job.ts:3:9)', inputPreview: '3' };
     const outcomes: TaskOutcome[] = [
