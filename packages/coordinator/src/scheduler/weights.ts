@@ -13,7 +13,10 @@
  * cool (or its power supply to keep up).
  *
  * The same weight orders nodes (./rank.ts): with slots free on both, the
- * fast node takes the next batch first.
+ * fast node takes the next batch first. And near a job's end a slower node
+ * starts no more of its tasks once the faster nodes would finish all that
+ * is left before it finished one (worthStarting): its task would be the last
+ * to end, and the job's wall time with it.
  */
 import type { NodeSnapshot } from './types.js';
 
@@ -51,6 +54,27 @@ export function usableSlots(node: NodeSnapshot, fastest: number): number {
   const window = node.window ?? 2 * node.cores;
   const held = window - node.freeSlots;
   return Math.max(0, Math.min(node.freeSlots, slotCap(node, fastest) - held));
+}
+
+/** A node's share of a job's capacity: its cores in fastest-core units. */
+export function capacityOf(node: Pick<NodeSnapshot, 'cores' | 'speed' | 'throttled'>, fastest: number): number {
+  return node.cores * weight(node, fastest);
+}
+
+/**
+ * Whether one more of the job's tasks should start on this node: always on
+ * a node at full weight; on a slower one only while the job's tasks not
+ * placed yet (`left`) would keep the other nodes busy at least until this
+ * one finished it, counting the tasks it holds already that the new one
+ * would wait behind. `capacity` is the summed capacityOf of the nodes that
+ * could run the job; all figures are in fastest-core task times.
+ */
+export function worthStarting(node: { cores: number; weight: number; held: number }, left: number, capacity: number): boolean {
+  if (node.weight >= 1 || !Number.isFinite(capacity)) return true;
+  const others = capacity - node.cores * node.weight;
+  if (others <= 0) return true;
+  const waits = Math.max(0, node.held + 1 - node.cores) / node.cores;
+  return left / others >= (1 + waits) / node.weight;
 }
 
 /** Each node's speed as a multiple of the slowest measured node's (1 = that node), for `nodes`; 0 for a node not measured yet. */
