@@ -110,7 +110,9 @@ describe('speed per core', () => {
     expect(perNode(plan)).toEqual({ slow: 3 });
   });
 
-  it('a node not measured yet counts as the fastest; equal speeds change nothing', () => {
+  it('a node not measured yet counts as the fastest; equal speeds, or within a quarter of the fastest (probe noise), change nothing', () => {
+    expect(perNode(schedule({ nodes: [node('a', 1, { speed: 1000 }), node('b', 1, { speed: 760 })], jobs: [job('1', 3)] }))).toEqual({ a: 2, b: 1 });
+    expect(perNode(schedule({ nodes: [node('a', 1, { speed: 1000 }), node('b', 1, { speed: 760 })], jobs: [job('1', 64)] }))).toEqual({ a: 2, b: 2 });
     expect(perNode(schedule({ nodes: [node('a', 1, { speed: 300 }), node('b', 1)], jobs: [job('1', 64)] }))).toEqual({ a: 2, b: 2 });
     expect(perNode(schedule({ nodes: [node('a', 2, { speed: 7 }), node('b', 2, { speed: 7 })], jobs: [job('1', 2)] }))).toEqual({ a: 1, b: 1 });
   });

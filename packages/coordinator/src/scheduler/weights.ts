@@ -24,6 +24,13 @@ import type { NodeSnapshot } from './types.js';
 export const THROTTLED_SHARE = 0.25;
 /** A node measured slower than this share of the fastest counts as this slow: a bad probe must not starve a node altogether. */
 const MIN_RELATIVE_SPEED = 0.05;
+/**
+ * Nodes within this share of the fastest count as fast as it: probes of
+ * equal boards differ by a few tens of percent when one ran while its
+ * machine was busy, and that must not cost a node its queue. A Pi 4 core is
+ * about 0.4 of a Pi 5's.
+ */
+const SAME_SPEED = 0.75;
 
 /** The fastest measured speed among the nodes (0: none measured). */
 export function fastestSpeed(nodes: readonly Pick<NodeSnapshot, 'speed'>[]): number {
@@ -32,10 +39,11 @@ export function fastestSpeed(nodes: readonly Pick<NodeSnapshot, 'speed'>[]): num
   return fastest;
 }
 
-/** Speed relative to the fastest node, in (0, 1]; a node not measured yet counts as the fastest. */
+/** Speed relative to the fastest node, in (0, 1]; a node not measured yet, or within SAME_SPEED of the fastest, counts as the fastest. */
 export function relativeSpeed(node: Pick<NodeSnapshot, 'speed'>, fastest: number): number {
   if (!node.speed || !fastest) return 1;
-  return Math.min(1, Math.max(MIN_RELATIVE_SPEED, node.speed / fastest));
+  const r = node.speed / fastest;
+  return r >= SAME_SPEED ? 1 : Math.max(MIN_RELATIVE_SPEED, r);
 }
 
 /** The node's weight in placement: its relative speed, cut to THROTTLED_SHARE while it throttles. */
