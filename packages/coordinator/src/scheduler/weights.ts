@@ -26,9 +26,8 @@ export const THROTTLED_SHARE = 0.25;
 const MIN_RELATIVE_SPEED = 0.05;
 /**
  * Nodes within this share of the fastest count as fast as it: probes of
- * equal boards differ by a few tens of percent when one ran while its
- * machine was busy, and that must not cost a node its queue. A Pi 4 core is
- * about 0.4 of a Pi 5's.
+ * equal boards differ by up to ~20 % (the agent's speed-probe.ts), and
+ * that must not cost a node its queue. A Pi 4 core is about 0.4 of a Pi 5's.
  */
 const SAME_SPEED = 0.75;
 
