@@ -1,8 +1,9 @@
 /**
- * Mixed speeds (root, cgroups): two 2-thread agents on this machine, one
- * held to 25 % of a core by a cgroup CPU quota (a Pi 4 beside a Pi 5, in
- * the extreme), both in groups with a high CPU weight so the machine's other
- * load does not decide the comparison. The W2-shaped job (64 tasks) runs
+ * Mixed speeds (root, cgroups): a 2-core agent and a 1-core agent held to
+ * 25 % of a core by a cgroup CPU quota (one core 4× slower: a Pi 4 beside a
+ * Pi 5, in the extreme; one thread, since threads sharing a quota would each
+ * be slower than the single-thread probe measures), both in groups with a
+ * high CPU weight so the machine's other load does not decide the comparison. The W2-shaped job (64 tasks) runs
  * with each agent's measured speed weighing placement, then with the speed
  * probe off (placement by free slots only); the figure is the job's wall
  * time. The tests (test/placement-speed.test.ts) check where tasks go; how
@@ -65,10 +66,10 @@ export async function run({ quick, repeat, report }) {
   const piArgs = ['--arg', `tasks=${quick ? 16 : 64}`, '--arg', `points=${quick ? 500_000 : 2_000_000}`];
   try {
     for (const probe of [true, false]) {
-      const flags = ['--host', '127.0.0.1', '--port', '0', '--cores', '2', ...(probe ? [] : ['--no-speed-probe'])];
-      const fast = await daemonIn(groups[0], ['agent', ...flags], env);
+      const flags = ['--host', '127.0.0.1', '--port', '0', ...(probe ? [] : ['--no-speed-probe'])];
+      const fast = await daemonIn(groups[0], ['agent', ...flags, '--cores', '2'], env);
       await new Promise((r) => setTimeout(r, 1000));
-      const slow = await daemonIn(groups[1], ['agent', ...flags], env);
+      const slow = await daemonIn(groups[1], ['agent', ...flags, '--cores', '1'], env);
       const coordinator = await daemonIn(
         undefined,
         ['coordinator', '--host', '127.0.0.1', '--port', '0', '--agent', fast.address, '--agent', slow.address],
@@ -89,7 +90,7 @@ export async function run({ quick, repeat, report }) {
           answer = out.result;
         }
         const system = probe ? `picompute, speed-weighted (fast node ${factor.toFixed(1)}×)` : 'picompute, speed probe off';
-        report.add('mixed speed: one agent at 25% of a core', system, Math.min(...walls), 'ms', { answer, median: median(walls) });
+        report.add('mixed speed: 2 cores + 1 core at 25%', system, Math.min(...walls), 'ms', { answer, median: median(walls) });
       } finally {
         await Promise.all([stop(coordinator, 'SIGKILL'), stop(fast, 'SIGKILL'), stop(slow, 'SIGKILL')]);
       }

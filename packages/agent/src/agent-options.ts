@@ -42,7 +42,7 @@ export interface AgentOptions {
   thermalPath?: string;
   /** The Pi firmware's get_throttled file; default sysfs, else `vcgencmd` (tests point it at a fixture). */
   throttlePath?: string;
-  /** Wall time of the speed probe run at start, ms (see ./speed-probe.ts); default 250, 0 skips it (the node then counts as average). */
+  /** Wall time of the speed probe run at start, ms (see ./speed-probe.ts); default 150, 0 skips it (the node then counts as fast as the fastest). */
   speedProbeMs?: number;
   /** Where the board's model is read for the `model=` label; default /proc/device-tree/model (tests point it at a fixture). */
   modelPath?: string;

@@ -87,7 +87,8 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
   let pools: TaskPools;
   // Off the start's critical path: heartbeats carry the figure once it is known (0 until then).
   let speed = 0;
-  const probe = options.speedProbeMs > 0 ? measureSpeed(options.speedProbeMs) : undefined;
+  // The quota is shared by the worker threads, known once `info` is.
+  const probe = options.speedProbeMs > 0 ? measureSpeed(() => info?.cores ?? 1, options.speedProbeMs) : undefined;
   void probe?.result.then((s) => {
     speed = s;
   });

@@ -2,16 +2,22 @@
  * The node's speed per core, measured once at start so the coordinator can
  * give a Pi 5 more of a job than a Pi 4 (and a node held back by a CPU
  * quota less). A fixed integer-and-float kernel runs in a worker thread (the
- * event loop stays free to answer the coordinator meanwhile) for a fixed
- * wall time, after a warm-up so the JIT has compiled it; the figure is
- * kernel runs a second. Wall time, not CPU time, on purpose: a core shared
- * with other work or capped by a cgroup quota finishes fewer tasks, and that
- * is what placement must know.
+ * event loop stays free to answer the coordinator meanwhile), after a
+ * warm-up so the JIT has compiled it, in many short runs of ~0.1 ms on a
+ * fast core; the figure is the median run's rate, kernel runs a second. The
+ * median, because a run the scheduler preempted for another process is
+ * slow through no fault of the core, and most runs are not preempted: two
+ * probes of the same board agree to ~20 % even on a busy machine, where
+ * the average over the wall time differs by several times. What a CPU
+ * quota takes away (it stalls the whole process between bursts at full
+ * speed) comes from the cgroup instead (./cpu-quota.ts).
  */
 import { Worker } from 'node:worker_threads';
+import { cpuQuotaCores } from './cpu-quota.js';
+import type { CgroupPaths } from './cpu-quota.js';
 
-/** Long enough to span a few 100 ms CFS quota periods (so a capped node measures its cap), short enough not to be noticed at start. */
-export const DEFAULT_SPEED_PROBE_MS = 250;
+/** Long enough for hundreds of runs on a Pi 4 even when the machine is busy, short enough not to be noticed at start. */
+export const DEFAULT_SPEED_PROBE_MS = 150;
 
 // The kernel: xorshift32 and a little float work, like the Monte Carlo jobs agents run. Kept as source so it runs in an eval worker from src and dist alike.
 const KERNEL = `
@@ -19,7 +25,7 @@ const { parentPort, workerData } = require('node:worker_threads');
 function kernel(seed) {
   let x = seed | 0 || 1;
   let acc = 0;
-  for (let i = 0; i < 100000; i++) {
+  for (let i = 0; i < 20000; i++) {
     x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
     const u = (x >>> 0) / 4294967296;
     if (u * u + 0.25 < 1) acc += u;
@@ -27,22 +33,38 @@ function kernel(seed) {
   return acc;
 }
 let sink = 0;
-for (let i = 0; i < 20; i++) sink += kernel(i + 1);
+for (let i = 0; i < 100; i++) sink += kernel(i + 1);
+const rates = [];
 const start = performance.now();
-let runs = 0;
-while (performance.now() - start < workerData.ms) sink += kernel(++runs);
-parentPort.postMessage({ runs, ms: performance.now() - start, sink });
+while (performance.now() - start < workerData.ms) {
+  const t = performance.now();
+  sink += kernel(rates.length + 1);
+  rates.push(1000 / (performance.now() - t));
+}
+rates.sort((a, b) => a - b);
+parentPort.postMessage({ median: rates[rates.length >> 1] ?? 0, sink });
 `;
 
-/** Kernel runs a second on one thread; 0 when the probe could not run (the coordinator then treats the node as average). */
-export function measureSpeed(ms = DEFAULT_SPEED_PROBE_MS): { result: Promise<number>; stop(): void } {
+/** The core's own speed: median kernel runs a second on one thread; 0 when the probe could not run (the coordinator then treats the node as fast). */
+export function measureCore(ms = DEFAULT_SPEED_PROBE_MS): { result: Promise<number>; stop(): void } {
   const worker = new Worker(KERNEL, { eval: true, workerData: { ms } });
   worker.unref();
   const result = new Promise<number>((resolve) => {
-    worker.once('message', (m: { runs: number; ms: number }) => resolve(m.ms > 0 ? (m.runs * 1000) / m.ms : 0));
+    worker.once('message', (m: { median: number }) => resolve(Number.isFinite(m.median) ? m.median : 0));
     worker.once('error', () => resolve(0));
     worker.once('exit', () => resolve(0));
   });
   void result.then(() => worker.terminate());
   return { result, stop: () => void worker.terminate() };
+}
+
+/**
+ * Speed per core as placement sees it: the core's own speed, times the
+ * share of a core each of `threads` worker threads gets under the process's
+ * CPU quota (1 without one).
+ */
+export function measureSpeed(threads: () => number, ms = DEFAULT_SPEED_PROBE_MS, cgroup: CgroupPaths = {}): { result: Promise<number>; stop(): void } {
+  const core = measureCore(ms);
+  const result = Promise.all([core.result, cpuQuotaCores(cgroup)]).then(([speed, quota]) => speed * Math.min(1, quota / Math.max(1, threads())));
+  return { result, stop: core.stop };
 }

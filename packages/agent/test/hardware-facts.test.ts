@@ -2,8 +2,12 @@
 import { arch } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cpuQuotaCores } from '../src/cpu-quota.js';
 import { hardwareLabels, modelLabel } from '../src/hardware-labels.js';
-import { measureSpeed } from '../src/speed-probe.js';
+import { measureCore, measureSpeed } from '../src/speed-probe.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../../test/fixtures/device-tree/${name}`, import.meta.url));
 
@@ -28,9 +32,49 @@ describe('hardware labels', () => {
   });
 });
 
+/** A fake cgroup file system: `files` relative to its root, and the /proc/self/cgroup text. */
+function cgroupTree(procCgroup: string, files: Record<string, string>) {
+  const root = mkdtempSync(join(tmpdir(), 'picompute-cgroup-'));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  writeFileSync(join(root, 'proc-self-cgroup'), procCgroup);
+  return { root, procCgroup: join(root, 'proc-self-cgroup') };
+}
+
+describe('CPU quota', () => {
+  it('reads cgroup v2 cpu.max, the tightest of the group and its parents', async () => {
+    const tree = cgroupTree('0::/system.slice/agent\n', {
+      'cpu.max': 'max 100000\n',
+      'system.slice/cpu.max': '150000 100000\n',
+      'system.slice/agent/cpu.max': '50000 100000\n',
+    });
+    expect(await cpuQuotaCores(tree)).toBe(0.5);
+    const loose = cgroupTree('0::/a\n', { 'a/cpu.max': 'max 100000\n' });
+    expect(await cpuQuotaCores(loose)).toBe(Infinity);
+  });
+
+  it('reads cgroup v1 cpu.cfs_quota_us over cpu.cfs_period_us, under cpu or cpu,cpuacct', async () => {
+    const v1 = cgroupTree('4:memory:/x\n2:cpu,cpuacct:/slow\n', {
+      'cpu,cpuacct/cpu.cfs_quota_us': '-1\n',
+      'cpu,cpuacct/cpu.cfs_period_us': '100000\n',
+      'cpu,cpuacct/slow/cpu.cfs_quota_us': '25000\n',
+      'cpu,cpuacct/slow/cpu.cfs_period_us': '100000\n',
+    });
+    expect(await cpuQuotaCores(v1)).toBe(0.25);
+    const none = cgroupTree('1:cpu:/\n', { 'cpu/cpu.cfs_quota_us': '-1\n', 'cpu/cpu.cfs_period_us': '100000\n' });
+    expect(await cpuQuotaCores(none)).toBe(Infinity);
+  });
+
+  it('is no limit where there are no cgroups', async () => {
+    expect(await cpuQuotaCores({ procCgroup: '/no/such/file', root: '/no/such/dir' })).toBe(Infinity);
+  });
+});
+
 describe('speed probe', () => {
   it('measures kernel runs a second in a worker thread, the event loop free meanwhile', async () => {
-    const probe = measureSpeed(100);
+    const probe = measureCore(100);
     // The event loop stays free meanwhile.
     let ticks = 0;
     const timer = setInterval(() => ticks++, 10);
@@ -40,8 +84,16 @@ describe('speed probe', () => {
     expect(ticks).toBeGreaterThan(0);
   });
 
-  it('stopped early, it answers 0 (the node then counts as average) and leaves no thread behind', async () => {
-    const probe = measureSpeed(10_000);
+  it("scales the core's speed by the share of a core each thread gets under the quota", async () => {
+    const quarter = cgroupTree('0::/slow\n', { 'slow/cpu.max': '25000 100000\n' });
+    const [free, held] = await Promise.all([measureSpeed(() => 2, 100, { procCgroup: '/no/such/file' }).result, measureSpeed(() => 2, 100, quarter).result]);
+    expect(free).toBeGreaterThan(0);
+    // Two threads sharing a quarter of a core: an eighth each. The two probes run side by side, so within noise.
+    expect(held).toBeLessThan(free / 3);
+  });
+
+  it('stopped early, it answers 0 (the node then counts as fast) and leaves no thread behind', async () => {
+    const probe = measureCore(10_000);
     probe.stop();
     expect(await probe.result).toBe(0);
   });

@@ -30,13 +30,72 @@ function simulate(nodes: NodeSnapshot[], total: number, perRound: Record<string,
   return ran;
 }
 
+/**
+ * Runs a job of `total` tasks tick by tick: each node runs a task on each
+ * core for `ticks[id]` ticks, queued ones wait in its window; the scheduler
+ * fills windows every tick. Returns the ticks until the last task ended.
+ */
+function timeline(nodes: NodeSnapshot[], total: number, ticks: Record<string, number>): { ticks: number; done: number } {
+  const queued = new Map(nodes.map((n) => [n.id, 0]));
+  const running = new Map(nodes.map((n) => [n.id, [] as number[]]));
+  let left = total;
+  let done = 0;
+  let t = 0;
+  for (; t < 10_000 && done < total; t++) {
+    const held = (id: string) => queued.get(id)! + running.get(id)!.length;
+    const snapshot = nodes.map((n) => ({ ...n, freeSlots: 2 * n.cores - held(n.id) }));
+    for (const a of schedule({ nodes: snapshot, jobs: left > 0 ? [job('1', left, { running: total - left - done })] : [] })) {
+      queued.set(a.nodeId, queued.get(a.nodeId)! + a.tasks);
+      left -= a.tasks;
+    }
+    for (const n of nodes) {
+      const r = running.get(n.id)!;
+      while (r.length < n.cores && queued.get(n.id)! > 0) {
+        r.push(ticks[n.id]!);
+        queued.set(n.id, queued.get(n.id)! - 1);
+      }
+      const after = r.map((x) => x - 1);
+      done += after.filter((x) => x <= 0).length;
+      running.set(
+        n.id,
+        after.filter((x) => x > 0),
+      );
+    }
+  }
+  return { ticks: t, done };
+}
+
 describe('speed per core', () => {
   it('a node four times faster takes the next batches first, and the slow one queues less', () => {
     const nodes = [node('slow', 2, { speed: 100 }), node('fast', 2, { speed: 400 })];
-    // Five tasks: the fast node's whole window first, the slow node the rest.
-    expect(perNode(schedule({ nodes, jobs: [job('1', 5)] }))).toEqual({ fast: 4, slow: 1 });
+    // Five tasks: the fast node's whole window; the fifth waits for it, since it would end there before one ends on the slow node.
+    expect(perNode(schedule({ nodes, jobs: [job('1', 5)] }))).toEqual({ fast: 4 });
     // Plenty of tasks: the slow node runs one a core plus a queue scaled by its speed (2 + round(2 × ¼) = 3), the fast one its window.
     expect(perNode(schedule({ nodes, jobs: [job('1', 64)] }))).toEqual({ fast: 4, slow: 3 });
+  });
+
+  it("near a job's end a slow node starts none of its tasks, unless no faster node could run them", () => {
+    const nodes = [node('slow', 2, { speed: 100 }), node('fast', 2, { speed: 400 })];
+    // The slow node takes 4 task times of the fast one's 2 cores for one task (8 tasks there): it takes one once the fast node's
+    // window is full only while 8 more are left to place, so the fast node would still be busy when it finished.
+    expect(perNode(schedule({ nodes, jobs: [job('1', 12)] }))).toEqual({ fast: 4, slow: 1 });
+    expect(perNode(schedule({ nodes, jobs: [job('1', 11)] }))).toEqual({ fast: 4 });
+    expect(perNode(schedule({ nodes: [nodes[0]!, { ...nodes[1]!, freeSlots: 0 }], jobs: [job('1', 3, { running: 4 })] }))).toEqual({});
+    // A job only the slow node can run still runs there to the last task.
+    const labelled = [node('slow', 2, { speed: 100, labels: ['model=pi4'] }), node('fast', 2, { speed: 400, labels: ['model=pi5'] })];
+    expect(perNode(schedule({ nodes: labelled, jobs: [job('1', 1, { constraint: 'model=pi4' })] }))).toEqual({ slow: 1 });
+    // As does one where the fast node is down.
+    expect(perNode(schedule({ nodes: [nodes[0]!, { ...nodes[1]!, health: 'down' }], jobs: [job('1', 1)] }))).toEqual({ slow: 1 });
+  });
+
+  it('a job on a fast and a slow node ends sooner weighed by speed than by free slots alone', () => {
+    const makespan = (speeds: boolean) =>
+      timeline([node('slow', 2, { speed: speeds ? 100 : 0 }), node('fast', 2, { speed: speeds ? 400 : 0 })], 64, { slow: 8, fast: 2 });
+    const weighed = makespan(true);
+    const plain = makespan(false);
+    expect(weighed.done).toBe(64);
+    expect(plain.done).toBe(64);
+    expect(weighed.ticks).toBeLessThan(plain.ticks);
   });
 
   it('over a whole job the faster node runs most of the tasks', () => {
@@ -51,7 +110,9 @@ describe('speed per core', () => {
     expect(perNode(plan)).toEqual({ slow: 3 });
   });
 
-  it('a node not measured yet counts as the fastest; equal speeds change nothing', () => {
+  it('a node not measured yet counts as the fastest; equal speeds, or within a quarter of the fastest (probe noise), change nothing', () => {
+    expect(perNode(schedule({ nodes: [node('a', 1, { speed: 1000 }), node('b', 1, { speed: 760 })], jobs: [job('1', 3)] }))).toEqual({ a: 2, b: 1 });
+    expect(perNode(schedule({ nodes: [node('a', 1, { speed: 1000 }), node('b', 1, { speed: 760 })], jobs: [job('1', 64)] }))).toEqual({ a: 2, b: 2 });
     expect(perNode(schedule({ nodes: [node('a', 1, { speed: 300 }), node('b', 1)], jobs: [job('1', 64)] }))).toEqual({ a: 2, b: 2 });
     expect(perNode(schedule({ nodes: [node('a', 2, { speed: 7 }), node('b', 2, { speed: 7 })], jobs: [job('1', 2)] }))).toEqual({ a: 1, b: 1 });
   });

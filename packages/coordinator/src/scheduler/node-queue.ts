@@ -6,7 +6,7 @@
 import { fitsNow } from './feasibility.js';
 import { byFreeShare } from './rank.js';
 import type { JobSnapshot, NodeSnapshot } from './types.js';
-import { fastestSpeed, usableSlots, weight } from './weights.js';
+import { fastestSpeed, usableSlots, weight, worthStarting } from './weights.js';
 
 interface Entry {
   node: NodeSnapshot;
@@ -16,6 +16,8 @@ interface Entry {
   slots: number;
   memoryMb: number;
   weight: number;
+  /** Core-slots it holds (running and queued), this plan's included. */
+  held: number;
   /** Holds nothing yet: takes one batch whatever its cap, so a task wanting more cores than a throttled node's cap still runs. */
   idle: boolean;
 }
@@ -32,6 +34,7 @@ export class NodeQueue {
       slots: usableSlots(node, fastest),
       memoryMb: node.freeMemoryMb,
       weight: weight(node, fastest),
+      held: (node.window ?? 2 * node.cores) - node.freeSlots,
       idle: node.freeSlots >= (node.window ?? 2 * node.cores),
     }));
     // A node at its cap takes nothing this round.
@@ -46,13 +49,17 @@ export class NodeQueue {
   /**
    * Places one batch of `job` on the best node that fits it now and returns
    * that node's id, or undefined if none does. Nodes skipped on the way stay.
+   * `capacity`: the job's whole capacity in fastest-core units, `left`: its
+   * tasks not placed yet (see ./weights.ts worthStarting); with no capacity
+   * given, every fitting node is worth it.
    */
-  place(job: JobSnapshot): string | undefined {
+  place(job: JobSnapshot, capacity = Infinity, left = job.runnable): string | undefined {
     const skipped: Entry[] = [];
     let chosen: Entry | undefined;
     while (this.#heap.length) {
       const top = this.#heap[0]!;
-      if (fitsNow(top.node, top.idle ? Math.max(top.slots, Math.min(top.node.freeSlots, job.coresPerTask)) : top.slots, top.memoryMb, job)) {
+      const slots = top.idle ? Math.max(top.slots, Math.min(top.node.freeSlots, job.coresPerTask)) : top.slots;
+      if (fitsNow(top.node, slots, top.memoryMb, job) && worthStarting(top, left, capacity)) {
         chosen = top;
         break;
       }
@@ -61,6 +68,7 @@ export class NodeQueue {
     if (chosen) {
       chosen.slots -= job.coresPerTask;
       chosen.memoryMb -= job.memoryMb;
+      chosen.held += job.coresPerTask;
       chosen.idle = false;
       if (chosen.slots <= 0) this.#pop();
       else this.#down(0);

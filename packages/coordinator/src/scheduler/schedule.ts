@@ -9,18 +9,33 @@
  *    submit order. A job that fits nowhere now is passed over, not waited on.
  *
  * Each batch goes to the fitting node with the most free share of its window,
- * weighed by its speed and throttling (./weights.ts), and no job gets more tasks in flight than its --max-running (./throttle.ts).
+ * weighed by its speed and throttling (./weights.ts: near a job's end a slow
+ * node starts none of its tasks), and no job gets more tasks in flight than
+ * its --max-running (./throttle.ts).
  */
-import { canTakeWork } from './feasibility.js';
+import { canTakeWork, couldEverRun } from './feasibility.js';
 import { NodeQueue } from './node-queue.js';
 import { byJobOrder } from './rank.js';
 import { headroom } from './throttle.js';
 import type { Assignment, JobSnapshot, Plan, Snapshot } from './types.js';
-import { fastestSpeed } from './weights.js';
+import { capacityOf, fastestSpeed } from './weights.js';
 
 export function schedule(snapshot: Snapshot): Plan {
   // Speeds are relative to the fastest live node, busy or not.
-  const nodes = new NodeQueue(snapshot.nodes.filter(canTakeWork), fastestSpeed(snapshot.nodes.filter((n) => n.health !== 'down')));
+  const fastest = fastestSpeed(snapshot.nodes.filter((n) => n.health !== 'down'));
+  const nodes = new NodeQueue(snapshot.nodes.filter(canTakeWork), fastest);
+  // Each job's capacity on the nodes that could run it, busy or not: computed once a plan, only when speeds differ.
+  const capacities = new Map<JobSnapshot, number>();
+  const capacity = (job: JobSnapshot): number => {
+    if (!fastest) return Infinity;
+    let c = capacities.get(job);
+    if (c === undefined) {
+      c = 0;
+      for (const n of snapshot.nodes) if (n.health === 'up' && couldEverRun(n, job)) c += capacityOf(n, fastest);
+      capacities.set(job, c);
+    }
+    return c;
+  };
   const plan: Assignment[] = [];
   const left = new Map<JobSnapshot, number>();
   const placed = new Map<JobSnapshot, number>();
@@ -31,7 +46,7 @@ export function schedule(snapshot: Snapshot): Plan {
     const runnable = left.get(job) ?? job.runnable;
     // A job at its --max-running cap gets nothing more in this plan (and leaves the race below).
     const room = Math.min(runnable, headroom(job, placed.get(job) ?? 0));
-    const nodeId = room > 0 ? nodes.place(job) : undefined;
+    const nodeId = room > 0 ? nodes.place(job, capacity(job), runnable) : undefined;
     if (!nodeId) return false;
     const tasks = Math.min(Math.max(1, Math.floor(job.batchSize)), room);
     plan.push({ nodeId, jobId: job.id, tasks });

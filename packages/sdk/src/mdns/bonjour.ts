@@ -5,11 +5,13 @@
  * and publish again under another name), nothing re-announces after an
  * address change (we watch the interfaces and announce again), and the SRV
  * target is the bare host name (we publish `<host>.local`, which other mDNS
- * stacks such as avahi resolve), and queries leave by one interface only,
- * the one the multicast route names (we browse on every interface: a
- * coordinator on a gateway host, with the LAN on eth0 and the cluster's own
- * switch on eth1, must ask on eth1 for the agents there; their answers reach
- * it whichever socket asked, since it joins the group on every interface).
+ * stacks such as avahi resolve), and queries and answers leave by one
+ * interface only, the one the multicast route names. A coordinator on a
+ * gateway host, with the LAN on eth0 and the cluster's own switch on eth1,
+ * must ask on eth1 for the agents there (their answers reach it whichever
+ * socket asked, since it joins the group on every interface), and be
+ * found from both: with two interfaces or more we ask, and once a name is
+ * ours answer, on each interface too.
  */
 import { hostname, networkInterfaces } from 'node:os';
 import bonjourService from 'bonjour-service';
@@ -54,7 +56,7 @@ export function startMdns(log: (line: string) => void): Mdns {
   const bonjour = new Bonjour({}, (err: Error) => log(`mDNS error: ${err.message}`));
   const timers = new Set<NodeJS.Timeout>();
   const browsers: Browser[] = [];
-  // Query-only instances, one per interface beyond the first (they publish nothing, so they answer nothing).
+  // One instance per interface, when there are several: they ask for what we browse and answer for what we published.
   const askers = new Map<string, InstanceType<typeof Bonjour>>();
   const askersNow = () => {
     const addresses = ipv4Interfaces();
@@ -81,7 +83,12 @@ export function startMdns(log: (line: string) => void): Mdns {
     published.push(entry);
     // A probe that finds the name taken stops the service without telling anyone.
     later(() => {
-      if (service.published || attempt >= 5) return;
+      if (service.published) {
+        // The name is ours: answer on every interface too, without probing again (the copies would find each other).
+        for (const a of askersNow()) a.publish({ ...options, name, host: `${hostname()}.local`, disableIPv6: false, probe: false });
+        return;
+      }
+      if (attempt >= 5) return;
       log(`mDNS name ${name} is taken on this network; publishing as ${options.name}-${attempt + 2}`);
       published.splice(published.indexOf(entry), 1);
       publishOne(options, attempt + 1);
@@ -95,6 +102,7 @@ export function startMdns(log: (line: string) => void): Mdns {
       lastAddresses = now;
       log('network addresses changed: announcing again');
       const again = published.splice(0).map((p) => p.options);
+      for (const a of askers.values()) a.unpublishAll();
       bonjour.unpublishAll(() => {
         for (const o of again) publishOne(o);
       });
@@ -131,9 +139,9 @@ export function startMdns(log: (line: string) => void): Mdns {
       closed = true;
       for (const t of timers) clearTimeout(t);
       for (const b of browsers) b.stop();
-      for (const a of askers.values()) a.destroy();
       // unpublishAll sends the goodbye packets; destroy closes the socket after.
-      return new Promise((resolve) => bonjour.unpublishAll(() => bonjour.destroy(() => resolve())));
+      const done = (b: InstanceType<typeof Bonjour>) => new Promise<void>((resolve) => b.unpublishAll(() => b.destroy(() => resolve())));
+      return Promise.all([bonjour, ...askers.values()].map(done)).then(() => {});
     },
   };
 }
