@@ -13,6 +13,8 @@ export const OPTION_FLAGS: Readonly<Record<string, string>> = {
   retries: '--retries',
   maxInputs: '--max-inputs',
   maxInputBytes: '--max-input-bytes',
+  input: '--input',
+  maxNodeLosses: '--max-node-losses',
   // requeue, result, init
   failed: '--failed',
   partialResult: '--partial',

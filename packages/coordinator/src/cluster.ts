@@ -374,7 +374,8 @@ export class Cluster {
     job.finish(state, Date.now());
     // Every node may hold runs of a keyed job, not only those with its tasks in flight.
     this.#nodes.cancelJob(job.id, !!job.shuffle);
-    this.#taskRuns.save(Number(job.id), job.taskTable.columns());
+    const runs = job.taskTable.columns();
+    this.store.alongside(Number(job.id), () => this.#taskRuns.save(Number(job.id), runs), job.total * 20);
     // Kept for the result, `result --partial` and `requeue`; not a completed fold's map outputs (steps to its
     // result), nor those of a job the full disk stopped (the space is needed back).
     this.store.endJob(Number(job.id), endOf(job), !lostToDisk && !((job.fold || job.shuffle) && state === 'COMPLETED'));

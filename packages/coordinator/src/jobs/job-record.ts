@@ -246,7 +246,7 @@ export class JobRecord extends JobData {
     const shuffle = this.shuffle!;
     this.retries++;
     if (++shuffle.losses[partition]! >= this.maxNodeLosses) {
-      this.error = `the reduce of partition ${partition} ${why}, ${shuffle.losses[partition]} times; giving up (raise maxNodeLosses, --max-node-losses, to allow more)`;
+      this.error = `the reduce of partition ${partition} ${why}, ${shuffle.losses[partition]} times; giving up (raise \`maxNodeLosses\` to allow more)`;
       return finish('NODE_FAIL');
     }
     shuffle.reduceBack(partition);
@@ -260,7 +260,7 @@ export class JobRecord extends JobData {
       const max = this.maxNodeLosses;
       if (this.attempts[index]! >= max) {
         this.taskTable.set(index, 'NODE_FAIL');
-        this.error = `task ${index}'s output was lost with its node ${max} times (last: ${node}); giving up (raise maxNodeLosses, --max-node-losses, to allow more)`;
+        this.error = `task ${index}'s output was lost with its node ${max} times (last: ${node}); giving up (raise \`maxNodeLosses\` to allow more)`;
         return finish('NODE_FAIL');
       }
       this.done[index] = 0;

@@ -412,6 +412,15 @@ export class StateStore {
     if (lost.size) setImmediate(() => this.onNotStored(lost));
   }
 
+  /**
+   * A write to a table beside the store's (the task runs of an ended job),
+   * committed with this turn's writes: on a full disk it is dropped like a
+   * log line, where a write of its own would have ended the process.
+   */
+  alongside(job: number, run: () => void, bytes: number): void {
+    this.#later(job, run, bytes);
+  }
+
   #later(job: number, run: () => void, bytes = 0): void {
     this.#queue.push({ job, run, bytes });
     if (!this.#flushScheduled) {
