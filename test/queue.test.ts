@@ -5,6 +5,7 @@
  * drain, resume, submit --no-wait), each with its bad input.
  */
 import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -154,10 +155,13 @@ describe.each(STATE_BACKENDS)('queue semantics (state in %s)', (backend) => {
   });
 
   it('afterok: waits for the other job, runs after it completes, and is cancelled if it fails', async () => {
-    const first = JSON.parse((await cli(['submit', fixture('counted.ts'), '--no-wait', '--json', '--arg', 'n=8', '--arg', 'ms=500'])).stdout).jobId;
+    // The first job ends when the test opens its gate: a loaded machine's slow CLI calls cannot miss the wait.
+    const gate = join(mkdtempSync(join(tmpdir(), 'picompute-gate-')), 'open');
+    const first = JSON.parse((await cli(['submit', fixture('gated.ts'), '--no-wait', '--json', '--arg', 'n=4', '--arg', `gate=${gate}`])).stdout).jobId;
     const after = JSON.parse((await cli(['submit', fixture('word-lengths.ts'), '--no-wait', '--json', '--dependency', `afterok:${first}`])).stdout).jobId;
     const queue = (await cli(['queue'])).stdout;
     expect(queue).toMatch(new RegExp(`^${after}\\s+\\S+\\s+\\S+\\s+PENDING\\(Dependency\\)`, 'm'));
+    writeFileSync(gate, '');
     expect((await cli(['result', after, '--json'])).stdout.trim()).toBe('{"a":12,"b":15,"c":6}');
 
     const bad = JSON.parse((await cli(['submit', fixture('throws.ts'), '--no-wait', '--json'])).stdout).jobId;
