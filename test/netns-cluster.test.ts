@@ -153,7 +153,8 @@ else
       await until((ns) => ns.some((n) => n.info.id === idOf(1) && n.state === 'idle'));
       const again = await submit([fixture('slow-square.ts'), '--arg', 'n=12', '--coordinator', COORDINATOR]);
       expect(JSON.parse(again.stdout).stats.nodes).toContain(idOf(1));
-    });
+      // ~40 s alone (a job, a death noticed, a restart); a full parallel run on 2 cores needs the room.
+    }, 120_000);
 
     it("an agent's link cut mid-job, then restored: exact answer, node seen down, its task run again, then up again", async () => {
       await allAgentsUp();
