@@ -1,0 +1,165 @@
+/**
+ * Joining a bare host with the one line of `picompute join-command`, on test
+ * hosts made of network namespaces: host 1 runs the coordinator (from the
+ * installed release tarball, as a Pi would), host 2 is a fresh host with
+ * only node and the basic commands (no pnpm, no compiler; its /etc, /opt, …
+ * are overlays, so the installer's user, unit and key land in a scratch
+ * folder: test/netns/bare-host.sh), host 3 is the user's machine. systemd
+ * does not run here: the installer says so, and the test starts the agent
+ * as the written unit's ExecStart, User and EnvironmentFile say.
+ *
+ * The refusals run on host 4 (a second coordinator with another key
+ * answering on host 1's address, a token whose secret was altered) and 5
+ * (no node): each stops with its message and leaves nothing written.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bareHost } from './support/bare-host.js';
+import type { BareHost } from './support/bare-host.js';
+import { makeKeyFile, runCli, startDaemon } from './support/cli.js';
+import type { Daemon, TestHost } from './support/cli.js';
+import { netnsProblem, sh } from './support/netns.js';
+import { installRelease, packageRelease } from './support/release.js';
+import type { Installed } from './support/release.js';
+import { cannotRun } from './support/requirements.js';
+import { until } from './support/until.js';
+
+const EXAMPLE = new URL('../examples/monte-carlo-pi.ts', import.meta.url).pathname;
+const RUN = randomBytes(2).toString('hex');
+const host = (index: number): TestHost => ({ run: RUN, index });
+const COORDINATOR = '10.213.7.11:7700';
+const COORDINATOR_FLAGS = ['coordinator', '--port', '7700', '--dashboard-host', '0.0.0.0', '--dashboard-port', '7702'];
+const UNIT = '/etc/systemd/system/picompute-agent.service';
+
+/** The unit's settings, one value per key (the installer writes each once). */
+function unitSettings(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => /^[A-Za-z]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+}
+
+const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
+
+const problem = netnsProblem();
+if (problem !== undefined) cannotRun('joining a bare host with the one-line installer (network namespaces)', problem);
+else
+  describe('one-line join of a bare host', () => {
+    let release: Installed;
+    let coordinator: Daemon | undefined;
+    const bare: BareHost[] = [];
+
+    beforeAll(() => {
+      release = installRelease(packageRelease());
+      sh('gc');
+      sh('up', RUN, '5');
+    }, 120_000);
+    afterAll(async () => {
+      for (const b of bare) b.down();
+      await coordinator?.stop();
+      sh('down', RUN);
+    });
+
+    const newBareHost = (index: number, o: { node?: boolean } = {}) => {
+      const b = bareHost(RUN, index, o);
+      bare.push(b);
+      return b;
+    };
+    /** The cluster's coordinator on host 1, from the release (the impostor test stops its own first). */
+    const realCoordinator = async () => {
+      coordinator ??= await startDaemon(COORDINATOR_FLAGS, { host: host(1), cli: release.bin });
+    };
+    const joinLine = async (keyFile?: string) => {
+      const r = await runCli(['join-command', ...(keyFile ? ['--key-file', keyFile] : [])], { host: host(1) });
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.trim();
+    };
+
+    it('a coordinator with another key on the same address: the node stops at the pin, learns nothing, writes nothing', async () => {
+      const line = await joinLine();
+      const impostor = await startDaemon(COORDINATOR_FLAGS, { host: host(1), cli: release.bin, env: { PICOMPUTE_KEY_FILE: makeKeyFile('impostor.key') } });
+      try {
+        const b = newBareHost(4);
+        const r = await b.sh(line);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(/the coordinator at http:\/\/10\.213\.7\.11:7702 is not the one this token was made for: its cluster certificate is sha256:/);
+        expect(r.stderr).toMatch(/nothing secret was sent to it/);
+        expect(r.stderr).toMatch(/nothing was installed/);
+        expect(b.changes()).toEqual([]);
+        expect(impostor.output()).not.toMatch(/join: /);
+
+        const noNode = newBareHost(5, { node: false });
+        const n = await noNode.sh(line);
+        expect(n.code).not.toBe(0);
+        expect(n.stderr).toMatch(/Node\.js is not installed: picompute runs on plain Node\.js, nothing else\. install Node\.js 20 or newer/);
+        expect(noNode.changes()).toEqual([]);
+      } finally {
+        await impostor.stop();
+      }
+    }, 90_000);
+
+    it('a token whose secret was altered: the coordinator refuses it, the node writes nothing', async () => {
+      await realCoordinator();
+      const line = await joinLine();
+      const at = line.length - 6;
+      const bad = line.slice(0, at) + (line[at] === 'A' ? 'B' : 'A') + line.slice(at + 1);
+      const b = newBareHost(4);
+      const r = await b.sh(bad);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/refused the join: this join token was not made with this cluster's key \(its secret does not match\)/);
+      expect(b.changes()).toEqual([]);
+    }, 90_000);
+
+    it('the printed line installs the agent on a bare host; started as its unit says, it joins, shows in `nodes` and runs a job', async () => {
+      await realCoordinator();
+      const line = await joinLine();
+      expect(line).toMatch(/^curl -sfL http:\/\/10\.213\.7\.11:7702\/install\.sh \| sh -s -- --token PC1[\w-]{82}$/);
+      const b = newBareHost(2);
+      const r = await b.sh(line, 120_000);
+      expect(r.stderr).toMatch(/verified the coordinator at http:\/\/10\.213\.7\.11:7702 \(cluster sha256:[0-9a-f]{16}\)/);
+      expect(r.stderr).toMatch(/systemd is not running on this host, so \/etc\/systemd\/system\/picompute-agent\.service is written but not started/);
+      expect(r.code, r.stderr).toBe(0);
+
+      const unit = unitSettings(b.written(UNIT)!);
+      expect(unit).toMatchObject({ User: 'picompute', Restart: 'always', EnvironmentFile: '/etc/picompute/agent.env' });
+      expect(unit.ExecStart).toMatch(/ \/opt\/picompute\/current\/bin\/picompute\.mjs agent --coordinator 10\.213\.7\.11:7700$/);
+      expect(b.mode('/etc/picompute/cluster.key')).toBe(0o600);
+      expect(b.mode('/etc/picompute/agent.env')).toBe(0o600);
+      expect(b.written('/etc/passwd')).toMatch(/^picompute:x:\d+:\d+::\/var\/lib\/picompute:\/usr\/sbin\/nologin$/m);
+      expect(b.written('/opt/picompute/uninstall.sh')).toMatch(/userdel picompute/);
+
+      const env = b
+        .written('/etc/picompute/agent.env')!
+        .split('\n')
+        .filter((l) => /^\w+=/.test(l));
+      const agent = b.start(
+        `cd ${unit.WorkingDirectory} && exec setpriv --reuid=${unit.User} --regid=${unit.Group} --init-groups ` +
+          `env -i ${env.map(quote).join(' ')} PICOMPUTE_MDNS=off PICOMPUTE_LOG_FORMAT=text ${unit.ExecStart}`,
+      );
+      await until('the installed agent registers', async () => (/registered with the coordinator/.test(agent.output()) ? true : undefined), 30_000).catch(
+        (err: Error) => {
+          throw new Error(`${err.message}; its output:\n${agent.output()}`);
+        },
+      );
+
+      const nodes = await runCli(['nodes', '--json', '--coordinator', COORDINATOR], { host: host(3) });
+      const list = JSON.parse(nodes.stdout) as { info: { id: string; hostname?: string; version?: string }; state: string }[];
+      expect(list).toHaveLength(1);
+      expect(list[0]!.state).toBe('idle');
+      expect(JSON.stringify(list[0])).toMatch(new RegExp(`pct${RUN}-h2-bare`));
+
+      const job = await runCli(['submit', EXAMPLE, '--arg', 'tasks=4', '--arg', 'points=200000', '--json', '--coordinator', COORDINATOR], {
+        host: host(3),
+        timeoutMs: 120_000,
+      });
+      expect(JSON.parse(job.stdout)).toMatchObject({ state: 'COMPLETED' });
+      expect(JSON.parse(job.stdout).result).toBeCloseTo(Math.PI, 1);
+
+      const again = await b.sh(line);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).toMatch(/picompute \d+\.\d+\.\d+ is installed and is the coordinator's version: nothing to do/);
+      agent.proc.kill('SIGTERM');
+    }, 180_000);
+  });
