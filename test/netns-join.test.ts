@@ -160,6 +160,15 @@ else
       const again = await b.sh(line);
       expect(again.code, again.stderr).toBe(0);
       expect(again.stderr).toMatch(/picompute \d+\.\d+\.\d+ is installed and is the coordinator's version: nothing to do/);
+
+      // An older install (its package says 0.0.1) is upgraded in place by the same line; the key stays.
+      const key = b.written('/etc/picompute/cluster.key');
+      await b.sh(`sed -i 's/"version": "[^"]*"/"version": "0.0.1"/' /opt/picompute/current/package.json`);
+      const upgrade = await b.sh(line);
+      expect(upgrade.code, upgrade.stderr).toBe(0);
+      expect(upgrade.stderr).toMatch(/upgrading picompute 0\.0\.1 to \d+\.\d+\.\d+ \(the cluster key in \/etc\/picompute stays\)/);
+      expect(b.written('/opt/picompute/current/package.json')).not.toMatch(/0\.0\.1/);
+      expect(b.written('/etc/picompute/cluster.key')).toBe(key);
       agent.proc.kill('SIGTERM');
     }, 180_000);
   });
