@@ -112,6 +112,32 @@ else
       expect(b.changes()).toEqual([]);
     }, 90_000);
 
+    it("the installer's checks: an armv6 board, a clock 60+ s off, a full disk: each stops with what to do and writes nothing", async () => {
+      await realCoordinator();
+      const line = await joinLine();
+      const cases: [string, string, RegExp][] = [
+        ['uname', 'if [ "$1" = -m ]; then echo armv6l; else exec /usr/bin/uname "$@"; fi', /this is an armv6 board \(armv6l: a Pi Zero or Pi 1\), for which there is no Node\.js 20/],
+        [
+          'date',
+          'if [ "$1" = +%s ]; then echo 1000000000; else exec /usr/bin/date "$@"; fi',
+          /this host's clock is \d+ s off the coordinator's .*: the cluster's authentication allows 120 s\. Set the time \(sudo timedatectl set-ntp true/,
+        ],
+        [
+          'df',
+          'echo "Filesystem 1024-blocks Used Available Capacity Mounted on"; echo "/dev/root 1000000 990000 10000 99% /"',
+          /only 9 MB free for \/opt\/picompute: picompute and its job cache need 200 MB/,
+        ],
+      ];
+      for (const [command, script, message] of cases) {
+        const b = newBareHost(4);
+        b.fake(command, script);
+        const r = await b.sh(line);
+        expect(r.code, command).not.toBe(0);
+        expect(r.stderr).toMatch(message);
+        expect(b.changes()).toEqual([]);
+      }
+    }, 90_000);
+
     it('the printed line installs the agent on a bare host; started as its unit says, it joins, shows in `nodes` and runs a job', async () => {
       await realCoordinator();
       const line = await joinLine();

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,8 @@ export interface BareHost {
   written(path: string): string | undefined;
   /** Every file and folder the host's commands wrote, relative to its overlays (etc/…, opt/…, var_lib/…). */
   changes(): string[];
+  /** Replaces command `name` on the host's PATH by a shell script (a clock that is off, a full disk). */
+  fake(name: string, script: string): void;
   /** mode bits of a written file. */
   mode(path: string): number;
   down(): void;
@@ -79,6 +81,11 @@ export function bareHost(run: string, index: number, o: { node?: boolean } = {})
     written(path) {
       const file = upper(path);
       return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+    },
+    fake(name, script) {
+      const file = join(dir, 'bin', name);
+      rmSync(file, { force: true });
+      writeFileSync(file, `#!/bin/sh\n${script}\n`, { mode: 0o755 });
     },
     mode: (path) => statSync(upper(path)).mode & 0o7777,
     changes() {
