@@ -116,7 +116,11 @@ else
       await realCoordinator();
       const line = await joinLine();
       const cases: [string, string, RegExp][] = [
-        ['uname', 'if [ "$1" = -m ]; then echo armv6l; else exec /usr/bin/uname "$@"; fi', /this is an armv6 board \(armv6l: a Pi Zero or Pi 1\), for which there is no Node\.js 20/],
+        [
+          'uname',
+          'if [ "$1" = -m ]; then echo armv6l; else exec /usr/bin/uname "$@"; fi',
+          /this is an armv6 board \(armv6l: a Pi Zero or Pi 1\), for which there is no Node\.js 20/,
+        ],
         [
           'date',
           'if [ "$1" = +%s ]; then echo 1000000000; else exec /usr/bin/date "$@"; fi',
