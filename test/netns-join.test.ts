@@ -201,4 +201,25 @@ else
       expect(b.written('/etc/picompute/cluster.key')).toBe(key);
       agent.proc.kill('SIGTERM');
     }, 180_000);
+
+    it('without curl the installer fetches with node; its uninstall script removes what it wrote', async () => {
+      await realCoordinator();
+      const line = await joinLine();
+      const b = newBareHost(4);
+      b.fake('curl');
+      // How such a host runs the line: node fetches the script, the installer fetches the rest with node too.
+      const viaNode = line.replace(/^curl -sfL (\S+) \|/, `node -e 'fetch(process.argv[1]).then((r) => r.text()).then((t) => process.stdout.write(t))' $1 |`);
+      const r = await b.sh(viaNode, 120_000);
+      expect(r.code, r.stderr).toBe(0);
+      expect(b.written('/opt/picompute/current/package.json')).toMatch(/"name": "picompute"/);
+
+      const gone = await b.sh('/opt/picompute/uninstall.sh');
+      expect(gone.code, gone.stderr).toBe(0);
+      expect(gone.stdout).toMatch(/picompute removed from this host/);
+      expect(b.written('/opt/picompute/current/package.json')).toBeUndefined();
+      expect(b.written(UNIT)).toBeUndefined();
+      expect(b.written('/etc/picompute/cluster.key')).toBeUndefined();
+      expect(b.written('/usr/local/bin/picompute')).toBeUndefined();
+      expect(b.written('/etc/passwd') ?? '').not.toMatch(/^picompute:/m);
+    }, 120_000);
   });

@@ -86,6 +86,27 @@ describe('release tarball', () => {
     }
   });
 
+  it('without a SQLite binding for this machine its coordinator stops saying so, and its agent runs all the same', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'picompute-nobinding-'));
+    cpSync(join(installed.prefix, 'lib', 'node_modules', 'picompute'), copy, { recursive: true });
+    rmSync(join(copy, 'native'), { recursive: true });
+    const cli = join(copy, 'bin', 'picompute.mjs');
+    const env = { PATH: BARE_PATH };
+    try {
+      const r = await runCli(['coordinator', '--host', '127.0.0.1', '--port', '0', '--no-dashboard', '--state-dir', join(copy, 'state')], { cli, env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `this picompute release carries no SQLite binding for ${process.platform}-${process.arch} \\(the coordinator needs one; the agent does not\\)`,
+        ),
+      );
+      const agent = await startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '1'], { cli, env });
+      await agent.stop();
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
+
   it('its submit names the missing bundler and what to do', async () => {
     const r = await runCli(['submit', fixture('concat.ts')], { cli: installed.bin, env: { PATH: BARE_PATH } });
     expect(r.code).not.toBe(0);

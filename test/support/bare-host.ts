@@ -30,8 +30,8 @@ export interface BareHost {
   written(path: string): string | undefined;
   /** Every file and folder the host's commands wrote, relative to its overlays (etc/…, opt/…, var_lib/…). */
   changes(): string[];
-  /** Replaces command `name` on the host's PATH by a shell script (a clock that is off, a full disk). */
-  fake(name: string, script: string): void;
+  /** Replaces command `name` on the host's PATH by a shell script (a clock that is off, a full disk), or removes it. */
+  fake(name: string, script?: string): void;
   /** mode bits of a written file. */
   mode(path: string): number;
   down(): void;
@@ -85,7 +85,7 @@ export function bareHost(run: string, index: number, o: { node?: boolean } = {})
     fake(name, script) {
       const file = join(dir, 'bin', name);
       rmSync(file, { force: true });
-      writeFileSync(file, `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+      if (script !== undefined) writeFileSync(file, `#!/bin/sh\n${script}\n`, { mode: 0o755 });
     },
     mode: (path) => statSync(upper(path)).mode & 0o7777,
     changes() {
