@@ -43,6 +43,25 @@ function unitSettings(text: string): Record<string, string> {
 
 const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
 
+/** Starts the installed agent as systemd would: the unit's User, Group, WorkingDirectory, EnvironmentFile and ExecStart. */
+async function startAsUnit(b: BareHost) {
+  const unit = unitSettings(b.written(UNIT)!);
+  const env = b
+    .written(unit.EnvironmentFile!)!
+    .split('\n')
+    .filter((l) => /^\w+=/.test(l));
+  const agent = b.start(
+    `cd ${unit.WorkingDirectory} && exec setpriv --reuid=${unit.User} --regid=${unit.Group} --init-groups ` +
+      `env -i ${env.map(quote).join(' ')} PICOMPUTE_MDNS=off PICOMPUTE_LOG_FORMAT=text ${unit.ExecStart}`,
+  );
+  await until('the installed agent registers', async () => (/registered with the coordinator/.test(agent.output()) ? true : undefined), 30_000).catch(
+    (err: Error) => {
+      throw new Error(`${err.message}; its output:\n${agent.output()}`);
+    },
+  );
+  return { ...agent, id: /agent (\S+) listening/.exec(agent.output())![1]! };
+}
+
 const problem = netnsProblem();
 if (problem !== undefined) cannotRun('joining a bare host with the one-line installer (network namespaces)', problem);
 else
@@ -166,19 +185,7 @@ else
       expect(b.written('/etc/passwd')).toMatch(/^picompute:x:\d+:\d+::\/var\/lib\/picompute:\/usr\/sbin\/nologin$/m);
       expect(b.written('/opt/picompute/uninstall.sh')).toMatch(/userdel picompute/);
 
-      const env = b
-        .written('/etc/picompute/agent.env')!
-        .split('\n')
-        .filter((l) => /^\w+=/.test(l));
-      const agent = b.start(
-        `cd ${unit.WorkingDirectory} && exec setpriv --reuid=${unit.User} --regid=${unit.Group} --init-groups ` +
-          `env -i ${env.map(quote).join(' ')} PICOMPUTE_MDNS=off PICOMPUTE_LOG_FORMAT=text ${unit.ExecStart}`,
-      );
-      await until('the installed agent registers', async () => (/registered with the coordinator/.test(agent.output()) ? true : undefined), 30_000).catch(
-        (err: Error) => {
-          throw new Error(`${err.message}; its output:\n${agent.output()}`);
-        },
-      );
+      const agent = await startAsUnit(b);
 
       const nodes = await runCli(['nodes', '--json', '--coordinator', COORDINATOR], { host: host(3) });
       const list = JSON.parse(nodes.stdout) as { info: { id: string; hostname?: string; version?: string }; state: string }[];
@@ -206,6 +213,47 @@ else
       expect(b.written('/opt/picompute/current/package.json')).not.toMatch(/0\.0\.1/);
       expect(b.written('/etc/picompute/cluster.key')).toBe(key);
       agent.proc.kill('SIGTERM');
+    }, 180_000);
+
+    it('the upgrade README gives (drain, the line again, start) loses no task of a running job', async () => {
+      await realCoordinator();
+      const line = await joinLine();
+      const b = newBareHost(4);
+      expect((await b.sh(line, 120_000)).code).toBe(0);
+      const first = await startAsUnit(b);
+      const nodes = async () =>
+        JSON.parse((await runCli(['nodes', '--json', '--coordinator', COORDINATOR], { host: host(3) })).stdout) as {
+          info: { id: string };
+          state: string;
+          coresBusy: number;
+        }[];
+      // Tasks of a few seconds each, two waves on the node's cores.
+      const job = runCli(['submit', EXAMPLE, '--arg', 'tasks=6', '--arg', 'points=6000000', '--json', '--coordinator', COORDINATOR], {
+        host: host(3),
+        timeoutMs: 170_000,
+      });
+      await until('tasks run on the node', async () => ((await nodes()).find((n) => n.info.id === first.id)?.coresBusy ? true : undefined), 60_000);
+      const drain = await runCli(['drain', first.id, '--coordinator', COORDINATOR], { host: host(3) });
+      expect(drain.code, drain.stderr).toBe(0);
+      await until(
+        'its running tasks finish',
+        async () => ((await nodes()).find((n) => n.info.id === first.id)?.state === 'drained' ? true : undefined),
+        90_000,
+      );
+
+      first.proc.kill('SIGTERM');
+      await b.sh(`sed -i 's/"version": "[^"]*"/"version": "0.0.1"/' /opt/picompute/current/package.json`);
+      const upgrade = await b.sh(line, 120_000);
+      expect(upgrade.stderr).toMatch(/upgrading picompute 0\.0\.1 to/);
+      const second = await startAsUnit(b);
+
+      const done = await job;
+      expect(JSON.parse(done.stdout), done.stderr).toMatchObject({ state: 'COMPLETED' });
+      expect(JSON.parse(done.stdout).result).toBeCloseTo(Math.PI, 2);
+      // Nothing ran twice: no task was lost with the stopped agent.
+      expect(coordinator!.output()).not.toMatch(/attempt 2/);
+      expect(done.stderr).not.toMatch(/attempt 2/);
+      second.proc.kill('SIGTERM');
     }, 180_000);
 
     it('without curl the installer fetches with node; its uninstall script removes what it wrote', async () => {
