@@ -13,7 +13,8 @@
  * (no node): each stops with its message and leaves nothing written.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bareHost } from './support/bare-host.js';
 import type { BareHost } from './support/bare-host.js';
 import { makeKeyFile, runCli, startDaemon } from './support/cli.js';
@@ -43,6 +44,9 @@ function unitSettings(text: string): Record<string, string> {
 
 const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
 
+/** Agents started by a test, stopped after it: they all run as the uid of `picompute`, whom an uninstall must be able to remove. */
+const running = new Set<ChildProcess>();
+
 /** Starts the installed agent as systemd would: the unit's User, Group, WorkingDirectory, EnvironmentFile and ExecStart. */
 async function startAsUnit(b: BareHost) {
   const unit = unitSettings(b.written(UNIT)!);
@@ -54,6 +58,7 @@ async function startAsUnit(b: BareHost) {
     `cd ${unit.WorkingDirectory} && exec setpriv --reuid=${unit.User} --regid=${unit.Group} --init-groups ` +
       `env -i ${env.map(quote).join(' ')} PICOMPUTE_MDNS=off PICOMPUTE_LOG_FORMAT=text ${unit.ExecStart}`,
   );
+  running.add(agent.proc);
   await until('the installed agent registers', async () => (/registered with the coordinator/.test(agent.output()) ? true : undefined), 30_000).catch(
     (err: Error) => {
       throw new Error(`${err.message}; its output:\n${agent.output()}`);
@@ -75,6 +80,19 @@ else
       sh('gc');
       sh('up', RUN, '5');
     }, 120_000);
+    afterEach(async () => {
+      await Promise.all(
+        [...running].map(
+          (p) =>
+            new Promise<void>((resolve) => {
+              if (p.exitCode !== null || p.signalCode !== null) return resolve();
+              p.once('exit', () => resolve());
+              p.kill('SIGKILL');
+            }),
+        ),
+      );
+      running.clear();
+    });
     afterAll(async () => {
       for (const b of bare) b.down();
       await coordinator?.stop();
@@ -215,7 +233,7 @@ else
       agent.proc.kill('SIGTERM');
     }, 180_000);
 
-    it('the upgrade README gives (drain, the line again, start) loses no task of a running job', async () => {
+    it('the upgrade README gives (drain, the line again, start, resume) loses no task of a running job', async () => {
       await realCoordinator();
       const line = await joinLine();
       const b = newBareHost(4);
@@ -227,8 +245,9 @@ else
           state: string;
           coresBusy: number;
         }[];
-      // Tasks of a few seconds each, two waves on the node's cores.
-      const job = runCli(['submit', EXAMPLE, '--arg', 'tasks=6', '--arg', 'points=6000000', '--json', '--coordinator', COORDINATOR], {
+      // Tasks of a second or more each, two waves on the node's cores.
+      // More tasks than the first batch (two per core), so some wait through the upgrade.
+      const job = runCli(['submit', EXAMPLE, '--arg', 'tasks=10', '--arg', 'points=4000000', '--json', '--coordinator', COORDINATOR], {
         host: host(3),
         timeoutMs: 170_000,
       });
@@ -246,8 +265,13 @@ else
       const upgrade = await b.sh(line, 120_000);
       expect(upgrade.stderr).toMatch(/upgrading picompute 0\.0\.1 to/);
       const second = await startAsUnit(b);
+      // The same machine comes back as the same node, still drained until resumed.
+      expect(second.id).toBe(first.id);
+      const resume = await runCli(['resume', second.id, '--coordinator', COORDINATOR], { host: host(3) });
+      expect(resume.code, resume.stderr).toBe(0);
 
       const done = await job;
+      expect(done.code, `${done.stderr}\ncoordinator:\n${coordinator!.output().slice(-3000)}\nagent:\n${second.output()}`).toBe(0);
       expect(JSON.parse(done.stdout), done.stderr).toMatchObject({ state: 'COMPLETED' });
       expect(JSON.parse(done.stdout).result).toBeCloseTo(Math.PI, 2);
       // Nothing ran twice: no task was lost with the stopped agent.

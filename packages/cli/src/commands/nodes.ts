@@ -42,7 +42,7 @@ export function registerNodes(program: Command): void {
         if (old.length)
           process.stderr.write(
             `${old.length} node${old.length > 1 ? 's run' : ' runs'} an older picompute than the coordinator (${coordinatorVersion}): ${old.join(', ')}. ` +
-              'Upgrade each with `picompute drain NODE` (running tasks finish), then the join line again on the node (it upgrades in place and restarts the agent).\n',
+              'Upgrade each with `picompute drain NODE` (running tasks finish), the join line again on the node (it upgrades in place), then `picompute resume NODE`.\n',
           );
       } finally {
         client.close();
