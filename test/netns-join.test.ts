@@ -12,12 +12,13 @@
  * answering on host 1's address, a token whose secret was altered) and 5
  * (no node): each stops with its message and leaves nothing written.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bareHost } from './support/bare-host.js';
 import type { BareHost } from './support/bare-host.js';
-import { makeKeyFile, runCli, startDaemon } from './support/cli.js';
+import { CLUSTER_SH, makeKeyFile, runCli, startDaemon } from './support/cli.js';
 import type { Daemon, TestHost } from './support/cli.js';
 import { netnsProblem, sh } from './support/netns.js';
 import { installRelease, packageRelease } from './support/release.js';
@@ -142,6 +143,29 @@ else
         await impostor.stop();
       }
     }, 90_000);
+
+    it('the join desk answers without a login on the dashboard port; the dashboard itself still asks for one', async () => {
+      await realCoordinator();
+      const status = (path: string) =>
+        execFileSync('bash', [
+          CLUSTER_SH,
+          'exec',
+          RUN,
+          '3',
+          'curl',
+          '-s',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code}',
+          `http://10.213.7.11:7702${path}`,
+        ]).toString();
+      expect(status('/install/version')).toBe('200');
+      expect(status('/install.sh')).toBe('200');
+      expect(status('/picompute.tgz')).toBe('200');
+      expect(status('/')).toBe('401');
+      expect(status('/events')).toBe('401');
+    });
 
     it('a token whose secret was altered: the coordinator refuses it, the node writes nothing', async () => {
       await realCoordinator();
