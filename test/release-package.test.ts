@@ -5,7 +5,8 @@
  * says why it cannot bundle (no esbuild in a release).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fixture, runCli, startDaemon } from './support/cli.js';
@@ -52,6 +53,57 @@ describe('release tarball', () => {
     } finally {
       await agent.stop();
       await coordinator.stop();
+    }
+  });
+
+  it('`nodes` marks an agent older than its coordinator, and says how to upgrade it', async () => {
+    // A copy of the release that calls itself 0.0.1: an agent installed before the coordinator's upgrade.
+    const old = mkdtempSync(join(tmpdir(), 'picompute-old-'));
+    cpSync(join(installed.prefix, 'lib', 'node_modules', 'picompute'), old, { recursive: true });
+    const chunks = readdirSync(join(old, 'bin')).filter((f) => readFileSync(join(old, 'bin', f), 'utf8').includes('PICOMPUTE_VERSION = "'));
+    expect(chunks).toHaveLength(1);
+    const file = join(old, 'bin', chunks[0]!);
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/PICOMPUTE_VERSION = "[^"]+"/, 'PICOMPUTE_VERSION = "0.0.1"'));
+
+    const env = { PATH: BARE_PATH };
+    const coordinator = await startDaemon(['coordinator', '--port', '0', '--no-dashboard'], { cli: installed.bin, env });
+    const port = coordinator.address.split(':').at(-1)!;
+    const agent = await startDaemon(['agent', '--port', '0', '--cores', '1', '--coordinator', `127.0.0.1:${port}`], {
+      cli: join(old, 'bin', 'picompute.mjs'),
+      env,
+    });
+    try {
+      await agent.waitFor(/registered with the coordinator/);
+      const table = await runCli(['nodes', '--coordinator', `127.0.0.1:${port}`], { cli: installed.bin, env });
+      expect(table.stdout).toMatch(/ 0\.0\.1 \(older\) /);
+      expect(table.stderr).toMatch(/1 node runs an older picompute than the coordinator \(\d+\.\d+\.\d+\): .+\. Upgrade each with `picompute drain NODE`/);
+      const json = JSON.parse((await runCli(['nodes', '--json', '--coordinator', `127.0.0.1:${port}`], { cli: installed.bin, env })).stdout);
+      expect(json[0]).toMatchObject({ outdated: true, info: { version: '0.0.1' } });
+    } finally {
+      await agent.stop();
+      await coordinator.stop();
+      rmSync(old, { recursive: true, force: true });
+    }
+  });
+
+  it('without a SQLite binding for this machine its coordinator stops saying so, and its agent runs all the same', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'picompute-nobinding-'));
+    cpSync(join(installed.prefix, 'lib', 'node_modules', 'picompute'), copy, { recursive: true });
+    rmSync(join(copy, 'native'), { recursive: true });
+    const cli = join(copy, 'bin', 'picompute.mjs');
+    const env = { PATH: BARE_PATH };
+    try {
+      const r = await runCli(['coordinator', '--host', '127.0.0.1', '--port', '0', '--no-dashboard', '--state-dir', join(copy, 'state')], { cli, env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `this picompute release carries no SQLite binding for ${process.platform}-${process.arch} \\(the coordinator needs one; the agent does not\\)`,
+        ),
+      );
+      const agent = await startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '1'], { cli, env });
+      await agent.stop();
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
     }
   });
 

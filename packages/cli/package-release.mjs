@@ -18,7 +18,7 @@
 // without its binary stops with a message saying so; an agent never loads it.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +28,9 @@ const root = join(cliDir, '..', '..');
 const pkg = (name) => join(root, 'packages', name);
 const version = /PICOMPUTE_VERSION = '([^']+)'/.exec(readFileSync(join(pkg('sdk'), 'src', 'version.ts'), 'utf8'))[1];
 const out = join(root, 'dist');
-const stage = join(out, 'stage', 'package');
+// Per process, and the tarball renamed into place: test files package at the same time.
+const stageRoot = join(out, `stage-${process.pid}`);
+const stage = join(stageRoot, 'package');
 const requireFrom = (dir) => createRequire(join(dir, 'package.json'));
 // Real paths: esbuild hands plugins the files behind pnpm's symlinks.
 const sqliteDir = realpathSync(join(pkg('coordinator'), 'node_modules', 'better-sqlite3'));
@@ -90,7 +92,7 @@ const rewritePlugin = {
   },
 };
 
-rmSync(join(out, 'stage'), { recursive: true, force: true });
+rmSync(stageRoot, { recursive: true, force: true });
 mkdirSync(join(stage, 'bin'), { recursive: true });
 
 const banner = [
@@ -170,6 +172,7 @@ writeFileSync(join(stage, 'release.json'), `${JSON.stringify({ version, native: 
 
 // npm's own tarball layout (package/…), made with tar so nothing is fetched.
 const tgz = join(out, `picompute-${version}.tgz`);
-execFileSync('tar', ['-czf', tgz, '--owner=0', '--group=0', '--numeric-owner', '--sort=name', '-C', join(out, 'stage'), 'package']);
-rmSync(join(out, 'stage'), { recursive: true, force: true });
+execFileSync('tar', ['-czf', `${tgz}.${process.pid}`, '--owner=0', '--group=0', '--numeric-owner', '--sort=name', '-C', stageRoot, 'package']);
+renameSync(`${tgz}.${process.pid}`, tgz);
+rmSync(stageRoot, { recursive: true, force: true });
 console.log(tgz);

@@ -63,6 +63,8 @@ esac
 
 NODE_HINT='install Node.js 20 or newer (Raspberry Pi OS 13 / Debian 13: sudo apt install nodejs; on older systems take Node 20+ from https://nodejs.org/en/download or NodeSource), then run this line again'
 NODE=$(command -v node 2>/dev/null) || die "Node.js is not installed: picompute runs on plain Node.js, nothing else. $NODE_HINT"
+# The unit runs node as the service user: name the real file, not a link in someone's private folder.
+NODE=$(readlink -f "$NODE" 2>/dev/null || echo "$NODE")
 NODE_MAJOR=$("$NODE" -p 'process.versions.node.split(".")[0]' 2>/dev/null) || die "$NODE does not run: $NODE_HINT"
 [ "$NODE_MAJOR" -ge 20 ] || die "Node.js $("$NODE" -v) at $NODE is too old for picompute (it needs 20 or newer): $NODE_HINT"
 

@@ -11,6 +11,7 @@ import type * as W from '@picompute/sdk/wire';
 import { FINAL_STATES } from '@picompute/sdk/wire';
 import type { BlobStore, Receiver } from './blob-store.js';
 import { UploadQuotaError } from './upload-spill.js';
+import { PICOMPUTE_VERSION } from '@picompute/sdk/version';
 import { UserError } from './cluster.js';
 import type { Cluster } from './cluster.js';
 import { DiskFullError, isDiskFull } from './state/disk-space.js';
@@ -103,7 +104,7 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
     },
     cancel: unary<W.CancelRequest, W.CancelReply>((req) => ({ state: cluster.cancel(req.jobId).state })),
     listJobs: unary<W.ListJobsRequest, W.ListJobsReply>((req) => ({ jobs: cluster.jobs(req), shares: cluster.shares() })),
-    listNodes: unary<W.ListNodesRequest, W.ListNodesReply>(() => ({ nodes: cluster.nodes() })),
+    listNodes: unary<W.ListNodesRequest, W.ListNodesReply>(() => ({ nodes: cluster.nodes(), coordinatorVersion: PICOMPUTE_VERSION })),
     requeue: unary<W.RequeueRequest, W.JobSummary>((req) => {
       if (!req.failed) throw new UserError('requeue runs again only the tasks that did not succeed: say so with `failed`');
       return cluster.requeueFailed(req.jobId);

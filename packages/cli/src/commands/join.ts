@@ -63,10 +63,17 @@ async function joinCommand(flags: JoinCommandFlags): Promise<void> {
   if (!/:\d+$/.test(address) || /^[^[].*:.*:/.test(address)) address = `${address}:${DASHBOARD_PORT}`;
   const token = makeJoinToken(found.key, { ttlMs, uses });
   process.stdout.write(`curl -sfL http://${address}/install.sh | sh -s -- --token ${token}\n`);
-  process.stderr.write(
-    `Run it on each new node (${uses} node${uses > 1 ? 's' : ''}, within ${flags.ttl}). It needs the coordinator's dashboard port reachable there: ` +
-      'start the coordinator with --dashboard-host 0.0.0.0 (the installer and the key exchange share that port).\n',
+  process.stderr.write(`Run it on each new node as root (${uses} node${uses > 1 ? 's' : ''}, within ${flags.ttl}).\n`);
+  // The line is only as good as the address in it: say now if nothing serves the installer there.
+  const why = await fetch(`http://${address}/install/version`, { signal: AbortSignal.timeout(3000) }).then(
+    (r) => (r.ok ? undefined : `it answered ${r.status}`),
+    (err: Error) => (err.cause as Error | undefined)?.message ?? err.message,
   );
+  if (why)
+    process.stderr.write(
+      `Warning: no coordinator serves the installer at http://${address} (${why}). Start it with --dashboard-host 0.0.0.0 ` +
+        '(the installer and the key exchange share the dashboard port), or name its address with --address.\n',
+    );
 }
 
 async function join(flags: JoinFlags): Promise<void> {

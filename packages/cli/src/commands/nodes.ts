@@ -8,6 +8,7 @@ import { connectFrom, withConnectFlags } from '../connect-flags.js';
 import type { ConnectFlags } from '../connect-flags.js';
 import { action } from '../errors.js';
 import { table } from '../table.js';
+import { olderVersion } from '../version-compare.js';
 
 export function registerNodes(program: Command): void {
   withConnectFlags(
@@ -22,7 +23,9 @@ export function registerNodes(program: Command): void {
     action(async (flags: ConnectFlags) => {
       const client = await connectFrom(flags);
       try {
-        const nodes = await client.nodes();
+        const { nodes: list, coordinatorVersion } = await client.nodeList();
+        // `outdated`: the agent runs an older picompute than its coordinator (upgrade: drain it, re-run the join line there).
+        const nodes = list.map((n) => ({ ...n, outdated: olderVersion(n.info.version, coordinatorVersion) }));
         if (flags.json) return void console.log(JSON.stringify(nodes));
         const rows = nodes.map((n) => {
           const hb = n.lastHeartbeat;
@@ -37,11 +40,17 @@ export function registerNodes(program: Command): void {
             temp,
             n.info.labels.join(',') || '-',
             n.rttMs ? `${n.rttMs.toFixed(2)}ms` : '-',
-            n.info.version || '-',
+            n.outdated ? `${n.info.version} (older)` : n.info.version || '-',
             n.address,
           ];
         });
         console.log(table(['NODE', 'STATE', 'CORES', 'SPEED', 'MEM FREE', 'LOAD', 'TEMP', 'LABELS', 'RTT', 'VERSION', 'ADDRESS'], rows));
+        const old = nodes.filter((n) => n.outdated).map((n) => n.info.id);
+        if (old.length)
+          process.stderr.write(
+            `${old.length} node${old.length > 1 ? 's run' : ' runs'} an older picompute than the coordinator (${coordinatorVersion}): ${old.join(', ')}. ` +
+              'Upgrade each with `picompute drain NODE` (running tasks finish), the join line again on the node (it upgrades in place), then `picompute resume NODE`.\n',
+          );
       } finally {
         client.close();
       }

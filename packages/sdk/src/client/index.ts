@@ -212,7 +212,12 @@ export class Client {
   }
 
   async nodes(): Promise<W.NodeStatus[]> {
-    return (await this.rpc.unary<W.ListNodesRequest, W.ListNodesReply>('listNodes', {})).nodes;
+    return (await this.nodeList()).nodes;
+  }
+
+  /** The nodes and the coordinator's own version (to tell which agents are older). */
+  async nodeList(): Promise<W.ListNodesReply> {
+    return this.rpc.unary<W.ListNodesRequest, W.ListNodesReply>('listNodes', {});
   }
 
   close(): void {
