@@ -24,6 +24,9 @@ export interface TestPostgres {
   database(): string;
   stop(): void;
   restart(): void;
+  /** Stops the server, keeping its data, until `resume()`. */
+  pause(): void;
+  resume(): void;
 }
 
 export const PG_USER = 'picompute';
@@ -119,5 +122,9 @@ export async function startPostgres(): Promise<TestPostgres> {
       run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
       start();
     },
+    pause() {
+      run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+    },
+    resume: start,
   };
 }

@@ -28,7 +28,16 @@ interface Table {
 export interface Batch {
   tables: { table: Table; upserts: Record<string, unknown>[]; deletes: unknown[][] }[];
   ddl: { name: string; sql: string }[];
+  /** Rows. */
   size: number;
+  /** About what the rows weigh in memory (values' lengths), for the bound on what waits for the database. */
+  bytes: number;
+}
+
+function weight(row: Record<string, unknown>): number {
+  let n = 16;
+  for (const v of Object.values(row)) n += Buffer.isBuffer(v) ? v.length : typeof v === 'string' ? v.length : 8;
+  return n;
 }
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
@@ -103,7 +112,7 @@ export class Replica {
    * Tables new since the last call go whole, with their DDL.
    */
   take(): Batch {
-    const batch: Batch = { tables: [], ddl: [], size: 0 };
+    const batch: Batch = { tables: [], ddl: [], size: 0, bytes: 0 };
     const whole: Table[] = [];
     for (const o of ddlOf(this.db)) {
       if (this.#known.has(o.name)) continue;
@@ -124,6 +133,7 @@ export class Replica {
       const upserts = this.db.prepare(`SELECT ${cols} FROM main.${q(table.name)}`).all() as Record<string, unknown>[];
       batch.tables.push({ table, upserts, deletes: [] });
       batch.size += upserts.length;
+      for (const row of upserts) batch.bytes += weight(row);
     }
     for (const [name, keys] of changed) {
       const table = this.#tables.get(name)!;
@@ -132,8 +142,13 @@ export class Replica {
       for (const k of keys) {
         const values = JSON.parse(k) as unknown[];
         const row = table.select.get(...values) as Record<string, unknown> | undefined;
-        if (row) upserts.push(row);
-        else deletes.push(values);
+        if (row) {
+          upserts.push(row);
+          batch.bytes += weight(row);
+        } else {
+          deletes.push(values);
+          batch.bytes += 32;
+        }
       }
       batch.tables.push({ table, upserts, deletes });
       batch.size += keys.size;
