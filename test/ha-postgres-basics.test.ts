@@ -10,6 +10,7 @@ import type { Daemon } from './support/cli.js';
 import { PG_USER, postgresProblem, startPostgres } from './support/postgres.js';
 import type { TestPostgres } from './support/postgres.js';
 import { cannotRun } from './support/requirements.js';
+import { until } from './support/until.js';
 
 const problem = postgresProblem();
 const sumSquares = (n: number) => Array.from({ length: n }, (_, i) => i * i).reduce((a, b) => a + b, 0);
@@ -62,6 +63,27 @@ else
         expect(logs.map((l) => l.task).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, t) => t));
         const jobs = JSON.parse((await cli(['jobs', '--json'])).stdout) as { jobId: string; state: string }[];
         expect(jobs.map((j) => [j.jobId, j.state])).toEqual([[id, 'COMPLETED']]);
+      } finally {
+        await coordinator.stop('SIGKILL');
+      }
+    }, 60_000);
+
+    it("never gives a purged job's id again, even under the next leader", async () => {
+      const db = pg.database();
+      const cliAt = (c: Daemon) => (args: string[]) => runCli([...args, '--coordinator', c.address]);
+      let coordinator = await startDaemon(coordinatorArgs(db, ['--lease', '1s']));
+      try {
+        const first = JSON.parse((await cliAt(coordinator)(['submit', fixture('counted.ts'), '--json', '--arg', 'n=2', '--arg', 'ms=1'])).stdout).jobId;
+        await coordinator.stop('SIGTERM');
+        await new Promise((r) => setTimeout(r, 1100));
+        // This one purges the job at its start (--keep 1s): the database then holds no job at all.
+        coordinator = await startDaemon(coordinatorArgs(db, ['--lease', '1s', '--keep', '1s']));
+        await coordinator.waitFor(/purged 1 job/);
+        await until('the purge stored', async () => pg.sql('SELECT count(*) FROM pc_jobs', db).trim() === '0' || undefined);
+        await coordinator.stop('SIGTERM');
+        coordinator = await startDaemon(coordinatorArgs(db, ['--lease', '1s']));
+        const next = JSON.parse((await cliAt(coordinator)(['submit', fixture('counted.ts'), '--json', '--arg', 'n=2', '--arg', 'ms=1'])).stdout).jobId;
+        expect(Number(next)).toBe(Number(first) + 1);
       } finally {
         await coordinator.stop('SIGKILL');
       }

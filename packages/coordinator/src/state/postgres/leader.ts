@@ -19,6 +19,18 @@ import type { Batch, Replica } from './replica.js';
 import { sendBatch } from './replica.js';
 
 const SHIP_EVERY_MS = 20;
+
+/**
+ * A connection for the leader's writes. A leader stopped (SIGSTOP) inside a
+ * transaction would hold the lease row's share lock, and with it every
+ * takeover, for as long as it is stopped: PostgreSQL ends such a session
+ * after a lease.
+ */
+export async function dataConnection(target: PgTarget, leaseMs: number): Promise<pg.Client> {
+  const client = await pgConnect(target, 'coordinator');
+  await client.query(`SET idle_in_transaction_session_timeout = ${Math.ceil(leaseMs)}`);
+  return client;
+}
 /** What a leader keeps in memory for a database that does not answer, before it gives up and steps down. */
 export const MAX_UNSENT_BYTES = 256 * 1024 * 1024;
 /** How long a submit waits for a database that does not answer before it is refused. */
@@ -136,7 +148,7 @@ export class PgLeader {
   async #reconnect(old: pg.Client): Promise<pg.Client> {
     await old.end().catch(() => {});
     try {
-      return await pgConnect(this.target, 'coordinator');
+      return await dataConnection(this.target, this.leaseMs);
     } catch {
       return old;
     }

@@ -28,6 +28,8 @@ interface Table {
 export interface Batch {
   tables: { table: Table; upserts: Record<string, unknown>[]; deletes: unknown[][] }[];
   ddl: { name: string; sql: string }[];
+  /** AUTOINCREMENT counters that moved (sqlite_sequence): a purged job's id is never given again, even by the next leader. */
+  sequences: { name: string; seq: number }[];
   /** Rows. */
   size: number;
   /** About what the rows weigh in memory (values' lengths), for the bound on what waits for the database. */
@@ -63,6 +65,7 @@ function ddlOf(db: Database.Database): { name: string; type: string; sql: string
 export class Replica {
   readonly #tables = new Map<string, Table>();
   readonly #known = new Set<string>();
+  readonly #seqs = new Map<string, number>();
   readonly #drain: Database.Statement;
   readonly #clear: Database.Statement;
 
@@ -82,6 +85,18 @@ export class Replica {
       this.#known.add(o.name);
       if (o.type === 'table') this.#watch(o.name);
     }
+  }
+
+  #sequences(): { name: string; seq: number }[] {
+    const moved: { name: string; seq: number }[] = [];
+    const exists = this.db.prepare("SELECT 1 FROM main.sqlite_master WHERE name = 'sqlite_sequence'").get();
+    if (!exists) return moved;
+    for (const { name, seq } of this.db.prepare('SELECT name, seq FROM main.sqlite_sequence').all() as { name: string; seq: number }[]) {
+      if (this.#seqs.get(name) === seq) continue;
+      this.#seqs.set(name, seq);
+      moved.push({ name, seq });
+    }
+    return moved;
   }
 
   /** The table as PostgreSQL keeps it; watched for changes from now on. */
@@ -112,7 +127,7 @@ export class Replica {
    * Tables new since the last call go whole, with their DDL.
    */
   take(): Batch {
-    const batch: Batch = { tables: [], ddl: [], size: 0, bytes: 0 };
+    const batch: Batch = { tables: [], ddl: [], sequences: this.#sequences(), size: 0, bytes: 0 };
     const whole: Table[] = [];
     for (const o of ddlOf(this.db)) {
       if (this.#known.has(o.name)) continue;
@@ -163,6 +178,12 @@ export async function sendBatch(client: pg.Client, batch: Batch): Promise<void> 
     await client.query('INSERT INTO picompute_tables (name, sqlite_sql) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET sqlite_sql = EXCLUDED.sqlite_sql', [
       name,
       sql,
+    ]);
+  }
+  for (const { name, seq } of batch.sequences) {
+    await client.query('INSERT INTO picompute_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [
+      `seq:${name}`,
+      String(seq),
     ]);
   }
   for (const { table, upserts, deletes } of batch.tables) {
@@ -250,5 +271,13 @@ export async function loadCopy(client: pg.Client, db: Database.Database): Promis
       for (const row of rows) insert.run(...cols.map((c) => row[c] as unknown));
     }
   })();
+  const seqs = (await client.query("SELECT substr(key, 5) AS name, value FROM picompute_meta WHERE key LIKE 'seq:%'")).rows as {
+    name: string;
+    value: string;
+  }[];
+  for (const { name, value } of seqs) {
+    const set = db.prepare('UPDATE main.sqlite_sequence SET seq = max(seq, ?) WHERE name = ?').run(Number(value), name);
+    if (set.changes === 0) db.prepare('INSERT INTO main.sqlite_sequence (name, seq) VALUES (?, ?)').run(name, Number(value));
+  }
   return { rows, names: new Set(ddl.map((d) => d.name)) };
 }
