@@ -63,6 +63,10 @@ else
         expect(logs.map((l) => l.task).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, t) => t));
         const jobs = JSON.parse((await cli(['jobs', '--json'])).stdout) as { jobId: string; state: string }[];
         expect(jobs.map((j) => [j.jobId, j.state])).toEqual([[id, 'COMPLETED']]);
+        // The per-task table stored when the job ended (a table the coordinator makes after start-up) came along too.
+        const tasks = JSON.parse((await cli(['tasks', id, '--json'])).stdout) as { index: number; state: string; node: string }[];
+        expect(tasks).toHaveLength(12);
+        expect(tasks.every((t) => t.state === 'COMPLETED' && t.node)).toBe(true);
       } finally {
         await coordinator.stop('SIGKILL');
       }
