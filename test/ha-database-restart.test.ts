@@ -105,4 +105,20 @@ else
         await coordinator.stop('SIGKILL');
       }
     }, 90_000);
+
+    it('a standby outlives the restart too, and still takes over', async () => {
+      const db = pg.database();
+      const leader = await start(db);
+      const standby = await start(db);
+      try {
+        await standby.waitFor(/standby listening on/);
+        pg.restart();
+        await standby.waitFor(/standing by: lost the state database/, 20_000);
+        await leader.stop('SIGKILL');
+        await standby.waitFor(/leading \(epoch 2\)/, 40_000);
+        expect(standby.proc.exitCode).toBe(null);
+      } finally {
+        await Promise.all([leader.stop('SIGKILL'), standby.stop('SIGKILL')]);
+      }
+    }, 90_000);
   });

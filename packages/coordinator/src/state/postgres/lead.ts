@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { openDatabase } from '../database.js';
 import { StateStore } from '../store.js';
-import { pgError } from './connection.js';
+import { pgConnect, pgError } from './connection.js';
 import type { PgTarget } from './connection.js';
 import { dataConnection, PgLeader } from './leader.js';
 import { waitToLead } from './leadership.js';
@@ -31,9 +31,23 @@ export interface LeadOptions {
 }
 
 export async function leadOverPostgres(o: LeadOptions): Promise<{ store: StateStore; leader: PgLeader } | undefined> {
-  const epoch = await waitToLead(o.client, o.me, o.leaseMs, o.onLeader, o.stopped).catch((err) => {
-    throw pgError(err, o.target.url);
-  });
+  let client = o.client;
+  let epoch: number | undefined;
+  let lost = '';
+  // A standby outlives a database that restarts or goes away: it says so once, and keeps trying.
+  for (;;) {
+    try {
+      epoch = await waitToLead(client, o.me, o.leaseMs, o.onLeader, o.stopped);
+      break;
+    } catch (err) {
+      const why = pgError(err, o.target.url).message;
+      if (why !== lost) o.log(`standing by: lost the state database (${why}); trying again every ${o.leaseMs / 1000} s`);
+      lost = why;
+      await client.end().catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, o.leaseMs));
+      client = await pgConnect(o.target, 'coordinator').catch(() => client);
+    }
+  }
   if (epoch === undefined) return undefined;
   const started = performance.now();
   const dataClient = await dataConnection(o.target, o.leaseMs);
@@ -45,7 +59,7 @@ export async function leadOverPostgres(o: LeadOptions): Promise<{ store: StateSt
     const { rows, names } = await loadCopy(dataClient, db);
     const replica = new Replica(db);
     replica.adopt(names);
-    leader = new PgLeader(o.target, o.client, dataClient, epoch, replica, o.leaseMs, o.log, o.onDeposed);
+    leader = new PgLeader(o.target, client, dataClient, epoch, replica, o.leaseMs, o.log, o.onDeposed);
     const store = new StateStore(db, true, o.log);
     store.replica = leader;
     o.log(`leading (epoch ${epoch}): loaded ${rows} row(s) from the state database in ${Math.round(performance.now() - started)} ms`);

@@ -80,7 +80,12 @@ export class PgLeader {
       try {
         return await this.#queueShip();
       } catch (err) {
-        if (this.#deposed || performance.now() > deadline) throw err;
+        if (this.#deposed) throw err;
+        if (performance.now() > deadline) {
+          throw new StateError(
+            `the state database ${describeUrl(this.target.url)} did not answer within ${SYNC_WAIT_MS / 1000} s (${this.#down?.why ?? (err as Error).message}), so this submit is not acknowledged; this coordinator keeps the job and stores it once the database is back: see \`picompute jobs\` before submitting again`,
+          );
+        }
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     }
