@@ -55,7 +55,10 @@ else
         const id = JSON.parse(r.stdout).jobId as string;
         expect((await cli(['result', id])).stdout.trim()).toBe(String(sumSquares(12)));
         // Deletes reach the database too: a completed job's inputs are reclaimed there as in SQLite.
-        await until('the inputs reclaimed in PostgreSQL', async () => pg.sql(`SELECT count(*) FROM pc_tasks WHERE job_id = ${id}`, db).trim() === '0' || undefined);
+        await until(
+          'the inputs reclaimed in PostgreSQL',
+          async () => pg.sql(`SELECT count(*) FROM pc_tasks WHERE job_id = ${id}`, db).trim() === '0' || undefined,
+        );
         await coordinator.stop('SIGKILL');
         // Its working copy is gone with its state dir: everything must come from PostgreSQL.
         coordinator = await startDaemon(coordinatorArgs(db, ['--state-dir', stateDir()]));
