@@ -4,10 +4,13 @@
  * database); bad input (URL, password, schema, rights) stops it with a
  * message naming what to do.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
-import { PG_USER, postgresProblem, startPostgres } from './support/postgres.js';
+import { PG_PASSWORD, PG_USER, postgresProblem, startPostgres } from './support/postgres.js';
 import type { TestPostgres } from './support/postgres.js';
 import { cannotRun } from './support/requirements.js';
 import { until } from './support/until.js';
@@ -114,6 +117,20 @@ else
       expect(await refused(args)).toMatch(/cannot reach PostgreSQL at picompute@127\.0\.0\.1:1\/\S+ \(connection refused\)/);
       args[at] = `postgres://${PG_USER}@127.0.0.1:${pg.port}/no_such_db`;
       expect(await refused(args)).toMatch(/database "no_such_db" does not exist; create it/);
+    });
+
+    it('takes the password from PGPASSFILE, as libpq does', async () => {
+      const db = pg.database();
+      const pgpass = join(mkdtempSync(join(tmpdir(), 'picompute-pgpass-')), 'pgpass');
+      writeFileSync(pgpass, `127.0.0.1:${pg.port}:${db}:${PG_USER}:${PG_PASSWORD}\n`, { mode: 0o600 });
+      const args = coordinatorArgs(db);
+      args.splice(args.indexOf('--state-password-file'), 2);
+      const coordinator = await startDaemon(args, { env: { PGPASSFILE: pgpass } });
+      try {
+        expect(await coordinator.waitFor(/leading \(epoch (\d+)\)/)).toBe('1');
+      } finally {
+        await coordinator.stop('SIGKILL');
+      }
     });
 
     it('refuses a wrong password, naming the password file', async () => {

@@ -177,4 +177,18 @@ else
         await Promise.all([leader.stop('SIGKILL'), standby.stop('SIGKILL'), agent.stop('SIGKILL')]);
       }
     }, 120_000);
+
+    it('SIGTERM the leader: it hands the lease over, and the standby leads at its next poll', async () => {
+      const db = pg.database();
+      const [leader, standby] = await pair(db);
+      try {
+        const stoppedAt = Date.now();
+        expect(await leader.stop('SIGTERM')).toBe(0);
+        await standby.waitFor(/leading \(epoch 2\)/, 30_000);
+        console.log(`handover: the standby led ${Date.now() - stoppedAt} ms after the leader's SIGTERM (lease ${LEASE})`);
+        expect(pg.sql('SELECT epoch, expires_at > now() FROM picompute_leader', db).trim()).toBe('2|t');
+      } finally {
+        await Promise.all([leader.stop('SIGKILL'), standby.stop('SIGKILL')]);
+      }
+    }, 60_000);
   });
