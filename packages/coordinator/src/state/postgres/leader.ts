@@ -31,6 +31,7 @@ export async function dataConnection(target: PgTarget, leaseMs: number): Promise
   await client.query(`SET idle_in_transaction_session_timeout = ${Math.ceil(leaseMs)}`);
   return client;
 }
+
 /** What a leader keeps in memory for a database that does not answer, before it gives up and steps down. */
 export const MAX_UNSENT_BYTES = 256 * 1024 * 1024;
 /** How long a submit waits for a database that does not answer before it is refused. */
@@ -45,6 +46,7 @@ export class PgLeader {
   #deposed: string | undefined;
   #renewing = false;
   #shipping = false;
+  #triedAt = 0;
   readonly #timers: NodeJS.Timeout[] = [];
 
   constructor(
@@ -60,7 +62,10 @@ export class PgLeader {
     this.#timers.push(setInterval(() => void this.#renew(), leaseMs / 3));
     this.#timers.push(
       setInterval(() => {
-        if (!this.#shipping) void this.#queueShip().catch(() => {});
+        // While the database does not answer, a try (and a new connection) every half second, not every turn.
+        if (this.#shipping || (this.#down && performance.now() - this.#triedAt < 500)) return;
+        this.#triedAt = performance.now();
+        void this.#queueShip().catch(() => {});
       }, SHIP_EVERY_MS),
     );
   }
