@@ -12,7 +12,7 @@ import { StateStore } from '../store.js';
 import { pgConnect, pgError } from './connection.js';
 import type { PgTarget } from './connection.js';
 import { dataConnection, PgLeader } from './leader.js';
-import { waitToLead } from './leadership.js';
+import { renew, waitToLead } from './leadership.js';
 import type { LeaderRow } from './leadership.js';
 import { loadCopy, Replica } from './replica.js';
 
@@ -55,16 +55,23 @@ export async function leadOverPostgres(o: LeadOptions): Promise<{ store: StateSt
   rmSync(dir, { recursive: true, force: true });
   const db = openDatabase(dir, { durable: false, log: o.log });
   let leader: PgLeader | undefined;
+  // Loading a large state takes longer than a lease: renewed meanwhile, and just before each stretch that holds the event loop.
+  const renewNow = () => renew(client, epoch!, o.leaseMs);
+  const renewing = setInterval(() => void renewNow().catch(() => {}), o.leaseMs / 3);
   try {
-    const { rows, names } = await loadCopy(dataClient, db);
+    const { rows, names } = await loadCopy(dataClient, db, renewNow);
     const replica = new Replica(db);
     replica.adopt(names);
     leader = new PgLeader(o.target, client, dataClient, epoch, replica, o.leaseMs, o.log, o.onDeposed);
     const store = new StateStore(db, true, o.log);
     store.replica = leader;
+    // The caller builds its jobs from the copy next, holding the event loop again.
+    await renewNow();
+    clearInterval(renewing);
     o.log(`leading (epoch ${epoch}): loaded ${rows} row(s) from the state database in ${Math.round(performance.now() - started)} ms`);
     return { store, leader };
   } catch (err) {
+    clearInterval(renewing);
     await leader?.close();
     db.close();
     throw pgError(err, o.target.url);

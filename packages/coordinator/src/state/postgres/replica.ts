@@ -241,7 +241,7 @@ async function ensureTable(client: pg.Client, table: Table): Promise<void> {
  * PostgreSQL holds: the tables and indexes other parts of the coordinator
  * added, then every row. Returns how many rows it read.
  */
-export async function loadCopy(client: pg.Client, db: Database.Database): Promise<{ rows: number; names: Set<string> }> {
+export async function loadCopy(client: pg.Client, db: Database.Database, beforeInsert: () => Promise<void>): Promise<{ rows: number; names: Set<string> }> {
   const ddl = (await client.query('SELECT name, sqlite_sql FROM picompute_tables')).rows as { name: string; sqlite_sql: string }[];
   const have = new Set((db.prepare("SELECT name FROM main.sqlite_master WHERE name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map((r) => r.name));
   const missing = ddl.filter((d) => !have.has(d.name));
@@ -262,6 +262,8 @@ export async function loadCopy(client: pg.Client, db: Database.Database): Promis
     pending.push({ name, cols, rows: result.rows });
     rows += result.rows.length;
   }
+  // The inserts hold the event loop (seconds for a large state): the lease is renewed just before.
+  await beforeInsert();
   db.transaction(() => {
     for (const { name, cols, rows } of pending) {
       if (rows.length === 0) continue;
