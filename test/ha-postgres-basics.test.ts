@@ -112,7 +112,13 @@ else
       const args = coordinatorArgs(db);
       const at = args.indexOf('--state') + 1;
       args[at] = `postgres://${PG_USER}:pw@127.0.0.1:${pg.port}/${db}`;
-      expect(await refused(args)).toMatch(/carries a password: .*statePasswordFile/);
+      expect(await refused(args)).toMatch(/carries a password: .*put the password in a file \(--state-password-file\) or in PGPASSFILE/);
+      args[at] = '/var/lib/picompute';
+      expect(await refused(args)).toMatch(
+        /--state \/var\/lib\/picompute is not a URL; write it as postgres:\/\/user@host:5432\/database \(a directory goes in --state-dir\)/,
+      );
+      args[at] = `mysql://${PG_USER}@127.0.0.1/${db}`;
+      expect(await refused(args)).toMatch(/is not a postgres:\/\/ URL/);
       args[at] = `postgres://${PG_USER}@127.0.0.1:1/${db}`;
       expect(await refused(args)).toMatch(/cannot reach PostgreSQL at picompute@127\.0\.0\.1:1\/\S+ \(connection refused\)/);
       args[at] = `postgres://${PG_USER}@127.0.0.1:${pg.port}/no_such_db`;
@@ -136,7 +142,7 @@ else
     it('refuses a wrong password, naming the password file', async () => {
       const args = coordinatorArgs(pg.database());
       args[args.indexOf('--state-password-file') + 1] = pg.passwordFile('nobody');
-      expect(await refused(args)).toMatch(/refused the password for picompute; check the password file/);
+      expect(await refused(args)).toMatch(/refused the password for picompute; check the password file \(--state-password-file, or PGPASSFILE\)/);
     });
 
     it('refuses a database written by a newer picompute, and leaves it as it is', async () => {
