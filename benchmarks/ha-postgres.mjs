@@ -6,7 +6,10 @@
 //    is committed: SQLite fsynced, or PostgreSQL committed), PostgreSQL
 //    versus SQLite, in this process, median of M.
 //
-//   node benchmarks/ha-postgres.mjs [--kills 10] [--submits 50] [--lease 3s] [--json]
+//   node benchmarks/ha-postgres.mjs [--kills 10] [--submits 50] [--lease 3s] [--history 0] [--json]
+//
+// --history N: N queued jobs of 1000 tasks each in the database before the
+// kills (no agents, so they stay queued), to see a takeover's load time grow.
 //
 // PostgreSQL runs on this machine (loopback, fsync on): a database on another
 // host adds its round trips to every commit.
@@ -25,6 +28,7 @@ const { values: o } = parseArgs({
     kills: { type: 'string', default: '10' },
     submits: { type: 'string', default: '50' },
     lease: { type: 'string', default: '3s' },
+    history: { type: 'string', default: '0' },
     json: { type: 'boolean' },
   },
 });
@@ -82,6 +86,8 @@ function coordinator(url) {
   return {
     proc,
     waitFor,
+    address: () => /coordinator listening on (\S+)/.exec(out)?.[1],
+    loadedMs: () => Number([...out.matchAll(/loaded \d+ row\(s\) from the state database in (\d+) ms/g)].at(-1)?.[1]),
     get length() {
       return out.length;
     },
@@ -95,15 +101,26 @@ try {
   const url = pg.database();
   let leader = coordinator(url);
   await leader.waitFor(/leading \(epoch/);
+  if (Number(o.history)) {
+    const address = /coordinator listening on (\S+)/;
+    await leader.waitFor(address);
+    const client = await connect({ coordinator: leader.address(), security: {} });
+    const queued = await prepareJob(new URL('./jobs/echo.ts', import.meta.url).pathname, { args: { tasks: '1000' } });
+    for (let i = 0; i < Number(o.history); i++) await client.submitPrepared(queued);
+    client.close();
+  }
   let standby = coordinator(url);
   await standby.waitFor(/standby listening on/);
   const takeovers = [];
+  const loads = [];
   for (let i = 0; i < Number(o.kills); i++) {
     const mark = standby.length;
     const killed = performance.now();
     leader.proc.kill('SIGKILL');
     const led = await standby.waitFor(/leading \(epoch/, mark);
     takeovers.push(led - killed);
+    loads.push(standby.loadedMs());
+    loads.push(standby.loadedMs());
     leader = standby;
     standby = coordinator(url);
     await standby.waitFor(/standby listening on/);
@@ -112,6 +129,8 @@ try {
   standby.proc.kill('SIGKILL');
   results.takeoverMs = {
     lease: o.lease,
+    queuedTasks: Number(o.history) * 1000,
+    loadMedian: median(loads),
     kills: takeovers.length,
     min: Math.min(...takeovers),
     median: median(takeovers),
@@ -146,7 +165,7 @@ if (o.json) console.log(JSON.stringify(results));
 else {
   const t = results.takeoverMs;
   console.log(
-    `takeover after SIGKILL of the leader (lease ${t.lease}, ${t.kills} kills): min ${t.min.toFixed(0)} ms, median ${t.median.toFixed(0)} ms, max ${t.max.toFixed(0)} ms`,
+    `takeover after SIGKILL of the leader (lease ${t.lease}, ${t.kills} kills, ${t.queuedTasks} queued tasks): min ${t.min.toFixed(0)} ms, median ${t.median.toFixed(0)} ms, max ${t.max.toFixed(0)} ms; of it loading the state, median ${t.loadMedian} ms`,
   );
   for (const name of ['SQLite', 'PostgreSQL']) {
     const s = results[`submit${name}Ms`];

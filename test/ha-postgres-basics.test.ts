@@ -4,12 +4,16 @@
  * database); bad input (URL, password, schema, rights) stops it with a
  * message naming what to do.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
-import { PG_USER, postgresProblem, startPostgres } from './support/postgres.js';
+import { PG_PASSWORD, PG_USER, postgresProblem, startPostgres } from './support/postgres.js';
 import type { TestPostgres } from './support/postgres.js';
 import { cannotRun } from './support/requirements.js';
+import { until } from './support/until.js';
 
 const problem = postgresProblem();
 const sumSquares = (n: number) => Array.from({ length: n }, (_, i) => i * i).reduce((a, b) => a + b, 0);
@@ -53,6 +57,11 @@ else
         expect(r.code, r.stderr).toBe(0);
         const id = JSON.parse(r.stdout).jobId as string;
         expect((await cli(['result', id])).stdout.trim()).toBe(String(sumSquares(12)));
+        // Deletes reach the database too: a completed job's inputs are reclaimed there as in SQLite.
+        await until(
+          'the inputs reclaimed in PostgreSQL',
+          async () => pg.sql(`SELECT count(*) FROM pc_tasks WHERE job_id = ${id}`, db).trim() === '0' || undefined,
+        );
         await coordinator.stop('SIGKILL');
         // Its working copy is gone with its state dir: everything must come from PostgreSQL.
         coordinator = await startDaemon(coordinatorArgs(db, ['--state-dir', stateDir()]));
@@ -62,6 +71,31 @@ else
         expect(logs.map((l) => l.task).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, t) => t));
         const jobs = JSON.parse((await cli(['jobs', '--json'])).stdout) as { jobId: string; state: string }[];
         expect(jobs.map((j) => [j.jobId, j.state])).toEqual([[id, 'COMPLETED']]);
+        // The per-task table stored when the job ended (a table the coordinator makes after start-up) came along too.
+        const tasks = JSON.parse((await cli(['tasks', id, '--json'])).stdout) as { index: number; state: string; node: string }[];
+        expect(tasks).toHaveLength(12);
+        expect(tasks.every((t) => t.state === 'COMPLETED' && t.node)).toBe(true);
+      } finally {
+        await coordinator.stop('SIGKILL');
+      }
+    }, 60_000);
+
+    it("never gives a purged job's id again, even under the next leader", async () => {
+      const db = pg.database();
+      const cliAt = (c: Daemon) => (args: string[]) => runCli([...args, '--coordinator', c.address]);
+      let coordinator = await startDaemon(coordinatorArgs(db, ['--lease', '1s']));
+      try {
+        const first = JSON.parse((await cliAt(coordinator)(['submit', fixture('counted.ts'), '--json', '--arg', 'n=2', '--arg', 'ms=1'])).stdout).jobId;
+        await coordinator.stop('SIGTERM');
+        await new Promise((r) => setTimeout(r, 1100));
+        // This one purges the job at its start (--keep 1s): the database then holds no job at all.
+        coordinator = await startDaemon(coordinatorArgs(db, ['--lease', '1s', '--keep', '1s']));
+        await coordinator.waitFor(/purged 1 job/);
+        await until('the purge stored', async () => pg.sql('SELECT count(*) FROM pc_jobs', db).trim() === '0' || undefined);
+        await coordinator.stop('SIGTERM');
+        coordinator = await startDaemon(coordinatorArgs(db, ['--lease', '1s']));
+        const next = JSON.parse((await cliAt(coordinator)(['submit', fixture('counted.ts'), '--json', '--arg', 'n=2', '--arg', 'ms=1'])).stdout).jobId;
+        expect(Number(next)).toBe(Number(first) + 1);
       } finally {
         await coordinator.stop('SIGKILL');
       }
@@ -78,17 +112,37 @@ else
       const args = coordinatorArgs(db);
       const at = args.indexOf('--state') + 1;
       args[at] = `postgres://${PG_USER}:pw@127.0.0.1:${pg.port}/${db}`;
-      expect(await refused(args)).toMatch(/carries a password: .*statePasswordFile/);
+      expect(await refused(args)).toMatch(/carries a password: .*put the password in a file \(--state-password-file\) or in PGPASSFILE/);
+      args[at] = '/var/lib/picompute';
+      expect(await refused(args)).toMatch(
+        /--state \/var\/lib\/picompute is not a URL; write it as postgres:\/\/user@host:5432\/database \(a directory goes in --state-dir\)/,
+      );
+      args[at] = `mysql://${PG_USER}@127.0.0.1/${db}`;
+      expect(await refused(args)).toMatch(/is not a postgres:\/\/ URL/);
       args[at] = `postgres://${PG_USER}@127.0.0.1:1/${db}`;
       expect(await refused(args)).toMatch(/cannot reach PostgreSQL at picompute@127\.0\.0\.1:1\/\S+ \(connection refused\)/);
       args[at] = `postgres://${PG_USER}@127.0.0.1:${pg.port}/no_such_db`;
       expect(await refused(args)).toMatch(/database "no_such_db" does not exist; create it/);
     });
 
+    it('takes the password from PGPASSFILE, as libpq does', async () => {
+      const db = pg.database();
+      const pgpass = join(mkdtempSync(join(tmpdir(), 'picompute-pgpass-')), 'pgpass');
+      writeFileSync(pgpass, `127.0.0.1:${pg.port}:${db}:${PG_USER}:${PG_PASSWORD}\n`, { mode: 0o600 });
+      const args = coordinatorArgs(db);
+      args.splice(args.indexOf('--state-password-file'), 2);
+      const coordinator = await startDaemon(args, { env: { PGPASSFILE: pgpass } });
+      try {
+        expect(await coordinator.waitFor(/leading \(epoch (\d+)\)/)).toBe('1');
+      } finally {
+        await coordinator.stop('SIGKILL');
+      }
+    });
+
     it('refuses a wrong password, naming the password file', async () => {
       const args = coordinatorArgs(pg.database());
       args[args.indexOf('--state-password-file') + 1] = pg.passwordFile('nobody');
-      expect(await refused(args)).toMatch(/refused the password for picompute; check the password file/);
+      expect(await refused(args)).toMatch(/refused the password for picompute; check the password file \(--state-password-file, or PGPASSFILE\)/);
     });
 
     it('refuses a database written by a newer picompute, and leaves it as it is', async () => {

@@ -73,14 +73,17 @@ else
         expect(roles.stdout).toMatch(new RegExp(`^${standby.address}\\s+standby\\s+coordinator \\S+ at ${standby.address} is a standby`, 'm'));
 
         const submitted: string[] = [];
-        for (const n of [8, 8, 8, 6, 6]) {
+        for (const n of [8, 8, 8, 6]) {
           const r = await cli(['submit', fixture('counted.ts'), '--no-wait', '--json', '--arg', `n=${n}`, '--arg', 'ms=300']);
           expect(r.code, r.stderr).toBe(0);
           submitted.push(JSON.parse(r.stdout).jobId);
         }
-        await until('some tasks done', async () => {
-          const q = JSON.parse((await cli(['queue', '--json'])).stdout);
-          return q.jobs.some((j: { tasksDone: number }) => j.tasksDone > 1) || undefined;
+        // The fifth waits for its result through the kill: the client follows the job to the new leader.
+        const waiting = runCli(['submit', fixture('counted.ts'), '--json', '--arg', 'n=6', '--arg', 'ms=1500', '--coordinator', both], { timeoutMs: 150_000 });
+        // Killed while the waiting client's job still runs.
+        await until('the fifth job in and running', async () => {
+          const jobs = JSON.parse((await cli(['jobs', '--json'])).stdout) as { jobId: string; endedAtMs: number }[];
+          return jobs.some((j) => !submitted.includes(j.jobId) && j.endedAtMs === 0) || undefined;
         });
         const killedAt = Date.now();
         await leader.stop('SIGKILL');
@@ -93,6 +96,11 @@ else
           [standby.address, 'leader'],
         ]);
 
+        const waited = await waiting;
+        expect(waited.code, waited.stderr).toBe(0);
+        expect(JSON.parse(waited.stdout)).toMatchObject({ state: 'COMPLETED', result: sumSquares(6) });
+        expect(waited.stderr).not.toMatch(/lost the coordinator/);
+        submitted.push(JSON.parse(waited.stdout).jobId);
         const history = await until(
           'all five jobs finished',
           async () => {
@@ -177,4 +185,18 @@ else
         await Promise.all([leader.stop('SIGKILL'), standby.stop('SIGKILL'), agent.stop('SIGKILL')]);
       }
     }, 120_000);
+
+    it('SIGTERM the leader: it hands the lease over, and the standby leads at its next poll', async () => {
+      const db = pg.database();
+      const [leader, standby] = await pair(db);
+      try {
+        const stoppedAt = Date.now();
+        expect(await leader.stop('SIGTERM')).toBe(0);
+        await standby.waitFor(/leading \(epoch 2\)/, 30_000);
+        console.log(`handover: the standby led ${Date.now() - stoppedAt} ms after the leader's SIGTERM (lease ${LEASE})`);
+        expect(pg.sql('SELECT epoch, expires_at > now() FROM picompute_leader', db).trim()).toBe('2|t');
+      } finally {
+        await Promise.all([leader.stop('SIGKILL'), standby.stop('SIGKILL')]);
+      }
+    }, 60_000);
   });

@@ -10,6 +10,8 @@ import { prepareJob } from '@picompute/sdk/client';
 import { fixture, runCli, startDaemon, useLocalClient } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { maxOverlap, spansDir } from './support/spans.js';
+import { cannotRun } from './support/requirements.js';
+import { backendProblem, STATE_BACKENDS, useStateBackend } from './support/state-backends.js';
 
 const loopback = (d: Daemon) => d.address.replace('0.0.0.0', '127.0.0.1');
 
@@ -45,7 +47,10 @@ describe('--max-running N (Slurm’s --array=…%N)', () => {
   });
 });
 
-describe('a job that failed halfway, on real daemons (a one-core agent, so tasks run in order)', () => {
+describe.each(STATE_BACKENDS)('a job that failed halfway, on real daemons (a one-core agent, so tasks run in order; state in %s)', (backend) => {
+  const problem = backendProblem(backend);
+  if (problem) return cannotRun(`a job that failed halfway, with the state in ${backend}`, problem);
+  const state = useStateBackend(backend);
   let coordinator: Daemon;
   let agent: Daemon;
   let jobId: string;
@@ -55,7 +60,7 @@ describe('a job that failed halfway, on real daemons (a one-core agent, so tasks
 
   beforeAll(async () => {
     agent = await startDaemon(['agent', '--port', '0', '--cores', '1']);
-    coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', loopback(agent)]);
+    coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', loopback(agent), ...state.flags()]);
     await coordinator.waitFor(/agent \S+ up at/);
     const r = await cli([
       'submit',

@@ -24,6 +24,9 @@ export interface TestPostgres {
   database(): string;
   stop(): void;
   restart(): void;
+  /** Stops the server, keeping its data, until `resume()`. */
+  pause(): void;
+  resume(): void;
 }
 
 export const PG_USER = 'picompute';
@@ -85,7 +88,7 @@ export async function startPostgres(): Promise<TestPostgres> {
       '-t',
       '30',
       '-o',
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60`,
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60 -c shared_buffers=16MB`,
       'start',
     ]);
   start();
@@ -119,5 +122,9 @@ export async function startPostgres(): Promise<TestPostgres> {
       run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
       start();
     },
+    pause() {
+      run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+    },
+    resume: start,
   };
 }

@@ -2,7 +2,10 @@
  * The coordinator daemon: a CoordinatorService gRPC server over a Cluster.
  * Every call must prove the cluster key, and so must every agent it dials;
  * only a coordinator bound to loopback may run without a key. Job state
- * lives in SQLite under the state dir and survives a restart (even SIGKILL).
+ * lives in SQLite under the state dir and survives a restart (even SIGKILL),
+ * or in PostgreSQL (`stateUrl`), where several coordinators lead by turns:
+ * one over PostgreSQL listens at once but answers "not the leader, try X"
+ * until it leads, and startCoordinator() returns only then.
  */
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
@@ -66,6 +69,7 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
     port = await bindServer(server, formatAddress({ host, port: options.port }), security, 'coordinator', refused);
   }
   const store = state.store;
+  // Deletes in the background (see state/reclaimer.ts): start-up does not wait for it.
   const purge = () => {
     const purging = store.purge(Date.now() - keepMs);
     if (purging) void store.reclaimer.idle().then(() => log(`purged ${purging} job(s) that ended more than ${formatDuration(keepMs)} ago`));

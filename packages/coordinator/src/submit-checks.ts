@@ -98,6 +98,8 @@ type NodeShape = { id: string; cores: number; memoryMb: number; labels: readonly
  */
 export function admit(request: SubmitRequest, c: AdmitContext): { request: SubmitRequest; inputs: JobInputs; bundle: Buffer } {
   if (c.store.disk.full) throw c.store.disk.refuse();
+  const down = c.store.replica?.unavailable();
+  if (down) throw down;
   const bundle = c.blobs.get(request.bundleHash) ?? c.store.bundle(request.bundleHash);
   if (!bundle) throw new UserError(`job bundle ${request.bundleHash.slice(0, 12)} was not uploaded; upload it with PutBlob first`);
   const packed = request.inputsHash ? c.blobs.take(request.inputsHash) : [request.inputs ?? Buffer.alloc(0)];

@@ -74,6 +74,22 @@ function daemonCommand(program: Command, name: string, description: string, port
   );
 }
 
+/** The coordinator's refusals name its options (stateUrl…): here they name the flags the user typed. */
+const COORDINATOR_FLAGS: [RegExp, string][] = [
+  [/\bstateUrl\b/g, '--state'],
+  [/\bstatePasswordFile\b/g, '--state-password-file'],
+  [/\bstateDir\b/g, '--state-dir'],
+];
+
+async function withCoordinatorFlags<O, R>(start: (options: O) => Promise<R>, options: O): Promise<R> {
+  try {
+    return await start(options);
+  } catch (err) {
+    if (err instanceof Error) for (const [option, flag] of COORDINATOR_FLAGS) err.message = err.message.replace(option, flag);
+    throw err;
+  }
+}
+
 /** --metrics-port given: the port; else no metrics. */
 const metricsPort = (flags: { metricsPort?: string }) => (flags.metricsPort === undefined ? undefined : parsePort(flags.metricsPort));
 // After the address and a space: tests and scripts read the address up to the first space.
@@ -221,7 +237,7 @@ export function registerDaemons(program: Command): void {
             'coordinator',
             flags,
             async (say) =>
-              startCoordinator({
+              withCoordinatorFlags(startCoordinator, {
                 host: flags.host,
                 port: parsePort(flags.port),
                 agents: flags.agent,

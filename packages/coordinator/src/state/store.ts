@@ -132,7 +132,7 @@ export class StateStore {
   /** Jobs that lost writes to a full disk, until they end. */
   readonly #lost = new Set<number>();
   /** Where commits must reach before an acknowledgement when this database is a working copy (./postgres/lead.ts). */
-  replica: { synced(): Promise<void> } | undefined;
+  replica: { synced(): Promise<void>; unavailable(): Error | undefined } | undefined;
   /** Map outputs when the state dies with its process: in memory, not in the outputs table. */
   readonly memoryOutputs: MemoryOutputs | undefined;
   readonly #inputs: InputParts;

@@ -4,6 +4,7 @@
 import { CodecError, decode } from '../codec.js';
 import { FINAL_STATES } from '../wire/messages.js';
 import type { JobEvent, ResultChunk } from '../wire/messages.js';
+import { ConnectError } from './rpc.js';
 import type { CoordinatorRpc } from './rpc.js';
 
 /** The job ended FAILED or CANCELLED; `event` is its last state. */
@@ -59,19 +60,28 @@ export class JobHandle {
    * calls open their own. The first event is the current state.
    */
   async *events(): AsyncGenerator<JobEvent> {
-    const stream = this.#takeSubmitStream() ?? this.rpc.stream<{ jobId: string }, JobEvent>('watch', { jobId: this.id });
-    try {
-      for await (const ev of stream) {
-        yield ev;
-        if (FINAL_STATES.has(ev.state)) {
-          this.#final = ev;
-          return;
+    let stream = this.#takeSubmitStream() ?? this.rpc.stream<{ jobId: string }, JobEvent>('watch', { jobId: this.id });
+    for (;;) {
+      let lost: unknown;
+      try {
+        for await (const ev of stream) {
+          yield ev;
+          if (FINAL_STATES.has(ev.state)) {
+            this.#final = ev;
+            return;
+          }
         }
+      } catch (err) {
+        lost = err;
+      } finally {
+        stream.cancel();
       }
-    } finally {
-      stream.cancel();
+      if (lost === undefined) throw new Error(`the coordinator closed the event stream of job ${this.id} before it ended`);
+      // Several coordinators: the leader went away, and the job goes on under the next one (its first event is the state then).
+      if (!this.rpc.failover || !(lost instanceof ConnectError)) throw lost;
+      await this.rpc.failover();
+      stream = this.rpc.stream<{ jobId: string }, JobEvent>('watch', { jobId: this.id });
     }
-    throw new Error(`the coordinator closed the event stream of job ${this.id} before it ended`);
   }
 
   #takeSubmitStream(): (AsyncIterable<JobEvent> & { cancel(): void }) | undefined {

@@ -10,6 +10,8 @@ import { formatAddress, parseAddress } from '../wire/index.js';
 import { ConnectError, CoordinatorRpc } from './rpc.js';
 
 export const LEADER_TRAILER = 'picompute-leader';
+/** How long a client waits for a standby to take over (its lease, then loading the state) before giving up. */
+const FAILOVER_MS = 60_000;
 
 /** The leader a standby named in its refusal, or undefined if `err` is not a standby's refusal. */
 export function standbyHint(err: grpc.ServiceError): string | undefined {
@@ -66,7 +68,25 @@ export async function leaderRpc(addresses: string[], security: Security, timeout
   });
   // The others may still be waiting out their connect timeout, which would keep this process alive.
   for (const rpc of open) if (rpc !== found) rpc.close();
-  if (found) return found;
+  if (found) {
+    const rpc = found;
+    rpc.failover = async () => {
+      const deadline = Date.now() + FAILOVER_MS;
+      for (;;) {
+        try {
+          const next = await leaderRpc(addresses, security, timeoutMs);
+          rpc.stub.close();
+          rpc.stub = next.stub;
+          rpc.address = next.address;
+          return;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      }
+    };
+    return rpc;
+  }
   throw new ConnectError(
     `no coordinator of ${addresses.join(',')} leads: ${[...tried].map(([a, why]) => `${a}: ${why}`).join('; ')}; a standby takes over within its lease (3 s by default): try again`,
   );

@@ -63,10 +63,15 @@ export function toRpcError(err: grpc.ServiceError | Error, address: string, keyS
 type Method = (...args: unknown[]) => unknown;
 
 export class CoordinatorRpc {
-  readonly stub: grpc.Client & Record<string, Method>;
+  stub: grpc.Client & Record<string, Method>;
+  /**
+   * Given several coordinators (./leader.ts): finds the leader again after
+   * the one in use went away, and moves this connection to it.
+   */
+  failover?: () => Promise<void>;
 
   constructor(
-    readonly address: string,
+    public address: string,
     private readonly security: Security = {},
   ) {
     const { CoordinatorService } = wireServices();

@@ -34,9 +34,12 @@ export function checkTarget(target: PgTarget): void {
   try {
     u = new URL(target.url);
   } catch {
-    throw new StateError(`stateUrl ${describeUrl(target.url)} is not a URL; write it as postgres://user@host:5432/database`);
+    throw new StateError(`stateUrl ${describeUrl(target.url)} is not a URL; write it as postgres://user@host:5432/database (a directory goes in stateDir)`);
   }
-  if (!isPostgresUrl(target.url)) throw new StateError(`stateUrl ${describeUrl(target.url)} is not a postgres:// URL`);
+  if (!isPostgresUrl(target.url))
+    throw new StateError(
+      `stateUrl ${describeUrl(target.url)} is not a postgres:// URL; PostgreSQL is the only database picompute keeps its state in besides SQLite (stateDir)`,
+    );
   if (u.password) {
     throw new StateError(
       'stateUrl carries a password: anyone on this machine can read a command line; put the password in a file (statePasswordFile) or in PGPASSFILE',

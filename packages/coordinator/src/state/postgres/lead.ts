@@ -11,8 +11,8 @@ import { openDatabase } from '../database.js';
 import { StateStore } from '../store.js';
 import { pgConnect, pgError } from './connection.js';
 import type { PgTarget } from './connection.js';
-import { PgLeader } from './leader.js';
-import { waitToLead } from './leadership.js';
+import { dataConnection, PgLeader } from './leader.js';
+import { renew, waitToLead } from './leadership.js';
 import type { LeaderRow } from './leadership.js';
 import { loadCopy, Replica } from './replica.js';
 
@@ -31,26 +31,47 @@ export interface LeadOptions {
 }
 
 export async function leadOverPostgres(o: LeadOptions): Promise<{ store: StateStore; leader: PgLeader } | undefined> {
-  const epoch = await waitToLead(o.client, o.me, o.leaseMs, o.onLeader, o.stopped).catch((err) => {
-    throw pgError(err, o.target.url);
-  });
+  let client = o.client;
+  let epoch: number | undefined;
+  let lost = '';
+  // A standby outlives a database that restarts or goes away: it says so once, and keeps trying.
+  for (;;) {
+    try {
+      epoch = await waitToLead(client, o.me, o.leaseMs, o.onLeader, o.stopped);
+      break;
+    } catch (err) {
+      const why = pgError(err, o.target.url).message;
+      if (why !== lost) o.log(`standing by: lost the state database (${why}); trying again every ${o.leaseMs / 1000} s`);
+      lost = why;
+      await client.end().catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, o.leaseMs));
+      client = await pgConnect(o.target, 'coordinator').catch(() => client);
+    }
+  }
   if (epoch === undefined) return undefined;
   const started = performance.now();
-  const dataClient = await pgConnect(o.target, 'coordinator');
+  const dataClient = await dataConnection(o.target, o.leaseMs);
   const dir = join(o.stateDir, 'postgres-copy');
   rmSync(dir, { recursive: true, force: true });
   const db = openDatabase(dir, { durable: false, log: o.log });
   let leader: PgLeader | undefined;
+  // Loading a large state takes longer than a lease: renewed meanwhile, and just before each stretch that holds the event loop.
+  const renewNow = () => renew(client, epoch!, o.leaseMs);
+  const renewing = setInterval(() => void renewNow().catch(() => {}), o.leaseMs / 3);
   try {
-    const { rows, names } = await loadCopy(dataClient, db);
+    const { rows, names } = await loadCopy(dataClient, db, renewNow);
     const replica = new Replica(db);
     replica.adopt(names);
-    leader = new PgLeader(o.target, o.client, dataClient, epoch, replica, o.leaseMs, o.log, o.onDeposed);
+    leader = new PgLeader(o.target, client, dataClient, epoch, replica, o.leaseMs, o.log, o.onDeposed);
     const store = new StateStore(db, true, o.log);
     store.replica = leader;
+    // The caller builds its jobs from the copy next, holding the event loop again.
+    await renewNow();
+    clearInterval(renewing);
     o.log(`leading (epoch ${epoch}): loaded ${rows} row(s) from the state database in ${Math.round(performance.now() - started)} ms`);
     return { store, leader };
   } catch (err) {
+    clearInterval(renewing);
     await leader?.close();
     db.close();
     throw pgError(err, o.target.url);

@@ -116,10 +116,10 @@ export async function waitToLead(
 
 /** Runs `write` in a transaction that commits only if `epoch` still leads. */
 export async function fenced(client: pg.Client, epoch: number, write: () => Promise<void>): Promise<void> {
-  await client.query('BEGIN');
   try {
-    const r = await client.query('SELECT epoch, holder, address FROM picompute_leader WHERE id = 1 FOR SHARE');
-    const now = r.rows[0] as { epoch: number; holder: string; address: string };
+    // One round trip for both: this is on every submit's path.
+    const results = (await client.query('BEGIN; SELECT epoch, holder, address FROM picompute_leader WHERE id = 1 FOR SHARE')) as unknown as pg.QueryResult[];
+    const now = results[1]!.rows[0] as { epoch: number; holder: string; address: string };
     if (Number(now.epoch) !== epoch) {
       throw new Deposed(`coordinator ${now.holder} at ${now.address} took the lead (epoch ${now.epoch}; this one held epoch ${epoch})`);
     }

@@ -28,7 +28,18 @@ interface Table {
 export interface Batch {
   tables: { table: Table; upserts: Record<string, unknown>[]; deletes: unknown[][] }[];
   ddl: { name: string; sql: string }[];
+  /** AUTOINCREMENT counters that moved (sqlite_sequence): a purged job's id is never given again, even by the next leader. */
+  sequences: { name: string; seq: number }[];
+  /** Rows. */
   size: number;
+  /** About what the rows weigh in memory (values' lengths), for the bound on what waits for the database. */
+  bytes: number;
+}
+
+function weight(row: Record<string, unknown>): number {
+  let n = 16;
+  for (const v of Object.values(row)) n += Buffer.isBuffer(v) ? v.length : typeof v === 'string' ? v.length : 8;
+  return n;
 }
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
@@ -54,6 +65,7 @@ function ddlOf(db: Database.Database): { name: string; type: string; sql: string
 export class Replica {
   readonly #tables = new Map<string, Table>();
   readonly #known = new Set<string>();
+  readonly #seqs = new Map<string, number>();
   readonly #drain: Database.Statement;
   readonly #clear: Database.Statement;
 
@@ -73,6 +85,18 @@ export class Replica {
       this.#known.add(o.name);
       if (o.type === 'table') this.#watch(o.name);
     }
+  }
+
+  #sequences(): { name: string; seq: number }[] {
+    const moved: { name: string; seq: number }[] = [];
+    const exists = this.db.prepare("SELECT 1 FROM main.sqlite_master WHERE name = 'sqlite_sequence'").get();
+    if (!exists) return moved;
+    for (const { name, seq } of this.db.prepare('SELECT name, seq FROM main.sqlite_sequence').all() as { name: string; seq: number }[]) {
+      if (this.#seqs.get(name) === seq) continue;
+      this.#seqs.set(name, seq);
+      moved.push({ name, seq });
+    }
+    return moved;
   }
 
   /** The table as PostgreSQL keeps it; watched for changes from now on. */
@@ -103,7 +127,7 @@ export class Replica {
    * Tables new since the last call go whole, with their DDL.
    */
   take(): Batch {
-    const batch: Batch = { tables: [], ddl: [], size: 0 };
+    const batch: Batch = { tables: [], ddl: [], sequences: this.#sequences(), size: 0, bytes: 0 };
     const whole: Table[] = [];
     for (const o of ddlOf(this.db)) {
       if (this.#known.has(o.name)) continue;
@@ -124,6 +148,7 @@ export class Replica {
       const upserts = this.db.prepare(`SELECT ${cols} FROM main.${q(table.name)}`).all() as Record<string, unknown>[];
       batch.tables.push({ table, upserts, deletes: [] });
       batch.size += upserts.length;
+      for (const row of upserts) batch.bytes += weight(row);
     }
     for (const [name, keys] of changed) {
       const table = this.#tables.get(name)!;
@@ -132,8 +157,13 @@ export class Replica {
       for (const k of keys) {
         const values = JSON.parse(k) as unknown[];
         const row = table.select.get(...values) as Record<string, unknown> | undefined;
-        if (row) upserts.push(row);
-        else deletes.push(values);
+        if (row) {
+          upserts.push(row);
+          batch.bytes += weight(row);
+        } else {
+          deletes.push(values);
+          batch.bytes += 32;
+        }
       }
       batch.tables.push({ table, upserts, deletes });
       batch.size += keys.size;
@@ -148,6 +178,12 @@ export async function sendBatch(client: pg.Client, batch: Batch): Promise<void> 
     await client.query('INSERT INTO picompute_tables (name, sqlite_sql) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET sqlite_sql = EXCLUDED.sqlite_sql', [
       name,
       sql,
+    ]);
+  }
+  for (const { name, seq } of batch.sequences) {
+    await client.query('INSERT INTO picompute_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [
+      `seq:${name}`,
+      String(seq),
     ]);
   }
   for (const { table, upserts, deletes } of batch.tables) {
@@ -205,7 +241,7 @@ async function ensureTable(client: pg.Client, table: Table): Promise<void> {
  * PostgreSQL holds: the tables and indexes other parts of the coordinator
  * added, then every row. Returns how many rows it read.
  */
-export async function loadCopy(client: pg.Client, db: Database.Database): Promise<{ rows: number; names: Set<string> }> {
+export async function loadCopy(client: pg.Client, db: Database.Database, beforeInsert: () => Promise<void>): Promise<{ rows: number; names: Set<string> }> {
   const ddl = (await client.query('SELECT name, sqlite_sql FROM picompute_tables')).rows as { name: string; sqlite_sql: string }[];
   const have = new Set((db.prepare("SELECT name FROM main.sqlite_master WHERE name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map((r) => r.name));
   const missing = ddl.filter((d) => !have.has(d.name));
@@ -226,6 +262,8 @@ export async function loadCopy(client: pg.Client, db: Database.Database): Promis
     pending.push({ name, cols, rows: result.rows });
     rows += result.rows.length;
   }
+  // The inserts hold the event loop (seconds for a large state): the lease is renewed just before.
+  await beforeInsert();
   db.transaction(() => {
     for (const { name, cols, rows } of pending) {
       if (rows.length === 0) continue;
@@ -235,5 +273,13 @@ export async function loadCopy(client: pg.Client, db: Database.Database): Promis
       for (const row of rows) insert.run(...cols.map((c) => row[c] as unknown));
     }
   })();
+  const seqs = (await client.query("SELECT substr(key, 5) AS name, value FROM picompute_meta WHERE key LIKE 'seq:%'")).rows as {
+    name: string;
+    value: string;
+  }[];
+  for (const { name, value } of seqs) {
+    const set = db.prepare('UPDATE main.sqlite_sequence SET seq = max(seq, ?) WHERE name = ?').run(Number(value), name);
+    if (set.changes === 0) db.prepare('INSERT INTO main.sqlite_sequence (name, seq) VALUES (?, ?)').run(name, Number(value));
+  }
   return { rows, names: new Set(ddl.map((d) => d.name)) };
 }

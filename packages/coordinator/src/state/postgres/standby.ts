@@ -46,7 +46,7 @@ export async function standBy(
     const who = row.live ? `coordinator ${row.holder} at ${row.address} leads` : `no coordinator leads yet (${row.holder || 'none'} last did)`;
     service.refuse(
       row.live
-        ? `coordinator ${id} at ${address} is a standby, not the leader: try ${row.address} (\`coordinator\` ${row.address},${address})`
+        ? `coordinator ${id} at ${address} is a standby, not the leader: try ${row.address}, or name both coordinators (${row.address},${address}) so clients follow the leader`
         : `coordinator ${id} at ${address} is a standby and no coordinator leads right now; one takes over within ${o.leaseMs / 1000} s: try again`,
       row.live ? row.address : '',
     );
