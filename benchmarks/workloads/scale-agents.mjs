@@ -97,7 +97,11 @@ export async function run({ quick, report }) {
     const held = await prepareJob(here('jobs/trivial.ts'), { constraint: 'hold' });
     const submitMs = () => timed(async () => (await client.submitPrepared(one)).result());
     const before = { submit: await submitMs(), queue: await timed(() => client.jobs({ active: true })) };
-    for (let i = 0; i < queued; i += 50) await Promise.all(Array.from({ length: Math.min(50, queued - i) }, () => client.submitPrepared(held)));
+    // From a client of their own, closed once they are in: its watch streams end, the jobs stay queued.
+    const holder = await connect({ coordinator: coordinator.address, security: { key: parseKey(readFileSync(keyFile, 'utf8'), keyFile) } });
+    for (let i = 0; i < queued; i += 50) await Promise.all(Array.from({ length: Math.min(50, queued - i) }, () => holder.submitPrepared(held)));
+    holder.close();
+    await sleep(1000);
     const after = { submit: await submitMs(), queue: await timed(() => client.jobs({ active: true })) };
     report.add('scale: queued jobs', `queue, empty → ${queued} queued`, after.queue, 'ms (median of 5)', { beforeMs: +before.queue.toFixed(1) });
     report.add('scale: queued jobs', `submit of a 1-task job, empty → ${queued} queued`, after.submit, 'ms (median of 5)', {
