@@ -96,9 +96,15 @@ async function startAgent(labels) {
     },
   });
   const port = await bindServer(server, '127.0.0.1:0', security, 'fake agent');
-  await new Promise((resolve, reject) =>
-    registrar.register({ address: `127.0.0.1:${port}`, info }, { deadline: Date.now() + 30_000 }, (err) => (err ? reject(err) : resolve())),
-  );
+  // Asked again until it holds, as a real agent does: a coordinator dialing hundreds of agents at once drops some.
+  for (let attempt = 1; ; attempt++) {
+    const err = await new Promise((resolve) =>
+      registrar.register({ address: `127.0.0.1:${port}`, info }, { deadline: Date.now() + 30_000 }, (e) => resolve(e)),
+    );
+    if (!err) return;
+    if (attempt === 10) throw new Error(`${info.id} could not register in 10 attempts: ${err.message}`);
+    await new Promise((r) => setTimeout(r, 1000 * attempt));
+  }
 }
 
 process.on('message', async ({ add, labels = [] }) => {
