@@ -97,10 +97,14 @@ export async function run({ quick, report }) {
     const held = await prepareJob(here('jobs/trivial.ts'), { constraint: 'hold' });
     const submitMs = () => timed(async () => (await client.submitPrepared(one)).result());
     const before = { submit: await submitMs(), queue: await timed(() => client.jobs({ active: true })) };
-    // From a client of their own, closed once they are in: its watch streams end, the jobs stay queued.
-    const holder = await connect({ coordinator: coordinator.address, security: { key: parseKey(readFileSync(keyFile, 'utf8'), keyFile) } });
-    for (let i = 0; i < queued; i += 50) await Promise.all(Array.from({ length: Math.min(50, queued - i) }, () => holder.submitPrepared(held)));
-    holder.close();
+    // From clients of their own, each closed once its 500 jobs are in: their watch streams end, the jobs stay
+    // queued (one HTTP/2 connection holding ~2,000 open watch streams is dropped: its session memory limit).
+    for (let at = 0; at < queued; at += 500) {
+      const holder = await connect({ coordinator: coordinator.address, security: { key: parseKey(readFileSync(keyFile, 'utf8'), keyFile) } });
+      const end = Math.min(queued, at + 500);
+      for (let i = at; i < end; i += 50) await Promise.all(Array.from({ length: Math.min(50, end - i) }, () => holder.submitPrepared(held)));
+      holder.close();
+    }
     await sleep(1000);
     const after = { submit: await submitMs(), queue: await timed(() => client.jobs({ active: true })) };
     report.add('scale: queued jobs', `queue, empty → ${queued} queued`, after.queue, 'ms (median of 5)', { beforeMs: +before.queue.toFixed(1) });
@@ -114,6 +118,10 @@ export async function run({ quick, report }) {
     report.note(
       `scale: coordinator RSS ${steps.map((n) => `${idle(n)?.toFixed(0)} MiB at ${n}`).join(', ')} idle agents (targets at 1,000: RSS ≤ 300 MiB, heartbeat CPU ≤ 20 % of a core, dispatch ≥ 50,000 tasks/s, nodes/queue ≤ 100 ms; ${queued} queued jobs: queue ≤ 200 ms, submit not slower)`,
     );
+  } catch (err) {
+    // What the coordinator said last is what tells why.
+    console.error(`coordinator log (end):\n${coordinator.log().slice(-3000)}`);
+    throw err;
   } finally {
     client.close();
     for (const f of fakes) f.child.kill('SIGKILL');
