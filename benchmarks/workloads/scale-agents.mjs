@@ -81,15 +81,21 @@ export async function run({ quick, report }) {
     const echo = here('jobs/echo.ts');
     await (await client.submit(echo, { args: { tasks: '1000' } })).result();
     const t = performance.now();
+    const cpuBefore = cpuMs(coordinator.pid);
     const job = await client.submit(echo, { args: { tasks: String(bigJob) } });
     const out = await job.result();
     const wall = performance.now() - t;
+    // The simulated agents and this client share the machine with the coordinator: its own CPU per task
+    // says what it could dispatch with a core to itself.
+    const coordinatorUsPerTask = ((cpuMs(coordinator.pid) - cpuBefore) * 1000) / bigJob;
     if (out.length !== bigJob || out[bigJob - 1] !== bigJob - 1) throw new Error('the big job over simulated agents gave a wrong answer');
     const { wallMs } = await job.done();
     report.add('scale: simulated agents', `${bigJob}-task job over ${agents} agents: dispatch`, (bigJob / wallMs) * 1000, 'tasks/s (job wall)', {
       jobWallMs: wallMs,
       clientMs: +wall.toFixed(0),
+      coordinatorUsPerTask: +coordinatorUsPerTask.toFixed(1),
     });
+    report.add('scale: simulated agents', `${bigJob}-task job: the coordinator's own bound (1 s / its CPU per task)`, 1e6 / coordinatorUsPerTask, 'tasks/s');
 
     // A queue of jobs that cannot run: all want the one agent labelled `hold`, which never answers.
     await fakes[0].add(1, ['hold']);
