@@ -11,6 +11,7 @@
  *   pnpm bench -- --only W1,W4 # some workloads
  *   pnpm bench -- --peers      # also Dask and Slurm (installs them with apt-get when root)
  *   pnpm bench -- --multi-host # also W1, W2, W6 across three network-namespace test hosts (root)
+ *   pnpm bench -- --scale      # also 1,000 simulated agents on real gRPC against a real coordinator (scale-agents)
  *   pnpm bench -- --only dashboard # W1 and W2 with the dashboard closed vs open, daemons' RSS with metrics on
  *   pnpm bench -- --only mixed # W2 on a fast and a quota-held agent, placement weighed by measured speed vs not (root)
  *   pnpm bench -- --only wear  # bytes a durable coordinator writes to disk per tiny task (SD cards)
@@ -29,6 +30,7 @@ const { values: opts } = parseArgs({
     only: { type: 'string' },
     peers: { type: 'boolean', default: false },
     'multi-host': { type: 'boolean', default: false },
+    scale: { type: 'boolean', default: false },
     repeat: { type: 'string' },
   },
 });
@@ -39,8 +41,25 @@ const ctx = {
   repeat: Number(opts.repeat ?? (opts.quick ? 1 : 3)),
   report: new Report(),
 };
-const WORKLOADS = ['codec', 'W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'queue', 'scale', 'transport', 'wear', 'peers', 'multi-host', 'dashboard', 'mixed'];
-const chosen = opts.only ? opts.only.split(',') : WORKLOADS.filter((w) => w !== 'peers' && w !== 'multi-host' && w !== 'dashboard' && w !== 'mixed');
+const WORKLOADS = [
+  'codec',
+  'W1',
+  'W2',
+  'W3',
+  'W4',
+  'W5',
+  'W6',
+  'queue',
+  'scale',
+  'transport',
+  'wear',
+  'scale-agents',
+  'peers',
+  'multi-host',
+  'dashboard',
+  'mixed',
+];
+const chosen = opts.only ? opts.only.split(',') : WORKLOADS.filter((w) => !['peers', 'multi-host', 'dashboard', 'scale-agents', 'mixed'].includes(w));
 const unknown = chosen.filter((w) => !WORKLOADS.includes(w));
 if (unknown.length) {
   console.error(`unknown workload(s) ${unknown.join(', ')}; choose from ${WORKLOADS.join(', ')}`);
@@ -59,6 +78,7 @@ const modules = {
   scale: './workloads/scale-scheduler.mjs',
   transport: './workloads/transport.mjs',
   wear: './workloads/wear.mjs',
+  'scale-agents': './workloads/scale-agents.mjs',
   peers: './workloads/peers.mjs',
   'multi-host': './workloads/multi-host.mjs',
   dashboard: './workloads/dashboard-cost.mjs',
@@ -66,6 +86,7 @@ const modules = {
 };
 if (opts.peers && !chosen.includes('peers')) chosen.push('peers');
 if (opts['multi-host'] && !chosen.includes('multi-host')) chosen.push('multi-host');
+if (opts.scale && !chosen.includes('scale-agents')) chosen.push('scale-agents');
 let failed = false;
 for (const w of chosen) {
   const started = performance.now();

@@ -64,10 +64,10 @@ export function keyEnv() {
   };
 }
 
-/** Starts `picompute <args>` and resolves once it logs its address. */
-export function daemon(args, env) {
+/** Starts `picompute <args>` and resolves once it logs its address; `nodeArgs` go to node (`--cpu-prof` to profile a daemon). */
+export function daemon(args, env, nodeArgs = []) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(process.execPath, [...nodeArgs, CLI, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let out = '';
     const timer = setTimeout(() => reject(new Error(`picompute ${args[0]} did not start: ${out}`)), 15_000);
     proc.stderr.on('data', (d) => {

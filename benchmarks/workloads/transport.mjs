@@ -4,30 +4,10 @@
  * with the cluster key (mutual TLS 1.3 + the per-request proof) and once
  * keyless (plain HTTP/2, allowed on loopback only), in the same run.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { connect } from '@picompute/sdk/client';
-import { parseKey } from '@picompute/sdk/auth';
+import { statSync } from 'node:fs';
 import { corpusFile } from '../lib/corpus.mjs';
-import { best, daemon, here, keyEnv, stop } from '../lib/harness.mjs';
-
-async function withDaemons(keyed, cores, fn) {
-  const { env, keyFile } = keyEnv();
-  if (!keyed) delete env.PICOMPUTE_KEY_FILE;
-  const security = keyed ? { key: parseKey(readFileSync(keyFile, 'utf8'), keyFile) } : {};
-  const agent = await daemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', String(cores)], env);
-  const coordinator = await daemon(['coordinator', '--host', '127.0.0.1', '--port', '0', '--agent', agent.address], env);
-  try {
-    const client = await connect({ coordinator: coordinator.address, security });
-    try {
-      await (await client.submit(here('jobs/echo.ts'), { args: { tasks: '100' } })).result();
-      return await fn(client);
-    } finally {
-      client.close();
-    }
-  } finally {
-    await Promise.all([stop(agent), stop(coordinator)]);
-  }
-}
+import { withDaemons } from '../lib/daemons.mjs';
+import { best, here } from '../lib/harness.mjs';
 
 export async function run({ quick, cores, repeat, report }) {
   const tasks = quick ? 2000 : 10_000;
@@ -38,16 +18,20 @@ export async function run({ quick, cores, repeat, report }) {
     [false, 'plain HTTP/2 (keyless, loopback)'],
     [true, 'mutual TLS from the key'],
   ]) {
-    await withDaemons(keyed, cores, async (client) => {
-      const w1 = await best(repeat, async () => {
-        const out = await (await client.submit(here('jobs/echo.ts'), { args: { tasks: String(tasks) } })).result();
-        if (out.length !== tasks) throw new Error('W1 over daemons gave a wrong answer');
-      });
-      const w3 = await best(repeat, async () => (await client.submit(here('jobs/word-count.ts'), { args: { file } })).result());
-      figures[keyed] = { w1: (tasks / w1.ms) * 1000, w3: mb / (w3.ms / 1000) };
-      report.add('transport W1 (daemons)', label, figures[keyed].w1, 'tasks/s', { ms: +w1.ms.toFixed(1) });
-      report.add('transport W3 (daemons)', label, figures[keyed].w3, 'MB/s', { ms: +w3.ms.toFixed(0) });
-    });
+    await withDaemons(
+      cores,
+      async (client) => {
+        const w1 = await best(repeat, async () => {
+          const out = await (await client.submit(here('jobs/echo.ts'), { args: { tasks: String(tasks) } })).result();
+          if (out.length !== tasks) throw new Error('W1 over daemons gave a wrong answer');
+        });
+        const w3 = await best(repeat, async () => (await client.submit(here('jobs/word-count.ts'), { args: { file } })).result());
+        figures[keyed] = { w1: (tasks / w1.ms) * 1000, w3: mb / (w3.ms / 1000) };
+        report.add('transport W1 (daemons)', label, figures[keyed].w1, 'tasks/s', { ms: +w1.ms.toFixed(1) });
+        report.add('transport W3 (daemons)', label, figures[keyed].w3, 'MB/s', { ms: +w3.ms.toFixed(0) });
+      },
+      { keyed },
+    );
   }
   report.note(
     `transport: with the key's TLS, W1 runs at ${(figures.true.w1 / figures.false.w1).toFixed(2)}× and W3 at ${(figures.true.w3 / figures.false.w3).toFixed(2)}× the keyless plain-HTTP/2 rate (real daemons on loopback, same run)`,

@@ -5,6 +5,7 @@
  */
 import { Piscina } from 'piscina';
 import { best, bundleExports, here } from '../lib/harness.mjs';
+import { withDaemons } from '../lib/daemons.mjs';
 import { runJob, withLocalCluster } from '../lib/local.mjs';
 
 export const EXAMPLE = here('../examples/monte-carlo-pi.ts');
@@ -47,5 +48,16 @@ export async function run({ quick, cores, repeat, report }) {
     });
     report.add('W2 Monte Carlo π', 'picompute (embedded)', single.ms / (r.ms * cores), 'efficiency', { ms: +r.ms.toFixed(1) });
     report.note(`W2: picompute wall time ${(r.ms / p.ms).toFixed(3)}× plain piscina's (target ≤ 1.03), answer ${expected} exact in all three`);
+  });
+  // Real daemons: a coordinator and an agent process on loopback, the SDK submitting.
+  await withDaemons(cores, async (client) => {
+    const args = { tasks: String(tasks), points: String(points) };
+    await runJob(client, EXAMPLE, { tasks: '2', points: '1000' });
+    const r = await best(repeat, async () => {
+      const pi = await runJob(client, EXAMPLE, args);
+      if (pi !== expected) throw new Error(`W2 over real daemons gave ${pi}, expected ${expected}`);
+    });
+    report.add('W2 Monte Carlo π', 'picompute (real daemons, loopback)', single.ms / (r.ms * cores), 'efficiency', { ms: +r.ms.toFixed(1) });
+    report.note(`W2: through real daemons, wall time ${(r.ms / p.ms).toFixed(3)}× plain piscina's, same run (target ≤ 1.05)`);
   });
 }

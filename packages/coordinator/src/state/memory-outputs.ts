@@ -8,7 +8,10 @@
  *
  * It answers the reads the outputs table answers (all in order, a page from
  * an index, by index) and forgets a job's outputs where the table's rows
- * would be deleted (a job past --keep, outputs nobody reads again).
+ * would be deleted (a job past --keep, outputs nobody reads again). So a
+ * long-lived embedded cluster (a program that keeps one open and submits
+ * job after job) holds every completed map job's outputs in memory until
+ * it closes, where before they sat in its temporary database file.
  */
 export class MemoryOutputs {
   /** Each job's outputs at their task index; an index not done yet is a hole. */

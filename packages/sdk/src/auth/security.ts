@@ -60,6 +60,21 @@ export async function loadSecurity(flags: SecurityFlags = {}): Promise<Security>
  * loopback daemon speaks plain HTTP/2.
  */
 export function channelCredentials(sec: Security): grpc.ChannelCredentials {
+  let creds = channelCredentialsOf.get(sec);
+  if (!creds) channelCredentialsOf.set(sec, (creds = newChannelCredentials(sec)));
+  return creds;
+}
+
+/**
+ * One set of channel credentials per Security: each holds a TLS secure
+ * context (CA, certificate and key parsed), which a coordinator made anew
+ * for every agent it dials (bench --scale: 1,000 of them, seconds of CPU
+ * and tens of MiB). Channels share credentials safely; each connection
+ * still makes its own TLS session.
+ */
+const channelCredentialsOf = new WeakMap<Security, grpc.ChannelCredentials>();
+
+function newChannelCredentials(sec: Security): grpc.ChannelCredentials {
   if (sec.tls) return grpc.credentials.createSsl(sec.tls.ca ?? null, sec.tls.key ?? null, sec.tls.cert ?? null);
   if (!sec.key) return grpc.credentials.createInsecure();
   const own = clusterTls(sec.key);
