@@ -295,4 +295,25 @@ describe('keyed jobs across two agents', () => {
       await c.stop();
     }
   });
+
+  it('job count: on a healthy cluster every map runs exactly once, no needless backup (backups allowed after 1 s here)', async () => {
+    const c = await startCluster([], ['--backup-after', '1s']);
+    const client = await connect({ coordinator: c.coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
+    try {
+      const input = join(root, 'count-in');
+      const expected = await corpus(input, 6);
+      const marks = join(root, 'count-marks');
+      await mkdir(marks);
+      // Maps of 1.0–1.4 s, more than the two agents' windows hold: some wait queued behind others.
+      const job = await client.submit(fixture('keyed/marked-wc.ts'), { input: [input], args: { dir: marks, mapMs: '1000', jitterMs: '400' } });
+      expect(new Map((await job.result()) as [string, number][])).toEqual(expected);
+      const ran = (await readdir(marks)).filter((f) => f.startsWith('ran-map-'));
+      expect(ran.map((f) => Number(f.split('-')[2])).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+      expect((await client.tasks(job.id)).map((t) => t.attempt)).toEqual([1, 1, 1, 1, 1, 1]);
+      expect((await client.logs(job.id)).some((l) => l.line.startsWith('backups of stragglers'))).toBe(false);
+    } finally {
+      client.close();
+      await c.stop();
+    }
+  });
 });

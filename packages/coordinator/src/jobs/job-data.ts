@@ -32,6 +32,13 @@ export interface TaskRun {
   node: string;
   attempt: number;
   since: number;
+  /**
+   * A keyed job's estimate of when the task got a core: agents take up to
+   * two tasks per core and run them in order, so one sent behind others
+   * starts when one of this job's tasks there ends (undefined until then).
+   * Backups measure a straggler from here, not from when it was sent.
+   */
+  startedAt?: number;
 }
 
 export class JobData {

@@ -27,6 +27,9 @@ export type { TaskRun } from './job-data.js';
 export const MAX_ATTEMPTS_ON_NODE_LOSS = 3;
 
 export class JobRecord extends JobData {
+  /** Cores of the nodes a keyed job's tasks went to (for TaskRun.startedAt). */
+  readonly #coresOf = new Map<string, number>();
+
   /** A job read back after a coordinator restart: done tasks stay done, the rest run again. */
   static recover(row: JobRow, tasks: TaskRow[]): JobRecord {
     const inputs = JobInputs.fromFrames(tasks.map((t) => t.input));
@@ -88,7 +91,11 @@ export class JobRecord extends JobData {
         tasks.push({ id: mapTask(index), attempt, input: this.inputs.get(index), values: [] });
       }
     }
-    if (this.shuffle && tasks.length < count) this.#startBackups(node, count - tasks.length, now, tasks);
+    if (this.shuffle) {
+      this.#coresOf.set(node, Math.max(1, nodeCores));
+      if (tasks.length < count) this.#startBackups(node, count - tasks.length, now, tasks);
+      this.#estimateStarts(node, Math.max(1, nodeCores), now);
+    }
     this.attemptsTotal += tasks.length;
     const began = this.state === 'PENDING';
     if (began) {
@@ -101,6 +108,18 @@ export class JobRecord extends JobData {
       this.cores += nodeCores;
     }
     return { kind: 'send', tasks, began };
+  }
+
+  /** This job's runs on `node` that have no core yet take the free ones, oldest first (see TaskRun.startedAt). */
+  #estimateStarts(node: string, cores: number, now: number): void {
+    const here = [...this.running.values(), ...this.backups.values()].filter((r) => r.node === node);
+    let free = cores - here.filter((r) => r.startedAt !== undefined).length;
+    for (const r of here.sort((a, b) => a.since - b.since)) {
+      if (free <= 0) break;
+      if (r.startedAt !== undefined) continue;
+      r.startedAt = now;
+      free--;
+    }
   }
 
   /** Backups of stragglers that run elsewhere than `node` (./backup-plan.ts), up to `count`, added to `tasks`. */
@@ -120,8 +139,8 @@ export class JobRecord extends JobData {
   }
 
   /** A task's output, from `node`: ignored unless that node runs that attempt of it now (a dead node's late word, a duplicate). */
-  taskDone(node: string, id: TaskId, attempt: number, output: Buffer, durationMs: number, heapMb: number): Next {
-    if (!this.#settle(node, id, attempt, durationMs, heapMb)) return IGNORED;
+  taskDone(node: string, id: TaskId, attempt: number, output: Buffer, durationMs: number, heapMb: number, now = Date.now()): Next {
+    if (!this.#settle(node, id, attempt, durationMs, heapMb, now)) return IGNORED;
     if (id.kind === 'REDUCE') {
       this.result = output;
       this.fold!.final = 'done';
@@ -157,8 +176,8 @@ export class JobRecord extends JobData {
   }
 
   /** A task's failure, from `node`: run again (a throw under --retries) or the job ends. */
-  taskFailed(node: string, id: TaskId, attempt: number, error: TaskError | null, durationMs: number, heapMb: number): Next {
-    if (!this.#settle(node, id, attempt, durationMs, heapMb)) return IGNORED;
+  taskFailed(node: string, id: TaskId, attempt: number, error: TaskError | null, durationMs: number, heapMb: number, now = Date.now()): Next {
+    if (!this.#settle(node, id, attempt, durationMs, heapMb, now)) return IGNORED;
     const e = error ?? { kind: 'THREW', message: 'the task failed without saying why', stack: '', inputPreview: '', fetchNode: '' };
     if (e.kind === 'FETCH_FAILED' && id.kind === 'KEYED_REDUCE') return this.#refetch(id.index, node, e.fetchNode, e.message);
     if (id.kind === 'MAP') this.taskTable.ran(id.index, failedState(e.kind), durationMs, heapMb);
@@ -306,14 +325,18 @@ export class JobRecord extends JobData {
   }
 
   /** Takes a result of a task that `node` runs now (that attempt); false for any other. */
-  #settle(node: string, id: TaskId, attempt: number, durationMs: number, heapMb: number): boolean {
+  #settle(node: string, id: TaskId, attempt: number, durationMs: number, heapMb: number, now: number): boolean {
     if (this.final) return false;
     const key = taskKey(id);
     const run = this.running.get(key);
     const backup = this.backups.get(key);
     const isRun = run?.node === node && run.attempt === attempt;
     const isBackup = backup?.node === node && backup.attempt === attempt;
-    if (!isRun && !isBackup) return false;
+    if (!isRun && !isBackup) {
+      // A late word (a backup's loser) still means a core there is free again.
+      if (this.shuffle) this.#estimateStarts(node, this.#coresOf.get(node) ?? 1, now);
+      return false;
+    }
     // The first of a task and its backup to finish settles it; the other's word comes too late and is ignored.
     this.running.delete(key);
     if (backup) {
@@ -321,7 +344,11 @@ export class JobRecord extends JobData {
       if (isBackup) this.backupsWon++;
     }
     this.ran(durationMs, heapMb);
-    if (this.shuffle) (id.kind === 'MAP' ? this.mapTimes : this.reduceTimes).add(durationMs);
+    if (this.shuffle) {
+      (id.kind === 'MAP' ? this.mapTimes : this.reduceTimes).add(durationMs);
+      // Its core goes to the next of this job's tasks waiting there.
+      this.#estimateStarts(node, this.#coresOf.get(node) ?? 1, now);
+    }
     return true;
   }
 
