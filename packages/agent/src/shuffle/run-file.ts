@@ -1,6 +1,9 @@
 /**
- * A sorted run on disk: one record per key, `encode([key, values])` (the SDK
- * codec) behind a 4-byte big-endian length, keys ascending. Written whole
+ * A sorted run on disk: one record per key, keys ascending; a record is a
+ * 4-byte big-endian length, then the key and each value as the SDK codec
+ * encodes them (its fast forms for numbers and short strings: a v8
+ * serializer per record cost more than the rest of a word count), each
+ * behind its own 4-byte length, after a 4-byte count of values. Written whole
  * (to a temporary name, then renamed, so a reader never sees half a run) and
  * read back as a stream, a record at a time, so a merge of many runs holds
  * one buffer per run, not the runs.
@@ -26,11 +29,22 @@ export function writeRun(path: string, records: Iterable<RunRecord>): number {
     let pending: Buffer[] = [];
     let size = 0;
     for (const r of records) {
-      const body = encode(r);
-      const head = Buffer.allocUnsafe(4);
-      head.writeUInt32BE(body.length, 0);
-      pending.push(head, body);
-      size += 4 + body.length;
+      const parts = [encode(r[0]), ...r[1].map((v) => encode(v))];
+      const head = Buffer.allocUnsafe(12);
+      let length = 4 + 4 * parts.length;
+      for (const p of parts) length += p.length;
+      head.writeUInt32BE(length, 0);
+      head.writeUInt32BE(parts[0]!.length, 4);
+      pending.push(head.subarray(0, 8), parts[0]!);
+      const count = Buffer.allocUnsafe(4);
+      count.writeUInt32BE(r[1].length, 0);
+      pending.push(count);
+      for (let i = 1; i < parts.length; i++) {
+        const h = Buffer.allocUnsafe(4);
+        h.writeUInt32BE(parts[i]!.length, 0);
+        pending.push(h, parts[i]!);
+      }
+      size += 4 + length;
       if (size >= WRITE_BUFFER) {
         writeSync(fd, Buffer.concat(pending, size));
         bytes += size;
@@ -61,10 +75,26 @@ export async function* readRun(file: string | number): AsyncGenerator<RunRecord>
     while (buf.length - at >= 4) {
       const len = buf.readUInt32BE(at);
       if (buf.length - at - 4 < len) break;
-      yield decode(buf.subarray(at + 4, at + 4 + len)) as RunRecord;
+      yield decodeRecord(buf.subarray(at + 4, at + 4 + len));
       at += 4 + len;
     }
     buf = buf.subarray(at);
   }
   if (buf.length) throw new Error(`run file ${path} ends inside a record (${buf.length} bytes left over): it was cut short`);
+}
+
+function decodeRecord(body: Buffer): RunRecord {
+  let at = 0;
+  const next = () => {
+    const len = body.readUInt32BE(at);
+    const value = decode(body.subarray(at + 4, at + 4 + len));
+    at += 4 + len;
+    return value;
+  };
+  const key = next() as Key;
+  const count = body.readUInt32BE(at);
+  at += 4;
+  const values = new Array<unknown>(count);
+  for (let i = 0; i < count; i++) values[i] = next();
+  return [key, values];
 }
