@@ -152,6 +152,23 @@ describe('keyed jobs across two agents', () => {
       expect(pids('reduce')).toEqual(agentPids);
       expect(files).toContain('overlap-map');
       expect(files).toContain('overlap-reduce');
+
+      // The finished job's parts again, from the coordinator: `picompute result ID --out`, and the SDK's parts().
+      const id = /job (\d+) completed/.exec(r.stderr)![1]!;
+      const again = join(root, 'par-out-again');
+      const res = await runCli(['result', id, '--out', again, '--coordinator', c.coordinator.address]);
+      expect(res.code).toBe(0);
+      expect(res.stderr).toContain(`job ${id}: ${expected.size} keys in 4 parts under ${again}`);
+      for (const n of names) expect(await readFile(join(again, n), 'utf8')).toBe(await readFile(join(out, n), 'utf8'));
+      const client = await connect({ coordinator: c.coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
+      try {
+        const parts = [];
+        for await (const p of client.job(id).parts<string, number>()) parts.push(p);
+        expect(parts.map((p) => p.partition)).toEqual([0, 1, 2, 3]);
+        expect(new Map(parts.flatMap((p) => p.pairs))).toEqual(expected);
+      } finally {
+        client.close();
+      }
     });
   });
 

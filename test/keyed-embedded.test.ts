@@ -115,6 +115,12 @@ describe('keyed jobs on the embedded cluster', () => {
     expect(r.stderr).toContain('--out writes the parts of a keyed job');
   });
 
+  it('--stream for a keyed job is refused: its result comes at the end, by key', async () => {
+    const r = await runCli(['submit', fixture('keyed/wc.ts'), '--local', '--input', input, '--stream']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('is a keyed job (reduceByKey): its result comes at the end');
+  });
+
   it('--input naming nothing: a clear error, exit 2, nothing submitted', async () => {
     const r = await runCli(['submit', fixture('keyed/wc.ts'), '--local', '--input', join(root, 'no-such-dir')]);
     expect(r.code).toBe(2);

@@ -84,5 +84,7 @@ export class Progress {
 
 /** Index -1 is the reduce step, lower ones fold groups of map outputs. */
 function taskName(index: number): string {
+  // A keyed job's reduce of partition p is -2^30 - p on the wire.
+  if (index <= -(2 ** 30)) return `the reduce of partition ${-(2 ** 30) - index}`;
   return index >= 0 ? `task ${index}` : index === -1 ? 'the reduce step' : 'a group fold';
 }
