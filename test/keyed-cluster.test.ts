@@ -266,6 +266,8 @@ describe('keyed jobs across two agents', () => {
       await watching;
       expect(told.some((l) => /could not fetch from \S+; it runs again once the maps that were there have run again elsewhere/.test(l))).toBe(true);
       expect((await client.tasks(job.id)).some((t) => t.attempt === 2)).toBe(true);
+      // The job ended: its runs go from the agents' disks (the coordinator tells every agent, not only those with tasks left).
+      await until("the job's runs removed", async () => (await stat(jobDir).catch(() => undefined)) === undefined || undefined, 10_000);
     } finally {
       client.close();
       await c.stop();
