@@ -162,7 +162,7 @@ export class JobRecord extends JobData {
     if (this.done[id.index]) return IGNORED;
     if (this.shuffle) {
       try {
-        this.shuffle.mapDone(id.index, node, output);
+        this.shuffle.mapDone(id.index, node, output, this.inputs.get(id.index).length);
       } catch (err) {
         this.error = `task ${id.index} finished on ${node} but its report of where its output lies cannot be read (${(err as Error).message}); that agent may run another picompute version`;
         return finish('FAILED');

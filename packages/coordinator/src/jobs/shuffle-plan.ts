@@ -26,6 +26,7 @@ interface RunInfo {
 interface MapLocation {
   node: string;
   runs: RunInfo[];
+  bytesIn: number;
 }
 
 /** What a reduce task's input says (the agent's ReducePlan). */
@@ -50,8 +51,7 @@ export class ShufflePlan {
   /** Each partition's reduce attempts so far. */
   readonly attempts: Uint16Array;
   partsDone = 0;
-  /** Bytes of runs the maps left (the shuffle's size), and of the parts. */
-  bytesShuffled = 0;
+  /** Bytes of the parts reduced so far. */
   bytesOut = 0;
 
   constructor(
@@ -85,12 +85,31 @@ export class ShufflePlan {
   }
 
   /** A map task finished on `node`; `manifest` is its output. Throws on a manifest that does not parse (a faulty agent). */
-  mapDone(index: number, node: string, manifest: Buffer): void {
+  mapDone(index: number, node: string, manifest: Buffer, bytesIn = 0): void {
     const parsed = JSON.parse(manifest.toString('utf8')) as { runs?: RunInfo[] };
     if (!Array.isArray(parsed.runs)) throw new Error(`map task ${index} on ${node} reported no runs`);
     if (!this.#maps[index]) this.#located++;
-    this.#maps[index] = { node, runs: parsed.runs };
-    for (const r of parsed.runs) this.bytesShuffled += r.bytes;
+    this.#maps[index] = { node, runs: parsed.runs, bytesIn };
+  }
+
+  /** The phases as watchers see them: maps whose runs are in place, parts reduced, and the bytes of each. */
+  phases(): { mapsTotal: number; mapsDone: number; reducesTotal: number; reducesDone: number; bytesIn: number; bytesShuffled: number; bytesOut: number } {
+    let bytesIn = 0;
+    let bytesShuffled = 0;
+    for (const m of this.#maps) {
+      if (!m) continue;
+      bytesIn += m.bytesIn;
+      for (const r of m.runs) bytesShuffled += r.bytes;
+    }
+    return {
+      mapsTotal: this.#maps.length,
+      mapsDone: this.#located,
+      reducesTotal: this.partitions,
+      reducesDone: this.partsDone,
+      bytesIn,
+      bytesShuffled,
+      bytesOut: this.bytesOut,
+    };
   }
 
   /**
