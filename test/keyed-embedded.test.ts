@@ -130,6 +130,12 @@ describe('keyed jobs on the embedded cluster', () => {
     expect(g.stderr).toContain('the pattern matched nothing');
   });
 
+  it('--partitions must be a whole number ≥ 1', async () => {
+    const r = await runCli(['submit', fixture('keyed/wc.ts'), '--local', '--input', input, '--partitions', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--partitions must be a whole number ≥ 1, not "0"');
+  });
+
   it('a job with both reduce and reduceByKey is refused at submit', async () => {
     const r = await runCli(['submit', fixture('keyed/both-reduces.ts'), '--local']);
     expect(r.code).toBe(2);

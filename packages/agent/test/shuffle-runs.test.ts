@@ -87,3 +87,13 @@ describe('the shuffle on disk', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 });
+
+describe('combine', () => {
+  it('an async combine is refused, naming the key and saying why', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'picompute-runs-'));
+    const buffer = new EmitBuffer({ dir, prefix: 'm3-a1', partitions: 1, combine: async (_k, v) => v.length, limitBytes: 1 << 20 });
+    buffer.emit('same', 1);
+    buffer.emit('same', 2);
+    expect(() => buffer.finish()).toThrow('combine("same", values) returned a Promise: combine runs while map emits, so it must return its value itself');
+  });
+});
