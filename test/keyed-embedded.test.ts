@@ -136,6 +136,16 @@ describe('keyed jobs on the embedded cluster', () => {
     expect(r.stderr).toContain('--partitions must be a whole number ≥ 1, not "0"');
   });
 
+  it('a binary file among the inputs: a clear error naming it, exit 2', async () => {
+    const dir = join(root, 'with-binary');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'notes.txt'), 'plain text\n');
+    await writeFile(join(dir, 'image.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]));
+    const r = await runCli(['submit', fixture('keyed/wc.ts'), '--local', '--input', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`input file ${join(dir, 'image.png')} looks binary (a NUL byte at offset 8)`);
+  });
+
   it('a job with both reduce and reduceByKey is refused at submit', async () => {
     const r = await runCli(['submit', fixture('keyed/both-reduces.ts'), '--local']);
     expect(r.code).toBe(2);

@@ -35,9 +35,13 @@ export interface ReducePlan {
   sources: { node: string; address: string; runs: string[] }[];
 }
 
-/** R when neither the job nor the submit sets it: two per core of the cluster, so a slow reducer is a small share of the work. */
+/**
+ * R when neither the job nor the submit sets it: two per core of the cluster
+ * as it is at submit, so a slow reducer is a small share of the work (4 when
+ * no agent is up yet).
+ */
 export function defaultPartitions(cores: number): number {
-  return Math.max(1, Math.min(1000, 2 * cores));
+  return cores > 0 ? Math.min(1000, 2 * cores) : 4;
 }
 
 export class ShufflePlan {
