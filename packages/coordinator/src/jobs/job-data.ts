@@ -73,6 +73,8 @@ export class JobData {
   backupsWon = 0;
   /** A task runs this long (and twice its phase's median) before it gets a backup; the coordinator's setting. */
   backupAfterMs = BACKUP_AFTER_MS;
+  /** Cores of the nodes a keyed job's tasks went to (for TaskRun.startedAt). */
+  readonly coresOf = new Map<string, number>();
   readonly mapTimes = new PhaseTimes();
   readonly reduceTimes = new PhaseTimes();
   result: Buffer | undefined;
