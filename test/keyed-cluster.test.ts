@@ -264,7 +264,10 @@ describe('keyed jobs across two agents', () => {
       await writeFile(gate, '');
       expect(new Map((await job.result()) as [string, number][])).toEqual(expected);
       await watching;
-      expect(told.some((l) => /could not fetch from \S+; it runs again once the maps that were there have run again elsewhere/.test(l))).toBe(true);
+      expect(
+        told.some((l) => /could not fetch from \S+; it runs again once the maps that were there have run again elsewhere/.test(l)),
+        `the job's log lines:\n${told.join('\n')}\ncoordinator:\n${c.coordinator.output()}\nmarkers: ${(await readdir(marks)).join(' ')}`,
+      ).toBe(true);
       expect((await client.tasks(job.id)).some((t) => t.attempt === 2)).toBe(true);
       // The job ended: its runs go from the agents' disks (the coordinator tells every agent, not only those with tasks left).
       await until("the job's runs removed", async () => (await stat(jobDir).catch(() => undefined)) === undefined || undefined, 10_000);
@@ -315,8 +318,9 @@ describe('keyed jobs across two agents', () => {
     }
   });
 
-  it('job count: on a healthy cluster every map runs exactly once, no needless backup (backups allowed after 1 s here)', async () => {
-    const c = await startCluster([], ['--backup-after', '1s']);
+  it('job count: on a healthy cluster every map runs exactly once, no needless backup (backups allowed after 2 s here)', async () => {
+    // Under the 2.4 s that twice the maps' median comes to: what holds backups back is that rule, not --backup-after.
+    const c = await startCluster([], ['--backup-after', '2s']);
     const client = await connect({ coordinator: c.coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
     try {
       const input = join(root, 'count-in');

@@ -136,6 +136,12 @@ describe('keyed jobs on the embedded cluster', () => {
     expect(r.stderr).toContain('--partitions must be a whole number ≥ 1, not "0"');
   });
 
+  it('a keyed job without inputs(args) needs input files: a clear error, exit 2', async () => {
+    const r = await runCli(['submit', fixture('keyed/wc.ts'), '--local']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('has no `inputs` function and no input files were given');
+  });
+
   it('a binary file among the inputs: a clear error naming it, exit 2', async () => {
     const dir = join(root, 'with-binary');
     await mkdir(dir, { recursive: true });

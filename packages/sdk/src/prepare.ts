@@ -106,7 +106,7 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
     }
   } else if (!job.inputs) {
     throw new JobFileError(
-      `${file} has no \`inputs\` function and no input files were given: name files with the input option (--input PATH), or add inputs(args)`,
+      `${file} has no \`inputs\` function and no input files were given: name some in the \`input\` option (a file, a folder or a glob), or add inputs(args) to the job`,
     );
   }
   const frames = new FramePacker(BLOB_CHUNK_BYTES);
