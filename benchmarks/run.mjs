@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `pnpm bench`: the standard workloads W1–W6 of ../shared/DESIGN.md (and the
+ * `pnpm bench`: the standard workloads W1–W7 of ../shared/DESIGN.md (and the
  * codec and scheduler), each against its baselines in the same run: the work
  * in one thread and on plain piscina with the same threads (the limits of
  * this machine), and with --peers, Dask and Slurm. Prints a table and writes
@@ -49,6 +49,7 @@ const WORKLOADS = [
   'W4',
   'W5',
   'W6',
+  'W7',
   'queue',
   'scale',
   'transport',
@@ -74,6 +75,7 @@ const modules = {
   W4: './workloads/w4-latency.mjs',
   W5: './workloads/w5-footprint.mjs',
   W6: './workloads/w6-agent-killed.mjs',
+  W7: './workloads/w7-keyed-word-count.mjs',
   queue: './workloads/queue-latency.mjs',
   scale: './workloads/scale-scheduler.mjs',
   transport: './workloads/transport.mjs',

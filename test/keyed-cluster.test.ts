@@ -152,6 +152,23 @@ describe('keyed jobs across two agents', () => {
       expect(pids('reduce')).toEqual(agentPids);
       expect(files).toContain('overlap-map');
       expect(files).toContain('overlap-reduce');
+
+      // The finished job's parts again, from the coordinator: `picompute result ID --out`, and the SDK's parts().
+      const id = /job (\d+) completed/.exec(r.stderr)![1]!;
+      const again = join(root, 'par-out-again');
+      const res = await runCli(['result', id, '--out', again, '--coordinator', c.coordinator.address]);
+      expect(res.code).toBe(0);
+      expect(res.stderr).toContain(`job ${id}: ${expected.size} keys in 4 parts under ${again}`);
+      for (const n of names) expect(await readFile(join(again, n), 'utf8')).toBe(await readFile(join(out, n), 'utf8'));
+      const client = await connect({ coordinator: c.coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
+      try {
+        const parts = [];
+        for await (const p of client.job(id).parts<string, number>()) parts.push(p);
+        expect(parts.map((p) => p.partition)).toEqual([0, 1, 2, 3]);
+        expect(new Map(parts.flatMap((p) => p.pairs))).toEqual(expected);
+      } finally {
+        client.close();
+      }
     });
   });
 
@@ -247,8 +264,13 @@ describe('keyed jobs across two agents', () => {
       await writeFile(gate, '');
       expect(new Map((await job.result()) as [string, number][])).toEqual(expected);
       await watching;
-      expect(told.some((l) => /could not fetch from \S+; it runs again once the maps that were there have run again elsewhere/.test(l))).toBe(true);
+      expect(
+        told.some((l) => /could not fetch from \S+; it runs again once the maps that were there have run again elsewhere/.test(l)),
+        `the job's log lines:\n${told.join('\n')}\ncoordinator:\n${c.coordinator.output()}\nmarkers: ${(await readdir(marks)).join(' ')}`,
+      ).toBe(true);
       expect((await client.tasks(job.id)).some((t) => t.attempt === 2)).toBe(true);
+      // The job ended: its runs go from the agents' disks (the coordinator tells every agent, not only those with tasks left).
+      await until("the job's runs removed", async () => (await stat(jobDir).catch(() => undefined)) === undefined || undefined, 10_000);
     } finally {
       client.close();
       await c.stop();
@@ -290,6 +312,28 @@ describe('keyed jobs across two agents', () => {
       const [, started, won] = /^backups of stragglers: (\d+) started, (\d+) finished first$/.exec(line ?? '') ?? [];
       expect(Number(started)).toBeGreaterThanOrEqual(onSlow.length);
       expect(won).toBe(started);
+    } finally {
+      client.close();
+      await c.stop();
+    }
+  });
+
+  it('job count: on a healthy cluster every map runs exactly once, no needless backup (backups allowed after 2 s here)', async () => {
+    // Under the 2.4 s that twice the maps' median comes to: what holds backups back is that rule, not --backup-after.
+    const c = await startCluster([], ['--backup-after', '2s']);
+    const client = await connect({ coordinator: c.coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
+    try {
+      const input = join(root, 'count-in');
+      const expected = await corpus(input, 6);
+      const marks = join(root, 'count-marks');
+      await mkdir(marks);
+      // Maps of 1.0–1.4 s, more than the two agents' windows hold: some wait queued behind others.
+      const job = await client.submit(fixture('keyed/marked-wc.ts'), { input: [input], args: { dir: marks, mapMs: '1000', jitterMs: '400' } });
+      expect(new Map((await job.result()) as [string, number][])).toEqual(expected);
+      const ran = (await readdir(marks)).filter((f) => f.startsWith('ran-map-'));
+      expect(ran.map((f) => Number(f.split('-')[2])).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+      expect((await client.tasks(job.id)).map((t) => t.attempt)).toEqual([1, 1, 1, 1, 1, 1]);
+      expect((await client.logs(job.id)).some((l) => l.line.startsWith('backups of stragglers'))).toBe(false);
     } finally {
       client.close();
       await c.stop();

@@ -115,6 +115,12 @@ describe('keyed jobs on the embedded cluster', () => {
     expect(r.stderr).toContain('--out writes the parts of a keyed job');
   });
 
+  it('--stream for a keyed job is refused: its result comes at the end, by key', async () => {
+    const r = await runCli(['submit', fixture('keyed/wc.ts'), '--local', '--input', input, '--stream']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('is a keyed job (reduceByKey): its result comes at the end');
+  });
+
   it('--input naming nothing: a clear error, exit 2, nothing submitted', async () => {
     const r = await runCli(['submit', fixture('keyed/wc.ts'), '--local', '--input', join(root, 'no-such-dir')]);
     expect(r.code).toBe(2);
@@ -122,6 +128,28 @@ describe('keyed jobs on the embedded cluster', () => {
     const g = await runCli(['submit', fixture('keyed/wc.ts'), '--local', '--input', join(input, '*.csv')]);
     expect(g.code).toBe(2);
     expect(g.stderr).toContain('the pattern matched nothing');
+  });
+
+  it('--partitions must be a whole number ≥ 1', async () => {
+    const r = await runCli(['submit', fixture('keyed/wc.ts'), '--local', '--input', input, '--partitions', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--partitions must be a whole number ≥ 1, not "0"');
+  });
+
+  it('a keyed job without inputs(args) needs input files: a clear error, exit 2', async () => {
+    const r = await runCli(['submit', fixture('keyed/wc.ts'), '--local']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('has no `inputs` function and no input files were given');
+  });
+
+  it('a binary file among the inputs: a clear error naming it, exit 2', async () => {
+    const dir = join(root, 'with-binary');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'notes.txt'), 'plain text\n');
+    await writeFile(join(dir, 'image.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]));
+    const r = await runCli(['submit', fixture('keyed/wc.ts'), '--local', '--input', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`input file ${join(dir, 'image.png')} looks binary (a NUL byte at offset 8)`);
   });
 
   it('a job with both reduce and reduceByKey is refused at submit', async () => {

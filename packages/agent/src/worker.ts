@@ -139,6 +139,14 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
     if (overran()) throw new Error(outOfMemoryMessage(batch.memoryMb));
     bytes ??= encode(output);
     if (bytes.length > MAX_VALUE_BYTES) {
+      // A part comes back in one message (for now): more partitions make each smaller.
+      if (batch.kind === 'KEYED_REDUCE')
+        throw new Error(
+          outputTooBigMessage(bytes.length, MAX_VALUE_BYTES, `partition ${task.partition}'s part is`).replace(
+            /return less, or split the work into more tasks$/,
+            'give the job more partitions (partitions, or --partitions)',
+          ),
+        );
       throw new Error(outputTooBigMessage(bytes.length, MAX_VALUE_BYTES));
     }
     return { index: task.index, attempt: task.attempt, ok: true, output: bytes, logs, durationMs: performance.now() - started, heapMb: heapMb() };

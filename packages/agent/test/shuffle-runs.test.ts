@@ -87,3 +87,28 @@ describe('the shuffle on disk', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 });
+
+describe('combine', () => {
+  it('an async combine is refused, naming the key and saying why', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'picompute-runs-'));
+    const buffer = new EmitBuffer({ dir, prefix: 'm3-a1', partitions: 1, combine: async (_k, v) => v.length, limitBytes: 1 << 20 });
+    buffer.emit('same', 1);
+    buffer.emit('same', 2);
+    expect(() => buffer.finish()).toThrow('combine("same", values) returned a Promise: combine runs while map emits, so it must return its value itself');
+  });
+});
+
+describe('run records', () => {
+  it('carry numbers, strings (any UTF-8) and any codec value, and number keys, exactly', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'picompute-runs-'));
+    const buffer = new EmitBuffer({ dir, prefix: 'm4-a1', partitions: 1, limitBytes: 1 << 20 });
+    const values: unknown[] = [1.5, -0, 'ä 中 🙂', '', { a: [1, 2n] }, new Map([['k', new Set([1])]]), null, Buffer.from([0, 255])];
+    for (const v of values) buffer.emit('k', v);
+    buffer.emit(3.25, 'x');
+    const [run] = buffer.finish().runs;
+    expect(await merged(dir, [run!.id])).toEqual([
+      [3.25, ['x']],
+      ['k', values],
+    ]);
+  });
+});

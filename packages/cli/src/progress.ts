@@ -3,7 +3,7 @@
  * line every few seconds elsewhere (logs, CI). Task log lines are printed as
  * they arrive, tagged with task index and node.
  */
-import { formatDuration } from '@picompute/sdk/units';
+import { formatBytes, formatDuration } from '@picompute/sdk/units';
 import type { JobEvent } from '@picompute/sdk/wire';
 
 const PLAIN_EVERY_MS = 5000;
@@ -70,7 +70,7 @@ export class Progress {
     const filled = ev.tasksTotal ? Math.round((ev.tasksDone / ev.tasksTotal) * BAR_WIDTH) : 0;
     const bar = this.#tty ? `[${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}] ` : '';
     const retries = ev.retries ? ` · ${ev.retries} re-run` : '';
-    return `${bar}${ev.tasksDone}/${ev.tasksTotal} tasks · ${rate.toFixed(1)}/s · ETA ${eta}${retries}${this.#stalled(ev)}`;
+    return `${bar}${ev.tasksDone}/${ev.tasksTotal} tasks · ${rate.toFixed(1)}/s · ETA ${eta}${retries}${phases(ev)}${this.#stalled(ev)}`;
   }
 
   /** When nothing finished for a while: which tasks the job waits for, where, and for how long. */
@@ -84,5 +84,15 @@ export class Progress {
 
 /** Index -1 is the reduce step, lower ones fold groups of map outputs. */
 function taskName(index: number): string {
+  // A keyed job's reduce of partition p is -2^30 - p on the wire.
+  if (index <= -(2 ** 30)) return `the reduce of partition ${-(2 ** 30) - index}`;
   return index >= 0 ? `task ${index}` : index === -1 ? 'the reduce step' : 'a group fold';
+}
+
+/** A keyed job's phases: ` · map 8/8 (12 MiB in) · shuffle 3.1 MiB · reduce 2/4 (40 KiB out)`. */
+function phases(ev: JobEvent): string {
+  const s = ev.shuffle;
+  if (!s) return '';
+  const bytes = (n: number | string) => formatBytes(Number(n));
+  return ` · map ${s.mapsDone}/${s.mapsTotal} (${bytes(s.bytesIn)} in) · shuffle ${bytes(s.bytesShuffled)} · reduce ${s.reducesDone}/${s.reducesTotal} (${bytes(s.bytesOut)} out)`;
 }

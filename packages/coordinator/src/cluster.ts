@@ -343,7 +343,8 @@ export class Cluster {
     }
     if (next.output) {
       const o = next.output;
-      this.#events.output(job, { index: o.index, value: o.value });
+      // A keyed job's map output says where its runs are, for the coordinator: it is not a value to stream to watchers.
+      if (!job.shuffle) this.#events.output(job, { index: o.index, value: o.value });
       this.store.taskDone(Number(job.id), o.index, o.attempt, o.value, job.doneCount, !job.fold);
     }
     if (next.kind === 'finish') this.#finish(job, next.state, logs);

@@ -148,6 +148,11 @@ export class JobQueries {
           `(picompute cancel ${id}) first`,
       );
     }
+    if (isKeyedRow(this.store.job(Number(id)))) {
+      throw new UserError(
+        `job ${id} is a keyed job (reduceByKey): its map outputs are runs on the agents' disks, not values, so it has no partial result; submit it again`,
+      );
+    }
     this.store.flush();
     return this.outputsByIndex.get(Number(id));
   }

@@ -151,14 +151,15 @@ describe('a keyed job', () => {
     j.shuffle!.nodeAt('b', 'b:1');
     sent(j.start('a', 1, 2, 0));
     sent(j.start('b', 1, 2, 0));
-    for (const [node, i] of [
-      ['a', 0],
-      ['a', 1],
-      ['b', 2],
+    // Each agent has one core: a's second map gets it at 100, b's second (map 3) at 100 too, and map 3 then hangs.
+    for (const [node, i, at] of [
+      ['a', 0, 100],
+      ['a', 1, 200],
+      ['b', 2, 100],
     ] as const)
-      j.taskDone(node, mapTask(i), 1, manifest(i, 2), 100, 1);
+      j.taskDone(node, mapTask(i), 1, manifest(i, 2), 100, 1, at);
     // Past twice the median (100 ms) but not yet past backupAfterMs: no backup.
-    expect(j.backupsDue(500)).toEqual([]);
+    expect(j.backupsDue(1000)).toEqual([]);
     expect(j.backupsDue(5000).map((r) => r.id)).toEqual([mapTask(3)]);
     // Never on the straggler's own node.
     expect(sent(j.start('b', 1, 1, 5000))).toEqual([]);
@@ -185,7 +186,7 @@ describe('a keyed job', () => {
     sent(j.start('a', 1, 1, 0));
     expect(j.backupsDue(60_000)).toEqual([]); // nothing finished: no median
     sent(j.start('b', 1, 1, 0));
-    j.taskDone('b', mapTask(1), 1, manifest(1, 1), 10, 1);
+    j.taskDone('b', mapTask(1), 1, manifest(1, 1), 10, 1, 10);
     expect(j.backupsDue(60_000)).toEqual([]); // map 2 still waits to start
   });
 
@@ -194,7 +195,7 @@ describe('a keyed job', () => {
     j.backupAfterMs = 1000;
     sent(j.start('a', 1, 1, 0));
     sent(j.start('b', 1, 1, 0));
-    j.taskDone('b', mapTask(1), 1, manifest(1, 1), 10, 1);
+    j.taskDone('b', mapTask(1), 1, manifest(1, 1), 10, 1, 10);
     sent(j.start('b', 1, 1, 5000)); // the backup of map 0, on b
     expect(j.nodeLost('a', [{ id: mapTask(0), attempt: 1 }], 'gone').kind).toBe('notify');
     // Not queued again: the backup's run is the task's run now.
@@ -202,5 +203,20 @@ describe('a keyed job', () => {
     expect([...j.running.values()]).toMatchObject([{ id: mapTask(0), node: 'b', attempt: 2 }]);
     expect(j.taskDone('b', mapTask(0), 2, manifest(0, 1), 10, 1).kind).toBe('notify');
     expect(j.shuffle!.runnable).toBe(1); // the reduce
+  });
+
+  it("a task waiting in its agent's queue is not a straggler: it is measured from when it gets a core", () => {
+    const j = keyed(3, 1);
+    j.backupAfterMs = 1000;
+    // One core on a: map 0 runs, map 1 waits behind it; map 2 on b ends quickly.
+    sent(j.start('a', 1, 2, 0));
+    sent(j.start('b', 1, 1, 0));
+    j.taskDone('b', mapTask(2), 1, manifest(2, 1), 2000, 1, 2000);
+    // At 3,000 ms map 0 has run 3 s (under twice the 2 s median); map 1 has only waited.
+    expect(j.backupsDue(3000)).toEqual([]);
+    j.taskDone('a', mapTask(0), 1, manifest(0, 1), 3000, 1, 3000);
+    // Map 1 got the core at 3,000: at 8,000 it has run 5 s, under twice the median (3 s, the upper one of two).
+    expect(j.backupsDue(8000)).toEqual([]);
+    expect(j.backupsDue(9500).map((r) => r.id)).toEqual([mapTask(1)]);
   });
 });

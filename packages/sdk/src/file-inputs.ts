@@ -110,8 +110,12 @@ export async function inputFiles(inputs: readonly string[], cwd = process.cwd())
   return all;
 }
 
-/** One file's chunks, read as a stream. */
+/** How much of a file's start is looked at for a NUL byte (as git and grep tell binary files). */
+const BINARY_SNIFF_BYTES = 8000;
+
+/** One file's chunks, read as a stream. Throws NoInputFilesError for a file that looks binary: it has no lines to cut at. */
 export async function* fileChunks(file: InputFile, splitBytes: number): AsyncGenerator<FileChunk> {
+  let sniffed = 0;
   let parts: Buffer[] = [];
   let size = 0;
   let offset = 0;
@@ -120,6 +124,15 @@ export async function* fileChunks(file: InputFile, splitBytes: number): AsyncGen
   const stream = createReadStream(file.path, { highWaterMark: Math.min(1024 * 1024, Math.max(64 * 1024, splitBytes || 1024 * 1024)) });
   try {
     for await (const piece of stream as AsyncIterable<Buffer>) {
+      if (sniffed < BINARY_SNIFF_BYTES) {
+        const nul = piece.subarray(0, BINARY_SNIFF_BYTES - sniffed).indexOf(0);
+        if (nul >= 0) {
+          throw new NoInputFilesError(
+            `input file ${file.path} looks binary (a NUL byte at offset ${sniffed + nul}), and input files are cut into chunks of text at line breaks: give text files, or read binary data in the job's own inputs(args)`,
+          );
+        }
+        sniffed += piece.length;
+      }
       parts.push(piece);
       size += piece.length;
       if (splitBytes <= 0 || size < splitBytes) continue;
@@ -138,6 +151,7 @@ export async function* fileChunks(file: InputFile, splitBytes: number): AsyncGen
       size = pending.length;
     }
   } catch (err) {
+    if (err instanceof NoInputFilesError) throw err;
     throw new NoInputFilesError(`input file ${file.path} cannot be read: ${(err as Error).message}`);
   }
   if (size || !any) yield { path: file.name, offset, data: Buffer.concat(parts, size) };

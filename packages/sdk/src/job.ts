@@ -114,8 +114,12 @@ export interface KeyedJob<I = FileChunk, K extends Key = Key, V = unknown, R = u
   /** Optional when the job is submitted with input files (`--input`): each map input is then a FileChunk. */
   inputs?: (args: JobArgs) => MaybePromise<InputSource<I>>;
   map: (input: I, ctx: EmitContext<K, V>) => MaybePromise<unknown>;
-  /** Folds some of a key's values into one on the mapper; must give what reduceByKey would accept as one of the values. */
-  combine?: (key: K, values: V[]) => MaybePromise<V>;
+  /**
+   * Folds some of a key's values into one on the mapper, when its buffer
+   * spills (synchronously: it runs inside ctx.emit); must give what
+   * reduceByKey accepts as one of the values.
+   */
+  combine?: (key: K, values: V[]) => V;
   reduceByKey: (key: K, values: V[], ctx: ReduceContext) => MaybePromise<R>;
   /** R, the number of reduce tasks (and part files); default 2 × the cluster's cores (`--partitions` overrides). */
   partitions?: number;

@@ -105,7 +105,9 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
       throw err;
     }
   } else if (!job.inputs) {
-    throw new JobFileError(`${file} has no \`inputs\` function and no input files were given: name files with the \`input\` option, or add inputs(args)`);
+    throw new JobFileError(
+      `${file} has no \`inputs\` function and no input files were given: name some in the \`input\` option (a file, a folder or a glob), or add inputs(args) to the job`,
+    );
   }
   const frames = new FramePacker(BLOB_CHUNK_BYTES);
   const caps = new InputCaps(file, options.maxInputs, options.maxInputBytes);

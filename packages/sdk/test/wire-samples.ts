@@ -132,8 +132,16 @@ export const REQUESTS: Record<string, unknown[]> = {
     { msg: 'cancel', cancel: { jobId: '1' } },
     { msg: 'ping', ping: { sentAtMs: 1_764_000_000_000 } },
     { msg: 'bundle', bundle: chunk },
+    {
+      msg: 'assign',
+      assign: {
+        job: { jobId: '2', bundleHash: 'c'.repeat(64), timeLimitMs: 0, memoryMb: 0, args: {}, coresPerTask: 1, sharedHash: '', partitions: 4 },
+        tasks: [{ index: -(2 ** 30) - 3, attempt: 1, kind: 'KEYED_REDUCE', input: Buffer.from('{"partition":3,"sources":[]}'), values: [] }],
+      },
+    },
   ],
   Info: [{}],
+  FetchRun: [{ jobId: '2', runId: 'm0-a1-s0-p3' }],
 };
 
 export const RESPONSES: Record<string, unknown[]> = {
@@ -180,4 +188,5 @@ export const RESPONSES: Record<string, unknown[]> = {
     { msg: 'needBundle', needBundle: { hash: 'c'.repeat(64) } },
   ],
   Info: [info],
+  FetchRun: [chunk],
 };

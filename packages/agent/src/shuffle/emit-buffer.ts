@@ -101,7 +101,17 @@ export class EmitBuffer {
       const records = function* (): Generator<RunRecord> {
         for (const k of keys) {
           const values = group.get(k)!;
-          yield [k, combine && values.length > 1 ? [combine(k, values)] : values];
+          if (!combine || values.length < 2) {
+            yield [k, values];
+            continue;
+          }
+          const combined = combine(k, values);
+          if (typeof (combined as { then?: unknown } | null)?.then === 'function') {
+            throw new TypeError(
+              `combine(${showKey(k)}, values) returned a Promise: combine runs while map emits, so it must return its value itself (no async, no await)`,
+            );
+          }
+          yield [k, [combined]];
         }
       };
       const id = `${this.o.prefix}-s${spill}-p${p}`;

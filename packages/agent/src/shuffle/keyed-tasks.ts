@@ -16,8 +16,8 @@ import { showKey } from './keys.js';
 import { mergeRuns } from './merge.js';
 import { readRun } from './run-file.js';
 
-/** Spill at this much buffered when the batch does not say (a quarter of a 256 MiB task). */
-const DEFAULT_SPILL_BYTES = 64 * 1024 * 1024;
+/** A map spills at a quarter of its memory limit (the rest is the map's own, and the sort's), at most this. */
+const MAX_SPILL_BYTES = 64 * 1024 * 1024;
 
 function keyedJob(job: Job, kind: string): KeyedJob<unknown, Key, unknown, unknown> {
   if (!isKeyedJob(job)) throw new Error(`a ${kind} task was sent for a job without reduceByKey`);
@@ -32,7 +32,7 @@ export async function keyedMap(job: Job, batch: Batch, task: BatchTask, input: u
     partitions: batch.partitions!,
     partition: keyed.partition,
     combine: keyed.combine,
-    limitBytes: batch.spillBytes || DEFAULT_SPILL_BYTES,
+    limitBytes: batch.spillBytes || Math.min(MAX_SPILL_BYTES, (batch.memoryMb * 1024 * 1024) / 4),
   });
   const emitting: EmitContext = { ...ctx, emit: (key: Key, value: unknown) => buffer.emit(key, value) };
   try {

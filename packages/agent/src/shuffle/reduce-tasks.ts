@@ -34,8 +34,12 @@ export async function runKeyedReduces(
         early([outcome]);
         return [];
       }
+      const fetchMs = Date.now() - started;
       try {
-        return await runBatch(pools, { ...req, tasks: [{ ...task, partition: plan.partition, runs: resolved.fds }] });
+        const outcomes = await runBatch(pools, { ...req, tasks: [{ ...task, partition: plan.partition, runs: resolved.fds }] });
+        // A reduce's time includes getting its runs: the coordinator weighs stragglers by it.
+        for (const o of outcomes) o.durationMs += fetchMs;
+        return outcomes;
       } finally {
         await resolved.cleanup();
       }

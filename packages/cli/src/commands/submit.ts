@@ -125,7 +125,11 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
   if (flags.out !== undefined && !prepared.request.keyed) {
     throw new UsageError(`--out writes the parts of a keyed job (one with reduceByKey), and ${file} has none: its result is printed`);
   }
-  if (flags.out !== undefined && flags.stream) throw new UsageError('--out writes the parts when the job ends, so it cannot go with --stream');
+  if (prepared.request.keyed && flags.stream) {
+    throw new UsageError(
+      `--stream prints map outputs as they finish, and ${file} is a keyed job (reduceByKey): its result comes at the end, by key (use --out DIR for files)`,
+    );
+  }
 
   const say = (line: string) => flags.json || process.stderr.write(`${line}\n`);
   const target = await connectOrLocal(flags, say, !flags.wait);

@@ -49,8 +49,10 @@ export function backupCandidates(
     if (backups.has(taskKey(run.id))) continue;
     const median = phase(run)?.median();
     if (median === undefined) continue;
-    const ran = now - run.since;
+    // From when it got a core; one still queued on its agent counts from when it was sent: a wait of twice a
+    // task's time means what runs ahead of it there is the straggler (perhaps a backup's loser, still running).
+    const ran = now - (run.startedAt ?? run.since);
     if (ran > minMs && ran > 2 * median) out.push(run);
   }
-  return out.sort((a, b) => a.since - b.since).slice(0, cap);
+  return out.sort((a, b) => (a.startedAt ?? a.since) - (b.startedAt ?? b.since)).slice(0, cap);
 }

@@ -34,6 +34,13 @@ export interface TaskRun {
   node: string;
   attempt: number;
   since: number;
+  /**
+   * A keyed job's estimate of when the task got a core: agents take up to
+   * two tasks per core and run them in order, so one sent behind others
+   * starts when one of this job's tasks there ends (undefined until then).
+   * Backups measure a straggler from here, not from when it was sent.
+   */
+  startedAt?: number;
 }
 
 export class JobData {
@@ -68,6 +75,8 @@ export class JobData {
   backupsWon = 0;
   /** A task runs this long (and twice its phase's median) before it gets a backup; the coordinator's setting. */
   backupAfterMs = BACKUP_AFTER_MS;
+  /** Cores of the nodes a keyed job's tasks went to (for TaskRun.startedAt). */
+  readonly coresOf = new Map<string, number>();
   readonly mapTimes = new PhaseTimes();
   readonly reduceTimes = new PhaseTimes();
   result: Buffer | undefined;

@@ -18,8 +18,9 @@ import { statsFromRow } from '../state/store.js';
 import type { JobRow, TaskRow } from '../state/store.js';
 import { JobData } from './job-data.js';
 import { finish, IGNORED, notify } from './next.js';
-import type { Next, Start, StartedTask } from './next.js';
-import { combineTask, describeTask, keyedReduceTask, mapTask, REDUCE_TASK, taskKey, toWire } from './task-id.js';
+import type { Next, Start } from './next.js';
+import { combineTask, describeTask, keyedReduceTask, mapTask, REDUCE_TASK, taskKey } from './task-id.js';
+import { estimateStarts, reduceLost, refetch, rerunMaps, startBackups } from './keyed-steps.js';
 import type { TaskId } from './task-id.js';
 
 export type { TaskRun } from './job-data.js';
@@ -88,7 +89,11 @@ export class JobRecord extends JobData {
         tasks.push({ id: mapTask(index), attempt, input: this.inputs.get(index), values: [] });
       }
     }
-    if (this.shuffle && tasks.length < count) this.#startBackups(node, count - tasks.length, now, tasks);
+    if (this.shuffle) {
+      this.coresOf.set(node, Math.max(1, nodeCores));
+      if (tasks.length < count) startBackups(this, node, count - tasks.length, now, tasks);
+      estimateStarts(this, node, Math.max(1, nodeCores), now);
+    }
     this.attemptsTotal += tasks.length;
     const began = this.state === 'PENDING';
     if (began) {
@@ -103,25 +108,9 @@ export class JobRecord extends JobData {
     return { kind: 'send', tasks, began };
   }
 
-  /** Backups of stragglers that run elsewhere than `node` (./backup-plan.ts), up to `count`, added to `tasks`. */
-  #startBackups(node: string, count: number, now: number, tasks: StartedTask[]): void {
-    for (const run of this.backupsDue(now)) {
-      if (count <= 0) break;
-      if (run.node === node) continue;
-      count--;
-      const { id } = run;
-      const attempt = id.kind === 'MAP' ? ++this.attempts[id.index]! : ++this.shuffle!.attempts[id.index]!;
-      const input = id.kind === 'MAP' ? this.inputs.get(id.index) : this.shuffle!.planInput(id.index);
-      this.backups.set(taskKey(id), { id, node, attempt, since: now });
-      if (id.kind === 'MAP') this.taskTable.started(id.index, node, attempt, now);
-      this.backupsRan++;
-      tasks.push({ id, attempt, input, values: [] });
-    }
-  }
-
   /** A task's output, from `node`: ignored unless that node runs that attempt of it now (a dead node's late word, a duplicate). */
-  taskDone(node: string, id: TaskId, attempt: number, output: Buffer, durationMs: number, heapMb: number): Next {
-    if (!this.#settle(node, id, attempt, durationMs, heapMb)) return IGNORED;
+  taskDone(node: string, id: TaskId, attempt: number, output: Buffer, durationMs: number, heapMb: number, now = Date.now()): Next {
+    if (!this.#settle(node, id, attempt, durationMs, heapMb, now)) return IGNORED;
     if (id.kind === 'REDUCE') {
       this.result = output;
       this.fold!.final = 'done';
@@ -143,7 +132,7 @@ export class JobRecord extends JobData {
     if (this.done[id.index]) return IGNORED;
     if (this.shuffle) {
       try {
-        this.shuffle.mapDone(id.index, node, output);
+        this.shuffle.mapDone(id.index, node, output, this.inputs.get(id.index).length);
       } catch (err) {
         this.error = `task ${id.index} finished on ${node} but its report of where its output lies cannot be read (${(err as Error).message}); that agent may run another picompute version`;
         return finish('FAILED');
@@ -157,10 +146,10 @@ export class JobRecord extends JobData {
   }
 
   /** A task's failure, from `node`: run again (a throw under --retries) or the job ends. */
-  taskFailed(node: string, id: TaskId, attempt: number, error: TaskError | null, durationMs: number, heapMb: number): Next {
-    if (!this.#settle(node, id, attempt, durationMs, heapMb)) return IGNORED;
+  taskFailed(node: string, id: TaskId, attempt: number, error: TaskError | null, durationMs: number, heapMb: number, now = Date.now()): Next {
+    if (!this.#settle(node, id, attempt, durationMs, heapMb, now)) return IGNORED;
     const e = error ?? { kind: 'THREW', message: 'the task failed without saying why', stack: '', inputPreview: '', fetchNode: '' };
-    if (e.kind === 'FETCH_FAILED' && id.kind === 'KEYED_REDUCE') return this.#refetch(id.index, node, e.fetchNode, e.message);
+    if (e.kind === 'FETCH_FAILED' && id.kind === 'KEYED_REDUCE') return refetch(this, id.index, node, e.fetchNode, e.message);
     if (id.kind === 'MAP') this.taskTable.ran(id.index, failedState(e.kind), durationMs, heapMb);
     // --retries re-runs a task that threw (not one past its limits: it would only fail again).
     if (e.kind === 'THREW' && id.kind === 'MAP' && attempt <= this.request.retries) {
@@ -201,7 +190,7 @@ export class JobRecord extends JobData {
       if (t.id.kind === 'REDUCE') this.fold!.final = 'pending';
       else if (t.id.kind === 'COMBINE') this.fold!.ready.push(t.id.index);
       else if (t.id.kind === 'KEYED_REDUCE') {
-        const lost = this.#reduceLost(t.id.index, `was lost with its node ${node} (${reason})`);
+        const lost = reduceLost(this, t.id.index, `was lost with its node ${node} (${reason})`);
         if (lost) return lost;
       } else {
         const index = t.id.index;
@@ -221,7 +210,7 @@ export class JobRecord extends JobData {
     }
     if (this.shuffle) {
       // Finished maps lose their outputs with the node too (MapReduce, not Dask: only those run again).
-      const rerun = this.#rerunMaps(node, `its node ${node} is gone (${reason})`);
+      const rerun = rerunMaps(this, node, `its node ${node} is gone (${reason})`);
       if (!Array.isArray(rerun)) return rerun;
       if (rerun.length) {
         changed = true;
@@ -229,52 +218,6 @@ export class JobRecord extends JobData {
       }
     }
     return changed ? notify(logs) : IGNORED;
-  }
-
-  /** A keyed reduce could not fetch runs from `from`: those maps run again, and the reduce once they have. */
-  #refetch(partition: number, node: string, from: string, message: string): Next {
-    const lost = this.#reduceLost(partition, `could not fetch its input on ${node}: ${message}`);
-    if (lost) return lost;
-    const rerun = this.#rerunMaps(from, `a reducer could not fetch their outputs from ${from}`);
-    if (!Array.isArray(rerun)) return rerun;
-    const line = `could not fetch from ${from}; it runs again once the maps that were there have run again elsewhere (${message})`;
-    return notify([{ task: toWire(keyedReduceTask(partition)), node: 'coordinator', line }, ...rerun]);
-  }
-
-  /** A keyed reduce did not finish: it waits to run again, or the job gives up on one lost too often. */
-  #reduceLost(partition: number, why: string): Next | undefined {
-    const shuffle = this.shuffle!;
-    this.retries++;
-    if (++shuffle.losses[partition]! >= this.maxNodeLosses) {
-      this.error = `the reduce of partition ${partition} ${why}, ${shuffle.losses[partition]} times; giving up (raise \`maxNodeLosses\` to allow more)`;
-      return finish('NODE_FAIL');
-    }
-    shuffle.reduceBack(partition);
-    return undefined;
-  }
-
-  /** The maps of a keyed job whose outputs were on `node` and are still needed run again (a log line each), or the job gives up. */
-  #rerunMaps(node: string, why: string): LogLine[] | Next {
-    const logs: LogLine[] = [];
-    for (const index of this.shuffle!.forgetNode(node)) {
-      const max = this.maxNodeLosses;
-      if (this.attempts[index]! >= max) {
-        this.taskTable.set(index, 'NODE_FAIL');
-        this.error = `task ${index}'s output was lost with its node ${max} times (last: ${node}); giving up (raise \`maxNodeLosses\` to allow more)`;
-        return finish('NODE_FAIL');
-      }
-      this.done[index] = 0;
-      this.doneCount--;
-      this.retries++;
-      this.pending.push(index);
-      this.taskTable.set(index, 'PENDING');
-      logs.push({
-        task: index,
-        node: 'coordinator',
-        line: `${why}, and this map's output was there: it runs again (attempt ${this.attempts[index]! + 1} of ${max})`,
-      });
-    }
-    return logs;
   }
 
   cancel(): Next {
@@ -306,14 +249,18 @@ export class JobRecord extends JobData {
   }
 
   /** Takes a result of a task that `node` runs now (that attempt); false for any other. */
-  #settle(node: string, id: TaskId, attempt: number, durationMs: number, heapMb: number): boolean {
+  #settle(node: string, id: TaskId, attempt: number, durationMs: number, heapMb: number, now: number): boolean {
     if (this.final) return false;
     const key = taskKey(id);
     const run = this.running.get(key);
     const backup = this.backups.get(key);
     const isRun = run?.node === node && run.attempt === attempt;
     const isBackup = backup?.node === node && backup.attempt === attempt;
-    if (!isRun && !isBackup) return false;
+    if (!isRun && !isBackup) {
+      // A late word (a backup's loser) still means a core there is free again.
+      if (this.shuffle) estimateStarts(this, node, this.coresOf.get(node) ?? 1, now);
+      return false;
+    }
     // The first of a task and its backup to finish settles it; the other's word comes too late and is ignored.
     this.running.delete(key);
     if (backup) {
@@ -321,7 +268,11 @@ export class JobRecord extends JobData {
       if (isBackup) this.backupsWon++;
     }
     this.ran(durationMs, heapMb);
-    if (this.shuffle) (id.kind === 'MAP' ? this.mapTimes : this.reduceTimes).add(durationMs);
+    if (this.shuffle) {
+      (id.kind === 'MAP' ? this.mapTimes : this.reduceTimes).add(durationMs);
+      // Its core goes to the next of this job's tasks waiting there.
+      estimateStarts(this, node, this.coresOf.get(node) ?? 1, now);
+    }
     return true;
   }
 

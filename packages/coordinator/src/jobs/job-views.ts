@@ -37,6 +37,7 @@ export function eventOf(job: JobData, logs: LogLine[] = []): JobEvent {
     nodes: [...job.nodes],
     reason: job.reason,
     runningLongest: runningLongest(job),
+    shuffle: job.shuffle?.phases() ?? null,
   };
 }
 
@@ -116,6 +117,7 @@ export function eventFromSummary(s: JobSummary): JobEvent {
     nodes: s.nodes,
     reason: s.reason,
     runningLongest: [],
+    shuffle: null,
   };
 }
 

@@ -26,6 +26,7 @@ interface RunInfo {
 interface MapLocation {
   node: string;
   runs: RunInfo[];
+  bytesIn: number;
 }
 
 /** What a reduce task's input says (the agent's ReducePlan). */
@@ -34,9 +35,13 @@ export interface ReducePlan {
   sources: { node: string; address: string; runs: string[] }[];
 }
 
-/** R when neither the job nor the submit sets it: two per core of the cluster, so a slow reducer is a small share of the work. */
+/**
+ * R when neither the job nor the submit sets it: two per core of the cluster
+ * as it is at submit, so a slow reducer is a small share of the work (4 when
+ * no agent is up yet).
+ */
 export function defaultPartitions(cores: number): number {
-  return Math.max(1, Math.min(1000, 2 * cores));
+  return cores > 0 ? Math.min(1000, 2 * cores) : 4;
 }
 
 export class ShufflePlan {
@@ -50,8 +55,7 @@ export class ShufflePlan {
   /** Each partition's reduce attempts so far. */
   readonly attempts: Uint16Array;
   partsDone = 0;
-  /** Bytes of runs the maps left (the shuffle's size), and of the parts. */
-  bytesShuffled = 0;
+  /** Bytes of the parts reduced so far. */
   bytesOut = 0;
 
   constructor(
@@ -85,12 +89,31 @@ export class ShufflePlan {
   }
 
   /** A map task finished on `node`; `manifest` is its output. Throws on a manifest that does not parse (a faulty agent). */
-  mapDone(index: number, node: string, manifest: Buffer): void {
+  mapDone(index: number, node: string, manifest: Buffer, bytesIn = 0): void {
     const parsed = JSON.parse(manifest.toString('utf8')) as { runs?: RunInfo[] };
     if (!Array.isArray(parsed.runs)) throw new Error(`map task ${index} on ${node} reported no runs`);
     if (!this.#maps[index]) this.#located++;
-    this.#maps[index] = { node, runs: parsed.runs };
-    for (const r of parsed.runs) this.bytesShuffled += r.bytes;
+    this.#maps[index] = { node, runs: parsed.runs, bytesIn };
+  }
+
+  /** The phases as watchers see them: maps whose runs are in place, parts reduced, and the bytes of each. */
+  phases(): { mapsTotal: number; mapsDone: number; reducesTotal: number; reducesDone: number; bytesIn: number; bytesShuffled: number; bytesOut: number } {
+    let bytesIn = 0;
+    let bytesShuffled = 0;
+    for (const m of this.#maps) {
+      if (!m) continue;
+      bytesIn += m.bytesIn;
+      for (const r of m.runs) bytesShuffled += r.bytes;
+    }
+    return {
+      mapsTotal: this.#maps.length,
+      mapsDone: this.#located,
+      reducesTotal: this.partitions,
+      reducesDone: this.partsDone,
+      bytesIn,
+      bytesShuffled,
+      bytesOut: this.bytesOut,
+    };
   }
 
   /**
