@@ -1,109 +1,29 @@
 /**
  * Everything the coordinator must not forget, in SQLite. Writes from the hot
  * path (task results, attempts, log lines) are queued and committed together
- * once per event-loop turn; a submit and a job's end commit at once. Rows
+ * once per event-loop turn (./turn-writes.ts); a submit and a job's end commit at once. Rows
  * nobody reads again are deleted in the background (./reclaimer.ts).
  *
  * A full disk (see ./disk-space.ts) stops only the jobs whose writes failed
  * (`onNotStored`) and new submits (DiskFullError); nothing else changes.
  */
-import type { JobReason } from '../jobs/job-reason.js';
 import { closeSync, fdatasync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import type Database from 'better-sqlite3';
 import { FINAL_STATES } from '@picompute/sdk/wire';
 import type { LogLine, SubmitRequest } from '@picompute/sdk/wire';
-import { DiskSpace, isDiskFull, RESERVE_BYTES } from './disk-space.js';
+import { DiskSpace, isDiskFull } from './disk-space.js';
 import { InputParts } from './input-parts.js';
 import { MemoryOutputs } from './memory-outputs.js';
+import type { JobReason } from '../jobs/job-reason.js';
 import { Reclaimer } from './reclaimer.js';
+import { TurnWrites } from './turn-writes.js';
+import { NO_STATS, STATS, statsParams } from './rows.js';
+import type { JobEnd, JobRow, TaskRow } from './rows.js';
 
-export interface JobRow {
-  id: number;
-  name: string;
-  user: string;
-  request: string;
-  state: string;
-  reason: JobReason;
-  error: string;
-  tasks_total: number;
-  tasks_done: number;
-  attempts: number;
-  cpu_ms: number;
-  max_heap_mb: number;
-  nodes: string;
-  cores: number;
-  submitted_at: number;
-  started_at: number;
-  ended_at: number;
-}
-
-export interface TaskRow {
-  idx: number;
-  input: Buffer;
-  attempts: number;
-  done: number;
-  output: Buffer | null;
-}
-
-/**
- * A job's figures, carried from its tasks' results (the cluster's JobRecord)
- * to its row and back (`statsFromRow`). A new figure is a field here, its
- * column in STATS_COLUMNS and in ./schema.ts (with a migration), and where
- * the summary shows it.
- */
-export interface JobStats {
-  tasksDone: number;
-  /** Task runs, retries and re-runs included. */
-  attempts: number;
-  /** Summed task run time. */
-  cpuMs: number;
-  /** The largest task heap seen. */
-  maxHeapMb: number;
-  /** Nodes that ran at least one task. */
-  nodes: string[];
-  /** Cores of those nodes. */
-  cores: number;
-  startedAt: number;
-  endedAt: number;
-}
-
-/** Each figure's column in the jobs table. */
-const STATS_COLUMNS = {
-  tasksDone: 'tasks_done',
-  attempts: 'attempts',
-  cpuMs: 'cpu_ms',
-  maxHeapMb: 'max_heap_mb',
-  nodes: 'nodes',
-  cores: 'cores',
-  startedAt: 'started_at',
-  endedAt: 'ended_at',
-} as const satisfies Record<keyof JobStats, keyof JobRow>;
-
-const STATS = Object.entries(STATS_COLUMNS) as [keyof JobStats, keyof JobRow][];
-
-/** The figures of a job that never ran. */
-const NO_STATS: JobStats = { tasksDone: 0, attempts: 0, cpuMs: 0, maxHeapMb: 0, nodes: [], cores: 0, startedAt: 0, endedAt: 0 };
-
-/** A job's figures as statement parameters, named as the fields are (`@maxHeapMb`…). */
-function statsParams(stats: JobStats): Record<keyof JobStats, number | string> {
-  return { ...stats, nodes: stats.nodes.join(',') };
-}
-
-/** A job's figures read back from its row. */
-export function statsFromRow(row: JobRow): JobStats {
-  const stats = Object.fromEntries(STATS.map(([field, column]) => [field, row[column]])) as unknown as JobStats & { nodes: unknown };
-  return { ...stats, nodes: row.nodes ? row.nodes.split(',') : [] };
-}
-
-/** How a job ended: its state, why, and its figures and result. */
-export interface JobEnd extends JobStats {
-  state: string;
-  reason: JobReason;
-  error: string;
-  result: Buffer | undefined;
-}
+export type { JobEnd, JobRow, JobStats, TaskRow } from './rows.js';
+export { statsFromRow } from './rows.js';
 
 const fdatasyncAsync = promisify(fdatasync);
 
@@ -111,26 +31,13 @@ const fdatasyncAsync = promisify(fdatasync);
 const FINAL = `(${[...FINAL_STATES].map((state) => `'${state}'`).join(',')})`;
 const JOB_COLUMNS = `id, name, user, request, state, reason, error, tasks_total, submitted_at, ${STATS.map(([, column]) => column).join(', ')}`;
 
-/** A queued write and the job it belongs to (which fails if the write cannot be stored). */
-interface Op {
-  job: number;
-  run: () => void;
-  /** Bytes of values it writes (task outputs, log lines), so a full disk's last room goes to small writes. */
-  bytes?: number;
-  /** A job's final row: tried even when the job's other writes were lost. */
-  end?: boolean;
-}
-
 export class StateStore {
-  readonly #queue: Op[] = [];
-  #flushScheduled = false;
+  readonly #writes: TurnWrites;
   readonly #s;
   readonly disk: DiskSpace;
   readonly reclaimer: Reclaimer;
   /** Told (in a later turn) which jobs lost writes to a full disk; the cluster fails them. */
   onNotStored: (jobs: Set<number>) => void = () => {};
-  /** Jobs that lost writes to a full disk, until they end. */
-  readonly #lost = new Set<number>();
   /** Where commits must reach before an acknowledgement when this database is a working copy (./postgres/lead.ts). */
   replica: { synced(): Promise<void>; unavailable(): Error | undefined } | undefined;
   /** Map outputs when the state dies with its process: in memory, not in the outputs table. */
@@ -145,6 +52,11 @@ export class StateStore {
     // While the disk is full, no automatic checkpoints: they would copy pages into the database
     // file and grow it into the room kept for ending jobs. The reclaimer checkpoints once it has freed pages.
     this.disk = new DiskSpace(dirname(db.name), log, () => db.pragma('wal_autocheckpoint = 1000'));
+    this.#writes = new TurnWrites(db, {
+      filled: () => this.diskFilled(),
+      notStored: (jobs) => this.onNotStored(jobs),
+      committed: () => this.#progress.clear(),
+    });
     if (this.disk.full) db.pragma('wal_autocheckpoint = 0');
     this.memoryOutputs = durable ? undefined : new MemoryOutputs();
     this.#inputs = new InputParts(db);
@@ -264,7 +176,7 @@ export class StateStore {
   /** Whether some of the job's writes were lost to a full disk: it must not be reported COMPLETED. */
   lost(id: number): boolean {
     this.flush();
-    return this.#lost.has(id);
+    return this.#writes.lost.has(id);
   }
 
   /**
@@ -293,8 +205,8 @@ export class StateStore {
    * result, or what `result --partial` and `requeue` read).
    */
   endJob(id: number, end: JobEnd, keepOutputs: boolean): void {
-    this.#lost.delete(id);
-    this.#queue.push({
+    this.#writes.lost.delete(id);
+    this.#writes.later({
       job: id,
       end: true,
       run: () => this.#s.end.run({ ...statsParams(end), state: end.state, reason: end.reason, error: end.error, result: end.result ?? null, job: id }),
@@ -366,50 +278,9 @@ export class StateStore {
       );
   }
 
+  /** Commits the writes queued so far (they would go at the end of this turn). */
   flush(): void {
-    if (this.#queue.length === 0) return;
-    const ops = this.#queue.splice(0);
-    try {
-      this.db.transaction(() => {
-        for (const op of ops) op.run();
-      })();
-    } catch (err) {
-      if (!isDiskFull(err)) throw err;
-      this.#flushOnFullDisk(ops);
-    } finally {
-      this.#progress.clear();
-    }
-  }
-
-  /**
-   * The turn's commit failed for want of disk (and was rolled back). With the
-   * reserve given back, each write is tried on its own, so a job whose writes
-   * fit (its end, a log line) keeps them; the jobs whose writes did not fit
-   * are named to the cluster, which fails them. Writes of values may use only
-   * a quarter of the reserve between them: the rest is for ending those jobs
-   * and deleting their outputs, which needs room in the WAL too.
-   */
-  #flushOnFullDisk(ops: Op[]): void {
-    this.diskFilled();
-    const lost = new Set<number>();
-    let budget = RESERVE_BYTES / 4;
-    for (const op of ops) {
-      if (lost.has(op.job) && !op.end) continue;
-      if ((op.bytes ?? 0) > budget) {
-        lost.add(op.job);
-        continue;
-      }
-      budget -= op.bytes ?? 0;
-      try {
-        this.db.transaction(op.run)();
-      } catch (err) {
-        if (!isDiskFull(err)) throw err;
-        if (!op.end) lost.add(op.job);
-      }
-    }
-    for (const id of lost) this.#lost.add(id);
-    // In a later turn: the cluster ends those jobs, which writes again.
-    if (lost.size) setImmediate(() => this.onNotStored(lost));
+    this.#writes.flush();
   }
 
   /**
@@ -422,14 +293,7 @@ export class StateStore {
   }
 
   #later(job: number, run: () => void, bytes = 0): void {
-    this.#queue.push({ job, run, bytes });
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(() => {
-        this.#flushScheduled = false;
-        this.flush();
-      });
-    }
+    this.#writes.later({ job, run, bytes });
   }
 
   // ---------------------------------------------------------------- reads
