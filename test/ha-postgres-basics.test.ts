@@ -8,7 +8,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixture, runCli, startDaemon, stateDir } from './support/cli.js';
+import { connect, loadSecurity } from '@picompute/sdk/client';
+import { fixture, KEY_FILE, runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { PG_PASSWORD, PG_USER, postgresProblem, startPostgres } from './support/postgres.js';
 import type { TestPostgres } from './support/postgres.js';
@@ -79,6 +80,24 @@ else
         await coordinator.stop('SIGKILL');
       }
     }, 60_000);
+
+    it('a submit is acknowledged only once PostgreSQL holds the job and all its inputs', async () => {
+      const db = pg.database();
+      const coordinator = await startDaemon(coordinatorArgs(db));
+      const client = await connect({ coordinator: coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
+      try {
+        const job = await client.submit(fixture('counted.ts'), { args: { n: '300', ms: '1000' } });
+        // Stopped the moment the acknowledgement is in: whatever the database holds now, it held before the client was told.
+        coordinator.proc.kill('SIGSTOP');
+        expect(
+          pg.sql(`SELECT tasks_total || ' ' || (SELECT count(*) FROM pc_tasks WHERE job_id = ${job.id}) FROM pc_jobs WHERE id = ${job.id}`, db).trim(),
+        ).toBe('300 300');
+      } finally {
+        coordinator.proc.kill('SIGCONT');
+        client.close();
+        await coordinator.stop('SIGKILL');
+      }
+    });
 
     it("never gives a purged job's id again, even under the next leader", async () => {
       const db = pg.database();
