@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, loadSecurity } from '@picompute/sdk/client';
+import { unpackFrames } from '@picompute/sdk/framing';
 import { fixture, KEY_FILE, runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { PG_PASSWORD, PG_USER, postgresProblem, startPostgres } from './support/postgres.js';
@@ -89,9 +90,11 @@ else
         const job = await client.submit(fixture('counted.ts'), { args: { n: '300', ms: '1000' } });
         // Stopped the moment the acknowledgement is in: whatever the database holds now, it held before the client was told.
         coordinator.proc.kill('SIGSTOP');
-        expect(
-          pg.sql(`SELECT tasks_total || ' ' || (SELECT count(*) FROM pc_tasks WHERE job_id = ${job.id}) FROM pc_jobs WHERE id = ${job.id}`, db).trim(),
-        ).toBe('300 300');
+        // Inputs are stored in parts of up to 256 (schema 3): count the frames of each part.
+        const total = pg.sql(`SELECT tasks_total FROM pc_jobs WHERE id = ${job.id}`, db).trim();
+        const parts = pg.sql(`SELECT encode(frames, 'hex') FROM pc_input_parts WHERE job_id = ${job.id} ORDER BY first`, db).split('\n');
+        const stored = parts.filter((hex) => hex.trim()).reduce((n, hex) => n + unpackFrames(Buffer.from(hex.trim(), 'hex')).length, 0);
+        expect(`${total} ${stored}`).toBe('300 300');
       } finally {
         coordinator.proc.kill('SIGCONT');
         client.close();
