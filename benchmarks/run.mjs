@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `pnpm bench`: the standard workloads W1–W7 of ../shared/DESIGN.md (and the
+ * `pnpm bench`: the standard workloads W1–W8 of ../shared/DESIGN.md (and the
  * codec and scheduler), each against its baselines in the same run: the work
  * in one thread and on plain piscina with the same threads (the limits of
  * this machine), and with --peers, Dask and Slurm. Prints a table and writes
@@ -37,7 +37,7 @@ const ctx = {
   repeat: Number(opts.repeat ?? (opts.quick ? 1 : 3)),
   report: new Report(),
 };
-const WORKLOADS = ['codec', 'W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'queue', 'scale', 'transport', 'peers', 'multi-host', 'dashboard'];
+const WORKLOADS = ['codec', 'W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'queue', 'scale', 'transport', 'peers', 'multi-host', 'dashboard'];
 const chosen = opts.only ? opts.only.split(',') : WORKLOADS.filter((w) => w !== 'peers' && w !== 'multi-host' && w !== 'dashboard');
 const unknown = chosen.filter((w) => !WORKLOADS.includes(w));
 if (unknown.length) {
@@ -54,6 +54,7 @@ const modules = {
   W5: './workloads/w5-footprint.mjs',
   W6: './workloads/w6-agent-killed.mjs',
   W7: './workloads/w7-keyed-word-count.mjs',
+  W8: './workloads/w8-sort.mjs',
   queue: './workloads/queue-latency.mjs',
   scale: './workloads/scale-scheduler.mjs',
   transport: './workloads/transport.mjs',
