@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `pnpm bench`: the standard workloads W1–W7 of ../shared/DESIGN.md (and the
+ * `pnpm bench`: the standard workloads W1–W8 of ../shared/DESIGN.md (and the
  * codec and scheduler), each against its baselines in the same run: the work
  * in one thread and on plain piscina with the same threads (the limits of
  * this machine), and with --peers, Dask and Slurm. Prints a table and writes
@@ -50,6 +50,7 @@ const WORKLOADS = [
   'W5',
   'W6',
   'W7',
+  'W8',
   'queue',
   'scale',
   'transport',
@@ -76,6 +77,7 @@ const modules = {
   W5: './workloads/w5-footprint.mjs',
   W6: './workloads/w6-agent-killed.mjs',
   W7: './workloads/w7-keyed-word-count.mjs',
+  W8: './workloads/w8-sort.mjs',
   queue: './workloads/queue-latency.mjs',
   scale: './workloads/scale-scheduler.mjs',
   transport: './workloads/transport.mjs',

@@ -23,7 +23,7 @@ it('pnpm bench -- --quick runs every workload and checks its answers', async () 
   expect(code).toBe(0);
   const report = JSON.parse(await readFile(fileURLToPath(new URL('../benchmarks/results/quick.json', import.meta.url)), 'utf8'));
   const workloads = new Set(report.rows.map((r: { workload: string }) => r.workload.split(' ')[0]));
-  for (const w of ['codec', 'W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'queue', 'scale', 'SD-card']) expect(workloads).toContain(w);
+  for (const w of ['codec', 'W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'queue', 'scale', 'SD-card']) expect(workloads).toContain(w);
   expect(report.rows.filter((r: { system: string }) => r.system === 'ERROR')).toEqual([]);
   const w6 = report.rows.find((r: { workload: string; system: string }) => r.workload.startsWith('W6') && r.system.includes('SIGKILL'));
   expect(w6.answer).toBeCloseTo(Math.PI, 1);

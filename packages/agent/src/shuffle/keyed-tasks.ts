@@ -40,6 +40,12 @@ export async function keyedMap(job: Job, batch: Batch, task: BatchTask, input: u
     return buffer.finish();
   } catch (err) {
     buffer.discard();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      throw new Error(
+        `no space left on this agent's disk for the map's sorted runs (${batch.shuffleDir}): free space there, or give the agent another --cache-dir`,
+      );
+    }
     throw err;
   }
 }

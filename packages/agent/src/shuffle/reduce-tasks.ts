@@ -28,6 +28,7 @@ export async function runKeyedReduces(
       const started = Date.now();
       const resolved = await shuffle.resolve(req.job.jobId, plan, req.signal);
       if (!resolved.ok) {
+        if (!resolved.node) return [{ ...failed(task, 'THREW', resolved.message), durationMs: Date.now() - started }];
         // Sent at once: the coordinator can start the lost maps again while the other reduces here go on.
         const outcome = { ...failed(task, 'FETCH_FAILED', resolved.message), durationMs: Date.now() - started };
         outcome.error!.fetchNode = resolved.node;

@@ -34,10 +34,15 @@ export interface ReducePlan {
 /**
  * A reduce task's runs, open: file descriptors the worker thread reads (one
  * process, one fd table), held open so a run removed meanwhile stays readable.
+ * A failure names the node whose runs could not be had, or '' when this
+ * agent's own disk is the trouble.
  */
 export type Resolved = { ok: true; fds: number[]; cleanup: () => Promise<void> } | { ok: false; node: string; message: string };
 
 const SAFE_NAME = /^[A-Za-z0-9_.-]{1,200}$/;
+
+/** Errors of writing to this agent's own disk. */
+const LOCAL_WRITE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM']);
 
 function checkName(name: string, what: string): string {
   if (!SAFE_NAME.test(name) || name.startsWith('.')) throw new Error(`${what} ${JSON.stringify(name)} is not a name this agent gave out`);
@@ -122,7 +127,14 @@ export class ShuffleRuns {
             try {
               await this.#fetch(source.address, jobId, runId, target, signal);
             } catch (err) {
-              failure ??= { node: source.node, message: `fetching run ${runId} from ${source.node} at ${source.address} failed: ${(err as Error).message}` };
+              const code = (err as NodeJS.ErrnoException).code ?? '';
+              // This disk could not take the run: not the peer's fault, so its maps need not run again.
+              failure ??= LOCAL_WRITE_ERRORS.has(code)
+                ? {
+                    node: '',
+                    message: `this agent (${this.nodeId}) cannot store the runs it fetches in ${fetchedDir}: ${(err as Error).message}; free space there, or give the agent another --cache-dir`,
+                  }
+                : { node: source.node, message: `fetching run ${runId} from ${source.node} at ${source.address} failed: ${(err as Error).message}` };
             }
           }),
         );
