@@ -50,6 +50,16 @@ function throttleFlags(bits) {
   return out;
 }
 
+/** `2.6×` as the agent measured it (× the slowest node up), and the reason while the node is slowed: "throttled: soft temperature limit". */
+function measuredSpeed(n) {
+  return el(
+    'td',
+    { class: 'measured' },
+    el('span', { class: 'factor' }, n.speedFactor === null ? '-' : `${n.speedFactor.toFixed(1)}×`),
+    n.slowed ? el('span', { class: 'slowed flag' }, n.slowed) : null,
+  );
+}
+
 function renderNodes(s) {
   fill(
     '#nodes tbody',
@@ -67,6 +77,7 @@ function renderNodes(s) {
         el('td', {}, n.temperatureC === null ? '-' : `${n.temperatureC.toFixed(1)} °C`),
         el('td', {}, throttleFlags(n.throttled)),
         el('td', {}, n.rttMs ? `${n.rttMs.toFixed(1)} ms` : '-'),
+        measuredSpeed(n),
         el(
           'td',
           { class: 'speed', title: 'per core, relative to the fastest node, from the last `picompute bench`' },

@@ -141,6 +141,9 @@ export class DashboardModel {
         tasksDone: n.tasksDone,
         labels: n.info.labels,
         speed: this.#speeds.of(n.info.id) ?? null,
+        // Measured by the agent at start, × the slowest node up (what `nodes` shows); null until the node has reported one.
+        speedFactor: n.speedFactor > 0 ? n.speedFactor : null,
+        slowed: n.slowed,
       })),
       queue: live.map(brief),
       shares: this.cluster.shares(),

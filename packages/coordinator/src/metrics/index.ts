@@ -43,6 +43,22 @@ export function coordinatorRegistry(cluster: Cluster): Registry {
   gauge('picompute_node_cores_busy', 'Cores of each node running a task now.', ['node'], (g) => {
     for (const n of cluster.nodes()) if (!n.state.startsWith('down')) g.set({ node: n.info.id }, n.coresBusy);
   });
+  gauge(
+    'picompute_node_speed_factor',
+    'Speed per core of each node that is up and has measured itself (at agent start), as a multiple of the slowest such node (as `picompute nodes` shows it).',
+    ['node'],
+    (g) => {
+      for (const n of cluster.nodes()) if (!n.state.startsWith('down') && n.speedFactor > 0) g.set({ node: n.info.id }, n.speedFactor);
+    },
+  );
+  gauge(
+    'picompute_node_slowed',
+    'Whether each node that is up gets new tasks at a reduced rate now (1: it reports throttling or under-voltage live).',
+    ['node'],
+    (g) => {
+      for (const n of cluster.nodes()) if (!n.state.startsWith('down')) g.set({ node: n.info.id }, n.slowed ? 1 : 0);
+    },
+  );
   gauge('picompute_jobs', 'Live jobs by state (finished ones: picompute_jobs_finished_total).', ['state'], (g) => {
     g.set({ state: 'PENDING' }, 0);
     g.set({ state: 'RUNNING' }, 0);
