@@ -144,7 +144,7 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
         throw new Error(
           outputTooBigMessage(bytes.length, MAX_VALUE_BYTES, `partition ${task.partition}'s part is`).replace(
             /return less, or split the work into more tasks$/,
-            'give the job more partitions (partitions, or --partitions)',
+            'give the job more `partitions`',
           ),
         );
       throw new Error(outputTooBigMessage(bytes.length, MAX_VALUE_BYTES));

@@ -15,6 +15,8 @@ export const OPTION_FLAGS: Readonly<Record<string, string>> = {
   maxInputBytes: '--max-input-bytes',
   input: '--input',
   maxNodeLosses: '--max-node-losses',
+  partitions: '--partitions',
+  cacheDir: '--cache-dir',
   // requeue, result, init
   failed: '--failed',
   partialResult: '--partial',

@@ -43,7 +43,7 @@ export async function keyedMap(job: Job, batch: Batch, task: BatchTask, input: u
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC' || code === 'EDQUOT') {
       throw new Error(
-        `no space left on this agent's disk for the map's sorted runs (${batch.shuffleDir}): free space there, or give the agent another --cache-dir`,
+        `no space left on this agent's disk for the map's sorted runs (${batch.shuffleDir}): free space there, or give the agent another \`cacheDir\``,
       );
     }
     throw err;

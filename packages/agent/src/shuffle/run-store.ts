@@ -132,7 +132,7 @@ export class ShuffleRuns {
               failure ??= LOCAL_WRITE_ERRORS.has(code)
                 ? {
                     node: '',
-                    message: `this agent (${this.nodeId}) cannot store the runs it fetches in ${fetchedDir}: ${(err as Error).message}; free space there, or give the agent another --cache-dir`,
+                    message: `this agent (${this.nodeId}) cannot store the runs it fetches in ${fetchedDir}: ${(err as Error).message}; free space there, or give the agent another \`cacheDir\``,
                   }
                 : { node: source.node, message: `fetching run ${runId} from ${source.node} at ${source.address} failed: ${(err as Error).message}` };
             }
