@@ -6,9 +6,7 @@
  * get_throttled bits from a file the test flips; the `bench` column stays
  * what it was (not measured until `picompute bench` runs).
  */
-import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { fixture, runCli, startDaemon } from './support/cli.js';
@@ -16,6 +14,7 @@ import type { Daemon } from './support/cli.js';
 import { chromiumMissing, launchChromium } from './support/browser.js';
 import { freeLoopbackPort } from './support/prometheus.js';
 import { cannotRun } from './support/requirements.js';
+import { throttleFile } from './support/throttle-file.js';
 
 const OUTPUT = new URL('../test-output/', import.meta.url).pathname;
 const missing = chromiumMissing();
@@ -26,13 +25,7 @@ if (missing) {
   cannotRun("the dashboard's measured speeds in a real browser", missing);
 } else {
   describe("the dashboard's measured speed and slowed reason, in chromium", () => {
-    const dir = mkdtempSync(join(tmpdir(), 'picompute-dashboard-speed-'));
-    const bits = join(dir, 'get_throttled');
-    // Written whole and renamed into place: the agent never reads a half-written file.
-    const setBits = (value: string) => {
-      writeFileSync(`${bits}.new`, `${value}\n`);
-      renameSync(`${bits}.new`, bits);
-    };
+    const { path: bits, set: setBits } = throttleFile('picompute-dashboard-speed-');
     const daemons: Daemon[] = [];
     let hot: Daemon;
     let coordinator: Daemon;

@@ -1,18 +1,8 @@
-/**
- * The coordinator's /metrics carries each node's measured speed per core
- * (`picompute_node_speed_factor{node}`, the multiple of the slowest node up
- * that `picompute nodes` shows) and whether it gets new tasks at a reduced
- * rate (`picompute_node_slowed{node}`, 0/1), scraped over plain HTTP. One
- * agent reads the Pi firmware's get_throttled bits from a file the test
- * flips; a node that goes down leaves both gauges.
- */
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, runCli, startDaemon } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { until } from './support/until.js';
+import { throttleFile } from './support/throttle-file.js';
 
 type Node = { info: { id: string }; address: string; state: string; speedFactor: number; slowed: string };
 
@@ -24,12 +14,7 @@ function perNode(text: string, metric: string): Record<string, number> {
 }
 
 describe("the coordinator's speed and slowed gauges", () => {
-  const dir = mkdtempSync(join(tmpdir(), 'picompute-metrics-speed-'));
-  const bits = join(dir, 'get_throttled');
-  const setBits = (value: string) => {
-    writeFileSync(`${bits}.new`, `${value}\n`);
-    renameSync(`${bits}.new`, bits);
-  };
+  const { path: bits, set: setBits } = throttleFile('picompute-metrics-speed-');
   const daemons: Daemon[] = [];
   let hot: Daemon;
   let cool: Daemon;

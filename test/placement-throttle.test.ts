@@ -1,30 +1,14 @@
-/**
- * A node that reports throttling gets new tasks at a reduced rate until it
- * recovers, and `nodes` says why. Two agents with four cores each; one reads
- * the Pi firmware's get_throttled bits from a fixture file (the same reader
- * and parser as /sys/devices/platform/soc/soc:firmware/get_throttled), which
- * the test flips to "soft temperature limit" in the middle of a job, then
- * to a since-boot bit only (history: recovered).
- */
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, runCli, startDaemon } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { until } from './support/until.js';
+import { throttleFile } from './support/throttle-file.js';
 
 type Node = { info: { id: string }; address: string; slowed: string };
 type Task = { node: string; startedAtMs: number };
 
 describe('a throttling node', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'picompute-throttle-'));
-  const bits = join(dir, 'get_throttled');
-  // Written whole and renamed into place: the agent never reads a half-written file.
-  const setBits = (value: string) => {
-    writeFileSync(`${bits}.new`, `${value}\n`);
-    renameSync(`${bits}.new`, bits);
-  };
+  const { path: bits, set: setBits } = throttleFile('picompute-throttle-');
   const daemons: Daemon[] = [];
   let hot: Daemon;
   let cool: Daemon;
