@@ -56,13 +56,16 @@ export interface ConnectOptions {
 }
 
 /**
- * Looks for a coordinator's `_picompute-coord._tcp` record; resolves with its
- * address, or undefined. With PICOMPUTE_MDNS=off it opens no socket at all.
+ * Looks for coordinators' `_picompute-coord._tcp` records; resolves with the
+ * address of the one announcing itself the leader (standbys after it, `a,b`,
+ * so the client follows a takeover), or with the standbys alone when no
+ * leader answered in time, or undefined. With PICOMPUTE_MDNS=off it opens no
+ * socket at all.
  */
 export async function findCoordinator(timeoutMs = discoverTimeoutMs()): Promise<string | undefined> {
   if (!mdnsEnabled()) return undefined;
-  const { COORDINATOR_SERVICE, dialAddress, findOne } = await import('../mdns/index.js');
-  return findOne(COORDINATOR_SERVICE, timeoutMs, dialAddress);
+  const { COORDINATOR_SERVICE, lookFor, pickCoordinators } = await import('../mdns/index.js');
+  return lookFor(COORDINATOR_SERVICE, timeoutMs, pickCoordinators);
 }
 
 /** Where a coordinator address came from (the CLI says so when mDNS found it). */

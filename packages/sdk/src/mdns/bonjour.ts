@@ -20,6 +20,8 @@ import type { TxtRecord } from './records.js';
 
 export interface Mdns {
   publish(options: { name: string; type: string; port: number; txt: TxtRecord }): void;
+  /** Withdraws all this instance published (goodbye packets) and publishes `options` instead: a coordinator's role changed. */
+  republish(options: { name: string; type: string; port: number; txt: TxtRecord }): void;
   browse(type: string, handlers: { up: (s: Service) => void; down?: (s: Service) => void }): void;
   close(): Promise<void>;
 }
@@ -113,6 +115,13 @@ export function startMdns(log: (line: string) => void): Mdns {
 
   return {
     publish: (options) => publishOne(options),
+    republish(options) {
+      published.splice(0);
+      for (const a of askers.values()) a.unpublishAll();
+      bonjour.unpublishAll(() => {
+        if (!closed) publishOne(options);
+      });
+    },
     browse(type, handlers) {
       const mine: Browser[] = [];
       const watched = new Set<InstanceType<typeof Bonjour>>();
@@ -146,15 +155,21 @@ export function startMdns(log: (line: string) => void): Mdns {
   };
 }
 
-/** Looks for one service of `type` for at most `timeoutMs`; resolves with the first seen, or undefined. */
-export async function findOne<T>(type: string, timeoutMs: number, pick: (s: Service) => T | undefined): Promise<T | undefined> {
+/**
+ * Looks for services of `type` for at most `timeoutMs`: `decide` is asked at
+ * every sighting (and once more when time is up, with `over` set) and the
+ * look ends with its first answer, or undefined.
+ */
+export async function lookFor<T>(type: string, timeoutMs: number, decide: (seen: Service[], over: boolean) => T | undefined): Promise<T | undefined> {
   const mdns = startMdns(() => {});
+  const seen: Service[] = [];
   try {
     return await new Promise<T | undefined>((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), timeoutMs);
+      const timer = setTimeout(() => resolve(decide(seen, true)), timeoutMs);
       mdns.browse(type, {
         up: (s) => {
-          const found = pick(s);
+          seen.push(s);
+          const found = decide(seen, false);
           if (found !== undefined) {
             clearTimeout(timer);
             resolve(found);
