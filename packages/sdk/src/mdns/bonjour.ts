@@ -28,6 +28,8 @@ export interface Mdns {
 
 const REQUERY_MS = [1000, 2000, 4000, 8000, 15000, 30000];
 const INTERFACE_CHECK_MS = 10_000;
+/** Longest a name's probe takes (three queries 250 ms apart, after up to 250 ms), with room to spare. */
+const PROBE_MS = 2000;
 
 /** One IPv4 address per interface that is up and not loopback: where a query must go out to reach every network. */
 function ipv4Interfaces(): string[] {
@@ -85,6 +87,8 @@ export function startMdns(log: (line: string) => void): Mdns {
     published.push(entry);
     // A probe that finds the name taken stops the service without telling anyone.
     later(() => {
+      // Withdrawn meanwhile (announced again, or with a new role): nothing to check.
+      if (!published.includes(entry)) return;
       if (service.published) {
         // The name is ours: answer on every interface too, without probing again (the copies would find each other).
         for (const a of askersNow()) a.publish({ ...options, name, host: `${hostname()}.local`, disableIPv6: false, probe: false });
@@ -116,10 +120,21 @@ export function startMdns(log: (line: string) => void): Mdns {
   return {
     publish: (options) => publishOne(options),
     republish(options) {
+      // A record still being probed registers its answers once the probe ends, even withdrawn: let it finish first.
+      const probing = published.filter((p) => !p.service.published).map((p) => p.service);
       published.splice(0);
-      for (const a of askers.values()) a.unpublishAll();
-      bonjour.unpublishAll(() => {
-        if (!closed) publishOne(options);
+      const settled = probing.map(
+        (service) =>
+          new Promise((resolve) => {
+            service.once('up', resolve);
+            later(() => resolve(undefined), PROBE_MS);
+          }),
+      );
+      void Promise.all(settled).then(() => {
+        for (const a of askers.values()) a.unpublishAll();
+        bonjour.unpublishAll(() => {
+          if (!closed) publishOne(options);
+        });
       });
     },
     browse(type, handlers) {
