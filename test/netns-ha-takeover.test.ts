@@ -109,8 +109,8 @@ else
         expect(r.code, r.stderr).toBe(0);
         submitted.push(JSON.parse(r.stdout).jobId);
       }
-      // The fifth waits for its result through the kill: the client follows the job to the new leader.
-      const waiting = cli(['submit', fixture('counted.ts'), '--json', '--arg', 'n=6', '--arg', 'ms=1500'], BOTH, 80_000);
+      // The fifth waits for its result through the kill, its coordinator found by mDNS: it looks there again and follows the job to the new leader.
+      const waiting = cli(['submit', fixture('counted.ts'), '--json', '--arg', 'n=6', '--arg', 'ms=1500'], null, 80_000);
       await until('the fifth job in and running', async () => {
         const jobs = JSON.parse((await cli(['jobs', '--json'])).stdout) as { jobId: string; endedAtMs: number }[];
         return jobs.some((j) => !submitted.includes(j.jobId) && j.endedAtMs === 0) || undefined;
@@ -131,6 +131,7 @@ else
 
       const waited = await waiting;
       expect(waited.code, waited.stderr).toBe(0);
+      expect(waited.stderr).not.toMatch(/lost the coordinator/);
       expect(JSON.parse(waited.stdout)).toMatchObject({ state: 'COMPLETED', result: sumSquares(6) });
       submitted.push(JSON.parse(waited.stdout).jobId);
       const history = await until(

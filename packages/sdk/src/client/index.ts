@@ -40,6 +40,8 @@ export interface ConnectOptions {
   coordinator?: string;
   /** How long to look for a coordinator by mDNS; default PICOMPUTE_DISCOVERY_MS, else 1 s. */
   discoverTimeoutMs?: number;
+  /** Where `coordinator` came from, when locateCoordinator() found it: 'mDNS' makes a takeover look there again for the new leader. */
+  source?: CoordinatorSource;
   /**
    * The cluster key and TLS material. Default: found as the daemons find it
    * (PICOMPUTE_KEY_FILE, PICOMPUTE_KEY, ~/.config/picompute/cluster.key).
@@ -86,7 +88,8 @@ export async function locateCoordinator(named?: string, timeoutMs = discoverTime
 
 export async function connect(options: ConnectOptions = {}): Promise<Client> {
   const timeout = options.discoverTimeoutMs ?? discoverTimeoutMs();
-  const located = await locateCoordinator(options.coordinator, timeout);
+  const found = await locateCoordinator(options.coordinator, timeout);
+  const located = found && options.source ? { ...found, source: options.source } : found;
   if (!located) {
     throw new ConnectError(
       mdnsEnabled()
@@ -99,9 +102,14 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
   const named = located.address;
   // Several coordinators (one leads, the others stand by: see ./leader.ts).
   const several = named.split(',').filter((a) => a.trim());
-  if (several.length > 1) {
+  // Found by mDNS: at a takeover, look again there for the new leader.
+  if (several.length > 1 || located.source === 'mDNS') {
     const { leaderRpc } = await import('./leader.js');
-    return new Client(await leaderRpc(several, options.security ?? (await loadSecurity()), options.connectTimeoutMs ?? 5000), options.inProcessUpload);
+    const lookAgain = located.source === 'mDNS' ? async () => (await findCoordinator(timeout))?.split(',') ?? [] : undefined;
+    return new Client(
+      await leaderRpc(several, options.security ?? (await loadSecurity()), options.connectTimeoutMs ?? 5000, lookAgain),
+      options.inProcessUpload,
+    );
   }
   const address = formatAddress(parseAddress(named, 'coordinator'));
   const rpc = new CoordinatorRpc(address, options.security ?? (await loadSecurity()));

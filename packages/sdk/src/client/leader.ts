@@ -30,7 +30,13 @@ function probe(rpc: CoordinatorRpc, timeoutMs: number): Promise<grpc.ServiceErro
  * its whole connect timeout) and keeps the first that answers as the leader;
  * a leader a standby names but the list lacks is asked too.
  */
-export async function leaderRpc(addresses: string[], security: Security, timeoutMs: number): Promise<CoordinatorRpc> {
+export async function leaderRpc(
+  addresses: string[],
+  security: Security,
+  timeoutMs: number,
+  /** Where to look again at a failover (mDNS, for coordinators found there); default the same addresses. */
+  lookAgain: () => Promise<string[]> = async () => addresses,
+): Promise<CoordinatorRpc> {
   const tried = new Map<string, string>();
   const asked = new Set<string>();
   let found: CoordinatorRpc | undefined;
@@ -74,7 +80,9 @@ export async function leaderRpc(addresses: string[], security: Security, timeout
       const deadline = Date.now() + FAILOVER_MS;
       for (;;) {
         try {
-          const next = await leaderRpc(addresses, security, timeoutMs);
+          const again = await lookAgain();
+          if (!again.length) throw new ConnectError('no coordinator answered on the local network (mDNS)');
+          const next = await leaderRpc(again, security, timeoutMs, lookAgain);
           rpc.stub.close();
           rpc.stub = next.stub;
           rpc.address = next.address;
