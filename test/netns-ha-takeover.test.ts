@@ -6,7 +6,8 @@
  * role; a client looking by mDNS takes the leader. Five jobs in flight,
  * SIGKILL the leader: the standby leads (the time is logged, not asserted),
  * announces itself as the leader, finds the agents, and every job completes
- * exactly with the history whole.
+ * exactly with the history whole. A third coordinator with PICOMPUTE_MDNS=off
+ * stands by unannounced.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,7 +67,7 @@ else
 
     it('SIGKILL the leader: the standby leads and announces it, finds the agents, and every job completes exactly', async () => {
       const db = pg!.database();
-      const coordinatorOn = async (i: number) => {
+      const coordinatorOn = async (i: number, env = ON_NET) => {
         const d = await startDaemon(
           [
             'coordinator',
@@ -82,7 +83,7 @@ else
             '--advertise-address',
             at(i),
           ],
-          { host: host(i), env: ON_NET },
+          { host: host(i), env },
         );
         daemons.push(d);
         return d;
@@ -128,6 +129,11 @@ else
       });
       const roles = await cli(['coordinators', '--json'], null);
       expect(JSON.parse(roles.stdout).map((r: { address: string; role: string }) => [r.address, r.role])).toEqual([[SECOND, 'leader']]);
+      // PICOMPUTE_MDNS=off holds for a standby too: it announces nothing.
+      const quiet = await coordinatorOn(1, { ...ON_NET, PICOMPUTE_MDNS: 'off' });
+      await quiet.waitFor(/standby listening on/);
+      expect(await announced()).toEqual({ [SECOND]: 'leader' });
+      expect(quiet.output()).not.toMatch(/mDNS/);
 
       const waited = await waiting;
       expect(waited.code, waited.stderr).toBe(0);
