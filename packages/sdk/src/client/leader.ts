@@ -41,6 +41,7 @@ export async function leaderRpc(
   const asked = new Set<string>();
   let found: CoordinatorRpc | undefined;
   const open = new Set<CoordinatorRpc>();
+  let unreached: Error | undefined;
   const ask = async (given: string): Promise<void> => {
     const address = formatAddress(parseAddress(given, 'coordinator'));
     if (asked.has(address)) return;
@@ -61,6 +62,7 @@ export async function leaderRpc(
       }
     } catch (err) {
       tried.set(address, (err as Error).message);
+      unreached = err as Error;
     }
     rpc.close();
   };
@@ -95,6 +97,8 @@ export async function leaderRpc(
     };
     return rpc;
   }
+  // One coordinator (found by mDNS) that does not answer: its own error, not talk of standbys.
+  if (asked.size === 1 && unreached) throw unreached;
   throw new ConnectError(
     `no coordinator of ${addresses.join(',')} leads: ${[...tried].map(([a, why]) => `${a}: ${why}`).join('; ')}; a standby takes over within its lease (3 s by default): try again`,
   );
