@@ -7,14 +7,14 @@
  * private unix socket as the superuser.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
 export interface TestPostgres {
   port: number;
-  /** postgres://USER@127.0.0.1:PORT/DB */
+  /** postgres://USER@ADDRESS:PORT/DB (127.0.0.1 unless started on a test host) */
   url(db: string, user?: string): string;
   /** A password file for `user` (mode 600). */
   passwordFile(user?: string): string;
@@ -66,18 +66,28 @@ export function postgresProblem(): string | undefined {
 
 let counter = 0;
 
-export async function startPostgres(): Promise<TestPostgres> {
+/**
+ * `on`: run it inside a network-namespace test host (its namespace's name),
+ * listening on that host's address, which the subnet may reach with a password.
+ */
+export async function startPostgres(on: { netns?: string; address?: string; subnet?: string } = {}): Promise<TestPostgres> {
   const bin = binDir()!;
+  const listen = on.address ?? '127.0.0.1';
   const asRoot = userInfo().uid === 0;
   const dir = mkdtempSync(join(tmpdir(), 'picompute-pg-'));
   chmodSync(dir, 0o755);
   const data = join(dir, 'data');
   const owner = asRoot ? Number(execFileSync('id', ['-u', 'postgres']).toString()) : userInfo().uid;
   if (asRoot) chownSync(dir, owner, Number(execFileSync('id', ['-g', 'postgres']).toString()));
-  const run = (cmd: string, args: string[]) =>
-    execFileSync(asRoot ? 'runuser' : join(bin, cmd), asRoot ? ['-u', 'postgres', '--', join(bin, cmd), ...args] : args, { stdio: 'pipe', cwd: dir });
-  const port = await freePort();
+  const run = (cmd: string, args: string[]) => {
+    const argv = asRoot ? ['runuser', '-u', 'postgres', '--', join(bin, cmd), ...args] : [join(bin, cmd), ...args];
+    const full = on.netns ? ['ip', 'netns', 'exec', on.netns, ...argv] : argv;
+    return execFileSync(full[0]!, full.slice(1), { stdio: 'pipe', cwd: dir });
+  };
+  // A namespace host has every port to itself.
+  const port = on.netns ? 5432 : await freePort();
   run('initdb', ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8']);
+  if (on.subnet) appendFileSync(join(data, 'pg_hba.conf'), `host all all ${on.subnet} scram-sha-256\n`);
   const start = () =>
     run('pg_ctl', [
       '-D',
@@ -88,7 +98,7 @@ export async function startPostgres(): Promise<TestPostgres> {
       '-t',
       '30',
       '-o',
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60 -c shared_buffers=16MB`,
+      `-p ${port} -k ${dir} -c listen_addresses=${listen} -c fsync=off -c max_connections=60 -c shared_buffers=16MB`,
       'start',
     ]);
   start();
@@ -98,7 +108,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   const files = mkdtempSync(join(tmpdir(), 'picompute-pgpass-'));
   return {
     port,
-    url: (db, user = PG_USER) => `postgres://${user}@127.0.0.1:${port}/${db}`,
+    url: (db, user = PG_USER) => `postgres://${user}@${listen}:${port}/${db}`,
     passwordFile(user = PG_USER) {
       const file = join(files, `${user}-${counter++}`);
       writeFileSync(file, `${user === PG_USER ? PG_PASSWORD : `${user}-pw`}\n`, { mode: 0o600 });

@@ -27,10 +27,10 @@ export function withConnectFlags(cmd: Command): Command {
 
 export async function connectFrom(flags: ConnectFlags): Promise<Client> {
   const { connect, locateCoordinator } = await import('@picompute/sdk/client');
-  const address = (await locateCoordinator(flags.coordinator))?.address;
-  if (!address)
+  const located = await locateCoordinator(flags.coordinator);
+  if (!located)
     throw new UsageError('no coordinator: pass --coordinator host:port, set PICOMPUTE_COORDINATOR, or start `picompute coordinator` on this network');
-  return connect({ coordinator: address, security: await securityFrom(flags) });
+  return connect({ coordinator: located.address, source: located.source, security: await securityFrom(flags) });
 }
 
 /**
@@ -53,7 +53,7 @@ export async function connectOrLocal(
     );
   }
   if (address) {
-    const client = await connect({ coordinator: address, security: await securityFrom(flags) });
+    const client = await connect({ coordinator: address, source: located?.source, security: await securityFrom(flags) });
     return { client, close: async () => client.close() };
   }
   const { startLocalCluster } = await import('./local-cluster.js');

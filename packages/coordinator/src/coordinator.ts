@@ -57,9 +57,20 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
   let steppedDown: Promise<string> | undefined;
   let state: { store: StateStore; leader?: import('./state/postgres/leader.js').PgLeader };
   let port: number;
+  // mDNS code loads only when it is used.
+  const mdnsCode = options.mdns ? await import('./discovery.js') : undefined;
+  const me = (listening: number) => ({ id, port: listening, version: PICOMPUTE_VERSION, advertiseAddress: options.advertiseAddress });
+  let announcement: import('./discovery.js').Announcement | undefined;
   if (options.stateUrl) {
     const pgState = await import('./state/postgres/standby.js');
-    const standby = await pgState.standBy({ ...options, stateUrl: options.stateUrl }, id, server, service, refused);
+    // A standby announces itself as one, so clients looking by mDNS know to prefer the leader.
+    const listening = (at: number) => {
+      announcement = mdnsCode?.announceCoordinator(me(at), 'standby', log);
+    };
+    const standby = await pgState.standBy({ ...options, stateUrl: options.stateUrl }, id, server, service, refused, listening).catch(async (err) => {
+      await announcement?.close();
+      throw err;
+    });
     port = standby.port;
     state = standby.state;
     steppedDown = standby.steppedDown;
@@ -101,8 +112,11 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
     }),
   );
   for (const a of agents) cluster.addAgent(a);
-  // mDNS code loads only when it is used.
-  const discovery = options.mdns ? (await import('./discovery.js')).startDiscovery(cluster, { id, port, version: PICOMPUTE_VERSION }, log) : undefined;
+  if (announcement) announcement.lead();
+  else announcement = mdnsCode?.announceCoordinator(me(port), 'leader', log);
+  const discovery = mdnsCode && announcement && mdnsCode.startDiscovery(cluster, announcement, log);
+  // A coordinator that stepped down must not be announced as the leader any more.
+  void steppedDown?.then(() => discovery?.close());
   // prom-client loads only when metrics are asked for.
   const metrics =
     options.metricsPort === undefined

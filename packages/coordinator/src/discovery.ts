@@ -1,6 +1,8 @@
 /**
- * mDNS for the coordinator: browse `_picompute._tcp` and dial every agent
- * seen, and publish `_picompute-coord._tcp` so clients need no address.
+ * mDNS for the coordinator: publish `_picompute-coord._tcp` with its role
+ * (a standby over PostgreSQL announces itself as one, and again as the leader
+ * when it takes over) so clients need no address, and, once it leads, browse
+ * `_picompute._tcp` and dial every agent seen.
  *
  * mDNS is only a hint, because anyone on the LAN can send it: an
  * advertisement makes the coordinator dial an address, and the agent there
@@ -9,11 +11,44 @@
  * agent's gRPC stream alone says whether it is up: a dead node's records live
  * for hours, and an agent that really stops closes its stream.
  */
-import { AGENT_SERVICE, COORDINATOR_SERVICE, dialAddress, startMdns } from '@picompute/sdk/mdns';
+import { AGENT_SERVICE, COORDINATOR_SERVICE, coordinatorTxt, dialAddress, startMdns } from '@picompute/sdk/mdns';
+import type { AnnouncedRole, Mdns } from '@picompute/sdk/mdns';
 import type { Cluster } from './cluster.js';
 
-export function startDiscovery(cluster: Cluster, me: { id: string; port: number; version: string }, log: (line: string) => void): { close(): Promise<void> } {
+export interface Announcement {
+  readonly mdns: Mdns;
+  /** Announces this coordinator again, as the leader: clients looking by mDNS prefer it to the standbys. */
+  lead(): void;
+  /** Says goodbye; a second call waits for the first. */
+  close(): Promise<void>;
+}
+
+/** Publishes `_picompute-coord._tcp` with this coordinator's role in TXT (`role=leader|standby`). */
+export function announceCoordinator(
+  me: { id: string; port: number; version: string; advertiseAddress?: string },
+  role: AnnouncedRole,
+  log: (line: string) => void,
+): Announcement {
   const mdns = startMdns(log);
+  const record = (as: AnnouncedRole) => ({ name: me.id, type: COORDINATOR_SERVICE, port: me.port, txt: coordinatorTxt(me, as) });
+  mdns.publish(record(role));
+  let closing: Promise<void> | undefined;
+  return {
+    mdns,
+    lead() {
+      log('mDNS: announcing this coordinator as the leader');
+      mdns.republish(record('leader'));
+    },
+    close: () => {
+      closing ??= mdns.close();
+      return closing;
+    },
+  };
+}
+
+/** Browses `_picompute._tcp` and dials every agent seen: only the leader does, on the instance that announces it. */
+export function startDiscovery(cluster: Cluster, announcement: Announcement, log: (line: string) => void): { close(): Promise<void> } {
+  const { mdns } = announcement;
   const seen = new Map<string, string>();
   mdns.browse(AGENT_SERVICE, {
     up(service) {
@@ -30,6 +65,5 @@ export function startDiscovery(cluster: Cluster, me: { id: string; port: number;
       log(`mDNS: agent ${service.name} said goodbye (a hint only: its stream decides whether it is gone)`);
     },
   });
-  mdns.publish({ name: me.id, type: COORDINATOR_SERVICE, port: me.port, txt: { id: me.id, v: me.version } });
-  return { close: () => mdns.close() };
+  return { close: () => announcement.close() };
 }

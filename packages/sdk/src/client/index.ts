@@ -40,6 +40,8 @@ export interface ConnectOptions {
   coordinator?: string;
   /** How long to look for a coordinator by mDNS; default PICOMPUTE_DISCOVERY_MS, else 1 s. */
   discoverTimeoutMs?: number;
+  /** Where `coordinator` came from, when locateCoordinator() found it: 'mDNS' makes a takeover look there again for the new leader. */
+  source?: CoordinatorSource;
   /**
    * The cluster key and TLS material. Default: found as the daemons find it
    * (PICOMPUTE_KEY_FILE, PICOMPUTE_KEY, ~/.config/picompute/cluster.key).
@@ -56,13 +58,16 @@ export interface ConnectOptions {
 }
 
 /**
- * Looks for a coordinator's `_picompute-coord._tcp` record; resolves with its
- * address, or undefined. With PICOMPUTE_MDNS=off it opens no socket at all.
+ * Looks for coordinators' `_picompute-coord._tcp` records; resolves with the
+ * address of the one announcing itself the leader (standbys after it, `a,b`,
+ * so the client follows a takeover), or with the standbys alone when no
+ * leader answered in time, or undefined. With PICOMPUTE_MDNS=off it opens no
+ * socket at all.
  */
 export async function findCoordinator(timeoutMs = discoverTimeoutMs()): Promise<string | undefined> {
   if (!mdnsEnabled()) return undefined;
-  const { COORDINATOR_SERVICE, dialAddress, findOne } = await import('../mdns/index.js');
-  return findOne(COORDINATOR_SERVICE, timeoutMs, dialAddress);
+  const { COORDINATOR_SERVICE, lookFor, pickCoordinators } = await import('../mdns/index.js');
+  return lookFor(COORDINATOR_SERVICE, timeoutMs, pickCoordinators);
 }
 
 /** Where a coordinator address came from (the CLI says so when mDNS found it). */
@@ -83,7 +88,8 @@ export async function locateCoordinator(named?: string, timeoutMs = discoverTime
 
 export async function connect(options: ConnectOptions = {}): Promise<Client> {
   const timeout = options.discoverTimeoutMs ?? discoverTimeoutMs();
-  const located = await locateCoordinator(options.coordinator, timeout);
+  const found = await locateCoordinator(options.coordinator, timeout);
+  const located = found && options.source ? { ...found, source: options.source } : found;
   if (!located) {
     throw new ConnectError(
       mdnsEnabled()
@@ -96,9 +102,14 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
   const named = located.address;
   // Several coordinators (one leads, the others stand by: see ./leader.ts).
   const several = named.split(',').filter((a) => a.trim());
-  if (several.length > 1) {
+  // Found by mDNS: at a takeover, look again there for the new leader.
+  if (several.length > 1 || located.source === 'mDNS') {
     const { leaderRpc } = await import('./leader.js');
-    return new Client(await leaderRpc(several, options.security ?? (await loadSecurity()), options.connectTimeoutMs ?? 5000), options.inProcessUpload);
+    const lookAgain = located.source === 'mDNS' ? async () => (await findCoordinator(timeout))?.split(',') ?? [] : undefined;
+    return new Client(
+      await leaderRpc(several, options.security ?? (await loadSecurity()), options.connectTimeoutMs ?? 5000, lookAgain),
+      options.inProcessUpload,
+    );
   }
   const address = formatAddress(parseAddress(named, 'coordinator'));
   const rpc = new CoordinatorRpc(address, options.security ?? (await loadSecurity()));

@@ -30,11 +30,18 @@ function probe(rpc: CoordinatorRpc, timeoutMs: number): Promise<grpc.ServiceErro
  * its whole connect timeout) and keeps the first that answers as the leader;
  * a leader a standby names but the list lacks is asked too.
  */
-export async function leaderRpc(addresses: string[], security: Security, timeoutMs: number): Promise<CoordinatorRpc> {
+export async function leaderRpc(
+  addresses: string[],
+  security: Security,
+  timeoutMs: number,
+  /** Where to look again at a failover (mDNS, for coordinators found there); default the same addresses. */
+  lookAgain: () => Promise<string[]> = async () => addresses,
+): Promise<CoordinatorRpc> {
   const tried = new Map<string, string>();
   const asked = new Set<string>();
   let found: CoordinatorRpc | undefined;
   const open = new Set<CoordinatorRpc>();
+  let unreached: Error | undefined;
   const ask = async (given: string): Promise<void> => {
     const address = formatAddress(parseAddress(given, 'coordinator'));
     if (asked.has(address)) return;
@@ -55,6 +62,7 @@ export async function leaderRpc(addresses: string[], security: Security, timeout
       }
     } catch (err) {
       tried.set(address, (err as Error).message);
+      unreached = err as Error;
     }
     rpc.close();
   };
@@ -74,7 +82,9 @@ export async function leaderRpc(addresses: string[], security: Security, timeout
       const deadline = Date.now() + FAILOVER_MS;
       for (;;) {
         try {
-          const next = await leaderRpc(addresses, security, timeoutMs);
+          const again = await lookAgain();
+          if (!again.length) throw new ConnectError('no coordinator answered on the local network (mDNS)');
+          const next = await leaderRpc(again, security, timeoutMs, lookAgain);
           rpc.stub.close();
           rpc.stub = next.stub;
           rpc.address = next.address;
@@ -87,6 +97,8 @@ export async function leaderRpc(addresses: string[], security: Security, timeout
     };
     return rpc;
   }
+  // One coordinator (found by mDNS) that does not answer: its own error, not talk of standbys.
+  if (asked.size === 1 && unreached) throw unreached;
   throw new ConnectError(
     `no coordinator of ${addresses.join(',')} leads: ${[...tried].map(([a, why]) => `${a}: ${why}`).join('; ')}; a standby takes over within its lease (3 s by default): try again`,
   );

@@ -20,12 +20,16 @@ import type { TxtRecord } from './records.js';
 
 export interface Mdns {
   publish(options: { name: string; type: string; port: number; txt: TxtRecord }): void;
+  /** Withdraws all this instance published (goodbye packets) and publishes `options` instead: a coordinator's role changed. */
+  republish(options: { name: string; type: string; port: number; txt: TxtRecord }): void;
   browse(type: string, handlers: { up: (s: Service) => void; down?: (s: Service) => void }): void;
   close(): Promise<void>;
 }
 
 const REQUERY_MS = [1000, 2000, 4000, 8000, 15000, 30000];
 const INTERFACE_CHECK_MS = 10_000;
+/** Longest a name's probe takes (three queries 250 ms apart, after up to 250 ms), with room to spare. */
+const PROBE_MS = 2000;
 
 /** One IPv4 address per interface that is up and not loopback: where a query must go out to reach every network. */
 function ipv4Interfaces(): string[] {
@@ -83,6 +87,8 @@ export function startMdns(log: (line: string) => void): Mdns {
     published.push(entry);
     // A probe that finds the name taken stops the service without telling anyone.
     later(() => {
+      // Withdrawn meanwhile (announced again, or with a new role): nothing to check.
+      if (!published.includes(entry)) return;
       if (service.published) {
         // The name is ours: answer on every interface too, without probing again (the copies would find each other).
         for (const a of askersNow()) a.publish({ ...options, name, host: `${hostname()}.local`, disableIPv6: false, probe: false });
@@ -113,6 +119,24 @@ export function startMdns(log: (line: string) => void): Mdns {
 
   return {
     publish: (options) => publishOne(options),
+    republish(options) {
+      // A record still being probed registers its answers once the probe ends, even withdrawn: let it finish first.
+      const probing = published.filter((p) => !p.service.published).map((p) => p.service);
+      published.splice(0);
+      const settled = probing.map(
+        (service) =>
+          new Promise((resolve) => {
+            service.once('up', resolve);
+            later(() => resolve(undefined), PROBE_MS);
+          }),
+      );
+      void Promise.all(settled).then(() => {
+        for (const a of askers.values()) a.unpublishAll();
+        bonjour.unpublishAll(() => {
+          if (!closed) publishOne(options);
+        });
+      });
+    },
     browse(type, handlers) {
       const mine: Browser[] = [];
       const watched = new Set<InstanceType<typeof Bonjour>>();
@@ -146,15 +170,21 @@ export function startMdns(log: (line: string) => void): Mdns {
   };
 }
 
-/** Looks for one service of `type` for at most `timeoutMs`; resolves with the first seen, or undefined. */
-export async function findOne<T>(type: string, timeoutMs: number, pick: (s: Service) => T | undefined): Promise<T | undefined> {
+/**
+ * Looks for services of `type` for at most `timeoutMs`: `decide` is asked at
+ * every sighting (and once more when time is up, with `over` set) and the
+ * look ends with its first answer, or undefined.
+ */
+export async function lookFor<T>(type: string, timeoutMs: number, decide: (seen: Service[], over: boolean) => T | undefined): Promise<T | undefined> {
   const mdns = startMdns(() => {});
+  const seen: Service[] = [];
   try {
     return await new Promise<T | undefined>((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), timeoutMs);
+      const timer = setTimeout(() => resolve(decide(seen, true)), timeoutMs);
       mdns.browse(type, {
         up: (s) => {
-          const found = pick(s);
+          seen.push(s);
+          const found = decide(seen, false);
           if (found !== undefined) {
             clearTimeout(timer);
             resolve(found);

@@ -1,3 +1,3 @@
 export * from './records.js';
-export { startMdns, findOne } from './bonjour.js';
+export { startMdns, lookFor } from './bonjour.js';
 export type { Mdns } from './bonjour.js';

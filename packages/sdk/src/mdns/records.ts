@@ -66,3 +66,40 @@ export function dialAddress(s: Sighting): string | undefined {
   const v6 = (s.addresses ?? []).find((a) => a.includes(':') && !a.toLowerCase().startsWith('fe80'));
   return v6 ? `[${v6}]:${s.port}` : undefined;
 }
+
+/** What a coordinator says it is: one leads, the others (over one PostgreSQL state) stand by. */
+export type AnnouncedRole = 'leader' | 'standby';
+
+export function coordinatorTxt(me: { id: string; version: string; advertiseAddress?: string }, role: AnnouncedRole): TxtRecord {
+  const txt: TxtRecord = { id: me.id, v: me.version, role };
+  if (me.advertiseAddress) txt.addr = me.advertiseAddress;
+  checkTxt(txt);
+  return txt;
+}
+
+/** A coordinator of an earlier version announces no role: it announced only while it led. */
+export function announcedRole(s: Sighting): AnnouncedRole {
+  return s.txt?.role === 'standby' ? 'standby' : 'leader';
+}
+
+/**
+ * The coordinators a client should ask, from the sightings so far (in the
+ * order seen), as `a,b,...`: once one announces itself the leader, the
+ * leaders first and then the standbys (a client given several asks each and
+ * keeps the one that answers as the leader, and follows it when another takes
+ * over); while only standbys are seen, undefined until the look is `over`,
+ * then the standbys (each names the leader). A standby is never chosen alone
+ * while a leader may still answer.
+ */
+export function pickCoordinators(seen: Sighting[], over: boolean): string | undefined {
+  // The latest sighting of an address wins: a standby that took over announces itself again as the leader.
+  const roles = new Map<string, AnnouncedRole>();
+  for (const s of seen) {
+    const address = dialAddress(s);
+    if (address) roles.set(address, announcedRole(s));
+  }
+  const byRole = { leader: [] as string[], standby: [] as string[] };
+  for (const [address, role] of roles) byRole[role].push(address);
+  if (!byRole.leader.length && (!over || !byRole.standby.length)) return undefined;
+  return [...byRole.leader, ...byRole.standby].join(',');
+}

@@ -29,6 +29,8 @@ export async function standBy(
   server: grpc.Server,
   service: ReturnType<typeof switchableService>,
   refused: Parameters<typeof bindServer>[4],
+  /** Called once this coordinator listens, before it leads (it then announces itself as a standby). */
+  listening: (port: number) => void = () => {},
 ) {
   const target = { url: o.stateUrl, passwordFile: o.statePasswordFile };
   const client = await openPostgres(target, 'coordinator');
@@ -41,6 +43,7 @@ export async function standBy(
     throw err;
   }
   const address = advertised(o.host, port, o.advertiseAddress);
+  listening(port);
   let announced = false;
   const onLeader = (row: LeaderRow) => {
     const who = row.live ? `coordinator ${row.holder} at ${row.address} leads` : `no coordinator leads yet (${row.holder || 'none'} last did)`;
