@@ -30,22 +30,7 @@ else
     });
 
     const start = (db: string) =>
-      startDaemon([
-        'coordinator',
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--no-dashboard',
-        '--state',
-        pg.url(db),
-        '--state-password-file',
-        pg.passwordFile(),
-        '--lease',
-        '10s',
-        '--agent',
-        agent.address,
-      ]);
+      startDaemon(['coordinator', '--host', '127.0.0.1', '--port', '0', '--no-dashboard', ...pg.stateFlags(db), '--lease', '10s', '--agent', agent.address]);
 
     it('the coordinator reconnects and the running job completes with every task stored', async () => {
       const db = pg.database();

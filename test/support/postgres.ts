@@ -18,6 +18,8 @@ export interface TestPostgres {
   url(db: string, user?: string): string;
   /** A password file for `user` (mode 600). */
   passwordFile(user?: string): string;
+  /** `--state URL --state-password-file FILE`: a coordinator's flags for state in `db`. */
+  stateFlags(db: string): string[];
   /** Runs SQL as the superuser; returns psql's unaligned output. */
   sql(statement: string, db?: string): string;
   /** A new database owned by the test user. */
@@ -113,6 +115,9 @@ export async function startPostgres(on: { netns?: string; address?: string; subn
       const file = join(files, `${user}-${counter++}`);
       writeFileSync(file, `${user === PG_USER ? PG_PASSWORD : `${user}-pw`}\n`, { mode: 0o600 });
       return file;
+    },
+    stateFlags(db) {
+      return ['--state', this.url(db), '--state-password-file', this.passwordFile()];
     },
     sql,
     database() {
