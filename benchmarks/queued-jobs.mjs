@@ -87,14 +87,17 @@ try {
   const { jobs } = await client.jobs({ active: true });
   if (jobs.length < n) throw new Error(`${jobs.length} active jobs, not ${n}`);
   const after = { submitMs: await submit(), queueMs: await queue(), rssMiB: rssMiB(coordinator.pid) };
+  // V8 gives back the pages of the submits' garbage only once the process idles (its memory reducer): RSS again later.
+  await sleep(10_000);
+  const rssSettledMiB = rssMiB(coordinator.pid);
   const figures = {
     queued: n,
     watching,
     queueMs: { before: +before.queueMs.toFixed(1), after: +after.queueMs.toFixed(1) },
     submitMs: { before: +before.submitMs.toFixed(1), after: +after.submitMs.toFixed(1) },
-    rssMiB: { before: +before.rssMiB.toFixed(0), after: +after.rssMiB.toFixed(0) },
+    rssMiB: { before: +before.rssMiB.toFixed(0), after: +after.rssMiB.toFixed(0), tenSecondsLater: +rssSettledMiB.toFixed(0) },
     privateMiB: +ussMiB(coordinator.pid).toFixed(0),
-    rssBytesPerJob: Math.round(((after.rssMiB - before.rssMiB) * 2 ** 20) / n),
+    rssBytesPerJob: Math.round(((rssSettledMiB - before.rssMiB) * 2 ** 20) / n),
     submitRate: Math.round((n / submitAllMs) * 1000),
     reasons: [...new Set(jobs.map((j) => `${j.state} ${j.reason}`.trim()))],
   };
@@ -108,15 +111,17 @@ try {
     }
     await sleep(2000); // the file is named before it is whole
     figures.heapSnapshot = file && `${out}/${file}`;
+    // Writing the snapshot collected all garbage first: what RSS is left is held, not merely not yet freed.
+    figures.rssAfterFullGcMiB = +rssMiB(coordinator.pid).toFixed(0);
   }
   if (flag('--json')) console.log(JSON.stringify(figures));
   else {
     const f = figures;
     console.log(
       `${n.toLocaleString('en-US')} queued jobs${watching ? ', each watched' : ''} (${f.reasons.join(', ')}): queue ${f.queueMs.before} → ${f.queueMs.after} ms, ` +
-        `1-task submit ${f.submitMs.before} → ${f.submitMs.after} ms (medians of 5); coordinator RSS ${f.rssMiB.before} → ${f.rssMiB.after} MiB ` +
+        `1-task submit ${f.submitMs.before} → ${f.submitMs.after} ms (medians of 5); coordinator RSS ${f.rssMiB.before} → ${f.rssMiB.after} MiB, ${f.rssMiB.tenSecondsLater} MiB 10 s later ` +
         `(${f.privateMiB} MiB private), ${f.rssBytesPerJob} bytes/queued job; submitted at ${f.submitRate} jobs/s` +
-        (f.heapSnapshot ? `\nheap snapshot: ${f.heapSnapshot}` : ''),
+        (f.heapSnapshot ? `\nheap snapshot: ${f.heapSnapshot}; RSS after the full GC it made: ${f.rssAfterFullGcMiB} MiB` : ''),
     );
   }
 } finally {
