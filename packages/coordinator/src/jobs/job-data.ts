@@ -150,7 +150,8 @@ export class JobData {
   /** Tasks that could be placed right now. */
   get runnable(): number {
     if (this.final || this.reason === 'Dependency') return 0;
-    return (this.fold?.runnable ?? 0) + (this.shuffle?.runnable ?? 0) + this.pending.length + this.backupsDue().length;
+    // Asked of every live job each round: only a keyed job has backups to count.
+    return (this.fold?.runnable ?? 0) + (this.shuffle ? this.shuffle.runnable + this.backupsDue().length : 0) + this.pending.length;
   }
 
   /** Running tasks of a keyed job that should get a backup now (none for other jobs). */
