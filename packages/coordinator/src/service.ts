@@ -10,6 +10,7 @@ import { formatAddress, MissingBlobError, missingBlobStatus, parseAddress } from
 import type * as W from '@picompute/sdk/wire';
 import { FINAL_STATES } from '@picompute/sdk/wire';
 import type { BlobStore, Receiver } from './blob-store.js';
+import { ListJobsReplyEncoder } from './list-jobs-reply.js';
 import { UploadQuotaError } from './upload-spill.js';
 import { PICOMPUTE_VERSION } from '@picompute/sdk/version';
 import { UserError } from './cluster.js';
@@ -86,6 +87,7 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
     if (blobs.get(req.bundleHash) || limits.storedBlob(req.bundleHash)) return;
     throw new MissingBlobError(req.bundleHash, `job bundle ${req.bundleHash.slice(0, 12)} was not uploaded; upload it with PutBlob first`);
   };
+  const listJobsReply = new ListJobsReplyEncoder();
   return {
     submit(call: grpc.ServerUnaryCall<W.SubmitRequest, W.SubmitReply>, callback: grpc.sendUnaryData<W.SubmitReply>) {
       try {
@@ -103,7 +105,8 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
       }
     },
     cancel: unary<W.CancelRequest, W.CancelReply>((req) => ({ state: cluster.cancel(req.jobId).state })),
-    listJobs: unary<W.ListJobsRequest, W.ListJobsReply>((req) => ({ jobs: cluster.jobs(req), shares: cluster.shares() })),
+    // Encoded here (queued jobs' summaries kept encoded, ./list-jobs-reply.ts); the codec sends the bytes as they are.
+    listJobs: unary<W.ListJobsRequest, W.ListJobsReply>((req) => listJobsReply.encode(cluster.jobs(req), cluster.shares()) as unknown as W.ListJobsReply),
     listNodes: unary<W.ListNodesRequest, W.ListNodesReply>(() => ({ nodes: cluster.nodes(), coordinatorVersion: PICOMPUTE_VERSION })),
     requeue: unary<W.RequeueRequest, W.JobSummary>((req) => {
       if (!req.failed) throw new UserError('requeue runs again only the tasks that did not succeed: say so with `failed`');

@@ -103,8 +103,10 @@ export class JobData {
     this.fold = request.hasReduce ? new FoldPlan(this.total) : undefined;
     this.outputs = this.fold ? new Array(this.total) : [];
     this.shuffle = request.keyed ? new ShufflePlan(this.total, Math.max(1, request.partitions)) : undefined;
-    this.attempts = new Uint16Array(this.total);
-    this.done = new Uint8Array(this.total);
+    // One buffer for both (an ArrayBuffer costs ~200 bytes of heap beside its bytes: 10,000 queued jobs of a task each).
+    const perTask = new ArrayBuffer(3 * this.total);
+    this.attempts = new Uint16Array(perTask, 0, this.total);
+    this.done = new Uint8Array(perTask, 2 * this.total, this.total);
     const already = doneAlready?.(this) ?? 0;
     this.pending = new PendingQueue(this.total, (i) => this.done[i] === 1, already);
   }
@@ -148,7 +150,8 @@ export class JobData {
   /** Tasks that could be placed right now. */
   get runnable(): number {
     if (this.final || this.reason === 'Dependency') return 0;
-    return (this.fold?.runnable ?? 0) + (this.shuffle?.runnable ?? 0) + this.pending.length + this.backupsDue().length;
+    // Asked of every live job each round: only a keyed job has backups to count.
+    return (this.fold?.runnable ?? 0) + (this.shuffle ? this.shuffle.runnable + this.backupsDue().length : 0) + this.pending.length;
   }
 
   /** Running tasks of a keyed job that should get a backup now (none for other jobs). */

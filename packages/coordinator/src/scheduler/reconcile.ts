@@ -5,6 +5,7 @@
  * clock; ../dispatcher.ts carries the plan out.
  */
 import type { JobReason } from '../jobs/job-reason.js';
+import { canTakeWork, fitsNow } from './feasibility.js';
 import { schedule } from './schedule.js';
 import type { JobSnapshot, NodeSnapshot, Plan } from './types.js';
 
@@ -21,9 +22,24 @@ export interface Round {
 
 export function reconcile(jobs: readonly LiveJob[], nodes: readonly NodeSnapshot[]): Round {
   const usage = new Map<string, number>();
-  for (const j of jobs) usage.set(j.user, (usage.get(j.user) ?? 0) + j.running * j.coresPerTask);
+  for (const j of jobs) if (j.running > 0) usage.set(j.user, (usage.get(j.user) ?? 0) + j.running * j.coresPerTask);
   const waiting = jobs.filter((j) => j.runnable > 0);
-  const plan = waiting.length && nodes.length ? schedule({ nodes, jobs: waiting, usage }) : [];
+  // Only jobs of a shape some node could take now go to the scheduler: the plan is the same (nodes only fill
+  // up during it), and 10,000 queued jobs wanting a busy node no longer cost a sort of all of them each round.
+  const open = nodes.filter(canTakeWork);
+  // By constraint, then cores and memory as one number: no string made per job and round.
+  const shapes = new Map<string, Map<number, boolean>>();
+  const mayFit = (j: LiveJob) => {
+    const constraint = j.constraint ?? '';
+    let sized = shapes.get(constraint);
+    if (!sized) shapes.set(constraint, (sized = new Map()));
+    const size = j.coresPerTask * 2 ** 32 + j.memoryMb;
+    let fits = sized.get(size);
+    if (fits === undefined) sized.set(size, (fits = open.some((n) => fitsNow(n, n.freeSlots, n.freeMemoryMb, j))));
+    return fits;
+  };
+  const candidates = open.length ? waiting.filter(mayFit) : [];
+  const plan = candidates.length ? schedule({ nodes, jobs: candidates, usage }) : [];
   const placed = new Set(plan.map((a) => a.jobId));
   // The highest priority holding cores once the plan is carried out (a PENDING job holds none).
   let runningPriority = -Infinity;

@@ -1,6 +1,6 @@
 export * from './messages.js';
 export * from './options.js';
-export { wireNormalizer, wireServices } from './load.js';
+export { Encoded, wireEncoder, wireNormalizer, wireServices } from './load.js';
 export { inProcessPair } from './in-process.js';
 export type { ClientWorkStream, ServerWorkStream } from './in-process.js';
 export { MISSING_BLOB_TRAILER, MissingBlobError, missingBlobOf, missingBlobStatus } from './missing-blob.js';
