@@ -4,11 +4,9 @@
  * are kept in memory and sent once the database is back); while it is gone,
  * submits are refused saying why.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fixture, runCli, startDaemon } from './support/cli.js';
-import type { Daemon } from './support/cli.js';
-import { postgresProblem, startPostgres } from './support/postgres.js';
-import type { TestPostgres } from './support/postgres.js';
+import { postgresProblem, usePostgresAndAgent } from './support/postgres.js';
 import { cannotRun } from './support/requirements.js';
 import { until } from './support/until.js';
 
@@ -18,22 +16,25 @@ const sumSquares = (n: number) => Array.from({ length: n }, (_, i) => i * i).red
 if (problem) cannotRun('a coordinator over a PostgreSQL that restarts', problem);
 else
   describe('PostgreSQL restarted under a running coordinator', () => {
-    let pg: TestPostgres;
-    let agent: Daemon;
-    beforeAll(async () => {
-      pg = await startPostgres();
-      agent = await startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '2']);
-    });
-    afterAll(async () => {
-      await agent?.stop('SIGKILL');
-      pg?.stop();
-    });
+    const setup = usePostgresAndAgent();
 
     const start = (db: string) =>
-      startDaemon(['coordinator', '--host', '127.0.0.1', '--port', '0', '--no-dashboard', ...pg.stateFlags(db), '--lease', '10s', '--agent', agent.address]);
+      startDaemon([
+        'coordinator',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--no-dashboard',
+        ...setup.pg.stateFlags(db),
+        '--lease',
+        '10s',
+        '--agent',
+        setup.agent.address,
+      ]);
 
     it('the coordinator reconnects and the running job completes with every task stored', async () => {
-      const db = pg.database();
+      const db = setup.pg.database();
       const coordinator = await start(db);
       const cli = (args: string[]) => runCli([...args, '--coordinator', coordinator.address]);
       try {
@@ -43,7 +44,7 @@ else
           const q = JSON.parse((await cli(['queue', '--json'])).stdout);
           return q.jobs[0]?.tasksDone > 1 || undefined;
         });
-        pg.restart();
+        setup.pg.restart();
         await coordinator.waitFor(/answers again; every change kept meanwhile is stored/, 30_000);
         await until('the job completed', async () => {
           const jobs = JSON.parse((await cli(['jobs', '--json'])).stdout);
@@ -51,8 +52,8 @@ else
         });
         expect((await cli(['result', id])).stdout.trim()).toBe(String(sumSquares(16)));
         // In the database itself, not only in the coordinator's copy: every log line and the final state.
-        await until('the final state stored', async () => pg.sql(`SELECT state FROM pc_jobs WHERE id = ${id}`, db).trim() === 'COMPLETED' || undefined);
-        expect(pg.sql(`SELECT count(DISTINCT task) FROM pc_logs WHERE job_id = ${id}`, db).trim()).toBe('16');
+        await until('the final state stored', async () => setup.pg.sql(`SELECT state FROM pc_jobs WHERE id = ${id}`, db).trim() === 'COMPLETED' || undefined);
+        expect(setup.pg.sql(`SELECT count(DISTINCT task) FROM pc_logs WHERE job_id = ${id}`, db).trim()).toBe('16');
         expect(coordinator.proc.exitCode).toBe(null);
       } finally {
         await coordinator.stop('SIGKILL');
@@ -60,13 +61,13 @@ else
     }, 90_000);
 
     it('while the database is gone, a submit is refused saying why; the running job completes and is stored once it is back', async () => {
-      const db = pg.database();
+      const db = setup.pg.database();
       const coordinator = await start(db);
       const cli = (args: string[]) => runCli([...args, '--coordinator', coordinator.address]);
       try {
         await coordinator.waitFor(/agent \S+ up at/);
         const id = JSON.parse((await cli(['submit', fixture('counted.ts'), '--no-wait', '--json', '--arg', 'n=12', '--arg', 'ms=300'])).stdout).jobId;
-        pg.pause();
+        setup.pg.pause();
         try {
           await coordinator.waitFor(/cannot reach the state database \S+ \(.*\): new jobs are refused, running jobs carry on/, 20_000);
           const refused = await cli(['submit', fixture('counted.ts'), '--arg', 'n=2']);
@@ -78,11 +79,11 @@ else
             return jobs[0]?.state === 'COMPLETED' || undefined;
           });
         } finally {
-          pg.resume();
+          setup.pg.resume();
         }
         await coordinator.waitFor(/answers again; every change kept meanwhile is stored/, 30_000);
-        await until('the final state stored', async () => pg.sql(`SELECT state FROM pc_jobs WHERE id = ${id}`, db).trim() === 'COMPLETED' || undefined);
-        expect(pg.sql(`SELECT count(DISTINCT task) FROM pc_logs WHERE job_id = ${id}`, db).trim()).toBe('12');
+        await until('the final state stored', async () => setup.pg.sql(`SELECT state FROM pc_jobs WHERE id = ${id}`, db).trim() === 'COMPLETED' || undefined);
+        expect(setup.pg.sql(`SELECT count(DISTINCT task) FROM pc_logs WHERE job_id = ${id}`, db).trim()).toBe('12');
         expect((await cli(['result', id])).stdout.trim()).toBe(String(sumSquares(12)));
         const again = await cli(['submit', fixture('counted.ts'), '--arg', 'n=2', '--arg', 'ms=1']);
         expect(again.code, again.stderr).toBe(0);
@@ -92,12 +93,12 @@ else
     }, 90_000);
 
     it('a standby outlives the restart too, and still takes over', async () => {
-      const db = pg.database();
+      const db = setup.pg.database();
       const leader = await start(db);
       const standby = await start(db);
       try {
         await standby.waitFor(/standby listening on/);
-        pg.restart();
+        setup.pg.restart();
         await standby.waitFor(/standing by: lost the state database/, 20_000);
         await leader.stop('SIGKILL');
         await standby.waitFor(/leading \(epoch 2\)/, 40_000);

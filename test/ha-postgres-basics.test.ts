@@ -7,13 +7,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, loadSecurity } from '@picompute/sdk/client';
 import { unpackFrames } from '@picompute/sdk/framing';
 import { fixture, KEY_FILE, runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
-import { PG_PASSWORD, PG_USER, postgresProblem, startPostgres } from './support/postgres.js';
-import type { TestPostgres } from './support/postgres.js';
+import { PG_PASSWORD, PG_USER, postgresProblem, usePostgresAndAgent } from './support/postgres.js';
 import { cannotRun } from './support/requirements.js';
 import { until } from './support/until.js';
 
@@ -23,16 +22,7 @@ const sumSquares = (n: number) => Array.from({ length: n }, (_, i) => i * i).red
 if (problem) cannotRun('coordinator state in PostgreSQL', problem);
 else
   describe('a coordinator over PostgreSQL', () => {
-    let pg: TestPostgres;
-    let agent: Daemon;
-    beforeAll(async () => {
-      pg = await startPostgres();
-      agent = await startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '2']);
-    });
-    afterAll(async () => {
-      await agent?.stop('SIGKILL');
-      pg?.stop();
-    });
+    const setup = usePostgresAndAgent();
     const coordinatorArgs = (db: string, extra: string[] = []) => [
       'coordinator',
       '--host',
@@ -40,14 +30,14 @@ else
       '--port',
       '0',
       '--no-dashboard',
-      ...pg.stateFlags(db),
+      ...setup.pg.stateFlags(db),
       '--agent',
-      agent.address,
+      setup.agent.address,
       ...extra,
     ];
 
     it('runs a job, and a coordinator started again on the same database has its result, logs and history', async () => {
-      const db = pg.database();
+      const db = setup.pg.database();
       let coordinator = await startDaemon(coordinatorArgs(db));
       try {
         await coordinator.waitFor(/agent \S+ up at/);
@@ -59,7 +49,7 @@ else
         // Deletes reach the database too: a completed job's inputs are reclaimed there as in SQLite.
         await until(
           'the inputs reclaimed in PostgreSQL',
-          async () => pg.sql(`SELECT count(*) FROM pc_tasks WHERE job_id = ${id}`, db).trim() === '0' || undefined,
+          async () => setup.pg.sql(`SELECT count(*) FROM pc_tasks WHERE job_id = ${id}`, db).trim() === '0' || undefined,
         );
         await coordinator.stop('SIGKILL');
         // Its working copy is gone with its state dir: everything must come from PostgreSQL.
@@ -80,7 +70,7 @@ else
     }, 60_000);
 
     it('a submit is acknowledged only once PostgreSQL holds the job and all its inputs', async () => {
-      const db = pg.database();
+      const db = setup.pg.database();
       const coordinator = await startDaemon(coordinatorArgs(db));
       const client = await connect({ coordinator: coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
       try {
@@ -88,8 +78,8 @@ else
         // Stopped the moment the acknowledgement is in: whatever the database holds now, it held before the client was told.
         coordinator.proc.kill('SIGSTOP');
         // Inputs are stored in parts of up to 256 (schema 3): count the frames of each part.
-        const total = pg.sql(`SELECT tasks_total FROM pc_jobs WHERE id = ${job.id}`, db).trim();
-        const parts = pg.sql(`SELECT encode(frames, 'hex') FROM pc_input_parts WHERE job_id = ${job.id} ORDER BY first`, db).split('\n');
+        const total = setup.pg.sql(`SELECT tasks_total FROM pc_jobs WHERE id = ${job.id}`, db).trim();
+        const parts = setup.pg.sql(`SELECT encode(frames, 'hex') FROM pc_input_parts WHERE job_id = ${job.id} ORDER BY first`, db).split('\n');
         const stored = parts.filter((hex) => hex.trim()).reduce((n, hex) => n + unpackFrames(Buffer.from(hex.trim(), 'hex')).length, 0);
         expect(`${total} ${stored}`).toBe('300 300');
       } finally {
@@ -100,7 +90,7 @@ else
     });
 
     it("never gives a purged job's id again, even under the next leader", async () => {
-      const db = pg.database();
+      const db = setup.pg.database();
       const cliAt = (c: Daemon) => (args: string[]) => runCli([...args, '--coordinator', c.address]);
       let coordinator = await startDaemon(coordinatorArgs(db, ['--lease', '1s']));
       try {
@@ -110,7 +100,7 @@ else
         // This one purges the job at its start (--keep 1s): the database then holds no job at all.
         coordinator = await startDaemon(coordinatorArgs(db, ['--lease', '1s', '--keep', '1s']));
         await coordinator.waitFor(/purged 1 job/);
-        await until('the purge stored', async () => pg.sql('SELECT count(*) FROM pc_jobs', db).trim() === '0' || undefined);
+        await until('the purge stored', async () => setup.pg.sql('SELECT count(*) FROM pc_jobs', db).trim() === '0' || undefined);
         await coordinator.stop('SIGTERM');
         coordinator = await startDaemon(coordinatorArgs(db, ['--lease', '1s']));
         const next = JSON.parse((await cliAt(coordinator)(['submit', fixture('counted.ts'), '--json', '--arg', 'n=2', '--arg', 'ms=1'])).stdout).jobId;
@@ -127,10 +117,10 @@ else
     };
 
     it('refuses a URL that is not PostgreSQL, or that carries a password', async () => {
-      const db = pg.database();
+      const db = setup.pg.database();
       const args = coordinatorArgs(db);
       const at = args.indexOf('--state') + 1;
-      args[at] = `postgres://${PG_USER}:pw@127.0.0.1:${pg.port}/${db}`;
+      args[at] = `postgres://${PG_USER}:pw@127.0.0.1:${setup.pg.port}/${db}`;
       expect(await refused(args)).toMatch(/carries a password: .*put the password in a file \(--state-password-file\) or in PGPASSFILE/);
       args[at] = '/var/lib/picompute';
       expect(await refused(args)).toMatch(
@@ -140,14 +130,14 @@ else
       expect(await refused(args)).toMatch(/is not a postgres:\/\/ URL/);
       args[at] = `postgres://${PG_USER}@127.0.0.1:1/${db}`;
       expect(await refused(args)).toMatch(/cannot reach PostgreSQL at picompute@127\.0\.0\.1:1\/\S+ \(connection refused\)/);
-      args[at] = `postgres://${PG_USER}@127.0.0.1:${pg.port}/no_such_db`;
+      args[at] = `postgres://${PG_USER}@127.0.0.1:${setup.pg.port}/no_such_db`;
       expect(await refused(args)).toMatch(/database "no_such_db" does not exist; create it/);
     });
 
     it('takes the password from PGPASSFILE, as libpq does', async () => {
-      const db = pg.database();
+      const db = setup.pg.database();
       const pgpass = join(mkdtempSync(join(tmpdir(), 'picompute-pgpass-')), 'pgpass');
-      writeFileSync(pgpass, `127.0.0.1:${pg.port}:${db}:${PG_USER}:${PG_PASSWORD}\n`, { mode: 0o600 });
+      writeFileSync(pgpass, `127.0.0.1:${setup.pg.port}:${db}:${PG_USER}:${PG_PASSWORD}\n`, { mode: 0o600 });
       const args = coordinatorArgs(db);
       args.splice(args.indexOf('--state-password-file'), 2);
       const coordinator = await startDaemon(args, { env: { PGPASSFILE: pgpass } });
@@ -159,30 +149,30 @@ else
     });
 
     it('refuses a wrong password, naming the password file', async () => {
-      const args = coordinatorArgs(pg.database());
-      args[args.indexOf('--state-password-file') + 1] = pg.passwordFile('nobody');
+      const args = coordinatorArgs(setup.pg.database());
+      args[args.indexOf('--state-password-file') + 1] = setup.pg.passwordFile('nobody');
       expect(await refused(args)).toMatch(/refused the password for picompute; check the password file \(--state-password-file, or PGPASSFILE\)/);
     });
 
     it('refuses a database written by a newer picompute, and leaves it as it is', async () => {
-      const db = pg.database();
+      const db = setup.pg.database();
       const first = await startDaemon(coordinatorArgs(db));
       await first.stop('SIGTERM');
-      pg.sql("UPDATE picompute_meta SET value = '99' WHERE key = 'schema_version'", db);
+      setup.pg.sql("UPDATE picompute_meta SET value = '99' WHERE key = 'schema_version'", db);
       expect(await refused(coordinatorArgs(db))).toMatch(/written by a newer picompute \(schema 99; this one knows \d+\); upgrade picompute/);
-      expect(pg.sql("SELECT value FROM picompute_meta WHERE key = 'schema_version'", db).trim()).toBe('99');
+      expect(setup.pg.sql("SELECT value FROM picompute_meta WHERE key = 'schema_version'", db).trim()).toBe('99');
     });
 
     it('refuses a user that may only read', async () => {
-      const db = pg.database();
+      const db = setup.pg.database();
       const first = await startDaemon(coordinatorArgs(db));
       await first.stop('SIGTERM');
-      pg.sql("CREATE ROLE reader LOGIN PASSWORD 'reader-pw'");
-      pg.sql(`GRANT CONNECT ON DATABASE ${db} TO reader`);
-      pg.sql('GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader', db);
+      setup.pg.sql("CREATE ROLE reader LOGIN PASSWORD 'reader-pw'");
+      setup.pg.sql(`GRANT CONNECT ON DATABASE ${db} TO reader`);
+      setup.pg.sql('GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader', db);
       const args = coordinatorArgs(db);
-      args[args.indexOf('--state') + 1] = pg.url(db, 'reader');
-      args[args.indexOf('--state-password-file') + 1] = pg.passwordFile('reader');
+      args[args.indexOf('--state') + 1] = setup.pg.url(db, 'reader');
+      args[args.indexOf('--state-password-file') + 1] = setup.pg.passwordFile('reader');
       expect(await refused(args)).toMatch(/reader may not write picompute's tables .*needs a user that owns the database or was granted/);
     });
   });

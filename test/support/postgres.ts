@@ -11,6 +11,9 @@ import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readdirS
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { startDaemon } from './cli.js';
+import type { Daemon } from './cli.js';
 
 export interface TestPostgres {
   port: number;
@@ -108,17 +111,17 @@ export async function startPostgres(on: { netns?: string; address?: string; subn
     run('psql', ['-h', dir, '-p', String(port), '-U', 'postgres', '-d', db, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', statement]).toString();
   sql(`CREATE ROLE ${PG_USER} LOGIN PASSWORD '${PG_PASSWORD}'`);
   const files = mkdtempSync(join(tmpdir(), 'picompute-pgpass-'));
+  const url = (db: string, user = PG_USER) => `postgres://${user}@${listen}:${port}/${db}`;
+  const passwordFile = (user = PG_USER) => {
+    const file = join(files, `${user}-${counter++}`);
+    writeFileSync(file, `${user === PG_USER ? PG_PASSWORD : `${user}-pw`}\n`, { mode: 0o600 });
+    return file;
+  };
   return {
     port,
-    url: (db, user = PG_USER) => `postgres://${user}@${listen}:${port}/${db}`,
-    passwordFile(user = PG_USER) {
-      const file = join(files, `${user}-${counter++}`);
-      writeFileSync(file, `${user === PG_USER ? PG_PASSWORD : `${user}-pw`}\n`, { mode: 0o600 });
-      return file;
-    },
-    stateFlags(db) {
-      return ['--state', this.url(db), '--state-password-file', this.passwordFile()];
-    },
+    url,
+    passwordFile,
+    stateFlags: (db) => ['--state', url(db), '--state-password-file', passwordFile()],
     sql,
     database() {
       const name = `pc_test_${process.pid}_${counter++}`;
@@ -141,5 +144,30 @@ export async function startPostgres(on: { netns?: string; address?: string; subn
       run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
     },
     resume: start,
+  };
+}
+
+/**
+ * A PostgreSQL and a 2-core agent on loopback, started before a describe
+ * block's tests and stopped after them: what most coordinator-over-PostgreSQL
+ * tests stand on. Read `pg` and `agent` inside the tests.
+ */
+export function usePostgresAndAgent(): { readonly pg: TestPostgres; readonly agent: Daemon } {
+  const up: { pg?: TestPostgres; agent?: Daemon } = {};
+  beforeAll(async () => {
+    up.pg = await startPostgres();
+    up.agent = await startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '2']);
+  });
+  afterAll(async () => {
+    await up.agent?.stop('SIGKILL');
+    up.pg?.stop();
+  });
+  return {
+    get pg() {
+      return up.pg!;
+    },
+    get agent() {
+      return up.agent!;
+    },
   };
 }
