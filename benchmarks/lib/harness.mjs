@@ -64,10 +64,15 @@ export function keyEnv() {
   };
 }
 
-/** Starts `picompute <args>` and resolves once it logs its address; `nodeArgs` go to node (`--cpu-prof` to profile a daemon). */
-export function daemon(args, env, nodeArgs = []) {
+/**
+ * Starts `picompute <args>` and resolves once it logs its address; `nodeArgs` go to node (`--cpu-prof` to
+ * profile a daemon); `prefix` is a command the whole command line is handed to (one that enters a cgroup and execs).
+ */
+export function daemon(args, env, nodeArgs = [], prefix = []) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [...nodeArgs, CLI, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const line = [process.execPath, ...nodeArgs, CLI, ...args];
+    const [cmd, ...argv] = [...prefix, ...line];
+    const proc = spawn(cmd, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let out = '';
     const timer = setTimeout(() => reject(new Error(`picompute ${args[0]} did not start: ${out}`)), 15_000);
     proc.stderr.on('data', (d) => {

@@ -9,10 +9,9 @@
  * time. The tests (test/placement-speed.test.ts) check where tasks go; how
  * much time that saves is this figure.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, here, keyEnv, median, runCli, stop } from '../lib/harness.mjs';
+import { daemon, here, keyEnv, median, runCli, stop } from '../lib/harness.mjs';
 
 const V1 = '/sys/fs/cgroup/cpu';
 const V2 = '/sys/fs/cgroup';
@@ -40,23 +39,7 @@ function cgroupProblem() {
 }
 
 /** Starts `picompute <args>` inside cgroup `dir` (or none) and resolves once it logs its address. */
-function daemonIn(dir, args, env) {
-  return new Promise((resolve, reject) => {
-    const cmd = dir ? ['sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', dir, process.execPath, CLI, ...args]] : [process.execPath, [CLI, ...args]];
-    const proc = spawn(cmd[0], cmd[1], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`picompute ${args[0]} did not start: ${out}`)), 15_000);
-    proc.stderr.on('data', (d) => {
-      out += d;
-      const m = /listening on (\S+)/.exec(out);
-      if (m && !proc.address) {
-        clearTimeout(timer);
-        proc.address = m[1];
-        resolve(proc);
-      }
-    });
-  });
-}
+const daemonIn = (dir, args, env) => daemon(args, env, [], dir ? ['sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', dir] : []);
 
 export async function run({ quick, repeat, report }) {
   const problem = cgroupProblem();

@@ -12,23 +12,11 @@ import { describe, expect, it } from 'vitest';
 import { JobInputs } from '../src/job-inputs.js';
 import { openDatabase } from '../src/state/database.js';
 import { StateStore } from '../src/state/store.js';
+import { NO_STATS } from '../src/state/rows.js';
 import type { JobEnd } from '../src/state/store.js';
 
 const request = { name: 'n', user: 'u', bundleHash: 'b' } as never;
-const completed: JobEnd = {
-  state: 'COMPLETED',
-  reason: '',
-  error: '',
-  result: undefined,
-  tasksDone: 0,
-  attempts: 0,
-  cpuMs: 0,
-  maxHeapMb: 0,
-  nodes: [],
-  cores: 0,
-  startedAt: 1,
-  endedAt: 2,
-};
+const completed: JobEnd = { ...NO_STATS, state: 'COMPLETED', reason: '', error: '', result: undefined, startedAt: 1, endedAt: 2 };
 
 /** 1,000 inputs: input i is i % 7 bytes of value i & 0xff, except 500, which is 1.5 MiB. */
 function inputs(): JobInputs {

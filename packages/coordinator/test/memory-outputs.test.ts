@@ -11,23 +11,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/state/database.js';
 import { OutputsByIndex } from '../src/state/outputs-by-index.js';
 import { StateStore } from '../src/state/store.js';
+import { NO_STATS } from '../src/state/rows.js';
 import type { JobEnd } from '../src/state/store.js';
 
 const request = { name: 'n', user: 'u', bundleHash: 'b' } as never;
-const ended = (state: string): JobEnd => ({
-  state,
-  reason: '',
-  error: '',
-  result: undefined,
-  tasksDone: 0,
-  attempts: 0,
-  cpuMs: 0,
-  maxHeapMb: 0,
-  nodes: [],
-  cores: 0,
-  startedAt: 1,
-  endedAt: 2,
-});
+const ended = (state: string): JobEnd => ({ ...NO_STATS, state, reason: '', error: '', result: undefined, startedAt: 1, endedAt: 2 });
 
 const stores: StateStore[] = [];
 afterEach(() => {
