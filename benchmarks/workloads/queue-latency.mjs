@@ -16,7 +16,8 @@ async function until(what, probe, limitMs = 60_000) {
 
 export async function run({ repeat, report }) {
   const cores = Math.min(availableParallelism(), 4);
-  const busy = here('jobs/busy.ts');
+  // The tests' busy job (the one a cancel has to stop), not a copy of it.
+  const busy = here('../test/fixtures/busy.ts');
   const coresBusy = async (client) => (await client.nodes()).reduce((a, n) => a + n.coresBusy, 0);
   await withLocalCluster(cores, async (client) => {
     const cancel = await best(repeat, async () => {

@@ -113,17 +113,17 @@ function jobCell(j) {
   return el('td', {}, el('a', { href: '#', onclick: open }, j.jobId));
 }
 
+/** A row of the queue or history table: the columns both start with, then `rest`. */
+function jobRow(j, ...rest) {
+  return el('tr', { 'data-job': j.jobId }, jobCell(j), el('td', {}, j.name), el('td', {}, j.user), stateCell(j.state), ...rest);
+}
+
 function renderQueue(s) {
   fill(
     '#queue tbody',
     s.queue.map((j) =>
-      el(
-        'tr',
-        { 'data-job': j.jobId },
-        jobCell(j),
-        el('td', {}, j.name),
-        el('td', {}, j.user),
-        stateCell(j.state),
+      jobRow(
+        j,
         el('td', {}, j.reason || ''),
         el('td', {}, `${j.tasksDone} / ${j.tasksRunning}${j.tasksQueued ? ` (+${j.tasksQueued} queued)` : ''} / ${j.tasksTotal}`),
         el('td', {}, j.priority),
@@ -141,19 +141,7 @@ function renderQueue(s) {
 function renderHistory(s) {
   fill(
     '#history tbody',
-    s.history.map((j) =>
-      el(
-        'tr',
-        { 'data-job': j.jobId },
-        jobCell(j),
-        el('td', {}, j.name),
-        el('td', {}, j.user),
-        stateCell(j.state),
-        el('td', {}, `${j.tasksDone}/${j.tasksTotal}`),
-        el('td', {}, duration(j.wallMs)),
-        el('td', {}, duration(j.cpuMs)),
-      ),
-    ),
+    s.history.map((j) => jobRow(j, el('td', {}, `${j.tasksDone}/${j.tasksTotal}`), el('td', {}, duration(j.wallMs)), el('td', {}, duration(j.cpuMs)))),
   );
 }
 
