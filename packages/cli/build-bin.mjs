@@ -7,21 +7,14 @@
 // starts its worker from its own folder), node-forge (only `init --tls`).
 import { build } from 'esbuild';
 import { rm } from 'node:fs/promises';
+import { NODE_ESM_BUNDLE, REQUIRE_BANNER } from './bundle-options.mjs';
 
 const outdir = new URL('./dist/bin/', import.meta.url).pathname;
 await rm(outdir, { recursive: true, force: true });
 await build({
   entryPoints: { picompute: new URL('./dist/main.js', import.meta.url).pathname },
   outdir,
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
+  ...NODE_ESM_BUNDLE,
   external: ['better-sqlite3', 'esbuild', 'piscina', 'node-forge'],
-  // CommonJS packages inlined into an ES module still call require() for Node's built-ins.
-  banner: { js: "import { createRequire as __picomputeRequire } from 'node:module'; const require = __picomputeRequire(import.meta.url);" },
-  legalComments: 'none',
-  logLevel: 'warning',
+  banner: { js: REQUIRE_BANNER },
 });

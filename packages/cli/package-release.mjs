@@ -22,6 +22,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync,
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_ESM_BUNDLE, REQUIRE_BANNER } from './bundle-options.mjs';
 
 const cliDir = dirname(fileURLToPath(import.meta.url));
 const root = join(cliDir, '..', '..');
@@ -96,10 +97,9 @@ rmSync(stageRoot, { recursive: true, force: true });
 mkdirSync(join(stage, 'bin'), { recursive: true });
 
 const banner = [
-  "import { createRequire as __picomputeRequire } from 'node:module';",
+  REQUIRE_BANNER,
   "import { dirname as __picomputeDirname } from 'node:path';",
   "import { fileURLToPath as __picomputeFileURLToPath } from 'node:url';",
-  'const require = __picomputeRequire(import.meta.url);',
   'const __picomputeBinDir = __picomputeDirname(__picomputeFileURLToPath(import.meta.url));',
   // piscina finds its worker as `${__dirname}/worker.js`: the one built below, in bin/.
   'const __dirname = __picomputeBinDir;',
@@ -108,17 +108,10 @@ const banner = [
 await build({
   entryPoints: { picompute: join(cliDir, 'dist', 'main.js'), 'task-worker': join(pkg('agent'), 'dist', 'worker.js') },
   outdir: join(stage, 'bin'),
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
+  ...NODE_ESM_BUNDLE,
   external: ['esbuild', '@napi-rs/nice'],
   plugins: [rewritePlugin],
   banner: { js: banner },
-  legalComments: 'none',
-  logLevel: 'warning',
 });
 // piscina's worker thread entry, CommonJS (the package has no "type", so .js is CommonJS).
 await build({

@@ -1,0 +1,18 @@
+// The esbuild options the `picompute` command is bundled with, for the
+// workspace's dist/bin/ (build-bin.mjs) and the release tarball
+// (package-release.mjs) alike, so both run the same kind of files.
+
+/** ES module files for Node 20, split one per lazily loaded verb. */
+export const NODE_ESM_BUNDLE = {
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  legalComments: 'none',
+  logLevel: 'warning',
+};
+
+/** CommonJS packages inlined into an ES module still call require() for Node's built-ins. */
+export const REQUIRE_BANNER = "import { createRequire as __picomputeRequire } from 'node:module'; const require = __picomputeRequire(import.meta.url);";
