@@ -60,10 +60,12 @@ describe('release tarball', () => {
     // A copy of the release that calls itself 0.0.1: an agent installed before the coordinator's upgrade.
     const old = mkdtempSync(join(tmpdir(), 'picompute-old-'));
     cpSync(join(installed.prefix, 'lib', 'node_modules', 'picompute'), old, { recursive: true });
-    const chunks = readdirSync(join(old, 'bin')).filter((f) => readFileSync(join(old, 'bin', f), 'utf8').includes('PICOMPUTE_VERSION = "'));
+    // The bundle is minified: `PICOMPUTE_VERSION="…"`, with or without spaces.
+    const versionLine = /PICOMPUTE_VERSION ?= ?"[^"]+"/;
+    const chunks = readdirSync(join(old, 'bin')).filter((f) => versionLine.test(readFileSync(join(old, 'bin', f), 'utf8')));
     expect(chunks).toHaveLength(1);
     const file = join(old, 'bin', chunks[0]!);
-    writeFileSync(file, readFileSync(file, 'utf8').replace(/PICOMPUTE_VERSION = "[^"]+"/, 'PICOMPUTE_VERSION = "0.0.1"'));
+    writeFileSync(file, readFileSync(file, 'utf8').replace(versionLine, 'PICOMPUTE_VERSION="0.0.1"'));
 
     const env = { PATH: BARE_PATH };
     const coordinator = await startDaemon(['coordinator', '--port', '0', '--no-dashboard'], { cli: installed.bin, env });

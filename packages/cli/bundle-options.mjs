@@ -2,7 +2,12 @@
 // workspace's dist/bin/ (build-bin.mjs) and the release tarball
 // (package-release.mjs) alike, so both run the same kind of files.
 
-/** ES module files for Node 20, split one per lazily loaded verb. */
+/**
+ * ES module files for Node 20, split one per lazily loaded verb. Whitespace
+ * and syntax are minified, names are not: a daemon holds its source text for
+ * as long as it runs, and the shorter text is ~2.5 MiB less resident memory
+ * for an idle agent (W5), while a stack trace still names its functions.
+ */
 export const NODE_ESM_BUNDLE = {
   outExtension: { '.js': '.mjs' },
   bundle: true,
@@ -12,6 +17,8 @@ export const NODE_ESM_BUNDLE = {
   target: 'node20',
   legalComments: 'none',
   logLevel: 'warning',
+  minifyWhitespace: true,
+  minifySyntax: true,
 };
 
 /** CommonJS packages inlined into an ES module still call require() for Node's built-ins. */
