@@ -91,6 +91,8 @@ const modules = {
 if (opts.peers && !chosen.includes('peers')) chosen.push('peers');
 if (opts['multi-host'] && !chosen.includes('multi-host')) chosen.push('multi-host');
 if (opts.scale && !chosen.includes('scale-agents')) chosen.push('scale-agents');
+// The peers run only the workloads asked for (`--only W7 --peers`: Dask's W7 alone).
+ctx.chosen = chosen;
 let failed = false;
 for (const w of chosen) {
   const started = performance.now();

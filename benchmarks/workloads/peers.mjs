@@ -5,6 +5,7 @@
  */
 import { corpusFile } from '../lib/corpus.mjs';
 import { ensureDask, runDask } from '../peers/dask.mjs';
+import { reportDaskKeyed } from '../peers/dask-keyed.mjs';
 import { ensureSlurm, runSlurm } from '../peers/slurm.mjs';
 
 /** picompute's figure (the row whose system starts with `ours`) over the peer's, as "2.5×" (above 1: picompute ahead). */
@@ -26,12 +27,19 @@ const ourKillCost = (report) => {
   return clean && killed ? killCost(killed.figure, clean.figure) : 'n/a';
 };
 
-export async function run({ cores, quick, report }) {
+/** `--only W7 --peers` (W7 and none of W1–W6): the peers run only Dask's keyed forms; otherwise everything, as before. */
+const keyedOnly = (chosen) => (chosen ?? []).includes('W7') && !(chosen ?? []).some((w) => /^W[1-6]$/.test(w));
+
+export async function run({ cores, quick, report, chosen }) {
   const corpus = corpusFile(quick ? 2 : 50);
   const daskProblem = ensureDask();
   if (daskProblem) report.note(daskProblem);
-  else {
+  else if (keyedOnly(chosen)) {
+    const d = await runDask({ cores, quick, corpus, workloads: ['W7'] });
+    await reportDaskKeyed(report, d.W7, corpus);
+  } else {
     const d = await runDask({ cores, quick, corpus });
+    await reportDaskKeyed(report, d.W7, corpus);
     report.add('W1 tiny tasks', `Dask (${cores} single-threaded workers)`, d.W1.tasks_per_s, 'tasks/s', { ms: +d.W1.ms.toFixed(1) });
     report.add('W2 Monte Carlo π', `Dask (pure Python, ${d.W2.tasks} × ${d.W2.points} points)`, d.W2.efficiency, 'efficiency', { ms: +d.W2.ms.toFixed(0) });
     report.add('W3 word count', 'Dask bag', d.W3.bag_mb_s, 'MB/s', { ms: +d.W3.bag_ms.toFixed(0) });
@@ -52,6 +60,8 @@ export async function run({ cores, quick, report }) {
         `W6 a kill cost ${ourKillCost(report)} here, ${killCost(d.W6.killed_ms, d.W6.clean_ms)} there`,
     );
   }
+  // Slurm runs W1–W6 only: nothing of it to run for `--only W7 --peers`.
+  if (keyedOnly(chosen)) return;
   const slurmProblem = ensureSlurm();
   if (slurmProblem) report.note(slurmProblem);
   else {

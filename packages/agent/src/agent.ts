@@ -18,7 +18,7 @@ import { bindServer, refusalLogger, requireKeyUnlessLoopback, serverInterceptors
 import type { Mdns } from '@picompute/sdk/mdns';
 import { MAX_MESSAGE_BYTES, formatAddress, inProcessPair, serverOptions, wireNormalizer, wireServices } from '@picompute/sdk/wire';
 import type { ClientWorkStream, ServerWorkStream } from '@picompute/sdk/wire';
-import type { AgentInfo, BlobChunk, FetchRunRequest, FromAgent, ToAgent } from '@picompute/sdk/wire';
+import type { AgentInfo, BlobChunk, FetchRunRequest, FromAgent, ListRunsReply, ListRunsRequest, ToAgent } from '@picompute/sdk/wire';
 import { BundleCache } from './bundle-cache.js';
 import { agentOptions } from './agent-options.js';
 import type { AgentOptions } from './agent-options.js';
@@ -129,6 +129,13 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
     fetchRun(call: grpc.ServerWritableStream<FetchRunRequest, BlobChunk>) {
       if (!shuffle) return call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'agent is still starting' });
       shuffle.serve(call);
+    },
+    listRuns(call: grpc.ServerUnaryCall<ListRunsRequest, ListRunsReply>, callback: grpc.sendUnaryData<ListRunsReply>) {
+      if (!shuffle) return callback({ code: grpc.status.UNAVAILABLE, details: 'agent is still starting' });
+      shuffle.listRuns(call.request.jobId).then(
+        (runIds) => callback(null, { runIds }),
+        (err: Error) => callback({ code: grpc.status.INVALID_ARGUMENT, details: err.message }),
+      );
     },
   });
   const port = await bindServer(server, formatAddress({ host, port: options.port }), security, 'agent', refused);

@@ -20,7 +20,7 @@ import * as grpc from '@grpc/grpc-js';
 import { channelCredentials, clientChannelOptions, failedHandshake, notMemberMessage } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
 import { BLOB_CHUNK_BYTES, wireServices } from '@picompute/sdk/wire';
-import type { AgentInfo, Assign, ClientWorkStream, FromAgent, Heartbeat, TaskResult, ToAgent } from '@picompute/sdk/wire';
+import type { AgentInfo, Assign, ClientWorkStream, FromAgent, Heartbeat, ListRunsReply, ListRunsRequest, TaskResult, ToAgent } from '@picompute/sdk/wire';
 
 /** Why a link is down when the agent ended the stream itself: it is stopping (SIGTERM), not lost. */
 export const STOPPED_REASON = 'the agent closed its stream (stopped)';
@@ -35,6 +35,14 @@ export interface LinkEvents {
   results(link: AgentLink, results: TaskResult[]): void;
   needBundle(link: AgentLink, hash: string): void;
 }
+
+type AgentStub = grpc.Client & {
+  work(): grpc.ClientDuplexStream<ToAgent, FromAgent>;
+  listRuns(req: ListRunsRequest, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, reply: ListRunsReply) => void): void;
+};
+
+/** How long an agent may take to list a job's runs (a directory listing) before its runs count as gone. */
+const LIST_RUNS_DEADLINE_MS = 10_000;
 
 interface InFlightBatch {
   jobId: string;
@@ -61,7 +69,7 @@ export class AgentLink {
   #retryMs = 200;
   #retry: NodeJS.Timeout | undefined;
   #liveness: NodeJS.Timeout | undefined;
-  readonly #stub: grpc.Client | undefined;
+  readonly #stub: AgentStub | undefined;
   readonly #dialWork: WorkDialer;
   /** Keyed by `${jobId}/${index}/${attempt}`. */
   readonly #tasks = new Map<string, InFlightBatch>();
@@ -81,9 +89,7 @@ export class AgentLink {
     if (dialWork) this.#dialWork = dialWork;
     else {
       const { AgentService } = wireServices();
-      const stub = new AgentService(address, channelCredentials(security), clientChannelOptions(security)) as unknown as grpc.Client & {
-        work(): grpc.ClientDuplexStream<ToAgent, FromAgent>;
-      };
+      const stub = new AgentService(address, channelCredentials(security), clientChannelOptions(security)) as unknown as AgentStub;
       this.#stub = stub;
       this.#dialWork = () => stub.work();
     }
@@ -208,6 +214,17 @@ export class AgentLink {
       const [jobId, index, attempt] = key.split('/');
       return { jobId: jobId!, index: Number(index), attempt: Number(attempt) };
     });
+  }
+
+  /** The runs of a keyed job the agent holds on its disk (ListRuns); rejects when it cannot say (an agent in this process has none). */
+  listRuns(jobId: string): Promise<string[]> {
+    const stub = this.#stub;
+    if (!stub) return Promise.reject(new Error('an agent in this process keeps no runs across a restart'));
+    return new Promise((resolve, reject) =>
+      stub.listRuns({ jobId }, { deadline: Date.now() + LIST_RUNS_DEADLINE_MS }, (err, reply) =>
+        err ? reject(new Error(err.details || err.message)) : resolve(reply.runIds),
+      ),
+    );
   }
 
   /** Sends a Ping; the agent's echo sets rttMs. */

@@ -26,6 +26,7 @@ import { BACKUP_AFTER_MS } from './jobs/backup-plan.js';
 import type { Next } from './jobs/next.js';
 import { fromWire, toWire } from './jobs/task-id.js';
 import { NodeRegistry } from './node-registry.js';
+import { RUNS_GRACE_MS, RunChecks } from './run-checks.js';
 import { reconcile } from './scheduler/index.js';
 import { OutputsByIndex } from './state/outputs-by-index.js';
 import { RequeueStore } from './state/requeue.js';
@@ -51,6 +52,7 @@ export class Cluster {
   #closed = false;
   readonly #taskRuns: TaskRuns;
   readonly #sharedBlobs: SharedBlobs;
+  readonly #runChecks: RunChecks;
 
   constructor(
     private readonly store: StateStore,
@@ -61,11 +63,25 @@ export class Cluster {
     private readonly timeLimits: TimeLimits = { defaultMs: DEFAULT_TIME_LIMIT_MS, maxMs: 0 },
     /** How long a keyed job's task runs before a backup may start (see ./jobs/backup-plan.ts). */
     private readonly backupAfterMs = BACKUP_AFTER_MS,
+    /** After a restart, how long recovered keyed jobs wait for the nodes holding their runs (see ./run-checks.ts). */
+    runsGraceMs = RUNS_GRACE_MS,
   ) {
+    this.#runChecks = new RunChecks(
+      () => this.#jobs.values(),
+      (job, next) => {
+        // Kept with the job's log: why its maps did or did not run again is asked long after the restart.
+        if (next.kind === 'notify') for (const l of next.logs) this.#events.keepLogs(job, l.task, l.node, [l.line]);
+        this.#apply(job, next);
+      },
+      () => this.#kick(),
+      log,
+      runsGraceMs,
+    );
     this.#nodes = new NodeRegistry(
       store.drained(),
       {
         changed: () => this.#kick(),
+        up: (l) => this.#runChecks.nodeUp(l),
         lost: (l, reason) => this.#onLost(l, reason),
         results: (l, results) => this.#onResults(l, results),
         needBundle: (l, hash) => {
@@ -112,6 +128,7 @@ export class Cluster {
       this.#updateDependency(record);
     }
     if (this.#jobs.size) this.log(`recovered ${this.#jobs.size} unfinished job(s) from the state database`);
+    this.#runChecks.start();
     store.onNotStored = (ids) => this.#failNotStored(ids);
   }
 
@@ -260,6 +277,7 @@ export class Cluster {
   close(): void {
     this.#closed = true;
     clearInterval(this.#backupTimer);
+    this.#runChecks.close();
     this.#events.close();
     this.#nodes.close();
     this.store.flush();
@@ -345,7 +363,7 @@ export class Cluster {
       const o = next.output;
       // A keyed job's map output says where its runs are, for the coordinator: it is not a value to stream to watchers.
       if (!job.shuffle) this.#events.output(job, { index: o.index, value: o.value });
-      this.store.taskDone(Number(job.id), o.index, o.attempt, o.value, job.doneCount, !job.fold);
+      this.store.taskDone(Number(job.id), o.index, o.attempt, o.value, job.doneCount, !job.fold, o.node);
     }
     if (next.kind === 'finish') this.#finish(job, next.state, logs);
     else this.#events.notify(job, [...logs, ...next.logs]);

@@ -49,6 +49,8 @@ export interface CoordinatorOptions {
   deadAfterMs?: number;
   /** A keyed job's task that has run this long (and twice its phase's median) may get a backup copy, ms; default 10,000. */
   backupAfterMs?: number;
+  /** After a restart, how long a keyed job waits for the nodes holding its finished maps' runs before those maps run again, ms; default 30,000. */
+  runsGraceMs?: number;
   /** An upload (PutBlob) that sends nothing for this long is dropped, ms; default 30,000. */
   uploadIdleMs?: number;
   /** Largest blob (bundle or packed inputs) a client may upload, bytes; default 1 GiB. */
@@ -91,6 +93,7 @@ export function coordinatorOptions(o: CoordinatorOptions) {
     maxTimeLimitMs: n('maxTimeLimitMs', o.maxTimeLimitMs) ?? 0,
     deadAfterMs: n('deadAfterMs', o.deadAfterMs, 1),
     backupAfterMs: n('backupAfterMs', o.backupAfterMs, 1),
+    runsGraceMs: n('runsGraceMs', o.runsGraceMs),
     uploadIdleMs: n('uploadIdleMs', o.uploadIdleMs, 1) ?? 30_000,
     maxBlobBytes: n('maxBlobBytes', o.maxBlobBytes, 1) ?? 1024 ** 3,
     uploadQuotaBytes: n('uploadQuotaBytes', o.uploadQuotaBytes, 1) ?? DEFAULT_UPLOAD_QUOTA_BYTES,

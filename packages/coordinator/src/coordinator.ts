@@ -99,6 +99,7 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
       maxMs: options.maxTimeLimitMs,
     },
     options.backupAfterMs,
+    options.runsGraceMs,
   );
   service.lead(
     coordinatorService(cluster, blobs, id, {

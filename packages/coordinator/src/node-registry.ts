@@ -21,6 +21,8 @@ const TWIN_SILENT_MS = 1500;
 export interface RegistryEvents {
   /** A node came up or changed what it can take: time for another round. */
   changed(): void;
+  /** A node came up (first seen, or back): after a restart, it may hold runs of recovered keyed jobs. */
+  up?(link: AgentLink): void;
   /** A node that was up is gone (or forgotten): its in-flight tasks must run elsewhere. */
   lost(link: AgentLink, reason: string): void;
   results(link: AgentLink, results: TaskResult[]): void;
@@ -106,6 +108,7 @@ export class NodeRegistry {
     this.log(`agent ${l.id} up at ${l.address} (${l.info?.cores} cores)`);
     // Back (perhaps at another address): no longer listed as stopped.
     for (const [address, g] of this.#gone) if (g.status.info.id === l.id) this.#gone.delete(address);
+    this.events.up?.(l);
     this.events.changed();
   }
 

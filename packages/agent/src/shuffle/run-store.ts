@@ -8,7 +8,7 @@
  * stream written straight to a file so bytes in flight stay a few chunks.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -95,6 +95,19 @@ export class ShuffleRuns {
       flush: (done) => done(null, { hash: '', data: Buffer.alloc(0), last: true }),
     });
     file.pipe(toChunks).pipe(call as unknown as NodeJS.WritableStream);
+  }
+
+  /**
+   * The ListRuns RPC: the runs of a job this disk holds whole (a run being
+   * written has a temporary name until it is renamed), so a restarted
+   * coordinator can trust the maps that left them instead of running them again.
+   */
+  async listRuns(jobId: string): Promise<string[]> {
+    const entries = await readdir(this.jobDir(jobId), { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [];
+      throw err;
+    });
+    return entries.filter((e) => e.isFile() && !e.name.endsWith('.tmp')).map((e) => e.name);
   }
 
   /** Gets every run a reduce task needs onto this disk; on a failure, names the node it could not fetch from. */

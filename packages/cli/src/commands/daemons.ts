@@ -202,6 +202,10 @@ export function registerDaemons(program: Command): void {
     .option('--max-time-limit <duration>', "the most --time-limit a job may ask for; a submit over it is refused (like Slurm's MaxTime; default: no cap)")
     .option('--upload-quota <size>', "disk one user's uploaded inputs may hold while they wait for their submit (default 2G)")
     .option('--backup-after <duration>', "a keyed job's task running this long (and twice its phase's median) gets a backup copy on another node (default 10s)")
+    .option(
+      '--runs-grace <duration>',
+      "after a restart, how long a keyed job waits for the agents holding its maps' outputs before those maps run again (default 30s)",
+    )
     .option('--dashboard-port <port>', `serve the web dashboard on this port (default ${DEFAULT_DASHBOARD_PORT}; see \`picompute dashboard\`)`)
     .option('--dashboard-host <address>', 'address for the dashboard; anything but loopback needs the login URL of `picompute dashboard`', '127.0.0.1')
     .option('--no-dashboard', 'do not serve the dashboard')
@@ -224,6 +228,7 @@ export function registerDaemons(program: Command): void {
             maxTimeLimit?: string;
             uploadQuota?: string;
             backupAfter?: string;
+            runsGrace?: string;
             metricsPort?: string;
             metricsHost: string;
             dashboard: boolean;
@@ -250,6 +255,7 @@ export function registerDaemons(program: Command): void {
                 defaultTimeLimitMs: parseDuration(flags.defaultTimeLimit, '--default-time-limit'),
                 maxTimeLimitMs: flags.maxTimeLimit === undefined ? undefined : parseDuration(flags.maxTimeLimit, '--max-time-limit'),
                 backupAfterMs: flags.backupAfter === undefined ? undefined : parseDuration(flags.backupAfter, '--backup-after'),
+                runsGraceMs: flags.runsGrace === undefined ? undefined : parseDuration(flags.runsGrace, '--runs-grace'),
                 uploadQuotaBytes: flags.uploadQuota === undefined ? undefined : parseSize(flags.uploadQuota, '--upload-quota') * 1024 * 1024,
                 security: await securityFrom(flags),
                 maxMessageBytes: await maxMessageBytes(flags.maxMessage),

@@ -36,11 +36,19 @@ export class JobRecord extends JobData {
     const job = new JobRecord(String(row.id), request, inputs, row.submitted_at, (j) => {
       for (const t of tasks) {
         j.attempts[t.idx] = t.attempts;
-        // A keyed job's maps run again: where their runs were (node addresses) is not kept across a restart.
-        if (t.done && !request.keyed) {
-          j.outputDone(t.idx, t.output ?? Buffer.alloc(0));
-          j.taskTable.set(t.idx, 'COMPLETED');
+        if (!t.done) continue;
+        if (request.keyed) {
+          // Its runs are on a node's disk: trusted once that node confirms it still holds them (./recovered-runs.ts).
+          if (!t.node || !t.output) continue;
+          try {
+            j.shuffle!.recovered(t.idx, t.node, t.output, inputs.get(t.idx).length);
+          } catch {
+            continue;
+          }
+          j.taskTable.started(t.idx, t.node, t.attempts, 0);
         }
+        j.outputDone(t.idx, t.output ?? Buffer.alloc(0));
+        j.taskTable.set(t.idx, 'COMPLETED');
       }
       return j.doneCount;
     });
@@ -140,7 +148,8 @@ export class JobRecord extends JobData {
     }
     this.taskTable.ran(id.index, 'COMPLETED', durationMs, heapMb);
     this.outputDone(id.index, output);
-    const saved = { index: id.index, attempt, value: output };
+    // A keyed map's output is stored with its node: a restarted coordinator asks that node for the runs before running the map again.
+    const saved = { index: id.index, attempt, value: output, ...(this.shuffle ? { node } : {}) };
     if (this.doneCount === this.total && !this.fold && !this.shuffle) return { ...finish('COMPLETED'), output: saved };
     return { ...notify(), output: saved };
   }

@@ -13,6 +13,8 @@ export interface MapOutput {
   index: number;
   attempt: number;
   value: Buffer;
+  /** A keyed job's map: the node whose disk holds the runs `value` lists. */
+  node?: string;
 }
 
 export type Next =

@@ -46,6 +46,13 @@ export function defaultPartitions(cores: number): number {
 
 export class ShufflePlan {
   readonly #maps: (MapLocation | undefined)[];
+  /**
+   * Maps read back after a coordinator restart: done, their runs said to be
+   * on a node that has not yet confirmed it still holds them (see
+   * ./recovered-runs.ts). Neither located nor pending until it has, or until
+   * the grace period ends.
+   */
+  readonly #unconfirmed = new Map<number, MapLocation>();
   #located = 0;
   readonly #addresses = new Map<string, string>();
   readonly #parts: (Buffer | undefined)[];
@@ -94,6 +101,52 @@ export class ShufflePlan {
     if (!Array.isArray(parsed.runs)) throw new Error(`map task ${index} on ${node} reported no runs`);
     if (!this.#maps[index]) this.#located++;
     this.#maps[index] = { node, runs: parsed.runs, bytesIn };
+  }
+
+  /** A map that finished before a coordinator restart, its runs said to be on `node`: trusted once that node confirms them. */
+  recovered(index: number, node: string, manifest: Buffer, bytesIn: number): void {
+    const parsed = JSON.parse(manifest.toString('utf8')) as { runs?: RunInfo[] };
+    if (!Array.isArray(parsed.runs)) throw new Error(`map task ${index} on ${node} reported no runs`);
+    this.#unconfirmed.set(index, { node, runs: parsed.runs, bytesIn });
+  }
+
+  /** Nodes that hold runs not yet confirmed, each with the job's maps there. */
+  get unconfirmedNodes(): Set<string> {
+    return new Set([...this.#unconfirmed.values()].map((m) => m.node));
+  }
+
+  /**
+   * `node` (dialled at `address`) says which runs of the job it holds: the
+   * maps whose runs are all there are located again; the others (returned)
+   * must run again.
+   */
+  confirm(node: string, address: string, held: ReadonlySet<string>): { trusted: number[]; missing: number[] } {
+    const trusted: number[] = [];
+    const missing: number[] = [];
+    for (const [index, m] of this.#unconfirmed) {
+      if (m.node !== node) continue;
+      this.#unconfirmed.delete(index);
+      if (!m.runs.every((r) => held.has(r.id))) {
+        missing.push(index);
+        continue;
+      }
+      this.#addresses.set(node, address);
+      if (!this.#maps[index]) this.#located++;
+      this.#maps[index] = m;
+      trusted.push(index);
+    }
+    return { trusted, missing };
+  }
+
+  /** Maps still unconfirmed on `node` (every node when none is named): given up on, they must run again. */
+  unconfirmed(node?: string): number[] {
+    const out: number[] = [];
+    for (const [index, m] of this.#unconfirmed) {
+      if (node !== undefined && m.node !== node) continue;
+      this.#unconfirmed.delete(index);
+      out.push(index);
+    }
+    return out;
   }
 
   /** The phases as watchers see them: maps whose runs are in place, parts reduced, and the bytes of each. */

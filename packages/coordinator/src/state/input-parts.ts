@@ -44,7 +44,7 @@ export class InputParts {
       rows: p('SELECT idx, input, attempts FROM tasks WHERE job_id = ? ORDER BY idx'),
       attempt: p('INSERT OR REPLACE INTO task_attempts (job_id, idx, attempts) VALUES (?, ?, ?)'),
       attempts: p('SELECT idx, attempts FROM task_attempts WHERE job_id = ?'),
-      outputs: p('SELECT idx, attempts, output FROM outputs WHERE job_id = ?'),
+      outputs: p('SELECT idx, attempts, output, node FROM outputs WHERE job_id = ?'),
     };
   }
 
@@ -89,25 +89,26 @@ export class InputParts {
     for (const frames of this.#s.parts.all(jobId) as Buffer[]) {
       for (let at = 0; at < frames.length; ) {
         const length = frames.readUInt32BE(at);
-        tasks.push({ idx: tasks.length, input: frames.subarray(at + 4, at + 4 + length), attempts: 0, done: 0, output: null });
+        tasks.push({ idx: tasks.length, input: frames.subarray(at + 4, at + 4 + length), attempts: 0, done: 0, output: null, node: '' });
         at += 4 + length;
       }
     }
     if (tasks.length === 0) {
       for (const r of this.#s.rows.iterate(jobId) as Iterable<{ idx: number; input: Buffer; attempts: number }>) {
-        tasks.push({ idx: r.idx, input: r.input, attempts: r.attempts, done: 0, output: null });
+        tasks.push({ idx: r.idx, input: r.input, attempts: r.attempts, done: 0, output: null, node: '' });
       }
     }
     for (const r of this.#s.attempts.iterate(jobId) as Iterable<{ idx: number; attempts: number }>) {
       const t = tasks[r.idx];
       if (t) t.attempts = Math.max(t.attempts, r.attempts);
     }
-    for (const r of this.#s.outputs.iterate(jobId) as Iterable<{ idx: number; attempts: number; output: Buffer }>) {
+    for (const r of this.#s.outputs.iterate(jobId) as Iterable<{ idx: number; attempts: number; output: Buffer; node: string | null }>) {
       const t = tasks[r.idx];
       if (!t) continue;
       t.attempts = Math.max(t.attempts, r.attempts);
       t.done = 1;
       t.output = r.output;
+      t.node = r.node ?? '';
     }
     return tasks;
   }

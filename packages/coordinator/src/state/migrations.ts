@@ -41,3 +41,14 @@ export function toIncrementalVacuum(db: Database.Database, file: string, log: (l
   log(`state database ${file}: switched in ${((performance.now() - started) / 1000).toFixed(1)} s; the file is now ${formatBytes(after)}`);
   return true;
 }
+
+/**
+ * Schema 4: outputs.node, where a keyed job's map left its runs (the output
+ * itself, a manifest, says which runs and how big). Nullable, so adding it
+ * rewrites nothing (SQLite only changes the table's definition) and copies
+ * of older rows through PostgreSQL stay valid.
+ */
+export function toMapRunNodes(db: Database.Database): void {
+  const columns = db.pragma('table_info(outputs)') as { name: string }[];
+  if (!columns.some((c) => c.name === 'node')) db.exec('ALTER TABLE outputs ADD COLUMN node TEXT');
+}

@@ -18,9 +18,12 @@ export class RequeueStore {
     this.#reopen = db.prepare("UPDATE jobs SET state = 'PENDING', reason = '', error = '', started_at = 0, ended_at = 0, result = NULL WHERE id = @job");
   }
 
-  /** The job's tasks, every attempt count at 0: a requeued task starts afresh (its node-loss and --retries budgets too). */
+  /**
+   * The job's tasks, every attempt count at 0: a requeued task starts afresh (its node-loss and --retries budgets too).
+   * A keyed job's maps run again: their runs left the agents' disks when the job ended.
+   */
   tasks(jobId: number): TaskRow[] {
-    return this.#tasks.tasks(jobId).map((t) => ({ ...t, attempts: 0 }));
+    return this.#tasks.tasks(jobId).map((t) => ({ ...t, attempts: 0, node: '' }));
   }
 
   /** The job's row as it is once set back to PENDING. */

@@ -30,6 +30,8 @@ export interface TaskRow {
   attempts: number;
   done: number;
   output: Buffer | null;
+  /** A keyed job's finished map: the node holding its runs ('' otherwise). */
+  node: string;
 }
 
 /**

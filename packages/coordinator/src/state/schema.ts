@@ -1,7 +1,8 @@
 /** The coordinator's tables. Bump SCHEMA_VERSION with every change and add a migration. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 // 2: auto_vacuum=INCREMENTAL (no table changed; see ./migrations.ts).
 // 3: inputs in parts, attempts of re-runs in task_attempts (./input-parts.ts); `tasks` holds only older jobs' inputs.
+// 4: outputs.node, the node holding a keyed job's map runs (./migrations.ts), so a restart need not run its maps again.
 
 export const SCHEMA = `
 CREATE TABLE jobs (
@@ -38,6 +39,7 @@ CREATE TABLE outputs (
   idx       INTEGER NOT NULL,
   attempts  INTEGER NOT NULL,
   output    BLOB NOT NULL,
+  node      TEXT,                 -- a keyed job's map: the node whose disk holds the runs its output (a manifest) lists
   PRIMARY KEY (job_id, idx)
 ) WITHOUT ROWID;
 CREATE TABLE logs (

@@ -80,6 +80,8 @@ export class StateStore {
       reason: p('UPDATE jobs SET reason = @reason WHERE id = @job'),
       // Positional: binding from an object cost a microsecond more per output.
       taskDone: p('INSERT OR REPLACE INTO outputs (job_id, idx, attempts, output) VALUES (?, ?, ?, ?)'),
+      // A keyed job's map: its manifest and the node holding the runs, in the same row (no more pages written per map).
+      mapRunsDone: p('INSERT OR REPLACE INTO outputs (job_id, idx, attempts, output, node) VALUES (?, ?, ?, ?, ?)'),
       progress: p('UPDATE jobs SET tasks_done = @tasksDone WHERE id = @job'),
       log: p('INSERT INTO logs (job_id, task, node, line) VALUES (@job, @task, @node, @line)'),
       end: p(
@@ -254,12 +256,14 @@ export class StateStore {
    * A task's output. `forResult` false (a fold job's map output, kept only
    * so a restarted coordinator need not run the task again) is not written
    * at all when the state dies with its process; a result's output then
-   * stays in memory (./memory-outputs.ts).
+   * stays in memory (./memory-outputs.ts). `node`: a keyed job's map, whose
+   * output is a manifest of runs on that node's disk.
    */
-  taskDone(id: number, index: number, attempts: number, output: Buffer, done: number, forResult = true): void {
+  taskDone(id: number, index: number, attempts: number, output: Buffer, done: number, forResult = true, node?: string): void {
     if (this.memoryOutputs) {
       if (forResult) this.memoryOutputs.put(id, index, output);
-    } else this.#later(id, () => this.#s.taskDone.run(id, index, attempts, output), output.length);
+    } else if (node !== undefined) this.#later(id, () => this.#s.mapRunsDone.run(id, index, attempts, output, node), output.length);
+    else this.#later(id, () => this.#s.taskDone.run(id, index, attempts, output), output.length);
     // One progress write per job per turn, however many tasks finished in it.
     if (!this.#progress.has(id)) this.#later(id, () => this.#s.progress.run({ tasksDone: this.#progress.get(id), job: id }));
     this.#progress.set(id, done);

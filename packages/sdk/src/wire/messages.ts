@@ -10,6 +10,8 @@
  */
 import type { BlobChunk__Output as BlobChunk_ } from './generated/picompute/v1/BlobChunk.js';
 import type { FetchRunRequest__Output as FetchRunRequest_ } from './generated/picompute/v1/FetchRunRequest.js';
+import type { ListRunsRequest__Output as ListRunsRequest_ } from './generated/picompute/v1/ListRunsRequest.js';
+import type { ListRunsReply__Output as ListRunsReply_ } from './generated/picompute/v1/ListRunsReply.js';
 import type { PutBlobReply__Output as PutBlobReply_ } from './generated/picompute/v1/PutBlobReply.js';
 import type { GetBlobRequest__Output as GetBlobRequest_ } from './generated/picompute/v1/GetBlobRequest.js';
 import type { SubmitRequest__Output as SubmitRequest_ } from './generated/picompute/v1/SubmitRequest.js';
@@ -85,6 +87,8 @@ export type TaskKind = TaskKind__Output;
 
 export type BlobChunk = Wire<BlobChunk_>;
 export type FetchRunRequest = Wire<FetchRunRequest_>;
+export type ListRunsRequest = Wire<ListRunsRequest_>;
+export type ListRunsReply = Wire<ListRunsReply_>;
 export type PutBlobReply = Wire<PutBlobReply_>;
 export type GetBlobRequest = Wire<GetBlobRequest_>;
 export type SubmitRequest = Wire<SubmitRequest_>;
