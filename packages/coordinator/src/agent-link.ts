@@ -181,6 +181,11 @@ export class AgentLink {
     } while (at < bytes.length);
   }
 
+  /** One piece of a blob sent as it is read (an input chunk); `refused` instead says why it cannot be sent. */
+  sendBlobPiece(hash: string, data: Buffer, last: boolean, refused = ''): void {
+    this.#write({ msg: 'bundle', bundle: { hash, data, last, refused } });
+  }
+
   /**
    * What each job holds here: `running` tasks (one per batch, in the order
    * sent, while their core-slots fit the node's cores: a batch runs its tasks

@@ -1,0 +1,74 @@
+/**
+ * Sends a job's input chunks after its submit (see ../chunk-ref.ts): only
+ * those the coordinator said it lacks, one after another in task order (so
+ * the first maps can start while the rest arrive), each read again from its
+ * file a piece at a time and checked against the hash it was submitted
+ * under. At most one piece of one chunk is in memory here.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { CHUNK_BLOB_PREFIX } from '../chunk-ref.js';
+import type { InputChunkSource } from '../prepare.js';
+import { BLOB_CHUNK_BYTES } from '../wire/options.js';
+
+/** Where a job's input upload stands; JobHandle.upload. */
+export interface UploadProgress {
+  /** Distinct chunks of the job, and their bytes. */
+  chunks: number;
+  bytes: number;
+  /** Chunks the cluster had already (from an earlier submit): not sent. */
+  chunksSkipped: number;
+  /** Chunks and bytes sent so far. */
+  chunksSent: number;
+  bytesSent: number;
+  done: boolean;
+  /** Why the upload stopped, if it did (the job is then cancelled). */
+  error?: Error;
+}
+
+/** Called before each chunk goes up (`next` is it) and once at the end; the upload waits for a promise it returns. */
+export type UploadListener = (progress: Readonly<UploadProgress>, next?: InputChunkSource) => void | Promise<void>;
+
+/** One chunk's bytes from its file, in pieces; throws if they no longer match the hash. */
+export async function* chunkPieces(chunk: InputChunkSource): AsyncGenerator<Buffer> {
+  const hash = createHash('sha256');
+  let read = 0;
+  if (chunk.length > 0) {
+    const stream = createReadStream(chunk.file, { start: chunk.offset, end: chunk.offset + chunk.length - 1, highWaterMark: BLOB_CHUNK_BYTES });
+    for await (const piece of stream as AsyncIterable<Buffer>) {
+      hash.update(piece);
+      read += piece.length;
+      yield piece;
+    }
+  }
+  if (read !== chunk.length || hash.digest('hex') !== chunk.hash) {
+    throw new Error(
+      `input file ${chunk.file} changed while it was being submitted (bytes ${chunk.offset}–${chunk.offset + chunk.length - 1} are not what was read ` +
+        'a moment before): submit again once it no longer changes',
+    );
+  }
+}
+
+export async function uploadChunks(
+  chunks: readonly InputChunkSource[],
+  missing: ReadonlySet<string>,
+  send: (name: string, pieces: AsyncIterable<Buffer>) => Promise<unknown>,
+  progress: UploadProgress,
+  listener?: UploadListener,
+): Promise<void> {
+  try {
+    for (const chunk of chunks) {
+      if (!missing.has(chunk.hash)) continue;
+      await listener?.(progress, chunk);
+      await send(`${CHUNK_BLOB_PREFIX}${chunk.hash}`, chunkPieces(chunk));
+      progress.chunksSent++;
+      progress.bytesSent += chunk.length;
+    }
+  } catch (err) {
+    progress.error = err as Error;
+    throw err;
+  } finally {
+    progress.done = true;
+  }
+  await listener?.(progress);
+}
