@@ -13,7 +13,7 @@
  * count against the sender's upload quota, like a spilled upload.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isChunkHash } from '@picompute/sdk/chunk-ref';
 import type { Receiver } from './blob-store.js';
@@ -80,6 +80,15 @@ export class ChunkStore {
     this.#chunks.delete(hash);
     this.#bytes -= size;
     rmSync(this.path(hash), { force: true });
+  }
+
+  /**
+   * A chunk's file could not be read (removed by hand): it and every other
+   * chunk whose file is gone are forgotten, so the next submit sends them again.
+   */
+  lost(hash: string): void {
+    this.forget(hash);
+    for (const h of [...this.#chunks.keys()]) if (!existsSync(this.path(h))) this.forget(h);
   }
 
   /** The chunk's bytes, a piece at a time (an agent fetches it). */
