@@ -13,7 +13,7 @@
  * count against the sender's upload quota, like a spilled upload.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { isChunkHash } from '@picompute/sdk/chunk-ref';
 import type { Receiver } from './blob-store.js';
@@ -151,7 +151,12 @@ export class ChunkStore {
     const actual = digest.digest('hex');
     if (actual !== hash) throw new Error(`chunk named ${hash.slice(0, 12)}… has sha256 ${actual.slice(0, 12)}…: refused`);
     const temp = join(this.dir, `${hash}.${randomBytes(6).toString('hex')}.tmp`);
-    writeFileSync(temp, Buffer.concat(parts, size), { mode: 0o600, flag: 'wx' });
+    const fd = openSync(temp, 'wx', 0o600);
+    try {
+      for (const p of parts) writeSync(fd, p);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(temp, this.path(hash));
     this.receivedBytes += size;
     this.#landed(hash, size);
