@@ -147,7 +147,7 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
     const progress = flags.json ? undefined : new Progress();
     let final: JobEvent | undefined;
     for await (const ev of job.events()) {
-      progress?.update(ev);
+      progress?.update(ev, job.upload);
       final = ev;
     }
     progress?.end();

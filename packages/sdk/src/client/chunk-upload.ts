@@ -18,6 +18,8 @@ export interface UploadProgress {
   bytes: number;
   /** Chunks the cluster had already (from an earlier submit): not sent. */
   chunksSkipped: number;
+  /** Bytes of the chunks it lacked: what is sent in all. */
+  bytesToSend: number;
   /** Chunks and bytes sent so far. */
   chunksSent: number;
   bytesSent: number;

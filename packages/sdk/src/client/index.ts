@@ -196,6 +196,7 @@ export class Client {
       chunks: job.chunks.length,
       bytes: job.chunks.reduce((n, c) => n + c.length, 0),
       chunksSkipped: job.chunks.filter((c) => !missing.has(c.hash)).length,
+      bytesToSend: job.chunks.reduce((n, c) => n + (missing.has(c.hash) ? c.length : 0), 0),
       chunksSent: 0,
       bytesSent: 0,
       done: false,
