@@ -39,7 +39,7 @@ export class ChunkGate {
     private readonly now: () => number = Date.now,
   ) {
     if (chunks) chunks.onArrived = (hash) => this.#arrived(hash);
-    this.#timer = setInterval(() => this.#checkStarved(), Math.min(waitMs, 30_000)).unref();
+    this.#timer = setInterval(() => this.checkStarved(), Math.min(waitMs, 30_000)).unref();
   }
 
   /** Pins a new (or recovered, or requeued) job's chunks and holds back the tasks whose chunk is not here yet. */
@@ -93,7 +93,8 @@ export class ChunkGate {
     if (released) this.kick();
   }
 
-  #checkStarved(): void {
+  /** Fails the jobs that waited `waitMs` for a chunk of theirs (run by a timer). */
+  checkStarved(): void {
     const before = this.now() - this.waitMs;
     for (const g of [...this.#jobs.values()]) {
       if (!g.waiting.size || g.progressAt > before || g.job.final) continue;

@@ -19,10 +19,15 @@ import { isChunkHash } from '@picompute/sdk/chunk-ref';
 import type { Receiver } from './blob-store.js';
 import type { UploadQuota } from './upload-spill.js';
 
+/** How long a chunk a client was told is here stays, pinned or not. */
+const PROMISE_MS = 60_000;
+
 export class ChunkStore {
   /** Size of each chunk held, in least-recently-used order (a use moves it to the end). */
   readonly #chunks = new Map<string, number>();
   readonly #pins = new Map<string, number>();
+  /** Chunks a client was told are here (HasChunks), until when: its submit, which pins them, is on its way. */
+  readonly #promised = new Map<string, number>();
   #bytes = 0;
   /** Chunk bytes received since start (for tests and metrics: a second submit of the same files adds none). */
   receivedBytes = 0;
@@ -54,6 +59,20 @@ export class ChunkStore {
 
   has(hash: string): boolean {
     return this.#chunks.has(hash);
+  }
+
+  /**
+   * Of these hashes, those not here (HasChunks). The others are kept for
+   * PROMISE_MS whatever the cap: the client will not send them, and its
+   * submit, which pins them, comes right after.
+   */
+  missing(hashes: readonly string[], now = Date.now()): string[] {
+    const missing: string[] = [];
+    for (const h of hashes) {
+      if (!this.#chunks.has(h)) missing.push(h);
+      else this.#promised.set(h, now + PROMISE_MS), this.#touch(h);
+    }
+    return missing;
   }
 
   path(hash: string): string {
@@ -184,9 +203,11 @@ export class ChunkStore {
   /** Drops unpinned chunks, least recently used first, while the store is over its cap. */
   #evict(): void {
     if (this.#bytes <= this.capBytes) return;
+    const now = Date.now();
+    for (const [h, until] of this.#promised) if (until <= now) this.#promised.delete(h);
     for (const hash of [...this.#chunks.keys()]) {
       if (this.#bytes <= this.capBytes) return;
-      if (!this.#pins.has(hash)) this.forget(hash);
+      if (!this.#pins.has(hash) && !this.#promised.has(hash)) this.forget(hash);
     }
   }
 }

@@ -65,6 +65,18 @@ describe('chunk store', () => {
   });
 });
 
+describe('chunk store promises', () => {
+  it('keeps a chunk a client was just told is there, though nothing pins it yet', async () => {
+    const store = new ChunkStore(join(mkdtempSync(join(tmpdir(), 'picompute-chunks-')), 'chunks'), 150, new UploadQuota(10_000));
+    const [a, b] = [1, 2].map((f) => bytes(100, f));
+    await send(store, a!);
+    expect(store.missing([sha(a!), sha(b!)])).toEqual([sha(b!)]);
+    await send(store, b!);
+    // Over the cap, and a is the least recently used: still kept, its submit is on the way.
+    expect(store.has(sha(a!))).toBe(true);
+  });
+});
+
 describe('pending queue hold', () => {
   it('hands out held tasks only once released: in their turn, or behind if the cursor passed them', () => {
     const q = new PendingQueue(6);

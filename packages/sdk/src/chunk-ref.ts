@@ -9,6 +9,13 @@
  * never be mistaken for an encoded value, and the coordinator (which never
  * decodes inputs) and agents tell them apart by the first bytes alone.
  *
+ * A chunk is what `splitSize` (`--split-size`, default 16M) cuts from a file
+ * read as a stream: up to the first line break at or past that size. The
+ * client reads its inputs twice, never whole: once to cut and hash them
+ * (before the submit, which carries the chunk list), once to send the
+ * chunks the coordinator lacks (each checked against its hash again, so a
+ * file changed in between fails the submit instead of feeding maps).
+ *
  * The chunk's bytes go up once per cluster (PutBlob under `chunk:<sha256>`,
  * into the coordinator's chunk store on disk), after the job was accepted:
  * a map whose chunk is there runs while the others still arrive. Agents
