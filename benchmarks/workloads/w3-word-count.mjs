@@ -56,9 +56,9 @@ export async function run({ quick, cores, repeat, report }) {
     report.note(
       `W3: ${mb.toFixed(0)} MB, exact counts (${expected.size} words); picompute ${(mb / (r.ms / 1000) / limit).toFixed(2)}× (cores × one thread's rate), ${(raw / r.ms).toFixed(2)}× the raw limit of ${cores} bare threads counting the same file, same run (target ≥ 0.9)`,
     );
-    await firstTaskVsUpload(client, file, 'embedded', report);
+    await firstTaskVsUpload(client, file, 'embedded', report, expected);
   });
-  await withDaemons(cores, (client) => firstTaskVsUpload(client, file, 'real daemons', report));
+  await withDaemons(cores, (client) => firstTaskVsUpload(client, file, 'real daemons', report, expected));
 }
 
 /**
@@ -68,12 +68,13 @@ export async function run({ quick, cores, repeat, report }) {
  * coordinator sent it, from `picompute tasks`) against the moment the
  * client sent its last chunk, both from the submit; one run each.
  */
-async function firstTaskVsUpload(client, file, where, report) {
+async function firstTaskVsUpload(client, file, where, report, expected) {
   const submitted = Date.now();
   const job = await client.submit(here('jobs/word-count-keyed.ts'), { input: [file], splitSize: '1M' });
   await job.uploaded;
   const uploadEnd = Date.now() - submitted;
-  await job.result();
+  // The keyed count (W7's job) has W3's word rule: the same counts.
+  if (!sameCounts(new Map(await job.result()), expected)) throw new Error(`W3 over input chunks (${where}): counts differ from the sequential count`);
   const starts = (await client.tasks(job.id)).map((t) => t.startedAtMs).filter((t) => t > 0);
   const firstStart = Math.min(...starts) - submitted;
   report.add('W3 first task start vs upload end', `${where}: first map started`, firstStart, 'ms', { uploadEndMs: uploadEnd, chunks: job.upload?.chunks });
