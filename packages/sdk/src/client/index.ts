@@ -22,12 +22,6 @@ import { ConnectError, CoordinatorRpc, RpcError } from './rpc.js';
 export { JobHandle, JobFailedError } from './job-handle.js';
 export type { PartialResult } from './job-handle.js';
 export type { UploadListener, UploadProgress } from './chunk-upload.js';
-
-/** How a submit sends its input files (chunks: see ../chunk-ref.ts). */
-export interface SubmitUploadOptions {
-  /** Hears the input upload's progress: before each chunk goes up, and at its end; the upload waits for a promise it returns. */
-  onUpload?: UploadListener;
-}
 export { AuthError, ConnectError, RpcError } from './rpc.js';
 export { loadSecurity } from '../auth/security.js';
 export type { Security } from '../auth/security.js';
@@ -36,6 +30,12 @@ export { prepareJob } from '../prepare.js';
 export type { PreparedJob, SubmitOptions } from '../prepare.js';
 export { coordinatorRoles } from './leader.js';
 export type { CoordinatorRole } from './leader.js';
+
+/** How a submit sends its input files (chunks: see ../chunk-ref.ts). */
+export interface SubmitUploadOptions {
+  /** Hears the input upload's progress: before each chunk goes up, and at its end; the upload waits for a promise it returns. */
+  onUpload?: UploadListener;
+}
 
 /** Inputs up to this size travel inside the Submit message. */
 const INLINE_INPUTS_BYTES = 256 * 1024;
