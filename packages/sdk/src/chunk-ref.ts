@@ -61,6 +61,11 @@ export function decodeChunkRef(input: Uint8Array): ChunkRef | undefined {
   return { hash: j.h, path: j.p, offset: j.o, length: j.n };
 }
 
+/** The bytes a map input stands for: a referenced chunk's, else its own. */
+export function inputBytes(input: Uint8Array): number {
+  return isChunkRef(input) ? decodeChunkRef(input)!.length : input.length;
+}
+
 export function isChunkHash(hash: string): boolean {
   return /^[0-9a-f]{64}$/.test(hash);
 }
