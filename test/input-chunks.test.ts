@@ -150,4 +150,16 @@ describe('file inputs streamed as chunks to real daemons', () => {
     await again.uploaded;
     expect(again.upload).toMatchObject({ chunksSent: 40, chunksSkipped: 0 });
   }, 120_000);
+
+  it('keeps its chunks across a restart: the same files submitted to the restarted coordinator send nothing', async () => {
+    await coordinator.stop('SIGKILL');
+    client.close();
+    coordinator = await startDaemon(['coordinator', '--port', '0', '--state-dir', state, '--agent', loopback(agent)]);
+    await coordinator.waitFor(/agent \S+ up at/);
+    client = await connect({ coordinator: loopback(coordinator), security: await loadSecurity({ keyFile: KEY_FILE }) });
+    const job = await client.submit(fixture('chunk-words.ts'), { input: [inputs], splitSize: '1M' });
+    expect(await job.result()).toBe(words);
+    await job.uploaded;
+    expect(job.upload).toMatchObject({ chunksSent: 0, chunksSkipped: 40 });
+  }, 60_000);
 });
