@@ -181,6 +181,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
           busy: () => pools.busy,
           thermalPath: options.thermalPath,
           throttle,
+          chunks: () => chunks,
         });
 
   return {

@@ -163,6 +163,12 @@ export class Cluster {
     return this.#nodes.status(link);
   }
 
+  /** The input chunk store (./chunk-store.ts) and the maps waiting for a chunk, for metrics. */
+  inputChunks(): { chunks: number; bytes: number; receivedBytes: number; heldTasks: number } {
+    const c = this.blobs.chunks;
+    return { chunks: c?.count ?? 0, bytes: c?.bytes ?? 0, receivedBytes: c?.receivedBytes ?? 0, heldTasks: this.#gate.held };
+  }
+
   // ------------------------------------------------------------ jobs
 
   /** Resolves when every job submitted so far is on disk (see StateStore.synced). */
