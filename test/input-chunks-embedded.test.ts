@@ -44,6 +44,23 @@ describe('file inputs as chunks on the embedded cluster', () => {
     expect(whenFirstMapRan!.done).toBe(false);
   });
 
+  it('a file changed between its reading and its sending cancels the job, saying which file and what to do', async () => {
+    const changing = join(work, 'changing.txt');
+    writeFileSync(changing, 'first version of a line\n'.repeat(20_000));
+    const job = await local.client.submit(fixture('chunk-words.ts'), {
+      input: [changing],
+      splitSize: '128K',
+      onUpload: (progress, next) => {
+        if (progress.chunksSent === 1 && next) writeFileSync(changing, 'other version of a line\n'.repeat(20_000));
+      },
+    });
+    await expect(job.result()).rejects.toThrow(
+      `job ${job.id} was cancelled: its input could not be sent: input file ${changing} changed while it was being submitted (bytes `,
+    );
+    await expect(job.uploaded).rejects.toThrow('submit again once it no longer changes');
+    expect((await job.done()).state).toBe('CANCELLED');
+  });
+
   it('a keyed word count over the same file sends no chunk again, equals a plain count, and counts its bytes in', async () => {
     const job = await local.client.submit(WC, { input: [file], splitSize: '256K', partitions: 3 });
     const pairs = await job.result<[string, number][]>();
