@@ -33,25 +33,31 @@ describe('file inputs as chunks on the embedded cluster', () => {
       splitSize: '256K',
       args: { markers },
       onUpload: async (progress, next) => {
-        if (progress.chunksSent !== 1 || !next) return;
+        if (progress.chunksSent < 1 || !next || whenFirstMapRan) return;
         await until('a map to start', async () => existsSync(join(markers, 'started')) || undefined);
         whenFirstMapRan = { ...progress };
       },
     });
     expect(await job.result()).toBe(text.split(/\s+/).filter(Boolean).length);
-    expect(whenFirstMapRan?.chunksSent).toBe(1);
+    expect(whenFirstMapRan!.chunksSent).toBeLessThanOrEqual(2);
     expect(whenFirstMapRan!.chunks).toBeGreaterThan(4);
     expect(whenFirstMapRan!.done).toBe(false);
   });
 
   it('a file changed between its reading and its sending cancels the job, saying which file and what to do', async () => {
     const changing = join(work, 'changing.txt');
-    writeFileSync(changing, 'first version of a line\n'.repeat(20_000));
+    // Every line its own, so no two chunks are the same (a chunk is sent once however often it occurs).
+    const version = (v: string) => Array.from({ length: 20_000 }, (_, i) => `${v} version of line ${String(i).padStart(6, '0')}\n`).join('');
+    writeFileSync(changing, version('first'));
+    let changed = false;
     const job = await local.client.submit(fixture('chunk-words.ts'), {
       input: [changing],
       splitSize: '128K',
       onUpload: (progress, next) => {
-        if (progress.chunksSent === 1 && next) writeFileSync(changing, 'other version of a line\n'.repeat(20_000));
+        if (progress.chunksSent >= 1 && next && !changed) {
+          changed = true;
+          writeFileSync(changing, version('other'));
+        }
       },
     });
     await expect(job.result()).rejects.toThrow(

@@ -81,7 +81,7 @@ describe('file inputs streamed as chunks to real daemons', () => {
     const grew = peakMiB(coordinator.proc.pid!) - before;
     console.log(`coordinator peak RSS (VmHWM) ${before.toFixed(0)} MiB before, +${grew.toFixed(0)} MiB after ${(size / MiB).toFixed(0)} MiB of input`);
     // Held whole (as the packed upload was when its job was submitted), 160 MiB would be added at least. What does grow is
-    // garbage of passing buffers that V8 collects only past its external-memory threshold (+40–61 MiB measured here for 40, 120 and 160 MiB alike).
+    // garbage of passing buffers that V8 collects only past its external-memory threshold (+40–73 MiB measured here for 40, 120 and 160 MiB alike).
     expect(grew).toBeLessThan(112);
     rmSync(big, { recursive: true });
   }, 120_000);
@@ -95,13 +95,15 @@ describe('file inputs streamed as chunks to real daemons', () => {
       args: { markers },
       // The upload waits after its first chunk until a map has run: that map had only its own chunk.
       onUpload: async (progress, next) => {
-        if (progress.chunksSent !== 1 || !next) return;
+        if (progress.chunksSent < 1 || !next || whenFirstMapRan) return;
         await until('a map to start', async () => existsSync(join(markers, 'started')) || undefined);
         whenFirstMapRan = { ...progress };
       },
     });
     expect(await job.result()).toBe(words);
-    expect(whenFirstMapRan).toMatchObject({ chunks: 40, chunksSent: 1, done: false });
+    // Two chunks go at once: when the first map ran, at most those two had been sent.
+    expect(whenFirstMapRan).toMatchObject({ chunks: 40, done: false });
+    expect(whenFirstMapRan!.chunksSent).toBeLessThanOrEqual(2);
     await job.uploaded;
     expect(job.upload).toMatchObject({ chunks: 40, chunksSent: 40, chunksSkipped: 0 });
     expect(job.upload!.bytesSent).toBe(statSync(join(inputs, 'a.txt')).size + statSync(join(inputs, 'b.txt')).size);
