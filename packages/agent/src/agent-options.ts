@@ -9,6 +9,7 @@ import type { Security } from '@picompute/sdk/auth';
 import { address, OptionError, wholeNumber } from '@picompute/sdk/options';
 import { MAX_MESSAGE_BYTES } from '@picompute/sdk/wire';
 import { DEFAULT_SPEED_PROBE_MS } from './speed-probe.js';
+import { DEFAULT_CHUNK_CACHE_BYTES } from './chunk-cache.js';
 
 export interface AgentOptions {
   /** Address to listen on; default 127.0.0.1 (any other needs `security.key`). */
@@ -59,6 +60,11 @@ export interface AgentOptions {
   maxMessageBytes?: number;
   /** Where log lines go; default stderr with an `[agent]` prefix. */
   log?: (line: string) => void;
+  /**
+   * Input chunks of file-input jobs kept on this node's disk (under cacheDir) for the maps that need them again, bytes;
+   * least recently used dropped first, never one a task uses. Default 1 GiB (see ./chunk-cache.ts).
+   */
+  chunkCacheBytes?: number;
   /** Bytes a keyed job's map task buffers before it spills a sorted run to disk; default a quarter of its memory limit, at most 64 MiB. */
   spillBytes?: number;
 }
@@ -99,6 +105,7 @@ export function agentOptions(o: AgentOptions): Compiled {
     speedProbeMs: o.speedProbeMs === undefined ? DEFAULT_SPEED_PROBE_MS : wholeNumber('agent', 'speedProbeMs', o.speedProbeMs),
     idleTimeoutMs: o.idleTimeoutMs === undefined ? undefined : wholeNumber('agent', 'idleTimeoutMs', o.idleTimeoutMs),
     maxMessageBytes: positive('maxMessageBytes', o.maxMessageBytes) ?? MAX_MESSAGE_BYTES,
+    chunkCacheBytes: o.chunkCacheBytes === undefined ? DEFAULT_CHUNK_CACHE_BYTES : wholeNumber('agent', 'chunkCacheBytes', o.chunkCacheBytes),
     log: o.log ?? ((line: string) => console.error(`[agent] ${line}`)),
   };
 }

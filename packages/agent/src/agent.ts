@@ -20,6 +20,8 @@ import { MAX_MESSAGE_BYTES, formatAddress, inProcessPair, serverOptions, wireNor
 import type { ClientWorkStream, ServerWorkStream } from '@picompute/sdk/wire';
 import type { AgentInfo, BlobChunk, FetchRunRequest, FromAgent, ListRunsReply, ListRunsRequest, ToAgent } from '@picompute/sdk/wire';
 import { BundleCache } from './bundle-cache.js';
+import { ChunkCache } from './chunk-cache.js';
+import { formatBytes } from '@picompute/sdk/units';
 import { agentOptions } from './agent-options.js';
 import type { AgentOptions } from './agent-options.js';
 import { hardwareLabels } from './hardware-labels.js';
@@ -93,6 +95,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
     speed = s;
   });
   let shuffle: ShuffleRuns;
+  let chunks: ChunkCache;
 
   const maxMessageBytes = Math.min(options.maxMessageBytes, MAX_MESSAGE_BYTES);
   const refused = refusalLogger(log);
@@ -114,6 +117,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
       log,
       shuffle,
       spillBytes: options.spillBytes,
+      chunks,
     });
     sessions.add(session);
     void session.closed.then(() => sessions.delete(session));
@@ -147,6 +151,9 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
   await rm(shuffleDir, { recursive: true, force: true });
   await mkdir(shuffleDir, { recursive: true, mode: 0o700 });
   shuffle = new ShuffleRuns(shuffleDir, info.id, security);
+  chunks = new ChunkCache(join(cacheDir, 'chunks', info.id), options.chunkCacheBytes, (hash, bytes) =>
+    log(`fetched input chunk ${hash.slice(0, 12)}… (${formatBytes(bytes)}) from the coordinator`),
+  );
   pools = new TaskPools({ threads: info.cores, memoryMb: options.taskMemoryMb ?? defaultTaskMemoryMb(info), idleTimeoutMs: options.idleTimeoutMs });
   const address = formatAddress({ host, port });
   let mdns: Mdns | undefined;
@@ -181,6 +188,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
           busy: () => pools.busy,
           thermalPath: options.thermalPath,
           throttle,
+          chunks: () => chunks,
         });
 
   return {

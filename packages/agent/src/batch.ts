@@ -46,6 +46,8 @@ export interface Batch {
   partitions?: number;
   shuffleDir?: string;
   spillBytes?: number;
+  /** Where map inputs that are chunk references are read from (./chunk-cache.ts); their chunks are there, pinned, for the batch. */
+  chunkDir?: string;
 }
 
 export interface TaskOutcome {

@@ -28,6 +28,8 @@ export interface AgentMetricsOptions {
   busy: () => number;
   thermalPath?: string;
   throttle: ThrottleReader;
+  /** The input chunk cache (./chunk-cache.ts). */
+  chunks?: () => { bytes: number; fetches: number; hits: number };
 }
 
 export async function serveAgentMetrics(o: AgentMetricsOptions): Promise<HttpServer> {
@@ -47,6 +49,12 @@ export async function serveAgentMetrics(o: AgentMetricsOptions): Promise<HttpSer
 
   gauge('picompute_agent_cores', 'Worker threads this agent runs tasks on.', (g) => g.set(o.cores));
   gauge('picompute_agent_cores_busy', 'Worker threads running a task now.', (g) => g.set(o.busy()));
+  if (o.chunks) {
+    const chunks = o.chunks;
+    gauge('picompute_agent_input_chunk_cache_bytes', 'Bytes of input chunks cached on this node.', (g) => g.set(chunks().bytes));
+    gauge('picompute_agent_input_chunk_fetches', 'Input chunks fetched from the coordinator since the agent started.', (g) => g.set(chunks().fetches));
+    gauge('picompute_agent_input_chunk_cache_hits', 'Map tasks that found their input chunk cached, since the agent started.', (g) => g.set(chunks().hits));
+  }
   gauge('picompute_node_load1', 'One-minute load average of the node.', (g) => g.set(loadavg()[0] ?? 0));
   gauge('picompute_node_memory_free_bytes', 'Free memory of the node.', (g) => g.set(freemem()));
   // Labelled by the sensor's folder (thermal_zone0), so the series can be absent: prom-client shows 0 for an unlabelled gauge with no value.

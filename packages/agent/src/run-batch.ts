@@ -23,6 +23,8 @@ export interface BatchRequest {
   signal: AbortSignal;
   /** Where a keyed job's map tasks leave their runs, and how much they buffer before spilling. */
   shuffle?: { dir: string; spillBytes: number };
+  /** Where chunk-reference inputs are read from (./chunk-input.ts). */
+  chunkDir?: string;
 }
 
 /** How long a task whose ctx.signal has fired at its time limit may take to stop itself before its worker is terminated. */
@@ -66,6 +68,7 @@ export async function runBatch(pools: TaskPools, req: BatchRequest): Promise<Tas
     partitions: req.job.partitions ?? 0,
     shuffleDir: req.shuffle?.dir,
     spillBytes: req.shuffle?.spillBytes,
+    chunkDir: req.chunkDir,
   };
   try {
     return await pools.run(batch, req.job.memoryMb, Math.max(1, req.job.coresPerTask || 1), call.signal);

@@ -9,6 +9,8 @@ import type { Assign, BlobChunk, FromAgent, ServerWorkStream, TaskResult, ToAgen
 import type { AgentInfo } from '@picompute/sdk/wire';
 import type { TaskOutcome } from './batch.js';
 import type { BundleCache } from './bundle-cache.js';
+import type { ChunkCache, ChunkFetch } from './chunk-cache.js';
+import { fetchChunks } from './chunk-fetch.js';
 import { heartbeat } from './node-facts.js';
 import type { TaskPools } from './pool.js';
 import { MESSAGE_MARGIN_BYTES, packResults } from './result-packing.js';
@@ -34,12 +36,16 @@ export interface SessionDeps {
   /** Keyed jobs' runs on this agent; how much a keyed map buffers before it spills. */
   shuffle?: ShuffleRuns;
   spillBytes?: number;
+  /** Input chunks of file-input maps (./chunk-cache.ts). */
+  chunks?: ChunkCache;
 }
 
 interface IncomingBlob {
   parts: Buffer[];
   resolve: (bytes: Buffer) => void;
   reject: (err: Error) => void;
+  /** A blob taken piece by piece (an input chunk, to a file) instead of gathered in `parts`. */
+  piece?: (data: Buffer) => void;
 }
 
 export class WorkSession {
@@ -149,12 +155,31 @@ export class WorkSession {
     }
     const kind = assign.tasks[0]?.kind ?? 'MAP';
     const shuffle = this.deps.shuffle && { dir: this.deps.shuffle.dir, spillBytes: this.deps.spillBytes ?? 0 };
-    const request = { job, bundlePath, sharedPath, kind, tasks: assign.tasks, signal, shuffle };
-    const outcomes =
-      kind === 'KEYED_REDUCE' && this.deps.shuffle
-        ? await runKeyedReduces(this.deps.pools, this.deps.shuffle, request, (o) => !signal.aborted && !this.#closed && this.#queue(o, job.jobId))
-        : await runBatch(this.deps.pools, request);
-    if (!signal.aborted && !this.#closed) this.#queue(outcomes, job.jobId);
+    const chunks =
+      kind === 'MAP' && this.deps.chunks ? await fetchChunks(this.deps.chunks, assign.tasks, this.deps.info.id, (name) => this.#requestChunk(name)) : undefined;
+    if (chunks?.failed.length && !signal.aborted && !this.#closed) this.#queue(chunks.failed, job.jobId);
+    const tasks = chunks ? chunks.ready : assign.tasks;
+    const request = { job, bundlePath, sharedPath, kind, tasks, signal, shuffle, chunkDir: this.deps.chunks?.dir };
+    try {
+      if (tasks.length === 0) return;
+      const outcomes =
+        kind === 'KEYED_REDUCE' && this.deps.shuffle
+          ? await runKeyedReduces(this.deps.pools, this.deps.shuffle, request, (o) => !signal.aborted && !this.#closed && this.#queue(o, job.jobId))
+          : await runBatch(this.deps.pools, request);
+      if (!signal.aborted && !this.#closed) this.#queue(outcomes, job.jobId);
+    } finally {
+      chunks?.release();
+    }
+  }
+
+  /** An input chunk from the coordinator, its pieces handed to `piece` as they come. */
+  #requestChunk(name: string): ChunkFetch {
+    return (piece) =>
+      new Promise((resolve, reject) => {
+        this.#blobs.get(name)?.reject(new Error('asked for again'));
+        this.#blobs.set(name, { parts: [], resolve: () => resolve(), reject, piece });
+        this.#send({ msg: 'needBundle', needBundle: { hash: name } });
+      });
   }
 
   #requestBundle(hash: string): Promise<Buffer> {
@@ -170,10 +195,17 @@ export class WorkSession {
       this.deps.log(`ignoring bundle data nobody asked for (${chunk.hash.slice(0, 12)})`);
       return;
     }
-    blob.parts.push(chunk.data);
+    if (chunk.refused) {
+      this.#blobs.delete(chunk.hash);
+      blob.reject(new Error(chunk.refused));
+      return;
+    }
+    if (blob.piece) {
+      if (chunk.data.length) blob.piece(chunk.data);
+    } else blob.parts.push(chunk.data);
     if (chunk.last) {
       this.#blobs.delete(chunk.hash);
-      blob.resolve(Buffer.concat(blob.parts));
+      blob.resolve(blob.piece ? Buffer.alloc(0) : Buffer.concat(blob.parts));
     }
   }
 

@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { decode, encode } from '@picompute/sdk/codec';
 import { jobProblem, isFoldJob } from '@picompute/sdk';
 import { keyedMap, keyedReduce } from './shuffle/keyed-tasks.js';
+import { mapInput } from './chunk-input.js';
 import { MAX_VALUE_BYTES } from '@picompute/sdk/wire';
 import type { Job, TaskContext } from '@picompute/sdk';
 import type { Batch, BatchTask, TaskOutcome } from './batch.js';
@@ -122,7 +123,7 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
     if (batch.kind === 'KEYED_REDUCE') {
       output = await keyedReduce(job, batch, task, logs, loadShared(batch.sharedPath));
     } else if (batch.kind === 'MAP' && batch.partitions) {
-      input = decode(task.input);
+      input = mapInput(task.input, batch.chunkDir);
       // The manifest is read by the coordinator, which never decodes task values: JSON.
       bytes = Buffer.from(JSON.stringify(await keyedMap(job, batch, task, input, context())));
     } else if (batch.kind !== 'MAP') {
@@ -131,7 +132,7 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
       for (const bytes of task.values) acc = await job.reduce(acc, decode(bytes));
       output = batch.kind === 'REDUCE' && job.finalize ? await job.finalize(acc, batch.args) : acc;
     } else {
-      input = decode(task.input);
+      input = mapInput(task.input, batch.chunkDir);
       // Not a keyed job (those went above): its map takes a plain TaskContext.
       output = await (job.map as (input: unknown, ctx: TaskContext) => unknown)(input, context());
     }

@@ -4,6 +4,7 @@
  * they arrive, tagged with task index and node.
  */
 import { formatBytes, formatDuration } from '@picompute/sdk/units';
+import type { UploadProgress } from '@picompute/sdk/client';
 import type { JobEvent } from '@picompute/sdk/wire';
 
 const PLAIN_EVERY_MS = 5000;
@@ -19,12 +20,15 @@ export class Progress {
   #lastDone = -1;
   #lastDoneAt = 0;
   #saidStalled = false;
+  #upload: UploadProgress | undefined;
 
   constructor(private readonly out: NodeJS.WriteStream = process.stderr) {
     this.#tty = out.isTTY === true;
   }
 
-  update(ev: JobEvent): void {
+  /** `upload`: the job's input chunks still going up (see the SDK's JobHandle.upload), said beside the tasks. */
+  update(ev: JobEvent, upload?: UploadProgress): void {
+    this.#upload = upload;
     if (ev.tasksDone !== this.#lastDone) {
       this.#lastDone = ev.tasksDone;
       this.#lastDoneAt = Date.now();
@@ -70,7 +74,9 @@ export class Progress {
     const filled = ev.tasksTotal ? Math.round((ev.tasksDone / ev.tasksTotal) * BAR_WIDTH) : 0;
     const bar = this.#tty ? `[${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}] ` : '';
     const retries = ev.retries ? ` · ${ev.retries} re-run` : '';
-    return `${bar}${ev.tasksDone}/${ev.tasksTotal} tasks · ${rate.toFixed(1)}/s · ETA ${eta}${retries}${phases(ev)}${this.#stalled(ev)}`;
+    const u = this.#upload;
+    const sending = u && !u.done ? ` · inputs sent ${formatBytes(u.bytesSent)} of ${formatBytes(u.bytesToSend)}` : '';
+    return `${bar}${ev.tasksDone}/${ev.tasksTotal} tasks · ${rate.toFixed(1)}/s · ETA ${eta}${retries}${sending}${phases(ev)}${this.#stalled(ev)}`;
   }
 
   /** When nothing finished for a while: which tasks the job waits for, where, and for how long. */

@@ -188,6 +188,25 @@ export class AgentLink {
   }
 
   /**
+   * One piece of a blob sent as it is read (an input chunk); `refused`
+   * instead says why it cannot be sent. Resolves once the stream takes
+   * more (gRPC's 'drain'; at once in-process), or after `maxWaitMs` if it
+   * never does (the stream went away).
+   */
+  sendBlobPiece(hash: string, data: Buffer, last: boolean, refused = '', maxWaitMs = 10_000): Promise<void> {
+    const call = this.#call as (ClientWorkStream<ToAgent> & { once?: (event: 'drain', fn: () => void) => unknown; writable?: boolean }) | undefined;
+    // False from a closed stream too (nothing will drain): go on, the reads stop with the link.
+    if (call?.write({ msg: 'bundle', bundle: { hash, data, last, refused } }) !== false || !call.once || call.writable === false) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, maxWaitMs);
+      call.once!('drain', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /**
    * What each job holds here: `running` tasks (one per batch, in the order
    * sent, while their core-slots fit the node's cores: a batch runs its tasks
    * one after another on one worker) and `queued` ones that wait in the

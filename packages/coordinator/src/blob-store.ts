@@ -10,11 +10,14 @@
  * Where they are kept: uploads streamed over PutBlob go to files under the
  * state dir and count against a per-user quota (./upload-spill.ts); bundles,
  * and blobs handed over in-process by the embedded cluster (whose client
- * holds them in the same memory anyway), stay in memory.
+ * holds them in the same memory anyway), stay in memory. Input chunks
+ * (`chunk:<sha256>`) go to the chunk store on disk (./chunk-store.ts).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '@picompute/sdk/bundle';
+import { CHUNK_BLOB_PREFIX } from '@picompute/sdk/chunk-ref';
+import { ChunkStore } from './chunk-store.js';
 import { SpilledUpload, UploadQuota } from './upload-spill.js';
 
 export interface SpillOptions {
@@ -22,6 +25,8 @@ export interface SpillOptions {
   dir: string;
   /** What one user's waiting uploads may hold, bytes. */
   quotaBytes: number;
+  /** Where input chunks are kept, and what those no live job references may hold in all (see ./chunk-store.ts). */
+  chunks?: { dir: string; capBytes: number };
 }
 
 /** One streamed PutBlob on its way in. */
@@ -49,6 +54,8 @@ export class BlobStore {
   readonly #uploads = new Map<string, Waiting>();
   readonly #quota: UploadQuota | undefined;
   readonly #sweep: NodeJS.Timeout | undefined;
+  /** Input chunks, when the store spills to disk (the coordinator's always does). */
+  readonly chunks: ChunkStore | undefined;
 
   constructor(
     private readonly uploadTtlMs = 10 * 60_000,
@@ -57,6 +64,7 @@ export class BlobStore {
   ) {
     if (spill) {
       this.#quota = new UploadQuota(spill.quotaBytes);
+      if (spill.chunks) this.chunks = new ChunkStore(spill.chunks.dir, spill.chunks.capBytes, this.#quota);
       // Not only at the next upload: the last one a dead client sent must go too.
       this.#sweep = setInterval(() => this.#dropAbandoned(), Math.min(uploadTtlMs, 60_000)).unref();
     }
@@ -64,6 +72,7 @@ export class BlobStore {
 
   /** Starts a PutBlob from `user`; `onError` hears of a failed write to disk (a full disk, say). */
   receive(name: string, user: string, onError: (err: Error) => void): Receiver {
+    if (name.startsWith(CHUNK_BLOB_PREFIX)) return this.#chunkStore().receive(name.slice(CHUNK_BLOB_PREFIX.length), user, onError);
     if (!this.spill || !UPLOAD_NAME.test(name)) {
       const parts: Buffer[] = [];
       return {
@@ -98,6 +107,10 @@ export class BlobStore {
 
   /** Stores what arrived under `name`; a content-addressed name must match the bytes. */
   put(name: string, parts: Buffer[]): void {
+    if (name.startsWith(CHUNK_BLOB_PREFIX)) {
+      this.#chunkStore().put(name.slice(CHUNK_BLOB_PREFIX.length), parts);
+      return;
+    }
     if (UPLOAD_NAME.test(name)) {
       this.#dropAbandoned();
       this.#uploads.set(name, { parts, at: this.now() });
@@ -107,6 +120,11 @@ export class BlobStore {
     const actual = sha256(bytes);
     if (actual !== name) throw new Error(`blob named ${name.slice(0, 12)}… has sha256 ${actual.slice(0, 12)}…: refused`);
     this.#blobs.set(name, bytes);
+  }
+
+  #chunkStore(): ChunkStore {
+    if (!this.chunks) throw new Error('this coordinator keeps no input chunks (it has no state dir to keep them in)');
+    return this.chunks;
   }
 
   get(hash: string): Buffer | undefined {

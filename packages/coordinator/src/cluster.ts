@@ -14,6 +14,9 @@ import type { FinalJobState, JobSummary, LogLine, NodeStatus, SubmitRequest, Tas
 import type { AgentLink, WorkDialer } from './agent-link.js';
 import type { BlobStore } from './blob-store.js';
 import { ClusterEvents } from './cluster-events.js';
+import { CHUNK_BLOB_PREFIX } from '@picompute/sdk/chunk-ref';
+import { ChunkGate } from './chunk-gate.js';
+import { sendChunk } from './chunk-send.js';
 import { carryOut, lostTasks } from './dispatcher.js';
 import type { DispatchTarget } from './dispatcher.js';
 import { JobQueries } from './job-queries.js';
@@ -53,6 +56,8 @@ export class Cluster {
   readonly #taskRuns: TaskRuns;
   readonly #sharedBlobs: SharedBlobs;
   readonly #runChecks: RunChecks;
+  /** File-input jobs' maps held until their chunks arrive (./chunk-gate.ts). */
+  readonly #gate: ChunkGate;
 
   constructor(
     private readonly store: StateStore,
@@ -85,6 +90,7 @@ export class Cluster {
         lost: (l, reason) => this.#onLost(l, reason),
         results: (l, results) => this.#onResults(l, results),
         needBundle: (l, hash) => {
+          if (hash.startsWith(CHUNK_BLOB_PREFIX)) return void sendChunk(l, hash, this.blobs.chunks, this.log);
           const bytes = this.blobs.get(hash) ?? this.store.bundle(hash);
           if (bytes) l.sendBundle(hash, bytes);
           else this.log(`agent ${l.id} asked for bundle ${hash.slice(0, 12)}, which this coordinator does not have`);
@@ -116,6 +122,14 @@ export class Cluster {
       },
     };
     this.#sharedBlobs = new SharedBlobs(store.db);
+    this.#gate = new ChunkGate(
+      blobs.chunks,
+      () => this.#kick(),
+      (job, message) => {
+        job.error = message;
+        this.#finish(job, 'FAILED');
+      },
+    );
     // Whether a straggler deserves a backup changes with time alone: look again every second while keyed jobs run.
     this.#backupTimer = setInterval(() => {
       for (const j of this.#jobs.values()) if (j.shuffle && j.state === 'RUNNING') return this.#kick();
@@ -125,6 +139,7 @@ export class Cluster {
       const record = JobRecord.recover(job, tasks);
       record.backupAfterMs = backupAfterMs;
       this.#jobs.set(record.id, record);
+      this.#gate.attach(record);
       this.#updateDependency(record);
     }
     if (this.#jobs.size) this.log(`recovered ${this.#jobs.size} unfinished job(s) from the state database`);
@@ -165,6 +180,12 @@ export class Cluster {
     return this.#nodes.status(link);
   }
 
+  /** The input chunk store (./chunk-store.ts) and the maps waiting for a chunk, for metrics. */
+  inputChunks(): { chunks: number; bytes: number; receivedBytes: number; heldTasks: number } {
+    const c = this.blobs.chunks;
+    return { chunks: c?.count ?? 0, bytes: c?.bytes ?? 0, receivedBytes: c?.receivedBytes ?? 0, heldTasks: this.#gate.held };
+  }
+
   // ------------------------------------------------------------ jobs
 
   /** Resolves when every job submitted so far is on disk (see StateStore.synced). */
@@ -189,6 +210,7 @@ export class Cluster {
     const job = new JobRecord(id, request, inputs, submittedAt);
     job.backupAfterMs = this.backupAfterMs;
     this.#jobs.set(id, job);
+    this.#gate.attach(job);
     job.stored = storeInputs(
       job,
       this.store,
@@ -249,6 +271,7 @@ export class Cluster {
   requeueFailed(id: string): JobSummary {
     const job = this.#queries.reopen(id);
     this.#jobs.set(id, job);
+    this.#gate.attach(job);
     this.log(`job ${id} requeued: ${job.pending.length} of ${job.total} tasks run again, ${job.doneCount} kept`);
     this.#updateDependency(job);
     if (!job.final && job.doneCount === job.total && !job.fold) this.#finish(job, 'COMPLETED');
@@ -278,6 +301,7 @@ export class Cluster {
     this.#closed = true;
     clearInterval(this.#backupTimer);
     this.#runChecks.close();
+    this.#gate.close();
     this.#events.close();
     this.#nodes.close();
     this.store.flush();
@@ -391,6 +415,7 @@ export class Cluster {
       logs = [...logs, ...this.#events.keepLogs(job, -1, 'coordinator', [line])];
     }
     job.finish(state, Date.now());
+    this.#gate.detach(job);
     // Every node may hold runs of a keyed job, not only those with its tasks in flight.
     this.#nodes.cancelJob(job.id, !!job.shuffle);
     const runs = job.taskTable.columns();

@@ -12,6 +12,9 @@ import { defaultStateDir } from './state/database.js';
 /** Two of the largest upload (1 GiB): a user can have one job's inputs waiting while sending the next. */
 export const DEFAULT_UPLOAD_QUOTA_BYTES = 2 * 1024 ** 3;
 
+/** Input chunks kept for reuse beyond the live jobs': a few runs' worth of inputs on a Pi's card. */
+export const DEFAULT_CHUNK_STORE_BYTES = 2 * 1024 ** 3;
+
 export interface CoordinatorOptions {
   /** Where jobs, tasks, results and logs are kept (SQLite); default $XDG_STATE_HOME/picompute (~/.local/state/…). */
   stateDir?: string;
@@ -57,6 +60,11 @@ export interface CoordinatorOptions {
   maxBlobBytes?: number;
   /** What one user's uploads waiting for their submit may hold on disk, bytes; default 2 GiB. */
   uploadQuotaBytes?: number;
+  /**
+   * Input chunks (`input` files, see ./chunk-store.ts) no live job references are kept for the next submit of the
+   * same files up to this many bytes in all, least recently used dropped first; default 2 GiB. 0 keeps none.
+   */
+  chunkStoreBytes?: number;
   /** Largest message a peer may send, bytes; default 64 MiB. */
   maxMessageBytes?: number;
   /** Serve Prometheus metrics at http://metricsHost:metricsPort/metrics (0 picks a port); default none. */
@@ -97,6 +105,7 @@ export function coordinatorOptions(o: CoordinatorOptions) {
     uploadIdleMs: n('uploadIdleMs', o.uploadIdleMs, 1) ?? 30_000,
     maxBlobBytes: n('maxBlobBytes', o.maxBlobBytes, 1) ?? 1024 ** 3,
     uploadQuotaBytes: n('uploadQuotaBytes', o.uploadQuotaBytes, 1) ?? DEFAULT_UPLOAD_QUOTA_BYTES,
+    chunkStoreBytes: n('chunkStoreBytes', o.chunkStoreBytes) ?? DEFAULT_CHUNK_STORE_BYTES,
     maxMessageBytes: n('maxMessageBytes', o.maxMessageBytes, 1) ?? MAX_MESSAGE_BYTES,
     log: o.log ?? ((line: string) => console.error(`[coordinator] ${line}`)),
   };

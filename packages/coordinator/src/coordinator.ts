@@ -8,6 +8,7 @@
  * until it leads, and startCoordinator() returns only then.
  */
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { bindServer, refusalLogger, requireKeyUnlessLoopback, serverInterceptors } from '@picompute/sdk/auth';
 import { formatAddress, serverOptions, wireServices } from '@picompute/sdk/wire';
@@ -87,7 +88,11 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
   };
   purge();
   const purgeTimer = setInterval(purge, 3_600_000).unref();
-  const blobs = new BlobStore(undefined, undefined, { dir: uploadDir(stateDir), quotaBytes: options.uploadQuotaBytes });
+  const blobs = new BlobStore(undefined, undefined, {
+    dir: uploadDir(stateDir),
+    quotaBytes: options.uploadQuotaBytes,
+    chunks: { dir: join(stateDir, 'chunks'), capBytes: options.chunkStoreBytes },
+  });
   const cluster = new Cluster(
     store,
     blobs,

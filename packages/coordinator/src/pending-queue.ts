@@ -2,11 +2,14 @@
  * The tasks of a job waiting for a node, in index order, as a cursor over
  * the task indices instead of an array of them (8 bytes a task for a job of
  * millions); tasks that must run again (a lost node, a retry) queue behind.
+ * A task can be held (its input chunk has not arrived, ../chunk-gate.ts):
+ * the cursor passes it by, and it queues behind once released.
  */
 export class PendingQueue {
   #next = 0;
   #fresh: number;
   #again: number[] = [];
+  readonly #waiting = new Set<number>();
 
   /** `skip(i)`: a task already done (a restarted coordinator's job), never handed out. */
   constructor(
@@ -35,6 +38,10 @@ export class PendingQueue {
         this.#next++;
         continue;
       }
+      if (this.#waiting.size && this.#waiting.has(i)) {
+        this.#next++;
+        continue;
+      }
       if (!fits(i)) return out;
       used += size(i);
       this.#next++;
@@ -48,6 +55,27 @@ export class PendingQueue {
     return out;
   }
 
+  /** Fresh tasks not handed out (nor counted in `length`) until released. */
+  hold(indices: Iterable<number>): void {
+    for (const i of indices) {
+      if (i < this.#next || this.skip(i) || this.#waiting.has(i)) continue;
+      this.#waiting.add(i);
+      this.#fresh--;
+    }
+  }
+
+  /** A held task may run: taken in its turn, or behind the others if the cursor passed it by. */
+  release(index: number): void {
+    if (!this.#waiting.delete(index)) return;
+    if (index >= this.#next) this.#fresh++;
+    else this.#again.push(index);
+  }
+
+  /** Tasks held, waiting for their release. */
+  get held(): number {
+    return this.#waiting.size;
+  }
+
   /** A task to run again. */
   push(index: number): void {
     this.#again.push(index);
@@ -56,5 +84,6 @@ export class PendingQueue {
   clear(): void {
     this.#fresh = 0;
     this.#again = [];
+    this.#waiting.clear();
   }
 }

@@ -112,6 +112,8 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
       if (!req.failed) throw new UserError('requeue runs again only the tasks that did not succeed: say so with `failed`');
       return cluster.requeueFailed(req.jobId);
     }),
+    // A coordinator without a chunk store lacks them all; the client then sends them, and PutBlob says why that fails.
+    hasChunks: unary<W.HasChunksRequest, W.HasChunksReply>((req) => ({ missing: blobs.chunks?.missing(req.hashes) ?? req.hashes })),
     drain: unary<W.NodeRequest, W.NodeStatus>((req) => cluster.drain(req.node, true)),
     resume: unary<W.NodeRequest, W.NodeStatus>((req) => cluster.drain(req.node, false)),
 

@@ -8,7 +8,9 @@ import { userInfo } from 'node:os';
 import { bundleJob, clientBundleDir, importBundle, JobFileError, UnsafeDirError } from './bundle.js';
 import { encode } from './codec.js';
 import { InputCaps } from './input-caps.js';
-import { DEFAULT_SPLIT_BYTES, inputChunks, inputFiles, NoInputFilesError, parseBytes } from './file-inputs.js';
+import { DEFAULT_SPLIT_BYTES, fileChunks, inputFiles, NoInputFilesError, parseBytes } from './file-inputs.js';
+import { CHUNK_REF_MIN_BYTES, chunkHash, decodeChunkRef, encodeChunkRef } from './chunk-ref.js';
+import type { FileChunk } from './job.js';
 import { isFoldJob, isKeyedJob } from './job.js';
 import type { Job } from './job.js';
 import type { JobArgs } from './job.js';
@@ -74,6 +76,43 @@ export interface PreparedJob {
   packedBytes: number;
   /** The encoded value of the job's `shared(args)`, named by its sha256; absent without `shared`. */
   shared?: { hash: string; bytes: Buffer };
+  /**
+   * File inputs sent as chunk references (see chunk-ref.ts): where each
+   * distinct chunk's bytes are, to be streamed after the submit (each read
+   * again from its file and checked against its hash). Empty otherwise.
+   */
+  chunks: InputChunkSource[];
+}
+
+/** One distinct chunk of the input files: its hash, and where in which file its bytes are. */
+export interface InputChunkSource {
+  hash: string;
+  file: string;
+  offset: number;
+  length: number;
+}
+
+/**
+ * The map inputs of `input` files, as frames: a chunk under
+ * CHUNK_REF_MIN_BYTES is its FileChunk, a bigger one a reference to its
+ * hash (its bytes hashed here and dropped: one chunk in memory at a time).
+ */
+async function* fileInputFrames(input: string[], splitBytes: number, cwd: string | undefined, chunks: InputChunkSource[]): AsyncGenerator<FileChunk | Buffer> {
+  const seen = new Set<string>();
+  for (const file of await inputFiles(input, cwd)) {
+    for await (const chunk of fileChunks(file, splitBytes)) {
+      if (chunk.data.length < CHUNK_REF_MIN_BYTES) {
+        yield chunk;
+        continue;
+      }
+      const hash = chunkHash(chunk.data);
+      if (!seen.has(hash)) {
+        seen.add(hash);
+        chunks.push({ hash, file: file.path, offset: chunk.offset, length: chunk.data.length });
+      }
+      yield encodeChunkRef({ hash, path: chunk.path, offset: chunk.offset, length: chunk.data.length });
+    }
+  }
 }
 
 /**
@@ -110,11 +149,18 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
     );
   }
   const frames = new FramePacker(BLOB_CHUNK_BYTES);
+  const chunks: InputChunkSource[] = [];
   const caps = new InputCaps(file, options.maxInputs, options.maxInputBytes);
   try {
-    const source = options.input?.length ? inputChunks(options.input, splitBytes, options.cwd) : await job.inputs!(args);
+    const source = options.input?.length ? fileInputFrames(options.input, splitBytes, options.cwd, chunks) : await job.inputs!(args);
     for await (const input of source) {
       let frame: Buffer;
+      if (options.input?.length && Buffer.isBuffer(input)) {
+        // A chunk reference: what the cap on input bytes counts is the chunk it names.
+        caps.add(decodeChunkRef(input)!.length);
+        frames.add(input);
+        continue;
+      }
       try {
         frame = encode(input);
       } catch (err) {
@@ -156,10 +202,12 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
       keyed,
       partitions: isKeyedJob(job) ? (options.partitions ?? job.partitions ?? 0) : 0,
       maxNodeLosses: options.maxNodeLosses ?? 0,
+      chunkInputs: chunks.length > 0,
     },
     bundle: bundle.code,
     bundleHash: bundle.hash,
     packedBytes: frames.bytes,
     packedInputs: frames.finish(),
+    chunks,
   };
 }

@@ -117,6 +117,7 @@ export function registerDaemons(program: Command): void {
     .option('--advertise-address <host:port>', 'address the coordinator should dial, when it differs from --host:--port')
     .option('--task-memory <size>', 'default per-task heap limit, e.g. 512M')
     .option('--cache-dir <dir>', 'where job bundles are cached (default ~/.cache/picompute/agent)', pathOption)
+    .option('--chunk-cache <size>', 'disk kept under --cache-dir for the input chunks of --input jobs, least recently used dropped first (default 1G)')
     .option('--thermal-path <file>', 'CPU temperature file in millidegrees (default /sys/class/thermal/thermal_zone0/temp)', pathOption)
     .option(
       '--throttle-path <file>',
@@ -138,6 +139,7 @@ export function registerDaemons(program: Command): void {
             advertiseAddress?: string;
             taskMemory?: string;
             cacheDir?: string;
+            chunkCache?: string;
             maxMessage?: string;
             thermalPath?: string;
             throttlePath?: string;
@@ -166,6 +168,7 @@ export function registerDaemons(program: Command): void {
                 advertiseAddress: flags.advertiseAddress,
                 taskMemoryMb: flags.taskMemory === undefined ? undefined : parseSize(flags.taskMemory, '--task-memory'),
                 cacheDir: flags.cacheDir,
+                chunkCacheBytes: flags.chunkCache === undefined ? undefined : parseSize(flags.chunkCache, '--chunk-cache') * 1024 * 1024,
                 maxMessageBytes: await maxMessageBytes(flags.maxMessage),
                 mdns: flags.mdns && mdnsEnabled(),
                 thermalPath: flags.thermalPath,
@@ -201,6 +204,7 @@ export function registerDaemons(program: Command): void {
     )
     .option('--max-time-limit <duration>', "the most --time-limit a job may ask for; a submit over it is refused (like Slurm's MaxTime; default: no cap)")
     .option('--upload-quota <size>', "disk one user's uploaded inputs may hold while they wait for their submit (default 2G)")
+    .option('--chunk-store <size>', 'disk kept for input chunks no running job uses, so the next submit of the same files sends nothing (default 2G)')
     .option('--backup-after <duration>', "a keyed job's task running this long (and twice its phase's median) gets a backup copy on another node (default 10s)")
     .option(
       '--runs-grace <duration>',
@@ -227,6 +231,7 @@ export function registerDaemons(program: Command): void {
             defaultTimeLimit: string;
             maxTimeLimit?: string;
             uploadQuota?: string;
+            chunkStore?: string;
             backupAfter?: string;
             runsGrace?: string;
             metricsPort?: string;
@@ -257,6 +262,7 @@ export function registerDaemons(program: Command): void {
                 backupAfterMs: flags.backupAfter === undefined ? undefined : parseDuration(flags.backupAfter, '--backup-after'),
                 runsGraceMs: flags.runsGrace === undefined ? undefined : parseDuration(flags.runsGrace, '--runs-grace'),
                 uploadQuotaBytes: flags.uploadQuota === undefined ? undefined : parseSize(flags.uploadQuota, '--upload-quota') * 1024 * 1024,
+                chunkStoreBytes: flags.chunkStore === undefined ? undefined : parseSize(flags.chunkStore, '--chunk-store') * 1024 * 1024,
                 security: await securityFrom(flags),
                 maxMessageBytes: await maxMessageBytes(flags.maxMessage),
                 mdns: flags.mdns && mdnsEnabled(),

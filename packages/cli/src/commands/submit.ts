@@ -137,6 +137,8 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
   try {
     const job = await client.submitPrepared(prepared);
     if (!flags.wait) {
+      // Input chunks go up after the submit: this process must stay until they are all sent.
+      await job.uploaded;
       console.log(flags.json ? JSON.stringify({ jobId: job.id, state: 'PENDING' }) : `Submitted job ${job.id}`);
       return EXIT_OK;
     }
@@ -145,7 +147,7 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
     const progress = flags.json ? undefined : new Progress();
     let final: JobEvent | undefined;
     for await (const ev of job.events()) {
-      progress?.update(ev);
+      progress?.update(ev, job.upload);
       final = ev;
     }
     progress?.end();
@@ -159,6 +161,8 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
       jobWallMs: Math.round(final!.wallMs),
     };
     if (final!.state !== 'COMPLETED') {
+      // Cancelled because its input could not be sent: say that, not "cancelled".
+      if (job.upload?.error) final!.error = ((await job.uploaded.catch((err: Error) => err)) as Error).message;
       if (flags.json) console.log(JSON.stringify({ jobId: job.id, state: final!.state, error: flagsIn(final!.error), stats }));
       else process.stderr.write(`job ${job.id} ${final!.state}: ${flagsIn(final!.error)}\n`);
       return EXIT_JOB_FAILED;

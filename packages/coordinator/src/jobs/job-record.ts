@@ -11,6 +11,7 @@
  * because the coordinator never runs user code.
  */
 import { MAX_VALUE_BYTES } from '@picompute/sdk/wire';
+import { inputBytes } from '@picompute/sdk/chunk-ref';
 import type { FinalJobState, JobState, LogLine, SubmitRequest, TaskError } from '@picompute/sdk/wire';
 import { JobInputs } from '../job-inputs.js';
 import { failedState } from '../task-table.js';
@@ -140,7 +141,7 @@ export class JobRecord extends JobData {
     if (this.done[id.index]) return IGNORED;
     if (this.shuffle) {
       try {
-        this.shuffle.mapDone(id.index, node, output, this.inputs.get(id.index).length);
+        this.shuffle.mapDone(id.index, node, output, inputBytes(this.inputs.get(id.index)));
       } catch (err) {
         this.error = `task ${id.index} finished on ${node} but its report of where its output lies cannot be read (${(err as Error).message}); that agent may run another picompute version`;
         return finish('FAILED');

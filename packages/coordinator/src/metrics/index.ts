@@ -59,6 +59,15 @@ export function coordinatorRegistry(cluster: Cluster): Registry {
       for (const n of cluster.nodes()) if (!n.state.startsWith('down')) g.set({ node: n.info.id }, n.slowed ? 1 : 0);
     },
   );
+  gauge('picompute_input_chunks', 'Input chunks (`input` files) in the chunk store.', [], (g) => g.set(cluster.inputChunks().chunks));
+  gauge('picompute_input_chunk_bytes', 'Bytes of the input chunks in the chunk store.', [], (g) => g.set(cluster.inputChunks().bytes));
+  gauge(
+    'picompute_input_chunk_received_bytes',
+    'Input chunk bytes clients sent since the coordinator started (a second submit of the same files adds none).',
+    [],
+    (g) => g.set(cluster.inputChunks().receivedBytes),
+  );
+  gauge('picompute_tasks_waiting_for_input', 'Map tasks held until their input chunk arrives.', [], (g) => g.set(cluster.inputChunks().heldTasks));
   gauge('picompute_jobs', 'Live jobs by state (finished ones: picompute_jobs_finished_total).', ['state'], (g) => {
     g.set({ state: 'PENDING' }, 0);
     g.set({ state: 'RUNNING' }, 0);

@@ -15,10 +15,13 @@ import type { PreparedJob, SubmitOptions } from '../prepare.js';
 import { formatAddress, parseAddress } from '../wire/options.js';
 import type * as W from '../wire/messages.js';
 import { JobHandle } from './job-handle.js';
+import { uploadChunks } from './chunk-upload.js';
+import type { UploadListener, UploadProgress } from './chunk-upload.js';
 import { ConnectError, CoordinatorRpc, RpcError } from './rpc.js';
 
 export { JobHandle, JobFailedError } from './job-handle.js';
 export type { PartialResult } from './job-handle.js';
+export type { UploadListener, UploadProgress } from './chunk-upload.js';
 export { AuthError, ConnectError, RpcError } from './rpc.js';
 export { loadSecurity } from '../auth/security.js';
 export type { Security } from '../auth/security.js';
@@ -27,6 +30,12 @@ export { prepareJob } from '../prepare.js';
 export type { PreparedJob, SubmitOptions } from '../prepare.js';
 export { coordinatorRoles } from './leader.js';
 export type { CoordinatorRole } from './leader.js';
+
+/** How a submit sends its input files (chunks: see ../chunk-ref.ts). */
+export interface SubmitUploadOptions {
+  /** Hears the input upload's progress: before each chunk goes up, and at its end; the upload waits for a promise it returns. */
+  onUpload?: UploadListener;
+}
 
 /** Inputs up to this size travel inside the Submit message. */
 const INLINE_INPUTS_BYTES = 256 * 1024;
@@ -132,8 +141,8 @@ export class Client {
     return this.rpc.address;
   }
 
-  async submit(file: string, options: SubmitOptions = {}): Promise<JobHandle> {
-    return this.submitPrepared(await prepareJob(file, options));
+  async submit(file: string, options: SubmitOptions & SubmitUploadOptions = {}): Promise<JobHandle> {
+    return this.submitPrepared(await prepareJob(file, options), options);
   }
 
   /**
@@ -143,7 +152,11 @@ export class Client {
    * a job file submitted again costs no upload (W4: a new `picompute submit`
    * process saves a whole RPC). A coordinator in this process gets it first.
    */
-  async submitPrepared(job: PreparedJob): Promise<JobHandle> {
+  async submitPrepared(job: PreparedJob, options: SubmitUploadOptions = {}): Promise<JobHandle> {
+    // Asked before the submit, so a chunk the cluster has (an earlier submit of the same files) is not sent again.
+    const missing = job.chunks.length
+      ? new Set((await this.rpc.unary<W.HasChunksRequest, W.HasChunksReply>('hasChunks', { hashes: job.chunks.map((c) => c.hash) })).missing)
+      : undefined;
     // Small inputs ride in the Submit message itself; large ones go up as a blob, in chunks.
     const inline = job.packedBytes <= INLINE_INPUTS_BYTES;
     // Inputs are used once: a random upload name, no hashing (see the coordinator's BlobStore).
@@ -160,14 +173,50 @@ export class Client {
       inputsHash,
       inputs: inline ? Buffer.concat(job.packedInputs) : Buffer.alloc(0),
     };
+    let handle: JobHandle;
     try {
-      return await this.#submitWatch(request);
+      handle = await this.#submitWatch(request);
     } catch (err) {
       // The coordinator refuses before it takes the inputs, so they are still there for the second try.
       if (!(err instanceof RpcError) || err.missingBlob !== job.bundleHash) throw err;
       await this.#upload(job.bundleHash, [job.bundle], job.request.user);
-      return this.#submitWatch(request);
+      handle = await this.#submitWatch(request);
     }
+    if (missing) this.#sendChunks(handle, job, missing, options.onUpload);
+    return handle;
+  }
+
+  /**
+   * Streams the chunks the coordinator lacks while the job runs (its maps
+   * start as their chunks land); an upload that fails cancels the job, and
+   * the handle's result() throws the upload's error.
+   */
+  #sendChunks(handle: JobHandle, job: PreparedJob, missing: Set<string>, listener?: UploadListener): void {
+    const progress: UploadProgress = {
+      chunks: job.chunks.length,
+      bytes: job.chunks.reduce((n, c) => n + c.length, 0),
+      chunksSkipped: job.chunks.filter((c) => !missing.has(c.hash)).length,
+      bytesToSend: job.chunks.reduce((n, c) => n + (missing.has(c.hash) ? c.length : 0), 0),
+      chunksSent: 0,
+      bytesSent: 0,
+      done: false,
+    };
+    const user = job.request.user;
+    const send = this.inProcessUpload
+      ? async (name: string, pieces: AsyncIterable<Buffer>) => {
+          // Same process: one chunk's pieces at a time, handed over without gRPC.
+          const parts: Buffer[] = [];
+          for await (const p of pieces) parts.push(p);
+          this.inProcessUpload!(name, parts);
+        }
+      : (name: string, pieces: AsyncIterable<Buffer>) => this.rpc.putBlobStream(name, pieces, user);
+    handle.upload = progress;
+    handle.uploaded = uploadChunks(job.chunks, missing, send, progress, listener).catch(async (err: Error) => {
+      await handle.cancel().catch(() => {});
+      throw new Error(`job ${handle.id} was cancelled: its input could not be sent: ${err.message}`);
+    });
+    // Seen through result() and `uploaded`, not lost here.
+    handle.uploaded.catch(() => {});
   }
 
   /** Submit and watch on one stream: its first event, sent once the job is on disk, names the job. */

@@ -5,6 +5,7 @@ import { CodecError, decode } from '../codec.js';
 import { FINAL_STATES } from '../wire/messages.js';
 import type { JobEvent, ResultChunk } from '../wire/messages.js';
 import { ConnectError } from './rpc.js';
+import type { UploadProgress } from './chunk-upload.js';
 import type { CoordinatorRpc } from './rpc.js';
 
 /** The job ended FAILED or CANCELLED; `event` is its last state. */
@@ -42,6 +43,10 @@ export interface SubmitStream {
 }
 
 export class JobHandle {
+  /** A job with input files: its chunks' upload, which goes on after the submit returned (see ./chunk-upload.ts). */
+  upload: UploadProgress | undefined;
+  /** Resolves when every input chunk is sent (at once without input files); rejects when the upload failed (the job is then cancelled). */
+  uploaded: Promise<void> = Promise.resolve();
   #final: JobEvent | undefined;
   #submitted: SubmitStream | undefined;
 
@@ -167,7 +172,11 @@ export class JobHandle {
 
   async *#resultChunks(): AsyncGenerator<ResultChunk> {
     const final = await this.done();
-    if (final.state !== 'COMPLETED') throw new JobFailedError(final);
+    if (final.state !== 'COMPLETED') {
+      // A job cancelled because its inputs could not be sent: that is the reason to give.
+      if (this.upload?.error) await this.uploaded;
+      throw new JobFailedError(final);
+    }
     if (final.result) yield final.result;
     else yield* this.rpc.stream<{ jobId: string }, ResultChunk>('getResult', { jobId: this.id });
   }

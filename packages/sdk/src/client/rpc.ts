@@ -199,6 +199,41 @@ export class CoordinatorRpc {
     });
   }
 
+  /**
+   * Uploads a blob read as it goes (`pieces` is pulled only as fast as the
+   * stream drains), so a large one is never in memory whole.
+   */
+  putBlobStream(name: string, pieces: AsyncIterable<Buffer>, user = ''): Promise<W.PutBlobReply> {
+    const metadata = new grpc.Metadata();
+    if (user) metadata.set('picompute-user', user);
+    let failed: Error | undefined;
+    let call!: grpc.ClientWritableStream<W.BlobChunk>;
+    const reply = new Promise<W.PutBlobReply>((resolve, reject) => {
+      call = (this.stub.putBlob as Method).call(this.stub, metadata, (err: grpc.ServiceError | null, rep: W.PutBlobReply) => {
+        if (err) reject((failed = this.#error(err)));
+        else resolve(rep);
+      }) as grpc.ClientWritableStream<W.BlobChunk>;
+    });
+    const send = async () => {
+      let first = true;
+      for await (const data of pieces) {
+        if (failed) return;
+        const ready = call.write({ hash: first ? name : '', data, last: false });
+        first = false;
+        if (!ready) await new Promise<void>((resolve) => call.once('drain', resolve));
+      }
+      if (first) call.write({ hash: name, data: Buffer.alloc(0), last: true });
+      call.end();
+    };
+    return Promise.all([
+      reply,
+      send().catch((err) => {
+        call.cancel();
+        throw err;
+      }),
+    ]).then(([rep]) => rep);
+  }
+
   close(): void {
     this.stub.close();
   }

@@ -9,6 +9,8 @@
  * always sent (`Wire`), and each oneof as a union on `msg` (`OneOf`).
  */
 import type { BlobChunk__Output as BlobChunk_ } from './generated/picompute/v1/BlobChunk.js';
+import type { HasChunksRequest__Output as HasChunksRequest_ } from './generated/picompute/v1/HasChunksRequest.js';
+import type { HasChunksReply__Output as HasChunksReply_ } from './generated/picompute/v1/HasChunksReply.js';
 import type { FetchRunRequest__Output as FetchRunRequest_ } from './generated/picompute/v1/FetchRunRequest.js';
 import type { ListRunsRequest__Output as ListRunsRequest_ } from './generated/picompute/v1/ListRunsRequest.js';
 import type { ListRunsReply__Output as ListRunsReply_ } from './generated/picompute/v1/ListRunsReply.js';
@@ -65,7 +67,19 @@ import type { TaskKind__Output } from './generated/picompute/v1/TaskKind.js';
  * message that has the field): fields a sender may leave out (the receiver
  * sees their defaults), and message fields every sender sets (never null).
  */
-type SentOptional = 'inputs' | 'maxRunning' | 'sharedHash' | 'outputs' | 'result' | 'active' | 'finished' | 'partial' | 'indices' | 'pingEchoMs';
+type SentOptional =
+  | 'inputs'
+  | 'maxRunning'
+  | 'sharedHash'
+  | 'outputs'
+  | 'result'
+  | 'active'
+  | 'finished'
+  | 'partial'
+  | 'indices'
+  | 'pingEchoMs'
+  | 'refused'
+  | 'chunkInputs';
 type AlwaysSet = 'info' | 'job';
 /** A generated `__Output` type, and the messages inside it, with those two rules applied. */
 type Wire<T> = T extends Buffer ? T : T extends readonly (infer E)[] ? Wire<E>[] : T extends object ? Fields<T> : T;
@@ -89,6 +103,8 @@ export type BlobChunk = Wire<BlobChunk_>;
 export type FetchRunRequest = Wire<FetchRunRequest_>;
 export type ListRunsRequest = Wire<ListRunsRequest_>;
 export type ListRunsReply = Wire<ListRunsReply_>;
+export type HasChunksRequest = Wire<HasChunksRequest_>;
+export type HasChunksReply = Wire<HasChunksReply_>;
 export type PutBlobReply = Wire<PutBlobReply_>;
 export type GetBlobRequest = Wire<GetBlobRequest_>;
 export type SubmitRequest = Wire<SubmitRequest_>;
