@@ -35,8 +35,11 @@ type InputSource<I> = Iterable<I> | AsyncIterable<I>;
 interface JobBase<I, O> {
   /** Shown in queues and logs; defaults to the job file's name. */
   name?: string;
-  /** Runs once at submit time on the submitting machine. */
-  inputs: (args: JobArgs) => MaybePromise<InputSource<I>>;
+  /**
+   * Runs once at submit time on the submitting machine. Optional when the job
+   * is submitted with input files (`input`): each map input is then a FileChunk.
+   */
+  inputs?: (args: JobArgs) => MaybePromise<InputSource<I>>;
   /** Runs on agents in worker threads, once per input. */
   map: (input: I, ctx: TaskContext) => MaybePromise<O>;
   /**
@@ -192,8 +195,7 @@ export function jobProblem(exported: unknown): string | undefined {
   if (typeof exported.map !== 'function') return 'its job has no `map` function: defineJob({ inputs, map: (input, ctx) => ... })';
   const keyed = keyedProblem(exported as unknown as Record<string, unknown>);
   if (keyed) return keyed;
-  // A keyed job may leave its inputs to --input files; whether it has either is checked at submit.
-  if (!isKeyedJob(exported) && typeof exported.inputs !== 'function') return 'its job has no `inputs` function: defineJob({ inputs: (args) => [...], map })';
+  // Any job may leave its inputs to input files (each map input a chunk); whether it has either is checked at submit.
   if (exported.inputs !== undefined && typeof exported.inputs !== 'function') return '`inputs` must be a function (args) => [...inputs]';
   if (exported.shared !== undefined && typeof exported.shared !== 'function') return '`shared` must be a function (args) => value, run once at submit time';
   if (exported.reduce !== undefined && typeof exported.reduce !== 'function') return '`reduce` must be a function (acc, value) => acc';
