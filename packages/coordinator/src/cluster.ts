@@ -11,6 +11,7 @@ import type { JobReason } from './jobs/job-reason.js';
 import type { Security } from '@picompute/sdk/auth';
 import { formatDuration } from '@picompute/sdk/units';
 import type { FinalJobState, JobSummary, LogLine, NodeStatus, SubmitRequest, TaskResult, TaskStatus, UserShare } from '@picompute/sdk/wire';
+import { adoptHeld, RecoveryGrace } from './adopt-held.js';
 import type { AgentLink, WorkDialer } from './agent-link.js';
 import type { BlobStore } from './blob-store.js';
 import { ClusterEvents } from './cluster-events.js';
@@ -51,6 +52,7 @@ export class Cluster {
   #closed = false;
   readonly #taskRuns: TaskRuns;
   readonly #sharedBlobs: SharedBlobs;
+  readonly #grace: RecoveryGrace;
 
   constructor(
     private readonly store: StateStore,
@@ -73,6 +75,16 @@ export class Cluster {
           if (bytes) l.sendBundle(hash, bytes);
           else this.log(`agent ${l.id} asked for bundle ${hash.slice(0, 12)}, which this coordinator does not have`);
         },
+        held: (l, tasks) =>
+          adoptHeld(l, tasks, {
+            job: (id) => this.#jobs.get(id),
+            changed: (job, began) => {
+              if (began) this.store.started(Number(job.id), job.startedAt);
+              this.#events.notify(job);
+              this.#kick();
+            },
+            log,
+          }),
       },
       log,
       security,
@@ -112,6 +124,7 @@ export class Cluster {
       this.#updateDependency(record);
     }
     if (this.#jobs.size) this.log(`recovered ${this.#jobs.size} unfinished job(s) from the state database`);
+    this.#grace = new RecoveryGrace(this.#jobs.values(), () => this.#kick());
     store.onNotStored = (ids) => this.#failNotStored(ids);
   }
 
@@ -260,6 +273,7 @@ export class Cluster {
   close(): void {
     this.#closed = true;
     clearInterval(this.#backupTimer);
+    this.#grace.close();
     this.#events.close();
     this.#nodes.close();
     this.store.flush();
@@ -277,7 +291,7 @@ export class Cluster {
   }
 
   #tick(): void {
-    const jobs = [...this.#jobs.values()].map((j) => j.snapshot());
+    const jobs = [...this.#jobs.values()].map((j) => this.#grace.hold(j.snapshot()));
     const { plan, reasons } = reconcile(jobs, this.#nodes.snapshot());
     carryOut(plan, this.#dispatch);
     for (const [id, reason] of reasons) {

@@ -7,6 +7,8 @@ export class PendingQueue {
   #next = 0;
   #fresh: number;
   #again: number[] = [];
+  /** Fresh indices taken out of turn (a task an agent already runs, adopted); skipped when the cursor reaches them. */
+  readonly #removed = new Set<number>();
 
   /** `skip(i)`: a task already done (a restarted coordinator's job), never handed out. */
   constructor(
@@ -31,7 +33,7 @@ export class PendingQueue {
     const fits = (i: number) => out.length === 0 || used + size(i) <= budget;
     while (out.length < count && this.#fresh > 0 && this.#next < this.total) {
       const i = this.#next;
-      if (this.skip(i)) {
+      if (this.skip(i) || this.#removed.delete(i)) {
         this.#next++;
         continue;
       }
@@ -48,6 +50,19 @@ export class PendingQueue {
     return out;
   }
 
+  /** Takes a waiting task out of the queue; false if it was not waiting. */
+  remove(index: number): boolean {
+    if (index >= this.#next && index < this.total && this.#fresh > 0 && !this.skip(index) && !this.#removed.has(index)) {
+      this.#removed.add(index);
+      this.#fresh--;
+      return true;
+    }
+    const at = this.#again.indexOf(index);
+    if (at < 0) return false;
+    this.#again.splice(at, 1);
+    return true;
+  }
+
   /** A task to run again. */
   push(index: number): void {
     this.#again.push(index);
@@ -56,5 +71,6 @@ export class PendingQueue {
   clear(): void {
     this.#fresh = 0;
     this.#again = [];
+    this.#removed.clear();
   }
 }
