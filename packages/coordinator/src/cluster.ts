@@ -37,6 +37,9 @@ import { admit, DEFAULT_TIME_LIMIT_MS, storeInputs, UserError } from './submit-c
 import type { TimeLimits } from './submit-checks.js';
 
 export { DEFAULT_TIME_LIMIT_MS, UserError };
+
+/** How long one slice of a restart's recovery may hold the event loop. */
+const RECOVER_SLICE_MS = 20;
 export type { TimeLimits };
 
 export class Cluster {
@@ -52,7 +55,7 @@ export class Cluster {
   #closed = false;
   readonly #taskRuns: TaskRuns;
   readonly #sharedBlobs: SharedBlobs;
-  readonly #grace: RecoveryGrace;
+  #grace = new RecoveryGrace([], () => {});
 
   constructor(
     private readonly store: StateStore,
@@ -117,15 +120,31 @@ export class Cluster {
       for (const j of this.#jobs.values()) if (j.shuffle && j.state === 'RUNNING') return this.#kick();
     }, 1000);
     this.#backupTimer.unref();
-    for (const { job, tasks } of store.activeJobs()) {
-      const record = JobRecord.recover(job, tasks);
-      record.backupAfterMs = backupAfterMs;
-      this.#jobs.set(record.id, record);
-      this.#updateDependency(record);
-    }
-    if (this.#jobs.size) this.log(`recovered ${this.#jobs.size} unfinished job(s) from the state database`);
-    this.#grace = new RecoveryGrace(this.#jobs.values(), () => this.#kick());
     store.onNotStored = (ids) => this.#failNotStored(ids);
+  }
+
+  /**
+   * Takes back the unfinished jobs in the state database, job by job in
+   * slices of RECOVER_SLICE_MS with the event loop free between them (a
+   * leader over PostgreSQL renews its lease meanwhile). Called once, before
+   * the coordinator serves or dials anyone.
+   */
+  async recover(): Promise<void> {
+    const started = performance.now();
+    let slice = started;
+    for (const { job, tasks } of this.store.activeJobsOneByOne()) {
+      const record = JobRecord.recover(job, tasks);
+      record.backupAfterMs = this.backupAfterMs;
+      this.#jobs.set(record.id, record);
+      if (performance.now() - slice > RECOVER_SLICE_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        slice = performance.now();
+      }
+    }
+    // Once all are back: a job may wait for one recovered after it.
+    for (const record of [...this.#jobs.values()]) this.#updateDependency(record);
+    if (this.#jobs.size) this.log(`recovered ${this.#jobs.size} unfinished job(s) from the state database in ${Math.round(performance.now() - started)} ms`);
+    this.#grace = new RecoveryGrace(this.#jobs.values(), () => this.#kick());
   }
 
   /** Jobs whose task outputs the full disk could not take: failed, so the rest carry on and a restart does not meet them again. */

@@ -100,6 +100,7 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
     },
     options.backupAfterMs,
   );
+  await cluster.recover();
   service.lead(
     coordinatorService(cluster, blobs, id, {
       uploadIdleMs: options.uploadIdleMs,
