@@ -11,6 +11,13 @@
  * Keyed jobs' tasks are the exception: they stop with their stream, since
  * their map outputs live on this agent's disk under names the next
  * coordinator does not know, and it runs those maps again anyway.
+ *
+ * A job is its id and when it was submitted (JobSpec.submittedAtMs): a
+ * coordinator whose state started afresh gives out the same ids again, and
+ * a run of the old job 3 must never pass for one of the new job 3. So a
+ * stream's cancel stops only that stream's runs, and a run or result of
+ * another job under the same id is dropped rather than handed to a stream
+ * that runs the new one.
  */
 import type { HeldTask, TaskResult } from '@picompute/sdk/wire';
 import type { TaskOutcome } from './batch.js';
@@ -33,7 +40,14 @@ export interface Held {
 
 export interface Run {
   readonly jobId: string;
+  /** When its job was submitted: which job of that id it is. */
+  readonly submittedAtMs: number;
   readonly signal: AbortSignal;
+}
+
+interface HeldResult {
+  result: TaskResult;
+  submittedAtMs: number;
 }
 
 interface RunState extends Run {
@@ -68,7 +82,7 @@ export class TaskKeeper {
   readonly #runs = new Set<RunState>();
   /** Open streams, oldest first. */
   readonly #receivers: Receiver[] = [];
-  #held: TaskResult[] = [];
+  #held: HeldResult[] = [];
   #heldBytes = 0;
 
   constructor(
@@ -77,10 +91,13 @@ export class TaskKeeper {
   ) {}
 
   /** A batch `owner` sent; `keep`: it runs on if that stream closes. */
-  start(owner: Receiver, jobId: string, tasks: readonly { index: number; attempt: number }[], keep: boolean): Run {
+  start(owner: Receiver, jobId: string, submittedAtMs: number, tasks: readonly { index: number; attempt: number }[], keep: boolean): Run {
+    // Runs handed to this stream of another job under this id: their results would pass for this one's.
+    for (const other of this.#runs)
+      if (other.owner === owner && other.jobId === jobId && other.submittedAtMs !== submittedAtMs) this.#abort(other, 'another job took its id');
     const controller = new AbortController();
     const waiting = new Map(tasks.map((t) => [`${t.index}/${t.attempt}`, { index: t.index, attempt: t.attempt }]));
-    const run: RunState = { jobId, signal: controller.signal, waiting, controller, owner, keep };
+    const run: RunState = { jobId, submittedAtMs, signal: controller.signal, waiting, controller, owner, keep };
     this.#runs.add(run);
     return run;
   }
@@ -92,7 +109,7 @@ export class TaskKeeper {
     const results = outcomes.map((o) => toResult(o, r.jobId));
     for (const o of results) r.waiting.delete(`${o.index}/${o.attempt}`);
     if (r.owner) r.owner.deliver(results);
-    else this.#hold(results);
+    else this.#hold(results, r.submittedAtMs);
   }
 
   /** The run is over (its outcomes settled, or it gave up). */
@@ -100,16 +117,10 @@ export class TaskKeeper {
     this.#runs.delete(run as RunState);
   }
 
-  /** The job ended: its runs stop, and results held for it are dropped. */
-  cancel(jobId: string): void {
-    for (const run of this.#runs) {
-      if (run.jobId !== jobId) continue;
-      run.controller.abort(new Error('job cancelled'));
-      this.#runs.delete(run);
-    }
-    const before = this.#held.length;
-    this.#held = this.#held.filter((r) => r.jobId !== jobId);
-    if (this.#held.length !== before) this.#heldBytes = this.#held.reduce((n, r) => n + weight(r), 0);
+  /** `owner`'s job ended (`submittedAtMs` 0: whichever job of that id): its runs there stop. */
+  cancel(owner: Receiver, jobId: string, submittedAtMs = 0): void {
+    for (const run of this.#runs)
+      if (run.owner === owner && run.jobId === jobId && (!submittedAtMs || run.submittedAtMs === submittedAtMs)) this.#abort(run, 'job cancelled');
   }
 
   /** A stream opened: what the agent holds from streams that closed, now that stream's. */
@@ -126,8 +137,7 @@ export class TaskKeeper {
     for (const run of this.#runs) {
       if (run.owner !== receiver) continue;
       if (!run.keep) {
-        run.controller.abort(new Error('coordinator stream closed'));
-        this.#runs.delete(run);
+        this.#abort(run, 'coordinator stream closed');
         continue;
       }
       run.owner = undefined;
@@ -150,20 +160,38 @@ export class TaskKeeper {
   }
 
   #handTo(receiver: Receiver): Held {
+    // The jobs this stream runs already (a stream that was open before): a run of another job under one of their ids is not handed over.
+    const mine = new Map<string, number>();
+    for (const run of this.#runs) if (run.owner === receiver) mine.set(run.jobId, run.submittedAtMs);
+    const other = (jobId: string, at: number) => mine.has(jobId) && mine.get(jobId) !== at;
     const tasks: HeldTask[] = [];
     for (const run of this.#runs) {
       if (run.owner) continue;
+      if (other(run.jobId, run.submittedAtMs)) {
+        this.#abort(run, 'another job took its id');
+        continue;
+      }
       run.owner = receiver;
-      for (const t of run.waiting.values()) tasks.push({ jobId: run.jobId, index: t.index, attempt: t.attempt, finished: false });
+      for (const t of run.waiting.values())
+        tasks.push({ jobId: run.jobId, index: t.index, attempt: t.attempt, finished: false, submittedAtMs: run.submittedAtMs });
     }
-    const results = this.#held;
-    for (const r of results) tasks.push({ jobId: r.jobId, index: r.index, attempt: r.attempt, finished: true });
+    const results: TaskResult[] = [];
+    for (const { result: r, submittedAtMs } of this.#held) {
+      if (other(r.jobId, submittedAtMs)) continue;
+      results.push(r);
+      tasks.push({ jobId: r.jobId, index: r.index, attempt: r.attempt, finished: true, submittedAtMs });
+    }
     this.#held = [];
     this.#heldBytes = 0;
     return { tasks, results };
   }
 
-  #hold(results: TaskResult[]): void {
+  #abort(run: RunState, why: string): void {
+    run.controller.abort(new Error(why));
+    this.#runs.delete(run);
+  }
+
+  #hold(results: TaskResult[], submittedAtMs: number): void {
     for (const r of results) {
       const bytes = weight(r);
       if (this.#heldBytes + bytes > this.maxBytes) {
@@ -172,7 +200,7 @@ export class TaskKeeper {
         );
         continue;
       }
-      this.#held.push(r);
+      this.#held.push({ result: r, submittedAtMs });
       this.#heldBytes += bytes;
     }
   }

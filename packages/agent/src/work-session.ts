@@ -95,9 +95,10 @@ export class WorkSession implements Receiver {
         void this.#onAssign(msg.assign);
         break;
       case 'cancel':
-        this.deps.keeper.cancel(msg.cancel.jobId);
-        // The job ended (or was cancelled): no reducer will fetch its runs any more.
-        void this.deps.shuffle?.removeJob(msg.cancel.jobId);
+        this.deps.keeper.cancel(this, msg.cancel.jobId, msg.cancel.submittedAtMs);
+        // The job ended (or was cancelled): no reducer will fetch its runs any more. Not for a cancel of held
+        // tasks of one job in particular: the id may be another (keyed) job's now.
+        if (!msg.cancel.submittedAtMs) void this.deps.shuffle?.removeJob(msg.cancel.jobId);
         break;
       case 'bundle':
         this.#onBundleChunk(msg.bundle);
@@ -114,7 +115,7 @@ export class WorkSession implements Receiver {
 
   async #onAssign(assign: Assign): Promise<void> {
     const { job } = assign;
-    const run = this.deps.keeper.start(this, job.jobId, assign.tasks, !job.partitions);
+    const run = this.deps.keeper.start(this, job.jobId, job.submittedAtMs ?? 0, assign.tasks, !job.partitions);
     try {
       await this.#run(assign, run);
     } finally {

@@ -5,7 +5,9 @@
  * Here that coordinator adopts those its jobs still wait for (./jobs/adopt.ts)
  * as running on that agent, so their results count instead of a second run;
  * the results of finished ones follow on the stream. A job it no longer
- * has (it ended: completed, cancelled) is cancelled on the agent.
+ * has (it ended: completed, cancelled), or another job under the same id
+ * (told apart by when it was submitted: a state started afresh gives out
+ * the same ids again), is cancelled on the agent.
  *
  * Tasks of jobs found running at start wait `ADOPT_GRACE_MS` before they are
  * placed again, so an agent that registers (every 2 s) or is found a moment
@@ -29,15 +31,16 @@ export interface AdoptTarget {
 
 export function adoptHeld(link: AgentLink, held: readonly HeldTask[], to: AdoptTarget, now = Date.now()): void {
   if (!link.up || held.length === 0) return;
-  const ended = new Set<string>();
+  /** By `id@submittedAt`: two jobs under one id are two jobs. */
+  const ended = new Map<string, { id: string; submittedAt: number }>();
   const changed = new Set<JobRecord>();
   let running = 0;
   let finished = 0;
   let unwanted = 0;
   for (const t of held) {
     const job = to.job(t.jobId);
-    if (!job) {
-      ended.add(t.jobId);
+    if (!job || job.submittedAt !== (t.submittedAtMs ?? 0)) {
+      ended.set(`${t.jobId}@${t.submittedAtMs ?? 0}`, { id: t.jobId, submittedAt: t.submittedAtMs ?? 0 });
       continue;
     }
     if (!adoptTask(job, link.id, link.info?.cores ?? 0, fromWire(t.index), t.attempt, now)) {
@@ -49,7 +52,7 @@ export function adoptHeld(link: AgentLink, held: readonly HeldTask[], to: AdoptT
     if (t.finished) finished++;
     else running++;
   }
-  for (const id of ended) link.cancelJob(id, true);
+  for (const { id, submittedAt } of ended.values()) link.cancelHeld(id, submittedAt);
   for (const job of changed) {
     const began = job.state === 'PENDING';
     if (began) {
@@ -61,7 +64,7 @@ export function adoptHeld(link: AgentLink, held: readonly HeldTask[], to: AdoptT
   }
   const notes = [
     unwanted ? `${unwanted} no longer wanted (done already or running elsewhere: their results are ignored)` : '',
-    ended.size ? `job(s) ${[...ended].join(', ')} cancelled there (no longer running here)` : '',
+    ended.size ? `job(s) ${[...new Set([...ended.values()].map((e) => e.id))].join(', ')} cancelled there (no longer running here)` : '',
   ].filter(Boolean);
   to.log(
     `agent ${link.id} holds ${held.length} task(s) from an earlier coordinator: adopted ${running} running and ${finished} finished${notes.length ? `; ${notes.join('; ')}` : ''}`,

@@ -186,6 +186,11 @@ export class AgentLink {
     if (had || (always && this.up)) this.#write({ msg: 'cancel', cancel: { jobId } });
   }
 
+  /** Tells the agent to stop the tasks it holds of a job (the one submitted at `submittedAtMs`) this coordinator no longer has. */
+  cancelHeld(jobId: string, submittedAtMs: number): void {
+    this.#write({ msg: 'cancel', cancel: { jobId, submittedAtMs } });
+  }
+
   sendBundle(hash: string, bytes: Buffer): void {
     let at = 0;
     do {

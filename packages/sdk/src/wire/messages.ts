@@ -64,7 +64,18 @@ import type { TaskKind__Output } from './generated/picompute/v1/TaskKind.js';
  * message that has the field): fields a sender may leave out (the receiver
  * sees their defaults), and message fields every sender sets (never null).
  */
-type SentOptional = 'inputs' | 'maxRunning' | 'sharedHash' | 'outputs' | 'result' | 'active' | 'finished' | 'partial' | 'indices' | 'pingEchoMs';
+type SentOptional =
+  | 'inputs'
+  | 'maxRunning'
+  | 'sharedHash'
+  | 'outputs'
+  | 'result'
+  | 'active'
+  | 'finished'
+  | 'partial'
+  | 'indices'
+  | 'pingEchoMs'
+  | 'submittedAtMs';
 type AlwaysSet = 'info' | 'job';
 /** A generated `__Output` type, and the messages inside it, with those two rules applied. */
 type Wire<T> = T extends Buffer ? T : T extends readonly (infer E)[] ? Wire<E>[] : T extends object ? Fields<T> : T;
