@@ -66,7 +66,10 @@ else
         await standby.waitFor(/leading \(epoch 2\)/, 30_000);
         const adopted = await standby.waitFor(/agent \S+ holds \d+ task\(s\) from an earlier coordinator: [^\n]*/, 15_000);
         console.log(`the new leader: ${adopted}`);
-        expect(adopted).toMatch(new RegExp(`holds ${N} task\\(s\\)[^\\n]*adopted \\d+ running and \\d+ finished$`));
+        const [, held, running, finished] = adopted.match(/holds (\d+) task\(s\) from an earlier coordinator: adopted (\d+) running and (\d+) finished$/) ?? [];
+        // Every task it held is adopted (a loaded machine's slow look at the markers may let a first task end before the kill).
+        expect(Number(running) + Number(finished), adopted).toBe(Number(held));
+        expect(Number(held), adopted).toBeGreaterThanOrEqual(3);
         const ended = await until(
           'the job ended',
           async () => {
