@@ -37,10 +37,10 @@ import { admit, DEFAULT_TIME_LIMIT_MS, storeInputs, UserError } from './submit-c
 import type { TimeLimits } from './submit-checks.js';
 
 export { DEFAULT_TIME_LIMIT_MS, UserError };
+export type { TimeLimits };
 
 /** How long one slice of a restart's recovery may hold the event loop. */
 const RECOVER_SLICE_MS = 20;
-export type { TimeLimits };
 
 export class Cluster {
   readonly #jobs = new Map<string, JobRecord>();
