@@ -2,7 +2,10 @@
  * The coordinator as a batch system a Slurm user recognises: durable state
  * that survives SIGKILL, resource requests, fair share and backfill,
  * dependencies, retries, and the verbs (queue, jobs, cancel, result, logs,
- * drain, resume, submit --no-wait), each with its bad input.
+ * drain, resume, submit --no-wait), each with its bad input. Each part runs
+ * with the state in SQLite and in PostgreSQL, except the state dir's own
+ * problems (a file SQLite opens; PostgreSQL's bad input is in
+ * ./ha-postgres-basics.test.ts).
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -11,8 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, loadSecurity } from '@picompute/sdk/client';
 import type { Client } from '@picompute/sdk/client';
-import { fixture, useLocalClient, runCli, startDaemon, stateDir } from './support/cli.js';
+import { fixture, KEY_FILE, runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { until } from './support/until.js';
 import { cannotRun } from './support/requirements.js';
@@ -22,12 +26,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const loopback = (d: Daemon) => d.address.replace('0.0.0.0', '127.0.0.1');
 const sumSquares = (n: number) => Array.from({ length: n }, (_, i) => i * i).reduce((a, b) => a + b, 0);
 
-describe('a coordinator killed with SIGKILL', () => {
+describe.each(STATE_BACKENDS)('a coordinator killed with SIGKILL (state in %s)', (backend) => {
+  const problem = backendProblem(backend);
+  if (problem) return cannotRun(`a coordinator killed with SIGKILL, with the state in ${backend}`, problem);
+  const backendState = useStateBackend(backend);
+
   it('restarts and finishes three running and two queued jobs exactly, without re-running completed tasks, keeping the history', async () => {
-    const state = stateDir();
+    // The same state for both lives: the dir (SQLite's database, PostgreSQL's working copy) and the backend's flags.
+    const state = [...backendState.flags(), '--state-dir', stateDir()];
     const agents = await Promise.all([0, 1].map(() => startDaemon(['agent', '--port', '0', '--cores', '1'])));
     const agentFlags = agents.flatMap((a) => ['--agent', loopback(a)]);
-    let coordinator = await startDaemon(['coordinator', '--port', '0', '--state-dir', state, ...agentFlags]);
+    let coordinator = await startDaemon(['coordinator', '--port', '0', ...state, ...agentFlags]);
     try {
       await coordinator.waitFor(/(agent \S+ up at[^]*){2}/);
       const cli = (args: string[]) => runCli([...args, '--coordinator', loopback(coordinator)]);
@@ -52,7 +61,7 @@ describe('a coordinator killed with SIGKILL', () => {
       expect(queue.jobs.filter((j: { reason: string }) => j.reason === 'Dependency')).toHaveLength(2);
       await coordinator.stop('SIGKILL');
 
-      coordinator = await startDaemon(['coordinator', '--port', '0', '--state-dir', state, ...agentFlags]);
+      coordinator = await startDaemon(['coordinator', '--port', '0', ...state, ...agentFlags]);
       expect(await coordinator.waitFor(/recovered (\d+) unfinished job/)).toBe('5');
       const history = await until(
         'all five jobs finished',
@@ -78,16 +87,16 @@ describe('a coordinator killed with SIGKILL', () => {
   }, 180_000);
 
   it('purges finished jobs older than --keep when it starts', async () => {
-    const state = stateDir();
+    const state = [...backendState.flags(), '--state-dir', stateDir()];
     const agent = await startDaemon(['agent', '--port', '0', '--cores', '1']);
-    let coordinator = await startDaemon(['coordinator', '--port', '0', '--state-dir', state, '--agent', loopback(agent), '--keep', '1s']);
+    let coordinator = await startDaemon(['coordinator', '--port', '0', ...state, '--agent', loopback(agent), '--keep', '1s']);
     try {
       const r = await runCli(['submit', fixture('word-lengths.ts'), '--json', '--coordinator', loopback(coordinator)]);
       const id = JSON.parse(r.stdout).jobId;
       expect((await runCli(['result', id, '--json', '--coordinator', loopback(coordinator)])).stdout.trim()).toBe('{"a":12,"b":15,"c":6}');
       await coordinator.stop('SIGTERM');
       await sleep(1200);
-      coordinator = await startDaemon(['coordinator', '--port', '0', '--state-dir', state, '--agent', loopback(agent), '--keep', '1s']);
+      coordinator = await startDaemon(['coordinator', '--port', '0', ...state, '--agent', loopback(agent), '--keep', '1s']);
       await coordinator.waitFor(/purged 1 job\(s\) that ended more than 1s ago/);
       const gone = await runCli(['result', id, '--coordinator', loopback(coordinator)]);
       expect(gone.code).toBe(2);
@@ -231,11 +240,22 @@ describe.each(STATE_BACKENDS)('queue semantics (state in %s)', (backend) => {
   });
 });
 
-describe('sharing the cluster', () => {
-  const local = useLocalClient();
+describe.each(STATE_BACKENDS)('sharing the cluster (state in %s)', (backend) => {
+  const problem = backendProblem(backend);
+  if (problem) return cannotRun(`sharing the cluster, with the state in ${backend}`, problem);
+  const state = useStateBackend(backend);
+  let agent: Daemon;
+  let coordinator: Daemon;
   let client: Client;
-  beforeAll(() => {
-    client = local.client;
+  beforeAll(async () => {
+    agent = await startDaemon(['agent', '--port', '0', '--cores', '2']);
+    coordinator = await startDaemon(['coordinator', '--port', '0', '--agent', loopback(agent), ...state.flags()]);
+    await coordinator.waitFor(/agent \S+ up at/);
+    client = await connect({ coordinator: loopback(coordinator), security: await loadSecurity({ keyFile: KEY_FILE }) });
+  });
+  afterAll(async () => {
+    client?.close();
+    await Promise.all([coordinator, agent].map((d) => d?.stop('SIGKILL')));
   });
 
   it("two users share the cores half and half, and each user's share is visible", async () => {
@@ -283,6 +303,7 @@ describe('sharing the cluster', () => {
   });
 });
 
+// SQLite only: these are about the file SQLite opens under --state-dir.
 describe('state dir problems stop the coordinator with a message, and nothing is deleted', () => {
   it('a state dir that cannot be written', async () => {
     const r = await runCli(['coordinator', '--port', '0', '--host', '127.0.0.1', '--state-dir', '/etc/hostname/state'], { timeoutMs: 10_000 });

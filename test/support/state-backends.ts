@@ -26,6 +26,7 @@ export function useStateBackend(backend: StateBackend): { flags(): string[] } {
     afterAll(() => pg?.stop());
   }
   return {
-    flags: () => (pg ? ['--state', pg.url(pg.database()), '--state-password-file', pg.passwordFile()] : []),
+    // A short lease: a coordinator started again after a SIGKILL waits out the lease of the one killed before it leads.
+    flags: () => (pg ? ['--state', pg.url(pg.database()), '--state-password-file', pg.passwordFile(), '--lease', '1s'] : []),
   };
 }

@@ -25,6 +25,7 @@ import { formatBytes } from '@picompute/sdk/units';
 import { agentOptions } from './agent-options.js';
 import type { AgentOptions } from './agent-options.js';
 import { hardwareLabels } from './hardware-labels.js';
+import { TaskKeeper } from './held-tasks.js';
 import { agentInfo } from './node-facts.js';
 import { TaskPools } from './pool.js';
 import { startRegistration } from './register.js';
@@ -83,6 +84,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
   requireKeyUnlessLoopback(security, host, 'agent');
   const bundles = new BundleCache(cacheDir);
   const sessions = new Set<WorkSession>();
+  const keeper = new TaskKeeper(log);
   const throttle = new ThrottleReader(options.throttlePath);
   // Known once the port is bound (the node id is kept per port across restarts).
   let info: AgentInfo;
@@ -118,6 +120,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
       shuffle,
       spillBytes: options.spillBytes,
       chunks,
+      keeper,
     });
     sessions.add(session);
     void session.closed.then(() => sessions.delete(session));
@@ -205,6 +208,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
       await mdns?.close();
       for (const r of registrations) r.stop();
       probe?.stop();
+      keeper.stop();
       for (const s of sessions) s.close();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await metrics?.close();

@@ -3,19 +3,20 @@
  * fetches bundles it lacks over the same stream, runs the batches on the pool
  * and sends results back, coalescing those that finish in the same tick into
  * as few messages as stay under the message limit (see ./result-packing.ts).
- * Heartbeats go out every `heartbeatMs`.
+ * Heartbeats go out every `heartbeatMs`. The runs themselves are the agent's
+ * (./held-tasks.ts): they outlive a stream that closes, and a new stream
+ * first hears which tasks the agent holds.
  */
 import type { Assign, BlobChunk, FromAgent, ServerWorkStream, TaskResult, ToAgent } from '@picompute/sdk/wire';
 import type { AgentInfo } from '@picompute/sdk/wire';
-import type { TaskOutcome } from './batch.js';
 import type { BundleCache } from './bundle-cache.js';
 import type { ChunkCache, ChunkFetch } from './chunk-cache.js';
 import { fetchChunks } from './chunk-fetch.js';
+import type { Held, Receiver, Run, TaskKeeper } from './held-tasks.js';
 import { heartbeat } from './node-facts.js';
 import type { TaskPools } from './pool.js';
 import { MESSAGE_MARGIN_BYTES, packResults } from './result-packing.js';
 import { runBatch } from './run-batch.js';
-import { taskHook } from './task-counters.js';
 import type { ThrottleReader } from './throttle.js';
 import { runKeyedReduces } from './shuffle/reduce-tasks.js';
 import type { ShuffleRuns } from './shuffle/run-store.js';
@@ -38,6 +39,8 @@ export interface SessionDeps {
   spillBytes?: number;
   /** Input chunks of file-input maps (./chunk-cache.ts). */
   chunks?: ChunkCache;
+  /** The agent's runs, across streams. */
+  keeper: TaskKeeper;
 }
 
 interface IncomingBlob {
@@ -48,9 +51,7 @@ interface IncomingBlob {
   piece?: (data: Buffer) => void;
 }
 
-export class WorkSession {
-  /** Per job with batches here: aborts them on cancel; dropped when its last batch ends. */
-  readonly #jobs = new Map<string, { controller: AbortController; batches: number }>();
+export class WorkSession implements Receiver {
   readonly #blobs = new Map<string, IncomingBlob>();
   #outbox: TaskResult[] = [];
   #flushScheduled = false;
@@ -75,7 +76,11 @@ export class WorkSession {
       call.on('cancelled', end);
     });
     call.on('data', (msg: ToAgent) => this.#onMessage(msg));
+    // What the agent holds goes before the hello, so the coordinator adopts it before it places any task here.
+    const held = deps.keeper.attach(this);
+    if (held.tasks.length) this.#send({ msg: 'holding', holding: { tasks: held.tasks } });
     this.#send({ msg: 'hello', hello: deps.info });
+    if (held.results.length) this.deliver(held.results);
     this.#heartbeat = setInterval(() => void this.#sendHeartbeat(), deps.heartbeatMs);
     this.#heartbeat.unref();
   }
@@ -84,10 +89,8 @@ export class WorkSession {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeat);
-    // Nobody is left to receive these results: free the cores.
-    for (const { controller } of this.#jobs.values()) controller.abort(new Error('coordinator stream closed'));
+    this.deps.keeper.detach(this);
     for (const blob of this.#blobs.values()) blob.reject(new Error('coordinator stream closed'));
-    this.#jobs.clear();
     this.#blobs.clear();
     if (this.call.writable) this.call.end();
   }
@@ -98,10 +101,10 @@ export class WorkSession {
         void this.#onAssign(msg.assign);
         break;
       case 'cancel':
-        this.#jobs.get(msg.cancel.jobId)?.controller.abort(new Error('job cancelled'));
-        this.#jobs.delete(msg.cancel.jobId);
-        // The job ended (or was cancelled): no reducer will fetch its runs any more.
-        void this.deps.shuffle?.removeJob(msg.cancel.jobId);
+        this.deps.keeper.cancel(this, msg.cancel.jobId, msg.cancel.submittedAtMs);
+        // The job ended (or was cancelled): no reducer will fetch its runs any more. Not for a cancel of held
+        // tasks of one job in particular: the id may be another (keyed) job's now.
+        if (!msg.cancel.submittedAtMs) void this.deps.shuffle?.removeJob(msg.cancel.jobId);
         break;
       case 'bundle':
         this.#onBundleChunk(msg.bundle);
@@ -118,18 +121,17 @@ export class WorkSession {
 
   async #onAssign(assign: Assign): Promise<void> {
     const { job } = assign;
-    let entry = this.#jobs.get(job.jobId);
-    if (!entry) this.#jobs.set(job.jobId, (entry = { controller: new AbortController(), batches: 0 }));
-    entry.batches++;
+    const run = this.deps.keeper.start(this, job.jobId, job.submittedAtMs ?? 0, assign.tasks, !job.partitions);
     try {
-      await this.#run(assign, entry.controller.signal);
+      await this.#run(assign, run);
     } finally {
-      if (--entry.batches === 0 && this.#jobs.get(job.jobId) === entry) this.#jobs.delete(job.jobId);
+      this.deps.keeper.end(run);
     }
   }
 
-  async #run(assign: Assign, signal: AbortSignal): Promise<void> {
+  async #run(assign: Assign, run: Run): Promise<void> {
     const { job } = assign;
+    const { signal } = run;
     let bundlePath: string;
     let sharedPath = '';
     try {
@@ -139,7 +141,8 @@ export class WorkSession {
     } catch (err) {
       if (signal.aborted || this.#closed) return;
       const message = `cannot get the job's code on agent ${this.deps.info.id}: ${(err as Error).message}`;
-      this.#queue(
+      this.deps.keeper.settle(
+        run,
         assign.tasks.map((t) => ({
           index: t.index,
           attempt: t.attempt,
@@ -149,7 +152,6 @@ export class WorkSession {
           durationMs: 0,
           heapMb: 0,
         })),
-        job.jobId,
       );
       return;
     }
@@ -157,16 +159,16 @@ export class WorkSession {
     const shuffle = this.deps.shuffle && { dir: this.deps.shuffle.dir, spillBytes: this.deps.spillBytes ?? 0 };
     const chunks =
       kind === 'MAP' && this.deps.chunks ? await fetchChunks(this.deps.chunks, assign.tasks, this.deps.info.id, (name) => this.#requestChunk(name)) : undefined;
-    if (chunks?.failed.length && !signal.aborted && !this.#closed) this.#queue(chunks.failed, job.jobId);
+    if (chunks?.failed.length) this.deps.keeper.settle(run, chunks.failed);
     const tasks = chunks ? chunks.ready : assign.tasks;
     const request = { job, bundlePath, sharedPath, kind, tasks, signal, shuffle, chunkDir: this.deps.chunks?.dir };
     try {
       if (tasks.length === 0) return;
       const outcomes =
         kind === 'KEYED_REDUCE' && this.deps.shuffle
-          ? await runKeyedReduces(this.deps.pools, this.deps.shuffle, request, (o) => !signal.aborted && !this.#closed && this.#queue(o, job.jobId))
+          ? await runKeyedReduces(this.deps.pools, this.deps.shuffle, request, (o) => this.deps.keeper.settle(run, o))
           : await runBatch(this.deps.pools, request);
-      if (!signal.aborted && !this.#closed) this.#queue(outcomes, job.jobId);
+      this.deps.keeper.settle(run, outcomes);
     } finally {
       chunks?.release();
     }
@@ -209,23 +211,9 @@ export class WorkSession {
     }
   }
 
-  #queue(outcomes: TaskOutcome[], jobId: string): void {
-    for (const o of outcomes) {
-      this.#outbox.push({
-        jobId,
-        index: o.index,
-        attempt: o.attempt,
-        ok: o.ok,
-        output: o.output ? Buffer.from(o.output.buffer, o.output.byteOffset, o.output.byteLength) : Buffer.alloc(0),
-        error: o.error ? { ...o.error, fetchNode: o.error.fetchNode ?? '' } : null,
-        logs: o.logs,
-        durationMs: o.durationMs,
-        heapMb: o.heapMb,
-        thread: o.thread ?? 0,
-        startedAtMs: o.startedAtMs ?? 0,
-      });
-      taskHook.observer?.task(o.ok ? 'ok' : (o.error?.kind ?? 'THREW').toLowerCase(), o.durationMs, o.output?.byteLength ?? 0);
-    }
+  /** Results for the coordinator: sent with those that finish in the same tick. */
+  deliver(results: TaskResult[]): void {
+    for (const r of results) this.#outbox.push(r);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => {
@@ -235,6 +223,11 @@ export class WorkSession {
         for (const part of packResults(results, this.deps.maxMessageBytes - MESSAGE_MARGIN_BYTES)) this.#send({ msg: 'results', results: { results: part } });
       });
     }
+  }
+
+  takeOver(held: Held): void {
+    this.#send({ msg: 'holding', holding: { tasks: held.tasks } });
+    if (held.results.length) this.deliver(held.results);
   }
 
   async #sendHeartbeat(): Promise<void> {

@@ -20,7 +20,18 @@ import * as grpc from '@grpc/grpc-js';
 import { channelCredentials, clientChannelOptions, failedHandshake, notMemberMessage } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
 import { BLOB_CHUNK_BYTES, wireServices } from '@picompute/sdk/wire';
-import type { AgentInfo, Assign, ClientWorkStream, FromAgent, Heartbeat, ListRunsReply, ListRunsRequest, TaskResult, ToAgent } from '@picompute/sdk/wire';
+import type {
+  AgentInfo,
+  Assign,
+  ClientWorkStream,
+  FromAgent,
+  Heartbeat,
+  HeldTask,
+  ListRunsReply,
+  ListRunsRequest,
+  TaskResult,
+  ToAgent,
+} from '@picompute/sdk/wire';
 
 /** Why a link is down when the agent ended the stream itself: it is stopping (SIGTERM), not lost. */
 export const STOPPED_REASON = 'the agent closed its stream (stopped)';
@@ -34,6 +45,8 @@ export interface LinkEvents {
   down(link: AgentLink, reason: string): void;
   results(link: AgentLink, results: TaskResult[]): void;
   needBundle(link: AgentLink, hash: string): void;
+  /** The agent holds these tasks from a coordinator stream that closed (told before its hello, or while up). */
+  held(link: AgentLink, tasks: HeldTask[]): void;
 }
 
 type AgentStub = grpc.Client & {
@@ -77,6 +90,8 @@ export class AgentLink {
   #cores = 0;
   #memoryMb = 0;
   #loggedFailure = false;
+  /** Tasks the agent said it holds before its hello. */
+  #held: HeldTask[] | undefined;
 
   constructor(
     readonly address: string,
@@ -151,6 +166,16 @@ export class AgentLink {
     this.#write({ msg: 'assign', assign });
   }
 
+  /** A task the agent already runs (or ran: its result follows), taken over as in flight here, alone in its batch. */
+  adopt(jobId: string, index: number, attempt: number, cores: number, memoryMb: number): void {
+    const key = AgentLink.taskKey(jobId, index, attempt);
+    if (this.#tasks.has(key)) return;
+    this.#tasks.set(key, { jobId, remaining: 1, cores, memoryMb });
+    this.#batches++;
+    this.#cores += cores;
+    this.#memoryMb += memoryMb;
+  }
+
   /** Marks a task as no longer in flight here; false if it was not (a stale or foreign result). */
   settle(jobId: string, index: number, attempt: number): boolean {
     const key = AgentLink.taskKey(jobId, index, attempt);
@@ -176,6 +201,11 @@ export class AgentLink {
       }
     }
     if (had || (always && this.up)) this.#write({ msg: 'cancel', cancel: { jobId } });
+  }
+
+  /** Tells the agent to stop the tasks it holds of a job (the one submitted at `submittedAtMs`) this coordinator no longer has. */
+  cancelHeld(jobId: string, submittedAtMs: number): void {
+    this.#write({ msg: 'cancel', cancel: { jobId, submittedAtMs } });
   }
 
   sendBundle(hash: string, bytes: Buffer): void {
@@ -296,8 +326,16 @@ export class AgentLink {
         }, LIVENESS_TICK_MS);
         this.#liveness.unref();
         this.events.up(this);
+        const held = this.#held;
+        this.#held = undefined;
+        // Before this turn's round of the loop places anything.
+        if (held?.length && this.#up) this.events.held(this, held);
         break;
       }
+      case 'holding':
+        if (this.#up) this.events.held(this, msg.holding.tasks);
+        else this.#held = msg.holding.tasks;
+        break;
       case 'heartbeat':
         this.heartbeat = msg.heartbeat;
         // Every heartbeat echoes the last Ping: only the first echo times the round trip, later ones would time its age.
@@ -318,6 +356,7 @@ export class AgentLink {
   #lost(call: ClientWorkStream<ToAgent>, reason: string, refused = false): void {
     if (call !== this.#call) return;
     this.#call = undefined;
+    this.#held = undefined;
     call.cancel();
     clearInterval(this.#liveness);
     const wasUp = this.#up;

@@ -11,6 +11,7 @@ import type { JobReason } from './jobs/job-reason.js';
 import type { Security } from '@picompute/sdk/auth';
 import { formatDuration } from '@picompute/sdk/units';
 import type { FinalJobState, JobSummary, LogLine, NodeStatus, SubmitRequest, TaskResult, TaskStatus, UserShare } from '@picompute/sdk/wire';
+import { adoptHeld, RecoveryGrace } from './adopt-held.js';
 import type { AgentLink, WorkDialer } from './agent-link.js';
 import type { BlobStore } from './blob-store.js';
 import { ClusterEvents } from './cluster-events.js';
@@ -42,6 +43,9 @@ import type { TimeLimits } from './submit-checks.js';
 export { DEFAULT_TIME_LIMIT_MS, UserError };
 export type { TimeLimits };
 
+/** How long one slice of a restart's recovery may hold the event loop. */
+const RECOVER_SLICE_MS = 20;
+
 export class Cluster {
   readonly #jobs = new Map<string, JobRecord>();
   readonly #nodes: NodeRegistry;
@@ -58,6 +62,7 @@ export class Cluster {
   readonly #runChecks: RunChecks;
   /** File-input jobs' maps held until their chunks arrive (./chunk-gate.ts). */
   readonly #gate: ChunkGate;
+  #grace = new RecoveryGrace([], () => {});
 
   constructor(
     private readonly store: StateStore,
@@ -95,6 +100,16 @@ export class Cluster {
           if (bytes) l.sendBundle(hash, bytes);
           else this.log(`agent ${l.id} asked for bundle ${hash.slice(0, 12)}, which this coordinator does not have`);
         },
+        held: (l, tasks) =>
+          adoptHeld(l, tasks, {
+            job: (id) => this.#jobs.get(id),
+            changed: (job, began) => {
+              if (began) this.store.started(Number(job.id), job.startedAt);
+              this.#events.notify(job);
+              this.#kick();
+            },
+            log,
+          }),
       },
       log,
       security,
@@ -135,16 +150,33 @@ export class Cluster {
       for (const j of this.#jobs.values()) if (j.shuffle && j.state === 'RUNNING') return this.#kick();
     }, 1000);
     this.#backupTimer.unref();
-    for (const { job, tasks } of store.activeJobs()) {
+    store.onNotStored = (ids) => this.#failNotStored(ids);
+  }
+
+  /**
+   * Takes back the unfinished jobs in the state database, job by job in
+   * slices of RECOVER_SLICE_MS with the event loop free between them (a
+   * leader over PostgreSQL renews its lease meanwhile). Called once, before
+   * the coordinator serves or dials anyone.
+   */
+  async recover(): Promise<void> {
+    const started = performance.now();
+    let slice = started;
+    for (const { job, tasks } of this.store.activeJobsOneByOne()) {
       const record = JobRecord.recover(job, tasks);
-      record.backupAfterMs = backupAfterMs;
+      record.backupAfterMs = this.backupAfterMs;
       this.#jobs.set(record.id, record);
       this.#gate.attach(record);
-      this.#updateDependency(record);
+      if (performance.now() - slice > RECOVER_SLICE_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        slice = performance.now();
+      }
     }
-    if (this.#jobs.size) this.log(`recovered ${this.#jobs.size} unfinished job(s) from the state database`);
+    // Once all are back: a job may wait for one recovered after it.
+    for (const record of [...this.#jobs.values()]) this.#updateDependency(record);
+    if (this.#jobs.size) this.log(`recovered ${this.#jobs.size} unfinished job(s) from the state database in ${Math.round(performance.now() - started)} ms`);
+    this.#grace = new RecoveryGrace(this.#jobs.values(), () => this.#kick());
     this.#runChecks.start();
-    store.onNotStored = (ids) => this.#failNotStored(ids);
   }
 
   /** Jobs whose task outputs the full disk could not take: failed, so the rest carry on and a restart does not meet them again. */
@@ -302,6 +334,7 @@ export class Cluster {
     clearInterval(this.#backupTimer);
     this.#runChecks.close();
     this.#gate.close();
+    this.#grace.close();
     this.#events.close();
     this.#nodes.close();
     this.store.flush();
@@ -319,7 +352,7 @@ export class Cluster {
   }
 
   #tick(): void {
-    const jobs = [...this.#jobs.values()].map((j) => j.snapshot());
+    const jobs = [...this.#jobs.values()].map((j) => this.#grace.hold(j.snapshot()));
     const { plan, reasons } = reconcile(jobs, this.#nodes.snapshot());
     carryOut(plan, this.#dispatch);
     for (const [id, reason] of reasons) {

@@ -106,6 +106,7 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
     options.backupAfterMs,
     options.runsGraceMs,
   );
+  await cluster.recover();
   service.lead(
     coordinatorService(cluster, blobs, id, {
       uploadIdleMs: options.uploadIdleMs,

@@ -5,7 +5,7 @@
  * tasks is the caller's (./cluster.ts) business, told through `events`.
  */
 import type { Security } from '@picompute/sdk/auth';
-import type { NodeStatus, TaskResult } from '@picompute/sdk/wire';
+import type { HeldTask, NodeStatus, TaskResult } from '@picompute/sdk/wire';
 import { AgentLink } from './agent-link.js';
 import type { WorkDialer } from './agent-link.js';
 import { slowedReason } from './node-condition.js';
@@ -27,6 +27,8 @@ export interface RegistryEvents {
   lost(link: AgentLink, reason: string): void;
   results(link: AgentLink, results: TaskResult[]): void;
   needBundle(link: AgentLink, hash: string): void;
+  /** Tasks an agent holds from a coordinator stream that closed (see ./adopt-held.ts). */
+  held(link: AgentLink, tasks: HeldTask[]): void;
 }
 
 export interface NodeShape {
@@ -83,6 +85,7 @@ export class NodeRegistry {
         },
         results: (l, results) => this.events.results(l, results),
         needBundle: (l, hash) => this.events.needBundle(l, hash),
+        held: (l, tasks) => this.events.held(l, tasks),
       },
       this.log,
       this.security,

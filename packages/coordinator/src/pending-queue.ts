@@ -10,6 +10,8 @@ export class PendingQueue {
   #fresh: number;
   #again: number[] = [];
   readonly #waiting = new Set<number>();
+  /** Fresh indices taken out of turn (a task an agent already runs, adopted); skipped when the cursor reaches them. */
+  readonly #removed = new Set<number>();
 
   /** `skip(i)`: a task already done (a restarted coordinator's job), never handed out. */
   constructor(
@@ -34,7 +36,7 @@ export class PendingQueue {
     const fits = (i: number) => out.length === 0 || used + size(i) <= budget;
     while (out.length < count && this.#fresh > 0 && this.#next < this.total) {
       const i = this.#next;
-      if (this.skip(i)) {
+      if (this.skip(i) || this.#removed.delete(i)) {
         this.#next++;
         continue;
       }
@@ -58,7 +60,7 @@ export class PendingQueue {
   /** Fresh tasks not handed out (nor counted in `length`) until released. */
   hold(indices: Iterable<number>): void {
     for (const i of indices) {
-      if (i < this.#next || this.skip(i) || this.#waiting.has(i)) continue;
+      if (i < this.#next || this.skip(i) || this.#waiting.has(i) || this.#removed.has(i)) continue;
       this.#waiting.add(i);
       this.#fresh--;
     }
@@ -76,6 +78,24 @@ export class PendingQueue {
     return this.#waiting.size;
   }
 
+  /** Takes a waiting task out of the queue; false if it was not waiting. */
+  remove(index: number): boolean {
+    // A held task left `length` when it was held; the cursor must still pass it by.
+    if (this.#waiting.delete(index)) {
+      if (index >= this.#next) this.#removed.add(index);
+      return true;
+    }
+    if (index >= this.#next && index < this.total && this.#fresh > 0 && !this.skip(index) && !this.#removed.has(index)) {
+      this.#removed.add(index);
+      this.#fresh--;
+      return true;
+    }
+    const at = this.#again.indexOf(index);
+    if (at < 0) return false;
+    this.#again.splice(at, 1);
+    return true;
+  }
+
   /** A task to run again. */
   push(index: number): void {
     this.#again.push(index);
@@ -85,5 +105,6 @@ export class PendingQueue {
     this.#fresh = 0;
     this.#again = [];
     this.#waiting.clear();
+    this.#removed.clear();
   }
 }

@@ -140,6 +140,7 @@ export class JobData {
       coresPerTask: this.coresPerTask,
       sharedHash: r.sharedHash ?? '',
       partitions: this.shuffle?.partitions ?? 0,
+      submittedAtMs: this.submittedAt,
     };
   }
 

@@ -316,17 +316,20 @@ export class StateStore {
    * told its id: it is ended FAILED here, saying why, and not returned.
    */
   activeJobs(): { job: JobRow; tasks: TaskRow[] }[] {
-    const active: { job: JobRow; tasks: TaskRow[] }[] = [];
+    return [...this.activeJobsOneByOne()];
+  }
+
+  /** activeJobs, a job's tasks read only when the caller asks for the job (a restart reads them in slices). */
+  *activeJobsOneByOne(): Generator<{ job: JobRow; tasks: TaskRow[] }> {
     for (const job of this.#s.active.all() as JobRow[]) {
       const tasks = this.#inputs.tasks(job.id);
       if (tasks.length === job.tasks_total) {
-        active.push({ job, tasks });
+        yield { job, tasks };
         continue;
       }
       const error = 'the coordinator stopped while this job was being submitted, before its id was given out; submit it again';
       this.endJob(job.id, { ...NO_STATS, state: 'FAILED', reason: '', error, startedAt: job.submitted_at, endedAt: Date.now(), result: undefined }, false);
     }
-    return active;
   }
 
   outputs(id: number): Buffer[] {

@@ -55,6 +55,7 @@ import type { TaskResult__Output as TaskResult_ } from './generated/picompute/v1
 import type { Results__Output as Results_ } from './generated/picompute/v1/Results.js';
 import type { Heartbeat__Output as Heartbeat_ } from './generated/picompute/v1/Heartbeat.js';
 import type { NeedBundle__Output as NeedBundle_ } from './generated/picompute/v1/NeedBundle.js';
+import type { HeldTask__Output as HeldTask_ } from './generated/picompute/v1/HeldTask.js';
 import type { FromAgent__Output as FromAgent_ } from './generated/picompute/v1/FromAgent.js';
 import type { JobState__Output } from './generated/picompute/v1/JobState.js';
 import { JobState as JOB_STATES } from './generated/picompute/v1/JobState.js';
@@ -79,7 +80,8 @@ type SentOptional =
   | 'indices'
   | 'pingEchoMs'
   | 'refused'
-  | 'chunkInputs';
+  | 'chunkInputs'
+  | 'submittedAtMs';
 type AlwaysSet = 'info' | 'job';
 /** A generated `__Output` type, and the messages inside it, with those two rules applied. */
 type Wire<T> = T extends Buffer ? T : T extends readonly (infer E)[] ? Wire<E>[] : T extends object ? Fields<T> : T;
@@ -146,4 +148,5 @@ export type TaskResult = Wire<TaskResult_>;
 export type Results = Wire<Results_>;
 export type Heartbeat = Wire<Heartbeat_>;
 export type NeedBundle = Wire<NeedBundle_>;
+export type HeldTask = Wire<HeldTask_>;
 export type FromAgent = OneOf<Wire<FromAgent_>>;

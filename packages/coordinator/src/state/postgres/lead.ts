@@ -28,6 +28,8 @@ export interface LeadOptions {
   onLeader: (row: LeaderRow) => void;
   stopped: () => boolean;
   onDeposed: (why: string) => void;
+  /** The lease is this coordinator's: it loads the state and rebuilds its jobs before it serves. */
+  onTakingOver?: () => void;
 }
 
 export async function leadOverPostgres(o: LeadOptions): Promise<{ store: StateStore; leader: PgLeader } | undefined> {
@@ -49,6 +51,7 @@ export async function leadOverPostgres(o: LeadOptions): Promise<{ store: StateSt
     }
   }
   if (epoch === undefined) return undefined;
+  o.onTakingOver?.();
   const started = performance.now();
   const dataClient = await dataConnection(o.target, o.leaseMs);
   const dir = join(o.stateDir, 'postgres-copy');

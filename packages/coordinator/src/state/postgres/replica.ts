@@ -42,6 +42,9 @@ function weight(row: Record<string, unknown>): number {
   return n;
 }
 
+/** How long one slice of a takeover's inserts may hold the event loop. */
+const INSERT_SLICE_MS = 20;
+
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** PostgreSQL type for an SQLite declared type, by SQLite's affinity rules. */
@@ -262,17 +265,29 @@ export async function loadCopy(client: pg.Client, db: Database.Database, beforeI
     pending.push({ name, cols, rows: result.rows });
     rows += result.rows.length;
   }
-  // The inserts hold the event loop (seconds for a large state): the lease is renewed just before.
+  // The inserts take seconds for a large state: the lease is renewed just before, and they go in slices of
+  // INSERT_SLICE_MS, each its own transaction (nobody reads the copy yet), with the event loop free between
+  // them, so the lease is renewed on time however much the database holds.
   await beforeInsert();
-  db.transaction(() => {
-    for (const { name, cols, rows } of pending) {
-      if (rows.length === 0) continue;
-      const insert = db.prepare(
-        `INSERT INTO main.${q(name)} (${cols.map((c) => (c === '_rowid' ? 'rowid' : q(c))).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
-      );
-      for (const row of rows) insert.run(...cols.map((c) => row[c] as unknown));
+  for (const { name, cols, rows } of pending) {
+    if (rows.length === 0) continue;
+    const insert = db.prepare(
+      `INSERT INTO main.${q(name)} (${cols.map((c) => (c === '_rowid' ? 'rowid' : q(c))).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
+    );
+    const slice = db.transaction((from: number) => {
+      const deadline = performance.now() + INSERT_SLICE_MS;
+      let at = from;
+      while (at < rows.length && (at === from || performance.now() < deadline)) {
+        const row = rows[at++]!;
+        insert.run(...cols.map((c) => row[c] as unknown));
+      }
+      return at;
+    });
+    for (let at = 0; at < rows.length; ) {
+      at = slice(at);
+      if (at < rows.length) await new Promise((resolve) => setImmediate(resolve));
     }
-  })();
+  }
   const seqs = (await client.query("SELECT substr(key, 5) AS name, value FROM picompute_meta WHERE key LIKE 'seq:%'")).rows as {
     name: string;
     value: string;

@@ -70,6 +70,8 @@ export async function standBy(
     log: o.log,
     onLeader,
     stopped: () => false,
+    // Until then it would still name the leader it saw last, which is gone.
+    onTakingOver: () => service.refuse(`coordinator ${id} at ${address} is taking over as the leader (loading the state): try again in a moment`, ''),
     onDeposed: (why) => {
       o.log(`stepping down: ${why}; this coordinator writes nothing more to the state database and stops`);
       service.refuse(`coordinator ${id} at ${address} stepped down: ${why}`, '');
