@@ -5,7 +5,7 @@
  * as few messages as stay under the message limit (see ./result-packing.ts).
  * Heartbeats go out every `heartbeatMs`.
  */
-import type { Assign, BlobChunk, FromAgent, ServerWorkStream, TaskResult, ToAgent } from '@picompute/sdk/wire';
+import type { Assign, BlobChunk, FromAgent, ServerWorkStream, TaskRef, TaskResult, ToAgent } from '@picompute/sdk/wire';
 import type { AgentInfo } from '@picompute/sdk/wire';
 import type { TaskOutcome } from './batch.js';
 import type { BundleCache } from './bundle-cache.js';
@@ -36,6 +36,14 @@ export interface SessionDeps {
   spillBytes?: number;
 }
 
+/** One batch running here: its own abort (a backup's loser is stopped alone), and which of its tasks the coordinator no longer wants. */
+interface RunningBatch {
+  controller: AbortController;
+  /** `index/attempt` of its tasks. */
+  tasks: Set<string>;
+  cancelled: Set<string>;
+}
+
 interface IncomingBlob {
   parts: Buffer[];
   resolve: (bytes: Buffer) => void;
@@ -44,7 +52,7 @@ interface IncomingBlob {
 
 export class WorkSession {
   /** Per job with batches here: aborts them on cancel; dropped when its last batch ends. */
-  readonly #jobs = new Map<string, { controller: AbortController; batches: number }>();
+  readonly #jobs = new Map<string, { controller: AbortController; batches: Set<RunningBatch> }>();
   readonly #blobs = new Map<string, IncomingBlob>();
   #outbox: TaskResult[] = [];
   #flushScheduled = false;
@@ -92,6 +100,10 @@ export class WorkSession {
         void this.#onAssign(msg.assign);
         break;
       case 'cancel':
+        if (msg.cancel.tasks.length) {
+          this.#cancelTasks(msg.cancel.jobId, msg.cancel.tasks);
+          break;
+        }
         this.#jobs.get(msg.cancel.jobId)?.controller.abort(new Error('job cancelled'));
         this.#jobs.delete(msg.cancel.jobId);
         // The job ended (or was cancelled): no reducer will fetch its runs any more.
@@ -113,12 +125,41 @@ export class WorkSession {
   async #onAssign(assign: Assign): Promise<void> {
     const { job } = assign;
     let entry = this.#jobs.get(job.jobId);
-    if (!entry) this.#jobs.set(job.jobId, (entry = { controller: new AbortController(), batches: 0 }));
-    entry.batches++;
+    if (!entry) this.#jobs.set(job.jobId, (entry = { controller: new AbortController(), batches: new Set() }));
+    const batch: RunningBatch = { controller: new AbortController(), tasks: new Set(assign.tasks.map((t) => `${t.index}/${t.attempt}`)), cancelled: new Set() };
+    entry.batches.add(batch);
+    const jobSignal = entry.controller.signal;
+    const onJobCancel = () => batch.controller.abort(jobSignal.reason);
+    if (jobSignal.aborted) onJobCancel();
+    else jobSignal.addEventListener('abort', onJobCancel, { once: true });
     try {
-      await this.#run(assign, entry.controller.signal);
+      await this.#run(assign, batch.controller.signal);
     } finally {
-      if (--entry.batches === 0 && this.#jobs.get(job.jobId) === entry) this.#jobs.delete(job.jobId);
+      jobSignal.removeEventListener('abort', onJobCancel);
+      entry.batches.delete(batch);
+      if (entry.batches.size === 0 && this.#jobs.get(job.jobId) === entry) this.#jobs.delete(job.jobId);
+    }
+  }
+
+  /**
+   * Runs of tasks the coordinator no longer wants (a backup's loser: another
+   * copy finished first). A batch whose tasks are all unwanted is stopped at
+   * once (its worker and the processes its tasks started), which frees its
+   * core; one with other tasks still wanted runs on (its outcomes come at its
+   * end, one message), and the coordinator ignores the unwanted results.
+   */
+  #cancelTasks(jobId: string, tasks: TaskRef[]): void {
+    for (const batch of this.#jobs.get(jobId)?.batches ?? []) {
+      const named = tasks.map((t) => `${t.index}/${t.attempt}`).filter((k) => batch.tasks.has(k));
+      if (!named.length) continue;
+      for (const k of named) batch.cancelled.add(k);
+      const which = named.map((k) => k.replace('/', ' attempt ')).join(', ');
+      if (batch.cancelled.size < batch.tasks.size) {
+        this.deps.log(`job ${jobId}: task ${which} is no longer wanted (another copy finished first); it ends with its batch, its result ignored`);
+        continue;
+      }
+      this.deps.log(`job ${jobId}: stopped task ${which}: another copy of it finished first on another node; its core is free`);
+      batch.controller.abort(new Error('another copy finished first'));
     }
   }
 
@@ -179,6 +220,8 @@ export class WorkSession {
 
   #queue(outcomes: TaskOutcome[], jobId: string): void {
     for (const o of outcomes) {
+      if (o.error?.kind === 'DISK_FULL')
+        this.deps.log(`job ${jobId} task ${o.index} (attempt ${o.attempt}): disk full: ${o.error.message}; the coordinator runs the task on another node`);
       this.#outbox.push({
         jobId,
         index: o.index,

@@ -10,7 +10,7 @@ import { threadId } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { decode, encode } from '@picompute/sdk/codec';
 import { jobProblem, isFoldJob } from '@picompute/sdk';
-import { keyedMap, keyedReduce } from './shuffle/keyed-tasks.js';
+import { DiskFullError, keyedMap, keyedReduce } from './shuffle/keyed-tasks.js';
 import { MAX_VALUE_BYTES } from '@picompute/sdk/wire';
 import type { Job, TaskContext } from '@picompute/sdk';
 import type { Batch, BatchTask, TaskOutcome } from './batch.js';
@@ -158,7 +158,7 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
       attempt: task.attempt,
       ok: false,
       error: {
-        kind: overMemory ? 'OUT_OF_MEMORY' : timedOut ? 'TIMEOUT' : 'THREW',
+        kind: overMemory ? 'OUT_OF_MEMORY' : timedOut ? 'TIMEOUT' : err instanceof DiskFullError ? 'DISK_FULL' : 'THREW',
         message: overMemory
           ? outOfMemoryMessage(batch.memoryMb)
           : timedOut

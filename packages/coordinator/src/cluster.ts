@@ -23,6 +23,7 @@ import { JobRecord } from './jobs/job-record.js';
 import { endOf } from './jobs/job-views.js';
 import { keyedDefaults } from './jobs/keyed-submit.js';
 import { BACKUP_AFTER_MS } from './jobs/backup-plan.js';
+import { noNodeLeft } from './jobs/full-disk.js';
 import type { Next } from './jobs/next.js';
 import { fromWire, toWire } from './jobs/task-id.js';
 import { NodeRegistry } from './node-registry.js';
@@ -100,9 +101,9 @@ export class Cluster {
       },
     };
     this.#sharedBlobs = new SharedBlobs(store.db);
-    // Whether a straggler deserves a backup changes with time alone: look again every second while keyed jobs run.
+    // Whether a straggler deserves a backup changes with time alone: look again every second while jobs run.
     this.#backupTimer = setInterval(() => {
-      for (const j of this.#jobs.values()) if (j.shuffle && j.state === 'RUNNING') return this.#kick();
+      for (const j of this.#jobs.values()) if (j.state === 'RUNNING' && !j.request.noBackups) return this.#kick();
     }, 1000);
     this.#backupTimer.unref();
     for (const { job, tasks } of store.activeJobs()) {
@@ -308,8 +309,22 @@ export class Cluster {
         : job.taskFailed(link.id, id, r.attempt, r.error, r.durationMs, r.heapMb);
       this.#retried(job, retries);
       this.#apply(job, next, this.#events.keepLogs(job, toWire(id), link.id, next.kind === 'ignored' ? [] : r.logs));
+      this.#stopLosers(job);
+      if (job.avoid.size && !job.final) this.#failIfNowhereToGo(job);
     }
     this.#kick();
+  }
+
+  /** A task's copy lost the race to its twin: its node stops it and frees the core (see ./jobs/backup-plan.ts). */
+  #stopLosers(job: JobRecord): void {
+    for (const run of job.losers.splice(0)) this.#nodes.cancelTasks(run.node, job.id, [{ index: toWire(run.id), attempt: run.attempt }]);
+  }
+
+  /** Every live node that could take the job's tasks had no room on its disk for their files (./jobs/full-disk.ts): nowhere left to go. */
+  #failIfNowhereToGo(job: JobRecord): void {
+    for (const l of this.#nodes.links()) if (l.up && !job.avoid.has(l.id)) return;
+    job.error = noNodeLeft(job, [...job.avoid]);
+    this.#finish(job, 'FAILED');
   }
 
   #onLost(link: AgentLink, reason: string): void {
@@ -368,7 +383,7 @@ export class Cluster {
         `restart the coordinator with a \`stateDir\` on a bigger disk) and submit it again`;
     }
     if (job.backupsRan) {
-      // Kept with the job's log (`picompute logs`): the counts themselves live only while the job does.
+      // Said in the job's log (`picompute logs`) too; the counts are kept with its row.
       const line = `backups of stragglers: ${job.backupsRan} started, ${job.backupsWon} finished first`;
       logs = [...logs, ...this.#events.keepLogs(job, -1, 'coordinator', [line])];
     }

@@ -57,7 +57,8 @@ export function schedule(snapshot: Snapshot): Plan {
     const shape = `${job.coresPerTask}/${job.memoryMb}/${job.constraint ?? ''}${Number.isFinite(cap) ? `/${cap}/${runnable}` : ''}`;
     const nodeId = unplaceable.has(shape) ? undefined : nodes.place(job, cap, runnable);
     if (!nodeId) {
-      unplaceable.add(shape);
+      // A job kept off some nodes says nothing of others of its shape.
+      if (!job.avoid) unplaceable.add(shape);
       return false;
     }
     const tasks = Math.min(Math.max(1, Math.floor(job.batchSize)), room);
