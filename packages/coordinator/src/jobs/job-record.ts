@@ -96,7 +96,7 @@ export class JobRecord extends JobData {
     }
     // A backup goes alone in its batch: when its twin wins, stopping that batch frees its core and nothing else.
     if (!tasks.length) startBackups(this, node, 1, now, tasks);
-    if (this.shuffle) {
+    if (this.#estimatesStarts) {
       this.coresOf.set(node, Math.max(1, nodeCores));
       estimateStarts(this, node, Math.max(1, nodeCores), now);
     }
@@ -274,7 +274,7 @@ export class JobRecord extends JobData {
     const isBackup = backup?.node === node && backup.attempt === attempt;
     if (!isRun && !isBackup) {
       // A late word (a backup's loser) still means a core there is free again.
-      if (this.shuffle) estimateStarts(this, node, this.coresOf.get(node) ?? 1, now);
+      this.#coreFreed(node, now);
       return false;
     }
     // The first of a task and its backup to finish settles it; the other is stopped on its node, and its word, should it come, is ignored.
@@ -289,10 +289,7 @@ export class JobRecord extends JobData {
     this.ran(durationMs, heapMb);
     if (id.kind === 'MAP') this.mapTimes.add(durationMs);
     else if (id.kind === 'KEYED_REDUCE') this.reduceTimes.add(durationMs);
-    if (this.shuffle) {
-      // Its core goes to the next of this job's tasks waiting there.
-      estimateStarts(this, node, this.coresOf.get(node) ?? 1, now);
-    }
+    this.#coreFreed(node, now);
     return true;
   }
 
@@ -307,8 +304,24 @@ export class JobRecord extends JobData {
     if (!isRun && !(backup.node === node && backup.attempt === attempt)) return undefined;
     if (isRun) this.running.set(key, backup);
     this.backups.delete(key);
-    if (this.shuffle) estimateStarts(this, node, this.coresOf.get(node) ?? 1, now);
+    this.#coreFreed(node, now);
     return isRun ? backup : run;
+  }
+
+  /**
+   * Whether this job estimates when its tasks got a core (TaskRun.startedAt), so
+   * one queued on its agent is not taken for a straggler: a keyed job, and any
+   * job while its tasks go one per batch (a task of tens of ms or more; a
+   * batch of tiny tasks is measured from when it was sent, which spares the
+   * walk over thousands of runs each result would cost).
+   */
+  get #estimatesStarts(): boolean {
+    return !!this.shuffle || this.batchSize === 1;
+  }
+
+  /** A run of this job on `node` ended: its core goes to the next of this job's tasks waiting there. */
+  #coreFreed(node: string, now: number): void {
+    if (this.#estimatesStarts && this.coresOf.has(node)) estimateStarts(this, node, this.coresOf.get(node)!, now);
   }
 
   /**
