@@ -5,6 +5,8 @@
  * as few messages as stay under the message limit (see ./result-packing.ts).
  * Heartbeats go out every `heartbeatMs`.
  */
+import { statfsSync } from 'node:fs';
+import { formatBytes } from '@picompute/sdk/units';
 import type { Assign, BlobChunk, FromAgent, ServerWorkStream, TaskRef, TaskResult, ToAgent } from '@picompute/sdk/wire';
 import type { AgentInfo } from '@picompute/sdk/wire';
 import type { TaskOutcome } from './batch.js';
@@ -48,6 +50,17 @@ interface IncomingBlob {
   parts: Buffer[];
   resolve: (bytes: Buffer) => void;
   reject: (err: Error) => void;
+}
+
+/** ` (FOLDER: N free of M)`, what the disk under an agent's spill folder has left; '' where it cannot be read. */
+function diskSpace(dir: string | undefined): string {
+  if (!dir) return '';
+  try {
+    const s = statfsSync(dir);
+    return ` (${dir}: ${formatBytes(s.bavail * s.bsize)} free of ${formatBytes(s.blocks * s.bsize)})`;
+  } catch {
+    return '';
+  }
 }
 
 export class WorkSession {
@@ -221,7 +234,9 @@ export class WorkSession {
   #queue(outcomes: TaskOutcome[], jobId: string): void {
     for (const o of outcomes) {
       if (o.error?.kind === 'DISK_FULL')
-        this.deps.log(`job ${jobId} task ${o.index} (attempt ${o.attempt}): disk full: ${o.error.message}; the coordinator runs the task on another node`);
+        this.deps.log(
+          `job ${jobId} task ${o.index} (attempt ${o.attempt}): disk full${diskSpace(this.deps.shuffle?.dir)}: ${o.error.message}; the coordinator runs the task on another node`,
+        );
       this.#outbox.push({
         jobId,
         index: o.index,

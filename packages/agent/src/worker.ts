@@ -163,7 +163,9 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
           ? outOfMemoryMessage(batch.memoryMb)
           : timedOut
             ? failureMessage('TIMEOUT', { timeLimitMs: batch.timeLimitMs, memoryMb: 0 }, 0)
-            : errorMessage(err),
+            : err instanceof DiskFullError
+              ? err.message
+              : errorMessage(err),
         stack: overMemory ? '' : userStack(err),
         inputPreview:
           batch.kind === 'MAP' ? previewValue(input) : batch.kind === 'KEYED_REDUCE' ? `partition ${task.partition}` : `${task.values.length} map outputs`,

@@ -279,6 +279,8 @@ export class Cluster {
 
   #tick(): void {
     const jobs = [...this.#jobs.values()].map((j) => j.snapshot());
+    // The scheduler knows nodes by address; a job keeps off nodes by agent id (./jobs/full-disk.ts).
+    for (const j of jobs) if (j.avoid) j.avoid = new Set([...this.#nodes.links()].filter((l) => j.avoid!.has(l.id)).map((l) => l.address));
     const { plan, reasons } = reconcile(jobs, this.#nodes.snapshot());
     carryOut(plan, this.#dispatch);
     for (const [id, reason] of reasons) {
@@ -363,7 +365,11 @@ export class Cluster {
       this.store.taskDone(Number(job.id), o.index, o.attempt, o.value, job.doneCount, !job.fold);
     }
     if (next.kind === 'finish') this.#finish(job, next.state, logs);
-    else this.#events.notify(job, [...logs, ...next.logs]);
+    else {
+      // The coordinator's own lines (a task moved off a full disk, a copy that failed beside its twin) are kept for `picompute logs` too.
+      const said = next.logs.flatMap((l) => this.#events.keepLogs(job, l.task, l.node, [l.line]));
+      this.#events.notify(job, [...logs, ...said]);
+    }
   }
 
   /** A job that waits for another: held (Dependency), released, or cancelled when the other did not complete. */

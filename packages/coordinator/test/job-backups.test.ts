@@ -136,6 +136,12 @@ describe('a full disk on one node', () => {
     ]);
   });
 
+  it('a slower node takes the tasks when the faster one is kept off (it is not left waiting for the faster to take them)', () => {
+    const nodes = [node('fast', 1, { speed: 100 }), node('slow', 1, { speed: 60 })];
+    expect(schedule({ nodes, jobs: [jobSnapshot('1', 2)] }).map((p) => p.nodeId)).toEqual(['fast', 'fast']);
+    expect(schedule({ nodes, jobs: [jobSnapshot('1', 2, { avoid: new Set(['fast']) })] }).map((p) => p.nodeId)).toEqual(['slow', 'slow']);
+  });
+
   it('gives up, naming the disk, once a task found no room on maxNodeLosses nodes', () => {
     const j = make(1, { keyed: true, partitions: 1, maxNodeLosses: 2 });
     for (const [n, node] of ['a', 'b'].entries()) {

@@ -17,9 +17,7 @@ import { mergeRuns } from './merge.js';
 import { readRun } from './run-file.js';
 
 /** This agent's disk cannot take a task's files: the task fails DISK_FULL, and the coordinator runs it on another node. */
-export class DiskFullError extends Error {
-  override name = 'DiskFullError';
-}
+export class DiskFullError extends Error {}
 
 /** A map spills at a quarter of its memory limit (the rest is the map's own, and the sort's), at most this. */
 const MAX_SPILL_BYTES = 64 * 1024 * 1024;

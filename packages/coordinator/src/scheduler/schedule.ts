@@ -31,7 +31,8 @@ export function schedule(snapshot: Snapshot): Plan {
     let c = capacities.get(job);
     if (c === undefined) {
       c = 0;
-      for (const n of snapshot.nodes) if (n.health === 'up' && couldEverRun(n, job)) c += capacityOf(n, fastest);
+      // Not the nodes it keeps off: a slower node would wait for them to take its tasks, and nothing would.
+      for (const n of snapshot.nodes) if (n.health === 'up' && couldEverRun(n, job) && !job.avoid?.has(n.id)) c += capacityOf(n, fastest);
       capacities.set(job, c);
     }
     return c;

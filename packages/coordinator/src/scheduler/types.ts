@@ -49,7 +49,7 @@ export interface JobSnapshot {
   memoryMb: number;
   /** Only nodes whose labels match (./constraint.ts: `a`, `a&b`, `a|b`). */
   constraint?: string;
-  /** Nodes this job must not get tasks on (their disk had no room for its files). */
+  /** Nodes (as `NodeSnapshot.id` names them) this job must not get tasks on: their disk had no room for its files. */
   avoid?: ReadonlySet<string>;
 }
 
