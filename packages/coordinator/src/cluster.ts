@@ -60,7 +60,7 @@ export class Cluster {
     security: Security,
     deadAfterMs?: number,
     private readonly timeLimits: TimeLimits = { defaultMs: DEFAULT_TIME_LIMIT_MS, maxMs: 0 },
-    /** How long a keyed job's task runs before a backup may start (see ./jobs/backup-plan.ts). */
+    /** How long a task runs before a backup may start (see ./jobs/backup-plan.ts). */
     private readonly backupAfterMs = BACKUP_AFTER_MS,
   ) {
     this.#nodes = new NodeRegistry(

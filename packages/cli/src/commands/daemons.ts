@@ -201,7 +201,7 @@ export function registerDaemons(program: Command): void {
     )
     .option('--max-time-limit <duration>', "the most --time-limit a job may ask for; a submit over it is refused (like Slurm's MaxTime; default: no cap)")
     .option('--upload-quota <size>', "disk one user's uploaded inputs may hold while they wait for their submit (default 2G)")
-    .option('--backup-after <duration>', "a keyed job's task running this long (and twice its phase's median) gets a backup copy on another node (default 10s)")
+    .option('--backup-after <duration>', "a job's task running this long (and twice its phase's median) gets a backup copy on another node (default 10s)")
     .option('--dashboard-port <port>', `serve the web dashboard on this port (default ${DEFAULT_DASHBOARD_PORT}; see \`picompute dashboard\`)`)
     .option('--dashboard-host <address>', 'address for the dashboard; anything but loopback needs the login URL of `picompute dashboard`', '127.0.0.1')
     .option('--no-dashboard', 'do not serve the dashboard')

@@ -1,12 +1,27 @@
 /**
  * Backup tasks for stragglers (MapReduce §3.6, Hadoop's speculative
- * execution), for a keyed job: near the end of a phase (nothing of it left
- * to start), a task that has run longer than twice the phase's median task
- * time and longer than `minMs` (10 s unless the coordinator sets it) is
- * started once more on another node; the first to finish wins. At most a
- * tenth of the running tasks (at least one) have a backup at a time. The
- * median is of the phase's finished tasks: with none finished there is no
- * yardstick, and no backup.
+ * execution), for every job's map tasks (fold jobs too) and a keyed job's
+ * reduces (not a fold's combine and reduce steps, which carry their values
+ * in the message; nothing for a job submitted with `speculation: false`):
+ *
+ * - Only near the end of a phase (nothing of it left to start: until then
+ *   free cores go to tasks that have not run at all), and only once a task
+ *   of it has finished (the median of the phase's finished task times is
+ *   the yardstick; with none there is no backup).
+ * - A task gets one when it has run longer than twice that median and
+ *   longer than `minMs` (10 s unless the coordinator's `backupAfterMs` says
+ *   otherwise), timed from when it got a core (TaskRun.startedAt, an
+ *   estimate: a task queued behind another on its agent is not a straggler
+ *   for the wait), else from when it was sent.
+ * - At most a tenth of the running tasks (at least one) have a backup at a
+ *   time; longest running first; never on the straggler's own node, and
+ *   one backup per batch, so stopping it frees exactly its core.
+ * - The first copy to finish counts, once (JobRecord's settle); the other
+ *   is stopped on its agent (a CancelJob naming the run: the agent aborts
+ *   its worker and frees the core), and its result is ignored should it
+ *   still arrive. A copy that fails leaves its twin running as the task.
+ * - The job counts backups run and won (JobStats.backups, backupsWon), kept
+ *   in its row after it ends: `picompute jobs` shows them.
  */
 import type { TaskRun } from './job-data.js';
 import { taskKey } from './task-id.js';
