@@ -69,6 +69,16 @@ describe('backups of stragglers, any job', () => {
     expect(j.stats()).toMatchObject({ backups: 1, backupsWon: 1 });
   });
 
+  it('a task queued behind the straggler on its node gets the backup first: all its work is still ahead', () => {
+    const j = make(4);
+    // One core on a: map 0 runs there, map 1 waits behind it; b runs 2 and 3 in 100 ms.
+    sent(j.start('a', 1, 2, 0));
+    sent(j.start('b', 2, 2, 0));
+    j.taskDone('b', mapTask(2), 1, Buffer.from('o2'), 100, 1, 100);
+    j.taskDone('b', mapTask(3), 1, Buffer.from('o3'), 100, 1, 100);
+    expect(j.backupsDue(5000).map((r) => r.id)).toEqual([mapTask(1)]);
+  });
+
   it('when the straggler finishes first, its backup is the loser and the job counts no win', () => {
     const j = twoStragglersOnA();
     sent(j.start('b', 2, 1, 5000));

@@ -14,8 +14,10 @@
  *   estimate: a task queued behind another on its agent is not a straggler
  *   for the wait), else from when it was sent.
  * - At most a tenth of the running tasks (at least one) have a backup at a
- *   time; longest running first; never on the straggler's own node, and
- *   one backup per batch, so stopping it frees exactly its core.
+ *   time: first a task still waiting for a core behind a straggler (it
+ *   would end last: all its work is ahead), then the longest running;
+ *   never on the straggler's own node, and one backup per batch, so
+ *   stopping it frees exactly its core.
  * - The first copy to finish counts, once (JobRecord's settle); the other
  *   is stopped on its agent (a CancelJob naming the run: the agent aborts
  *   its worker and frees the core), and its result is ignored should it
@@ -48,7 +50,7 @@ export class PhaseTimes {
   }
 }
 
-/** The running tasks of a phase that deserve a backup now, longest running first, within the cap. */
+/** The running tasks of a phase that deserve a backup now, within the cap: those still waiting for a core first, then the longest running. */
 export function backupCandidates(
   running: Iterable<TaskRun>,
   backups: ReadonlyMap<string, TaskRun>,
@@ -69,5 +71,8 @@ export function backupCandidates(
     const ran = now - (run.startedAt ?? run.since);
     if (ran > minMs && ran > 2 * median) out.push(run);
   }
-  return out.sort((a, b) => (a.startedAt ?? a.since) - (b.startedAt ?? b.since)).slice(0, cap);
+  // One still waiting for a core behind a straggler first (all its work is ahead of it), then the longest running.
+  return out
+    .sort((a, b) => (a.startedAt === undefined ? 0 : 1) - (b.startedAt === undefined ? 0 : 1) || (a.startedAt ?? a.since) - (b.startedAt ?? b.since))
+    .slice(0, cap);
 }
