@@ -3,10 +3,12 @@
  * its speed probe (the scheduler does not know which is slow: the case
  * backups are for, a node that turned slow after it started), two in a
  * group with the most CPU weight. The third is either as fast ("unharmed")
- * or held to 25 % of a core by a CPU quota ("slowed"). A fold job of 12
- * maps of equal CPU work (~3 s each on a full core, so the slowed agent's
- * take ~12 s, past the 10 s rule; it holds two, the second queued behind
- * the first) runs with backups (the default) and with `--no-backups`; the figure
+ * or held to 25 % of a core by a CPU quota ("slowed"). A fold job of 9
+ * maps of equal CPU work (~5 s each on a full core, so the slowed agent's
+ * take 15–20 s, past the 10 s rule, the quota's 4× less what the machine's
+ * other load takes from the fast ones; it holds two, the second queued
+ * behind the first) runs with backups (the default) and with
+ * `--no-backups`; the figure
  * is the job's wall time, with the ratio of each to the unharmed run with
  * backups, and the backups `jobs --json` counted.
  * `--quick`: 6 maps of ~1 s, and the coordinator's `--backup-after 2s`.
@@ -57,8 +59,8 @@ export async function run({ quick, repeat, report }) {
   const { env } = keyEnv();
   const fastGroup = cpuGroup('picompute-bench-backups-fast');
   const slowGroup = cpuGroup('picompute-bench-backups-slow', 0.25);
-  const n = quick ? 6 : 12;
-  const taskSeconds = quick ? 1 : 3;
+  const n = quick ? 6 : 9;
+  const taskSeconds = quick ? 1 : 5;
   const agentArgs = ['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '1', '--no-speed-probe'];
   const workload = `backups: 3 one-core agents, ${n} maps of ~${taskSeconds} s`;
   const agents = [];
