@@ -11,6 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SubmitRequest, TaskError } from '@picompute/sdk/wire';
 import { JobInputs } from '../src/job-inputs.js';
+import { PhaseTimes } from '../src/jobs/backup-plan.js';
 import { JobRecord } from '../src/jobs/job-record.js';
 import type { Start } from '../src/jobs/next.js';
 import { mapTask, REDUCE_TASK } from '../src/jobs/task-id.js';
@@ -115,6 +116,15 @@ describe('backups of stragglers, any job', () => {
     const j = twoStragglersOnA({ noBackups: true });
     expect(j.backupsDue(60_000)).toEqual([]);
     expect(sent(j.start('b', 2, 1, 60_000))).toEqual([]);
+  });
+});
+
+describe("a phase's yardstick", () => {
+  it('is the median of its last 1,024 task times (a job of millions of tasks holds no more)', () => {
+    const t = new PhaseTimes();
+    expect(t.median()).toBeUndefined();
+    for (let ms = 1; ms <= 2000; ms++) t.add(ms);
+    expect(t.median()).toBe(977 + 512);
   });
 });
 

@@ -30,23 +30,28 @@ import { taskKey } from './task-id.js';
 
 export const BACKUP_AFTER_MS = 10_000;
 
-/** Finished task times of one phase (maps, or a keyed job's reduces). */
+/**
+ * Finished task times of one phase (maps, or a keyed job's reduces): the
+ * last SAMPLES of them, so a job of millions of tiny tasks holds a few KiB
+ * here and a median costs a sort of at most that many.
+ */
 export class PhaseTimes {
+  static readonly SAMPLES = 1024;
   readonly #ms: number[] = [];
-  #sorted = true;
+  #next = 0;
+  #median: number | undefined;
 
   add(ms: number): void {
-    this.#ms.push(ms);
-    this.#sorted = false;
+    if (this.#ms.length < PhaseTimes.SAMPLES) this.#ms.push(ms);
+    else this.#ms[this.#next] = ms;
+    this.#next = (this.#next + 1) % PhaseTimes.SAMPLES;
+    this.#median = undefined;
   }
 
   median(): number | undefined {
     if (!this.#ms.length) return undefined;
-    if (!this.#sorted) {
-      this.#ms.sort((a, b) => a - b);
-      this.#sorted = true;
-    }
-    return this.#ms[this.#ms.length >> 1];
+    this.#median ??= [...this.#ms].sort((a, b) => a - b)[this.#ms.length >> 1];
+    return this.#median;
   }
 }
 
