@@ -16,7 +16,6 @@ export const OPTION_FLAGS: Readonly<Record<string, string>> = {
   input: '--input',
   maxNodeLosses: '--max-node-losses',
   partitions: '--partitions',
-  speculation: '--no-backups',
   cacheDir: '--cache-dir',
   // requeue, result, init
   failed: '--failed',
