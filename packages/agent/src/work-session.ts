@@ -112,11 +112,10 @@ export class WorkSession {
       case 'assign':
         void this.#onAssign(msg.assign);
         break;
+      case 'cancelTasks':
+        this.#cancelTasks(msg.cancelTasks.jobId, msg.cancelTasks.tasks);
+        break;
       case 'cancel':
-        if (msg.cancel.tasks.length) {
-          this.#cancelTasks(msg.cancel.jobId, msg.cancel.tasks);
-          break;
-        }
         this.#jobs.get(msg.cancel.jobId)?.controller.abort(new Error('job cancelled'));
         this.#jobs.delete(msg.cancel.jobId);
         // The job ended (or was cancelled): no reducer will fetch its runs any more.

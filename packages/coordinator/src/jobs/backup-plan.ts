@@ -19,7 +19,7 @@
  *   never on the straggler's own node, and one backup per batch, so
  *   stopping it frees exactly its core.
  * - The first copy to finish counts, once (JobRecord's settle); the other
- *   is stopped on its agent (a CancelJob naming the run: the agent aborts
+ *   is stopped on its agent (CancelTasks naming the run: the agent aborts
  *   its worker and frees the core), and its result is ignored should it
  *   still arrive. A copy that fails leaves its twin running as the task.
  * - The job counts backups run and won (JobStats.backups, backupsWon), kept
