@@ -14,7 +14,7 @@ import { JobInputs } from '../src/job-inputs.js';
 import { PhaseTimes } from '../src/jobs/backup-plan.js';
 import { JobRecord } from '../src/jobs/job-record.js';
 import type { Start } from '../src/jobs/next.js';
-import { mapTask, REDUCE_TASK } from '../src/jobs/task-id.js';
+import { keyedReduceTask, mapTask, REDUCE_TASK } from '../src/jobs/task-id.js';
 import { schedule } from '../src/scheduler/index.js';
 import { job as jobSnapshot, node, request } from './support/build.js';
 
@@ -110,6 +110,26 @@ describe('backups of stragglers, any job', () => {
     expect(sent(j.start('c', 2, 1, 21_000))).toEqual([['REDUCE', 1]]);
     expect(j.taskDone('c', REDUCE_TASK, 1, Buffer.from('r'), 1, 1, 21_001)).toEqual({ kind: 'finish', state: 'COMPLETED' });
     expect(j.summary()).toMatchObject({ backups: 2, backupsWon: 2 });
+  });
+
+  it("a keyed job's reduce straggler gets a backup too; its part is committed once", () => {
+    const j = make(2, { keyed: true, partitions: 2 });
+    const manifest = (i: number) => Buffer.from(JSON.stringify({ runs: [0, 1].map((p) => ({ p, id: `m${i}-p${p}`, bytes: 10 })) }));
+    j.shuffle!.nodeAt('a', 'a:1');
+    j.shuffle!.nodeAt('b', 'b:1');
+    sent(j.start('a', 1, 1, 0));
+    sent(j.start('b', 1, 1, 0));
+    j.taskDone('a', mapTask(0), 1, manifest(0), 100, 1, 100);
+    j.taskDone('b', mapTask(1), 1, manifest(1), 100, 1, 100);
+    expect(sent(j.start('a', 1, 1, 200))).toEqual([['KEYED_REDUCE', 1]]);
+    expect(sent(j.start('b', 1, 1, 200))).toEqual([['KEYED_REDUCE', 1]]);
+    j.taskDone('b', keyedReduceTask(1), 1, Buffer.from('part1'), 100, 1, 300);
+    expect(j.backupsDue(5000).map((r) => r.id)).toEqual([keyedReduceTask(0)]);
+    expect(sent(j.start('b', 1, 1, 5000))).toEqual([['KEYED_REDUCE', 2]]);
+    expect(j.taskDone('b', keyedReduceTask(0), 2, Buffer.from('part0'), 100, 1, 5100)).toEqual({ kind: 'finish', state: 'COMPLETED' });
+    expect(j.losers.map((r) => [r.node, r.id, r.attempt])).toEqual([['a', keyedReduceTask(0), 1]]);
+    expect(j.taskDone('a', keyedReduceTask(0), 1, Buffer.from('late'), 6000, 1, 6000)).toEqual({ kind: 'ignored' });
+    expect(j.summary()).toMatchObject({ backups: 1, backupsWon: 1 });
   });
 
   it('a job submitted with speculation: false gets no backup', () => {
