@@ -23,7 +23,6 @@ import { combineTask, describeTask, keyedReduceTask, mapTask, REDUCE_TASK, taskK
 import { estimateStarts, reduceLost, refetch, rerunMaps, startBackups } from './keyed-steps.js';
 import { offFullDisk } from './full-disk.js';
 import type { TaskId } from './task-id.js';
-
 import type { TaskRun } from './job-data.js';
 
 export type { TaskRun } from './job-data.js';
