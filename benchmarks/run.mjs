@@ -14,6 +14,7 @@
  *   pnpm bench -- --scale      # also 1,000 simulated agents on real gRPC against a real coordinator (scale-agents)
  *   pnpm bench -- --only dashboard # W1 and W2 with the dashboard closed vs open, daemons' RSS with metrics on
  *   pnpm bench -- --only mixed # W2 on a fast and a quota-held agent, placement weighed by measured speed vs not (root)
+ *   pnpm bench -- --only backups # 3 agents, one slowed to 25 % of a core or not, with and without backups of stragglers (root)
  *   pnpm bench -- --only wear  # bytes a durable coordinator writes to disk per tiny task (SD cards)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -60,8 +61,11 @@ const WORKLOADS = [
   'multi-host',
   'dashboard',
   'mixed',
+  'backups',
 ];
-const chosen = opts.only ? opts.only.split(',') : WORKLOADS.filter((w) => !['peers', 'multi-host', 'dashboard', 'scale-agents', 'mixed'].includes(w));
+const chosen = opts.only
+  ? opts.only.split(',')
+  : WORKLOADS.filter((w) => !['peers', 'multi-host', 'dashboard', 'scale-agents', 'mixed', 'backups'].includes(w));
 const unknown = chosen.filter((w) => !WORKLOADS.includes(w));
 if (unknown.length) {
   console.error(`unknown workload(s) ${unknown.join(', ')}; choose from ${WORKLOADS.join(', ')}`);
@@ -87,6 +91,7 @@ const modules = {
   'multi-host': './workloads/multi-host.mjs',
   dashboard: './workloads/dashboard-cost.mjs',
   mixed: './workloads/mixed-speed.mjs',
+  backups: './workloads/backups.mjs',
 };
 if (opts.peers && !chosen.includes('peers')) chosen.push('peers');
 if (opts['multi-host'] && !chosen.includes('multi-host')) chosen.push('multi-host');

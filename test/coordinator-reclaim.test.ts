@@ -58,7 +58,7 @@ describe('a state database from before schema 2, purged past --keep', () => {
     const db = openDatabase(dir, { log });
     expect(lines.join('\n')).toMatch(/switching to incremental auto-vacuum \(schema 2\), a one-time VACUUM of [\d.]+ MiB/);
     expect(db.pragma('auto_vacuum', { simple: true })).toBe(2);
-    expect(db.pragma('user_version', { simple: true })).toBe(4); // and on to schema 4: 3 only adds tables, 4 a column
+    expect(db.pragma('user_version', { simple: true })).toBe(4); // and on to schemas 3 and 4, which only add tables and columns
     const store = new StateStore(db, true, log);
     const delay = monitorEventLoopDelay({ resolution: 1 });
     delay.enable();

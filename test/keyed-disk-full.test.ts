@@ -1,7 +1,9 @@
 /**
  * A keyed job's map on an agent whose disk is full (its --cache-dir on a
- * small tmpfs, filled up): the job fails saying where there is no space and
- * what to do, rather than with a bare ENOSPC.
+ * small tmpfs, filled up), with no other agent to move it to: the job fails
+ * saying where there is no space and what to do, rather than with a bare
+ * ENOSPC. (With another agent, the task moves there:
+ * ./keyed-disk-full-moves.test.ts.)
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

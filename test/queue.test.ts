@@ -322,7 +322,7 @@ describe('state dir problems stop the coordinator with a message, and nothing is
       .digest('hex');
     const r = await runCli(['coordinator', '--port', '0', '--host', '127.0.0.1', '--state-dir', dir], { timeoutMs: 10_000 });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('was written by a newer picompute (schema 99; this one knows 3); upgrade picompute');
+    expect(r.stderr).toContain('was written by a newer picompute (schema 99; this one knows 4); upgrade picompute');
     expect(
       createHash('sha256')
         .update(await readFile(join(dir, 'picompute.db')))

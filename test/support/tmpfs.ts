@@ -6,8 +6,9 @@ import { join } from 'node:path';
 
 export const canMount = process.getuid?.() === 0;
 
-export function mountTmpfs(sizeMb: number): { dir: string; unmount: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'picompute-tmpfs-'));
+/** `at`: an existing folder to mount it on (an agent's spill folder inside its cache, say); default a new temporary one. */
+export function mountTmpfs(sizeMb: number, at?: string): { dir: string; unmount: () => void } {
+  const dir = at ?? mkdtempSync(join(tmpdir(), 'picompute-tmpfs-'));
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m,mode=700`, 'tmpfs', dir]);
   return {
     dir,

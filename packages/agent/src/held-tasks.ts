@@ -54,6 +54,8 @@ interface RunState extends Run {
   /** Tasks without an outcome yet, by `index/attempt`. */
   readonly waiting: Map<string, { index: number; attempt: number }>;
   readonly controller: AbortController;
+  /** Of `waiting`, those the coordinator no longer wants (a backup's loser). */
+  readonly unwanted: Set<string>;
   owner: Receiver | undefined;
   /** Whether it may outlive its stream. */
   readonly keep: boolean;
@@ -97,7 +99,7 @@ export class TaskKeeper {
       if (other.owner === owner && other.jobId === jobId && other.submittedAtMs !== submittedAtMs) this.#abort(other, 'another job took its id');
     const controller = new AbortController();
     const waiting = new Map(tasks.map((t) => [`${t.index}/${t.attempt}`, { index: t.index, attempt: t.attempt }]));
-    const run: RunState = { jobId, submittedAtMs, signal: controller.signal, waiting, controller, owner, keep };
+    const run: RunState = { jobId, submittedAtMs, signal: controller.signal, waiting, controller, unwanted: new Set(), owner, keep };
     this.#runs.add(run);
     return run;
   }
@@ -121,6 +123,28 @@ export class TaskKeeper {
   cancel(owner: Receiver, jobId: string, submittedAtMs = 0): void {
     for (const run of this.#runs)
       if (run.owner === owner && run.jobId === jobId && (!submittedAtMs || run.submittedAtMs === submittedAtMs)) this.#abort(run, 'job cancelled');
+  }
+
+  /**
+   * Task runs `owner` no longer wants (another copy finished first), per run
+   * that has any: a run none of whose unfinished tasks is wanted stops.
+   */
+  cancelTasks(
+    owner: Receiver,
+    jobId: string,
+    tasks: readonly { index: number; attempt: number }[],
+  ): { tasks: { index: number; attempt: number }[]; stopped: boolean }[] {
+    const said: { tasks: { index: number; attempt: number }[]; stopped: boolean }[] = [];
+    for (const run of this.#runs) {
+      if (run.owner !== owner || run.jobId !== jobId) continue;
+      const named = tasks.filter((t) => run.waiting.has(`${t.index}/${t.attempt}`));
+      if (!named.length) continue;
+      for (const t of named) run.unwanted.add(`${t.index}/${t.attempt}`);
+      const stopped = [...run.waiting.keys()].every((k) => run.unwanted.has(k));
+      if (stopped) this.#abort(run, 'another copy finished first');
+      said.push({ tasks: named, stopped });
+    }
+    return said;
   }
 
   /** A stream opened: what the agent holds from streams that closed, now that stream's. */

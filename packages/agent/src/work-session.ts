@@ -7,8 +7,11 @@
  * (./held-tasks.ts): they outlive a stream that closes, and a new stream
  * first hears which tasks the agent holds.
  */
-import type { Assign, BlobChunk, FromAgent, ServerWorkStream, TaskResult, ToAgent } from '@picompute/sdk/wire';
+import { statfsSync } from 'node:fs';
+import { formatBytes } from '@picompute/sdk/units';
+import type { Assign, BlobChunk, FromAgent, ServerWorkStream, TaskRef, TaskResult, ToAgent } from '@picompute/sdk/wire';
 import type { AgentInfo } from '@picompute/sdk/wire';
+import type { TaskOutcome } from './batch.js';
 import type { BundleCache } from './bundle-cache.js';
 import type { ChunkCache, ChunkFetch } from './chunk-cache.js';
 import { fetchChunks } from './chunk-fetch.js';
@@ -49,6 +52,17 @@ interface IncomingBlob {
   reject: (err: Error) => void;
   /** A blob taken piece by piece (an input chunk, to a file) instead of gathered in `parts`. */
   piece?: (data: Buffer) => void;
+}
+
+/** ` (FOLDER: N free of M)`, what the disk under an agent's spill folder has left; '' where it cannot be read. */
+function diskSpace(dir: string | undefined): string {
+  if (!dir) return '';
+  try {
+    const s = statfsSync(dir);
+    return ` (${dir}: ${formatBytes(s.bavail * s.bsize)} free of ${formatBytes(s.blocks * s.bsize)})`;
+  } catch {
+    return '';
+  }
 }
 
 export class WorkSession implements Receiver {
@@ -100,6 +114,9 @@ export class WorkSession implements Receiver {
       case 'assign':
         void this.#onAssign(msg.assign);
         break;
+      case 'cancelTasks':
+        this.#cancelTasks(msg.cancelTasks.jobId, msg.cancelTasks.tasks);
+        break;
       case 'cancel':
         this.deps.keeper.cancel(this, msg.cancel.jobId, msg.cancel.submittedAtMs);
         // The job ended (or was cancelled): no reducer will fetch its runs any more. Not for a cancel of held
@@ -129,6 +146,21 @@ export class WorkSession implements Receiver {
     }
   }
 
+  /**
+   * Runs of tasks the coordinator no longer wants (a backup's loser: another
+   * copy finished first). A batch none of whose unfinished tasks is wanted is
+   * stopped at once (its worker and the processes its tasks started), which
+   * frees its core; one with other tasks still wanted runs on, and the
+   * coordinator ignores the unwanted results.
+   */
+  #cancelTasks(jobId: string, tasks: TaskRef[]): void {
+    for (const { tasks: named, stopped } of this.deps.keeper.cancelTasks(this, jobId, tasks)) {
+      const which = named.map((t) => `${t.index} attempt ${t.attempt}`).join(', ');
+      if (stopped) this.deps.log(`job ${jobId}: stopped task ${which}: another copy of it finished first on another node; its core is free`);
+      else this.deps.log(`job ${jobId}: task ${which} is no longer wanted (another copy finished first); it ends with its batch, its result ignored`);
+    }
+  }
+
   async #run(assign: Assign, run: Run): Promise<void> {
     const { job } = assign;
     const { signal } = run;
@@ -141,7 +173,7 @@ export class WorkSession implements Receiver {
     } catch (err) {
       if (signal.aborted || this.#closed) return;
       const message = `cannot get the job's code on agent ${this.deps.info.id}: ${(err as Error).message}`;
-      this.deps.keeper.settle(
+      this.#settle(
         run,
         assign.tasks.map((t) => ({
           index: t.index,
@@ -159,16 +191,16 @@ export class WorkSession implements Receiver {
     const shuffle = this.deps.shuffle && { dir: this.deps.shuffle.dir, spillBytes: this.deps.spillBytes ?? 0 };
     const chunks =
       kind === 'MAP' && this.deps.chunks ? await fetchChunks(this.deps.chunks, assign.tasks, this.deps.info.id, (name) => this.#requestChunk(name)) : undefined;
-    if (chunks?.failed.length) this.deps.keeper.settle(run, chunks.failed);
+    if (chunks?.failed.length) this.#settle(run, chunks.failed);
     const tasks = chunks ? chunks.ready : assign.tasks;
     const request = { job, bundlePath, sharedPath, kind, tasks, signal, shuffle, chunkDir: this.deps.chunks?.dir };
     try {
       if (tasks.length === 0) return;
       const outcomes =
         kind === 'KEYED_REDUCE' && this.deps.shuffle
-          ? await runKeyedReduces(this.deps.pools, this.deps.shuffle, request, (o) => this.deps.keeper.settle(run, o))
+          ? await runKeyedReduces(this.deps.pools, this.deps.shuffle, request, (o) => this.#settle(run, o))
           : await runBatch(this.deps.pools, request);
-      this.deps.keeper.settle(run, outcomes);
+      this.#settle(run, outcomes);
     } finally {
       chunks?.release();
     }
@@ -209,6 +241,17 @@ export class WorkSession implements Receiver {
       this.#blobs.delete(chunk.hash);
       blob.resolve(blob.piece ? Buffer.alloc(0) : Buffer.concat(blob.parts));
     }
+  }
+
+  /** A run's outcomes to the keeper; a full disk said in the agent's log, where its owner looks first. */
+  #settle(run: Run, outcomes: readonly TaskOutcome[]): void {
+    for (const o of outcomes)
+      if (o.error?.kind === 'DISK_FULL')
+        this.deps.log(
+          `job ${run.jobId} task ${o.index} (attempt ${o.attempt}): disk full${diskSpace(this.deps.shuffle?.dir)}: ${o.error.message}; ` +
+            'the coordinator runs the task on another node',
+        );
+    this.deps.keeper.settle(run, outcomes);
   }
 
   /** Results for the coordinator: sent with those that finish in the same tick. */

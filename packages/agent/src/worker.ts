@@ -10,7 +10,7 @@ import { threadId } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { decode, encode } from '@picompute/sdk/codec';
 import { jobProblem, isFoldJob } from '@picompute/sdk';
-import { keyedMap, keyedReduce } from './shuffle/keyed-tasks.js';
+import { DiskFullError, keyedMap, keyedReduce } from './shuffle/keyed-tasks.js';
 import { mapInput } from './chunk-input.js';
 import { MAX_VALUE_BYTES } from '@picompute/sdk/wire';
 import type { Job, TaskContext } from '@picompute/sdk';
@@ -159,12 +159,14 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
       attempt: task.attempt,
       ok: false,
       error: {
-        kind: overMemory ? 'OUT_OF_MEMORY' : timedOut ? 'TIMEOUT' : 'THREW',
+        kind: overMemory ? 'OUT_OF_MEMORY' : timedOut ? 'TIMEOUT' : err instanceof DiskFullError ? 'DISK_FULL' : 'THREW',
         message: overMemory
           ? outOfMemoryMessage(batch.memoryMb)
           : timedOut
             ? failureMessage('TIMEOUT', { timeLimitMs: batch.timeLimitMs, memoryMb: 0 }, 0)
-            : errorMessage(err),
+            : err instanceof DiskFullError
+              ? err.message
+              : errorMessage(err),
         stack: overMemory ? '' : userStack(err),
         inputPreview:
           batch.kind === 'MAP' ? previewValue(input) : batch.kind === 'KEYED_REDUCE' ? `partition ${task.partition}` : `${task.values.length} map outputs`,

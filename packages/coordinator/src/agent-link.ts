@@ -208,6 +208,12 @@ export class AgentLink {
     this.#write({ msg: 'cancel', cancel: { jobId, submittedAtMs } });
   }
 
+  /** Forgets (and tells the agent to stop) these runs of a live job's tasks: a backup's loser, whose twin finished first. */
+  cancelTasks(jobId: string, tasks: readonly { index: number; attempt: number }[]): void {
+    const here = tasks.filter((t) => this.settle(jobId, t.index, t.attempt));
+    if (here.length && this.up) this.#write({ msg: 'cancelTasks', cancelTasks: { jobId, tasks: here.map((t) => ({ index: t.index, attempt: t.attempt })) } });
+  }
+
   sendBundle(hash: string, bytes: Buffer): void {
     let at = 0;
     do {

@@ -27,6 +27,7 @@ import { JobRecord } from './jobs/job-record.js';
 import { endOf } from './jobs/job-views.js';
 import { keyedDefaults } from './jobs/keyed-submit.js';
 import { BACKUP_AFTER_MS } from './jobs/backup-plan.js';
+import { noNodeLeft } from './jobs/full-disk.js';
 import type { Next } from './jobs/next.js';
 import { fromWire, toWire } from './jobs/task-id.js';
 import { NodeRegistry } from './node-registry.js';
@@ -71,7 +72,7 @@ export class Cluster {
     security: Security,
     deadAfterMs?: number,
     private readonly timeLimits: TimeLimits = { defaultMs: DEFAULT_TIME_LIMIT_MS, maxMs: 0 },
-    /** How long a keyed job's task runs before a backup may start (see ./jobs/backup-plan.ts). */
+    /** How long a task runs before a backup may start (see ./jobs/backup-plan.ts). */
     private readonly backupAfterMs = BACKUP_AFTER_MS,
     /** After a restart, how long recovered keyed jobs wait for the nodes holding their runs (see ./run-checks.ts). */
     runsGraceMs = RUNS_GRACE_MS,
@@ -145,9 +146,9 @@ export class Cluster {
         this.#finish(job, 'FAILED');
       },
     );
-    // Whether a straggler deserves a backup changes with time alone: look again every second while keyed jobs run.
+    // Whether a straggler deserves a backup changes with time alone: look again every second while jobs run.
     this.#backupTimer = setInterval(() => {
-      for (const j of this.#jobs.values()) if (j.shuffle && j.state === 'RUNNING') return this.#kick();
+      for (const j of this.#jobs.values()) if (j.state === 'RUNNING' && !j.request.noBackups) return this.#kick();
     }, 1000);
     this.#backupTimer.unref();
     store.onNotStored = (ids) => this.#failNotStored(ids);
@@ -353,6 +354,8 @@ export class Cluster {
 
   #tick(): void {
     const jobs = [...this.#jobs.values()].map((j) => this.#grace.hold(j.snapshot()));
+    // The scheduler knows nodes by address; a job keeps off nodes by agent id (./jobs/full-disk.ts).
+    for (const j of jobs) if (j.avoid) j.avoid = new Set([...this.#nodes.links()].filter((l) => j.avoid!.has(l.id)).map((l) => l.address));
     const { plan, reasons } = reconcile(jobs, this.#nodes.snapshot());
     carryOut(plan, this.#dispatch);
     for (const [id, reason] of reasons) {
@@ -383,8 +386,22 @@ export class Cluster {
         : job.taskFailed(link.id, id, r.attempt, r.error, r.durationMs, r.heapMb);
       this.#retried(job, retries);
       this.#apply(job, next, this.#events.keepLogs(job, toWire(id), link.id, next.kind === 'ignored' ? [] : r.logs));
+      this.#stopLosers(job);
+      if (job.avoid.size && !job.final) this.#failIfNowhereToGo(job);
     }
     this.#kick();
+  }
+
+  /** A task's copy lost the race to its twin: its node stops it and frees the core (see ./jobs/backup-plan.ts). */
+  #stopLosers(job: JobRecord): void {
+    for (const run of job.losers.splice(0)) this.#nodes.cancelTasks(run.node, job.id, [{ index: toWire(run.id), attempt: run.attempt }]);
+  }
+
+  /** Every live node that could take the job's tasks had no room on its disk for their files (./jobs/full-disk.ts): nowhere left to go. */
+  #failIfNowhereToGo(job: JobRecord): void {
+    for (const l of this.#nodes.links()) if (l.up && !job.avoid.has(l.id)) return;
+    job.error = noNodeLeft(job, [...job.avoid]);
+    this.#finish(job, 'FAILED');
   }
 
   #onLost(link: AgentLink, reason: string): void {
@@ -423,7 +440,11 @@ export class Cluster {
       this.store.taskDone(Number(job.id), o.index, o.attempt, o.value, job.doneCount, !job.fold, o.node);
     }
     if (next.kind === 'finish') this.#finish(job, next.state, logs);
-    else this.#events.notify(job, [...logs, ...next.logs]);
+    else {
+      // The coordinator's own lines (a task moved off a full disk, a copy that failed beside its twin) are kept for `picompute logs` too.
+      const said = next.logs.flatMap((l) => this.#events.keepLogs(job, l.task, l.node, [l.line]));
+      this.#events.notify(job, [...logs, ...said]);
+    }
   }
 
   /** A job that waits for another: held (Dependency), released, or cancelled when the other did not complete. */
@@ -443,7 +464,7 @@ export class Cluster {
         `restart the coordinator with a \`stateDir\` on a bigger disk) and submit it again`;
     }
     if (job.backupsRan) {
-      // Kept with the job's log (`picompute logs`): the counts themselves live only while the job does.
+      // Said in the job's log (`picompute logs`) too; the counts are kept with its row.
       const line = `backups of stragglers: ${job.backupsRan} started, ${job.backupsWon} finished first`;
       logs = [...logs, ...this.#events.keepLogs(job, -1, 'coordinator', [line])];
     }

@@ -50,7 +50,7 @@ export interface CoordinatorOptions {
   maxTimeLimitMs?: number;
   /** A node that sends nothing for this long is marked down, ms; default 3000 (agents beat every second). */
   deadAfterMs?: number;
-  /** A keyed job's task that has run this long (and twice its phase's median) may get a backup copy, ms; default 10,000. */
+  /** A task that has run this long (and twice its phase's median) may get a backup copy on another node, ms; default 10,000 (../jobs/backup-plan.ts). */
   backupAfterMs?: number;
   /** After a restart, how long a keyed job waits for the nodes holding its finished maps' runs before those maps run again, ms; default 30,000. */
   runsGraceMs?: number;

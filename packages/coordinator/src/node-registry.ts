@@ -243,6 +243,11 @@ export class NodeRegistry {
   }
 
   /** Tells every node to stop a job's tasks. */
+  /** Tells node `nodeId` to stop these runs of a live job's tasks (a backup's loser). */
+  cancelTasks(nodeId: string, jobId: string, tasks: readonly { index: number; attempt: number }[]): void {
+    for (const l of this.#links.values()) if (l.id === nodeId) l.cancelTasks(jobId, tasks);
+  }
+
   cancelJob(jobId: string, everyNode = false): void {
     for (const l of this.#links.values()) l.cancelJob(jobId, everyNode);
   }

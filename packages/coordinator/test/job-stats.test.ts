@@ -38,7 +38,18 @@ describe('JobStats', () => {
     job.taskDone('b', mapTask(2), 1, Buffer.from('z'), 40, 64);
     expect(job.taskDone('a', mapTask(1), 1, Buffer.from('y'), 50, 20)).toMatchObject({ kind: 'finish', state: 'COMPLETED' });
     job.finish('COMPLETED', 2_500);
-    expect(job.stats()).toEqual({ tasksDone: 3, attempts: 3, cpuMs: 120, maxHeapMb: 64, nodes: ['a', 'b'], cores: 6, startedAt: 2_000, endedAt: 2_500 });
+    expect(job.stats()).toEqual({
+      tasksDone: 3,
+      attempts: 3,
+      cpuMs: 120,
+      maxHeapMb: 64,
+      nodes: ['a', 'b'],
+      cores: 6,
+      startedAt: 2_000,
+      endedAt: 2_500,
+      backups: 0,
+      backupsWon: 0,
+    });
 
     store.endJob(id, endOf(job), true);
     const row = store.job(id)!;

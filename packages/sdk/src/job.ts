@@ -48,6 +48,13 @@ interface JobBase<I, O> {
    * tasks as `ctx.shared` (Dask's scatter). At most 64 MiB encoded.
    */
   shared?: (args: JobArgs) => unknown;
+  /**
+   * `false`: no backup copies of straggling tasks (Hadoop's speculative
+   * execution): for a job whose tasks have side effects outside their
+   * result, or to measure a cluster without them. Default true; the
+   * `speculation` submit option overrides it.
+   */
+  speculation?: boolean;
 }
 
 /** A job whose result is the array of map outputs, in input order. */
@@ -129,6 +136,8 @@ export interface KeyedJob<I = FileChunk, K extends Key = Key, V = unknown, R = u
   /** Which reducer gets `key`: an integer from 0 to partitions - 1. */
   partition?: (key: K, partitions: number) => number;
   shared?: (args: JobArgs) => unknown;
+  /** `false`: no backup copies of straggling tasks (see JobBase). */
+  speculation?: boolean;
   reduce?: undefined;
   initial?: undefined;
   finalize?: undefined;
@@ -199,6 +208,7 @@ export function jobProblem(exported: unknown): string | undefined {
   if (exported.inputs !== undefined && typeof exported.inputs !== 'function') return '`inputs` must be a function (args) => [...inputs]';
   if (exported.shared !== undefined && typeof exported.shared !== 'function') return '`shared` must be a function (args) => value, run once at submit time';
   if (exported.reduce !== undefined && typeof exported.reduce !== 'function') return '`reduce` must be a function (acc, value) => acc';
+  if (exported.speculation !== undefined && typeof exported.speculation !== 'boolean') return '`speculation` must be true or false';
   if (isFoldJob(exported) && !('initial' in exported)) return 'a job with `reduce` needs an `initial` value';
   // Refused rather than run on the collected array: finalize(acc, args) is defined on what reduce folds, and ignoring it silently hid the mistake.
   if (!isFoldJob(exported) && exported.finalize !== undefined) {

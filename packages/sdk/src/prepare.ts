@@ -63,6 +63,8 @@ export interface SubmitOptions {
   partitions?: number;
   /** Times a task may be lost with its node before the job ends NODE_FAIL; default 3. */
   maxNodeLosses?: number;
+  /** `false`: no backup copies of straggling tasks (see the job's `speculation`); default the job's own, else true. */
+  speculation?: boolean;
 }
 
 /** A job file bundled, checked and with its inputs encoded: everything before the first RPC. */
@@ -203,6 +205,7 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
       partitions: isKeyedJob(job) ? (options.partitions ?? job.partitions ?? 0) : 0,
       maxNodeLosses: options.maxNodeLosses ?? 0,
       chunkInputs: chunks.length > 0,
+      noBackups: (options.speculation ?? job.speculation ?? true) === false,
     },
     bundle: bundle.code,
     bundleHash: bundle.hash,

@@ -129,6 +129,7 @@ export const REQUESTS: Record<string, unknown[]> = {
       },
     },
     { msg: 'cancel', cancel: { jobId: '1' } },
+    { msg: 'cancelTasks', cancelTasks: { jobId: '1', tasks: [{ index: 3, attempt: 1 }] } },
     { msg: 'ping', ping: { sentAtMs: 1_764_000_000_000 } },
     { msg: 'bundle', bundle: chunk },
     {

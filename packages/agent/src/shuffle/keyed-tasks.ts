@@ -16,6 +16,9 @@ import { showKey } from './keys.js';
 import { mergeRuns } from './merge.js';
 import { readRun } from './run-file.js';
 
+/** This agent's disk cannot take a task's files: the task fails DISK_FULL, and the coordinator runs it on another node. */
+export class DiskFullError extends Error {}
+
 /** A map spills at a quarter of its memory limit (the rest is the map's own, and the sort's), at most this. */
 const MAX_SPILL_BYTES = 64 * 1024 * 1024;
 
@@ -42,7 +45,7 @@ export async function keyedMap(job: Job, batch: Batch, task: BatchTask, input: u
     buffer.discard();
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC' || code === 'EDQUOT') {
-      throw new Error(
+      throw new DiskFullError(
         `no space left on this agent's disk for the map's sorted runs (${batch.shuffleDir}): free space there, or give the agent another \`cacheDir\``,
       );
     }

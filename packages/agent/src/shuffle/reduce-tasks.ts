@@ -28,7 +28,7 @@ export async function runKeyedReduces(
       const started = Date.now();
       const resolved = await shuffle.resolve(req.job.jobId, plan, req.signal);
       if (!resolved.ok) {
-        if (!resolved.node) return [{ ...failed(task, 'THREW', resolved.message), durationMs: Date.now() - started }];
+        if (!resolved.node) return [{ ...failed(task, resolved.diskFull ? 'DISK_FULL' : 'THREW', resolved.message), durationMs: Date.now() - started }];
         // Sent at once: the coordinator can start the lost maps again while the other reduces here go on.
         const outcome = { ...failed(task, 'FETCH_FAILED', resolved.message), durationMs: Date.now() - started };
         outcome.error!.fetchNode = resolved.node;
@@ -49,6 +49,6 @@ export async function runKeyedReduces(
   return outcomes.flat();
 }
 
-function failed(task: { index: number; attempt: number }, kind: 'THREW' | 'FETCH_FAILED', message: string): TaskOutcome {
+function failed(task: { index: number; attempt: number }, kind: 'THREW' | 'FETCH_FAILED' | 'DISK_FULL', message: string): TaskOutcome {
   return { index: task.index, attempt: task.attempt, ok: false, error: { kind, message, stack: '', inputPreview: '' }, logs: [], durationMs: 0, heapMb: 0 };
 }

@@ -37,7 +37,7 @@ export interface ReducePlan {
  * A failure names the node whose runs could not be had, or '' when this
  * agent's own disk is the trouble.
  */
-export type Resolved = { ok: true; fds: number[]; cleanup: () => Promise<void> } | { ok: false; node: string; message: string };
+export type Resolved = { ok: true; fds: number[]; cleanup: () => Promise<void> } | { ok: false; node: string; message: string; diskFull?: boolean };
 
 const SAFE_NAME = /^[A-Za-z0-9_.-]{1,200}$/;
 
@@ -120,7 +120,7 @@ export class ShuffleRuns {
     };
     const runs: string[] = [];
     const fetches: Promise<void>[] = [];
-    let failure: { node: string; message: string } | undefined;
+    let failure: { node: string; message: string; diskFull?: boolean } | undefined;
     let madeDir = false;
     for (const source of plan.sources) {
       for (const runId of source.runs) {
@@ -145,6 +145,7 @@ export class ShuffleRuns {
               failure ??= LOCAL_WRITE_ERRORS.has(code)
                 ? {
                     node: '',
+                    diskFull: code === 'ENOSPC' || code === 'EDQUOT',
                     message: `this agent (${this.nodeId}) cannot store the runs it fetches in ${fetchedDir}: ${(err as Error).message}; free space there, or give the agent another \`cacheDir\``,
                   }
                 : { node: source.node, message: `fetching run ${runId} from ${source.node} at ${source.address} failed: ${(err as Error).message}` };

@@ -205,7 +205,7 @@ export function registerDaemons(program: Command): void {
     .option('--max-time-limit <duration>', "the most --time-limit a job may ask for; a submit over it is refused (like Slurm's MaxTime; default: no cap)")
     .option('--upload-quota <size>', "disk one user's uploaded inputs may hold while they wait for their submit (default 2G)")
     .option('--chunk-store <size>', 'disk kept for input chunks no running job uses, so the next submit of the same files sends nothing (default 2G)')
-    .option('--backup-after <duration>', "a keyed job's task running this long (and twice its phase's median) gets a backup copy on another node (default 10s)")
+    .option('--backup-after <duration>', "a job's task running this long (and twice its phase's median) gets a backup copy on another node (default 10s)")
     .option(
       '--runs-grace <duration>',
       "after a restart, how long a keyed job waits for the agents holding its maps' outputs before those maps run again (default 30s)",

@@ -39,6 +39,8 @@ interface SubmitFlags extends SecurityFlags {
   partitions?: string;
   out?: string;
   maxNodeLosses?: string;
+  /** false with --no-backups. */
+  backups?: boolean;
 }
 
 export function registerSubmit(program: Command): void {
@@ -82,6 +84,7 @@ export function registerSubmit(program: Command): void {
       .option('--partitions <n>', "a keyed job's reduce tasks and part files (default: the job's partitions, else 2 per core of the cluster)")
       .option('--out <dir>', "write a keyed job's result as DIR/part-00000… (key TAB value a line); returns once every part is complete")
       .option('--max-node-losses <n>', 'times a task may be lost with its node before the job ends NODE_FAIL (default 3)')
+      .option('--no-backups', "no backup copies of straggling tasks on other nodes (the job's speculation: false)")
       .option('--no-wait', 'queue the job, print its id and return (like sbatch)')
       .option('--json', 'print one JSON object: jobId, state, result or error, stats')
       .option('--stream', 'print one JSON line per task output as it finishes, {"index":N,"value":…} (a fold job’s result last, {"result":…})')
@@ -118,6 +121,7 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
     splitSize: flags.splitSize === undefined ? undefined : parseBytes(flags.splitSize, '--split-size'),
     partitions: flags.partitions === undefined ? undefined : parseCount(flags.partitions, '--partitions'),
     maxNodeLosses: flags.maxNodeLosses === undefined ? undefined : parseCount(flags.maxNodeLosses, '--max-node-losses'),
+    speculation: flags.backups === false ? false : undefined,
   });
   preparing.catch(() => {});
   await import('@picompute/sdk/client');

@@ -28,7 +28,8 @@ export function registerTasks(program: Command): void {
     program
       .command('tasks')
       .description(
-        'each task of a job: index, state, node, attempt, start, run time and heap of its last run (like squeue -s); with --json, an array of objects',
+        'each task of a job: index, state, node, attempt, start, run time and heap of its last run (like squeue -s), then the backups of ' +
+          'stragglers it ran and how many finished first; with --json, an array of objects (the backup counts are in `jobs --json`)',
       )
       .argument('<id>', 'job id'),
   ).action(
@@ -36,6 +37,8 @@ export function registerTasks(program: Command): void {
       const tasks = await client.tasks(id);
       if (flags.json) return void console.log(JSON.stringify(tasks));
       console.log(table(['INDEX', 'STATE', 'NODE', 'ATTEMPT', 'START', 'RUNTIME', 'HEAP'], tasks.map(row)));
+      const job = (await client.jobs()).jobs.find((j) => j.jobId === id);
+      if (job?.backups) console.log(`\nbackups of stragglers: ${job.backups} run, ${job.backupsWon} won (finished before the copy they backed up)`);
     }),
   );
 }

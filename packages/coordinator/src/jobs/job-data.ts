@@ -69,12 +69,18 @@ export class JobData {
   readonly fold: FoldPlan | undefined;
   /** Where a keyed job's map outputs are and which partitions are reduced (keyed jobs only). */
   readonly shuffle: ShufflePlan | undefined;
-  /** A keyed job's backup runs of stragglers (./backup-plan.ts), by taskKey: a second run of a task in `running`. */
+  /** Backup runs of stragglers (./backup-plan.ts), by taskKey: a second run of a task in `running`. */
   readonly backups = new Map<string, TaskRun>();
   backupsRan = 0;
   backupsWon = 0;
   /** A task runs this long (and twice its phase's median) before it gets a backup; the coordinator's setting. */
   backupAfterMs = BACKUP_AFTER_MS;
+  /** Runs that lost to their twin (a backup, or the straggler it backed up): the caller tells their nodes to stop them, then empties this. */
+  readonly losers: TaskRun[] = [];
+  /** Nodes whose disk had no room for this job's task files (DISK_FULL): its tasks go elsewhere. */
+  readonly avoid = new Set<string>();
+  /** The last DISK_FULL message, for the error when no node is left to go to. */
+  diskFullMessage = '';
   /** Cores of the nodes a keyed job's tasks went to (for TaskRun.startedAt). */
   readonly coresOf = new Map<string, number>();
   readonly mapTimes = new PhaseTimes();
@@ -151,23 +157,24 @@ export class JobData {
   /** Tasks that could be placed right now. */
   get runnable(): number {
     if (this.final || this.reason === 'Dependency') return 0;
-    // Asked of every live job each round: only a keyed job has backups to count.
-    return (this.fold?.runnable ?? 0) + (this.shuffle ? this.shuffle.runnable + this.backupsDue().length : 0) + this.pending.length;
+    // Asked of every live job each round: backupsDue returns at once for a job far from a phase's end.
+    return (this.fold?.runnable ?? 0) + (this.shuffle?.runnable ?? 0) + this.pending.length + this.backupsDue().length;
   }
 
-  /** Running tasks of a keyed job that should get a backup now (none for other jobs). */
+  /**
+   * Running tasks that should get a backup now (./backup-plan.ts): map tasks
+   * of every job, and a keyed job's reduces; not a fold's combine and reduce
+   * steps (they carry their values in the message), nor any task of a job
+   * submitted with `speculation: false`.
+   */
   backupsDue(now = Date.now()): TaskRun[] {
+    if (this.request.noBackups || this.running.size === 0) return [];
+    // Only near the end of a phase (while it still has tasks to start, free cores go to them), and with a yardstick.
+    const maps = this.pending.length === 0 && this.mapTimes.median() !== undefined ? this.mapTimes : undefined;
     const shuffle = this.shuffle;
-    if (!shuffle || this.running.size === 0) return [];
-    // Only near the end of a phase: while it still has tasks to start, free cores go to them.
-    const phase = (run: TaskRun) =>
-      run.id.kind === 'MAP'
-        ? this.pending.length
-          ? undefined
-          : this.mapTimes
-        : run.id.kind === 'KEYED_REDUCE' && !shuffle.waiting
-          ? this.reduceTimes
-          : undefined;
+    const reduces = shuffle && !shuffle.waiting && this.reduceTimes.median() !== undefined ? this.reduceTimes : undefined;
+    if (!maps && !reduces) return [];
+    const phase = (run: TaskRun) => (run.id.kind === 'MAP' ? maps : run.id.kind === 'KEYED_REDUCE' ? reduces : undefined);
     return backupCandidates(this.running.values(), this.backups, phase, now, this.backupAfterMs);
   }
 
@@ -192,6 +199,7 @@ export class JobData {
       memoryMb: r.memoryMb,
       constraint: r.constraint || undefined,
       maxRunning: r.maxRunning || undefined,
+      avoid: this.avoid.size ? this.avoid : undefined,
     };
   }
 
@@ -206,6 +214,8 @@ export class JobData {
       cores: this.cores,
       startedAt: this.startedAt,
       endedAt: this.endedAt,
+      backups: this.backupsRan,
+      backupsWon: this.backupsWon,
     };
   }
 
@@ -217,6 +227,8 @@ export class JobData {
     for (const node of stats.nodes) this.nodes.add(node);
     this.cores = stats.cores;
     this.startedAt = stats.startedAt;
+    this.backupsRan = stats.backups;
+    this.backupsWon = stats.backupsWon;
   }
 
   wallMs(now = Date.now()): number {

@@ -20,9 +20,11 @@ import type { JobRow, TaskRow } from '../state/store.js';
 import { JobData } from './job-data.js';
 import { finish, IGNORED, notify } from './next.js';
 import type { Next, Start } from './next.js';
-import { combineTask, describeTask, keyedReduceTask, mapTask, REDUCE_TASK, taskKey } from './task-id.js';
+import { combineTask, describeTask, keyedReduceTask, mapTask, REDUCE_TASK, taskKey, toWire } from './task-id.js';
 import { estimateStarts, reduceLost, refetch, rerunMaps, startBackups } from './keyed-steps.js';
+import { offFullDisk } from './full-disk.js';
 import type { TaskId } from './task-id.js';
+import type { TaskRun } from './job-data.js';
 
 export type { TaskRun } from './job-data.js';
 
@@ -70,6 +72,8 @@ export class JobRecord extends JobData {
     const tasks: { id: TaskId; attempt: number; input: Buffer; values: Buffer[] }[] = [];
     const fold = this.fold;
     const claim = (id: TaskId, attempt: number) => this.running.set(taskKey(id), { id, node, attempt, since: now });
+    // Its disk had no room for this job's files (the scheduler passes it over; this is for a plan made just before).
+    if (this.avoid.has(node)) return { kind: 'send', tasks, began: false };
     if (fold?.ready.length) {
       const group = fold.ready[0]!;
       const [from, to] = fold.members(group);
@@ -98,9 +102,10 @@ export class JobRecord extends JobData {
         tasks.push({ id: mapTask(index), attempt, input: this.inputs.get(index), values: [] });
       }
     }
-    if (this.shuffle) {
+    // A backup goes alone in its batch: when its twin wins, stopping that batch frees its core and nothing else.
+    if (!tasks.length) startBackups(this, node, 1, now, tasks);
+    if (this.#estimatesStarts) {
       this.coresOf.set(node, Math.max(1, nodeCores));
-      if (tasks.length < count) startBackups(this, node, count - tasks.length, now, tasks);
       estimateStarts(this, node, Math.max(1, nodeCores), now);
     }
     this.attemptsTotal += tasks.length;
@@ -157,8 +162,16 @@ export class JobRecord extends JobData {
 
   /** A task's failure, from `node`: run again (a throw under --retries) or the job ends. */
   taskFailed(node: string, id: TaskId, attempt: number, error: TaskError | null, durationMs: number, heapMb: number, now = Date.now()): Next {
-    if (!this.#settle(node, id, attempt, durationMs, heapMb, now)) return IGNORED;
     const e = error ?? { kind: 'THREW', message: 'the task failed without saying why', stack: '', inputPreview: '', fetchNode: '' };
+    // One of a task's two copies failed: the other carries on as the task (if its fault is the task's own, it fails too).
+    const twin = this.#dropCopy(node, id, attempt, now);
+    if (twin) {
+      if (e.kind === 'DISK_FULL') this.avoid.add(node);
+      const line = `the copy on ${node} failed (${e.kind}: ${e.message.split('\n')[0]}); the other copy, on ${twin.node}, carries on`;
+      return notify([{ task: toWire(id), node: 'coordinator', line }]);
+    }
+    if (!this.#settle(node, id, attempt, durationMs, heapMb, now)) return IGNORED;
+    if (e.kind === 'DISK_FULL' && (id.kind === 'MAP' || id.kind === 'KEYED_REDUCE')) return offFullDisk(this, id, node, e.message);
     if (e.kind === 'FETCH_FAILED' && id.kind === 'KEYED_REDUCE') return refetch(this, id.index, node, e.fetchNode, e.message);
     if (id.kind === 'MAP') this.taskTable.ran(id.index, failedState(e.kind), durationMs, heapMb);
     // --retries re-runs a task that threw (not one past its limits: it would only fail again).
@@ -255,6 +268,8 @@ export class JobRecord extends JobData {
     this.pending.clear();
     this.running.clear();
     this.backups.clear();
+    // The job's end stops every run of it on every node.
+    this.losers.length = 0;
     this.taskTable.ended();
   }
 
@@ -268,22 +283,54 @@ export class JobRecord extends JobData {
     const isBackup = backup?.node === node && backup.attempt === attempt;
     if (!isRun && !isBackup) {
       // A late word (a backup's loser) still means a core there is free again.
-      if (this.shuffle) estimateStarts(this, node, this.coresOf.get(node) ?? 1, now);
+      this.#coreFreed(node, now);
       return false;
     }
-    // The first of a task and its backup to finish settles it; the other's word comes too late and is ignored.
+    // The first of a task and its backup to finish settles it; the other is stopped on its node, and its word, should it come, is ignored.
     this.running.delete(key);
     if (backup) {
       this.backups.delete(key);
       if (isBackup) this.backupsWon++;
+      this.losers.push(isBackup ? run! : backup);
+      // `picompute tasks` shows the run that counted.
+      if (!isBackup && id.kind === 'MAP') this.taskTable.started(id.index, run!.node, run!.attempt, run!.since);
     }
     this.ran(durationMs, heapMb);
-    if (this.shuffle) {
-      (id.kind === 'MAP' ? this.mapTimes : this.reduceTimes).add(durationMs);
-      // Its core goes to the next of this job's tasks waiting there.
-      estimateStarts(this, node, this.coresOf.get(node) ?? 1, now);
-    }
+    if (id.kind === 'MAP') this.mapTimes.add(durationMs);
+    else if (id.kind === 'KEYED_REDUCE') this.reduceTimes.add(durationMs);
+    this.#coreFreed(node, now);
     return true;
+  }
+
+  /** A failed run of a task whose twin (backup or straggler) still runs: dropped, and the twin returned; undefined for any other run. */
+  #dropCopy(node: string, id: TaskId, attempt: number, now: number): TaskRun | undefined {
+    if (this.final) return undefined;
+    const key = taskKey(id);
+    const run = this.running.get(key);
+    const backup = this.backups.get(key);
+    if (!run || !backup) return undefined;
+    const isRun = run.node === node && run.attempt === attempt;
+    if (!isRun && !(backup.node === node && backup.attempt === attempt)) return undefined;
+    if (isRun) this.running.set(key, backup);
+    this.backups.delete(key);
+    this.#coreFreed(node, now);
+    return isRun ? backup : run;
+  }
+
+  /**
+   * Whether this job estimates when its tasks got a core (TaskRun.startedAt), so
+   * one queued on its agent is not taken for a straggler: a keyed job, and any
+   * job while its tasks go one per batch (a task of tens of ms or more; a
+   * batch of tiny tasks is measured from when it was sent, which spares the
+   * walk over thousands of runs each result would cost).
+   */
+  get #estimatesStarts(): boolean {
+    return !!this.shuffle || this.batchSize === 1;
+  }
+
+  /** A run of this job on `node` ended: its core goes to the next of this job's tasks waiting there. */
+  #coreFreed(node: string, now: number): void {
+    if (this.#estimatesStarts && this.coresOf.has(node)) estimateStarts(this, node, this.coresOf.get(node)!, now);
   }
 
   /**

@@ -41,7 +41,7 @@ export function eventOf(job: JobData, logs: LogLine[] = []): JobEvent {
   };
 }
 
-type Figures = 'wallMs' | 'attempts' | 'cpuMs' | 'maxHeapMb' | 'nodes' | 'startedAtMs' | 'endedAtMs' | 'cores';
+type Figures = 'wallMs' | 'attempts' | 'cpuMs' | 'maxHeapMb' | 'nodes' | 'startedAtMs' | 'endedAtMs' | 'cores' | 'backups' | 'backupsWon';
 
 /**
  * A job's summary from its figures and the rest. Written out field by field: a literal that spreads the figures
@@ -72,8 +72,8 @@ function summaryFrom(stats: JobStats, rest: Omit<JobSummary, Figures>, now = Dat
     tasksRunning: rest.tasksRunning,
     dependency: rest.dependency,
     tasksQueued: rest.tasksQueued,
-    backups: rest.backups,
-    backupsWon: rest.backupsWon,
+    backups: stats.backups,
+    backupsWon: stats.backupsWon,
   };
 }
 
@@ -93,8 +93,6 @@ export function summaryOf(job: JobData): JobSummary {
     tasksRunning: job.running.size,
     dependency: job.request.dependency,
     tasksQueued: 0,
-    backups: job.backupsRan,
-    backupsWon: job.backupsWon,
   });
 }
 
@@ -117,9 +115,6 @@ export function summaryFromRow(row: JobRow): JobSummary {
     tasksRunning: 0,
     dependency: request.dependency ?? '',
     tasksQueued: 0,
-    // Not kept past the job's end (yet): counted while it runs.
-    backups: 0,
-    backupsWon: 0,
   });
 }
 

@@ -59,7 +59,7 @@ export class NodeQueue {
     while (this.#heap.length) {
       const top = this.#heap[0]!;
       const slots = top.idle ? Math.max(top.slots, Math.min(top.node.freeSlots, job.coresPerTask)) : top.slots;
-      if (fitsNow(top.node, slots, top.memoryMb, job) && worthStarting(top, left, capacity)) {
+      if (!job.avoid?.has(top.id) && fitsNow(top.node, slots, top.memoryMb, job) && worthStarting(top, left, capacity)) {
         chosen = top;
         break;
       }

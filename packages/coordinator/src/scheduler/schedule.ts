@@ -31,7 +31,8 @@ export function schedule(snapshot: Snapshot): Plan {
     let c = capacities.get(job);
     if (c === undefined) {
       c = 0;
-      for (const n of snapshot.nodes) if (n.health === 'up' && couldEverRun(n, job)) c += capacityOf(n, fastest);
+      // Not the nodes it keeps off: a slower node would wait for them to take its tasks, and nothing would.
+      for (const n of snapshot.nodes) if (n.health === 'up' && couldEverRun(n, job) && !job.avoid?.has(n.id)) c += capacityOf(n, fastest);
       capacities.set(job, c);
     }
     return c;
@@ -57,7 +58,8 @@ export function schedule(snapshot: Snapshot): Plan {
     const shape = `${job.coresPerTask}/${job.memoryMb}/${job.constraint ?? ''}${Number.isFinite(cap) ? `/${cap}/${runnable}` : ''}`;
     const nodeId = unplaceable.has(shape) ? undefined : nodes.place(job, cap, runnable);
     if (!nodeId) {
-      unplaceable.add(shape);
+      // A job kept off some nodes says nothing of others of its shape.
+      if (!job.avoid) unplaceable.add(shape);
       return false;
     }
     const tasks = Math.min(Math.max(1, Math.floor(job.batchSize)), room);

@@ -49,6 +49,8 @@ export interface JobSnapshot {
   memoryMb: number;
   /** Only nodes whose labels match (./constraint.ts: `a`, `a&b`, `a|b`). */
   constraint?: string;
+  /** Nodes (as `NodeSnapshot.id` names them) this job must not get tasks on: their disk had no room for its files. */
+  avoid?: ReadonlySet<string>;
 }
 
 export interface Snapshot {

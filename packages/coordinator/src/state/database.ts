@@ -17,7 +17,7 @@ import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { toIncrementalVacuum, toMapRunNodes } from './migrations.js';
+import { addBackupColumns, toIncrementalVacuum, toMapRunNodes } from './migrations.js';
 import { INPUT_PARTS_SCHEMA } from './input-parts.js';
 import { SCHEMA, SCHEMA_VERSION } from './schema.js';
 
@@ -67,8 +67,9 @@ export function openDatabase(stateDir: string, { durable = true, log = (_line: s
     // picompute refuses the database rather than miss the inputs stored in them.
     db.exec(INPUT_PARTS_SCHEMA);
     if (userVersion(db) === 2) db.pragma('user_version = 3');
-    // Schema 4 only adds a column, made at any version for the same reason.
+    // Schema 4 only adds columns, made at any version for the same reason.
     toMapRunNodes(db);
+    addBackupColumns(db);
     if (userVersion(db) === 3) db.pragma('user_version = 4');
     return db;
   } catch (err) {

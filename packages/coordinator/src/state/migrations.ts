@@ -52,3 +52,14 @@ export function toMapRunNodes(db: Database.Database): void {
   const columns = db.pragma('table_info(outputs)') as { name: string }[];
   if (!columns.some((c) => c.name === 'node')) db.exec('ALTER TABLE outputs ADD COLUMN node TEXT');
 }
+
+/**
+ * Schema 4 too: the jobs table keeps a job's backup counts (`backups`,
+ * `backups_won`) past its end. Adding a column with a default rewrites
+ * nothing, so this is instant; older jobs read 0. Done whatever the version
+ * (a database still waiting for schema 2's VACUUM gets them too).
+ */
+export function addBackupColumns(db: Database.Database): void {
+  const have = new Set((db.pragma('table_info(jobs)') as { name: string }[]).map((c) => c.name));
+  for (const column of ['backups', 'backups_won']) if (!have.has(column)) db.exec(`ALTER TABLE jobs ADD COLUMN ${column} INTEGER NOT NULL DEFAULT 0`);
+}

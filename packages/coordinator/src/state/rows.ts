@@ -22,6 +22,8 @@ export interface JobRow {
   submitted_at: number;
   started_at: number;
   ended_at: number;
+  backups: number;
+  backups_won: number;
 }
 
 export interface TaskRow {
@@ -54,6 +56,10 @@ export interface JobStats {
   cores: number;
   startedAt: number;
   endedAt: number;
+  /** Backup copies of stragglers started (../jobs/backup-plan.ts). */
+  backups: number;
+  /** Backups that finished before the run they backed up. */
+  backupsWon: number;
 }
 
 /** Each figure's column in the jobs table. */
@@ -66,12 +72,25 @@ const STATS_COLUMNS = {
   cores: 'cores',
   startedAt: 'started_at',
   endedAt: 'ended_at',
+  backups: 'backups',
+  backupsWon: 'backups_won',
 } as const satisfies Record<keyof JobStats, keyof JobRow>;
 
 export const STATS = Object.entries(STATS_COLUMNS) as [keyof JobStats, keyof JobRow][];
 
 /** The figures of a job that never ran. */
-export const NO_STATS: JobStats = { tasksDone: 0, attempts: 0, cpuMs: 0, maxHeapMb: 0, nodes: [], cores: 0, startedAt: 0, endedAt: 0 };
+export const NO_STATS: JobStats = {
+  tasksDone: 0,
+  attempts: 0,
+  cpuMs: 0,
+  maxHeapMb: 0,
+  nodes: [],
+  cores: 0,
+  startedAt: 0,
+  endedAt: 0,
+  backups: 0,
+  backupsWon: 0,
+};
 
 /** A job's figures as statement parameters, named as the fields are (`@maxHeapMb`…). */
 export function statsParams(stats: JobStats): Record<keyof JobStats, number | string> {

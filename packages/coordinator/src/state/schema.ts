@@ -3,6 +3,7 @@ export const SCHEMA_VERSION = 4;
 // 2: auto_vacuum=INCREMENTAL (no table changed; see ./migrations.ts).
 // 3: inputs in parts, attempts of re-runs in task_attempts (./input-parts.ts); `tasks` holds only older jobs' inputs.
 // 4: outputs.node, the node holding a keyed job's map runs (./migrations.ts), so a restart need not run its maps again.
+//    and jobs.backups, jobs.backups_won (backup copies of stragglers, kept past a job's end).
 
 export const SCHEMA = `
 CREATE TABLE jobs (
@@ -23,7 +24,9 @@ CREATE TABLE jobs (
   submitted_at  REAL NOT NULL,
   started_at    REAL NOT NULL DEFAULT 0,
   ended_at      REAL NOT NULL DEFAULT 0,
-  result        BLOB
+  result        BLOB,
+  backups       INTEGER NOT NULL DEFAULT 0,
+  backups_won   INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX jobs_state ON jobs(state);
 CREATE TABLE tasks (

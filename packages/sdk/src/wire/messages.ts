@@ -48,6 +48,7 @@ import type { JobSpec__Output as JobSpec_ } from './generated/picompute/v1/JobSp
 import type { TaskInput__Output as TaskInput_ } from './generated/picompute/v1/TaskInput.js';
 import type { Assign__Output as Assign_ } from './generated/picompute/v1/Assign.js';
 import type { CancelJob__Output as CancelJob_ } from './generated/picompute/v1/CancelJob.js';
+import type { TaskRef__Output as TaskRef_ } from './generated/picompute/v1/TaskRef.js';
 import type { Ping__Output as Ping_ } from './generated/picompute/v1/Ping.js';
 import type { ToAgent__Output as ToAgent_ } from './generated/picompute/v1/ToAgent.js';
 import type { TaskError__Output as TaskError_ } from './generated/picompute/v1/TaskError.js';
@@ -141,6 +142,7 @@ export type JobSpec = Wire<JobSpec_>;
 export type TaskInput = Wire<TaskInput_>;
 export type Assign = Wire<Assign_>;
 export type CancelJob = Wire<CancelJob_>;
+export type TaskRef = Wire<TaskRef_>;
 export type Ping = Wire<Ping_>;
 export type ToAgent = OneOf<Wire<ToAgent_>>;
 export type TaskError = Wire<TaskError_>;
