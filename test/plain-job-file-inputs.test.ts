@@ -13,7 +13,7 @@ describe('a fold job without inputs(args)', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'picompute-plain-input-'));
-    await writeFile(join(dir, 'a.txt'), Array.from({ length: 30_000 }, (_, i) => `line ${i}`).join('\n') + '\n');
+    await writeFile(join(dir, 'a.txt'), `${Array.from({ length: 30_000 }, (_, i) => `line ${i}`).join('\n')}\n`);
     await writeFile(join(dir, 'b.txt'), 'one\ntwo\nthree\n');
   });
 
