@@ -79,11 +79,8 @@ export class Cluster {
   ) {
     this.#runChecks = new RunChecks(
       () => this.#jobs.values(),
-      (job, next) => {
-        // Kept with the job's log: why its maps did or did not run again is asked long after the restart.
-        if (next.kind === 'notify') for (const l of next.logs) this.#events.keepLogs(job, l.task, l.node, [l.line]);
-        this.#apply(job, next);
-      },
+      // #apply keeps the lines with the job's log: why its maps did or did not run again is asked long after the restart.
+      (job, next) => this.#apply(job, next),
       () => this.#kick(),
       log,
       runsGraceMs,
