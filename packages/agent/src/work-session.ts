@@ -5,7 +5,8 @@
  * as few messages as stay under the message limit (see ./result-packing.ts).
  * Heartbeats go out every `heartbeatMs`.
  */
-import type { Assign, BlobChunk, FromAgent, ServerWorkStream, TaskResult, ToAgent } from '@picompute/sdk/wire';
+import { packResults as packWireResults, packableResult, unpackTasks } from '@picompute/sdk/wire';
+import type { Assign, BlobChunk, FromAgent, PackedResults, ServerWorkStream, TaskResult, ToAgent } from '@picompute/sdk/wire';
 import type { AgentInfo } from '@picompute/sdk/wire';
 import type { TaskOutcome } from './batch.js';
 import type { BundleCache } from './bundle-cache.js';
@@ -51,6 +52,8 @@ export class WorkSession {
   #heartbeat: NodeJS.Timeout | undefined;
   #closed = false;
   #pingEcho = 0;
+  /** The coordinator sent packed tasks, so it reads packed results (see @picompute/sdk/wire's packed-work). */
+  #packedPeer = false;
   readonly closed: Promise<void>;
 
   constructor(
@@ -69,7 +72,7 @@ export class WorkSession {
       call.on('cancelled', end);
     });
     call.on('data', (msg: ToAgent) => this.#onMessage(msg));
-    this.#send({ msg: 'hello', hello: deps.info });
+    this.#send({ msg: 'hello', hello: { ...deps.info, packedWork: true } });
     this.#heartbeat = setInterval(() => void this.#sendHeartbeat(), deps.heartbeatMs);
     this.#heartbeat.unref();
   }
@@ -89,6 +92,10 @@ export class WorkSession {
   #onMessage(msg: ToAgent): void {
     switch (msg.msg) {
       case 'assign':
+        if (msg.assign.packedTasks?.length) {
+          this.#packedPeer = true;
+          msg.assign.tasks = unpackTasks(msg.assign.packedTasks);
+        }
         void this.#onAssign(msg.assign);
         break;
       case 'cancel':
@@ -200,7 +207,10 @@ export class WorkSession {
         this.#flushScheduled = false;
         const results = this.#outbox;
         this.#outbox = [];
-        for (const part of packResults(results, this.deps.maxMessageBytes - MESSAGE_MARGIN_BYTES)) this.#send({ msg: 'results', results: { results: part } });
+        for (const part of packResults(results, this.deps.maxMessageBytes - MESSAGE_MARGIN_BYTES)) {
+          const packed = this.#packedPeer && part.every(packableResult) ? packedByJob(part) : undefined;
+          this.#send({ msg: 'results', results: packed ? { results: [], packed } : { results: part } });
+        }
       });
     }
   }
@@ -215,4 +225,16 @@ export class WorkSession {
   #send(msg: FromAgent): void {
     if (!this.#closed && this.call.writable) this.call.write(msg);
   }
+}
+
+/** Results packed per run of one job's, in order. */
+function packedByJob(results: TaskResult[]): PackedResults[] {
+  const packed: PackedResults[] = [];
+  let from = 0;
+  for (let i = 1; i <= results.length; i++) {
+    if (i < results.length && results[i]!.jobId === results[from]!.jobId) continue;
+    packed.push({ jobId: results[from]!.jobId, results: packWireResults(results.slice(from, i)) });
+    from = i;
+  }
+  return packed;
 }

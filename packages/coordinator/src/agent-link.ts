@@ -19,8 +19,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { channelCredentials, clientChannelOptions, failedHandshake, notMemberMessage } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
-import { BLOB_CHUNK_BYTES, wireServices } from '@picompute/sdk/wire';
-import type { AgentInfo, Assign, ClientWorkStream, FromAgent, Heartbeat, TaskResult, ToAgent } from '@picompute/sdk/wire';
+import { BLOB_CHUNK_BYTES, packTasks, packableTasks, unpackResults, wireServices } from '@picompute/sdk/wire';
+import type { AgentInfo, Assign, ClientWorkStream, FromAgent, Heartbeat, Results, TaskResult, ToAgent } from '@picompute/sdk/wire';
 
 /** Why a link is down when the agent ended the stream itself: it is stopping (SIGTERM), not lost. */
 export const STOPPED_REASON = 'the agent closed its stream (stopped)';
@@ -142,7 +142,10 @@ export class AgentLink {
     this.#batches++;
     this.#cores += cores;
     this.#memoryMb += memoryMb;
-    this.#write({ msg: 'assign', assign });
+    // Tiny tasks cost microseconds only packed (see @picompute/sdk/wire's packed-work), to an agent that reads them.
+    if (this.info?.packedWork && packableTasks(assign.tasks))
+      this.#write({ msg: 'assign', assign: { job: assign.job, tasks: [], packedTasks: packTasks(assign.tasks) } });
+    else this.#write({ msg: 'assign', assign });
   }
 
   /** Marks a task as no longer in flight here; false if it was not (a stale or foreign result). */
@@ -270,9 +273,17 @@ export class AgentLink {
           this.#pingSent = NaN;
         }
         break;
-      case 'results':
-        this.events.results(this, msg.results.results);
+      case 'results': {
+        let results: TaskResult[];
+        try {
+          results = unpacked(msg.results);
+        } catch (err) {
+          this.#lost(call, `the agent sent results this coordinator cannot read: ${(err as Error).message}`);
+          return;
+        }
+        this.events.results(this, results);
         break;
+      }
       case 'needBundle':
         this.events.needBundle(this, msg.needBundle.hash);
         break;
@@ -305,4 +316,11 @@ export class AgentLink {
   #write(msg: ToAgent): void {
     this.#call?.write(msg);
   }
+}
+
+function unpacked(results: Results): TaskResult[] {
+  if (!results.packed?.length) return results.results;
+  const all: TaskResult[] = [...results.results];
+  for (const p of results.packed) for (const r of unpackResults(p.jobId, p.results)) all.push(r);
+  return all;
 }

@@ -49,6 +49,7 @@ import type { ToAgent__Output as ToAgent_ } from './generated/picompute/v1/ToAge
 import type { TaskError__Output as TaskError_ } from './generated/picompute/v1/TaskError.js';
 import type { TaskResult__Output as TaskResult_ } from './generated/picompute/v1/TaskResult.js';
 import type { Results__Output as Results_ } from './generated/picompute/v1/Results.js';
+import type { PackedResults__Output as PackedResults_ } from './generated/picompute/v1/PackedResults.js';
 import type { Heartbeat__Output as Heartbeat_ } from './generated/picompute/v1/Heartbeat.js';
 import type { NeedBundle__Output as NeedBundle_ } from './generated/picompute/v1/NeedBundle.js';
 import type { FromAgent__Output as FromAgent_ } from './generated/picompute/v1/FromAgent.js';
@@ -63,7 +64,20 @@ import type { TaskKind__Output } from './generated/picompute/v1/TaskKind.js';
  * message that has the field): fields a sender may leave out (the receiver
  * sees their defaults), and message fields every sender sets (never null).
  */
-type SentOptional = 'inputs' | 'maxRunning' | 'sharedHash' | 'outputs' | 'result' | 'active' | 'finished' | 'partial' | 'indices' | 'pingEchoMs';
+type SentOptional =
+  | 'packedWork'
+  | 'packedTasks'
+  | 'packed'
+  | 'inputs'
+  | 'maxRunning'
+  | 'sharedHash'
+  | 'outputs'
+  | 'result'
+  | 'active'
+  | 'finished'
+  | 'partial'
+  | 'indices'
+  | 'pingEchoMs';
 type AlwaysSet = 'info' | 'job';
 /** A generated `__Output` type, and the messages inside it, with those two rules applied. */
 type Wire<T> = T extends Buffer ? T : T extends readonly (infer E)[] ? Wire<E>[] : T extends object ? Fields<T> : T;
@@ -124,6 +138,7 @@ export type ToAgent = OneOf<Wire<ToAgent_>>;
 export type TaskError = Wire<TaskError_>;
 export type TaskResult = Wire<TaskResult_>;
 export type Results = Wire<Results_>;
+export type PackedResults = Wire<PackedResults_>;
 export type Heartbeat = Wire<Heartbeat_>;
 export type NeedBundle = Wire<NeedBundle_>;
 export type FromAgent = OneOf<Wire<FromAgent_>>;
