@@ -63,8 +63,9 @@ export class AgentLink {
   #liveness: NodeJS.Timeout | undefined;
   readonly #stub: grpc.Client | undefined;
   readonly #dialWork: WorkDialer;
-  /** Keyed by `${jobId}/${index}/${attempt}`. */
-  readonly #tasks = new Map<string, InFlightBatch>();
+  /** By job, then by `taskKey(index, attempt)`: no string is built per task. */
+  readonly #tasks = new Map<string, Map<number, InFlightBatch>>();
+  #taskCount = 0;
   #batches = 0;
   #cores = 0;
   #memoryMb = 0;
@@ -108,7 +109,7 @@ export class AgentLink {
   }
 
   get tasksInFlight(): number {
-    return this.#tasks.size;
+    return this.#taskCount;
   }
 
   /** Core-slots held by the batches in flight (a batch holds its job's cores per task). */
@@ -132,13 +133,20 @@ export class AgentLink {
     return 2 * (this.info?.cores ?? 0);
   }
 
-  static taskKey(jobId: string, index: number, attempt: number): string {
-    return `${jobId}/${index}/${attempt}`;
+  /** One number for a task's run: attempts stay far below 2^21, so index and attempt never collide. */
+  static taskKey(index: number, attempt: number): number {
+    return index * 2_097_152 + attempt;
   }
 
   send(assign: Assign, cores: number, memoryMb: number): void {
     const batch: InFlightBatch = { jobId: assign.job.jobId, remaining: assign.tasks.length, cores, memoryMb };
-    for (const t of assign.tasks) this.#tasks.set(AgentLink.taskKey(assign.job.jobId, t.index, t.attempt), batch);
+    let tasks = this.#tasks.get(batch.jobId);
+    if (!tasks) this.#tasks.set(batch.jobId, (tasks = new Map()));
+    for (const t of assign.tasks) {
+      const key = AgentLink.taskKey(t.index, t.attempt);
+      if (!tasks.has(key)) this.#taskCount++;
+      tasks.set(key, batch);
+    }
     this.#batches++;
     this.#cores += cores;
     this.#memoryMb += memoryMb;
@@ -150,10 +158,13 @@ export class AgentLink {
 
   /** Marks a task as no longer in flight here; false if it was not (a stale or foreign result). */
   settle(jobId: string, index: number, attempt: number): boolean {
-    const key = AgentLink.taskKey(jobId, index, attempt);
-    const batch = this.#tasks.get(key);
+    const tasks = this.#tasks.get(jobId);
+    const key = AgentLink.taskKey(index, attempt);
+    const batch = tasks?.get(key);
     if (!batch) return false;
-    this.#tasks.delete(key);
+    tasks!.delete(key);
+    if (tasks!.size === 0) this.#tasks.delete(jobId);
+    this.#taskCount--;
     if (--batch.remaining === 0) {
       this.#batches--;
       this.#cores -= batch.cores;
@@ -165,12 +176,17 @@ export class AgentLink {
   /** Forgets (and tells the agent to stop) every task of a job that ended; `always`: tells it even without tasks here (it may hold the job's files). */
   cancelJob(jobId: string, always = false): void {
     let had = false;
-    for (const key of [...this.#tasks.keys()]) {
-      if (key.startsWith(`${jobId}/`)) {
-        const [, index, attempt] = key.split('/');
-        this.settle(jobId, Number(index), Number(attempt));
-        had = true;
+    const tasks = this.#tasks.get(jobId);
+    if (tasks) {
+      // Every batch of the job ends here: its cores and memory are free again.
+      for (const batch of new Set(tasks.values())) {
+        this.#batches--;
+        this.#cores -= batch.cores;
+        this.#memoryMb -= batch.memoryMb;
       }
+      this.#taskCount -= tasks.size;
+      this.#tasks.delete(jobId);
+      had = true;
     }
     if (had || (always && this.up)) this.#write({ msg: 'cancel', cancel: { jobId } });
   }
@@ -193,7 +209,9 @@ export class AgentLink {
   occupancy(): Map<string, { running: number; queued: number; cores: number }> {
     const byJob = new Map<string, { running: number; queued: number; cores: number }>();
     let free = this.info?.cores ?? 0;
-    for (const batch of new Set(this.#tasks.values())) {
+    const batches = new Set<InFlightBatch>();
+    for (const tasks of this.#tasks.values()) for (const batch of tasks.values()) batches.add(batch);
+    for (const batch of batches) {
       let o = byJob.get(batch.jobId);
       if (!o) byJob.set(batch.jobId, (o = { running: 0, queued: 0, cores: 0 }));
       const runs = batch.cores <= free ? 1 : 0;
@@ -207,10 +225,14 @@ export class AgentLink {
 
   /** The in-flight tasks, as (jobId, index, attempt); used to run them again when the node is lost. */
   inFlight(): { jobId: string; index: number; attempt: number }[] {
-    return [...this.#tasks.keys()].map((key) => {
-      const [jobId, index, attempt] = key.split('/');
-      return { jobId: jobId!, index: Number(index), attempt: Number(attempt) };
-    });
+    const out: { jobId: string; index: number; attempt: number }[] = [];
+    for (const [jobId, tasks] of this.#tasks) {
+      for (const key of tasks.keys()) {
+        const attempt = ((key % 2_097_152) + 2_097_152) % 2_097_152;
+        out.push({ jobId, index: (key - attempt) / 2_097_152, attempt });
+      }
+    }
+    return out;
   }
 
   /** Sends a Ping; the agent's echo sets rttMs. */
@@ -301,6 +323,7 @@ export class AgentLink {
     if (wasUp) {
       this.events.down(this, reason);
       this.#tasks.clear();
+      this.#taskCount = 0;
       this.#batches = 0;
       this.#cores = 0;
       this.#memoryMb = 0;

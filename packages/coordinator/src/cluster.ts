@@ -348,7 +348,7 @@ export class Cluster {
       this.store.taskDone(Number(job.id), o.index, o.attempt, o.value, job.doneCount, !job.fold);
     }
     if (next.kind === 'finish') this.#finish(job, next.state, logs);
-    else this.#events.notify(job, [...logs, ...next.logs]);
+    else this.#events.notify(job, next.logs.length ? [...logs, ...next.logs] : logs);
   }
 
   /** A job that waits for another: held (Dependency), released, or cancelled when the other did not complete. */

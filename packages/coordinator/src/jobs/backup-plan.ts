@@ -36,7 +36,7 @@ export class PhaseTimes {
 /** The running tasks of a phase that deserve a backup now, longest running first, within the cap. */
 export function backupCandidates(
   running: Iterable<TaskRun>,
-  backups: ReadonlyMap<string, TaskRun>,
+  backups: ReadonlyMap<number, TaskRun>,
   phase: (run: TaskRun) => PhaseTimes | undefined,
   now: number,
   minMs: number,
