@@ -79,7 +79,15 @@ export class DashboardModel {
   #taskEnded(node: string, r: TaskResult): void {
     const d = this.#detail(r.jobId);
     d.resultBytes += r.output.length;
-    d.threads.set(`${node}#${r.thread ?? 0}`, { node, thread: r.thread ?? 0, task: r.index, ok: r.ok, lastMs: r.durationMs, at: Date.now() });
+    // Updated in place: a row per finished task was garbage the next moment.
+    const key = `${node}#${r.thread ?? 0}`;
+    const row = d.threads.get(key);
+    if (row) {
+      row.task = r.index;
+      row.ok = r.ok;
+      row.lastMs = r.durationMs;
+      row.at = Date.now();
+    } else d.threads.set(key, { node, thread: r.thread ?? 0, task: r.index, ok: r.ok, lastMs: r.durationMs, at: Date.now() });
     for (const line of r.logs) pushCapped(d.logs, { task: r.index, node, line }, LOG_LINES_KEPT);
     if (!r.ok && r.error) {
       pushCapped(
