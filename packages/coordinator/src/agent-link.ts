@@ -66,6 +66,8 @@ export class AgentLink {
   /** By job, then by `taskKey(index, attempt)`: no string is built per task. */
   readonly #tasks = new Map<string, Map<number, InFlightBatch>>();
   #taskCount = 0;
+  /** The batches in flight, in the order sent (what runs first on the agent: see `occupancy`). */
+  readonly #inFlight = new Set<InFlightBatch>();
   #batches = 0;
   #cores = 0;
   #memoryMb = 0;
@@ -142,6 +144,7 @@ export class AgentLink {
     const batch: InFlightBatch = { jobId: assign.job.jobId, remaining: assign.tasks.length, cores, memoryMb };
     let tasks = this.#tasks.get(batch.jobId);
     if (!tasks) this.#tasks.set(batch.jobId, (tasks = new Map()));
+    this.#inFlight.add(batch);
     for (const t of assign.tasks) {
       const key = AgentLink.taskKey(t.index, t.attempt);
       if (!tasks.has(key)) this.#taskCount++;
@@ -166,6 +169,7 @@ export class AgentLink {
     if (tasks!.size === 0) this.#tasks.delete(jobId);
     this.#taskCount--;
     if (--batch.remaining === 0) {
+      this.#inFlight.delete(batch);
       this.#batches--;
       this.#cores -= batch.cores;
       this.#memoryMb -= batch.memoryMb;
@@ -180,6 +184,7 @@ export class AgentLink {
     if (tasks) {
       // Every batch of the job ends here: its cores and memory are free again.
       for (const batch of new Set(tasks.values())) {
+        this.#inFlight.delete(batch);
         this.#batches--;
         this.#cores -= batch.cores;
         this.#memoryMb -= batch.memoryMb;
@@ -209,9 +214,7 @@ export class AgentLink {
   occupancy(): Map<string, { running: number; queued: number; cores: number }> {
     const byJob = new Map<string, { running: number; queued: number; cores: number }>();
     let free = this.info?.cores ?? 0;
-    const batches = new Set<InFlightBatch>();
-    for (const tasks of this.#tasks.values()) for (const batch of tasks.values()) batches.add(batch);
-    for (const batch of batches) {
+    for (const batch of this.#inFlight) {
       let o = byJob.get(batch.jobId);
       if (!o) byJob.set(batch.jobId, (o = { running: 0, queued: 0, cores: 0 }));
       const runs = batch.cores <= free ? 1 : 0;
@@ -323,6 +326,7 @@ export class AgentLink {
     if (wasUp) {
       this.events.down(this, reason);
       this.#tasks.clear();
+      this.#inFlight.clear();
       this.#taskCount = 0;
       this.#batches = 0;
       this.#cores = 0;
