@@ -5,16 +5,17 @@
 // stay queued (PENDING Resources) — the tail of `pnpm bench -- --scale`
 // without its 1,000 agents.
 //
-//   node benchmarks/queued-jobs.mjs [N=10000] [--watching] [--json] [--heap-snapshot] [--cpu-prof] [--verbose]
+//   node benchmarks/queued-jobs.mjs [N=10000] [--watching] [--json] [--heap-snapshot] [--cpu-prof] [--verbose] [--cli path/to/picompute.mjs]
 //
 // --heap-snapshot writes the coordinator's heap (after N jobs) to a
 // .heapsnapshot file in its working directory (benchmarks/results/), to see
-// what holds the memory; --cpu-prof writes its CPU profile there on exit.
+// what holds the memory; --cpu-prof writes its CPU profile there on exit; --cli runs another build's
+// coordinator (an older commit's, to compare in turns on a busy machine).
 import { fork } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, prepareJob } from '@picompute/sdk/client';
 import { parseKey } from '@picompute/sdk/auth';
-import { daemon, here, keyEnv, median, rssMiB, stop, ussMiB } from './lib/harness.mjs';
+import { CLI, daemon, here, keyEnv, median, rssMiB, stop, ussMiB } from './lib/harness.mjs';
 
 const n = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 10_000);
 const flag = (f) => process.argv.includes(f);
@@ -39,7 +40,8 @@ async function timed(fn, times = 5) {
   return median(ms);
 }
 
-const coordinator = await daemon(['coordinator', '--host', '127.0.0.1', '--port', '0'], env, nodeArgs);
+const cli = process.argv.includes('--cli') ? process.argv[process.argv.indexOf('--cli') + 1] : CLI;
+const coordinator = await daemon(['coordinator', '--host', '127.0.0.1', '--port', '0'], env, nodeArgs, [], cli);
 const fakes = fork(here('lib/fake-agents.mjs'), [JSON.stringify({ coordinator: coordinator.address, keyFile })], {
   env,
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

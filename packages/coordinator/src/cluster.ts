@@ -26,7 +26,7 @@ import { BACKUP_AFTER_MS } from './jobs/backup-plan.js';
 import type { Next } from './jobs/next.js';
 import { fromWire, toWire } from './jobs/task-id.js';
 import { NodeRegistry } from './node-registry.js';
-import { reconcile } from './scheduler/index.js';
+import { fitsSomeNode, Parking, reconcile, waitReason } from './scheduler/index.js';
 import { OutputsByIndex } from './state/outputs-by-index.js';
 import { RequeueStore } from './state/requeue.js';
 import { SharedBlobs } from './state/shared-blobs.js';
@@ -40,6 +40,10 @@ export type { TimeLimits };
 
 export class Cluster {
   readonly #jobs = new Map<string, JobRecord>();
+  /** The live jobs a round looks at, and the queued ones no node fits, set aside (./scheduler/parking.ts). */
+  readonly #parking = new Parking<JobRecord>();
+  /** What the parked jobs' reasons were last worked out from. */
+  #parkedFrom = { anyUp: false, runningPriority: Number.NaN };
   readonly #nodes: NodeRegistry;
   readonly #events: JobEvents;
   readonly #queries: JobQueries;
@@ -109,6 +113,7 @@ export class Cluster {
       const record = JobRecord.recover(job, tasks);
       record.backupAfterMs = backupAfterMs;
       this.#jobs.set(record.id, record);
+      this.#parking.add(record);
       this.#updateDependency(record);
     }
     if (this.#jobs.size) this.log(`recovered ${this.#jobs.size} unfinished job(s) from the state database`);
@@ -172,6 +177,7 @@ export class Cluster {
     const job = new JobRecord(id, request, inputs, submittedAt);
     job.backupAfterMs = this.backupAfterMs;
     this.#jobs.set(id, job);
+    this.#parking.add(job);
     job.stored = storeInputs(
       job,
       this.store,
@@ -232,6 +238,7 @@ export class Cluster {
   requeueFailed(id: string): JobSummary {
     const job = this.#queries.reopen(id);
     this.#jobs.set(id, job);
+    this.#parking.add(job);
     this.log(`job ${id} requeued: ${job.pending.length} of ${job.total} tasks run again, ${job.doneCount} kept`);
     this.#updateDependency(job);
     if (!job.final && job.doneCount === job.total && !job.fold) this.#finish(job, 'COMPLETED');
@@ -277,14 +284,26 @@ export class Cluster {
   }
 
   #tick(): void {
-    const jobs = [...this.#jobs.values()].map((j) => j.snapshot());
-    const { plan, reasons } = reconcile(jobs, this.#nodes.snapshot());
-    carryOut(plan, this.#dispatch);
-    for (const [id, reason] of reasons) {
+    const nodes = this.#nodes.snapshot();
+    this.#parking.release((shape) => fitsSomeNode(nodes, shape));
+    const jobs = Array.from(this.#parking.active(), (j) => j.snapshot());
+    const round = reconcile(jobs, nodes);
+    carryOut(round.plan, this.#dispatch);
+    for (const [id, reason] of round.reasons) {
       const job = this.#jobs.get(id);
       // Gone or started: it ended during this round's dispatch (a fold too big for a message).
       if (job?.state === 'PENDING') this.#setReason(job, reason);
     }
+    // A keyed job's backups come due with time alone: it stays in every round.
+    for (const s of round.unplaceable) {
+      const job = this.#jobs.get(s.id);
+      if (job?.state === 'PENDING' && s.running === 0 && !job.shuffle) this.#parking.park(job, s);
+    }
+    const from = this.#parkedFrom;
+    if (this.#parking.parkedCount && (from.anyUp !== round.anyUp || from.runningPriority !== round.runningPriority)) {
+      for (const [job, s] of this.#parking.parked()) this.#setReason(job, waitReason(round.anyUp, round.runningPriority, s));
+    }
+    this.#parkedFrom = { anyUp: round.anyUp, runningPriority: round.runningPriority };
   }
 
   #setReason(job: JobRecord, reason: JobReason): void {
@@ -337,6 +356,7 @@ export class Cluster {
   /** Does what a job's transition asks: store a map output, tell the watchers, set a reason, or end the job. */
   #apply(job: JobRecord, next: Next, logs: LogLine[] = []): void {
     if (next.kind === 'ignored') return;
+    this.#parking.touch(job);
     if (next.kind === 'reason') {
       this.#setReason(job, next.reason);
       return;
@@ -385,6 +405,7 @@ export class Cluster {
     this.#events.notify(job, logs);
     this.#events.ended(job);
     this.#jobs.delete(job.id);
+    this.#parking.remove(job);
     for (const other of this.#jobs.values()) if (other.dependsOn === job.id) this.#updateDependency(other);
     this.#kick();
   }
