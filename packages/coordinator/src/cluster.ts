@@ -299,8 +299,13 @@ export class Cluster {
       const job = this.#jobs.get(s.id);
       if (job?.state === 'PENDING' && s.running === 0 && !job.shuffle) this.#parking.park(job, s);
     }
+    // A parked job's reason changes only when nodes come or go, or when the running priority moves across its own.
     const from = this.#parkedFrom;
-    if (this.#parking.parkedCount && (from.anyUp !== round.anyUp || from.runningPriority !== round.runningPriority)) {
+    const [low, high] = [Math.min(from.runningPriority, round.runningPriority), Math.max(from.runningPriority, round.runningPriority)];
+    if (
+      this.#parking.parkedCount &&
+      (from.anyUp !== round.anyUp || Number.isNaN(from.runningPriority) || (low !== high && this.#parking.anyPriorityIn(low, high)))
+    ) {
       for (const [job, s] of this.#parking.parked()) this.#setReason(job, waitReason(round.anyUp, round.runningPriority, s));
     }
     this.#parkedFrom = { anyUp: round.anyUp, runningPriority: round.runningPriority };

@@ -50,6 +50,20 @@ describe('parking queued jobs between rounds', () => {
     expect(r.plan.map((a) => a.jobId)).toEqual(['1', '3']);
   });
 
+  it("knows whether a running priority moving between two values crosses a parked job's own", () => {
+    const parking = new Parking<LiveJob>();
+    const low = live('1', 1, { constraint: 'hold' });
+    const high = live('2', 1, { constraint: 'hold', priority: 10 });
+    for (const j of [low, high]) parking.add(j);
+    round(parking, [node('held', 2, { labels: ['hold'], freeSlots: 0 })]);
+    expect(parking.anyPriorityIn(Number.NEGATIVE_INFINITY, 0)).toBe(false);
+    expect(parking.anyPriorityIn(0, 5)).toBe(true);
+    expect(parking.anyPriorityIn(5, 10)).toBe(false);
+    parking.touch(low);
+    expect(parking.anyPriorityIn(0, 5)).toBe(false);
+    expect(parking.anyPriorityIn(10, 11)).toBe(true);
+  });
+
   it('says why a parked job waits from what runs, as the round does', () => {
     expect(waitReason(false, 0, live('1', 1))).toBe('NoNodes');
     expect(waitReason(true, 5, live('1', 1))).toBe('Priority');

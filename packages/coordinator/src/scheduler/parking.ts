@@ -20,6 +20,8 @@ export class Parking<J> {
   readonly #active = new Set<J>();
   readonly #byShape = new Map<string, Map<J, LiveJob>>();
   readonly #shapeOf = new Map<J, string>();
+  /** How many parked jobs have each priority: whether a change of what runs can change any parked job's reason. */
+  readonly #priorities = new Map<number, number>();
 
   /** A new live job. */
   add(job: J): void {
@@ -44,6 +46,7 @@ export class Parking<J> {
     if (!jobs) this.#byShape.set(shape, (jobs = new Map()));
     jobs.set(job, snapshot);
     this.#shapeOf.set(job, shape);
+    this.#priorities.set(snapshot.priority, (this.#priorities.get(snapshot.priority) ?? 0) + 1);
   }
 
   /** Brings back every parked job of a shape that `fits` now (asked once per shape). */
@@ -52,8 +55,9 @@ export class Parking<J> {
       const first = jobs.values().next().value as LiveJob;
       if (!fits(first)) continue;
       this.#byShape.delete(shape);
-      for (const job of jobs.keys()) {
+      for (const [job, snapshot] of jobs) {
         this.#shapeOf.delete(job);
+        this.#lessOf(snapshot.priority);
         this.#active.add(job);
       }
     }
@@ -71,11 +75,24 @@ export class Parking<J> {
     return this.#shapeOf.size;
   }
 
+  /** Some parked job has a priority `p` with from <= p < to (a running priority moving across it changes its reason). */
+  anyPriorityIn(from: number, to: number): boolean {
+    for (const p of this.#priorities.keys()) if (from <= p && p < to) return true;
+    return false;
+  }
+
+  #lessOf(priority: number): void {
+    const n = this.#priorities.get(priority)! - 1;
+    if (n === 0) this.#priorities.delete(priority);
+    else this.#priorities.set(priority, n);
+  }
+
   #unpark(job: J): boolean {
     const shape = this.#shapeOf.get(job);
     if (shape === undefined) return false;
     this.#shapeOf.delete(job);
     const jobs = this.#byShape.get(shape)!;
+    this.#lessOf(jobs.get(job)!.priority);
     jobs.delete(job);
     if (jobs.size === 0) this.#byShape.delete(shape);
     return true;
