@@ -5,16 +5,17 @@
 // stay queued (PENDING Resources) — the tail of `pnpm bench -- --scale`
 // without its 1,000 agents.
 //
-//   node benchmarks/queued-jobs.mjs [N=10000] [--watching] [--json] [--heap-snapshot] [--cpu-prof] [--verbose]
+//   node benchmarks/queued-jobs.mjs [N=10000] [--watching] [--json] [--heap-snapshot] [--cpu-prof] [--verbose] [--cli path/to/picompute.mjs]
 //
 // --heap-snapshot writes the coordinator's heap (after N jobs) to a
 // .heapsnapshot file in its working directory (benchmarks/results/), to see
-// what holds the memory; --cpu-prof writes its CPU profile there on exit.
+// what holds the memory; --cpu-prof writes its CPU profile there on exit; --cli runs another build's
+// coordinator (an older commit's, to compare in turns on a busy machine).
 import { fork } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, prepareJob } from '@picompute/sdk/client';
 import { parseKey } from '@picompute/sdk/auth';
-import { daemon, here, keyEnv, median, rssMiB, stop, ussMiB } from './lib/harness.mjs';
+import { CLI, daemon, here, keyEnv, median, rssMiB, stop, ussMiB } from './lib/harness.mjs';
 
 const n = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 10_000);
 const flag = (f) => process.argv.includes(f);
@@ -39,7 +40,8 @@ async function timed(fn, times = 5) {
   return median(ms);
 }
 
-const coordinator = await daemon(['coordinator', '--host', '127.0.0.1', '--port', '0'], env, nodeArgs);
+const cli = process.argv.includes('--cli') ? process.argv[process.argv.indexOf('--cli') + 1] : CLI;
+const coordinator = await daemon(['coordinator', '--host', '127.0.0.1', '--port', '0'], env, nodeArgs, [], cli);
 const fakes = fork(here('lib/fake-agents.mjs'), [JSON.stringify({ coordinator: coordinator.address, keyFile })], {
   env,
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -62,9 +64,19 @@ try {
   const one = await prepareJob(here('jobs/trivial.ts'), { constraint: 'run' });
   const held = await prepareJob(here('jobs/trivial.ts'), { constraint: 'hold' });
   const submit = () => timed(async () => (await client.submitPrepared(one)).result());
+  // The coordinator's CPU per submit (ms, from /proc): on a loaded machine it holds where wall time does not.
+  const cpuMs = () => {
+    const f = readFileSync(`/proc/${coordinator.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  };
+  const submitCpu = async () => {
+    const cpu0 = cpuMs();
+    for (let i = 0; i < 20; i++) await (await client.submitPrepared(one)).result();
+    return (cpuMs() - cpu0) / 20;
+  };
   const queue = () => timed(() => client.jobs({ active: true }));
   await submit(); // warm: the bundle goes up once
-  const before = { submitMs: await submit(), queueMs: await queue(), rssMiB: rssMiB(coordinator.pid) };
+  const before = { submitMs: await submit(), submitCpuMs: await submitCpu(), queueMs: await queue(), rssMiB: rssMiB(coordinator.pid) };
   progress(`before: ${JSON.stringify(before)}`);
   const t = performance.now();
   // As `picompute submit --no-wait` (sbatch): each submit's watch stream is ended once the job has its id, the
@@ -86,7 +98,7 @@ try {
   await sleep(1000);
   const { jobs } = await client.jobs({ active: true });
   if (jobs.length < n) throw new Error(`${jobs.length} active jobs, not ${n}`);
-  const after = { submitMs: await submit(), queueMs: await queue(), rssMiB: rssMiB(coordinator.pid) };
+  const after = { submitMs: await submit(), submitCpuMs: await submitCpu(), queueMs: await queue(), rssMiB: rssMiB(coordinator.pid) };
   // V8 gives back the pages of the submits' garbage only once the process idles (its memory reducer): RSS again later.
   await sleep(10_000);
   const rssSettledMiB = rssMiB(coordinator.pid);
@@ -95,6 +107,7 @@ try {
     watching,
     queueMs: { before: +before.queueMs.toFixed(1), after: +after.queueMs.toFixed(1) },
     submitMs: { before: +before.submitMs.toFixed(1), after: +after.submitMs.toFixed(1) },
+    coordinatorCpuMsPerSubmit: { before: +before.submitCpuMs.toFixed(1), after: +after.submitCpuMs.toFixed(1) },
     rssMiB: { before: +before.rssMiB.toFixed(0), after: +after.rssMiB.toFixed(0), tenSecondsLater: +rssSettledMiB.toFixed(0) },
     privateMiB: +ussMiB(coordinator.pid).toFixed(0),
     rssBytesPerJob: Math.round(((rssSettledMiB - before.rssMiB) * 2 ** 20) / n),
@@ -119,7 +132,7 @@ try {
     const f = figures;
     console.log(
       `${n.toLocaleString('en-US')} queued jobs${watching ? ', each watched' : ''} (${f.reasons.join(', ')}): queue ${f.queueMs.before} → ${f.queueMs.after} ms, ` +
-        `1-task submit ${f.submitMs.before} → ${f.submitMs.after} ms (medians of 5); coordinator RSS ${f.rssMiB.before} → ${f.rssMiB.after} MiB, ${f.rssMiB.tenSecondsLater} MiB 10 s later ` +
+        `1-task submit ${f.submitMs.before} → ${f.submitMs.after} ms (medians of 5), coordinator CPU per submit ${f.coordinatorCpuMsPerSubmit.before} → ${f.coordinatorCpuMsPerSubmit.after} ms; coordinator RSS ${f.rssMiB.before} → ${f.rssMiB.after} MiB, ${f.rssMiB.tenSecondsLater} MiB 10 s later ` +
         `(${f.privateMiB} MiB private), ${f.rssBytesPerJob} bytes/queued job; submitted at ${f.submitRate} jobs/s` +
         (f.heapSnapshot ? `\nheap snapshot: ${f.heapSnapshot}; RSS after the full GC it made: ${f.rssAfterFullGcMiB} MiB` : ''),
     );

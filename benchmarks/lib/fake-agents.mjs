@@ -4,7 +4,8 @@
  * TLS and the per-call proof, as a real agent), registers itself with the
  * coordinator, which dials it back and holds a Work stream to it. On that
  * stream it says hello, sends a heartbeat a second and answers every task
- * at once with its input as output (no job code runs); tasks of jobs sent to
+ * at once with its input as output (no job code runs), packed as a real
+ * agent packs them; tasks of jobs sent to
  * an agent labelled `hold` are never answered, so jobs can be kept queued.
  *
  * Driven by its parent over IPC: { add: n, labels } starts n more agents and
@@ -14,7 +15,7 @@ import { createRequire } from 'node:module';
 import { arch, hostname } from 'node:os';
 import { bindServer, channelCredentials, clientChannelOptions, parseKey, serverInterceptors } from '@picompute/sdk/auth';
 import { PICOMPUTE_VERSION } from '@picompute/sdk/version';
-import { serverOptions, wireServices } from '@picompute/sdk/wire';
+import { packResults, serverOptions, unpackTasks, wireServices } from '@picompute/sdk/wire';
 import { readFileSync } from 'node:fs';
 
 // The SDK's own grpc-js (the benchmarks package does not depend on it).
@@ -46,6 +47,8 @@ async function startAgent(labels) {
     nodeVersion: process.version,
     version: PICOMPUTE_VERSION,
     labels,
+    // As a real agent: tasks come packed, and results go back packed (see @picompute/sdk/wire's packed-work).
+    packedWork: true,
   };
   const hold = labels.includes('hold');
   const server = new grpc.Server({ ...serverOptions(), interceptors: serverInterceptors(security) });
@@ -72,7 +75,9 @@ async function startAgent(labels) {
             },
           });
         } else if (msg.msg === 'assign' && !hold) {
-          const { job, tasks } = msg.assign;
+          const { job } = msg.assign;
+          const packed = msg.assign.packedTasks.length > 0;
+          const tasks = packed ? unpackTasks(msg.assign.packedTasks) : msg.assign.tasks;
           const now = Date.now();
           const results = tasks.map((t) => ({
             jobId: job.jobId,
@@ -87,7 +92,7 @@ async function startAgent(labels) {
             thread: 1,
             startedAtMs: now,
           }));
-          call.write({ msg: 'results', results: { results } });
+          call.write({ msg: 'results', results: packed ? { results: [], packed: [{ jobId: job.jobId, results: packResults(results) }] } : { results } });
         }
       });
     },

@@ -66,11 +66,12 @@ export function keyEnv() {
 
 /**
  * Starts `picompute <args>` and resolves once it logs its address; `nodeArgs` go to node (`--cpu-prof` to
- * profile a daemon); `prefix` is a command the whole command line is handed to (one that enters a cgroup and execs).
+ * profile a daemon); `prefix` is a command the whole command line is handed to (one that enters a cgroup and execs);
+ * `cli` another build of the command (an older commit's, to compare with in the same run).
  */
-export function daemon(args, env, nodeArgs = [], prefix = []) {
+export function daemon(args, env, nodeArgs = [], prefix = [], cli = CLI) {
   return new Promise((resolve, reject) => {
-    const line = [process.execPath, ...nodeArgs, CLI, ...args];
+    const line = [process.execPath, ...nodeArgs, cli, ...args];
     const [cmd, ...argv] = [...prefix, ...line];
     const proc = spawn(cmd, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let out = '';

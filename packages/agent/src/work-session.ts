@@ -9,7 +9,8 @@
  */
 import { statfsSync } from 'node:fs';
 import { formatBytes } from '@picompute/sdk/units';
-import type { Assign, BlobChunk, FromAgent, ServerWorkStream, TaskRef, TaskResult, ToAgent } from '@picompute/sdk/wire';
+import { packResults as packWireResults, packableResult, unpackTasks } from '@picompute/sdk/wire';
+import type { Assign, BlobChunk, FromAgent, PackedResults, ServerWorkStream, TaskRef, TaskResult, ToAgent } from '@picompute/sdk/wire';
 import type { AgentInfo } from '@picompute/sdk/wire';
 import type { TaskOutcome } from './batch.js';
 import type { BundleCache } from './bundle-cache.js';
@@ -72,6 +73,8 @@ export class WorkSession implements Receiver {
   #heartbeat: NodeJS.Timeout | undefined;
   #closed = false;
   #pingEcho = 0;
+  /** The coordinator sent packed tasks, so it reads packed results (see @picompute/sdk/wire's packed-work). */
+  #packedPeer = false;
   readonly closed: Promise<void>;
 
   constructor(
@@ -93,7 +96,7 @@ export class WorkSession implements Receiver {
     // What the agent holds goes before the hello, so the coordinator adopts it before it places any task here.
     const held = deps.keeper.attach(this);
     if (held.tasks.length) this.#send({ msg: 'holding', holding: { tasks: held.tasks } });
-    this.#send({ msg: 'hello', hello: deps.info });
+    this.#send({ msg: 'hello', hello: { ...deps.info, packedWork: true } });
     if (held.results.length) this.deliver(held.results);
     this.#heartbeat = setInterval(() => void this.#sendHeartbeat(), deps.heartbeatMs);
     this.#heartbeat.unref();
@@ -112,6 +115,10 @@ export class WorkSession implements Receiver {
   #onMessage(msg: ToAgent): void {
     switch (msg.msg) {
       case 'assign':
+        if (msg.assign.packedTasks?.length) {
+          this.#packedPeer = true;
+          msg.assign.tasks = unpackTasks(msg.assign.packedTasks);
+        }
         void this.#onAssign(msg.assign);
         break;
       case 'cancelTasks':
@@ -263,7 +270,10 @@ export class WorkSession implements Receiver {
         this.#flushScheduled = false;
         const results = this.#outbox;
         this.#outbox = [];
-        for (const part of packResults(results, this.deps.maxMessageBytes - MESSAGE_MARGIN_BYTES)) this.#send({ msg: 'results', results: { results: part } });
+        for (const part of packResults(results, this.deps.maxMessageBytes - MESSAGE_MARGIN_BYTES)) {
+          const packed = this.#packedPeer && part.every(packableResult) ? packedByJob(part) : undefined;
+          this.#send({ msg: 'results', results: packed ? { results: [], packed } : { results: part } });
+        }
       });
     }
   }
@@ -283,4 +293,16 @@ export class WorkSession implements Receiver {
   #send(msg: FromAgent): void {
     if (!this.#closed && this.call.writable) this.call.write(msg);
   }
+}
+
+/** Results packed per run of one job's, in order. */
+function packedByJob(results: TaskResult[]): PackedResults[] {
+  const packed: PackedResults[] = [];
+  let from = 0;
+  for (let i = 1; i <= results.length; i++) {
+    if (i < results.length && results[i]!.jobId === results[from]!.jobId) continue;
+    packed.push({ jobId: results[from]!.jobId, results: packWireResults(results.slice(from, i)) });
+    from = i;
+  }
+  return packed;
 }

@@ -19,7 +19,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { channelCredentials, clientChannelOptions, failedHandshake, notMemberMessage } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
-import { BLOB_CHUNK_BYTES, wireServices } from '@picompute/sdk/wire';
+import { BLOB_CHUNK_BYTES, packTasks, packableTasks, unpackResults, wireServices } from '@picompute/sdk/wire';
 import type {
   AgentInfo,
   Assign,
@@ -29,6 +29,7 @@ import type {
   HeldTask,
   ListRunsReply,
   ListRunsRequest,
+  Results,
   TaskResult,
   ToAgent,
 } from '@picompute/sdk/wire';
@@ -84,8 +85,11 @@ export class AgentLink {
   #liveness: NodeJS.Timeout | undefined;
   readonly #stub: AgentStub | undefined;
   readonly #dialWork: WorkDialer;
-  /** Keyed by `${jobId}/${index}/${attempt}`. */
-  readonly #tasks = new Map<string, InFlightBatch>();
+  /** By job, then by `taskKey(index, attempt)`: no string is built per task. */
+  readonly #tasks = new Map<string, Map<number, InFlightBatch>>();
+  #taskCount = 0;
+  /** The batches in flight, in the order sent (what runs first on the agent: see `occupancy`). */
+  readonly #inFlight = new Set<InFlightBatch>();
   #batches = 0;
   #cores = 0;
   #memoryMb = 0;
@@ -129,7 +133,7 @@ export class AgentLink {
   }
 
   get tasksInFlight(): number {
-    return this.#tasks.size;
+    return this.#taskCount;
   }
 
   /** Core-slots held by the batches in flight (a batch holds its job's cores per task). */
@@ -153,24 +157,40 @@ export class AgentLink {
     return 2 * (this.info?.cores ?? 0);
   }
 
-  static taskKey(jobId: string, index: number, attempt: number): string {
-    return `${jobId}/${index}/${attempt}`;
+  /** One number for a task's run: attempts stay far below 2^21, so index and attempt never collide. */
+  static taskKey(index: number, attempt: number): number {
+    return index * 2_097_152 + attempt;
   }
 
   send(assign: Assign, cores: number, memoryMb: number): void {
     const batch: InFlightBatch = { jobId: assign.job.jobId, remaining: assign.tasks.length, cores, memoryMb };
-    for (const t of assign.tasks) this.#tasks.set(AgentLink.taskKey(assign.job.jobId, t.index, t.attempt), batch);
+    let tasks = this.#tasks.get(batch.jobId);
+    if (!tasks) this.#tasks.set(batch.jobId, (tasks = new Map()));
+    this.#inFlight.add(batch);
+    for (const t of assign.tasks) {
+      const key = AgentLink.taskKey(t.index, t.attempt);
+      if (!tasks.has(key)) this.#taskCount++;
+      tasks.set(key, batch);
+    }
     this.#batches++;
     this.#cores += cores;
     this.#memoryMb += memoryMb;
-    this.#write({ msg: 'assign', assign });
+    // Tiny tasks cost microseconds only packed (see @picompute/sdk/wire's packed-work), to an agent that reads them.
+    if (this.info?.packedWork && packableTasks(assign.tasks))
+      this.#write({ msg: 'assign', assign: { job: assign.job, tasks: [], packedTasks: packTasks(assign.tasks) } });
+    else this.#write({ msg: 'assign', assign });
   }
 
   /** A task the agent already runs (or ran: its result follows), taken over as in flight here, alone in its batch. */
   adopt(jobId: string, index: number, attempt: number, cores: number, memoryMb: number): void {
-    const key = AgentLink.taskKey(jobId, index, attempt);
-    if (this.#tasks.has(key)) return;
-    this.#tasks.set(key, { jobId, remaining: 1, cores, memoryMb });
+    let tasks = this.#tasks.get(jobId);
+    if (!tasks) this.#tasks.set(jobId, (tasks = new Map()));
+    const key = AgentLink.taskKey(index, attempt);
+    if (tasks.has(key)) return;
+    const batch: InFlightBatch = { jobId, remaining: 1, cores, memoryMb };
+    tasks.set(key, batch);
+    this.#inFlight.add(batch);
+    this.#taskCount++;
     this.#batches++;
     this.#cores += cores;
     this.#memoryMb += memoryMb;
@@ -178,11 +198,15 @@ export class AgentLink {
 
   /** Marks a task as no longer in flight here; false if it was not (a stale or foreign result). */
   settle(jobId: string, index: number, attempt: number): boolean {
-    const key = AgentLink.taskKey(jobId, index, attempt);
-    const batch = this.#tasks.get(key);
+    const tasks = this.#tasks.get(jobId);
+    const key = AgentLink.taskKey(index, attempt);
+    const batch = tasks?.get(key);
     if (!batch) return false;
-    this.#tasks.delete(key);
+    tasks!.delete(key);
+    if (tasks!.size === 0) this.#tasks.delete(jobId);
+    this.#taskCount--;
     if (--batch.remaining === 0) {
+      this.#inFlight.delete(batch);
       this.#batches--;
       this.#cores -= batch.cores;
       this.#memoryMb -= batch.memoryMb;
@@ -193,12 +217,18 @@ export class AgentLink {
   /** Forgets (and tells the agent to stop) every task of a job that ended; `always`: tells it even without tasks here (it may hold the job's files). */
   cancelJob(jobId: string, always = false): void {
     let had = false;
-    for (const key of [...this.#tasks.keys()]) {
-      if (key.startsWith(`${jobId}/`)) {
-        const [, index, attempt] = key.split('/');
-        this.settle(jobId, Number(index), Number(attempt));
-        had = true;
+    const tasks = this.#tasks.get(jobId);
+    if (tasks) {
+      // Every batch of the job ends here: its cores and memory are free again.
+      for (const batch of new Set(tasks.values())) {
+        this.#inFlight.delete(batch);
+        this.#batches--;
+        this.#cores -= batch.cores;
+        this.#memoryMb -= batch.memoryMb;
       }
+      this.#taskCount -= tasks.size;
+      this.#tasks.delete(jobId);
+      had = true;
     }
     if (had || (always && this.up)) this.#write({ msg: 'cancel', cancel: { jobId } });
   }
@@ -251,7 +281,7 @@ export class AgentLink {
   occupancy(): Map<string, { running: number; queued: number; cores: number }> {
     const byJob = new Map<string, { running: number; queued: number; cores: number }>();
     let free = this.info?.cores ?? 0;
-    for (const batch of new Set(this.#tasks.values())) {
+    for (const batch of this.#inFlight) {
       let o = byJob.get(batch.jobId);
       if (!o) byJob.set(batch.jobId, (o = { running: 0, queued: 0, cores: 0 }));
       const runs = batch.cores <= free ? 1 : 0;
@@ -265,10 +295,14 @@ export class AgentLink {
 
   /** The in-flight tasks, as (jobId, index, attempt); used to run them again when the node is lost. */
   inFlight(): { jobId: string; index: number; attempt: number }[] {
-    return [...this.#tasks.keys()].map((key) => {
-      const [jobId, index, attempt] = key.split('/');
-      return { jobId: jobId!, index: Number(index), attempt: Number(attempt) };
-    });
+    const out: { jobId: string; index: number; attempt: number }[] = [];
+    for (const [jobId, tasks] of this.#tasks) {
+      for (const key of tasks.keys()) {
+        const attempt = ((key % 2_097_152) + 2_097_152) % 2_097_152;
+        out.push({ jobId, index: (key - attempt) / 2_097_152, attempt });
+      }
+    }
+    return out;
   }
 
   /** The runs of a keyed job the agent holds on its disk (ListRuns); rejects when it cannot say (an agent in this process has none). */
@@ -350,9 +384,17 @@ export class AgentLink {
           this.#pingSent = NaN;
         }
         break;
-      case 'results':
-        this.events.results(this, msg.results.results);
+      case 'results': {
+        let results: TaskResult[];
+        try {
+          results = unpacked(msg.results);
+        } catch (err) {
+          this.#lost(call, `the agent sent results this coordinator cannot read: ${(err as Error).message}`);
+          return;
+        }
+        this.events.results(this, results);
         break;
+      }
       case 'needBundle':
         this.events.needBundle(this, msg.needBundle.hash);
         break;
@@ -371,6 +413,8 @@ export class AgentLink {
     if (wasUp) {
       this.events.down(this, reason);
       this.#tasks.clear();
+      this.#inFlight.clear();
+      this.#taskCount = 0;
       this.#batches = 0;
       this.#cores = 0;
       this.#memoryMb = 0;
@@ -386,4 +430,11 @@ export class AgentLink {
   #write(msg: ToAgent): void {
     this.#call?.write(msg);
   }
+}
+
+function unpacked(results: Results): TaskResult[] {
+  if (!results.packed?.length) return results.results;
+  const all: TaskResult[] = [...results.results];
+  for (const p of results.packed) for (const r of unpackResults(p.jobId, p.results)) all.push(r);
+  return all;
 }

@@ -32,7 +32,7 @@ import type { Next } from './jobs/next.js';
 import { fromWire, toWire } from './jobs/task-id.js';
 import { NodeRegistry } from './node-registry.js';
 import { RUNS_GRACE_MS, RunChecks } from './run-checks.js';
-import { reconcile } from './scheduler/index.js';
+import { fitsSomeNode, Parking, reconcile, waitReason } from './scheduler/index.js';
 import { OutputsByIndex } from './state/outputs-by-index.js';
 import { RequeueStore } from './state/requeue.js';
 import { SharedBlobs } from './state/shared-blobs.js';
@@ -49,6 +49,10 @@ const RECOVER_SLICE_MS = 20;
 
 export class Cluster {
   readonly #jobs = new Map<string, JobRecord>();
+  /** The live jobs a round looks at, and the queued ones no node fits, set aside (./scheduler/parking.ts). */
+  readonly #parking = new Parking<JobRecord>();
+  /** What the parked jobs' reasons were last worked out from. */
+  #parkedFrom = { anyUp: false, runningPriority: Number.NaN };
   readonly #nodes: NodeRegistry;
   readonly #events: JobEvents;
   readonly #queries: JobQueries;
@@ -165,6 +169,7 @@ export class Cluster {
       record.backupAfterMs = this.backupAfterMs;
       this.#jobs.set(record.id, record);
       this.#gate.attach(record);
+      this.#parking.add(record);
       if (performance.now() - slice > RECOVER_SLICE_MS) {
         await new Promise((resolve) => setImmediate(resolve));
         slice = performance.now();
@@ -241,6 +246,7 @@ export class Cluster {
     job.backupAfterMs = this.backupAfterMs;
     this.#jobs.set(id, job);
     this.#gate.attach(job);
+    this.#parking.add(job);
     job.stored = storeInputs(
       job,
       this.store,
@@ -302,6 +308,7 @@ export class Cluster {
     const job = this.#queries.reopen(id);
     this.#jobs.set(id, job);
     this.#gate.attach(job);
+    this.#parking.add(job);
     this.log(`job ${id} requeued: ${job.pending.length} of ${job.total} tasks run again, ${job.doneCount} kept`);
     this.#updateDependency(job);
     if (!job.final && job.doneCount === job.total && !job.fold) this.#finish(job, 'COMPLETED');
@@ -350,16 +357,33 @@ export class Cluster {
   }
 
   #tick(): void {
-    const jobs = [...this.#jobs.values()].map((j) => this.#grace.hold(j.snapshot()));
+    const nodes = this.#nodes.snapshot();
+    this.#parking.release((shape) => fitsSomeNode(nodes, shape));
+    const jobs = Array.from(this.#parking.active(), (j) => this.#grace.hold(j.snapshot()));
     // The scheduler knows nodes by address; a job keeps off nodes by agent id (./jobs/full-disk.ts).
     for (const j of jobs) if (j.avoid) j.avoid = new Set([...this.#nodes.links()].filter((l) => j.avoid!.has(l.id)).map((l) => l.address));
-    const { plan, reasons } = reconcile(jobs, this.#nodes.snapshot());
-    carryOut(plan, this.#dispatch);
-    for (const [id, reason] of reasons) {
+    const round = reconcile(jobs, nodes);
+    carryOut(round.plan, this.#dispatch);
+    for (const [id, reason] of round.reasons) {
       const job = this.#jobs.get(id);
       // Gone or started: it ended during this round's dispatch (a fold too big for a message).
       if (job?.state === 'PENDING') this.#setReason(job, reason);
     }
+    // A keyed job's backups come due with time alone: it stays in every round.
+    for (const s of round.unplaceable) {
+      const job = this.#jobs.get(s.id);
+      if (job?.state === 'PENDING' && s.running === 0 && !job.shuffle) this.#parking.park(job, s);
+    }
+    // A parked job's reason changes only when nodes come or go, or when the running priority moves across its own.
+    const from = this.#parkedFrom;
+    const [low, high] = [Math.min(from.runningPriority, round.runningPriority), Math.max(from.runningPriority, round.runningPriority)];
+    if (
+      this.#parking.parkedCount &&
+      (from.anyUp !== round.anyUp || Number.isNaN(from.runningPriority) || (low !== high && this.#parking.anyPriorityIn(low, high)))
+    ) {
+      for (const [job, s] of this.#parking.parked()) this.#setReason(job, waitReason(round.anyUp, round.runningPriority, s));
+    }
+    this.#parkedFrom = { anyUp: round.anyUp, runningPriority: round.runningPriority };
   }
 
   #setReason(job: JobRecord, reason: JobReason): void {
@@ -426,6 +450,7 @@ export class Cluster {
   /** Does what a job's transition asks: store a map output, tell the watchers, set a reason, or end the job. */
   #apply(job: JobRecord, next: Next, logs: LogLine[] = []): void {
     if (next.kind === 'ignored') return;
+    this.#parking.touch(job);
     if (next.kind === 'reason') {
       this.#setReason(job, next.reason);
       return;
@@ -439,8 +464,8 @@ export class Cluster {
     if (next.kind === 'finish') this.#finish(job, next.state, logs);
     else {
       // The coordinator's own lines (a task moved off a full disk, a copy that failed beside its twin) are kept for `picompute logs` too.
-      const said = next.logs.flatMap((l) => this.#events.keepLogs(job, l.task, l.node, [l.line]));
-      this.#events.notify(job, [...logs, ...said]);
+      const said = next.logs.length ? next.logs.flatMap((l) => this.#events.keepLogs(job, l.task, l.node, [l.line])) : [];
+      this.#events.notify(job, said.length ? [...logs, ...said] : logs);
     }
   }
 
@@ -479,6 +504,7 @@ export class Cluster {
     this.#events.notify(job, logs);
     this.#events.ended(job);
     this.#jobs.delete(job.id);
+    this.#parking.remove(job);
     for (const other of this.#jobs.values()) if (other.dependsOn === job.id) this.#updateDependency(other);
     this.#kick();
   }

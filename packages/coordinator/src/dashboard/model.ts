@@ -47,6 +47,8 @@ interface JobDetail {
   inputBytes: number;
   resultBytes: number;
   threads: Map<string, ThreadRow>;
+  /** The same rows by node, then thread: found per finished task without building its key (1,000 nodes made that ~1 µs). */
+  rows: Map<string, Map<number, ThreadRow>>;
   failures: Failure[];
   logs: { task: number; node: string; line: string }[];
   endedAt: number;
@@ -72,14 +74,29 @@ export class DashboardModel {
 
   #detail(jobId: string): JobDetail {
     let d = this.#details.get(jobId);
-    if (!d) this.#details.set(jobId, (d = { samples: [], inputBytes: 0, resultBytes: 0, threads: new Map(), failures: [], logs: [], endedAt: 0 }));
+    if (!d)
+      this.#details.set(jobId, (d = { samples: [], inputBytes: 0, resultBytes: 0, threads: new Map(), rows: new Map(), failures: [], logs: [], endedAt: 0 }));
     return d;
   }
 
   #taskEnded(node: string, r: TaskResult): void {
     const d = this.#detail(r.jobId);
     d.resultBytes += r.output.length;
-    d.threads.set(`${node}#${r.thread ?? 0}`, { node, thread: r.thread ?? 0, task: r.index, ok: r.ok, lastMs: r.durationMs, at: Date.now() });
+    // Updated in place: a row per finished task was garbage the next moment.
+    const thread = r.thread ?? 0;
+    let byThread = d.rows.get(node);
+    if (!byThread) d.rows.set(node, (byThread = new Map()));
+    const row = byThread.get(thread);
+    if (row) {
+      row.task = r.index;
+      row.ok = r.ok;
+      row.lastMs = r.durationMs;
+      row.at = Date.now();
+    } else {
+      const added = { node, thread, task: r.index, ok: r.ok, lastMs: r.durationMs, at: Date.now() };
+      byThread.set(thread, added);
+      d.threads.set(`${node}#${thread}`, added);
+    }
     for (const line of r.logs) pushCapped(d.logs, { task: r.index, node, line }, LOG_LINES_KEPT);
     if (!r.ok && r.error) {
       pushCapped(

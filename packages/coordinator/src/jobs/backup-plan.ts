@@ -58,7 +58,7 @@ export class PhaseTimes {
 /** The running tasks of a phase that deserve a backup now, within the cap: those still waiting for a core first, then the longest running. */
 export function backupCandidates(
   running: Iterable<TaskRun>,
-  backups: ReadonlyMap<string, TaskRun>,
+  backups: ReadonlyMap<number, TaskRun>,
   phase: (run: TaskRun) => PhaseTimes | undefined,
   now: number,
   minMs: number,

@@ -58,7 +58,7 @@ export class JobData {
   /** Task indices waiting for a node; lost tasks go back on the end. */
   readonly pending: PendingQueue;
   /** Tasks out on nodes, by taskKey. */
-  readonly running = new Map<string, TaskRun>();
+  readonly running = new Map<number, TaskRun>();
   doneCount = 0;
   /** Task runs that were re-runs: after a lost node or a retried throw. */
   retries = 0;
@@ -70,7 +70,7 @@ export class JobData {
   /** Where a keyed job's map outputs are and which partitions are reduced (keyed jobs only). */
   readonly shuffle: ShufflePlan | undefined;
   /** Backup runs of stragglers (./backup-plan.ts), by taskKey: a second run of a task in `running`. */
-  readonly backups = new Map<string, TaskRun>();
+  readonly backups = new Map<number, TaskRun>();
   backupsRan = 0;
   backupsWon = 0;
   /** A task runs this long (and twice its phase's median) before it gets a backup; the coordinator's setting. */

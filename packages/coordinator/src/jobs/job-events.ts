@@ -104,6 +104,8 @@ export class JobEvents {
     let queued = this.#pendingLogs.get(job);
     if (!queued) this.#pendingLogs.set(job, (queued = []));
     if (logs.length) queued.push(...logs);
+    // An event is due already (most calls, one per finished task): it will carry the state as it is then.
+    if (!job.final && this.#timers.has(job)) return;
     const emit = () => {
       this.#timers.delete(job);
       const ev: JobEvent = job.event(this.#pendingLogs.get(job) ?? []);

@@ -34,9 +34,9 @@ export function fromWire(index: number): TaskId {
   return index >= 0 ? mapTask(index) : index === -1 ? REDUCE_TASK : combineTask(-2 - index);
 }
 
-/** A key for maps of tasks ("MAP:3", "COMBINE:0", "REDUCE:0"). */
-export function taskKey(id: TaskId): string {
-  return `${id.kind}:${id.index}`;
+/** A key for maps of tasks: the wire's integer (a string built per task cost tiny tasks ~0.3 µs each way). */
+export function taskKey(id: TaskId): number {
+  return toWire(id);
 }
 
 /** How a task is named in messages to people (a COMBINE is part of the reduce step). */

@@ -18,6 +18,21 @@ export interface Round {
   plan: Plan;
   /** Why each PENDING job that could run but got nothing this round waits: NoNodes, Priority or Resources. */
   reasons: Map<string, JobReason>;
+  /** Jobs with tasks to place whose shape no node that can take work fits now (./parking.ts sets them aside). */
+  unplaceable: LiveJob[];
+  /** What the reason of a job left waiting depends on, besides its priority (see `waitReason`). */
+  anyUp: boolean;
+  runningPriority: number;
+}
+
+/** Why a PENDING job that got nothing waits, given whether any node is up and the highest priority holding cores. */
+export function waitReason(anyUp: boolean, runningPriority: number, job: Pick<LiveJob, 'priority'>): JobReason {
+  return !anyUp ? 'NoNodes' : runningPriority > job.priority ? 'Priority' : 'Resources';
+}
+
+/** Some node that can take work now fits a job of this shape. */
+export function fitsSomeNode(nodes: readonly NodeSnapshot[], job: LiveJob): boolean {
+  return nodes.some((n) => canTakeWork(n) && fitsNow(n, n.freeSlots, n.freeMemoryMb, job));
 }
 
 export function reconcile(jobs: readonly LiveJob[], nodes: readonly NodeSnapshot[]): Round {
@@ -38,7 +53,9 @@ export function reconcile(jobs: readonly LiveJob[], nodes: readonly NodeSnapshot
     if (fits === undefined) sized.set(size, (fits = open.some((n) => fitsNow(n, n.freeSlots, n.freeMemoryMb, j))));
     return fits;
   };
-  const candidates = open.length ? waiting.filter(mayFit) : [];
+  const candidates: LiveJob[] = [];
+  const unplaceable: LiveJob[] = [];
+  for (const j of waiting) (open.length && mayFit(j) ? candidates : unplaceable).push(j);
   const plan = candidates.length ? schedule({ nodes, jobs: candidates, usage }) : [];
   const placed = new Set(plan.map((a) => a.jobId));
   // The highest priority holding cores once the plan is carried out (a PENDING job holds none).
@@ -48,7 +65,7 @@ export function reconcile(jobs: readonly LiveJob[], nodes: readonly NodeSnapshot
   const reasons = new Map<string, JobReason>();
   for (const j of waiting) {
     if (j.state !== 'PENDING' || placed.has(j.id)) continue;
-    reasons.set(j.id, !anyUp ? 'NoNodes' : runningPriority > j.priority ? 'Priority' : 'Resources');
+    reasons.set(j.id, waitReason(anyUp, runningPriority, j));
   }
-  return { plan, reasons };
+  return { plan, reasons, unplaceable, anyUp, runningPriority };
 }

@@ -18,7 +18,9 @@ import { InputParts } from './input-parts.js';
 import { MemoryOutputs } from './memory-outputs.js';
 import type { JobReason } from '../jobs/job-reason.js';
 import { Reclaimer } from './reclaimer.js';
+import { OutputRows } from './output-rows.js';
 import { TurnWrites } from './turn-writes.js';
+import type { Op } from './turn-writes.js';
 import { NO_STATS, STATS, statsParams } from './rows.js';
 import type { JobEnd, JobRow, TaskRow } from './rows.js';
 
@@ -43,6 +45,9 @@ export class StateStore {
   /** Map outputs when the state dies with its process: in memory, not in the outputs table. */
   readonly memoryOutputs: MemoryOutputs | undefined;
   readonly #inputs: InputParts;
+  readonly #outputRows: OutputRows;
+  /** The outputs write queued last, which later outputs of the same job join while nothing was queued after it. */
+  #outputsOp: (Op & { rows: unknown[] }) | undefined;
 
   constructor(
     readonly db: Database.Database,
@@ -60,6 +65,7 @@ export class StateStore {
     if (this.disk.full) db.pragma('wal_autocheckpoint = 0');
     this.memoryOutputs = durable ? undefined : new MemoryOutputs();
     this.#inputs = new InputParts(db);
+    this.#outputRows = new OutputRows(db);
     const store = this;
     this.reclaimer = new Reclaimer(db, log, {
       get full() {
@@ -79,7 +85,6 @@ export class StateStore {
       started: p('UPDATE jobs SET state = @state, started_at = @startedAt WHERE id = @job'),
       reason: p('UPDATE jobs SET reason = @reason WHERE id = @job'),
       // Positional: binding from an object cost a microsecond more per output.
-      taskDone: p('INSERT OR REPLACE INTO outputs (job_id, idx, attempts, output) VALUES (?, ?, ?, ?)'),
       // A keyed job's map: its manifest and the node holding the runs, in the same row (no more pages written per map).
       mapRunsDone: p('INSERT OR REPLACE INTO outputs (job_id, idx, attempts, output, node) VALUES (?, ?, ?, ?, ?)'),
       progress: p('UPDATE jobs SET tasks_done = @tasksDone WHERE id = @job'),
@@ -263,7 +268,17 @@ export class StateStore {
     if (this.memoryOutputs) {
       if (forResult) this.memoryOutputs.put(id, index, output);
     } else if (node !== undefined) this.#later(id, () => this.#s.mapRunsDone.run(id, index, attempts, output, node), output.length);
-    else this.#later(id, () => this.#s.taskDone.run(id, index, attempts, output), output.length);
+    else {
+      const op = this.#outputsOp;
+      if (op && op.job === id && this.#writes.last === op) {
+        op.rows.push(id, index, attempts, output);
+        op.bytes! += output.length;
+      } else {
+        const rows: unknown[] = [id, index, attempts, output];
+        this.#outputsOp = { job: id, rows, bytes: output.length, run: () => this.#outputRows.write(rows) };
+        this.#writes.later(this.#outputsOp);
+      }
+    }
     // One progress write per job per turn, however many tasks finished in it.
     if (!this.#progress.has(id)) this.#later(id, () => this.#s.progress.run({ tasksDone: this.#progress.get(id), job: id }));
     this.#progress.set(id, done);

@@ -38,6 +38,11 @@ export class TurnWrites {
     },
   ) {}
 
+  /** The write queued last, not yet committed (one that later writes of the same kind may join). */
+  get last(): Op | undefined {
+    return this.#queue[this.#queue.length - 1];
+  }
+
   /** Queues `op` for the commit at the end of this turn. */
   later(op: Op): void {
     this.#queue.push(op);

@@ -54,6 +54,7 @@ import type { ToAgent__Output as ToAgent_ } from './generated/picompute/v1/ToAge
 import type { TaskError__Output as TaskError_ } from './generated/picompute/v1/TaskError.js';
 import type { TaskResult__Output as TaskResult_ } from './generated/picompute/v1/TaskResult.js';
 import type { Results__Output as Results_ } from './generated/picompute/v1/Results.js';
+import type { PackedResults__Output as PackedResults_ } from './generated/picompute/v1/PackedResults.js';
 import type { Heartbeat__Output as Heartbeat_ } from './generated/picompute/v1/Heartbeat.js';
 import type { NeedBundle__Output as NeedBundle_ } from './generated/picompute/v1/NeedBundle.js';
 import type { HeldTask__Output as HeldTask_ } from './generated/picompute/v1/HeldTask.js';
@@ -70,6 +71,9 @@ import type { TaskKind__Output } from './generated/picompute/v1/TaskKind.js';
  * sees their defaults), and message fields every sender sets (never null).
  */
 type SentOptional =
+  | 'packedWork'
+  | 'packedTasks'
+  | 'packed'
   | 'inputs'
   | 'maxRunning'
   | 'sharedHash'
@@ -148,6 +152,7 @@ export type ToAgent = OneOf<Wire<ToAgent_>>;
 export type TaskError = Wire<TaskError_>;
 export type TaskResult = Wire<TaskResult_>;
 export type Results = Wire<Results_>;
+export type PackedResults = Wire<PackedResults_>;
 export type Heartbeat = Wire<Heartbeat_>;
 export type NeedBundle = Wire<NeedBundle_>;
 export type HeldTask = Wire<HeldTask_>;
