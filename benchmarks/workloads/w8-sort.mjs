@@ -42,7 +42,8 @@ export async function run({ quick, cores, repeat, report }) {
     const r = await best(repeat, async () => {
       const job = await client.submit(EXAMPLE, { input: [file], splitSize: quick ? '256K' : '4M', partitions });
       const lines = [];
-      for await (const { pairs } of job.parts()) for (const [key, payloads] of pairs) for (const p of payloads.split('\t')) lines.push(key + p);
+      for await (const part of job.parts())
+        for await (const batch of part.batches()) for (const [key, payloads] of batch) for (const p of payloads.split('\t')) lines.push(key + p);
       if (lines.length !== count) throw new Error(`picompute W8 kept ${lines.length} of ${count} records`);
       // Keys ascend across the parts; records sharing a key are in payload order, as GNU sort gives them.
       if (`${lines.join('\n')}\n` !== gnuSorted.toString('latin1')) throw new Error('picompute W8 output differs from GNU sort');

@@ -2,8 +2,10 @@
  * The two kinds of task of a keyed job, as the worker runs them: a map whose
  * `ctx.emit` fills an EmitBuffer (its output is the manifest of the runs it
  * left on disk), and a reduce that merges its partition's runs and calls
- * `reduceByKey` once per key, in key order (its output is the [key, value]
- * pairs).
+ * `reduceByKey` once per key, in key order, writing each [key, value] as it
+ * comes to the part file on this agent's disk (./part-file.ts; its output is
+ * the note of where the part is). No part is ever whole in memory, so a part
+ * has no size limit but the disk's.
  */
 import { join } from 'node:path';
 import { format } from 'node:util';
@@ -13,8 +15,10 @@ import type { Batch, BatchTask } from '../batch.js';
 import { EmitBuffer } from './emit-buffer.js';
 import type { Manifest } from './emit-buffer.js';
 import { showKey } from './keys.js';
-import { mergeRuns } from './merge.js';
-import { readRun } from './run-file.js';
+import { mergeGroups } from './merge.js';
+import { openPart } from './part-file.js';
+import type { PartNote } from './part-file.js';
+import { readRunBatches } from './run-file.js';
 
 /** A map spills at a quarter of its memory limit (the rest is the map's own, and the sort's), at most this. */
 const MAX_SPILL_BYTES = 64 * 1024 * 1024;
@@ -50,7 +54,7 @@ export async function keyedMap(job: Job, batch: Batch, task: BatchTask, input: u
   }
 }
 
-export async function keyedReduce(job: Job, batch: Batch, task: BatchTask, logs: string[], shared: unknown): Promise<[Key, unknown][]> {
+export async function keyedReduce(job: Job, batch: Batch, task: BatchTask, logs: string[], shared: unknown): Promise<PartNote> {
   const keyed = keyedJob(job, 'keyed reduce');
   const ctx: ReduceContext = {
     partition: task.partition!,
@@ -59,17 +63,34 @@ export async function keyedReduce(job: Job, batch: Batch, task: BatchTask, logs:
     log: (...parts: unknown[]) => logs.push(format(...parts)),
     shared,
   };
-  const pairs: [Key, unknown][] = [];
-  for await (const [key, values] of mergeRuns((task.runs ?? []).map((fd) => readRun(fd)))) {
-    try {
-      pairs.push([key, await keyed.reduceByKey(key, values, ctx)]);
-    } catch (err) {
-      if (err instanceof Error) {
-        err.message = `reduceByKey threw for key ${showKey(key)} (partition ${task.partition}, ${values.length} values): ${err.message}`;
-        throw err;
+  const part = openPart(join(batch.shuffleDir!, batch.jobId), task.partition!, task.attempt);
+  try {
+    for await (const groups of mergeGroups((task.runs ?? []).map((fd) => readRunBatches(fd)))) {
+      for (const [key, values] of groups) {
+        let reduced: unknown;
+        try {
+          reduced = keyed.reduceByKey(key, values, ctx);
+          // Awaited only when it is a promise: an await per key costs more than a sort's whole reduce.
+          if (typeof (reduced as { then?: unknown } | null)?.then === 'function') reduced = await reduced;
+        } catch (err) {
+          if (err instanceof Error) {
+            err.message = `reduceByKey threw for key ${showKey(key)} (partition ${task.partition}, ${values.length} values): ${err.message}`;
+            throw err;
+          }
+          throw new Error(`reduceByKey threw for key ${showKey(key)} (partition ${task.partition}): ${format(err)}`);
+        }
+        part.add(key, reduced);
       }
-      throw new Error(`reduceByKey threw for key ${showKey(key)} (partition ${task.partition}): ${format(err)}`);
     }
+    return part.finish();
+  } catch (err) {
+    part.abort();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      throw new Error(
+        `no space left on this agent's disk for the reduce's part file (${batch.shuffleDir}): free space there, or give the agent another \`cacheDir\``,
+      );
+    }
+    throw err;
   }
-  return pairs;
 }

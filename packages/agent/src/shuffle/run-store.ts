@@ -8,7 +8,7 @@
  * stream written straight to a file so bytes in flight stay a few chunks.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -18,10 +18,17 @@ import { channelCredentials, clientChannelOptions } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
 import { wireServices } from '@picompute/sdk/wire';
 import type { BlobChunk, FetchRunRequest } from '@picompute/sdk/wire';
+import { PART_FILE } from './part-file.js';
 
 /** Reducer fetches this agent runs at once, all its reduce tasks together. */
 export const MAX_FETCHES = 5;
 const CHUNK_BYTES = 256 * 1024;
+/**
+ * A job's part files stay this long after it ended, for `picompute result ID
+ * --out` (the coordinator keeps a job's record a week by default, too); then
+ * they go, the next time any job here ends.
+ */
+const PART_KEEP_MS = 7 * 24 * 3600_000;
 /** A run that takes longer than this to arrive counts as lost with its peer. */
 const FETCH_DEADLINE_MS = 10 * 60_000;
 
@@ -156,9 +163,23 @@ export class ShuffleRuns {
     return { ok: true, fds: handles.map((h) => h.fd), cleanup };
   }
 
-  /** Runs of a job that ended are not needed any more. */
+  /**
+   * A job that ended needs its runs no more, only its parts (the client may
+   * read them later): the rest of its folder goes, and so do the folders of
+   * jobs that ended more than PART_KEEP_MS ago.
+   */
   async removeJob(jobId: string): Promise<void> {
-    await rm(this.jobDir(jobId), { recursive: true, force: true }).catch(() => {});
+    const dir = this.jobDir(jobId);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const parts = names.filter((n) => PART_FILE.test(n));
+    if (parts.length === 0) await rm(dir, { recursive: true, force: true }).catch(() => {});
+    else await Promise.all(names.filter((n) => !PART_FILE.test(n)).map((n) => rm(join(dir, n), { recursive: true, force: true }).catch(() => {})));
+    const old = Date.now() - PART_KEEP_MS;
+    for (const other of await readdir(this.dir).catch(() => [] as string[])) {
+      const path = join(this.dir, other);
+      const s = await stat(path).catch(() => undefined);
+      if (s?.isDirectory() && s.mtimeMs < old) await rm(path, { recursive: true, force: true }).catch(() => {});
+    }
   }
 
   close(): void {

@@ -4,6 +4,8 @@
 import { CodecError, decode } from '../codec.js';
 import { FINAL_STATES } from '../wire/messages.js';
 import type { JobEvent, ResultChunk } from '../wire/messages.js';
+import { openPart } from './job-parts.js';
+import type { Part } from './job-parts.js';
 import { ConnectError } from './rpc.js';
 import type { CoordinatorRpc } from './rpc.js';
 
@@ -140,29 +142,36 @@ export class JobHandle {
     for await (const chunk of this.#resultChunks()) {
       reduced = chunk.reduced;
       keyed ||= chunk.keyed;
-      for (const v of chunk.values) {
-        const what = reduced ? 'the result' : keyed ? `partition ${values.length}'s part` : `task ${values.length}'s output`;
-        values.push(decodeOutput(v, what));
+      if (keyed) {
+        for (const v of chunk.values) {
+          for await (const batch of this.#part(values.length, v).batches()) values.push(...batch);
+        }
+        continue;
       }
+      for (const v of chunk.values) values.push(decodeOutput(v, reduced ? 'the result' : `task ${values.length}'s output`));
     }
-    if (keyed) return (values as unknown[][]).flat() as T;
+    if (keyed) return values as T;
     return (reduced ? values[0] : values) as T;
   }
 
   /**
-   * A keyed job's result one partition at a time, in partition order: its
-   * [key, value] pairs in key order, and the part's encoded size. Throws
+   * A keyed job's result one partition at a time, in partition order: each
+   * part's size, and its [key, value] pairs in key order, streamed from the
+   * agent that holds it as they are read (`for await (const [k, v] of
+   * part.pairs())`, or `part.batches()` for arrays of pairs). Read a part
+   * before asking for the next; a part not read is not fetched. Throws
    * JobFailedError, and for a job that is not keyed says so.
    */
-  async *parts<K = unknown, V = unknown>(): AsyncGenerator<{ partition: number; pairs: [K, V][]; bytes: number }> {
+  async *parts<K = unknown, V = unknown>(): AsyncGenerator<Part<K, V>> {
     let partition = 0;
     for await (const chunk of this.#resultChunks()) {
       if (!chunk.keyed) throw new Error(`job ${this.id} is not a keyed job (it has no reduceByKey), so it has no parts: use result()`);
-      for (const v of chunk.values) {
-        yield { partition, pairs: decodeOutput(v, `partition ${partition}'s part`) as [K, V][], bytes: v.length };
-        partition++;
-      }
+      for (const v of chunk.values) yield this.#part<K, V>(partition++, v);
     }
+  }
+
+  #part<K, V>(partition: number, value: Buffer): Part<K, V> {
+    return openPart<K, V>(this.rpc, this.id, partition, value, (bytes) => decodeOutput(bytes, `partition ${partition}'s part`));
   }
 
   async *#resultChunks(): AsyncGenerator<ResultChunk> {

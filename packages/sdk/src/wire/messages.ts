@@ -10,6 +10,7 @@
  */
 import type { BlobChunk__Output as BlobChunk_ } from './generated/picompute/v1/BlobChunk.js';
 import type { FetchRunRequest__Output as FetchRunRequest_ } from './generated/picompute/v1/FetchRunRequest.js';
+import type { GetPartRequest__Output as GetPartRequest_ } from './generated/picompute/v1/GetPartRequest.js';
 import type { PutBlobReply__Output as PutBlobReply_ } from './generated/picompute/v1/PutBlobReply.js';
 import type { GetBlobRequest__Output as GetBlobRequest_ } from './generated/picompute/v1/GetBlobRequest.js';
 import type { SubmitRequest__Output as SubmitRequest_ } from './generated/picompute/v1/SubmitRequest.js';
@@ -85,6 +86,7 @@ export type TaskKind = TaskKind__Output;
 
 export type BlobChunk = Wire<BlobChunk_>;
 export type FetchRunRequest = Wire<FetchRunRequest_>;
+export type GetPartRequest = Wire<GetPartRequest_>;
 export type PutBlobReply = Wire<PutBlobReply_>;
 export type GetBlobRequest = Wire<GetBlobRequest_>;
 export type SubmitRequest = Wire<SubmitRequest_>;

@@ -1,0 +1,88 @@
+/**
+ * GetPart: a keyed job's part, streamed to the client from the agent whose
+ * disk holds it (FetchRun, authenticated with the cluster key like every
+ * call), chunk by chunk with backpressure both ways, so a part of any size
+ * passes through the coordinator without ever being whole in its memory. The
+ * coordinator relays rather than sending clients to agents: a client can
+ * always reach the coordinator, not always the agents.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { channelCredentials, clientChannelOptions } from '@picompute/sdk/auth';
+import type { Security } from '@picompute/sdk/auth';
+import { wireServices } from '@picompute/sdk/wire';
+import type { BlobChunk, FetchRunRequest, GetPartRequest } from '@picompute/sdk/wire';
+import { UserError } from './submit-checks.js';
+import type { PartLocation } from './jobs/shuffle-plan.js';
+
+type FetchStub = grpc.Client & { fetchRun(req: FetchRunRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<BlobChunk> };
+
+/** Where a keyed job's partition's part is, from its stored result (throws UserError when there is no such part). */
+export type PartLookup = (jobId: string, partition: number) => PartLocation;
+
+export class PartProxy {
+  readonly #stubs = new Map<string, FetchStub>();
+
+  constructor(
+    private readonly security: Security,
+    private readonly lookup: PartLookup,
+  ) {}
+
+  serve(call: grpc.ServerWritableStream<GetPartRequest, BlobChunk>, fail: (err: unknown) => void): void {
+    const { jobId, partition } = call.request;
+    let where: PartLocation;
+    try {
+      where = this.lookup(jobId, partition);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    const fetch = this.#stub(where.address).fetchRun({ jobId, runId: where.part });
+    let complete = false;
+    fetch.on('data', (chunk: BlobChunk) => {
+      if (chunk.last) complete = true;
+      if (!call.write(chunk)) {
+        fetch.pause();
+        call.once('drain', () => fetch.resume());
+      }
+    });
+    fetch.on('error', (err: grpc.ServiceError) => {
+      if (err.code === grpc.status.CANCELLED && call.cancelled) return;
+      fail(
+        new UserError(
+          `part ${partition} of job ${jobId} (${where.bytes} bytes on ${where.node} at ${where.address}) cannot be read: ${err.details || err.message}. ` +
+            `Parts live on the agent that reduced them until a week after the job; that agent is gone or lost its disk, so submit the job again`,
+          err.code === grpc.status.NOT_FOUND,
+        ),
+      );
+    });
+    fetch.on('end', () => {
+      if (complete) call.end();
+      else fail(new Error(`part ${partition} of job ${jobId}: ${where.node} ended the stream before the end of the part`));
+    });
+    call.on('cancelled', () => fetch.cancel());
+  }
+
+  close(): void {
+    for (const s of this.#stubs.values()) s.close();
+    this.#stubs.clear();
+  }
+
+  #stub(address: string): FetchStub {
+    let stub = this.#stubs.get(address);
+    if (!stub) {
+      const { AgentService } = wireServices();
+      stub = new AgentService(address, channelCredentials(this.security), clientChannelOptions(this.security)) as unknown as FetchStub;
+      this.#stubs.set(address, stub);
+    }
+    return stub;
+  }
+}
+
+/** A keyed job's stored result value for one partition, read as a PartLocation. */
+export function partLocation(jobId: string, partition: number, values: Buffer[]): PartLocation {
+  const value = values[partition];
+  if (!value) throw new UserError(`job ${jobId} has ${values.length} partitions; there is no part ${partition}`, true);
+  // 0xff: a v8-serialized part, stored whole by a coordinator from before parts lived on agents' disks.
+  if (value[0] === 0xff) throw new UserError(`part ${partition} of job ${jobId} is stored in the coordinator itself: read it with GetResult`);
+  return JSON.parse(value.toString('utf8')) as PartLocation;
+}

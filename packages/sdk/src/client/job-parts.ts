@@ -1,0 +1,76 @@
+/**
+ * A keyed job's parts as the client reads them. The coordinator's result
+ * for a keyed job says, per partition, where its part is (which agent, how
+ * many bytes and keys); each part is then streamed through the coordinator
+ * (GetPart) in the agents' run format and decoded a chunk at a time, so no
+ * part is ever whole in the client's memory either. A value whose first byte
+ * is 0xff is a whole part stored by an older coordinator (v8-serialized
+ * pairs), read as before.
+ */
+import { recordBatches } from '../run-format.js';
+import type { BlobChunk } from '../wire/messages.js';
+import type { CoordinatorRpc } from './rpc.js';
+
+/** One partition's part: its size, and its [key, value] pairs in key order, read once, as pairs or as batches of pairs. */
+export interface Part<K = unknown, V = unknown> {
+  partition: number;
+  /** Bytes of the part as stored (its records), before decoding. */
+  bytes: number;
+  /** Keys in the part, when the coordinator knows (0 for parts from older coordinators). */
+  keys: number;
+  pairs(): AsyncGenerator<[K, V]>;
+  batches(): AsyncGenerator<[K, V][]>;
+}
+
+export function openPart<K, V>(rpc: CoordinatorRpc, jobId: string, partition: number, value: Buffer, decodeWhole: (bytes: Buffer) => unknown): Part<K, V> {
+  let batches: () => AsyncGenerator<[K, V][]>;
+  let bytes = value.length;
+  let keys = 0;
+  if (value[0] === 0xff) {
+    batches = async function* () {
+      yield decodeWhole(value) as [K, V][];
+    };
+  } else {
+    const where = JSON.parse(value.toString('utf8')) as { bytes: number; keys?: number };
+    bytes = where.bytes;
+    keys = where.keys ?? 0;
+    batches = async function* () {
+      const stream = rpc.stream<{ jobId: string; partition: number }, BlobChunk>('getPart', { jobId, partition });
+      let complete = false;
+      const data = async function* () {
+        for await (const chunk of stream) {
+          if (chunk.last) complete = true;
+          if (chunk.data.length) yield chunk.data;
+        }
+      };
+      try {
+        for await (const records of recordBatches(data(), `part ${partition} of job ${jobId}`)) {
+          for (let i = 0; i < records.length; i++) (records as unknown as [K, V][])[i] = [records[i]![0] as K, records[i]![1][0] as V];
+          yield records as unknown as [K, V][];
+        }
+      } finally {
+        stream.cancel();
+      }
+      if (!complete)
+        throw new Error(`part ${partition} of job ${jobId} ended before its last byte (the coordinator or the agent holding it went away); read it again`);
+    };
+  }
+  let read = false;
+  const once = () => {
+    if (read) throw new Error(`part ${partition} of job ${jobId} was read already: a part streams once; keep what you need as you read it`);
+    read = true;
+  };
+  return {
+    partition,
+    bytes,
+    keys,
+    batches() {
+      once();
+      return batches();
+    },
+    async *pairs() {
+      once();
+      for await (const batch of batches()) yield* batch;
+    },
+  };
+}

@@ -1,0 +1,167 @@
+/**
+ * The byte format of a keyed job's sorted runs and of its result parts: one
+ * record per key, keys ascending. A record is a 4-byte big-endian length,
+ * then the key, a 4-byte count and the values, each an item: `n` and a
+ * float64 (a number), `s`, a 4-byte length and UTF-8 (a string), or `v`, a
+ * 4-byte length and the codec's bytes (anything else). A part is a run whose
+ * records hold one value each: the key's reduced value.
+ *
+ * Numbers and strings, nearly all a shuffle carries, are written straight
+ * into one buffer: a codec call (and the worker's check of every Buffer
+ * allocated) per value cost more than the rest of a word count. Records are
+ * read back in batches (all the whole records of a chunk of bytes), so a
+ * reader pays one await per chunk, not per record. It lives in the SDK
+ * because both sides read it: the agents (runs) and the client (parts).
+ */
+import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { decode, encode } from './codec.js';
+import type { Key } from './job.js';
+
+export type RunRecord = [key: Key, values: unknown[]];
+
+const WRITE_BUFFER = 1024 * 1024;
+const NUMBER = 0x6e; // n
+const STRING = 0x73; // s
+const VALUE = 0x76; // v
+
+/**
+ * Writes records (the caller gives them in key order) to `path`, under a
+ * temporary name until `close()` renames it, so a reader never sees half a
+ * file and a writer that died leaves only the temporary one. Synchronous: a
+ * spill happens inside `ctx.emit`, which a map calls without awaiting, and in
+ * a worker thread blocking I/O holds up nobody else.
+ */
+export class RunWriter {
+  readonly #tmp: string;
+  readonly #fd: number;
+  #buf = Buffer.allocUnsafe(WRITE_BUFFER);
+  #at = 0;
+  bytes = 0;
+  records = 0;
+
+  constructor(readonly path: string) {
+    this.#tmp = `${path}.tmp`;
+    this.#fd = openSync(this.#tmp, 'w', 0o600);
+  }
+
+  add(key: Key, values: readonly unknown[]): void {
+    // Sizes first: a string's UTF-8 length is at most 3 bytes per UTF-16 unit, so a record that surely fits skips the exact count.
+    let encoded: Buffer[] | undefined;
+    let length = 4;
+    const items = values.length;
+    const estimate = (v: unknown): number => {
+      if (typeof v === 'number') return 9;
+      if (typeof v === 'string') return 5 + 3 * v.length;
+      const b = encode(v);
+      (encoded ??= []).push(b);
+      return 5 + b.length;
+    };
+    length += estimate(key);
+    for (let i = 0; i < items; i++) length += estimate(values[i]);
+    if (this.#at + 4 + length > this.#buf.length) {
+      this.#flush();
+      if (4 + length > this.#buf.length) this.#buf = Buffer.allocUnsafe(4 + length);
+    }
+    const buf = this.#buf;
+    const start = this.#at;
+    let at = start + 4;
+    let next = 0;
+    const put = (v: unknown) => {
+      if (typeof v === 'number') {
+        buf[at] = NUMBER;
+        buf.writeDoubleLE(v, at + 1);
+        at += 9;
+      } else if (typeof v === 'string') {
+        buf[at] = STRING;
+        const n = buf.write(v, at + 5, 'utf8');
+        buf.writeUInt32BE(n, at + 1);
+        at += 5 + n;
+      } else {
+        const b = encoded![next++]!;
+        buf[at] = VALUE;
+        buf.writeUInt32BE(b.length, at + 1);
+        b.copy(buf, at + 5);
+        at += 5 + b.length;
+      }
+    };
+    put(key);
+    buf.writeUInt32BE(items, at);
+    at += 4;
+    for (let i = 0; i < items; i++) put(values[i]);
+    buf.writeUInt32BE(at - start - 4, start);
+    this.#at = at;
+    this.records++;
+  }
+
+  /** Writes what is buffered, closes and renames the file into place; returns its size. */
+  close(): number {
+    try {
+      this.#flush();
+    } finally {
+      closeSync(this.#fd);
+    }
+    renameSync(this.#tmp, this.path);
+    return this.bytes;
+  }
+
+  /** Gives up: the temporary file goes. */
+  abort(): void {
+    try {
+      closeSync(this.#fd);
+    } catch {}
+    rmSync(this.#tmp, { force: true });
+  }
+
+  #flush(): void {
+    let off = 0;
+    while (off < this.#at) off += writeSync(this.#fd, this.#buf, off, this.#at - off);
+    this.bytes += this.#at;
+    this.#at = 0;
+  }
+}
+
+/**
+ * The records in `chunks` (bytes of a run or a part, in order), a batch per
+ * chunk that completes any. `what` names the source in an error: a source
+ * that ends inside a record was cut short.
+ */
+export async function* recordBatches(chunks: AsyncIterable<Buffer | Uint8Array>, what: string): AsyncGenerator<RunRecord[]> {
+  let buf: Buffer = Buffer.alloc(0);
+  for await (const piece of chunks) {
+    const p = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    buf = buf.length ? Buffer.concat([buf, p]) : p;
+    const batch: RunRecord[] = [];
+    let at = 0;
+    while (buf.length - at >= 4) {
+      const len = buf.readUInt32BE(at);
+      if (buf.length - at - 4 < len) break;
+      batch.push(decodeRecord(buf, at + 4));
+      at += 4 + len;
+    }
+    buf = buf.subarray(at);
+    if (batch.length) yield batch;
+  }
+  if (buf.length) throw new Error(`${what} ends inside a record (${buf.length} bytes left over): it was cut short`);
+}
+
+function decodeRecord(buf: Buffer, start: number): RunRecord {
+  let at = start;
+  const item = (): unknown => {
+    const type = buf[at];
+    if (type === NUMBER) {
+      at += 9;
+      return buf.readDoubleLE(at - 8);
+    }
+    const n = buf.readUInt32BE(at + 1);
+    at += 5 + n;
+    if (type === STRING) return buf.toString('utf8', at - n, at);
+    if (type === VALUE) return decode(buf.subarray(at - n, at));
+    throw new Error(`a run holds an item of unknown type ${type}: it was not written by this version of picompute`);
+  };
+  const key = item() as Key;
+  const count = buf.readUInt32BE(at);
+  at += 4;
+  const values = new Array<unknown>(count);
+  for (let i = 0; i < count; i++) values[i] = item();
+  return [key, values];
+}
