@@ -36,6 +36,9 @@ export class RunWriter {
   readonly #fd: number;
   #buf = Buffer.allocUnsafe(WRITE_BUFFER);
   #at = 0;
+  /** Codec bytes of the current record's items that are neither numbers nor strings, in order, and the next to write. */
+  readonly #encoded: Buffer[] = [];
+  #next = 0;
   bytes = 0;
   records = 0;
 
@@ -45,52 +48,73 @@ export class RunWriter {
   }
 
   add(key: Key, values: readonly unknown[]): void {
-    // Sizes first: a string's UTF-8 length is at most 3 bytes per UTF-16 unit, so a record that surely fits skips the exact count.
-    let encoded: Buffer[] | undefined;
-    let length = 4;
+    // Room first: a string's UTF-8 is at most 3 bytes per UTF-16 unit, so no exact count is needed.
+    this.#encoded.length = 0;
+    let length = 4 + this.#room(key);
     const items = values.length;
-    const estimate = (v: unknown): number => {
-      if (typeof v === 'number') return 9;
-      if (typeof v === 'string') return 5 + 3 * v.length;
-      const b = encode(v);
-      (encoded ??= []).push(b);
-      return 5 + b.length;
-    };
-    length += estimate(key);
-    for (let i = 0; i < items; i++) length += estimate(values[i]);
+    for (let i = 0; i < items; i++) length += this.#room(values[i]);
+    const start = this.#reserve(length);
+    this.#at = start + 4;
+    this.#next = 0;
+    this.#put(key);
+    this.#buf.writeUInt32BE(items, this.#at);
+    this.#at += 4;
+    for (let i = 0; i < items; i++) this.#put(values[i]);
+    this.#buf.writeUInt32BE(this.#at - start - 4, start);
+    this.records++;
+  }
+
+  /** A record of one value (a reduce's part, a map's lone pair): add(key, [value]) without the array. */
+  addOne(key: Key, value: unknown): void {
+    this.#encoded.length = 0;
+    const start = this.#reserve(4 + this.#room(key) + this.#room(value));
+    this.#at = start + 4;
+    this.#next = 0;
+    this.#put(key);
+    this.#buf.writeUInt32BE(1, this.#at);
+    this.#at += 4;
+    this.#put(value);
+    this.#buf.writeUInt32BE(this.#at - start - 4, start);
+    this.records++;
+  }
+
+  /** Most bytes an item may take; a value that is neither a number nor a string is encoded here, once. */
+  #room(v: unknown): number {
+    if (typeof v === 'number') return 9;
+    if (typeof v === 'string') return 5 + 3 * v.length;
+    const b = encode(v);
+    this.#encoded.push(b);
+    return 5 + b.length;
+  }
+
+  /** Makes room for a record of at most `length` bytes after its 4-byte length; returns where it starts. */
+  #reserve(length: number): number {
     if (this.#at + 4 + length > this.#buf.length) {
       this.#flush();
       if (4 + length > this.#buf.length) this.#buf = Buffer.allocUnsafe(4 + length);
     }
+    return this.#at;
+  }
+
+  #put(v: unknown): void {
     const buf = this.#buf;
-    const start = this.#at;
-    let at = start + 4;
-    let next = 0;
-    const put = (v: unknown) => {
-      if (typeof v === 'number') {
-        buf[at] = NUMBER;
-        buf.writeDoubleLE(v, at + 1);
-        at += 9;
-      } else if (typeof v === 'string') {
-        buf[at] = STRING;
-        const n = buf.write(v, at + 5, 'utf8');
-        buf.writeUInt32BE(n, at + 1);
-        at += 5 + n;
-      } else {
-        const b = encoded![next++]!;
-        buf[at] = VALUE;
-        buf.writeUInt32BE(b.length, at + 1);
-        b.copy(buf, at + 5);
-        at += 5 + b.length;
-      }
-    };
-    put(key);
-    buf.writeUInt32BE(items, at);
-    at += 4;
-    for (let i = 0; i < items; i++) put(values[i]);
-    buf.writeUInt32BE(at - start - 4, start);
-    this.#at = at;
-    this.records++;
+    const at = this.#at;
+    if (typeof v === 'number') {
+      buf[at] = NUMBER;
+      buf.writeDoubleLE(v, at + 1);
+      this.#at = at + 9;
+    } else if (typeof v === 'string') {
+      buf[at] = STRING;
+      const n = buf.write(v, at + 5, 'utf8');
+      buf.writeUInt32BE(n, at + 1);
+      this.#at = at + 5 + n;
+    } else {
+      const b = this.#encoded[this.#next++]!;
+      buf[at] = VALUE;
+      buf.writeUInt32BE(b.length, at + 1);
+      b.copy(buf, at + 5);
+      this.#at = at + 5 + b.length;
+    }
   }
 
   /** Writes what is buffered, closes and renames the file into place; returns its size. */

@@ -23,6 +23,18 @@ import { readRunBatches } from './run-file.js';
 /** A map spills at a quarter of its memory limit (the rest is the map's own, and the sort's), at most this. */
 const MAX_SPILL_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Bytes a reduce reads of each run at a time: a sixteenth of its memory
+ * limit over all its runs (a chunk read, the part of the next one, and its
+ * records decoded take several times the chunk), between 16 KiB and 256 KiB.
+ * With more runs than that floor allows (thousands, at 64 MiB), Hadoop would
+ * merge in several passes; this reads them all at once.
+ */
+export function mergeChunkBytes(memoryMb: number, runs: number): number {
+  const share = Math.floor((memoryMb * 1024 * 1024) / 16 / Math.max(1, runs));
+  return Math.max(16 * 1024, Math.min(256 * 1024, share));
+}
+
 function keyedJob(job: Job, kind: string): KeyedJob<unknown, Key, unknown, unknown> {
   if (!isKeyedJob(job)) throw new Error(`a ${kind} task was sent for a job without reduceByKey`);
   return job;
@@ -65,7 +77,9 @@ export async function keyedReduce(job: Job, batch: Batch, task: BatchTask, logs:
   };
   const part = openPart(join(batch.shuffleDir!, batch.jobId), task.partition!, task.attempt);
   try {
-    for await (const groups of mergeGroups((task.runs ?? []).map((fd) => readRunBatches(fd)))) {
+    const runs = task.runs ?? [];
+    const chunk = mergeChunkBytes(batch.memoryMb, runs.length);
+    for await (const groups of mergeGroups(runs.map((fd) => readRunBatches(fd, chunk)))) {
       for (const [key, values] of groups) {
         let reduced: unknown;
         try {

@@ -27,11 +27,9 @@ export interface PartNote {
 export function openPart(jobDir: string, partition: number, attempt: number) {
   const name = `part-${partition}-a${attempt}`;
   const out = new RunWriter(join(jobDir, name));
-  const one: unknown[] = [undefined];
   return {
     add(key: Key, value: unknown): void {
-      one[0] = value;
-      out.add(key, one);
+      out.addOne(key, value);
     },
     finish(): PartNote {
       const bytes = out.close();

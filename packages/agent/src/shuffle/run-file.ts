@@ -2,10 +2,11 @@
  * Sorted runs on this agent's disk, in the format of
  * `@picompute/sdk/run-format` (a record per key): written whole (to a
  * temporary name, then renamed, so a reader never sees half a run) and read
- * back as a stream, a batch of records per chunk read, so a merge of many
+ * back a chunk at a time, a batch of records per chunk, so a merge of many
  * runs holds one chunk per run, not the runs.
  */
-import { createReadStream } from 'node:fs';
+import { read } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { RunWriter, recordBatches } from '@picompute/sdk/run-format';
 import type { RunRecord } from '@picompute/sdk/run-format';
 
@@ -25,13 +26,29 @@ export function writeRun(path: string, records: Iterable<RunRecord>): number {
   return out.close();
 }
 
-/** The records of a run file (a path, or a descriptor left open for the caller to close), in batches, in order. */
-export function readRunBatches(file: string | number): AsyncGenerator<RunRecord[]> {
-  const stream =
-    typeof file === 'number'
-      ? createReadStream('', { fd: file, autoClose: false, start: 0, highWaterMark: READ_CHUNK })
-      : createReadStream(file, { highWaterMark: READ_CHUNK });
-  return recordBatches(stream as AsyncIterable<Buffer>, typeof file === 'number' ? `run file (fd ${file})` : `run file ${file}`);
+/**
+ * The records of a run file (a path, or a descriptor left open for the
+ * caller to close), in batches, in order: `chunkBytes` read at a time and no
+ * more (no read-ahead), so a merge of many runs can size its memory.
+ */
+export function readRunBatches(file: string | number, chunkBytes = READ_CHUNK): AsyncGenerator<RunRecord[]> {
+  return recordBatches(chunks(file, chunkBytes), typeof file === 'number' ? `run file (fd ${file})` : `run file ${file}`);
+}
+
+async function* chunks(file: string | number, chunkBytes: number): AsyncGenerator<Buffer> {
+  const handle = typeof file === 'number' ? undefined : await open(file, 'r');
+  const fd = handle?.fd ?? (file as number);
+  try {
+    for (let position = 0; ; ) {
+      const buf = Buffer.allocUnsafe(chunkBytes);
+      const n = await new Promise<number>((resolve, reject) => read(fd, buf, 0, chunkBytes, position, (err, bytes) => (err ? reject(err) : resolve(bytes))));
+      if (n === 0) return;
+      position += n;
+      yield n < chunkBytes ? buf.subarray(0, n) : buf;
+    }
+  } finally {
+    await handle?.close();
+  }
 }
 
 /** The records of a run file one at a time (tests, small runs). */
