@@ -106,7 +106,22 @@ describe('a shuffle larger than its memory', () => {
     const out = join(root, 'sorted');
     const started = Date.now();
     const r = await runCli(
-      ['submit', SORT_EXAMPLE, '--coordinator', coordinator.address, '--input', input, '--split-size', '8M', '--partitions', '8', '--mem-per-task', '64M', '--out', out],
+      [
+        'submit',
+        SORT_EXAMPLE,
+        '--coordinator',
+        coordinator.address,
+        '--input',
+        input,
+        '--split-size',
+        '8M',
+        '--partitions',
+        '8',
+        '--mem-per-task',
+        '64M',
+        '--out',
+        out,
+      ],
       { timeoutMs: 170_000 },
     ).finally(() => clearInterval(sampler));
     sample();

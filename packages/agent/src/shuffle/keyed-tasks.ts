@@ -18,7 +18,7 @@ import { showKey } from './keys.js';
 import { mergeGroups } from './merge.js';
 import { openPart } from './part-file.js';
 import type { PartNote } from './part-file.js';
-import { readRunBatches } from './run-file.js';
+import { runChunks } from './run-file.js';
 
 /** A map spills at a quarter of its memory limit (the rest is the map's own, and the sort's), at most this. */
 const MAX_SPILL_BYTES = 64 * 1024 * 1024;
@@ -79,7 +79,7 @@ export async function keyedReduce(job: Job, batch: Batch, task: BatchTask, logs:
   try {
     const runs = task.runs ?? [];
     const chunk = mergeChunkBytes(batch.memoryMb, runs.length);
-    for await (const groups of mergeGroups(runs.map((fd) => readRunBatches(fd, chunk)))) {
+    for await (const groups of mergeGroups(runs.map((fd) => runChunks(fd, chunk)))) {
       for (const [key, values] of groups) {
         let reduced: unknown;
         try {

@@ -1,35 +1,35 @@
 /**
- * The reduce side's k-way merge: reads sorted runs at once (a batch of
- * records of each at a time, the heads on a binary heap) and gives each key
- * once, in order, with all its values from every run. Groups come out in
- * batches: an await per record or per key (an async generator's step) cost
- * more than the comparisons themselves in a sort of small records, so the
- * loop awaits only when a run's batch is used up. A batch holds only whole
- * groups, so only those keys' values are in memory at a time.
+ * The reduce side's k-way merge: reads sorted runs at once (each through a
+ * RunCursor: a chunk of bytes, only its head record's key decoded; the
+ * cursors on a binary heap by that key) and gives each key once, in order,
+ * with all its values from every run. Groups come out in batches: an await
+ * per record or per key (an async generator's step) cost more than the
+ * comparisons themselves in a sort of small records, so the loop awaits only
+ * when a run's chunk is used up. A batch holds only whole groups, and values
+ * are decoded as their record leaves the heap, so little more than the
+ * current keys' values is on the heap at a time.
  */
 import type { Key } from '@picompute/sdk';
+import { RunCursor } from '@picompute/sdk/run-format';
 import { compareKeys } from './keys.js';
-import type { RunRecord } from './run-file.js';
 
 /** A batch of groups ends here even when no run needs reading, so a caller's reduce keeps pace. */
 const MAX_GROUPS_PER_BATCH = 4096;
 
-interface Cursor {
-  batch: RunRecord[];
-  at: number;
-  source: AsyncIterator<RunRecord[]>;
+interface Head {
+  cursor: RunCursor;
   /** Ties go to the earlier run, so values keep the order the runs were given in. */
   order: number;
 }
 
-const before = (a: Cursor, b: Cursor) => {
-  const c = compareKeys(a.batch[a.at]![0], b.batch[b.at]![0]);
+const before = (a: Head, b: Head) => {
+  const c = compareKeys(a.cursor.key, b.cursor.key);
   return c < 0 || (c === 0 && a.order < b.order);
 };
 
 class Heap {
-  readonly items: Cursor[] = [];
-  push(h: Cursor): void {
+  readonly items: Head[] = [];
+  push(h: Head): void {
     const a = this.items;
     a.push(h);
     for (let i = a.length - 1; i > 0; ) {
@@ -39,15 +39,16 @@ class Heap {
       i = p;
     }
   }
-  /** The top's head moved on (or it was removed): restores the order from the root down. */
+  /** The top's key moved on: restores the order from the root down. */
   siftDown(): void {
     const a = this.items;
+    const n = a.length;
     for (let i = 0; ; ) {
       const l = 2 * i + 1;
       const r = l + 1;
       let m = i;
-      if (l < a.length && before(a[l]!, a[m]!)) m = l;
-      if (r < a.length && before(a[r]!, a[m]!)) m = r;
+      if (l < n && before(a[l]!, a[m]!)) m = l;
+      if (r < n && before(a[r]!, a[m]!)) m = r;
       if (m === i) break;
       [a[i], a[m]] = [a[m]!, a[i]!];
       i = m;
@@ -63,22 +64,13 @@ class Heap {
   }
 }
 
-async function nextBatch(source: AsyncIterator<RunRecord[]>): Promise<RunRecord[] | undefined> {
-  for (;;) {
-    const next = await source.next();
-    if (next.done) return undefined;
-    if (next.value.length) return next.value;
-  }
-}
-
-/** Merges runs (each a stream of record batches in key order) into batches of [key, values] groups, keys ascending. */
-export async function* mergeGroups(runs: AsyncIterable<RunRecord[]>[]): AsyncGenerator<[Key, unknown[]][]> {
+/** Merges runs (each a stream of its bytes, in chunks) into batches of [key, values] groups, keys ascending. */
+export async function* mergeGroups(runs: AsyncIterable<Buffer>[], names: string[] = []): AsyncGenerator<[Key, unknown[]][]> {
   const heap = new Heap();
   await Promise.all(
     runs.map(async (r, order) => {
-      const source = r[Symbol.asyncIterator]();
-      const batch = await nextBatch(source);
-      if (batch) heap.push({ batch, at: 0, source, order });
+      const cursor = new RunCursor(r[Symbol.asyncIterator](), names[order] ?? `run ${order}`);
+      if (await cursor.fill()) heap.push({ cursor, order });
     }),
   );
   let current: [Key, unknown[]] | undefined;
@@ -86,24 +78,23 @@ export async function* mergeGroups(runs: AsyncIterable<RunRecord[]>[]): AsyncGen
   const items = heap.items;
   while (items.length) {
     const top = items[0]!;
-    const [key, values] = top.batch[top.at]!;
-    if (current && compareKeys(current[0], key) === 0) for (const v of values) current[1].push(v);
-    else {
+    const cursor = top.cursor;
+    const key = cursor.key;
+    if (current && compareKeys(current[0], key) === 0) {
+      const values = cursor.values();
+      for (let i = 0; i < values.length; i++) current[1].push(values[i]);
+    } else {
       if (current) out.push(current);
-      current = [key, values];
+      current = [key, cursor.values()];
     }
-    if (++top.at < top.batch.length) heap.siftDown();
+    if (cursor.step()) heap.siftDown();
     else {
       if (out.length) {
         yield out;
         out = [];
       }
-      const batch = await nextBatch(top.source);
-      if (batch) {
-        top.batch = batch;
-        top.at = 0;
-        heap.siftDown();
-      } else heap.removeTop();
+      if (await cursor.fill()) heap.siftDown();
+      else heap.removeTop();
     }
     if (out.length >= MAX_GROUPS_PER_BATCH) {
       yield out;
@@ -114,10 +105,7 @@ export async function* mergeGroups(runs: AsyncIterable<RunRecord[]>[]): AsyncGen
   if (out.length) yield out;
 }
 
-/** The same merge over record streams, a group at a time (tests, small runs). */
-export async function* mergeRuns(runs: AsyncIterable<RunRecord>[]): AsyncGenerator<[Key, unknown[]]> {
-  const batched = runs.map(async function* (r) {
-    for await (const record of r) yield [record];
-  });
-  for await (const groups of mergeGroups(batched)) yield* groups;
+/** The same merge, a group at a time (tests, small runs). */
+export async function* mergeRuns(runs: AsyncIterable<Buffer>[]): AsyncGenerator<[Key, unknown[]]> {
+  for await (const groups of mergeGroups(runs)) yield* groups;
 }

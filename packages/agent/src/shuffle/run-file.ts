@@ -5,8 +5,7 @@
  * back a chunk at a time, a batch of records per chunk, so a merge of many
  * runs holds one chunk per run, not the runs.
  */
-import { read } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { RunWriter, recordBatches } from '@picompute/sdk/run-format';
 import type { RunRecord } from '@picompute/sdk/run-format';
 
@@ -32,22 +31,27 @@ export function writeRun(path: string, records: Iterable<RunRecord>): number {
  * more (no read-ahead), so a merge of many runs can size its memory.
  */
 export function readRunBatches(file: string | number, chunkBytes = READ_CHUNK): AsyncGenerator<RunRecord[]> {
-  return recordBatches(chunks(file, chunkBytes), typeof file === 'number' ? `run file (fd ${file})` : `run file ${file}`);
+  return recordBatches(runChunks(file, chunkBytes), typeof file === 'number' ? `run file (fd ${file})` : `run file ${file}`);
 }
 
-async function* chunks(file: string | number, chunkBytes: number): AsyncGenerator<Buffer> {
-  const handle = typeof file === 'number' ? undefined : await open(file, 'r');
-  const fd = handle?.fd ?? (file as number);
+/**
+ * A run file's bytes, `chunkBytes` at a time (a merge reads them through a
+ * RunCursor). Read synchronously: a reduce runs on a worker thread, where a
+ * read from the page cache blocks nobody else, and an fs.read callback and
+ * its promise per chunk cost more than the read.
+ */
+export async function* runChunks(file: string | number, chunkBytes = READ_CHUNK): AsyncGenerator<Buffer> {
+  const fd = typeof file === 'number' ? file : openSync(file, 'r');
   try {
     for (let position = 0; ; ) {
       const buf = Buffer.allocUnsafe(chunkBytes);
-      const n = await new Promise<number>((resolve, reject) => read(fd, buf, 0, chunkBytes, position, (err, bytes) => (err ? reject(err) : resolve(bytes))));
+      const n = readSync(fd, buf, 0, chunkBytes, position);
       if (n === 0) return;
       position += n;
       yield n < chunkBytes ? buf.subarray(0, n) : buf;
     }
   } finally {
-    await handle?.close();
+    if (typeof file !== 'number') closeSync(fd);
   }
 }
 
