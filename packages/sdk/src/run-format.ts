@@ -272,3 +272,71 @@ function decodeRecord(buf: Buffer, start: number): RunRecord {
   for (let i = 0; i < count; i++) values[i] = item();
   return [key, values];
 }
+
+const TAB = 0x09;
+const NEWLINE = 0x0a;
+
+/**
+ * A part's records as text lines, `key TAB value NEWLINE`, straight from its
+ * bytes: a string key or value is copied as its UTF-8 is, with no string
+ * made in between; a number key as String(n); any other value (a number, a
+ * codec value) as `format` gives it. A record of several values (a run, not
+ * a part) gives them TAB-separated.
+ */
+export async function* partLines(chunks: AsyncIterable<Buffer | Uint8Array>, what: string, format: (value: unknown) => string): AsyncGenerator<Buffer> {
+  let buf: Buffer = Buffer.alloc(0);
+  for await (const piece of chunks) {
+    const p = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    buf = buf.length ? Buffer.concat([buf, p]) : p;
+    // A line is never longer than its record (a string's bytes, a 4-byte length and tag saved per item) unless an item is formatted.
+    let out = Buffer.allocUnsafe(buf.length + 64);
+    let o = 0;
+    const room = (n: number) => {
+      if (o + n <= out.length) return;
+      const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, o + n));
+      out.copy(bigger, 0, 0, o);
+      out = bigger;
+    };
+    const text = (t: string) => {
+      room(3 * t.length);
+      o += out.write(t, o, 'utf8');
+    };
+    let at = 0;
+    while (buf.length - at >= 4) {
+      const len = buf.readUInt32BE(at);
+      if (buf.length - at - 4 < len) break;
+      let i = at + 4;
+      // The key.
+      if (buf[i] === STRING) {
+        const n = buf.readUInt32BE(i + 1);
+        room(n);
+        o += buf.copy(out, o, i + 5, i + 5 + n);
+        i += 5 + n;
+      } else {
+        text(String(readItem(buf, i)));
+        i = itemEnd;
+      }
+      const count = buf.readUInt32BE(i);
+      i += 4;
+      for (let v = 0; v < count; v++) {
+        room(1);
+        out[o++] = TAB;
+        if (buf[i] === STRING) {
+          const n = buf.readUInt32BE(i + 1);
+          room(n);
+          o += buf.copy(out, o, i + 5, i + 5 + n);
+          i += 5 + n;
+        } else {
+          text(format(readItem(buf, i)));
+          i = itemEnd;
+        }
+      }
+      room(1);
+      out[o++] = NEWLINE;
+      at += 4 + len;
+    }
+    buf = buf.subarray(at);
+    if (o) yield out.subarray(0, o);
+  }
+  if (buf.length) throw new Error(`${what} ends inside a record (${buf.length} bytes left over): it was cut short`);
+}

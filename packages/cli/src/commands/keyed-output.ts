@@ -37,12 +37,8 @@ export async function writeParts(job: JobHandle, dir: string): Promise<{ parts: 
     const tmp = join(dir, `.${partName(part.partition)}.tmp`);
     const out = createWriteStream(tmp, { mode: 0o644 });
     try {
-      for await (const batch of part.batches()) {
-        let text = '';
-        for (const [k, v] of batch) text += `${k}\t${valueText(v)}\n`;
-        keys += batch.length;
-        if (!out.write(text)) await once(out, 'drain');
-      }
+      for await (const text of part.text(valueText)) if (!out.write(text)) await once(out, 'drain');
+      keys += part.keys;
       out.end();
       await once(out, 'finish');
     } catch (err) {

@@ -7,7 +7,7 @@
  * is 0xff is a whole part stored by an older coordinator (v8-serialized
  * pairs), read as before.
  */
-import { recordBatches } from '../run-format.js';
+import { partLines, recordBatches } from '../run-format.js';
 import type { BlobChunk } from '../wire/messages.js';
 import type { CoordinatorRpc } from './rpc.js';
 
@@ -20,33 +20,43 @@ export interface Part<K = unknown, V = unknown> {
   keys: number;
   pairs(): AsyncGenerator<[K, V]>;
   batches(): AsyncGenerator<[K, V][]>;
+  /**
+   * The part as text, `key TAB value NEWLINE` a pair, in chunks: string keys
+   * and values go as they are, without being decoded (the fast way to write
+   * a part to a file); any other value as `format` gives it.
+   */
+  text(format: (value: unknown) => string): AsyncGenerator<Buffer>;
 }
 
 export function openPart<K, V>(rpc: CoordinatorRpc, jobId: string, partition: number, value: Buffer, decodeWhole: (bytes: Buffer) => unknown): Part<K, V> {
   let batches: () => AsyncGenerator<[K, V][]>;
+  let text: (format: (value: unknown) => string) => AsyncGenerator<Buffer>;
   let bytes = value.length;
   let keys = 0;
   if (value[0] === 0xff) {
+    const pairs = decodeWhole(value) as [K, V][];
+    keys = pairs.length;
     batches = async function* () {
-      yield decodeWhole(value) as [K, V][];
+      yield pairs;
+    };
+    text = async function* (format) {
+      for await (const batch of batches()) {
+        let lines = '';
+        for (const [k, v] of batch) lines += `${k}\t${typeof v === 'string' ? v : format(v)}\n`;
+        yield Buffer.from(lines);
+      }
     };
   } else {
     const where = JSON.parse(value.toString('utf8')) as { bytes: number; keys?: number };
     bytes = where.bytes;
     keys = where.keys ?? 0;
-    batches = async function* () {
+    const bytesOf = async function* (): AsyncGenerator<Buffer> {
       const stream = rpc.stream<{ jobId: string; partition: number }, BlobChunk>('getPart', { jobId, partition });
       let complete = false;
-      const data = async function* () {
+      try {
         for await (const chunk of stream) {
           if (chunk.last) complete = true;
           if (chunk.data.length) yield chunk.data;
-        }
-      };
-      try {
-        for await (const records of recordBatches(data(), `part ${partition} of job ${jobId}`)) {
-          for (let i = 0; i < records.length; i++) (records as unknown as [K, V][])[i] = [records[i]![0] as K, records[i]![1][0] as V];
-          yield records as unknown as [K, V][];
         }
       } finally {
         stream.cancel();
@@ -54,6 +64,14 @@ export function openPart<K, V>(rpc: CoordinatorRpc, jobId: string, partition: nu
       if (!complete)
         throw new Error(`part ${partition} of job ${jobId} ended before its last byte (the coordinator or the agent holding it went away); read it again`);
     };
+    const what = `part ${partition} of job ${jobId}`;
+    batches = async function* () {
+      for await (const records of recordBatches(bytesOf(), what)) {
+        for (let i = 0; i < records.length; i++) (records as unknown as [K, V][])[i] = [records[i]![0] as K, records[i]![1][0] as V];
+        yield records as unknown as [K, V][];
+      }
+    };
+    text = (format) => partLines(bytesOf(), what, format);
   }
   let read = false;
   const once = () => {
@@ -71,6 +89,10 @@ export function openPart<K, V>(rpc: CoordinatorRpc, jobId: string, partition: nu
     async *pairs() {
       once();
       for await (const batch of batches()) yield* batch;
+    },
+    text(format) {
+      once();
+      return text(format);
     },
   };
 }
