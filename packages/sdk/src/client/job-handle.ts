@@ -139,13 +139,12 @@ export class JobHandle {
     const values: unknown[] = [];
     let reduced = false;
     let keyed = false;
+    let partition = 0;
     for await (const chunk of this.#resultChunks()) {
       reduced = chunk.reduced;
       keyed ||= chunk.keyed;
       if (keyed) {
-        for (const v of chunk.values) {
-          for await (const batch of this.#part(values.length, v).batches()) values.push(...batch);
-        }
+        for (const v of chunk.values) for await (const batch of this.#part(partition++, v).batches()) for (const pair of batch) values.push(pair);
         continue;
       }
       for (const v of chunk.values) values.push(decodeOutput(v, reduced ? 'the result' : `task ${values.length}'s output`));
