@@ -47,10 +47,16 @@ export class PartProxy {
     });
     fetch.on('error', (err: grpc.ServiceError) => {
       if (err.code === grpc.status.CANCELLED && call.cancelled) return;
+      const why =
+        err.code === grpc.status.UNAVAILABLE
+          ? 'that agent does not answer'
+          : err.code === grpc.status.NOT_FOUND
+            ? 'that agent no longer has it'
+            : err.details || err.message;
       fail(
         new UserError(
-          `part ${partition} of job ${jobId} (${where.bytes} bytes on ${where.node} at ${where.address}) cannot be read: ${err.details || err.message}. ` +
-            `Parts live on the agent that reduced them until a week after the job; that agent is gone or lost its disk, so submit the job again`,
+          `part ${partition} of job ${jobId} (${where.bytes} bytes on ${where.node} at ${where.address}) cannot be read: ${why}. ` +
+            `Parts live on the agent that reduced them until a week after the job; if that agent is gone or lost its disk, submit the job again`,
           err.code === grpc.status.NOT_FOUND,
         ),
       );
