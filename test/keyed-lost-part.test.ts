@@ -71,7 +71,11 @@ describe('a part lost with its agent', () => {
       })();
       await until('a part finished on the second agent', async () => (partsDone > 0 ? true : undefined), 60_000);
       await victim.stop('SIGKILL');
-      await until('its parts forgotten', async () => (told.some((l) => l.includes('finished part was on its disk: it is reduced again')) ? true : undefined), 20_000);
+      await until(
+        'its parts forgotten',
+        async () => (told.some((l) => l.includes('finished part was on its disk: it is reduced again')) ? true : undefined),
+        20_000,
+      );
       await writeFile(gate, '');
       const pairs = (await job.result()) as [string, number][];
       expect(new Map(pairs)).toEqual(expected);
@@ -88,7 +92,18 @@ describe('a part lost with its agent', () => {
     await corpus(input);
     const out = join(root, 'out');
     // One partition: its one part is on one agent.
-    const r = await runCli(['submit', fixture('keyed/marked-wc.ts'), '--coordinator', c.coordinator.address, '--input', input, '--partitions', '1', '--out', out]);
+    const r = await runCli([
+      'submit',
+      fixture('keyed/marked-wc.ts'),
+      '--coordinator',
+      c.coordinator.address,
+      '--input',
+      input,
+      '--partitions',
+      '1',
+      '--out',
+      out,
+    ]);
     expect(r.code).toBe(0);
     const id = /job (\d+) completed/.exec(r.stderr)![1]!;
     // Whichever agent reduced it: both go, so the part is surely gone.
@@ -96,7 +111,9 @@ describe('a part lost with its agent', () => {
     const again = join(root, 'again');
     const res = await runCli(['result', id, '--out', again, '--coordinator', c.coordinator.address]);
     expect(res.code).not.toBe(0);
-    expect(res.stderr).toMatch(new RegExp(`part 0 of job ${id} \\(\\d+ bytes on \\S+ at \\S+\\) cannot be read: that agent does not answer\\..*submit the job again`));
+    expect(res.stderr).toMatch(
+      new RegExp(`part 0 of job ${id} \\(\\d+ bytes on \\S+ at \\S+\\) cannot be read: that agent does not answer\\..*submit the job again`),
+    );
     expect(await readdir(again).catch(() => [])).toEqual([]);
   }, 120_000);
 });
