@@ -19,6 +19,8 @@ import type { Key } from './job.js';
 
 export type RunRecord = [key: Key, values: unknown[]];
 
+type Utf8Writable = Buffer & { utf8Write(text: string, offset: number): number };
+
 const WRITE_BUFFER = 1024 * 1024;
 const NUMBER = 0x6e; // n
 const STRING = 0x73; // s
@@ -105,7 +107,8 @@ export class RunWriter {
       this.#at = at + 9;
     } else if (typeof v === 'string') {
       buf[at] = STRING;
-      const n = buf.write(v, at + 5, 'utf8');
+      // Buffer's own utf8Write: write(v, at, 'utf8') spends longer on its arguments than on a short string.
+      const n = (buf as Utf8Writable).utf8Write(v, at + 5);
       buf.writeUInt32BE(n, at + 1);
       this.#at = at + 5 + n;
     } else {
@@ -150,22 +153,47 @@ export class RunWriter {
  * that ends inside a record was cut short.
  */
 export async function* recordBatches(chunks: AsyncIterable<Buffer | Uint8Array>, what: string): AsyncGenerator<RunRecord[]> {
-  let buf: Buffer = Buffer.alloc(0);
-  for await (const piece of chunks) {
-    const p = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
-    buf = buf.length ? Buffer.concat([buf, p]) : p;
+  for await (const buf of wholeRecords(chunks, what)) {
     const batch: RunRecord[] = [];
-    let at = 0;
-    while (buf.length - at >= 4) {
-      const len = buf.readUInt32BE(at);
-      if (buf.length - at - 4 < len) break;
-      batch.push(decodeRecord(buf, at + 4));
-      at += 4 + len;
-    }
-    buf = buf.subarray(at);
-    if (batch.length) yield batch;
+    for (let at = 0; at < buf.length; at += 4 + buf.readUInt32BE(at)) batch.push(decodeRecord(buf, at + 4));
+    yield batch;
   }
-  if (buf.length) throw new Error(`${what} ends inside a record (${buf.length} bytes left over): it was cut short`);
+}
+
+/**
+ * `chunks` cut at record boundaries: each buffer yielded holds whole records
+ * only. A record cut by a chunk's end is joined with the start of the next
+ * chunk by itself (a few bytes copied, not the chunk).
+ */
+export async function* wholeRecords(chunks: AsyncIterable<Buffer | Uint8Array>, what: string): AsyncGenerator<Buffer> {
+  let rest: Buffer = Buffer.alloc(0);
+  for await (const piece of chunks) {
+    let p = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    if (rest.length) {
+      if (rest.length < 4) {
+        const head = Math.min(4 - rest.length, p.length);
+        rest = Buffer.concat([rest, p.subarray(0, head)]);
+        p = p.subarray(head);
+        if (rest.length < 4) continue;
+      }
+      const need = 4 + rest.readUInt32BE(0) - rest.length;
+      if (p.length < need) {
+        rest = Buffer.concat([rest, p]);
+        continue;
+      }
+      yield Buffer.concat([rest, p.subarray(0, need)]);
+      p = p.subarray(need);
+    }
+    let at = 0;
+    while (p.length - at >= 4) {
+      const end = at + 4 + p.readUInt32BE(at);
+      if (end > p.length) break;
+      at = end;
+    }
+    if (at) yield p.subarray(0, at);
+    rest = p.subarray(at);
+  }
+  if (rest.length) throw new Error(`${what} ends inside a record (${rest.length} bytes left over): it was cut short`);
 }
 
 /**
@@ -284,10 +312,7 @@ const NEWLINE = 0x0a;
  * a part) gives them TAB-separated.
  */
 export async function* partLines(chunks: AsyncIterable<Buffer | Uint8Array>, what: string, format: (value: unknown) => string): AsyncGenerator<Buffer> {
-  let buf: Buffer = Buffer.alloc(0);
-  for await (const piece of chunks) {
-    const p = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
-    buf = buf.length ? Buffer.concat([buf, p]) : p;
+  for await (const buf of wholeRecords(chunks, what)) {
     // A line is never longer than its record (a string's bytes, a 4-byte length and tag saved per item) unless an item is formatted.
     let out = Buffer.allocUnsafe(buf.length + 64);
     let o = 0;
@@ -301,16 +326,17 @@ export async function* partLines(chunks: AsyncIterable<Buffer | Uint8Array>, wha
       room(3 * t.length);
       o += out.write(t, o, 'utf8');
     };
-    let at = 0;
-    while (buf.length - at >= 4) {
-      const len = buf.readUInt32BE(at);
-      if (buf.length - at - 4 < len) break;
+    // Buffer#copy's argument checks cost more than copying a short key or value byte by byte.
+    const bytes = (from: number, n: number) => {
+      room(n);
+      if (n > 24) o += buf.copy(out, o, from, from + n);
+      else for (let k = 0; k < n; k++) out[o++] = buf[from + k]!;
+    };
+    for (let at = 0; at < buf.length; at += 4 + buf.readUInt32BE(at)) {
       let i = at + 4;
-      // The key.
       if (buf[i] === STRING) {
         const n = buf.readUInt32BE(i + 1);
-        room(n);
-        o += buf.copy(out, o, i + 5, i + 5 + n);
+        bytes(i + 5, n);
         i += 5 + n;
       } else {
         text(String(readItem(buf, i)));
@@ -323,8 +349,7 @@ export async function* partLines(chunks: AsyncIterable<Buffer | Uint8Array>, wha
         out[o++] = TAB;
         if (buf[i] === STRING) {
           const n = buf.readUInt32BE(i + 1);
-          room(n);
-          o += buf.copy(out, o, i + 5, i + 5 + n);
+          bytes(i + 5, n);
           i += 5 + n;
         } else {
           text(format(readItem(buf, i)));
@@ -333,10 +358,7 @@ export async function* partLines(chunks: AsyncIterable<Buffer | Uint8Array>, wha
       }
       room(1);
       out[o++] = NEWLINE;
-      at += 4 + len;
     }
-    buf = buf.subarray(at);
     if (o) yield out.subarray(0, o);
   }
-  if (buf.length) throw new Error(`${what} ends inside a record (${buf.length} bytes left over): it was cut short`);
 }

@@ -22,7 +22,8 @@ import { PART_FILE } from './part-file.js';
 
 /** Reducer fetches this agent runs at once, all its reduce tasks together. */
 export const MAX_FETCHES = 5;
-const CHUNK_BYTES = 256 * 1024;
+/** A run or part goes out in chunks this big: fewer, larger messages cost less per byte on every hop. */
+const CHUNK_BYTES = 1024 * 1024;
 /**
  * A job's part files stay this long after it ended, for `picompute result ID
  * --out` (the coordinator keeps a job's record a week by default, too); then
