@@ -62,7 +62,7 @@ export async function run({ quick, cores, repeat, report }) {
     const r = await best(repeat, async () => {
       const job = await client.submit(EXAMPLE, { input: [file], splitSize: quick ? '256K' : '4M', partitions });
       lines = [];
-      for await (const part of job.parts()) for await (const text of part.text(String)) lines.push(recordLines(text.toString('latin1')));
+      for await (const part of job.parts({ early: true })) for await (const text of part.text(String)) lines.push(recordLines(text.toString('latin1')));
     });
     const got = lines.join('');
     if (got.length !== count * 100) throw new Error(`picompute W8 gave ${got.length} bytes for ${count} records of 100 bytes`);

@@ -102,11 +102,15 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
     },
     options.backupAfterMs,
   );
-  const parts = new PartProxy(security, (jobId, partition) => {
-    const result = cluster.result(jobId);
-    if (!result.keyed) throw new UserError(`job ${jobId} is not a keyed job (it has no reduceByKey), so it has no parts`);
-    return partLocation(jobId, partition, result.values);
-  });
+  const parts = new PartProxy(
+    security,
+    (jobId, partition) => {
+      const result = cluster.result(jobId);
+      if (!result.keyed) throw new UserError(`job ${jobId} is not a keyed job (it has no reduceByKey), so it has no parts`);
+      return partLocation(jobId, partition, result.values);
+    },
+    cluster,
+  );
   service.lead(
     coordinatorService(cluster, blobs, id, {
       uploadIdleMs: options.uploadIdleMs,

@@ -19,26 +19,76 @@ type FetchStub = grpc.Client & { fetchRun(req: FetchRunRequest, options?: grpc.C
 /** Where a keyed job's partition's part is, from its stored result (throws UserError when there is no such part). */
 export type PartLookup = (jobId: string, partition: number) => PartLocation;
 
+/** What the proxy needs of the cluster for a job that still runs (see Cluster.livePart and Cluster.watch). */
+export interface LiveParts {
+  livePart(id: string, partition: number): { partitions: number; part: PartLocation | undefined } | undefined;
+  watch(id: string, watcher: () => void): () => void;
+}
+
 export class PartProxy {
   readonly #stubs = new Map<string, FetchStub>();
 
   constructor(
     private readonly security: Security,
     private readonly lookup: PartLookup,
+    private readonly live: LiveParts,
   ) {}
 
   serve(call: grpc.ServerWritableStream<GetPartRequest, BlobChunk>, fail: (err: unknown) => void): void {
+    this.#locate(call).then(
+      (where) => where && this.#relay(call, where, fail),
+      (err) => fail(err),
+    );
+  }
+
+  /**
+   * Where the part is: at once for a job that ended (its stored result), or,
+   * for a job still running, as soon as its reduce has finished, so a client
+   * writes parts while later ones are still being reduced. Undefined when the
+   * client went away meanwhile.
+   */
+  #locate(call: grpc.ServerWritableStream<GetPartRequest, BlobChunk>): Promise<PartLocation | undefined> {
     const { jobId, partition } = call.request;
-    let where: PartLocation;
-    try {
-      where = this.lookup(jobId, partition);
-    } catch (err) {
-      fail(err);
-      return;
-    }
+    return new Promise((resolve, reject) => {
+      let stop: (() => void) | undefined;
+      let settled = false;
+      const settle = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        queueMicrotask(() => stop?.());
+        fn();
+      };
+      const check = () => {
+        try {
+          const live = this.live.livePart(jobId, partition);
+          if (live && partition >= live.partitions) throw new UserError(`job ${jobId} has ${live.partitions} partitions; there is no part ${partition}`, true);
+          if (live && !live.part) return;
+          const where = live?.part ?? this.lookup(jobId, partition);
+          settle(() => resolve(where));
+        } catch (err) {
+          settle(() => reject(err));
+        }
+      };
+      call.on('cancelled', () => settle(() => resolve(undefined)));
+      check();
+      if (!settled) {
+        // Called at once, then as the job changes (at most every 100 ms), and when it ends.
+        stop = this.live.watch(jobId, check);
+      }
+    });
+  }
+
+  #relay(call: grpc.ServerWritableStream<GetPartRequest, BlobChunk>, where: PartLocation, fail: (err: unknown) => void): void {
+    const { jobId, partition } = call.request;
     const fetch = this.#stub(where.address).fetchRun({ jobId, runId: where.part });
     let complete = false;
+    // The first chunk says where the part is and how big (JSON in `hash`): a client streaming a part before the job ended learns it so.
+    let first = true;
     fetch.on('data', (chunk: BlobChunk) => {
+      if (first) {
+        chunk = { ...chunk, hash: JSON.stringify(where) };
+        first = false;
+      }
       if (chunk.last) complete = true;
       if (!call.write(chunk)) {
         fetch.pause();

@@ -52,6 +52,41 @@ export async function writeParts(job: JobHandle, dir: string): Promise<{ parts: 
   return { parts, keys };
 }
 
+/**
+ * `submit --out`: writes the parts while the job still runs, each as soon as
+ * its reduce finished (reading overlaps the rest of the reduce phase), under
+ * temporary names; only once the job has completed are they all renamed, so
+ * a failed job leaves no part file. Rejects (its temporary files removed) if
+ * the job fails or a part cannot be read; the caller may then read the parts
+ * of a completed job again with writeParts.
+ */
+export async function writePartsEarly(job: JobHandle, dir: string): Promise<{ parts: number; keys: number }> {
+  await mkdir(dir, { recursive: true });
+  const written: { tmp: string; final: string }[] = [];
+  let keys = 0;
+  try {
+    for await (const part of job.parts({ early: true })) {
+      const tmp = join(dir, `.${partName(part.partition)}.tmp`);
+      written.push({ tmp, final: join(dir, partName(part.partition)) });
+      const out = createWriteStream(tmp, { mode: 0o644 });
+      try {
+        for await (const text of part.text(valueText)) if (!out.write(text)) await once(out, 'drain');
+        out.end();
+        await once(out, 'finish');
+      } catch (err) {
+        out.destroy();
+        throw err;
+      }
+      keys += part.keys;
+    }
+    for (const w of written) await rename(w.tmp, w.final);
+  } catch (err) {
+    await Promise.all(written.map((w) => rm(w.tmp, { force: true })));
+    throw err;
+  }
+  return { parts: written.length, keys };
+}
+
 /** Prints the pairs, one JSON array a line; false (nothing printed) when the result is over MAX_PRINTED_BYTES. */
 export async function printPairs(job: JobHandle, say: (line: string) => void): Promise<boolean> {
   const parts: Part[] = [];

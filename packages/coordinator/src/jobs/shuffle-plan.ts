@@ -207,6 +207,11 @@ export class ShufflePlan {
     return lost;
   }
 
+  /** Where partition `p`'s finished part is, if it is. */
+  part(p: number): PartLocation | undefined {
+    return this.#parts[p];
+  }
+
   /** A reduce did not finish (its node is gone, or it could not fetch): it waits to run again. */
   reduceBack(partition: number): void {
     if (this.#parts[partition] === undefined && !this.#pending.includes(partition)) this.#pending.push(partition);

@@ -14,10 +14,10 @@ import type { CoordinatorRpc } from './rpc.js';
 /** One partition's part: its size, and its [key, value] pairs in key order, read once, as pairs or as batches of pairs. */
 export interface Part<K = unknown, V = unknown> {
   partition: number;
-  /** Bytes of the part as stored (its records), before decoding. */
-  bytes: number;
-  /** Keys in the part, when the coordinator knows (0 for parts from older coordinators). */
-  keys: number;
+  /** Bytes of the part as stored (its records), before decoding; for a part read early (parts({ early })), known once reading began. */
+  readonly bytes: number;
+  /** Keys in the part (known as bytes is). */
+  readonly keys: number;
   pairs(): AsyncGenerator<[K, V]>;
   batches(): AsyncGenerator<[K, V][]>;
   /**
@@ -28,12 +28,26 @@ export interface Part<K = unknown, V = unknown> {
   text(format: (value: unknown) => string): AsyncGenerator<Buffer>;
 }
 
-export function openPart<K, V>(rpc: CoordinatorRpc, jobId: string, partition: number, value: Buffer, decodeWhole: (bytes: Buffer) => unknown): Part<K, V> {
+/**
+ * A part to read: `value` is the job's result's entry for it (a note of
+ * where it is, or an older coordinator's whole part), or undefined for a part
+ * of a job still running, streamed as soon as its reduce finished: its bytes
+ * and keys are then known once its first chunk has come. `failed` turns an
+ * error of the stream into the one to throw (the job's own failure).
+ */
+export function openPart<K, V>(
+  rpc: CoordinatorRpc,
+  jobId: string,
+  partition: number,
+  value: Buffer | undefined,
+  decodeWhole: (bytes: Buffer) => unknown,
+  failed: (err: unknown) => Promise<unknown> = async (err) => err,
+): Part<K, V> {
   let batches: () => AsyncGenerator<[K, V][]>;
   let text: (format: (value: unknown) => string) => AsyncGenerator<Buffer>;
-  let bytes = value.length;
+  let bytes = value?.length ?? 0;
   let keys = 0;
-  if (value[0] === 0xff) {
+  if (value?.[0] === 0xff) {
     const pairs = decodeWhole(value) as [K, V][];
     keys = pairs.length;
     batches = async function* () {
@@ -47,17 +61,23 @@ export function openPart<K, V>(rpc: CoordinatorRpc, jobId: string, partition: nu
       }
     };
   } else {
-    const where = JSON.parse(value.toString('utf8')) as { bytes: number; keys?: number };
-    bytes = where.bytes;
-    keys = where.keys ?? 0;
+    const learn = (note: string) => {
+      const where = JSON.parse(note) as { bytes: number; keys?: number };
+      bytes = where.bytes;
+      keys = where.keys ?? 0;
+    };
+    if (value) learn(value.toString('utf8'));
     const bytesOf = async function* (): AsyncGenerator<Buffer> {
       const stream = rpc.stream<{ jobId: string; partition: number }, BlobChunk>('getPart', { jobId, partition });
       let complete = false;
       try {
         for await (const chunk of stream) {
+          if (chunk.hash) learn(chunk.hash);
           if (chunk.last) complete = true;
           if (chunk.data.length) yield chunk.data;
         }
+      } catch (err) {
+        throw await failed(err);
       } finally {
         stream.cancel();
       }
@@ -80,8 +100,12 @@ export function openPart<K, V>(rpc: CoordinatorRpc, jobId: string, partition: nu
   };
   return {
     partition,
-    bytes,
-    keys,
+    get bytes() {
+      return bytes;
+    },
+    get keys() {
+      return keys;
+    },
     batches() {
       once();
       return batches();
