@@ -51,11 +51,11 @@ class Checksum {
   }
 }
 
-/** The agent's resident memory now, MiB: the agent and every process under it (VmRSS), and the highest any reached (VmHWM). */
-function memoryOf(pid: number): { rss: number; hwm: number } {
+/** The agent's resident memory now, MiB: the processes given (an agent and those under it) summed (VmRSS), and the highest any reached (VmHWM). */
+function memoryOf(pids: number[]): { rss: number; hwm: number } {
   let rss = 0;
   let hwm = 0;
-  for (const p of processTree(pid)) {
+  for (const p of pids) {
     try {
       const status = readFileSync(`/proc/${p}/status`, 'utf8');
       rss += Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
@@ -96,9 +96,13 @@ describe('a shuffle larger than its memory', () => {
     await until('both agents up', async () => ((coordinator.output().match(/agent \S+ up at /g) ?? []).length >= 2 ? true : undefined), 15_000);
 
     const peaks = agents.map(() => ({ rss: 0, hwm: 0 }));
+    // Each agent's process tree is walked (all of /proc) once a second, its members' status read every 100 ms.
+    let trees = agents.map((a) => processTree(a.proc.pid!));
+    let samples = 0;
     const sample = () =>
       agents.forEach((a, i) => {
-        const m = memoryOf(a.proc.pid!);
+        if (i === 0 && ++samples % 10 === 0) trees = agents.map((b) => processTree(b.proc.pid!));
+        const m = memoryOf(trees[i]!);
         peaks[i]!.rss = Math.max(peaks[i]!.rss, m.rss);
         peaks[i]!.hwm = Math.max(peaks[i]!.hwm, m.hwm);
       });

@@ -1,7 +1,8 @@
 /**
  * This agent's side of the shuffle, on its main thread: the folder where its
- * map tasks leave sorted runs (one folder per job), the FetchRun RPC that
- * hands a run to a reducer on another agent, and, for a reduce task here,
+ * map tasks leave sorted runs and its reduces their parts (one folder per
+ * job), the FetchRun RPC that hands a run to a reducer on another agent (or a
+ * part to the coordinator, which relays it to a client), and, for a reduce task here,
  * getting every run of its partition onto this disk first: read in place
  * when this agent made it, else fetched from the agent that did, at most
  * MAX_FETCHES at once on this agent (Hadoop's reducers copy 5 at a time), a
