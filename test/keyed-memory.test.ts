@@ -99,13 +99,14 @@ describe('a shuffle larger than its memory', () => {
     // Each agent's process tree is walked (all of /proc) once a second, its members' status read every 100 ms.
     let trees = agents.map((a) => processTree(a.proc.pid!));
     let samples = 0;
-    const sample = () =>
-      agents.forEach((a, i) => {
-        if (i === 0 && ++samples % 10 === 0) trees = agents.map((b) => processTree(b.proc.pid!));
-        const m = memoryOf(trees[i]!);
+    const sample = () => {
+      if (++samples % 10 === 0) trees = agents.map((a) => processTree(a.proc.pid!));
+      trees.forEach((tree, i) => {
+        const m = memoryOf(tree);
         peaks[i]!.rss = Math.max(peaks[i]!.rss, m.rss);
         peaks[i]!.hwm = Math.max(peaks[i]!.hwm, m.hwm);
       });
+    };
     const sampler = setInterval(sample, 100);
     const out = join(root, 'sorted');
     const started = Date.now();
