@@ -127,7 +127,12 @@ export class PartProxy {
     let stub = this.#stubs.get(address);
     if (!stub) {
       const { AgentService } = wireServices();
-      stub = new AgentService(address, channelCredentials(this.security), clientChannelOptions(this.security)) as unknown as FetchStub;
+      // A connection of its own, not the agent's Work stream's (grpc-js shares one per address): HTTP/2 flow control is
+      // per connection too, and a part the client reads slowly would hold up the agent's heartbeats behind it.
+      stub = new AgentService(address, channelCredentials(this.security), {
+        ...clientChannelOptions(this.security),
+        'grpc.use_local_subchannel_pool': 1,
+      }) as unknown as FetchStub;
       this.#stubs.set(address, stub);
     }
     return stub;
