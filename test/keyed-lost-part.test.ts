@@ -5,8 +5,10 @@
  * there), and the job completes exactly. Once the job has completed, a part
  * whose agent is gone cannot be read: `picompute result ID --out` says so,
  * naming the part and the node, writes no part file for it, and exits 1.
+ * An agent that only restarted (same cache folder, same id) still has them.
  */
-import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +35,15 @@ async function cluster(): Promise<{ coordinator: Daemon; agents: Daemon[] }> {
   const coordinator = await startDaemon(['coordinator', '--host', '127.0.0.1', '--port', '0', ...agents.flatMap((a) => ['--agent', a.address])]);
   await until('both agents up', async () => ((coordinator.output().match(/agent \S+ up at /g) ?? []).length >= 2 ? true : undefined), 15_000);
   return { coordinator, agents };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 describe('a part lost with its agent', () => {
@@ -83,6 +94,43 @@ describe('a part lost with its agent', () => {
     } finally {
       client.close();
     }
+  }, 120_000);
+
+  it('an agent restarted after the job completed still serves its parts: result --out writes them again, the same', async () => {
+    const port = await freePort();
+    const cacheDir = join(root, 'agent-cache');
+    const agentArgs = ['agent', '--host', '127.0.0.1', '--port', String(port), '--cores', '1', '--cache-dir', cacheDir];
+    const agent = await startDaemon(agentArgs);
+    daemons.push(agent);
+    const coordinator = await startDaemon(['coordinator', '--host', '127.0.0.1', '--port', '0', '--agent', agent.address]);
+    daemons.push(coordinator);
+    await until('the agent up', async () => (/agent \S+ up at /.test(coordinator.output()) ? true : undefined), 15_000);
+    const input = join(root, 'in3');
+    await corpus(input);
+    const out = join(root, 'out3');
+    const r = await runCli([
+      'submit',
+      fixture('keyed/marked-wc.ts'),
+      '--coordinator',
+      coordinator.address,
+      '--input',
+      input,
+      '--partitions',
+      '2',
+      '--out',
+      out,
+    ]);
+    expect(r.code).toBe(0);
+    const id = /job (\d+) completed/.exec(r.stderr)![1]!;
+    await agent.stop('SIGKILL');
+    const again = await startDaemon(agentArgs);
+    daemons.push(again);
+    await until('the agent up again', async () => ((coordinator.output().match(/agent \S+ up at /g) ?? []).length >= 2 ? true : undefined), 20_000);
+    const copy = join(root, 'out3-again');
+    const res = await runCli(['result', id, '--out', copy, '--coordinator', coordinator.address]);
+    expect(res.stderr).toContain('in 2 parts');
+    expect(res.code).toBe(0);
+    for (const n of ['part-00000', 'part-00001']) expect(await readFile(join(copy, n), 'utf8')).toBe(await readFile(join(out, n), 'utf8'));
   }, 120_000);
 
   it('after the job completed: result --out names the lost part and what to do, and writes no part file for it', async () => {

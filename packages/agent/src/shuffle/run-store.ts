@@ -171,11 +171,23 @@ export class ShuffleRuns {
    * jobs that ended more than PART_KEEP_MS ago.
    */
   async removeJob(jobId: string): Promise<void> {
-    const dir = this.jobDir(jobId);
+    await this.#keepPartsOnly(this.jobDir(jobId));
+    await this.#pruneOld();
+  }
+
+  /** At the agent's start: every job's runs (its maps run again elsewhere), and old parts, go; recent parts stay. */
+  async sweep(): Promise<void> {
+    await this.#pruneOld();
+    for (const job of await readdir(this.dir).catch(() => [] as string[])) await this.#keepPartsOnly(join(this.dir, job));
+  }
+
+  async #keepPartsOnly(dir: string): Promise<void> {
     const names = await readdir(dir).catch(() => [] as string[]);
-    const parts = names.filter((n) => PART_FILE.test(n));
-    if (parts.length === 0) await rm(dir, { recursive: true, force: true }).catch(() => {});
+    if (!names.some((n) => PART_FILE.test(n))) await rm(dir, { recursive: true, force: true }).catch(() => {});
     else await Promise.all(names.filter((n) => !PART_FILE.test(n)).map((n) => rm(join(dir, n), { recursive: true, force: true }).catch(() => {})));
+  }
+
+  async #pruneOld(): Promise<void> {
     const old = Date.now() - PART_KEEP_MS;
     for (const other of await readdir(this.dir).catch(() => [] as string[])) {
       const path = join(this.dir, other);
