@@ -162,10 +162,15 @@ describe('keyed jobs across two agents', () => {
       for (const n of names) expect(await readFile(join(again, n), 'utf8')).toBe(await readFile(join(out, n), 'utf8'));
       const client = await connect({ coordinator: c.coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
       try {
-        const parts = [];
-        for await (const p of client.job(id).parts<string, number>()) parts.push(p);
-        expect(parts.map((p) => p.partition)).toEqual([0, 1, 2, 3]);
-        expect(new Map(parts.flatMap((p) => p.pairs))).toEqual(expected);
+        // Each part streams from the agent that reduced it, read before the next.
+        const partitions: number[] = [];
+        const pairs: [string, number][] = [];
+        for await (const p of client.job(id).parts<string, number>()) {
+          partitions.push(p.partition);
+          for await (const pair of p.pairs()) pairs.push(pair);
+        }
+        expect(partitions).toEqual([0, 1, 2, 3]);
+        expect(new Map(pairs)).toEqual(expected);
       } finally {
         client.close();
       }
@@ -274,8 +279,10 @@ describe('keyed jobs across two agents', () => {
         `the job's log lines:\n${told.join('\n')}\ncoordinator:\n${c.coordinator.output()}\nmarkers: ${(await readdir(marks)).join(' ')}`,
       ).toBe(true);
       expect((await client.tasks(job.id)).some((t) => t.attempt === 2)).toBe(true);
-      // The job ended: its runs go from the agents' disks (the coordinator tells every agent, not only those with tasks left).
-      await until("the job's runs removed", async () => (await stat(jobDir).catch(() => undefined)) === undefined || undefined, 10_000);
+      // The job ended: its runs go from the agents' disks (the coordinator tells every agent, not only those with tasks left);
+      // only finished parts stay, for `picompute result ID --out`.
+      const left = async () => (await readdir(jobDir).catch(() => [] as string[])).filter((f) => !/^part-\d+-a\d+$/.test(f));
+      await until("the job's runs removed", async () => ((await left()).length === 0 ? true : undefined), 10_000);
     } finally {
       client.close();
       await c.stop();

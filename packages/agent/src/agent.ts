@@ -10,7 +10,7 @@
  * Workers get an environment without PICOMPUTE_KEY / PICOMPUTE_KEY_FILE.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -149,14 +149,15 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
   // Hand-given labels first; a hand-given `arch=`/`model=` wins over the measured one.
   const own = (await hardwareLabels(options.modelPath)).filter((l) => !options.labels.some((g) => g.split('=')[0] === l.split('=')[0]));
   info = agentInfo({ id: options.id ?? (await stableNodeId(cacheDir, port)), cores: options.cores, labels: [...options.labels, ...own] });
-  // Runs left by an earlier life of this agent: the coordinator counted them lost with it and ran their maps again.
+  // Runs left by an earlier life of this agent go (the coordinator counted them lost with it and ran their maps
+  // again); finished parts stay, for clients that read a completed job's result later.
   const shuffleDir = join(cacheDir, 'shuffle', info.id);
-  await rm(shuffleDir, { recursive: true, force: true });
   await mkdir(shuffleDir, { recursive: true, mode: 0o700 });
   shuffle = new ShuffleRuns(shuffleDir, info.id, security);
   chunks = new ChunkCache(join(cacheDir, 'chunks', info.id), options.chunkCacheBytes, (hash, bytes) =>
     log(`fetched input chunk ${hash.slice(0, 12)}… (${formatBytes(bytes)}) from the coordinator`),
   );
+  await shuffle.sweep();
   pools = new TaskPools({ threads: info.cores, memoryMb: options.taskMemoryMb ?? defaultTaskMemoryMb(info), idleTimeoutMs: options.idleTimeoutMs });
   const address = formatAddress({ host, port });
   let mdns: Mdns | undefined;

@@ -121,7 +121,8 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
     let output: unknown;
     let bytes: Uint8Array | undefined;
     if (batch.kind === 'KEYED_REDUCE') {
-      output = await keyedReduce(job, batch, task, logs, loadShared(batch.sharedPath));
+      // The part is on this disk; the coordinator reads the note of where (JSON, like a map's manifest).
+      bytes = Buffer.from(JSON.stringify(await keyedReduce(job, batch, task, logs, loadShared(batch.sharedPath))));
     } else if (batch.kind === 'MAP' && batch.partitions) {
       input = mapInput(task.input, batch.chunkDir);
       // The manifest is read by the coordinator, which never decodes task values: JSON.
@@ -140,14 +141,6 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
     if (overran()) throw new Error(outOfMemoryMessage(batch.memoryMb));
     bytes ??= encode(output);
     if (bytes.length > MAX_VALUE_BYTES) {
-      // A part comes back in one message (for now): more partitions make each smaller.
-      if (batch.kind === 'KEYED_REDUCE')
-        throw new Error(
-          outputTooBigMessage(bytes.length, MAX_VALUE_BYTES, `partition ${task.partition}'s part is`).replace(
-            /return less, or split the work into more tasks$/,
-            'give the job more `partitions`',
-          ),
-        );
       throw new Error(outputTooBigMessage(bytes.length, MAX_VALUE_BYTES));
     }
     return { index: task.index, attempt: task.attempt, ok: true, output: bytes, logs, durationMs: performance.now() - started, heapMb: heapMb() };

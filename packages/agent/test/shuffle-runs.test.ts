@@ -11,11 +11,11 @@ import type { Key } from '@picompute/sdk';
 import { EmitBuffer } from '../src/shuffle/emit-buffer.js';
 import { compareKeys, defaultPartition } from '../src/shuffle/keys.js';
 import { mergeRuns } from '../src/shuffle/merge.js';
-import { readRun } from '../src/shuffle/run-file.js';
+import { runChunks } from '../src/shuffle/run-file.js';
 
 async function merged(dir: string, ids: string[]): Promise<[Key, unknown[]][]> {
   const out: [Key, unknown[]][] = [];
-  for await (const g of mergeRuns(ids.map((id) => readRun(join(dir, id))))) out.push(g);
+  for await (const g of mergeRuns(ids.map((id) => runChunks(join(dir, id), 4096)))) out.push(g);
   return out;
 }
 

@@ -35,6 +35,7 @@ import { RUNS_GRACE_MS, RunChecks } from './run-checks.js';
 import { fitsSomeNode, Parking, reconcile, waitReason } from './scheduler/index.js';
 import { OutputsByIndex } from './state/outputs-by-index.js';
 import { RequeueStore } from './state/requeue.js';
+import type { PartLocation } from './jobs/shuffle-plan.js';
 import { SharedBlobs } from './state/shared-blobs.js';
 import type { StateStore } from './state/store.js';
 import { TaskRuns } from './state/task-runs.js';
@@ -280,6 +281,17 @@ export class Cluster {
 
   result(id: string): { reduced: boolean; keyed: boolean; values: Buffer[] } {
     return this.#queries.result(id);
+  }
+
+  /**
+   * A keyed job that still runs: how many partitions it has and where
+   * `partition`'s part is once reduced (GetPart streams a part as soon as it
+   * is). Undefined when the job does not run (ended, unknown) or is not keyed.
+   */
+  livePart(id: string, partition: number): { partitions: number; part: PartLocation | undefined } | undefined {
+    const job = this.#jobs.get(id);
+    if (!job?.shuffle || job.final) return undefined;
+    return { partitions: job.shuffle.partitions, part: job.shuffle.part(partition) };
   }
 
   resultPages(id: string): { reduced: boolean; keyed: boolean; page(limit: number): Buffer[] } {

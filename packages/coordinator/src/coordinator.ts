@@ -23,6 +23,8 @@ import { switchableService } from './standby-service.js';
 import { uploadDir } from './upload-spill.js';
 
 import { coordinatorService } from './service.js';
+import { PartProxy, partLocation } from './part-proxy.js';
+import { UserError } from './submit-checks.js';
 import { coordinatorOptions } from './coordinator-options.js';
 import type { CoordinatorOptions } from './coordinator-options.js';
 import { address } from '@picompute/sdk/options';
@@ -107,6 +109,15 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
     options.runsGraceMs,
   );
   await cluster.recover();
+  const parts = new PartProxy(
+    security,
+    (jobId, partition) => {
+      const result = cluster.result(jobId);
+      if (!result.keyed) throw new UserError(`job ${jobId} is not a keyed job (it has no reduceByKey), so it has no parts`);
+      return partLocation(jobId, partition, result.values);
+    },
+    cluster,
+  );
   service.lead(
     coordinatorService(cluster, blobs, id, {
       uploadIdleMs: options.uploadIdleMs,
@@ -116,6 +127,7 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
         return store.disk.refuse();
       },
       storedBlob: (hash) => store.hasBlob(hash),
+      parts,
     }),
   );
   for (const a of agents) cluster.addAgent(a);
@@ -145,6 +157,7 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
       // Scrapes during shutdown get 503 from here on, never a hang.
       const metricsClosed = Promise.all([metrics?.close(), dashboard?.close()]);
       cluster.close();
+      parts.close();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       blobs.close();
       await metricsClosed;

@@ -16,6 +16,7 @@ import { PICOMPUTE_VERSION } from '@picompute/sdk/version';
 import { UserError } from './cluster.js';
 import type { Cluster } from './cluster.js';
 import { DiskFullError, isDiskFull } from './state/disk-space.js';
+import type { PartProxy } from './part-proxy.js';
 
 const RESULT_CHUNK_BYTES = 1024 * 1024;
 /** About 50 bytes each on the wire: ~500 KB a message, well under the message limit. */
@@ -79,6 +80,8 @@ export interface UploadLimits {
   diskFull: () => Error;
   /** Whether the state database holds a blob (a bundle sent before). */
   storedBlob: (hash: string) => boolean;
+  /** Streams keyed jobs' parts from the agents holding them (GetPart). */
+  parts?: PartProxy;
 }
 
 export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinatorId: string, limits: UploadLimits): grpc.UntypedServiceImplementation {
@@ -256,6 +259,11 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
           callback(null, { hash, size });
         }, refuseError);
       });
+    },
+
+    getPart(call: grpc.ServerWritableStream<W.GetPartRequest, W.BlobChunk>) {
+      if (!limits.parts) return failStream(call, new Error('this coordinator does not serve parts'));
+      limits.parts.serve(call, (err) => failStream(call, err));
     },
 
     getBlob(call: grpc.ServerWritableStream<W.GetBlobRequest, W.BlobChunk>) {

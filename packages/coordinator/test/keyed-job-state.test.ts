@@ -27,6 +27,8 @@ const sent = (s: Start) => {
 /** A map's manifest: one run per partition. */
 const manifest = (index: number, partitions: number) =>
   Buffer.from(JSON.stringify({ runs: Array.from({ length: partitions }, (_, p) => ({ p, id: `m${index}-p${p}`, bytes: 10 })) }));
+/** A reduce's output: where it left its part. */
+const note = (part: string, bytes = 5) => Buffer.from(JSON.stringify({ part, bytes, keys: 1 }));
 const fetchFailed = (node: string): TaskError => ({
   kind: 'FETCH_FAILED',
   message: `fetching from ${node} failed`,
@@ -82,11 +84,15 @@ describe('a keyed job', () => {
     const j = keyed(4, 2);
     mapsDone(j, 2);
     sent(j.start('a', 1, 2, 0));
-    expect(j.taskDone('a', keyedReduceTask(1), 1, Buffer.from('part1'), 1, 1).kind).toBe('notify');
+    expect(j.taskDone('a', keyedReduceTask(1), 1, note('part-1-a1'), 1, 1).kind).toBe('notify');
     // The same attempt again (a duplicate report): ignored.
-    expect(j.taskDone('a', keyedReduceTask(1), 1, Buffer.from('other'), 1, 1).kind).toBe('ignored');
-    expect(j.taskDone('a', keyedReduceTask(0), 1, Buffer.from('part0'), 1, 1)).toMatchObject({ kind: 'finish', state: 'COMPLETED' });
-    expect(unpackFrames(j.result!).map(String)).toEqual(['part0', 'part1']);
+    expect(j.taskDone('a', keyedReduceTask(1), 1, note('part-1-a9'), 1, 1).kind).toBe('ignored');
+    expect(j.taskDone('a', keyedReduceTask(0), 1, note('part-0-a1'), 1, 1)).toMatchObject({ kind: 'finish', state: 'COMPLETED' });
+    // The result says where each part is, in partition order.
+    expect(unpackFrames(j.result!).map((f) => JSON.parse(String(f)))).toEqual([
+      { node: 'a', address: '10.0.0.1:7701', part: 'part-0-a1', bytes: 5, keys: 1 },
+      { node: 'a', address: '10.0.0.1:7701', part: 'part-1-a1', bytes: 5, keys: 1 },
+    ]);
   });
 
   it('a node lost after its maps finished: exactly its maps run again, and reduces wait for them', () => {
@@ -109,8 +115,23 @@ describe('a keyed job', () => {
     const j = keyed(4, 1);
     mapsDone(j, 1);
     sent(j.start('a', 1, 1, 0));
-    expect(j.taskDone('a', keyedReduceTask(0), 1, Buffer.from('p'), 1, 1).kind).toBe('finish');
+    expect(j.taskDone('a', keyedReduceTask(0), 1, note('part-0-a1'), 1, 1).kind).toBe('finish');
     expect(j.nodeLost('b', [], 'gone').kind).toBe('ignored');
+  });
+
+  it('a node lost with a finished part before the job completed: that partition is reduced again, with the maps it needs', () => {
+    const j = keyed(4, 2);
+    mapsDone(j, 2);
+    j.shuffle!.nodeAt('c', '10.0.0.3:7701');
+    sent(j.start('c', 1, 1, 0));
+    expect(j.taskDone('c', keyedReduceTask(0), 1, note('part-0-a1'), 1, 1).kind).toBe('notify');
+    const lost = j.nodeLost('c', [], 'gone');
+    expect(lost.kind === 'notify' && lost.logs.map((l) => l.line).join('\n')).toMatch(/partition 0's finished part was on its disk: it is reduced again/);
+    // Partition 1 was never started; partition 0 waits again (its runs are on a and b, both alive).
+    expect(sent(j.start('a', 1, 5, 0)).map((t) => [t.id, t.attempt])).toEqual([
+      [keyedReduceTask(1), 1],
+      [keyedReduceTask(0), 2],
+    ]);
   });
 
   it("a reducer that cannot fetch from a node: that node's maps run again and the reduce is planned again, not a failed job", () => {

@@ -111,6 +111,7 @@ export const REQUESTS: Record<string, unknown[]> = {
   PutBlob: [chunk, { hash: '', data: Buffer.alloc(300, 7), last: false }],
   GetBlob: [{ hash: chunk.hash }],
   GetResult: [{ jobId: '42' }, { jobId: '42', partial: true }],
+  GetPart: [{ jobId: '42', partition: 3 }],
   ListTasks: [{ jobId: '42' }],
   Requeue: [{ jobId: '42', failed: true }],
   Register: [{ address: '10.0.0.5:7701', info }],
@@ -142,6 +143,8 @@ export const REQUESTS: Record<string, unknown[]> = {
   ],
   Info: [{}],
   FetchRun: [{ jobId: '2', runId: 'm0-a1-s0-p3' }],
+  ListRuns: [{ jobId: '2' }],
+  HasChunks: [{ hashes: ['a'.repeat(64), 'b'.repeat(64)] }],
 };
 
 export const RESPONSES: Record<string, unknown[]> = {
@@ -158,6 +161,7 @@ export const RESPONSES: Record<string, unknown[]> = {
   ListTasks: [{ tasks: [taskStatus, { ...taskStatus, index: 6, state: 'PENDING', node: '', attempt: 0 }] }],
   Requeue: [{ ...summary, state: 'PENDING', reason: 'Resources' }],
   GetResult: [result],
+  GetPart: [{ ...chunk, hash: '{"node":"pi5-1","address":"10.0.0.5:7070","part":"part-3-a1","bytes":5000000,"keys":41}' }],
   Register: [{ coordinatorId: 'coord-1' }],
   GetLogs: [{ task: 3, node: 'pi5-1', line: 'ran 3' }],
   Drain: [status],
@@ -185,7 +189,10 @@ export const RESPONSES: Record<string, unknown[]> = {
     },
     { msg: 'heartbeat', heartbeat },
     { msg: 'needBundle', needBundle: { hash: 'c'.repeat(64) } },
+    { msg: 'holding', holding: { tasks: [{ jobId: '1', index: 3, attempt: 1, finished: true, submittedAtMs: 1_764_000_000_000 }] } },
   ],
   Info: [info],
   FetchRun: [chunk],
+  ListRuns: [{ runIds: ['m0-a1-s0-p3', 'm1-a1-s0-p3'] }],
+  HasChunks: [{ missing: ['b'.repeat(64)] }],
 };

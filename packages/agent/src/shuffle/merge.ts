@@ -1,21 +1,29 @@
 /**
- * The reduce side's k-way merge: reads sorted runs at once (a record of each
- * at a time, on a binary heap) and yields each key once, in order, with all
- * its values from every run. Only one key's values are in memory at a time.
+ * The reduce side's k-way merge: reads sorted runs at once (each through a
+ * RunCursor: a chunk of bytes, only its head record's key decoded; the
+ * cursors on a binary heap by that key) and gives each key once, in order,
+ * with all its values from every run. Groups come out in batches: an await
+ * per record or per key (an async generator's step) cost more than the
+ * comparisons themselves in a sort of small records, so the loop awaits only
+ * when a run's chunk is used up. A batch holds only whole groups, and values
+ * are decoded as their record leaves the heap, so little more than the
+ * current keys' values is on the heap at a time.
  */
 import type { Key } from '@picompute/sdk';
+import { RunCursor } from '@picompute/sdk/run-format';
 import { compareKeys } from './keys.js';
-import type { RunRecord } from './run-file.js';
+
+/** A batch of groups ends here even when no run needs reading, so a caller's reduce keeps pace. */
+const MAX_GROUPS_PER_BATCH = 4096;
 
 interface Head {
-  record: RunRecord;
-  source: AsyncIterator<RunRecord>;
+  cursor: RunCursor;
   /** Ties go to the earlier run, so values keep the order the runs were given in. */
   order: number;
 }
 
 const before = (a: Head, b: Head) => {
-  const c = compareKeys(a.record[0], b.record[0]);
+  const c = compareKeys(a.cursor.key, b.cursor.key);
   return c < 0 || (c === 0 && a.order < b.order);
 };
 
@@ -31,43 +39,73 @@ class Heap {
       i = p;
     }
   }
-  pop(): Head | undefined {
+  /** The top's key moved on: restores the order from the root down. */
+  siftDown(): void {
     const a = this.items;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length && last) {
-      a[0] = last;
-      for (let i = 0; ; ) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && before(a[l]!, a[m]!)) m = l;
-        if (r < a.length && before(a[r]!, a[m]!)) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m]!, a[i]!];
-        i = m;
-      }
+    const n = a.length;
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < n && before(a[l]!, a[m]!)) m = l;
+      if (r < n && before(a[r]!, a[m]!)) m = r;
+      if (m === i) break;
+      [a[i], a[m]] = [a[m]!, a[i]!];
+      i = m;
     }
-    return top;
+  }
+  removeTop(): void {
+    const a = this.items;
+    const last = a.pop()!;
+    if (a.length) {
+      a[0] = last;
+      this.siftDown();
+    }
   }
 }
 
-export async function* mergeRuns(runs: AsyncIterable<RunRecord>[]): AsyncGenerator<[Key, unknown[]]> {
+/** Merges runs (each a stream of its bytes, in chunks) into batches of [key, values] groups, keys ascending. */
+export async function* mergeGroups(runs: AsyncIterable<Buffer>[], names: string[] = []): AsyncGenerator<[Key, unknown[]][]> {
   const heap = new Heap();
-  const advance = async (source: AsyncIterator<RunRecord>, order: number) => {
-    const next = await source.next();
-    if (!next.done) heap.push({ record: next.value, source, order });
-  };
-  await Promise.all(runs.map((r, i) => advance(r[Symbol.asyncIterator](), i)));
+  await Promise.all(
+    runs.map(async (r, order) => {
+      const cursor = new RunCursor(r[Symbol.asyncIterator](), names[order] ?? `run ${order}`);
+      if (await cursor.fill()) heap.push({ cursor, order });
+    }),
+  );
   let current: [Key, unknown[]] | undefined;
-  for (let head = heap.pop(); head; head = heap.pop()) {
-    const [key, values] = head.record;
-    if (current && compareKeys(current[0], key) === 0) for (const v of values) current[1].push(v);
-    else {
-      if (current) yield current;
-      current = [key, values];
+  let out: [Key, unknown[]][] = [];
+  const items = heap.items;
+  while (items.length) {
+    const top = items[0]!;
+    const cursor = top.cursor;
+    const key = cursor.key;
+    if (current && compareKeys(current[0], key) === 0) {
+      const values = cursor.values();
+      for (let i = 0; i < values.length; i++) current[1].push(values[i]);
+    } else {
+      if (current) out.push(current);
+      current = [key, cursor.values()];
     }
-    await advance(head.source, head.order);
+    if (cursor.step()) heap.siftDown();
+    else {
+      if (out.length) {
+        yield out;
+        out = [];
+      }
+      if (await cursor.fill()) heap.siftDown();
+      else heap.removeTop();
+    }
+    if (out.length >= MAX_GROUPS_PER_BATCH) {
+      yield out;
+      out = [];
+    }
   }
-  if (current) yield current;
+  if (current) out.push(current);
+  if (out.length) yield out;
+}
+
+/** The same merge, a group at a time (tests, small runs). */
+export async function* mergeRuns(runs: AsyncIterable<Buffer>[]): AsyncGenerator<[Key, unknown[]]> {
+  for await (const groups of mergeGroups(runs)) yield* groups;
 }

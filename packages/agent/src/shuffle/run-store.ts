@@ -1,14 +1,15 @@
 /**
  * This agent's side of the shuffle, on its main thread: the folder where its
- * map tasks leave sorted runs (one folder per job), the FetchRun RPC that
- * hands a run to a reducer on another agent, and, for a reduce task here,
+ * map tasks leave sorted runs and its reduces their parts (one folder per
+ * job), the FetchRun RPC that hands a run to a reducer on another agent (or a
+ * part to the coordinator, which relays it to a client), and, for a reduce task here,
  * getting every run of its partition onto this disk first: read in place
  * when this agent made it, else fetched from the agent that did, at most
  * MAX_FETCHES at once on this agent (Hadoop's reducers copy 5 at a time), a
  * stream written straight to a file so bytes in flight stay a few chunks.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -18,10 +19,18 @@ import { channelCredentials, clientChannelOptions } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
 import { wireServices } from '@picompute/sdk/wire';
 import type { BlobChunk, FetchRunRequest } from '@picompute/sdk/wire';
+import { PART_FILE } from './part-file.js';
 
 /** Reducer fetches this agent runs at once, all its reduce tasks together. */
 export const MAX_FETCHES = 5;
-const CHUNK_BYTES = 256 * 1024;
+/** A run or part goes out in chunks this big: fewer, larger messages cost less per byte on every hop. */
+const CHUNK_BYTES = 1024 * 1024;
+/**
+ * A job's part files stay this long after it ended, for `picompute result ID
+ * --out` (the coordinator keeps a job's record a week by default, too); then
+ * they go, the next time any job here ends.
+ */
+const PART_KEEP_MS = 7 * 24 * 3600_000;
 /** A run that takes longer than this to arrive counts as lost with its peer. */
 const FETCH_DEADLINE_MS = 10 * 60_000;
 
@@ -170,9 +179,35 @@ export class ShuffleRuns {
     return { ok: true, fds: handles.map((h) => h.fd), cleanup };
   }
 
-  /** Runs of a job that ended are not needed any more. */
+  /**
+   * A job that ended needs its runs no more, only its parts (the client may
+   * read them later): the rest of its folder goes, and so do the folders of
+   * jobs that ended more than PART_KEEP_MS ago.
+   */
   async removeJob(jobId: string): Promise<void> {
-    await rm(this.jobDir(jobId), { recursive: true, force: true }).catch(() => {});
+    await this.#keepPartsOnly(this.jobDir(jobId));
+    await this.#pruneOld();
+  }
+
+  /** At the agent's start: every job's runs (its maps run again elsewhere), and old parts, go; recent parts stay. */
+  async sweep(): Promise<void> {
+    await this.#pruneOld();
+    for (const job of await readdir(this.dir).catch(() => [] as string[])) await this.#keepPartsOnly(join(this.dir, job));
+  }
+
+  async #keepPartsOnly(dir: string): Promise<void> {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    if (!names.some((n) => PART_FILE.test(n))) await rm(dir, { recursive: true, force: true }).catch(() => {});
+    else await Promise.all(names.filter((n) => !PART_FILE.test(n)).map((n) => rm(join(dir, n), { recursive: true, force: true }).catch(() => {})));
+  }
+
+  async #pruneOld(): Promise<void> {
+    const old = Date.now() - PART_KEEP_MS;
+    for (const other of await readdir(this.dir).catch(() => [] as string[])) {
+      const path = join(this.dir, other);
+      const s = await stat(path).catch(() => undefined);
+      if (s?.isDirectory() && s.mtimeMs < old) await rm(path, { recursive: true, force: true }).catch(() => {});
+    }
   }
 
   close(): void {

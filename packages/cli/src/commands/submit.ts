@@ -13,7 +13,7 @@ import { flagsIn } from '../option-flags.js';
 import { Progress } from '../progress.js';
 import { parseBytes } from '@picompute/sdk/file-inputs';
 import type { JobHandle } from '@picompute/sdk/client';
-import { printPairs, writeParts } from './keyed-output.js';
+import { printPairs, writeParts, writePartsEarly } from './keyed-output.js';
 
 interface SubmitFlags extends SecurityFlags {
   arg: string[];
@@ -148,6 +148,8 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
     }
     // Loaded only here: it imports the client, which every other verb loads lazily.
     if (flags.stream) return await (await import('./stream-outputs.js')).streamOutputs(job, prepared.request.hasReduce);
+    // --out of a keyed job: parts are written as they are reduced, beside the progress (see writePartsEarly).
+    const early = flags.out !== undefined && prepared.request.keyed ? (await startEarlyParts(job, flags.out)).writing : undefined;
     const progress = flags.json ? undefined : new Progress();
     let final: JobEvent | undefined;
     for await (const ev of job.events()) {
@@ -167,11 +169,12 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
     if (final!.state !== 'COMPLETED') {
       // Cancelled because its input could not be sent: say that, not "cancelled".
       if (job.upload?.error) final!.error = ((await job.uploaded.catch((err: Error) => err)) as Error).message;
+      await early?.catch(() => {});
       if (flags.json) console.log(JSON.stringify({ jobId: job.id, state: final!.state, error: flagsIn(final!.error), stats }));
       else process.stderr.write(`job ${job.id} ${final!.state}: ${flagsIn(final!.error)}\n`);
       return EXIT_JOB_FAILED;
     }
-    if (prepared.request.keyed) return await keyedResult(job, flags, stats, wallMs);
+    if (prepared.request.keyed) return await keyedResult(job, flags, stats, wallMs, early);
     const result = await job.result();
     if (flags.json) {
       console.log(JSON.stringify({ jobId: job.id, state: final!.state, result: toJsonValue(result), stats }));
@@ -188,11 +191,26 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
   }
 }
 
-async function keyedResult(job: JobHandle, flags: SubmitFlags, stats: { tasks: number; cores: number }, wallMs: number): Promise<number> {
+/** Wrapped: an async function cannot hand back a promise unawaited. */
+async function startEarlyParts(job: JobHandle, out: string): Promise<{ writing: Promise<{ parts: number; keys: number }> }> {
+  const { userPath } = await import('@picompute/sdk/env');
+  const writing = writePartsEarly(job, userPath(out));
+  writing.catch(() => {});
+  return { writing };
+}
+
+async function keyedResult(
+  job: JobHandle,
+  flags: SubmitFlags,
+  stats: { tasks: number; cores: number },
+  wallMs: number,
+  early?: Promise<{ parts: number; keys: number }>,
+): Promise<number> {
   const took = `${stats.tasks} tasks on ${stats.cores} cores in ${(wallMs / 1000).toFixed(2)} s`;
   if (flags.out !== undefined) {
     const { userPath } = await import('@picompute/sdk/env');
-    const written = await writeParts(job, userPath(flags.out));
+    // A part read early may have failed (its agent lost mid-stream, the part reduced again elsewhere): the job completed, so read them all again.
+    const written = (await early?.catch(() => undefined)) ?? (await writeParts(job, userPath(flags.out)));
     if (flags.json) console.log(JSON.stringify({ jobId: job.id, state: 'COMPLETED', out: flags.out, ...written, stats }));
     else process.stderr.write(`job ${job.id} completed: ${took}; ${written.keys} keys in ${written.parts} parts under ${flags.out}\n`);
     return EXIT_OK;

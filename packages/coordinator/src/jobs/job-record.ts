@@ -139,7 +139,12 @@ export class JobRecord extends JobData {
     }
     if (id.kind === 'KEYED_REDUCE') {
       const shuffle = this.shuffle!;
-      if (!shuffle.reduceDone(id.index, output) || !shuffle.complete) return notify();
+      try {
+        if (!shuffle.reduceDone(id.index, node, output) || !shuffle.complete) return notify();
+      } catch (err) {
+        this.error = `${(err as Error).message}; that agent may run another picompute version`;
+        return finish('FAILED');
+      }
       this.result = shuffle.result();
       return finish('COMPLETED');
     }

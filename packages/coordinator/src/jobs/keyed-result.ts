@@ -1,7 +1,9 @@
 /**
- * A keyed job's result as the state database keeps it (one blob: its parts,
- * the encoded [key, value] pairs of each partition, packed as frames) and as
- * clients get it (one value per partition, `keyed` set).
+ * A keyed job's result as the state database keeps it (one blob, a frame per
+ * partition: where its part is, JSON — the part itself stays on the disk of
+ * the agent that reduced it, see ../part-proxy.ts; coordinators before that
+ * kept the encoded [key, value] pairs themselves) and as clients get it (one
+ * value per partition, `keyed` set).
  */
 import { unpackFrames } from '@picompute/sdk/framing';
 import type { JobRow } from '../state/store.js';

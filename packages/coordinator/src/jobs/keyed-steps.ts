@@ -64,6 +64,10 @@ export function reduceLost(job: JobData, partition: number, why: string): Next |
 /** The maps of a keyed job whose outputs were on `node` and are still needed run again (a log line each), or the job gives up. */
 export function rerunMaps(job: JobData, node: string, why: string): LogLine[] | Next {
   const logs: LogLine[] = [];
+  for (const p of job.shuffle!.forgetParts(node)) {
+    const line = `${why}, and partition ${p}'s finished part was on its disk: it is reduced again`;
+    logs.push({ task: toWire(keyedReduceTask(p)), node: 'coordinator', line });
+  }
   for (const index of job.shuffle!.forgetNode(node)) {
     const max = job.maxNodeLosses;
     if (job.attempts[index]! >= max) {

@@ -10,8 +10,12 @@
  * again (only if some partition is still to be reduced); reduces wait until
  * every map has a live location again. A reduce that could not fetch from a
  * node (FETCH_FAILED) is planned again the same way instead of failing the
- * job. Part outputs (the encoded [key, value] pairs) are kept in partition
- * order and become the job's result, packed as frames.
+ * job. A reduce writes its part to its own agent's disk and reports only
+ * where it is (PartNote); the job's result is those notes in partition order
+ * (JSON, packed as frames), and clients read each part from its agent
+ * through GetPart (../part-proxy.ts). A node lost before the job completed
+ * takes its parts with it: those partitions are reduced again (and the maps
+ * they need whose runs were there run again).
  *
  * Pure bookkeeping: the job's state machine (./job-record.ts) calls it.
  */
@@ -21,6 +25,15 @@ interface RunInfo {
   p: number;
   id: string;
   bytes: number;
+}
+
+/** Where a finished part is: what the reducer reported, and the node it ran on. */
+export interface PartLocation {
+  node: string;
+  address: string;
+  part: string;
+  bytes: number;
+  keys: number;
 }
 
 interface MapLocation {
@@ -55,7 +68,7 @@ export class ShufflePlan {
   readonly #unconfirmed = new Map<number, MapLocation>();
   #located = 0;
   readonly #addresses = new Map<string, string>();
-  readonly #parts: (Buffer | undefined)[];
+  readonly #parts: (PartLocation | undefined)[];
   readonly #pending: number[];
   /** Times each partition's reduce was lost (its node, or a fetch from a node): bounded like a map's. */
   readonly losses: Uint16Array;
@@ -215,13 +228,41 @@ export class ShufflePlan {
     return { partition, sources: [...byNode].map(([node, runs]) => ({ node, address: this.#addresses.get(node) ?? '', runs })) };
   }
 
-  /** A partition's part arrived; false for a duplicate (a backup or a re-run that also finished). */
-  reduceDone(partition: number, part: Buffer): boolean {
+  /**
+   * A partition's part is done on `node`; `note` is the reduce's output.
+   * False for a duplicate (a backup or a re-run that also finished). Throws on
+   * a note that does not parse (a faulty agent).
+   */
+  reduceDone(partition: number, node: string, note: Buffer): boolean {
     if (this.#parts[partition] !== undefined) return false;
-    this.#parts[partition] = part;
+    const parsed = JSON.parse(note.toString('utf8')) as Partial<PartLocation>;
+    if (typeof parsed.part !== 'string' || typeof parsed.bytes !== 'number')
+      throw new Error(`the reduce of partition ${partition} on ${node} reported no part`);
+    this.#parts[partition] = { node, address: this.#addresses.get(node) ?? '', part: parsed.part, bytes: parsed.bytes, keys: parsed.keys ?? 0 };
     this.partsDone++;
-    this.bytesOut += part.length;
+    this.bytesOut += parsed.bytes;
     return true;
+  }
+
+  /** Parts done on `node`, which is gone before the job completed: they are reduced again. Returns their partitions. */
+  forgetParts(node: string): number[] {
+    if (this.complete) return [];
+    const lost: number[] = [];
+    for (let p = 0; p < this.partitions; p++) {
+      const part = this.#parts[p];
+      if (part?.node !== node) continue;
+      this.#parts[p] = undefined;
+      this.partsDone--;
+      this.bytesOut -= part.bytes;
+      this.reduceBack(p);
+      lost.push(p);
+    }
+    return lost;
+  }
+
+  /** Where partition `p`'s finished part is, if it is. */
+  part(p: number): PartLocation | undefined {
+    return this.#parts[p];
   }
 
   /** A reduce did not finish (its node is gone, or it could not fetch): it waits to run again. */
@@ -229,8 +270,8 @@ export class ShufflePlan {
     if (this.#parts[partition] === undefined && !this.#pending.includes(partition)) this.#pending.push(partition);
   }
 
-  /** The job's result: every part, in partition order, as frames. */
+  /** The job's result: where every part is, in partition order, as frames of JSON. */
   result(): Buffer {
-    return packFrames(this.#parts as Buffer[]);
+    return packFrames((this.#parts as PartLocation[]).map((p) => Buffer.from(JSON.stringify(p))));
   }
 }

@@ -22,6 +22,7 @@ import { ConnectError, CoordinatorRpc, RpcError } from './rpc.js';
 export { JobHandle, JobFailedError } from './job-handle.js';
 export type { PartialResult } from './job-handle.js';
 export type { UploadListener, UploadProgress } from './chunk-upload.js';
+export type { Part } from './job-parts.js';
 export { AuthError, ConnectError, RpcError } from './rpc.js';
 export { loadSecurity } from '../auth/security.js';
 export type { Security } from '../auth/security.js';

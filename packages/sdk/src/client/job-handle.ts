@@ -4,6 +4,8 @@
 import { CodecError, decode } from '../codec.js';
 import { FINAL_STATES } from '../wire/messages.js';
 import type { JobEvent, ResultChunk } from '../wire/messages.js';
+import { openPart } from './job-parts.js';
+import type { Part } from './job-parts.js';
 import { ConnectError } from './rpc.js';
 import type { UploadProgress } from './chunk-upload.js';
 import type { CoordinatorRpc } from './rpc.js';
@@ -142,32 +144,67 @@ export class JobHandle {
     const values: unknown[] = [];
     let reduced = false;
     let keyed = false;
+    let partition = 0;
     for await (const chunk of this.#resultChunks()) {
       reduced = chunk.reduced;
       keyed ||= chunk.keyed;
-      for (const v of chunk.values) {
-        const what = reduced ? 'the result' : keyed ? `partition ${values.length}'s part` : `task ${values.length}'s output`;
-        values.push(decodeOutput(v, what));
+      if (keyed) {
+        for (const v of chunk.values) for await (const batch of this.#part(partition++, v).batches()) for (const pair of batch) values.push(pair);
+        continue;
       }
+      for (const v of chunk.values) values.push(decodeOutput(v, reduced ? 'the result' : `task ${values.length}'s output`));
     }
-    if (keyed) return (values as unknown[][]).flat() as T;
+    if (keyed) return values as T;
     return (reduced ? values[0] : values) as T;
   }
 
   /**
-   * A keyed job's result one partition at a time, in partition order: its
-   * [key, value] pairs in key order, and the part's encoded size. Throws
-   * JobFailedError, and for a job that is not keyed says so.
+   * A keyed job's result one partition at a time, in partition order: each
+   * part's size, and its [key, value] pairs in key order, streamed from the
+   * agent that holds it as they are read (`for await (const [k, v] of
+   * part.pairs())`, `part.batches()` for arrays of pairs, `part.text()` for
+   * lines). Read a part before asking for the next; a part not read is not
+   * fetched. Throws JobFailedError, and for a job that is not keyed says so.
+   *
+   * With `early`, parts come while the job still runs, each as soon as its
+   * reduce has finished (reading overlaps the rest of the reduce phase): the
+   * generator ends only once the job has completed, and throws
+   * JobFailedError if it did not, so keep what was read as provisional until
+   * then (`picompute submit --out` writes early parts under temporary names
+   * and renames them all at the end).
    */
-  async *parts<K = unknown, V = unknown>(): AsyncGenerator<{ partition: number; pairs: [K, V][]; bytes: number }> {
+  async *parts<K = unknown, V = unknown>(options: { early?: boolean } = {}): AsyncGenerator<Part<K, V>> {
+    const partitions = options.early && !this.#final ? await this.#partitionsWhileRunning() : 0;
+    if (partitions > 0) {
+      const failed = async (err: unknown) => {
+        const final = await this.done();
+        return final.state === 'COMPLETED' ? err : new JobFailedError(final);
+      };
+      for (let p = 0; p < partitions; p++) yield openPart<K, V>(this.rpc, this.id, p, undefined, () => [], failed);
+      const final = await this.done();
+      if (final.state !== 'COMPLETED') throw new JobFailedError(final);
+      return;
+    }
     let partition = 0;
     for await (const chunk of this.#resultChunks()) {
       if (!chunk.keyed) throw new Error(`job ${this.id} is not a keyed job (it has no reduceByKey), so it has no parts: use result()`);
-      for (const v of chunk.values) {
-        yield { partition, pairs: decodeOutput(v, `partition ${partition}'s part`) as [K, V][], bytes: v.length };
-        partition++;
-      }
+      for (const v of chunk.values) yield this.#part<K, V>(partition++, v);
     }
+  }
+
+  /** A keyed job's partition count from its first event (0 when it is not keyed, or already ended: its result then says). */
+  async #partitionsWhileRunning(): Promise<number> {
+    const stream = this.rpc.stream<{ jobId: string }, JobEvent>('watch', { jobId: this.id });
+    try {
+      for await (const ev of stream) return FINAL_STATES.has(ev.state) ? 0 : (ev.shuffle?.reducesTotal ?? 0);
+    } finally {
+      stream.cancel();
+    }
+    return 0;
+  }
+
+  #part<K, V>(partition: number, value: Buffer): Part<K, V> {
+    return openPart<K, V>(this.rpc, this.id, partition, value, (bytes) => decodeOutput(bytes, `partition ${partition}'s part`));
   }
 
   async *#resultChunks(): AsyncGenerator<ResultChunk> {

@@ -14,6 +14,7 @@ import type { HasChunksReply__Output as HasChunksReply_ } from './generated/pico
 import type { FetchRunRequest__Output as FetchRunRequest_ } from './generated/picompute/v1/FetchRunRequest.js';
 import type { ListRunsRequest__Output as ListRunsRequest_ } from './generated/picompute/v1/ListRunsRequest.js';
 import type { ListRunsReply__Output as ListRunsReply_ } from './generated/picompute/v1/ListRunsReply.js';
+import type { GetPartRequest__Output as GetPartRequest_ } from './generated/picompute/v1/GetPartRequest.js';
 import type { PutBlobReply__Output as PutBlobReply_ } from './generated/picompute/v1/PutBlobReply.js';
 import type { GetBlobRequest__Output as GetBlobRequest_ } from './generated/picompute/v1/GetBlobRequest.js';
 import type { SubmitRequest__Output as SubmitRequest_ } from './generated/picompute/v1/SubmitRequest.js';
@@ -112,6 +113,7 @@ export type ListRunsRequest = Wire<ListRunsRequest_>;
 export type ListRunsReply = Wire<ListRunsReply_>;
 export type HasChunksRequest = Wire<HasChunksRequest_>;
 export type HasChunksReply = Wire<HasChunksReply_>;
+export type GetPartRequest = Wire<GetPartRequest_>;
 export type PutBlobReply = Wire<PutBlobReply_>;
 export type GetBlobRequest = Wire<GetBlobRequest_>;
 export type SubmitRequest = Wire<SubmitRequest_>;

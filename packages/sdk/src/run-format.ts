@@ -1,0 +1,364 @@
+/**
+ * The byte format of a keyed job's sorted runs and of its result parts: one
+ * record per key, keys ascending. A record is a 4-byte big-endian length,
+ * then the key, a 4-byte count and the values, each an item: `n` and a
+ * float64 (a number), `s`, a 4-byte length and UTF-8 (a string), or `v`, a
+ * 4-byte length and the codec's bytes (anything else). A part is a run whose
+ * records hold one value each: the key's reduced value.
+ *
+ * Numbers and strings, nearly all a shuffle carries, are written straight
+ * into one buffer: a codec call (and the worker's check of every Buffer
+ * allocated) per value cost more than the rest of a word count. Records are
+ * read back in batches (all the whole records of a chunk of bytes), so a
+ * reader pays one await per chunk, not per record. It lives in the SDK
+ * because both sides read it: the agents (runs) and the client (parts).
+ */
+import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { decode, encode } from './codec.js';
+import type { Key } from './job.js';
+
+export type RunRecord = [key: Key, values: unknown[]];
+
+type Utf8Writable = Buffer & { utf8Write(text: string, offset: number): number };
+
+const WRITE_BUFFER = 1024 * 1024;
+const NUMBER = 0x6e; // n
+const STRING = 0x73; // s
+const VALUE = 0x76; // v
+
+/**
+ * Writes records (the caller gives them in key order) to `path`, under a
+ * temporary name until `close()` renames it, so a reader never sees half a
+ * file and a writer that died leaves only the temporary one. Synchronous: a
+ * spill happens inside `ctx.emit`, which a map calls without awaiting, and in
+ * a worker thread blocking I/O holds up nobody else.
+ */
+export class RunWriter {
+  readonly #tmp: string;
+  readonly #fd: number;
+  #buf = Buffer.allocUnsafe(WRITE_BUFFER);
+  #at = 0;
+  /** Codec bytes of the current record's items that are neither numbers nor strings, in order, and the next to write. */
+  readonly #encoded: Buffer[] = [];
+  #next = 0;
+  bytes = 0;
+  records = 0;
+
+  constructor(readonly path: string) {
+    this.#tmp = `${path}.tmp`;
+    this.#fd = openSync(this.#tmp, 'w', 0o600);
+  }
+
+  add(key: Key, values: readonly unknown[]): void {
+    // Room first: a string's UTF-8 is at most 3 bytes per UTF-16 unit, so no exact count is needed.
+    this.#encoded.length = 0;
+    let length = 4 + this.#room(key);
+    const items = values.length;
+    for (let i = 0; i < items; i++) length += this.#room(values[i]);
+    const start = this.#reserve(length);
+    this.#at = start + 4;
+    this.#next = 0;
+    this.#put(key);
+    this.#buf.writeUInt32BE(items, this.#at);
+    this.#at += 4;
+    for (let i = 0; i < items; i++) this.#put(values[i]);
+    this.#buf.writeUInt32BE(this.#at - start - 4, start);
+    this.records++;
+  }
+
+  /** A record of one value (a reduce's part, a map's lone pair): add(key, [value]) without the array. */
+  addOne(key: Key, value: unknown): void {
+    this.#encoded.length = 0;
+    const start = this.#reserve(4 + this.#room(key) + this.#room(value));
+    this.#at = start + 4;
+    this.#next = 0;
+    this.#put(key);
+    this.#buf.writeUInt32BE(1, this.#at);
+    this.#at += 4;
+    this.#put(value);
+    this.#buf.writeUInt32BE(this.#at - start - 4, start);
+    this.records++;
+  }
+
+  /** Most bytes an item may take; a value that is neither a number nor a string is encoded here, once. */
+  #room(v: unknown): number {
+    if (typeof v === 'number') return 9;
+    if (typeof v === 'string') return 5 + 3 * v.length;
+    const b = encode(v);
+    this.#encoded.push(b);
+    return 5 + b.length;
+  }
+
+  /** Makes room for a record of at most `length` bytes after its 4-byte length; returns where it starts. */
+  #reserve(length: number): number {
+    if (this.#at + 4 + length > this.#buf.length) {
+      this.#flush();
+      if (4 + length > this.#buf.length) this.#buf = Buffer.allocUnsafe(4 + length);
+    }
+    return this.#at;
+  }
+
+  #put(v: unknown): void {
+    const buf = this.#buf;
+    const at = this.#at;
+    if (typeof v === 'number') {
+      buf[at] = NUMBER;
+      buf.writeDoubleLE(v, at + 1);
+      this.#at = at + 9;
+    } else if (typeof v === 'string') {
+      buf[at] = STRING;
+      // Buffer's own utf8Write: write(v, at, 'utf8') spends longer on its arguments than on a short string.
+      const n = (buf as Utf8Writable).utf8Write(v, at + 5);
+      buf.writeUInt32BE(n, at + 1);
+      this.#at = at + 5 + n;
+    } else {
+      const b = this.#encoded[this.#next++]!;
+      buf[at] = VALUE;
+      buf.writeUInt32BE(b.length, at + 1);
+      b.copy(buf, at + 5);
+      this.#at = at + 5 + b.length;
+    }
+  }
+
+  /** Writes what is buffered, closes and renames the file into place; returns its size. */
+  close(): number {
+    try {
+      this.#flush();
+    } finally {
+      closeSync(this.#fd);
+    }
+    renameSync(this.#tmp, this.path);
+    return this.bytes;
+  }
+
+  /** Gives up: the temporary file goes. */
+  abort(): void {
+    try {
+      closeSync(this.#fd);
+    } catch {}
+    rmSync(this.#tmp, { force: true });
+  }
+
+  #flush(): void {
+    let off = 0;
+    while (off < this.#at) off += writeSync(this.#fd, this.#buf, off, this.#at - off);
+    this.bytes += this.#at;
+    this.#at = 0;
+  }
+}
+
+/**
+ * The records in `chunks` (bytes of a run or a part, in order), a batch per
+ * chunk that completes any. `what` names the source in an error: a source
+ * that ends inside a record was cut short.
+ */
+export async function* recordBatches(chunks: AsyncIterable<Buffer | Uint8Array>, what: string): AsyncGenerator<RunRecord[]> {
+  for await (const buf of wholeRecords(chunks, what)) {
+    const batch: RunRecord[] = [];
+    for (let at = 0; at < buf.length; at += 4 + buf.readUInt32BE(at)) batch.push(decodeRecord(buf, at + 4));
+    yield batch;
+  }
+}
+
+/**
+ * `chunks` cut at record boundaries: each buffer yielded holds whole records
+ * only. A record cut by a chunk's end is joined with the start of the next
+ * chunk by itself (a few bytes copied, not the chunk).
+ */
+export async function* wholeRecords(chunks: AsyncIterable<Buffer | Uint8Array>, what: string): AsyncGenerator<Buffer> {
+  let rest: Buffer = Buffer.alloc(0);
+  for await (const piece of chunks) {
+    let p = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    if (rest.length) {
+      if (rest.length < 4) {
+        const head = Math.min(4 - rest.length, p.length);
+        rest = Buffer.concat([rest, p.subarray(0, head)]);
+        p = p.subarray(head);
+        if (rest.length < 4) continue;
+      }
+      const need = 4 + rest.readUInt32BE(0) - rest.length;
+      if (p.length < need) {
+        rest = Buffer.concat([rest, p]);
+        continue;
+      }
+      yield Buffer.concat([rest, p.subarray(0, need)]);
+      p = p.subarray(need);
+    }
+    let at = 0;
+    while (p.length - at >= 4) {
+      const end = at + 4 + p.readUInt32BE(at);
+      if (end > p.length) break;
+      at = end;
+    }
+    if (at) yield p.subarray(0, at);
+    rest = p.subarray(at);
+  }
+  if (rest.length) throw new Error(`${what} ends inside a record (${rest.length} bytes left over): it was cut short`);
+}
+
+/**
+ * A run read a record at a time without decoding ahead: only the head
+ * record's key is decoded, its values when asked, and the bytes stay in the
+ * chunk they were read in (outside the JS heap). A k-way merge of runs that
+ * decoded a chunk's records at once kept thousands of small objects alive
+ * per run until their turn came; they outlived the young generation, and
+ * collecting them took a third of a reduce's time.
+ */
+export class RunCursor {
+  #buf: Buffer = Buffer.alloc(0);
+  /** Start of the head record's items, and the end of the record. */
+  #items = 0;
+  #end = 0;
+  /** Where the head's values start (after the key and count). */
+  #valuesAt = 0;
+  #count = 0;
+  key: Key = '';
+
+  constructor(
+    private readonly chunks: AsyncIterator<Buffer>,
+    private readonly what: string,
+  ) {}
+
+  /** Moves to the next record if it is whole in the bytes read so far; false when more must be read (fill). */
+  step(): boolean {
+    const buf = this.#buf;
+    const at = this.#end;
+    if (buf.length - at < 4) return false;
+    const len = buf.readUInt32BE(at);
+    if (buf.length - at - 4 < len) return false;
+    this.#items = at + 4;
+    this.#end = at + 4 + len;
+    this.key = readItem(buf, this.#items) as Key;
+    this.#count = buf.readUInt32BE(itemEnd);
+    this.#valuesAt = itemEnd + 4;
+    return true;
+  }
+
+  /** Reads more and moves to the next record; false at the end of the run. */
+  async fill(): Promise<boolean> {
+    for (;;) {
+      const next = await this.chunks.next();
+      const rest = this.#buf.subarray(this.#end);
+      if (next.done) {
+        if (rest.length) throw new Error(`${this.what} ends inside a record (${rest.length} bytes left over): it was cut short`);
+        return false;
+      }
+      this.#buf = rest.length ? Buffer.concat([rest, next.value]) : next.value;
+      this.#end = 0;
+      if (this.step()) return true;
+    }
+  }
+
+  /** The head record's values, decoded now. */
+  values(): unknown[] {
+    const values = new Array<unknown>(this.#count);
+    let at = this.#valuesAt;
+    for (let i = 0; i < this.#count; i++) {
+      values[i] = readItem(this.#buf, at);
+      at = itemEnd;
+    }
+    return values;
+  }
+}
+
+/** Where the item readItem read last ends (a tuple per item would be garbage per value). */
+let itemEnd = 0;
+
+/** The item at `at`; sets itemEnd. */
+function readItem(buf: Buffer, at: number): unknown {
+  const type = buf[at];
+  if (type === NUMBER) {
+    itemEnd = at + 9;
+    return buf.readDoubleLE(at + 1);
+  }
+  const n = buf.readUInt32BE(at + 1);
+  const start = at + 5;
+  itemEnd = start + n;
+  if (type === STRING) return buf.toString('utf8', start, itemEnd);
+  if (type === VALUE) return decode(buf.subarray(start, itemEnd));
+  throw new Error(`a run holds an item of unknown type ${type}: it was not written by this version of picompute`);
+}
+
+function decodeRecord(buf: Buffer, start: number): RunRecord {
+  let at = start;
+  const item = (): unknown => {
+    const type = buf[at];
+    if (type === NUMBER) {
+      at += 9;
+      return buf.readDoubleLE(at - 8);
+    }
+    const n = buf.readUInt32BE(at + 1);
+    at += 5 + n;
+    if (type === STRING) return buf.toString('utf8', at - n, at);
+    if (type === VALUE) return decode(buf.subarray(at - n, at));
+    throw new Error(`a run holds an item of unknown type ${type}: it was not written by this version of picompute`);
+  };
+  const key = item() as Key;
+  const count = buf.readUInt32BE(at);
+  at += 4;
+  const values = new Array<unknown>(count);
+  for (let i = 0; i < count; i++) values[i] = item();
+  return [key, values];
+}
+
+const TAB = 0x09;
+const NEWLINE = 0x0a;
+
+/**
+ * A part's records as text lines, `key TAB value NEWLINE`, straight from its
+ * bytes: a string key or value is copied as its UTF-8 is, with no string
+ * made in between; a number key as String(n); any other value (a number, a
+ * codec value) as `format` gives it. A record of several values (a run, not
+ * a part) gives them TAB-separated.
+ */
+export async function* partLines(chunks: AsyncIterable<Buffer | Uint8Array>, what: string, format: (value: unknown) => string): AsyncGenerator<Buffer> {
+  for await (const buf of wholeRecords(chunks, what)) {
+    // A line is never longer than its record (a string's bytes, a 4-byte length and tag saved per item) unless an item is formatted.
+    let out = Buffer.allocUnsafe(buf.length + 64);
+    let o = 0;
+    const room = (n: number) => {
+      if (o + n <= out.length) return;
+      const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, o + n));
+      out.copy(bigger, 0, 0, o);
+      out = bigger;
+    };
+    const text = (t: string) => {
+      room(3 * t.length);
+      o += out.write(t, o, 'utf8');
+    };
+    // Buffer#copy's argument checks cost more than copying a short key or value byte by byte.
+    const bytes = (from: number, n: number) => {
+      room(n);
+      if (n > 24) o += buf.copy(out, o, from, from + n);
+      else for (let k = 0; k < n; k++) out[o++] = buf[from + k]!;
+    };
+    for (let at = 0; at < buf.length; at += 4 + buf.readUInt32BE(at)) {
+      let i = at + 4;
+      if (buf[i] === STRING) {
+        const n = buf.readUInt32BE(i + 1);
+        bytes(i + 5, n);
+        i += 5 + n;
+      } else {
+        text(String(readItem(buf, i)));
+        i = itemEnd;
+      }
+      const count = buf.readUInt32BE(i);
+      i += 4;
+      for (let v = 0; v < count; v++) {
+        room(1);
+        out[o++] = TAB;
+        if (buf[i] === STRING) {
+          const n = buf.readUInt32BE(i + 1);
+          bytes(i + 5, n);
+          i += 5 + n;
+        } else {
+          text(format(readItem(buf, i)));
+          i = itemEnd;
+        }
+      }
+      room(1);
+      out[o++] = NEWLINE;
+    }
+    if (o) yield out.subarray(0, o);
+  }
+}
