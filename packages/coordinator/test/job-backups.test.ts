@@ -115,6 +115,8 @@ describe('backups of stragglers, any job', () => {
   it("a keyed job's reduce straggler gets a backup too; its part is committed once", () => {
     const j = make(2, { keyed: true, partitions: 2 });
     const manifest = (i: number) => Buffer.from(JSON.stringify({ runs: [0, 1].map((p) => ({ p, id: `m${i}-p${p}`, bytes: 10 })) }));
+    // What a reducer reports: where its part file is, not the part.
+    const note = (part: string) => Buffer.from(JSON.stringify({ part, bytes: 5, keys: 1 }));
     j.shuffle!.nodeAt('a', 'a:1');
     j.shuffle!.nodeAt('b', 'b:1');
     sent(j.start('a', 1, 1, 0));
@@ -123,12 +125,12 @@ describe('backups of stragglers, any job', () => {
     j.taskDone('b', mapTask(1), 1, manifest(1), 100, 1, 100);
     expect(sent(j.start('a', 1, 1, 200))).toEqual([['KEYED_REDUCE', 1]]);
     expect(sent(j.start('b', 1, 1, 200))).toEqual([['KEYED_REDUCE', 1]]);
-    j.taskDone('b', keyedReduceTask(1), 1, Buffer.from('part1'), 100, 1, 300);
+    j.taskDone('b', keyedReduceTask(1), 1, note('part-1-a1'), 100, 1, 300);
     expect(j.backupsDue(5000).map((r) => r.id)).toEqual([keyedReduceTask(0)]);
     expect(sent(j.start('b', 1, 1, 5000))).toEqual([['KEYED_REDUCE', 2]]);
-    expect(j.taskDone('b', keyedReduceTask(0), 2, Buffer.from('part0'), 100, 1, 5100)).toEqual({ kind: 'finish', state: 'COMPLETED' });
+    expect(j.taskDone('b', keyedReduceTask(0), 2, note('part-0-a2'), 100, 1, 5100)).toEqual({ kind: 'finish', state: 'COMPLETED' });
     expect(j.losers.map((r) => [r.node, r.id, r.attempt])).toEqual([['a', keyedReduceTask(0), 1]]);
-    expect(j.taskDone('a', keyedReduceTask(0), 1, Buffer.from('late'), 6000, 1, 6000)).toEqual({ kind: 'ignored' });
+    expect(j.taskDone('a', keyedReduceTask(0), 1, note('part-0-a1'), 6000, 1, 6000)).toEqual({ kind: 'ignored' });
     expect(j.summary()).toMatchObject({ backups: 1, backupsWon: 1 });
   });
 
