@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fixture, runCli, startDaemon } from './support/cli.js';
-import { postgresProblem, usePostgresAndAgent } from './support/postgres.js';
+import { postgresCoordinatorArgs, postgresProblem, usePostgresAndAgent } from './support/postgres.js';
 import { cannotRun } from './support/requirements.js';
 import { until } from './support/until.js';
 
@@ -18,20 +18,7 @@ else
   describe('PostgreSQL restarted under a running coordinator', () => {
     const setup = usePostgresAndAgent();
 
-    const start = (db: string) =>
-      startDaemon([
-        'coordinator',
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--no-dashboard',
-        ...setup.pg.stateFlags(db),
-        '--lease',
-        '10s',
-        '--agent',
-        setup.agent.address,
-      ]);
+    const start = (db: string) => startDaemon(postgresCoordinatorArgs(setup.pg, db, { lease: '10s', agents: [setup.agent.address] }));
 
     it('the coordinator reconnects and the running job completes with every task stored', async () => {
       const db = setup.pg.database();

@@ -12,7 +12,7 @@ import { connect, loadSecurity } from '@picompute/sdk/client';
 import { unpackFrames } from '@picompute/sdk/framing';
 import { fixture, KEY_FILE, runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
-import { PG_PASSWORD, PG_USER, postgresProblem, usePostgresAndAgent } from './support/postgres.js';
+import { PG_PASSWORD, PG_USER, postgresCoordinatorArgs, postgresProblem, usePostgresAndAgent } from './support/postgres.js';
 import { cannotRun } from './support/requirements.js';
 import { until } from './support/until.js';
 
@@ -23,18 +23,7 @@ if (problem) cannotRun('coordinator state in PostgreSQL', problem);
 else
   describe('a coordinator over PostgreSQL', () => {
     const setup = usePostgresAndAgent();
-    const coordinatorArgs = (db: string, extra: string[] = []) => [
-      'coordinator',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--no-dashboard',
-      ...setup.pg.stateFlags(db),
-      '--agent',
-      setup.agent.address,
-      ...extra,
-    ];
+    const coordinatorArgs = (db: string, extra: string[] = []) => postgresCoordinatorArgs(setup.pg, db, { agents: [setup.agent.address], extra });
 
     it('runs a job, and a coordinator started again on the same database has its result, logs and history', async () => {
       const db = setup.pg.database();

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
-import { postgresProblem, startPostgres } from './support/postgres.js';
+import { postgresCoordinatorArgs, postgresProblem, startPostgres } from './support/postgres.js';
 import type { TestPostgres } from './support/postgres.js';
 import { cannotRun } from './support/requirements.js';
 import { until } from './support/until.js';
@@ -31,20 +31,7 @@ else
       pg?.stop();
     });
     const startCoordinator = (db: string, dialAgents = true) =>
-      startDaemon([
-        'coordinator',
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--no-dashboard',
-        ...pg.stateFlags(db),
-        '--state-dir',
-        stateDir(),
-        '--lease',
-        LEASE,
-        ...(dialAgents ? agents.flatMap((a) => ['--agent', a.address]) : []),
-      ]);
+      startDaemon(postgresCoordinatorArgs(pg, db, { stateDir: stateDir(), lease: LEASE, agents: dialAgents ? agents.map((a) => a.address) : [] }));
 
     /** The leader, then a standby that has seen it lead. */
     async function pair(db: string): Promise<[Daemon, Daemon]> {

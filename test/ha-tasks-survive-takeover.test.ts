@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { markerDir, runsPerTask } from './support/marked-runs.js';
-import { postgresProblem, startPostgres } from './support/postgres.js';
+import { postgresCoordinatorArgs, postgresProblem, startPostgres } from './support/postgres.js';
 import type { TestPostgres } from './support/postgres.js';
 import { cannotRun } from './support/requirements.js';
 import { until } from './support/until.js';
@@ -31,22 +31,7 @@ else
       await agent?.stop('SIGKILL');
       pg?.stop();
     });
-    const coordinator = (db: string) =>
-      startDaemon([
-        'coordinator',
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '0',
-        '--no-dashboard',
-        ...pg.stateFlags(db),
-        '--state-dir',
-        stateDir(),
-        '--lease',
-        '2s',
-        '--agent',
-        agent.address,
-      ]);
+    const coordinator = (db: string) => startDaemon(postgresCoordinatorArgs(pg, db, { stateDir: stateDir(), lease: '2s', agents: [agent.address] }));
 
     it('SIGKILL the leader mid-task: the standby adopts the tasks the agent holds, and each task runs once', async () => {
       const db = pg.database();

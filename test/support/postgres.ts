@@ -148,6 +148,31 @@ export async function startPostgres(on: { netns?: string; address?: string; subn
 }
 
 /**
+ * A coordinator's arguments on loopback (any port, no dashboard) with its
+ * state in `db` of `pg`: the start every coordinator-over-PostgreSQL test
+ * shares, so only what a test varies stands in it.
+ */
+export function postgresCoordinatorArgs(
+  pg: TestPostgres,
+  db: string,
+  o: { agents?: string[]; lease?: string; stateDir?: string; extra?: string[] } = {},
+): string[] {
+  return [
+    'coordinator',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--no-dashboard',
+    ...pg.stateFlags(db),
+    ...(o.stateDir === undefined ? [] : ['--state-dir', o.stateDir]),
+    ...(o.lease === undefined ? [] : ['--lease', o.lease]),
+    ...(o.agents ?? []).flatMap((a) => ['--agent', a]),
+    ...(o.extra ?? []),
+  ];
+}
+
+/**
  * A PostgreSQL and a 2-core agent on loopback, started before a describe
  * block's tests and stopped after them: what most coordinator-over-PostgreSQL
  * tests stand on. Read `pg` and `agent` inside the tests.
