@@ -7,31 +7,14 @@
  * an agent SIGKILLed after the maps finished has exactly its maps run again.
  */
 import { mkdtemp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, loadSecurity } from '@picompute/sdk/client';
 import { KEY_FILE, fixture, runCli, startDaemon } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
+import { freePort, wordCorpus } from './support/keyed.js';
 import { until } from './support/until.js';
-
-const WORDS = 'the quick brown fox jumps over the lazy dog while seven pale wizards hum in a crooked barn'.split(' ');
-
-async function corpus(dir: string, files: number): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  await mkdir(dir, { recursive: true });
-  for (let f = 0; f < files; f++) {
-    const lines: string[] = [];
-    for (let l = 0; l < 300; l++) {
-      const line = Array.from({ length: 8 }, (_, i) => WORDS[(f * 7 + l * 3 + i * 5) % WORDS.length]!).join(' ');
-      lines.push(line);
-      for (const w of line.split(' ')) counts.set(w, (counts.get(w) ?? 0) + 1);
-    }
-    await writeFile(join(dir, `doc-${f}.txt`), `${lines.join('\n')}\n`);
-  }
-  return counts;
-}
 
 async function readCounts(out: string): Promise<Map<string, number>> {
   const got = new Map<string, number>();
@@ -62,15 +45,6 @@ async function startCluster(
   ]);
   await until('both agents up', async () => ((coordinator.output().match(/agent \S+ up at /g) ?? []).length >= 2 ? true : undefined), 15_000);
   return { coordinator, agents, stop: () => Promise.all([coordinator, ...agents].map((d) => d.stop('SIGKILL'))) };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Two agents on fixed ports, each started again (same port, same node id) whenever it dies, until stopped. */
@@ -116,7 +90,7 @@ describe('keyed jobs across two agents', () => {
 
     it('wc runs maps and reduces on both agents at once, and when submit --out returns every part is complete', async () => {
       const input = join(root, 'par-in');
-      const expected = await corpus(input, 6);
+      const expected = await wordCorpus(input, 6);
       const marks = join(root, 'par-marks');
       await mkdir(marks);
       const out = join(root, 'par-out');
@@ -182,7 +156,7 @@ describe('keyed jobs across two agents', () => {
     const client = await connect({ coordinator: c.coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
     try {
       const input = join(root, 'kill-in');
-      const expected = await corpus(input, 6);
+      const expected = await wordCorpus(input, 6);
       const marks = join(root, 'kill-marks');
       await mkdir(marks);
       const gate = join(root, 'kill-gate');
@@ -225,7 +199,7 @@ describe('keyed jobs across two agents', () => {
     const client = await connect({ coordinator: c.coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
     try {
       const input = join(root, 'crash-in');
-      const expected = await corpus(input, 6);
+      const expected = await wordCorpus(input, 6);
       const marks = join(root, 'crash-marks');
       await mkdir(marks);
       const job = await client.submit(fixture('keyed/crashy-wc.ts'), { input: [input], args: { dir: marks }, maxNodeLosses: 20 });
@@ -248,7 +222,7 @@ describe('keyed jobs across two agents', () => {
     const client = await connect({ coordinator: c.coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
     try {
       const input = join(root, 'lost-in');
-      const expected = await corpus(input, 6);
+      const expected = await wordCorpus(input, 6);
       const marks = join(root, 'lost-marks');
       await mkdir(marks);
       const mapGate = join(root, 'lost-map-gate');
@@ -295,7 +269,7 @@ describe('keyed jobs across two agents', () => {
     const client = await connect({ coordinator: c.coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
     try {
       const input = join(root, 'slow-in');
-      const expected = await corpus(input, 4);
+      const expected = await wordCorpus(input, 4);
       const marks = join(root, 'slow-marks');
       await mkdir(marks);
       const slow = c.agents[1]!;
@@ -336,7 +310,7 @@ describe('keyed jobs across two agents', () => {
     const client = await connect({ coordinator: c.coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
     try {
       const input = join(root, 'count-in');
-      const expected = await corpus(input, 6);
+      const expected = await wordCorpus(input, 6);
       const marks = join(root, 'count-marks');
       await mkdir(marks);
       // Maps of 1.0–1.4 s, more than the two agents' windows hold: some wait queued behind others.

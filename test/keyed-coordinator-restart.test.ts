@@ -9,41 +9,16 @@
  * across the restart.
  */
 import { mkdir, mkdtemp, readdir, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, loadSecurity } from '@picompute/sdk/client';
 import { KEY_FILE, fixture, runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
+import { freePort, wordCorpus } from './support/keyed.js';
 import { until } from './support/until.js';
 
-const WORDS = 'the quick brown fox jumps over the lazy dog while seven pale wizards hum in a crooked barn'.split(' ');
 const MAPS = 6;
-
-async function corpus(dir: string): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  await mkdir(dir, { recursive: true });
-  for (let f = 0; f < MAPS; f++) {
-    const lines: string[] = [];
-    for (let l = 0; l < 300; l++) {
-      const line = Array.from({ length: 8 }, (_, i) => WORDS[(f * 7 + l * 3 + i * 5) % WORDS.length]!).join(' ');
-      lines.push(line);
-      for (const w of line.split(' ')) counts.set(w, (counts.get(w) ?? 0) + 1);
-    }
-    await writeFile(join(dir, `doc-${f}.txt`), `${lines.join('\n')}\n`);
-  }
-  return counts;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Task {
   index: number;
@@ -124,27 +99,53 @@ describe('a keyed job across a coordinator restart', () => {
   });
   afterAll(() => c?.stop());
 
-  it('coordinator SIGKILLed with every map done and the reduces gated: restarted, it trusts the runs on the agents; the answer is exact, each map ran once', async () => {
-    const input = join(root, 'in');
-    const expected = await corpus(input);
-    const marks = join(root, 'marks');
+  /** A keyed word count submitted and run until every map is done and the reduces wait at `gate`. */
+  async function gatedJob(name: string) {
+    const input = join(root, `in${name}`);
+    const expected = await wordCorpus(input, MAPS);
+    const marks = join(root, `marks${name}`);
     await mkdir(marks);
-    const gate = join(root, 'gate');
+    const gate = join(root, `gate${name}`);
+    const first = await client(c.address);
+    try {
+      const id = (await first.submit(fixture('keyed/marked-wc.ts'), { input: [input], args: { dir: marks, gate }, partitions: 4 })).id;
+      await mapsDoneReducesGated(marks);
+      return { expected, marks, gate, id };
+    } finally {
+      first.close();
+    }
+  }
 
+  /** The node that ran the first map, the maps it ran, and which of `c.agents` it is. */
+  function nodeOfFirstMap(tasks: Task[]) {
+    const node = tasks[0]!.node;
+    const maps = tasks.filter((t) => t.node === node).map((t) => t.index);
+    const agent = c.agents.findIndex((a) => c.coordinator.output().includes(`agent ${node} up at ${a.address}`));
+    expect(agent).toBeGreaterThanOrEqual(0);
+    return { node, maps, agent };
+  }
+
+  /** The job's answer is exact, and `maps` maps ran again, each saying so in a log line containing `why`. */
+  async function expectExactWithReruns(id: string, expected: Map<string, number>, why: string, maps: number) {
+    const again = await client(c.address);
+    try {
+      expect(new Map((await again.job(id).result()) as [string, number][])).toEqual(expected);
+      const logs = (await again.logs(id)).map((l) => l.line);
+      const reran = logs.filter((l) => l.includes(why));
+      expect(reran.length, logs.join('\n')).toBe(maps);
+    } finally {
+      again.close();
+    }
+  }
+
+  it('coordinator SIGKILLed with every map done and the reduces gated: restarted, it trusts the runs on the agents; the answer is exact, each map ran once', async () => {
     // History before the keyed job: one job that completed, one that failed.
     const done = await c.cli(['submit', fixture('slow-square.ts'), '--json', '--arg', 'n=3']);
     expect(JSON.parse(done.stdout), done.stderr).toMatchObject({ state: 'COMPLETED', result: 5 });
     const failed = await c.cli(['submit', fixture('throws.ts'), '--json']);
     expect(failed.code).not.toBe(0);
 
-    const first = await client(c.address);
-    let id: string;
-    try {
-      id = (await first.submit(fixture('keyed/marked-wc.ts'), { input: [input], args: { dir: marks, gate }, partitions: 4 })).id;
-      await mapsDoneReducesGated(marks);
-    } finally {
-      first.close();
-    }
+    const { expected, marks, gate, id } = await gatedJob('');
     const before = await c.tasks(id);
     expect(before.map((t) => [t.state, t.attempt])).toEqual(Array.from({ length: MAPS }, () => ['COMPLETED', 1]));
     expect(new Set(before.map((t) => t.node)).size, 'one agent ran every map, so the runs of only one were checked').toBe(2);
@@ -186,24 +187,9 @@ describe('a keyed job across a coordinator restart', () => {
   });
 
   it('an agent that comes back without its runs (restarted with the coordinator): only its maps run again, and the answer is exact', async () => {
-    const input = join(root, 'in2');
-    const expected = await corpus(input);
-    const marks = join(root, 'marks2');
-    await mkdir(marks);
-    const gate = join(root, 'gate2');
-    const first = await client(c.address);
-    let id: string;
-    try {
-      id = (await first.submit(fixture('keyed/marked-wc.ts'), { input: [input], args: { dir: marks, gate }, partitions: 4 })).id;
-      await mapsDoneReducesGated(marks);
-    } finally {
-      first.close();
-    }
+    const { expected, gate, id } = await gatedJob('2');
     const before = await c.tasks(id);
-    const victimNode = before[0]!.node;
-    const onVictim = before.filter((t) => t.node === victimNode).map((t) => t.index);
-    const victim = c.agents.findIndex((a) => c.coordinator.output().includes(`agent ${victimNode} up at ${a.address}`));
-    expect(victim).toBeGreaterThanOrEqual(0);
+    const { node: victimNode, maps: onVictim, agent: victim } = nodeOfFirstMap(before);
 
     await c.coordinator.stop('SIGKILL');
     // Started again on the same port: the same node id, and an empty shuffle folder.
@@ -211,54 +197,28 @@ describe('a keyed job across a coordinator restart', () => {
     await writeFile(gate, '');
     await c.restartCoordinator();
 
-    const again = await client(c.address);
-    try {
-      expect(new Map((await again.job(id).result()) as [string, number][])).toEqual(expected);
-      const logs = (await again.logs(id)).map((l) => l.line);
-      const reran = logs.filter((l) => l.includes(`its node ${victimNode} no longer holds all of this map's runs: the map runs again (attempt 2)`));
-      expect(reran.length, logs.join('\n')).toBe(onVictim.length);
-    } finally {
-      again.close();
-    }
+    await expectExactWithReruns(id, expected, `its node ${victimNode} no longer holds all of this map's runs: the map runs again (attempt 2)`, onVictim.length);
     const after = await c.tasks(id);
     expect(after.filter((t) => t.attempt === 2).map((t) => t.index)).toEqual(onVictim);
     expect(after.every((t) => t.state === 'COMPLETED' && t.attempt <= 2)).toBe(true);
   });
 
   it('an agent that does not come back: its maps run again once the grace period (--runs-grace) is over, and the answer is exact', async () => {
-    const input = join(root, 'in3');
-    const expected = await corpus(input);
-    const marks = join(root, 'marks3');
-    await mkdir(marks);
-    const gate = join(root, 'gate3');
-    const first = await client(c.address);
-    let id: string;
-    try {
-      id = (await first.submit(fixture('keyed/marked-wc.ts'), { input: [input], args: { dir: marks, gate }, partitions: 4 })).id;
-      await mapsDoneReducesGated(marks);
-    } finally {
-      first.close();
-    }
+    const { expected, gate, id } = await gatedJob('3');
     const before = await c.tasks(id);
-    const goneNode = before[0]!.node;
-    const onGone = before.filter((t) => t.node === goneNode).map((t) => t.index);
-    const gone = c.agents.findIndex((a) => c.coordinator.output().includes(`agent ${goneNode} up at ${a.address}`));
-    expect(gone).toBeGreaterThanOrEqual(0);
+    const { node: goneNode, maps: onGone, agent: gone } = nodeOfFirstMap(before);
 
     await c.coordinator.stop('SIGKILL');
     await c.agents[gone]!.stop('SIGKILL');
     await writeFile(gate, '');
     await c.restartCoordinator(['--runs-grace', '2s'], 1);
 
-    const again = await client(c.address);
-    try {
-      expect(new Map((await again.job(id).result()) as [string, number][])).toEqual(expected);
-      const logs = (await again.logs(id)).map((l) => l.line);
-      const reran = logs.filter((l) => l.includes("after the coordinator's restart, its node did not come back within 2s: the map runs again (attempt 2)"));
-      expect(reran.length, logs.join('\n')).toBe(onGone.length);
-    } finally {
-      again.close();
-    }
+    await expectExactWithReruns(
+      id,
+      expected,
+      "after the coordinator's restart, its node did not come back within 2s: the map runs again (attempt 2)",
+      onGone.length,
+    );
     const after = await c.tasks(id);
     expect(after.filter((t) => t.attempt === 2).map((t) => t.index)).toEqual(onGone);
     expect(new Set(after.map((t) => t.node))).toEqual(new Set(before.filter((t) => t.node !== goneNode).map((t) => t.node)));

@@ -8,13 +8,13 @@
  * An agent that only restarted (same cache folder, same id) still has them.
  */
 import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, loadSecurity } from '@picompute/sdk/client';
 import { KEY_FILE, fixture, runCli, startDaemon } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
+import { freePort } from './support/keyed.js';
 import { until } from './support/until.js';
 
 const WORDS = 'a stitch in time saves nine but only when the thread holds and the needle is sharp'.split(' ');
@@ -35,15 +35,6 @@ async function cluster(): Promise<{ coordinator: Daemon; agents: Daemon[] }> {
   const coordinator = await startDaemon(['coordinator', '--host', '127.0.0.1', '--port', '0', ...agents.flatMap((a) => ['--agent', a.address])]);
   await until('both agents up', async () => ((coordinator.output().match(/agent \S+ up at /g) ?? []).length >= 2 ? true : undefined), 15_000);
   return { coordinator, agents };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 describe('a part lost with its agent', () => {
