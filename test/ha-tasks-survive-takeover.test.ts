@@ -6,9 +6,9 @@
  * task ran once (one marker file per run, attempt 1 in `tasks`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixture, runCli, startDaemon, stateDir } from './support/cli.js';
+import { runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
-import { markerDir, runsPerTask } from './support/marked-runs.js';
+import { markerDir, runsPerTask, submitMarkedRuns } from './support/marked-runs.js';
 import { postgresCoordinatorArgs, postgresProblem, startPostgres } from './support/postgres.js';
 import type { TestPostgres } from './support/postgres.js';
 import { cannotRun } from './support/requirements.js';
@@ -43,7 +43,7 @@ else
       const cli = (args: string[]) => runCli([...args, '--coordinator', both]);
       const dir = markerDir();
       try {
-        const r = await cli(['submit', fixture('marked-runs.ts'), '--no-wait', '--json', '--arg', `n=${N}`, '--arg', 'ms=3000', '--arg', `dir=${dir}`]);
+        const r = await cli(submitMarkedRuns({ n: N, ms: 3000, dir }));
         expect(r.code, r.stderr).toBe(0);
         const id = JSON.parse(r.stdout).jobId as string;
         await until('three tasks started', async () => runsPerTask(dir, N).filter((n) => n > 0).length >= 3 || undefined);

@@ -6,9 +6,9 @@
  * still running: the job completes exactly and every task ran once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixture, runCli, startDaemon, stateDir } from './support/cli.js';
+import { runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
-import { markerDir, runsPerTask } from './support/marked-runs.js';
+import { markerDir, runsPerTask, submitMarkedRuns } from './support/marked-runs.js';
 import { until } from './support/until.js';
 
 const N = 6;
@@ -31,20 +31,7 @@ describe('tasks running when the coordinator restarts', () => {
     const dir = markerDir();
     try {
       await c.waitFor(/agent \S+ up at/);
-      const r = await runCli([
-        'submit',
-        fixture('marked-runs.ts'),
-        '--no-wait',
-        '--json',
-        '--arg',
-        `n=${N}`,
-        '--arg',
-        'ms=3000',
-        '--arg',
-        `dir=${dir}`,
-        '--coordinator',
-        c.address,
-      ]);
+      const r = await runCli([...submitMarkedRuns({ n: N, ms: 3000, dir }), '--coordinator', c.address]);
       expect(r.code, r.stderr).toBe(0);
       const id = JSON.parse(r.stdout).jobId as string;
       await until('three tasks started', async () => runsPerTask(dir, N).filter((n) => n > 0).length >= 3 || undefined);
@@ -76,7 +63,7 @@ describe('tasks running when the coordinator restarts', () => {
       (JSON.parse((await cli(['nodes', '--json'])).stdout) as { lastHeartbeat?: { busyThreads: number } }[])[0]?.lastHeartbeat?.busyThreads;
     try {
       await c.waitFor(/agent \S+ up at/);
-      const r = await cli(['submit', fixture('marked-runs.ts'), '--no-wait', '--json', '--arg', 'n=3', '--arg', 'ms=60000', '--arg', `dir=${dir}`]);
+      const r = await cli(submitMarkedRuns({ n: 3, ms: 60_000, dir }));
       const id = JSON.parse(r.stdout).jobId as string;
       await until('three tasks started', async () => runsPerTask(dir, 3).every((n) => n > 0) || undefined);
       // Cut off (stopped): the coordinator counts the node down and its tasks waiting, and the job is cancelled meanwhile.
@@ -107,20 +94,7 @@ describe('a coordinator started afresh, job ids given out again', () => {
     let second: Daemon | undefined;
     try {
       await first.waitFor(/agent \S+ up at/);
-      const old = await runCli([
-        'submit',
-        fixture('marked-runs.ts'),
-        '--no-wait',
-        '--json',
-        '--arg',
-        'n=3',
-        '--arg',
-        'ms=60000',
-        '--arg',
-        `dir=${oldRuns}`,
-        '--coordinator',
-        first.address,
-      ]);
+      const old = await runCli([...submitMarkedRuns({ n: 3, ms: 60_000, dir: oldRuns }), '--coordinator', first.address]);
       expect(JSON.parse(old.stdout).jobId).toBe('1');
       await until('the old job running', async () => runsPerTask(oldRuns, 3).every((n) => n > 0) || undefined);
       // Held still until the new job 1 exists, so the agent reports the old one's tasks to a coordinator that has a job 1.
@@ -130,20 +104,7 @@ describe('a coordinator started afresh, job ids given out again', () => {
       second = await startDaemon(['coordinator', '--host', '127.0.0.1', '--port', port, '--no-dashboard', '--agent', other.address]);
       await second.waitFor(/agent \S+ up at/);
       const cli = (args: string[]) => runCli([...args, '--coordinator', second!.address]);
-      const fresh = await cli([
-        'submit',
-        fixture('marked-runs.ts'),
-        '--no-wait',
-        '--json',
-        '--arg',
-        'n=3',
-        '--arg',
-        'ms=1500',
-        '--arg',
-        'plus=1000',
-        '--arg',
-        `dir=${newRuns}`,
-      ]);
+      const fresh = await cli(submitMarkedRuns({ n: 3, ms: 1500, plus: 1000, dir: newRuns }));
       expect(JSON.parse(fresh.stdout).jobId).toBe('1');
       holder.proc.kill('SIGCONT');
       const told = await second.waitFor(/agent \S+ holds \d+ task\(s\) from an earlier coordinator: [^\n]*/, 15_000);

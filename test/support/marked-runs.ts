@@ -2,6 +2,7 @@
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fixture } from './cli.js';
 
 /** A fresh folder for the markers (world-writable is not needed: agents run as the test's user). */
 export function markerDir(): string {
@@ -13,4 +14,14 @@ export function runsPerTask(dir: string, n: number): number[] {
   const runs = new Array<number>(n).fill(0);
   for (const name of readdirSync(dir)) runs[Number(name.split('.')[0])]!++;
   return runs;
+}
+
+/**
+ * `picompute submit` arguments (without the coordinator) for a job of `n`
+ * marked tasks of `ms` each, leaving their markers in `dir`, not waiting for it;
+ * `plus` is added to every result.
+ */
+export function submitMarkedRuns(o: { n: number; ms: number; dir: string; plus?: number }): string[] {
+  const plus = o.plus === undefined ? [] : ['--arg', `plus=${o.plus}`];
+  return ['submit', fixture('marked-runs.ts'), '--no-wait', '--json', '--arg', `n=${o.n}`, '--arg', `ms=${o.ms}`, ...plus, '--arg', `dir=${o.dir}`];
 }
