@@ -14,36 +14,9 @@
  * `--quick`: 6 maps of ~1 s, and the coordinator's `--backup-after 2s`.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmdirSync } from 'node:fs';
+import { cgroupProblem, cpuGroup, ENTER } from '../lib/cgroups.mjs';
 import { daemon, here, keyEnv, median, runCli, stop } from '../lib/harness.mjs';
-
-const V1 = '/sys/fs/cgroup/cpu';
-const V2 = '/sys/fs/cgroup';
-const ENTER = ['sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"'];
-
-function cgroupProblem() {
-  if (process.getuid?.() !== 0) return 'needs root';
-  if (existsSync(join(V1, 'cpu.cfs_quota_us'))) return undefined;
-  if (existsSync(join(V2, 'cgroup.controllers')) && readFileSync(join(V2, 'cgroup.controllers'), 'utf8').includes('cpu')) return undefined;
-  return 'no cgroup cpu controller';
-}
-
-/** A CPU group with the most weight there is, and a quota in cores if given. */
-function cpuGroup(name, quota) {
-  const v1 = existsSync(join(V1, 'cpu.cfs_quota_us'));
-  const dir = join(v1 ? V1 : V2, `${name}-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
-  if (v1) {
-    writeFileSync(join(dir, 'cpu.shares'), '262144');
-    if (quota) writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(quota * 100_000));
-  } else {
-    if (!readFileSync(join(V2, 'cgroup.subtree_control'), 'utf8').includes('cpu')) writeFileSync(join(V2, 'cgroup.subtree_control'), '+cpu');
-    writeFileSync(join(dir, 'cpu.weight'), '10000');
-    if (quota) writeFileSync(join(dir, 'cpu.max'), `${quota * 100_000} 100000`);
-  }
-  return dir;
-}
 
 /** xorshift steps a second on one core of `group`, measured in it. */
 function stepsPerSecond(group) {
@@ -57,8 +30,8 @@ export async function run({ quick, repeat, report }) {
   const problem = cgroupProblem();
   if (problem) return report.note(`backups workload skipped: ${problem}`);
   const { env } = keyEnv();
-  const fastGroup = cpuGroup('picompute-bench-backups-fast');
-  const slowGroup = cpuGroup('picompute-bench-backups-slow', 0.25);
+  const fastGroup = cpuGroup('picompute-bench-backups-fast', { v1Shares: 262144 });
+  const slowGroup = cpuGroup('picompute-bench-backups-slow', { quota: 0.25, v1Shares: 262144 });
   const n = quick ? 6 : 9;
   const taskSeconds = quick ? 1 : 5;
   const agentArgs = ['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '1', '--no-speed-probe'];

@@ -9,43 +9,18 @@
  * time. The tests (test/placement-speed.test.ts) check where tasks go; how
  * much time that saves is this figure.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmdirSync } from 'node:fs';
+import { cgroupProblem, cpuGroup, ENTER } from '../lib/cgroups.mjs';
 import { daemon, here, keyEnv, median, runCli, stop } from '../lib/harness.mjs';
 
-const V1 = '/sys/fs/cgroup/cpu';
-const V2 = '/sys/fs/cgroup';
-
-function cpuGroup(name, quota) {
-  const v1 = existsSync(join(V1, 'cpu.cfs_quota_us'));
-  const dir = join(v1 ? V1 : V2, `${name}-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
-  if (v1) {
-    writeFileSync(join(dir, 'cpu.shares'), '10240');
-    if (quota) writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(quota * 100_000));
-  } else {
-    if (!readFileSync(join(V2, 'cgroup.subtree_control'), 'utf8').includes('cpu')) writeFileSync(join(V2, 'cgroup.subtree_control'), '+cpu');
-    writeFileSync(join(dir, 'cpu.weight'), '10000');
-    if (quota) writeFileSync(join(dir, 'cpu.max'), `${quota * 100_000} 100000`);
-  }
-  return dir;
-}
-
-function cgroupProblem() {
-  if (process.getuid?.() !== 0) return 'needs root';
-  if (existsSync(join(V1, 'cpu.cfs_quota_us'))) return undefined;
-  if (existsSync(join(V2, 'cgroup.controllers')) && readFileSync(join(V2, 'cgroup.controllers'), 'utf8').includes('cpu')) return undefined;
-  return 'no cgroup cpu controller';
-}
-
 /** Starts `picompute <args>` inside cgroup `dir` (or none) and resolves once it logs its address. */
-const daemonIn = (dir, args, env) => daemon(args, env, [], dir ? ['sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', dir] : []);
+const daemonIn = (dir, args, env) => daemon(args, env, [], dir ? [...ENTER, dir] : []);
 
 export async function run({ quick, repeat, report }) {
   const problem = cgroupProblem();
   if (problem) return report.note(`mixed-speed workload skipped: ${problem}`);
   const { env } = keyEnv();
-  const groups = [cpuGroup('picompute-bench-fast'), cpuGroup('picompute-bench-slow', 0.25)];
+  const groups = [cpuGroup('picompute-bench-fast', { v1Shares: 10240 }), cpuGroup('picompute-bench-slow', { quota: 0.25, v1Shares: 10240 })];
   const piArgs = ['--arg', `tasks=${quick ? 16 : 64}`, '--arg', `points=${quick ? 500_000 : 2_000_000}`];
   try {
     for (const probe of [true, false]) {
