@@ -418,8 +418,10 @@ export class Cluster {
         ? job.taskDone(link.id, id, r.attempt, r.output, r.durationMs, r.heapMb)
         : job.taskFailed(link.id, id, r.attempt, r.error, r.durationMs, r.heapMb);
       this.#retried(job, retries);
-      this.#apply(job, next, this.#events.keepLogs(job, toWire(id), link.id, next.kind === 'ignored' ? [] : r.logs));
+      // Before the result is applied: a winner that ends the job would otherwise clear its losers, and their
+      // nodes would hear only the job's end, not that the copy lost (which frees the core at once, and says so).
       this.#stopLosers(job);
+      this.#apply(job, next, this.#events.keepLogs(job, toWire(id), link.id, next.kind === 'ignored' ? [] : r.logs));
       if (job.avoid.size && !job.final) this.#failIfNowhereToGo(job);
     }
     this.#kick();
