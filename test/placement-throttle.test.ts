@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fixture, runCli, startDaemon } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { until } from './support/until.js';
@@ -27,6 +27,8 @@ describe('a throttling node', () => {
   afterAll(async () => {
     await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
   });
+  // A CI run once passed the 60 s timeout here (10 s is usual): the daemons' logs say which step waited.
+  beforeEach(({ onTestFailed }) => onTestFailed(() => console.error(daemons.map((d) => `${d.address} said:\n${d.output()}`).join('\n'))));
 
   const nodes = async () => JSON.parse((await runCli(['nodes', '--json', '--coordinator', target])).stdout) as Node[];
   const hotNode = async () => (await nodes()).find((n) => n.address === hot.address);
@@ -71,5 +73,5 @@ describe('a throttling node', () => {
     // Only the since-boot bit left: history, not now.
     setBits('0x80000');
     await until('`nodes` showing the node recovered', async () => ((await hotNode())?.slowed === '' ? true : undefined));
-  });
+  }, 150_000);
 });
