@@ -148,6 +148,28 @@ describe('a keyed job', () => {
     expect(sent(j.start('a', 1, 5, 0)).map((t) => [t.id, t.attempt])).toEqual([[keyedReduceTask(0), 2]]);
   });
 
+  it("a second reduce's fetch failure, planned before the maps ran again on that node, costs nothing more: each map runs again once", () => {
+    const j = keyed(4, 2);
+    mapsDone(j, 2);
+    // Both reduces planned on a, both to fetch maps 2 and 3 from b, whose runs are gone.
+    expect(sent(j.start('a', 2, 2, 0)).map((t) => t.id)).toEqual([keyedReduceTask(0), keyedReduceTask(1)]);
+    j.taskFailed('a', keyedReduceTask(0), 1, fetchFailed('b'), 1, 1);
+    // Maps 2 and 3 run again, on b itself (it is alive), and are done there before the second failure arrives.
+    expect(sent(j.start('b', 1, 5, 0)).map((t) => [t.id, t.attempt])).toEqual([
+      [mapTask(2), 2],
+      [mapTask(3), 2],
+    ]);
+    for (const i of [2, 3]) j.taskDone('b', mapTask(i), 2, manifest(i, 2), 1, 1);
+    const late = j.taskFailed('a', keyedReduceTask(1), 1, fetchFailed('b'), 1, 1);
+    expect(late.kind === 'notify' && late.logs.map((l) => l.line).join('\n')).not.toMatch(/runs again \(attempt 3/);
+    // Both reduces run again at once, with the maps' new runs on b; no map runs a third time.
+    expect(sent(j.start('a', 2, 5, 0)).map((t) => [t.id, t.attempt])).toEqual([
+      [keyedReduceTask(0), 2],
+      [keyedReduceTask(1), 2],
+    ]);
+    expect(j.taskTable.rows().map((t) => t.attempt)).toEqual([1, 1, 2, 2]);
+  });
+
   it('maxNodeLosses bounds how often a map output may be lost', () => {
     const j = keyed(4, 2, { maxNodeLosses: 1 });
     mapsDone(j, 2);

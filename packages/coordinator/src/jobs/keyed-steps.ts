@@ -43,7 +43,8 @@ export function startBackups(job: JobData, node: string, count: number, now: num
 export function refetch(job: JobData, partition: number, node: string, from: string, message: string): Next {
   const lost = reduceLost(job, partition, `could not fetch its input on ${node}: ${message}`);
   if (lost) return lost;
-  const rerun = rerunMaps(job, from, `a reducer could not fetch their outputs from ${from}`);
+  // Only what this reduce's plan named: a reduce planned before maps ran again there fails late, about runs long replaced.
+  const rerun = rerunMaps(job, from, `a reducer could not fetch their outputs from ${from}`, job.shuffle!.plannedAt(partition));
   if (!Array.isArray(rerun)) return rerun;
   const line = `could not fetch from ${from}; it runs again once the maps that were there have run again elsewhere (${message})`;
   return notify([{ task: toWire(keyedReduceTask(partition)), node: 'coordinator', line }, ...rerun]);
@@ -61,14 +62,18 @@ export function reduceLost(job: JobData, partition: number, why: string): Next |
   return undefined;
 }
 
-/** The maps of a keyed job whose outputs were on `node` and are still needed run again (a log line each), or the job gives up. */
-export function rerunMaps(job: JobData, node: string, why: string): LogLine[] | Next {
+/**
+ * The maps of a keyed job whose outputs were on `node` (located before
+ * `plannedBefore`, on the shuffle plan's clock) and are still needed run
+ * again (a log line each), or the job gives up.
+ */
+export function rerunMaps(job: JobData, node: string, why: string, plannedBefore?: number): LogLine[] | Next {
   const logs: LogLine[] = [];
-  for (const p of job.shuffle!.forgetParts(node)) {
+  for (const p of job.shuffle!.forgetParts(node, plannedBefore)) {
     const line = `${why}, and partition ${p}'s finished part was on its disk: it is reduced again`;
     logs.push({ task: toWire(keyedReduceTask(p)), node: 'coordinator', line });
   }
-  for (const index of job.shuffle!.forgetNode(node)) {
+  for (const index of job.shuffle!.forgetNode(node, plannedBefore)) {
     const max = job.maxNodeLosses;
     if (job.attempts[index]! >= max) {
       job.taskTable.set(index, 'NODE_FAIL');

@@ -40,6 +40,8 @@ interface MapLocation {
   node: string;
   runs: RunInfo[];
   bytesIn: number;
+  /** When it was located, on the plan's own clock (see `plannedAt`). */
+  seq?: number;
 }
 
 /** What a reduce task's input says (the agent's ReducePlan). */
@@ -70,6 +72,14 @@ export class ShufflePlan {
   readonly #addresses = new Map<string, string>();
   readonly #parts: (PartLocation | undefined)[];
   readonly #pending: number[];
+  /**
+   * A counter that ticks at every map or part located and every reduce
+   * planned: a reducer's fetch failure is about the locations its plan
+   * named, not about maps run again (perhaps on that very node) since.
+   */
+  #clock = 0;
+  readonly #plannedAt: Uint32Array;
+  readonly #partSeq: Uint32Array;
   /** Times each partition's reduce was lost (its node, or a fetch from a node): bounded like a map's. */
   readonly losses: Uint16Array;
   /** Each partition's reduce attempts so far. */
@@ -87,6 +97,13 @@ export class ShufflePlan {
     this.#pending = Array.from({ length: partitions }, (_, p) => p);
     this.losses = new Uint16Array(partitions);
     this.attempts = new Uint16Array(partitions);
+    this.#plannedAt = new Uint32Array(partitions);
+    this.#partSeq = new Uint32Array(partitions);
+  }
+
+  /** When partition `p`'s latest reduce was planned: what a fetch failure of it can speak for (`forgetNode`'s `plannedBefore`). */
+  plannedAt(p: number): number {
+    return this.#plannedAt[p]!;
   }
 
   /** Where `node` is dialled (known from the dispatcher before it gets tasks). */
@@ -113,7 +130,7 @@ export class ShufflePlan {
     const parsed = JSON.parse(manifest.toString('utf8')) as { runs?: RunInfo[] };
     if (!Array.isArray(parsed.runs)) throw new Error(`map task ${index} on ${node} reported no runs`);
     if (!this.#maps[index]) this.#located++;
-    this.#maps[index] = { node, runs: parsed.runs, bytesIn };
+    this.#maps[index] = { node, runs: parsed.runs, bytesIn, seq: ++this.#clock };
   }
 
   /** A map that finished before a coordinator restart, its runs said to be on `node`: trusted once that node confirms them. */
@@ -145,7 +162,7 @@ export class ShufflePlan {
       }
       this.#addresses.set(node, address);
       if (!this.#maps[index]) this.#located++;
-      this.#maps[index] = m;
+      this.#maps[index] = { ...m, seq: ++this.#clock };
       trusted.push(index);
     }
     return { trusted, missing };
@@ -185,14 +202,15 @@ export class ShufflePlan {
   /**
    * `node` is gone (or its runs cannot be fetched): the maps whose runs lived
    * there and are still needed, now without a location. The caller runs them
-   * again.
+   * again. With `plannedBefore` (a fetch failed), only the maps located
+   * before that reduce was planned: one run again since is not in question.
    */
-  forgetNode(node: string): number[] {
+  forgetNode(node: string, plannedBefore = Number.POSITIVE_INFINITY): number[] {
     if (this.complete) return [];
     const lost: number[] = [];
     for (let i = 0; i < this.#maps.length; i++) {
       const m = this.#maps[i];
-      if (m?.node !== node) continue;
+      if (m?.node !== node || (m.seq ?? 0) > plannedBefore) continue;
       // Runs only for partitions already reduced are not needed again.
       if (m.runs.every((r) => this.#parts[r.p] !== undefined)) continue;
       this.#maps[i] = undefined;
@@ -211,6 +229,7 @@ export class ShufflePlan {
 
   /** A reduce task's input: its plan as JSON. */
   planInput(partition: number): Buffer {
+    this.#plannedAt[partition] = ++this.#clock;
     return Buffer.from(JSON.stringify(this.plan(partition)));
   }
 
@@ -239,18 +258,23 @@ export class ShufflePlan {
     if (typeof parsed.part !== 'string' || typeof parsed.bytes !== 'number')
       throw new Error(`the reduce of partition ${partition} on ${node} reported no part`);
     this.#parts[partition] = { node, address: this.#addresses.get(node) ?? '', part: parsed.part, bytes: parsed.bytes, keys: parsed.keys ?? 0 };
+    this.#partSeq[partition] = ++this.#clock;
     this.partsDone++;
     this.bytesOut += parsed.bytes;
     return true;
   }
 
-  /** Parts done on `node`, which is gone before the job completed: they are reduced again. Returns their partitions. */
-  forgetParts(node: string): number[] {
+  /**
+   * Parts done on `node`, which is gone before the job completed (or whose
+   * runs could not be fetched by a reduce planned at `plannedBefore`): they
+   * are reduced again. Returns their partitions.
+   */
+  forgetParts(node: string, plannedBefore = Number.POSITIVE_INFINITY): number[] {
     if (this.complete) return [];
     const lost: number[] = [];
     for (let p = 0; p < this.partitions; p++) {
       const part = this.#parts[p];
-      if (part?.node !== node) continue;
+      if (part?.node !== node || this.#partSeq[p]! > plannedBefore) continue;
       this.#parts[p] = undefined;
       this.partsDone--;
       this.bytesOut -= part.bytes;

@@ -22,11 +22,18 @@ export interface Mdns {
   publish(options: { name: string; type: string; port: number; txt: TxtRecord }): void;
   /** Withdraws all this instance published (goodbye packets) and publishes `options` instead: a coordinator's role changed. */
   republish(options: { name: string; type: string; port: number; txt: TxtRecord }): void;
-  browse(type: string, handlers: { up: (s: Service) => void; down?: (s: Service) => void }): void;
+  /** `requeryMs`: when to ask again (the last gap repeats); default a backoff from 1 s to 30 s for a long-lived watcher. */
+  browse(type: string, handlers: { up: (s: Service) => void; down?: (s: Service) => void }, requeryMs?: readonly number[]): void;
   close(): Promise<void>;
 }
 
 const REQUERY_MS = [1000, 2000, 4000, 8000, 15000, 30000];
+/**
+ * A one-shot look (the CLI's, within about a second) asks again soon: one
+ * lost query or answer on a busy network or host would otherwise leave it
+ * empty-handed (RFC 6762 §5.1 lets a one-shot querier retransmit).
+ */
+const LOOK_REQUERY_MS = [250, 400, 600, 1000, 2000];
 const INTERFACE_CHECK_MS = 10_000;
 /** Longest a name's probe takes (three queries 250 ms apart, after up to 250 ms), with room to spare. */
 const PROBE_MS = 2000;
@@ -137,7 +144,7 @@ export function startMdns(log: (line: string) => void): Mdns {
         });
       });
     },
-    browse(type, handlers) {
+    browse(type, handlers, requeryMs = REQUERY_MS) {
       const mine: Browser[] = [];
       const watched = new Set<InstanceType<typeof Bonjour>>();
       const watch = (instance: InstanceType<typeof Bonjour>) => {
@@ -155,8 +162,8 @@ export function startMdns(log: (line: string) => void): Mdns {
           // An interface that came up since (a second network) gets its own asker.
           for (const asker of askersNow()) if (!watched.has(asker)) watch(asker);
           for (const b of mine) b.update();
-          requery(Math.min(i + 1, REQUERY_MS.length - 1));
-        }, REQUERY_MS[i]!);
+          requery(Math.min(i + 1, requeryMs.length - 1));
+        }, requeryMs[i]!);
       requery(0);
     },
     close() {
@@ -181,16 +188,20 @@ export async function lookFor<T>(type: string, timeoutMs: number, decide: (seen:
   try {
     return await new Promise<T | undefined>((resolve) => {
       const timer = setTimeout(() => resolve(decide(seen, true)), timeoutMs);
-      mdns.browse(type, {
-        up: (s) => {
-          seen.push(s);
-          const found = decide(seen, false);
-          if (found !== undefined) {
-            clearTimeout(timer);
-            resolve(found);
-          }
+      mdns.browse(
+        type,
+        {
+          up: (s) => {
+            seen.push(s);
+            const found = decide(seen, false);
+            if (found !== undefined) {
+              clearTimeout(timer);
+              resolve(found);
+            }
+          },
         },
-      });
+        LOOK_REQUERY_MS,
+      );
     });
   } finally {
     await mdns.close();
