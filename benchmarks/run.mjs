@@ -16,11 +16,13 @@
  *   pnpm bench -- --only mixed # W2 on a fast and a quota-held agent, placement weighed by measured speed vs not (root)
  *   pnpm bench -- --only backups # 3 agents, one slowed to 25 % of a core or not, with and without backups of stragglers (root)
  *   pnpm bench -- --only wear  # bytes a durable coordinator writes to disk per tiny task (SD cards)
+ *   pnpm bench -- --only W8 --w8-mb 100 # W8 on 100 MB instead of 1 GiB
+ *   pnpm bench -- --runs 3     # the whole choice three times over: each row's median, with the range (min–max) of the runs
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { here, Report } from './lib/harness.mjs';
+import { here, mergeRuns, Report } from './lib/harness.mjs';
 
 // pnpm passes the `--` of `pnpm bench -- --quick` through to the script.
 const argv = process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--'));
@@ -33,6 +35,8 @@ const { values: opts } = parseArgs({
     'multi-host': { type: 'boolean', default: false },
     scale: { type: 'boolean', default: false },
     repeat: { type: 'string' },
+    runs: { type: 'string' },
+    'w8-mb': { type: 'string' },
   },
 });
 const ctx = {
@@ -41,7 +45,13 @@ const ctx = {
   cores: availableParallelism(),
   repeat: Number(opts.repeat ?? (opts.quick ? 1 : 3)),
   report: new Report(),
+  w8Mb: opts['w8-mb'],
 };
+const runs = Number(opts.runs ?? 1);
+if (!Number.isInteger(runs) || runs < 1) {
+  console.error(`--runs takes a whole number of runs, 1 or more (got ${opts.runs})`);
+  process.exit(2);
+}
 const WORKLOADS = [
   'codec',
   'W1',
@@ -99,18 +109,24 @@ if (opts.scale && !chosen.includes('scale-agents')) chosen.push('scale-agents');
 // The peers run only the workloads asked for (`--only W7 --peers`: Dask's W7 alone).
 ctx.chosen = chosen;
 let failed = false;
-for (const w of chosen) {
-  const started = performance.now();
-  try {
-    const mod = await import(modules[w]);
-    await mod.run(ctx);
-  } catch (err) {
-    failed = true;
-    ctx.report.add(w, 'ERROR', NaN, String(err?.message ?? err).split('\n')[0]);
-    console.error(`${w} failed:`, err);
+const reports = [];
+for (let k = 1; k <= runs; k++) {
+  ctx.report = new Report();
+  for (const w of chosen) {
+    const started = performance.now();
+    try {
+      const mod = await import(modules[w]);
+      await mod.run(ctx);
+    } catch (err) {
+      failed = true;
+      ctx.report.add(w, 'ERROR', NaN, String(err?.message ?? err).split('\n')[0]);
+      console.error(`${w} failed:`, err);
+    }
+    console.error(`${runs > 1 ? `run ${k} of ${runs}: ` : ''}${w} done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
-  console.error(`${w} done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  reports.push(ctx.report);
 }
+ctx.report = runs > 1 ? mergeRuns(reports) : reports[0];
 
 const report = {
   date: new Date().toISOString(),
@@ -119,10 +135,13 @@ const report = {
   command: `pnpm bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
   quick: ctx.quick,
   repeat: ctx.repeat,
+  runs,
   rows: ctx.report.rows,
   notes: ctx.report.notes,
 };
-console.log(`\npicompute benchmarks — ${report.machine}, Node ${report.node}, best of ${ctx.repeat}${ctx.quick ? ' (quick)' : ''}\n`);
+console.log(
+  `\npicompute benchmarks — ${report.machine}, Node ${report.node}, best of ${ctx.repeat}${runs > 1 ? `, median and range of ${runs} runs` : ''}${ctx.quick ? ' (quick)' : ''}\n`,
+);
 console.table(report.rows);
 for (const n of report.notes) console.log(`- ${n}`);
 await mkdir(here('results'), { recursive: true });

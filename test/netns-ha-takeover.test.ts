@@ -10,7 +10,7 @@
  * stands by unannounced.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fixture, runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon, TestHost } from './support/cli.js';
 import { ON_NET, netnsProblem, sh } from './support/netns.js';
@@ -55,6 +55,9 @@ else
       sh('up', RUN, '7');
       pg = await startPostgres({ netns: `pct${RUN}-h1`, address: '10.213.7.11', subnet: '10.213.7.0/24' });
     }, 60_000);
+
+    // A CI run once saw a job not end within 40 s of the takeover: the daemons' logs say which one waited, and for what.
+    beforeEach(({ onTestFailed }) => onTestFailed(() => console.error(daemons.map((d) => `${d.address} said:\n${d.output()}`).join('\n'))));
 
     afterAll(async () => {
       await Promise.all(daemons.map((d) => d.stop('SIGKILL')));

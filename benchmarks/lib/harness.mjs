@@ -45,6 +45,41 @@ export class Report {
   }
 }
 
+/**
+ * Several whole runs as one report: each row's median figure (and ms), with
+ * `range` [min, max] and every run's figure; notes of every run, tagged.
+ * Rows are matched by workload and system (a system named with a run's own
+ * figure, such as "picompute / Dask's best (…)", is matched on its prefix).
+ */
+export function mergeRuns(reports) {
+  const merged = new Report();
+  const key = (r) => `${r.workload}\u0000${r.system.replace(/\s*\(.*$/, '')}`;
+  const groups = new Map();
+  for (const report of reports)
+    for (const row of report.rows) {
+      const k = key(row);
+      if (!groups.has(k)) groups.set(k, []);
+      groups.get(k).push(row);
+    }
+  for (const rows of groups.values()) {
+    const figures = rows.map((r) => r.figure).filter(Number.isFinite);
+    const mid = figures.length ? median(figures) : NaN;
+    const last = rows.find((r) => r.figure === mid) ?? rows.at(-1);
+    const ms = rows.map((r) => r.ms).filter(Number.isFinite);
+    const { workload, system, unit, figure, ...extra } = last;
+    merged.add(workload, system, mid, unit, {
+      ...extra,
+      ...(ms.length ? { ms: median(ms) } : {}),
+      range: figures.length ? [Math.min(...figures), Math.max(...figures)] : [],
+      runs: rows.map((r) => r.figure),
+    });
+  }
+  reports.forEach((r, i) => {
+    for (const n of r.notes) merged.note(`run ${i + 1}: ${n}`);
+  });
+  return merged;
+}
+
 /** A cluster key file for the daemons a benchmark starts. */
 export function keyEnv() {
   const dir = mkdtempSync(join(tmpdir(), 'picompute-bench-'));

@@ -1,8 +1,8 @@
 /** The embedded cluster (coordinator + one agent, in this process) and a client for it. */
 import { startLocalCluster } from '@picompute/cli';
 
-export async function withLocalCluster(cores, fn) {
-  const cluster = await startLocalCluster({ cores });
+export async function withLocalCluster(cores, fn, options = {}) {
+  const cluster = await startLocalCluster({ cores, ...options });
   const client = await cluster.connect();
   try {
     return await fn(client, cluster);

@@ -28,14 +28,25 @@ export interface LocalCluster {
   close(): Promise<void>;
 }
 
-export async function startLocalCluster(options: { cores?: number; log?: (line: string) => void } = {}): Promise<LocalCluster> {
+/** `taskMemoryMb`: each task's memory limit, as the agent's `--mem-per-task` (default: the agent's own). */
+export async function startLocalCluster(options: { cores?: number; taskMemoryMb?: number; log?: (line: string) => void } = {}): Promise<LocalCluster> {
   const log = options.log ?? (() => {});
   const cacheDir = await mkdtemp(join(tmpdir(), 'picompute-local-'));
   const cores = options.cores ?? availableParallelism();
   const security: Security = { key: generateKey(), keySource: 'the embedded cluster' };
   const coordinator = await startCoordinator({ host: '127.0.0.1', port: 0, log, security, stateDir: join(cacheDir, 'state'), durable: false });
   // One node has no one to be faster than: no speed probe competing with the job for the cores.
-  const agent = await startAgent({ host: '127.0.0.1', port: 0, cores, cacheDir: join(cacheDir, 'bundles'), log, security, id: 'local', speedProbeMs: 0 });
+  const agent = await startAgent({
+    host: '127.0.0.1',
+    port: 0,
+    cores,
+    cacheDir: join(cacheDir, 'bundles'),
+    log,
+    security,
+    id: 'local',
+    speedProbeMs: 0,
+    taskMemoryMb: options.taskMemoryMb,
+  });
   // Same process: the Work stream skips gRPC (no encoding, no copies of inputs and outputs).
   coordinator.addAgent(agent.address, () => agent.connectInProcess());
   const clients = new Set<Client>();

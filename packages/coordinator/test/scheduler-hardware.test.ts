@@ -84,6 +84,9 @@ describe('speed per core', () => {
     // A job only the slow node can run still runs there to the last task.
     const labelled = [node('slow', 2, { speed: 100, labels: ['model=pi4'] }), node('fast', 2, { speed: 400, labels: ['model=pi5'] })];
     expect(perNode(schedule({ nodes: labelled, jobs: [job('1', 1, { constraint: 'model=pi4' })] }))).toEqual({ slow: 1 });
+    // Even with two slow nodes it may run on: neither waits for a faster node the job cannot use.
+    const twoPi4 = [...labelled, node('slow2', 2, { speed: 100, labels: ['model=pi4'] })];
+    expect(Object.keys(perNode(schedule({ nodes: twoPi4, jobs: [job('1', 1, { constraint: 'model=pi4' })] })))).toHaveLength(1);
     // As does one where the fast node is down.
     expect(perNode(schedule({ nodes: [nodes[0]!, { ...nodes[1]!, health: 'down' }], jobs: [job('1', 1)] }))).toEqual({ slow: 1 });
   });
@@ -141,6 +144,14 @@ describe('throttling', () => {
     expect(hot.hot).toBeLessThan(hot.cool! / 3);
     const recovered = simulate([node('hot', cores), node('cool', cores)], 200, { hot: 4, cool: 4 });
     expect(recovered).toEqual({ hot: 100, cool: 100 });
+  });
+
+  it('the fastest node throttling does not leave a slower one waiting for it: the last task of a job still starts', () => {
+    // Speeds measured on a loaded machine: the hot node probed fastest, the cool one at half its speed.
+    const nodes = [node('hot', 4, { throttled: true, speed: 400, freeSlots: 0 }), node('cool', 4, { speed: 200 })];
+    expect(perNode(schedule({ nodes, jobs: [job('1', 1)] }))).toEqual({ cool: 1 });
+    const free = [node('hot', 4, { throttled: true, speed: 400 }), node('cool', 4, { speed: 200 })];
+    expect(Object.values(perNode(schedule({ nodes: free, jobs: [job('1', 1)] }))).reduce((a, b) => a + b, 0)).toBe(1);
   });
 
   it('a node that holds nothing takes a task wanting more cores than its throttled cap', () => {

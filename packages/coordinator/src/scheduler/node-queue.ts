@@ -50,16 +50,17 @@ export class NodeQueue {
    * Places one batch of `job` on the best node that fits it now and returns
    * that node's id, or undefined if none does. Nodes skipped on the way stay.
    * `capacity`: the job's whole capacity in fastest-core units, `left`: its
-   * tasks not placed yet (see ./weights.ts worthStarting); with no capacity
-   * given, every fitting node is worth it.
+   * tasks not placed yet, `best`: the best weight among the nodes that could
+   * run it (see ./weights.ts worthStarting); with no capacity given, every
+   * fitting node is worth it.
    */
-  place(job: JobSnapshot, capacity = Infinity, left = job.runnable): string | undefined {
+  place(job: JobSnapshot, capacity = Infinity, left = job.runnable, best = 1): string | undefined {
     const skipped: Entry[] = [];
     let chosen: Entry | undefined;
     while (this.#heap.length) {
       const top = this.#heap[0]!;
       const slots = top.idle ? Math.max(top.slots, Math.min(top.node.freeSlots, job.coresPerTask)) : top.slots;
-      if (!job.avoid?.has(top.id) && fitsNow(top.node, slots, top.memoryMb, job) && worthStarting(top, left, capacity)) {
+      if (!job.avoid?.has(top.id) && fitsNow(top.node, slots, top.memoryMb, job) && worthStarting(top, left, capacity, best)) {
         chosen = top;
         break;
       }

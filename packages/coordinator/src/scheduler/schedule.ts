@@ -18,21 +18,26 @@ import { NodeQueue } from './node-queue.js';
 import { byJobOrder } from './rank.js';
 import { headroom } from './throttle.js';
 import type { Assignment, JobSnapshot, Plan, Snapshot } from './types.js';
-import { capacityOf, fastestSpeed } from './weights.js';
+import { capacityOf, fastestSpeed, weight } from './weights.js';
 
 export function schedule(snapshot: Snapshot): Plan {
   // Speeds are relative to the fastest live node, busy or not.
   const fastest = fastestSpeed(snapshot.nodes.filter((n) => n.health !== 'down'));
   const nodes = new NodeQueue(snapshot.nodes.filter(canTakeWork), fastest);
-  // Each job's capacity on the nodes that could run it, busy or not: computed once a plan, only when speeds differ.
-  const capacities = new Map<JobSnapshot, number>();
-  const capacity = (job: JobSnapshot): number => {
-    if (!fastest) return Infinity;
+  // Each job's capacity on the nodes that could run it, busy or not, and the best weight among them:
+  // computed once a plan, only when speeds differ.
+  const capacities = new Map<JobSnapshot, { total: number; best: number }>();
+  const capacity = (job: JobSnapshot): { total: number; best: number } => {
+    if (!fastest) return { total: Infinity, best: 1 };
     let c = capacities.get(job);
     if (c === undefined) {
-      c = 0;
+      c = { total: 0, best: 0 };
       // Not the nodes it keeps off: a slower node would wait for them to take its tasks, and nothing would.
-      for (const n of snapshot.nodes) if (n.health === 'up' && couldEverRun(n, job) && !job.avoid?.has(n.id)) c += capacityOf(n, fastest);
+      for (const n of snapshot.nodes)
+        if (n.health === 'up' && couldEverRun(n, job) && !job.avoid?.has(n.id)) {
+          c.total += capacityOf(n, fastest);
+          c.best = Math.max(c.best, weight(n, fastest));
+        }
       capacities.set(job, c);
     }
     return c;
@@ -55,8 +60,8 @@ export function schedule(snapshot: Snapshot): Plan {
     // A job no node could take now spares the next of the same shape the search; with speeds measured,
     // whether a slow node is worth starting also depends on the tasks left, so those are part of the shape.
     const cap = capacity(job);
-    const shape = `${job.coresPerTask}/${job.memoryMb}/${job.constraint ?? ''}${Number.isFinite(cap) ? `/${cap}/${runnable}` : ''}`;
-    const nodeId = unplaceable.has(shape) ? undefined : nodes.place(job, cap, runnable);
+    const shape = `${job.coresPerTask}/${job.memoryMb}/${job.constraint ?? ''}${Number.isFinite(cap.total) ? `/${cap.total}/${cap.best}/${runnable}` : ''}`;
+    const nodeId = unplaceable.has(shape) ? undefined : nodes.place(job, cap.total, runnable, cap.best);
     if (!nodeId) {
       // A job kept off some nodes says nothing of others of its shape.
       if (!job.avoid) unplaceable.add(shape);

@@ -70,14 +70,16 @@ export function capacityOf(node: Pick<NodeSnapshot, 'cores' | 'speed' | 'throttl
 
 /**
  * Whether one more of the job's tasks should start on this node: always on
- * a node at full weight; on a slower one only while the job's tasks not
- * placed yet (`left`) would keep the other nodes busy at least until this
- * one finished it, counting the tasks it holds already that the new one
- * would wait behind. `capacity` is the summed capacityOf of the nodes that
- * could run the job; all figures are in fastest-core task times.
+ * a node at full weight, or at the best weight among the nodes that could
+ * run the job (`best`: when the fastest node throttles, the others must not
+ * all wait for it, and the job with them); on a slower one only while the
+ * job's tasks not placed yet (`left`) would keep the other nodes busy at
+ * least until this one finished it, counting the tasks it holds already that
+ * the new one would wait behind. `capacity` is the summed capacityOf of the
+ * nodes that could run the job; all figures are in fastest-core task times.
  */
-export function worthStarting(node: { cores: number; weight: number; held: number }, left: number, capacity: number): boolean {
-  if (node.weight >= 1 || !Number.isFinite(capacity)) return true;
+export function worthStarting(node: { cores: number; weight: number; held: number }, left: number, capacity: number, best = 1): boolean {
+  if (node.weight >= Math.min(1, best) || !Number.isFinite(capacity)) return true;
   const others = capacity - node.cores * node.weight;
   if (others <= 0) return true;
   const waits = Math.max(0, node.held + 1 - node.cores) / node.cores;
