@@ -19,8 +19,10 @@
  *   pnpm bench -- --only W8 --w8-mb 100 # W8 on 100 MB instead of 1 GiB
  *   pnpm bench -- --runs 3     # the whole choice three times over: each row's median, with the range (min–max) of the runs
  */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { here, mergeRuns, Report } from './lib/harness.mjs';
 
@@ -108,6 +110,11 @@ if (opts['multi-host'] && !chosen.includes('multi-host')) chosen.push('multi-hos
 if (opts.scale && !chosen.includes('scale-agents')) chosen.push('scale-agents');
 // The peers run only the workloads asked for (`--only W7 --peers`: Dask's W7 alone).
 ctx.chosen = chosen;
+// Every temporary file of the run (corpora, W8's records, the daemons' state and caches) under one folder,
+// removed at the end: os.tmpdir() reads TMPDIR, and the daemons inherit it.
+const runTmp = mkdtempSync(join(tmpdir(), 'picompute-bench-run-'));
+chmodSync(runTmp, 0o1777);
+process.env.TMPDIR = runTmp;
 let failed = false;
 const reports = [];
 for (let k = 1; k <= runs; k++) {
@@ -138,13 +145,16 @@ const report = {
   runs,
   rows: ctx.report.rows,
   notes: ctx.report.notes,
+  // Each run's own rows, when there were several: the merge above can be checked or done again from them.
+  ...(runs > 1 ? { perRun: reports.map((r) => r.rows) } : {}),
 };
 console.log(
   `\npicompute benchmarks — ${report.machine}, Node ${report.node}, best of ${ctx.repeat}${runs > 1 ? `, median and range of ${runs} runs` : ''}${ctx.quick ? ' (quick)' : ''}\n`,
 );
-console.table(report.rows);
+console.table(report.rows.map(({ runs: _, ...row }) => row));
 for (const n of report.notes) console.log(`- ${n}`);
 await mkdir(here('results'), { recursive: true });
 await writeFile(here(`results/${ctx.quick ? 'quick' : 'latest'}.json`), `${JSON.stringify(report, null, 2)}\n`);
 console.log(JSON.stringify(report));
+rmSync(runTmp, { recursive: true, force: true });
 process.exit(failed ? 1 : 0);

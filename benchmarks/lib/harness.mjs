@@ -48,12 +48,12 @@ export class Report {
 /**
  * Several whole runs as one report: each row's median figure (and ms), with
  * `range` [min, max] and every run's figure; notes of every run, tagged.
- * Rows are matched by workload and system (a system named with a run's own
- * figure, such as "picompute / Dask's best (…)", is matched on its prefix).
+ * Rows are matched by workload and system (the row naming whichever Dask
+ * form was best in its run, "picompute / Dask's best (…)", on its prefix).
  */
 export function mergeRuns(reports) {
   const merged = new Report();
-  const key = (r) => `${r.workload}\u0000${r.system.replace(/\s*\(.*$/, '')}`;
+  const key = (r) => `${r.workload}\u0000${r.system.replace(/ best \(.*$/, ' best')}`;
   const groups = new Map();
   for (const report of reports)
     for (const row of report.rows) {
