@@ -10,8 +10,8 @@
  * stands by unannounced.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { fixture, runCli, startDaemon, stateDir } from './support/cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixture, printDaemonLogsOnFailure, runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon, TestHost } from './support/cli.js';
 import { ON_NET, netnsProblem, sh } from './support/netns.js';
 import { postgresProblem, startPostgres } from './support/postgres.js';
@@ -58,7 +58,7 @@ else
     }, 60_000);
 
     // A CI run once saw a job not end within 40 s of the takeover: the daemons' logs say which one waited, and for what.
-    beforeEach(({ onTestFailed }) => onTestFailed(() => console.error(daemons.map((d) => `${d.address} said:\n${d.output()}`).join('\n'))));
+    printDaemonLogsOnFailure(daemons);
 
     afterAll(async () => {
       await Promise.all(daemons.map((d) => d.stop('SIGKILL')));

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { fixture, runCli, startDaemon } from './support/cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixture, printDaemonLogsOnFailure, runCli, startDaemon } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { until } from './support/until.js';
 import { throttleFile } from './support/throttle-file.js';
@@ -28,7 +28,7 @@ describe('a throttling node', () => {
     await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
   });
   // A CI run once passed the 60 s timeout here (10 s is usual): the daemons' logs say which step waited.
-  beforeEach(({ onTestFailed }) => onTestFailed(() => console.error(daemons.map((d) => `${d.address} said:\n${d.output()}`).join('\n'))));
+  printDaemonLogsOnFailure(daemons);
 
   const nodes = async () => JSON.parse((await runCli(['nodes', '--json', '--coordinator', target])).stdout) as Node[];
   const hotNode = async () => (await nodes()).find((n) => n.address === hot.address);

@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 
 export const CLI = fileURLToPath(new URL('../../packages/cli/dist/bin/picompute.mjs', import.meta.url));
 export const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
@@ -182,4 +182,13 @@ export function useLocalClient(cores = 2): { readonly client: import('@picompute
       return local!.client;
     },
   };
+}
+
+/**
+ * For a describe block: when one of its tests fails, prints what each of
+ * `daemons` logged (the daemons the tests start, as they are at the failure):
+ * a test's own message says only what it waited for, their logs say why.
+ */
+export function printDaemonLogsOnFailure(daemons: readonly Daemon[]): void {
+  beforeEach(({ onTestFailed }) => onTestFailed(() => console.error(daemons.map((d) => `${d.address} said:\n${d.output()}`).join('\n'))));
 }
