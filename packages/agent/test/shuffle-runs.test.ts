@@ -65,6 +65,25 @@ describe('the shuffle on disk', () => {
     expect(got).toEqual(expected);
   });
 
+  it("a frequent key's values are folded as they gather: a small buffer holds a million of them without a spill", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'picompute-runs-'));
+    const buffer = new EmitBuffer({
+      dir,
+      prefix: 'm5-a1',
+      partitions: 3,
+      combine: (_k, values) => (values as number[]).reduce((a, b) => a + b, 0),
+      limitBytes: 20_000,
+    });
+    for (let i = 0; i < 1_000_000; i++) buffer.emit(i % 2 ? 'the' : 7, 1);
+    const manifest = buffer.finish();
+    expect(manifest.pairs).toBe(1_000_000);
+    // Only the spill at the map's end: one run per partition the two keys fall in.
+    expect(manifest.runs.every((r) => r.id.includes('-s0-'))).toBe(true);
+    const got = new Map<Key, unknown>();
+    for (const r of manifest.runs) for (const [k, values] of await merged(dir, [r.id])) got.set(k, values);
+    expect(got).toEqual(new Map<Key, unknown>([[7, [500_000]], ['the', [500_000]]]));
+  });
+
   it('orders numbers numerically before strings, strings as JavaScript compares them', () => {
     const keys: Key[] = ['b', 10, 'B', 9, 'a', -1, 'ä', '10'];
     expect([...keys].sort(compareKeys)).toEqual([-1, 9, 10, '10', 'B', 'a', 'b', 'ä']);

@@ -125,9 +125,11 @@ export interface KeyedJob<I = FileChunk, K extends Key = Key, V = unknown, R = u
   inputs?: (args: JobArgs) => MaybePromise<InputSource<I>>;
   map: (input: I, ctx: EmitContext<K, V>) => MaybePromise<unknown>;
   /**
-   * Folds some of a key's values into one on the mapper, when its buffer
-   * spills (synchronously: it runs inside ctx.emit); must give what
-   * reduceByKey accepts as one of the values.
+   * Folds some of a key's values into one on the mapper, as they gather and
+   * when its buffer spills (synchronously: it runs inside ctx.emit); must
+   * give what reduceByKey accepts as one of the values. Like Hadoop's
+   * combiner it may run any number of times on a key, its own earlier
+   * results among the values.
    */
   combine?: (key: K, values: V[]) => V;
   reduceByKey: (key: K, values: V[], ctx: ReduceContext) => MaybePromise<R>;

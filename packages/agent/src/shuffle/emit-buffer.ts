@@ -3,7 +3,7 @@
  * partition in a bounded buffer (grouped by key only when there is a
  * `combine`); when it holds about `limitBytes` (or the map ends) it is
  * spilled, each partition's pairs sorted by key and, with a `combine`, each
- * key's values folded into one, as one sorted run per partition in the
+ * key's values folded into one (also every FOLD_AT values while they gather), as one sorted run per partition in the
  * job's folder (see ./run-file.ts). The map task's output
  * is then the manifest: which runs it left, for which partition, how big.
  */
@@ -56,18 +56,37 @@ function sizeOf(v: unknown): number {
   }
 }
 
-/** A partition's pairs since the last spill: grouped by key when there is a combine, else just in emit order. */
+/** A partition's pairs since the last spill, in emit order (a job without a combine). */
 interface Pending {
   keys: Key[];
   values: unknown[];
-  /** Only with a combine. */
-  groups?: Map<Key, unknown[]>;
   /** Every key a string: they sort without a comparator (V8 then compares strings natively, 3× faster). */
   strings: boolean;
 }
 
+/** A key's values since the last spill (a job with a combine), with its partition, worked out once per key and spill. */
+interface Group {
+  p: number;
+  values: unknown[];
+  /** What its values count for in the buffer's bytes. */
+  bytes: number;
+}
+
+/**
+ * A key's values are folded by `combine` whenever this many have gathered,
+ * not only at the spill (Hadoop's combiner too may run on its own output):
+ * a frequent key then costs a few values, not one per emit, and the buffer
+ * spills less often.
+ */
+const FOLD_AT = 64;
+
 export class EmitBuffer {
+  /** Without a combine: pairs by partition. */
   readonly #pending: Pending[];
+  /** With a combine: values by key, for every partition at once (one lookup per emit; a key seen before skips its check and hash). */
+  readonly #groups: Map<Key, Group> | undefined;
+  /** Every key in #groups a string. */
+  #strings = true;
   #bytes = 0;
   #spills = 0;
   readonly #runs: RunInfo[] = [];
@@ -75,12 +94,32 @@ export class EmitBuffer {
   #bytesIn = 0;
 
   constructor(private readonly o: EmitBufferOptions) {
-    this.#pending = Array.from({ length: o.partitions }, () => ({ keys: [], values: [], groups: o.combine ? new Map() : undefined, strings: true }));
+    this.#groups = o.combine ? new Map() : undefined;
+    this.#pending = o.combine ? [] : Array.from({ length: o.partitions }, () => ({ keys: [], values: [], strings: true }));
     mkdirSync(o.dir, { recursive: true, mode: 0o700 });
   }
 
   emit(key: unknown, value: unknown): void {
+    const group = this.#groups?.get(key as Key);
+    if (group !== undefined) return this.#addValue(key as Key, group, value);
     checkKey(key);
+    const p = this.#partitionOf(key);
+    if (typeof key !== 'string') this.#strings = false;
+    if (this.#groups) {
+      // A key costs once, each value 8 bytes more than itself.
+      const bytes = sizeOf(value) + 8;
+      this.#groups.set(key, { p, values: [value], bytes });
+      return this.#count(bytes + sizeOf(key) + 64);
+    }
+    // Without a combine, pairs are only sorted at the spill: no map, no array per key (equal keys meet again in the reduce's merge).
+    const pending = this.#pending[p]!;
+    pending.keys.push(key);
+    pending.values.push(value);
+    if (typeof key !== 'string') pending.strings = false;
+    this.#count(sizeOf(key) + sizeOf(value) + 16);
+  }
+
+  #partitionOf(key: Key): number {
     const r = this.o.partitions;
     const p = r === 1 ? 0 : this.o.partition ? this.o.partition(key, r) : defaultPartition(key, r);
     if (!(Number.isInteger(p) && p >= 0 && p < r)) {
@@ -88,72 +127,79 @@ export class EmitBuffer {
         `partition(${showKey(key)}, ${r}) returned ${typeof p === 'string' ? JSON.stringify(p) : String(p)}; it must be a whole number from 0 to ${r - 1}`,
       );
     }
-    const pending = this.#pending[p]!;
-    let size: number;
-    if (pending.groups) {
-      // With a combine, a key's values are gathered (and folded at the spill): a key costs once, a value 8 bytes more.
-      const values = pending.groups.get(key);
-      size = sizeOf(value) + (values ? 8 : sizeOf(key) + 64);
-      if (values) values.push(value);
-      else pending.groups.set(key, [value]);
-    } else {
-      // Without, pairs are only sorted at the spill: no map, no array per key (equal keys meet again in the reduce's merge).
-      pending.keys.push(key);
-      pending.values.push(value);
-      size = sizeOf(key) + sizeOf(value) + 16;
+    return p;
+  }
+
+  #addValue(key: Key, group: Group, value: unknown): void {
+    const bytes = sizeOf(value) + 8;
+    group.values.push(value);
+    group.bytes += bytes;
+    this.#count(bytes, false);
+    if (group.values.length >= FOLD_AT) {
+      const folded = this.#combine(key, group.values);
+      // A new array: the combine may have kept the one it was given.
+      group.values = [folded];
+      const now = sizeOf(folded) + 8;
+      this.#bytes -= group.bytes - now;
+      group.bytes = now;
     }
-    if (typeof key !== 'string') pending.strings = false;
-    this.#bytes += size;
-    this.#bytesIn += size;
-    this.#pairs++;
     if (this.#bytes >= this.o.limitBytes) this.spill();
+  }
+
+  /** A pair of `bytes` emitted (and held until the spill); spills a full buffer unless told not to yet. */
+  #count(bytes: number, spill = true): void {
+    this.#bytes += bytes;
+    this.#bytesIn += bytes;
+    this.#pairs++;
+    if (spill && this.#bytes >= this.o.limitBytes) this.spill();
+  }
+
+  #combine(key: Key, values: unknown[]): unknown {
+    const combined = this.o.combine!(key, values);
+    if (typeof (combined as { then?: unknown } | null)?.then === 'function') {
+      throw new TypeError(
+        `combine(${showKey(key)}, values) returned a Promise: combine runs while map emits, so it must return its value itself (no async, no await)`,
+      );
+    }
+    return combined;
   }
 
   /** Writes what the buffer holds as one sorted run per partition that has any. */
   spill(): void {
     if (this.#bytes === 0) return;
     const spill = this.#spills++;
-    for (let p = 0; p < this.#pending.length; p++) {
-      const pending = this.#pending[p]!;
+    const write = (p: number, writeRun: (path: string) => number) => {
       const id = `${this.o.prefix}-s${spill}-p${p}`;
-      const path = join(this.o.dir, id);
-      let bytes: number;
-      if (pending.groups) {
-        if (pending.groups.size === 0) continue;
-        bytes = this.#writeGroups(path, pending.groups, pending.strings);
-        pending.groups.clear();
-      } else {
+      this.#runs.push({ p, id, bytes: writeRun(join(this.o.dir, id)) });
+    };
+    if (this.#groups) {
+      const keys: Key[][] = Array.from({ length: this.o.partitions }, () => []);
+      for (const [key, group] of this.#groups) keys[group.p]!.push(key);
+      for (let p = 0; p < keys.length; p++) if (keys[p]!.length) write(p, (path) => this.#writeGroups(path, keys[p]!));
+      this.#groups.clear();
+      this.#strings = true;
+    } else {
+      for (let p = 0; p < this.#pending.length; p++) {
+        const pending = this.#pending[p]!;
         if (pending.keys.length === 0) continue;
-        bytes = writePairs(path, pending.keys, pending.values, pending.strings);
+        write(p, (path) => writePairs(path, pending.keys, pending.values, pending.strings));
         pending.keys = [];
         pending.values = [];
+        pending.strings = true;
       }
-      pending.strings = true;
-      this.#runs.push({ p, id, bytes });
     }
     this.#bytes = 0;
   }
 
-  #writeGroups(path: string, group: Map<Key, unknown[]>, strings: boolean): number {
-    const keys = [...group.keys()];
-    if (strings) (keys as string[]).sort();
+  /** One partition's keys, each with its values folded into one. */
+  #writeGroups(path: string, keys: Key[]): number {
+    if (this.#strings) (keys as string[]).sort();
     else keys.sort(compareKeys);
-    const combine = this.o.combine!;
     const out = new RunWriter(path);
     try {
       for (const k of keys) {
-        const values = group.get(k)!;
-        if (values.length < 2) {
-          out.add(k, values);
-          continue;
-        }
-        const combined = combine(k, values);
-        if (typeof (combined as { then?: unknown } | null)?.then === 'function') {
-          throw new TypeError(
-            `combine(${showKey(k)}, values) returned a Promise: combine runs while map emits, so it must return its value itself (no async, no await)`,
-          );
-        }
-        out.addOne(k, combined);
+        const values = this.#groups!.get(k)!.values;
+        out.addOne(k, values.length < 2 ? values[0] : this.#combine(k, values));
       }
     } catch (err) {
       out.abort();
@@ -173,8 +219,8 @@ export class EmitBuffer {
     for (const pending of this.#pending) {
       pending.keys = [];
       pending.values = [];
-      pending.groups?.clear();
     }
+    this.#groups?.clear();
     for (const r of this.#runs) rmSync(join(this.o.dir, r.id), { force: true });
     this.#runs.length = 0;
   }
