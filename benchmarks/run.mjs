@@ -4,7 +4,8 @@
  * codec and scheduler), each against its baselines in the same run: the work
  * in one thread and on plain piscina with the same threads (the limits of
  * this machine), and with --peers, Dask and Slurm. Prints a table and writes
- * results/latest.json.
+ * results/latest.json (tracked in git: the figures README quotes), or with
+ * --only, results/only-<names>.json, so a partial run does not replace them.
  *
  *   pnpm bench                 # the full suite (a few minutes)
  *   pnpm bench -- --quick      # smoke run: small sizes, checks answers and the harness (CI runs it)
@@ -154,7 +155,8 @@ console.log(
 console.table(report.rows.map(({ runs: _, ...row }) => row));
 for (const n of report.notes) console.log(`- ${n}`);
 await mkdir(here('results'), { recursive: true });
-await writeFile(here(`results/${ctx.quick ? 'quick' : 'latest'}.json`), `${JSON.stringify(report, null, 2)}\n`);
+const name = ctx.quick ? 'quick' : opts.only ? `only-${opts.only.replace(/[^\w-]+/g, '_')}` : 'latest';
+await writeFile(here(`results/${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
 console.log(JSON.stringify(report));
 rmSync(runTmp, { recursive: true, force: true });
 process.exit(failed ? 1 : 0);
