@@ -5,19 +5,20 @@
 // stay queued (PENDING Resources) — the tail of `pnpm bench -- --scale`
 // without its 1,000 agents.
 //
-//   node benchmarks/queued-jobs.mjs [N=10000] [--watching] [--json] [--heap-snapshot] [--cpu-prof] [--verbose] [--cli path/to/picompute.mjs]
+//   node benchmarks/queued-jobs.mjs [N=10000] [--agents M] [--watching] [--json] [--heap-snapshot] [--cpu-prof] [--verbose] [--cli path/to/picompute.mjs]
 //
 // --heap-snapshot writes the coordinator's heap (after N jobs) to a
 // .heapsnapshot file in its working directory (benchmarks/results/), to see
 // what holds the memory; --cpu-prof writes its CPU profile there on exit; --cli runs another build's
-// coordinator (an older commit's, to compare in turns on a busy machine).
+// coordinator (an older commit's, to compare in turns on a busy machine); --agents M adds M more idle
+// simulated agents (as --scale has 1,000 while it queues its jobs).
 import { fork } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, prepareJob } from '@picompute/sdk/client';
 import { parseKey } from '@picompute/sdk/auth';
 import { CLI, daemon, here, keyEnv, median, rssMiB, stop, ussMiB } from './lib/harness.mjs';
 
-const n = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 10_000);
+const n = Number(process.argv.slice(2).find((a, i, all) => /^\d+$/.test(a) && all[i - 1] !== '--agents') ?? 10_000);
 const flag = (f) => process.argv.includes(f);
 const progress = (what) => flag('--verbose') && console.error(`[queued-jobs] ${what}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -56,8 +57,10 @@ try {
       fakes.send({ add: 1, labels });
     });
   }
-  for (let t = 0; (await client.nodes()).filter((x) => x.state === 'idle').length < 2; t++) {
-    if (t > 300) throw new Error('the two simulated agents did not come up');
+  const more = process.argv.includes('--agents') ? Number(process.argv[process.argv.indexOf('--agents') + 1]) : 0;
+  if (more) await new Promise((r) => (fakes.once('message', r), fakes.send({ add: more, labels: [] })));
+  for (let t = 0; (await client.nodes()).filter((x) => x.state === 'idle').length < 2 + more; t++) {
+    if (t > 600) throw new Error(`the ${2 + more} simulated agents did not come up`);
     await sleep(100);
   }
   progress('agents up');

@@ -230,16 +230,17 @@ export class Cluster {
   }
 
   submit(request: SubmitRequest): JobRecord {
+    const nodes = this.#nodes.shapes();
     const admitted = admit(request, {
       store: this.store,
       blobs: this.blobs,
       shared: this.#sharedBlobs,
       jobExists: (id) => this.#jobs.has(id) || !!this.store.job(Number(id)),
-      nodes: this.#nodes.shapes(),
+      nodes,
       timeLimits: this.timeLimits,
     });
     const { inputs, bundle } = admitted;
-    request = keyedDefaults(admitted.request, this.#nodes.shapes());
+    request = keyedDefaults(admitted.request, nodes);
     const submittedAt = Date.now();
     const id = String(this.store.insertJob(request, inputs.count, bundle, submittedAt));
     this.blobs.delete(request.bundleHash);

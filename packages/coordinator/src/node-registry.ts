@@ -8,7 +8,7 @@ import type { Security } from '@picompute/sdk/auth';
 import type { HeldTask, NodeStatus, TaskResult } from '@picompute/sdk/wire';
 import { AgentLink } from './agent-link.js';
 import type { WorkDialer } from './agent-link.js';
-import { slowedReason } from './node-condition.js';
+import { slowedNow, slowedReason } from './node-condition.js';
 import { speedFactors } from './scheduler/index.js';
 import type { NodeSnapshot } from './scheduler/index.js';
 import { UserError } from './submit-checks.js';
@@ -209,7 +209,7 @@ export class NodeRegistry {
         labels: l.info.labels,
         window: l.window,
         speed: l.heartbeat?.speed ?? 0,
-        throttled: slowedReason(l.heartbeat) !== '',
+        throttled: slowedNow(l.heartbeat),
       });
     }
     return nodes;

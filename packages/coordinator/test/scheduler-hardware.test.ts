@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { matchesConstraint, schedule, slotCap, speedFactors } from '../src/scheduler/index.js';
 import type { NodeSnapshot, Plan } from '../src/scheduler/index.js';
+import { slowedNow, slowedReason } from '../src/node-condition.js';
 import { job, node } from './support/build.js';
 
 const perNode = (plan: Plan) => {
@@ -127,6 +128,15 @@ describe('speed per core', () => {
 });
 
 describe('throttling', () => {
+  it("the scheduler's flag is set exactly when `nodes` names a live reason (bits 0–3), not for since-boot history", () => {
+    for (const throttled of [-1, 0, 1, 2, 4, 8, 0x10000, 0x80000, 0x50005, 0xf000f, 16]) {
+      expect(slowedNow({ throttled }), `bits ${throttled.toString(16)}`).toBe(slowedReason({ throttled }) !== '');
+    }
+    expect(slowedNow({ throttled: 0x50005 })).toBe(true);
+    expect(slowedNow({ throttled: 0x50000 })).toBe(false);
+    expect(slowedNow(undefined)).toBe(false);
+  });
+
   it('a throttling node runs on a quarter of its cores, at least one, and takes the next batch last', () => {
     expect(slotCap({ cores: 4, throttled: true }, 0)).toBe(1);
     expect(slotCap({ cores: 8, throttled: true }, 0)).toBe(2);

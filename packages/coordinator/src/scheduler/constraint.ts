@@ -6,12 +6,31 @@
  * `agent --label` and its own `arch=`/`model=`.
  */
 
+/**
+ * Constraints parsed: any of (`|`) all of (`&`) labels. A round asks for
+ * every node whether it meets a job's constraint (1,000 nodes, several
+ * rounds per submit), and a cluster sees few distinct constraints; the
+ * bound only keeps a stream of made-up ones from growing it for ever.
+ */
+const parsed = new Map<string, string[][]>();
+const PARSED_MAX = 1024;
+
+function parse(constraint: string): string[][] {
+  let any = parsed.get(constraint);
+  if (!any) {
+    any = constraint.split('|').map((all) =>
+      all
+        .split('&')
+        .map((l) => l.trim())
+        .filter((l) => l !== ''),
+    );
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    parsed.set(constraint, any);
+  }
+  return any;
+}
+
 export function matchesConstraint(labels: readonly string[], constraint: string | undefined): boolean {
   if (!constraint) return true;
-  return constraint.split('|').some((all) =>
-    all
-      .split('&')
-      .map((l) => l.trim())
-      .every((l) => l === '' || labels.includes(l)),
-  );
+  return parse(constraint).some((all) => all.every((l) => labels.includes(l)));
 }
