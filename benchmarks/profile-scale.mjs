@@ -10,7 +10,7 @@ import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseKey } from '@picompute/sdk/auth';
 import { connect } from '@picompute/sdk/client';
-import { CLI, daemon, here, keyEnv, stop } from './lib/harness.mjs';
+import { CLI, cpuMs, daemon, here, keyEnv, stop } from './lib/harness.mjs';
 
 const flag = (name) => {
   const at = process.argv.indexOf(name);
@@ -22,10 +22,7 @@ const tasks = Number(numbers[1] ?? 100_000);
 const cli = flag('--cli') ?? CLI;
 const profDir = flag('--cpu-prof');
 const PROCESSES = 4;
-const cpuUs = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10_000;
-};
+const cpuUs = (pid) => cpuMs(pid) * 1000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const { env, keyFile } = keyEnv();

@@ -16,7 +16,7 @@ import { fork } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, prepareJob } from '@picompute/sdk/client';
 import { parseKey } from '@picompute/sdk/auth';
-import { CLI, daemon, here, keyEnv, median, rssMiB, stop, ussMiB } from './lib/harness.mjs';
+import { CLI, cpuMs, daemon, here, keyEnv, rssMiB, stop, timed, ussMiB } from './lib/harness.mjs';
 
 const n = Number(process.argv.slice(2).find((a, i, all) => /^\d+$/.test(a) && all[i - 1] !== '--agents') ?? 10_000);
 const flag = (f) => process.argv.includes(f);
@@ -30,16 +30,6 @@ const nodeArgs = [
   ...(flag('--heap-snapshot') ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${out}`] : []),
   ...(flag('--cpu-prof') ? ['--cpu-prof', `--cpu-prof-dir=${out}`] : []),
 ];
-
-async function timed(fn, times = 5) {
-  const ms = [];
-  for (let i = 0; i < times; i++) {
-    const t = performance.now();
-    await fn();
-    ms.push(performance.now() - t);
-  }
-  return median(ms);
-}
 
 const cli = process.argv.includes('--cli') ? process.argv[process.argv.indexOf('--cli') + 1] : CLI;
 const coordinator = await daemon(['coordinator', '--host', '127.0.0.1', '--port', '0'], env, nodeArgs, [], cli);
@@ -67,15 +57,10 @@ try {
   const one = await prepareJob(here('jobs/trivial.ts'), { constraint: 'run' });
   const held = await prepareJob(here('jobs/trivial.ts'), { constraint: 'hold' });
   const submit = () => timed(async () => (await client.submitPrepared(one)).result());
-  // The coordinator's CPU per submit (ms, from /proc): on a loaded machine it holds where wall time does not.
-  const cpuMs = () => {
-    const f = readFileSync(`/proc/${coordinator.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
-  };
   const submitCpu = async () => {
-    const cpu0 = cpuMs();
+    const cpu0 = cpuMs(coordinator.pid);
     for (let i = 0; i < 20; i++) await (await client.submitPrepared(one)).result();
-    return (cpuMs() - cpu0) / 20;
+    return (cpuMs(coordinator.pid) - cpu0) / 20;
   };
   const queue = () => timed(() => client.jobs({ active: true }));
   await submit(); // warm: the bundle goes up once

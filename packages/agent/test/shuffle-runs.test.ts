@@ -81,7 +81,12 @@ describe('the shuffle on disk', () => {
     expect(manifest.runs.every((r) => r.id.includes('-s0-'))).toBe(true);
     const got = new Map<Key, unknown>();
     for (const r of manifest.runs) for (const [k, values] of await merged(dir, [r.id])) got.set(k, values);
-    expect(got).toEqual(new Map<Key, unknown>([[7, [500_000]], ['the', [500_000]]]));
+    expect(got).toEqual(
+      new Map<Key, unknown>([
+        [7, [500_000]],
+        ['the', [500_000]],
+      ]),
+    );
   });
 
   it('orders numbers numerically before strings, strings as JavaScript compares them', () => {

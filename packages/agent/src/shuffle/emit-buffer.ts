@@ -101,7 +101,10 @@ export class EmitBuffer {
 
   emit(key: unknown, value: unknown): void {
     const group = this.#groups?.get(key as Key);
-    if (group !== undefined) return this.#addValue(key as Key, group, value);
+    if (group !== undefined) {
+      this.#addValue(key as Key, group, value);
+      return;
+    }
     checkKey(key);
     const p = this.#partitionOf(key);
     if (typeof key !== 'string') this.#strings = false;
@@ -109,7 +112,8 @@ export class EmitBuffer {
       // A key costs once, each value 8 bytes more than itself.
       const bytes = sizeOf(value) + 8;
       this.#groups.set(key, { p, values: [value], bytes });
-      return this.#count(bytes + sizeOf(key) + 64);
+      this.#count(bytes + sizeOf(key) + 64);
+      return;
     }
     // Without a combine, pairs are only sorted at the spill: no map, no array per key (equal keys meet again in the reduce's merge).
     const pending = this.#pending[p]!;
