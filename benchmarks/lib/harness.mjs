@@ -25,6 +25,20 @@ export async function best(n, fn) {
   return { ms: min, value };
 }
 
+/**
+ * Throughput measured warm, as JMH measures after its warm-up iterations:
+ * `warmUp` rounds first (the first one's time returned as `coldMs`: V8 has
+ * not optimized the hot paths yet, nor have worker threads started), then
+ * the best of `repeat`.
+ */
+export async function warmBest(repeat, round, warmUp) {
+  const t = performance.now();
+  await round();
+  const coldMs = performance.now() - t;
+  for (let i = 1; i < warmUp; i++) await round();
+  return { coldMs, ...(await best(repeat, round)) };
+}
+
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];

@@ -7,20 +7,11 @@
  * The first job's rate is printed too, as its own row.
  */
 import { Piscina } from 'piscina';
-import { best, here } from '../lib/harness.mjs';
+import { here, warmBest } from '../lib/harness.mjs';
 import { withDaemons } from '../lib/daemons.mjs';
 import { runJob, withLocalCluster } from '../lib/local.mjs';
 
 export const WARM_UP = 5;
-
-/** The first `tasks`-task job's rate (V8 cold), after WARM_UP - 1 more, the best of `repeat` rounds. */
-async function warmThenBest(repeat, round) {
-  const t = performance.now();
-  await round();
-  const coldMs = performance.now() - t;
-  for (let i = 1; i < WARM_UP; i++) await round();
-  return { coldMs, ...(await best(repeat, round)) };
-}
 
 export async function run({ quick, cores, repeat, report }) {
   const tasks = quick ? 2000 : 10_000;
@@ -36,10 +27,14 @@ export async function run({ quick, cores, repeat, report }) {
     // shared machine it moves far less than wall time does, so it is the figure to compare between runs.
     let rounds = 0;
     let cpu;
-    const r = await warmThenBest(repeat, async () => {
-      if (++rounds === 2) cpu = process.cpuUsage();
-      await echo(client, 'embedded')();
-    });
+    const r = await warmBest(
+      repeat,
+      async () => {
+        if (++rounds === 2) cpu = process.cpuUsage();
+        await echo(client, 'embedded')();
+      },
+      WARM_UP,
+    );
     const { user, system } = process.cpuUsage(cpu);
     report.add('W1 tiny tasks', 'picompute (embedded)', rate(r.ms), 'tasks/s', {
       ms: +r.ms.toFixed(1),
@@ -50,12 +45,12 @@ export async function run({ quick, cores, repeat, report }) {
   });
   // Real daemons: a coordinator and an agent process on loopback (durable state, the key's TLS), the SDK submitting.
   await withDaemons(cores, async (client) => {
-    const r = await warmThenBest(repeat, echo(client, 'over real daemons'));
+    const r = await warmBest(repeat, echo(client, 'over real daemons'), WARM_UP);
     report.add('W1 tiny tasks', 'picompute (real daemons, loopback)', rate(r.ms), 'tasks/s', { ms: +r.ms.toFixed(1) });
     cold('picompute (real daemons, loopback)', r.coldMs);
   });
   const pool = new Piscina({ filename: here('baselines/noop-worker.mjs'), minThreads: cores, maxThreads: cores });
-  const p = await warmThenBest(repeat, () => Promise.all(Array.from({ length: tasks }, (_, i) => pool.run(i))));
+  const p = await warmBest(repeat, () => Promise.all(Array.from({ length: tasks }, (_, i) => pool.run(i))), WARM_UP);
   report.add('W1 tiny tasks', `plain piscina (${cores} threads, a call per task)`, rate(p.ms), 'tasks/s', { ms: +p.ms.toFixed(1) });
   cold('plain piscina', p.coldMs);
   await pool.destroy();
