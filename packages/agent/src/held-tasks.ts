@@ -19,6 +19,7 @@
  * another job under the same id is dropped rather than handed to a stream
  * that runs the new one.
  */
+import { runKey } from '@picompute/sdk/wire';
 import type { HeldTask, TaskResult } from '@picompute/sdk/wire';
 import type { TaskOutcome } from './batch.js';
 import { taskHook } from './task-counters.js';
@@ -51,11 +52,11 @@ interface HeldResult {
 }
 
 interface RunState extends Run {
-  /** Tasks without an outcome yet, by `index/attempt`. */
-  readonly waiting: Map<string, { index: number; attempt: number }>;
+  /** Tasks without an outcome yet, by runKey. */
+  readonly waiting: Map<number, { index: number; attempt: number }>;
   readonly controller: AbortController;
   /** Of `waiting`, those the coordinator no longer wants (a backup's loser). */
-  readonly unwanted: Set<string>;
+  readonly unwanted: Set<number>;
   owner: Receiver | undefined;
   /** Whether it may outlive its stream. */
   readonly keep: boolean;
@@ -68,7 +69,7 @@ export function toResult(o: TaskOutcome, jobId: string): TaskResult {
     index: o.index,
     attempt: o.attempt,
     ok: o.ok,
-    output: o.output ? Buffer.from(o.output.buffer, o.output.byteOffset, o.output.byteLength) : Buffer.alloc(0),
+    output: !o.output ? Buffer.alloc(0) : Buffer.isBuffer(o.output) ? o.output : Buffer.from(o.output.buffer, o.output.byteOffset, o.output.byteLength),
     error: o.error ? { ...o.error, fetchNode: o.error.fetchNode ?? '' } : null,
     logs: o.logs,
     durationMs: o.durationMs,
@@ -98,7 +99,8 @@ export class TaskKeeper {
     for (const other of this.#runs)
       if (other.owner === owner && other.jobId === jobId && other.submittedAtMs !== submittedAtMs) this.#abort(other, 'another job took its id');
     const controller = new AbortController();
-    const waiting = new Map(tasks.map((t) => [`${t.index}/${t.attempt}`, { index: t.index, attempt: t.attempt }]));
+    const waiting = new Map<number, { index: number; attempt: number }>();
+    for (const t of tasks) waiting.set(runKey(t.index, t.attempt), { index: t.index, attempt: t.attempt });
     const run: RunState = { jobId, submittedAtMs, signal: controller.signal, waiting, controller, unwanted: new Set(), owner, keep };
     this.#runs.add(run);
     return run;
@@ -109,7 +111,7 @@ export class TaskKeeper {
     const r = run as RunState;
     if (r.signal.aborted || outcomes.length === 0) return;
     const results = outcomes.map((o) => toResult(o, r.jobId));
-    for (const o of results) r.waiting.delete(`${o.index}/${o.attempt}`);
+    for (const o of results) r.waiting.delete(runKey(o.index, o.attempt));
     if (r.owner) r.owner.deliver(results);
     else this.#hold(results, r.submittedAtMs);
   }
@@ -137,9 +139,9 @@ export class TaskKeeper {
     const said: { tasks: { index: number; attempt: number }[]; stopped: boolean }[] = [];
     for (const run of this.#runs) {
       if (run.owner !== owner || run.jobId !== jobId) continue;
-      const named = tasks.filter((t) => run.waiting.has(`${t.index}/${t.attempt}`));
+      const named = tasks.filter((t) => run.waiting.has(runKey(t.index, t.attempt)));
       if (!named.length) continue;
-      for (const t of named) run.unwanted.add(`${t.index}/${t.attempt}`);
+      for (const t of named) run.unwanted.add(runKey(t.index, t.attempt));
       const stopped = [...run.waiting.keys()].every((k) => run.unwanted.has(k));
       if (stopped) this.#abort(run, 'another copy finished first');
       said.push({ tasks: named, stopped });

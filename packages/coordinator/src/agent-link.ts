@@ -19,7 +19,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { channelCredentials, clientChannelOptions, failedHandshake, notMemberMessage } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
-import { BLOB_CHUNK_BYTES, packTasks, packableTasks, unpackResults, wireServices } from '@picompute/sdk/wire';
+import { BLOB_CHUNK_BYTES, packTasks, packableTasks, RUN_KEY_ATTEMPTS, runKey, unpackResults, wireServices } from '@picompute/sdk/wire';
 import type {
   AgentInfo,
   Assign,
@@ -85,7 +85,7 @@ export class AgentLink {
   #liveness: NodeJS.Timeout | undefined;
   readonly #stub: AgentStub | undefined;
   readonly #dialWork: WorkDialer;
-  /** By job, then by `taskKey(index, attempt)`: no string is built per task. */
+  /** By job, then by `runKey(index, attempt)`: no string is built per task. */
   readonly #tasks = new Map<string, Map<number, InFlightBatch>>();
   #taskCount = 0;
   /** The batches in flight, in the order sent (what runs first on the agent: see `occupancy`). */
@@ -157,18 +157,13 @@ export class AgentLink {
     return 2 * (this.info?.cores ?? 0);
   }
 
-  /** One number for a task's run: attempts stay far below 2^21, so index and attempt never collide. */
-  static taskKey(index: number, attempt: number): number {
-    return index * 2_097_152 + attempt;
-  }
-
   send(assign: Assign, cores: number, memoryMb: number): void {
     const batch: InFlightBatch = { jobId: assign.job.jobId, remaining: assign.tasks.length, cores, memoryMb };
     let tasks = this.#tasks.get(batch.jobId);
     if (!tasks) this.#tasks.set(batch.jobId, (tasks = new Map()));
     this.#inFlight.add(batch);
     for (const t of assign.tasks) {
-      const key = AgentLink.taskKey(t.index, t.attempt);
+      const key = runKey(t.index, t.attempt);
       if (!tasks.has(key)) this.#taskCount++;
       tasks.set(key, batch);
     }
@@ -185,7 +180,7 @@ export class AgentLink {
   adopt(jobId: string, index: number, attempt: number, cores: number, memoryMb: number): void {
     let tasks = this.#tasks.get(jobId);
     if (!tasks) this.#tasks.set(jobId, (tasks = new Map()));
-    const key = AgentLink.taskKey(index, attempt);
+    const key = runKey(index, attempt);
     if (tasks.has(key)) return;
     const batch: InFlightBatch = { jobId, remaining: 1, cores, memoryMb };
     tasks.set(key, batch);
@@ -199,7 +194,7 @@ export class AgentLink {
   /** Marks a task as no longer in flight here; false if it was not (a stale or foreign result). */
   settle(jobId: string, index: number, attempt: number): boolean {
     const tasks = this.#tasks.get(jobId);
-    const key = AgentLink.taskKey(index, attempt);
+    const key = runKey(index, attempt);
     const batch = tasks?.get(key);
     if (!batch) return false;
     tasks!.delete(key);
@@ -299,7 +294,7 @@ export class AgentLink {
     for (const [jobId, tasks] of this.#tasks) {
       for (const key of tasks.keys()) {
         const attempt = ((key % 2_097_152) + 2_097_152) % 2_097_152;
-        out.push({ jobId, index: (key - attempt) / 2_097_152, attempt });
+        out.push({ jobId, index: (key - attempt) / RUN_KEY_ATTEMPTS, attempt });
       }
     }
     return out;

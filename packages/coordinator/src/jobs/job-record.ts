@@ -19,7 +19,7 @@ import { statsFromRow } from '../state/store.js';
 import type { JobRow, TaskRow } from '../state/store.js';
 import { JobData } from './job-data.js';
 import { finish, IGNORED, notify } from './next.js';
-import type { Next, Start } from './next.js';
+import type { MapOutput, Next, Start } from './next.js';
 import { combineTask, describeTask, keyedReduceTask, mapTask, REDUCE_TASK, taskKey, toWire } from './task-id.js';
 import { estimateStarts, reduceLost, refetch, rerunMaps, startBackups } from './keyed-steps.js';
 import { offFullDisk } from './full-disk.js';
@@ -160,9 +160,11 @@ export class JobRecord extends JobData {
     this.taskTable.ran(id.index, 'COMPLETED', durationMs, heapMb);
     this.outputDone(id.index, output);
     // A keyed map's output is stored with its node: a restarted coordinator asks that node for the runs before running the map again.
-    const saved = { index: id.index, attempt, value: output, ...(this.shuffle ? { node } : {}) };
-    if (this.doneCount === this.total && !this.fold && !this.shuffle) return { ...finish('COMPLETED'), output: saved };
-    return { ...notify(), output: saved };
+    // (Built without object spreads: this runs once per task, and two spreads were a tenth of a tiny task's coordinator time.)
+    const saved: MapOutput = { index: id.index, attempt, value: output };
+    if (this.shuffle) saved.node = node;
+    if (this.doneCount === this.total && !this.fold && !this.shuffle) return { kind: 'finish', state: 'COMPLETED', output: saved };
+    return { kind: 'notify', logs: [], output: saved };
   }
 
   /** A task's failure, from `node`: run again (a throw under --retries) or the job ends. */
