@@ -97,9 +97,10 @@ export class JobRecord extends JobData {
       // A batch goes out only as large as one message may be.
       for (const index of this.pending.take(count, (i) => this.inputs.get(i).length, maxBytes)) {
         const attempt = ++this.attempts[index]!;
-        claim(mapTask(index), attempt);
+        const id = mapTask(index);
+        claim(id, attempt);
         this.taskTable.started(index, node, attempt, now);
-        tasks.push({ id: mapTask(index), attempt, input: this.inputs.get(index), values: [] });
+        tasks.push({ id, attempt, input: this.inputs.get(index), values: [] });
       }
     }
     // A backup goes alone in its batch: when its twin wins, stopping that batch frees its core and nothing else.
