@@ -42,19 +42,24 @@ const { values: opts } = parseArgs({
     'w8-mb': { type: 'string' },
   },
 });
+/** A flag's whole number, `min` or more, or the default; anything else stops the bench before it starts, saying why. */
+function whole(flag, what, min, byDefault) {
+  const given = opts[flag];
+  if (given === undefined) return byDefault;
+  const n = Number(given);
+  if (Number.isInteger(n) && n >= min) return n;
+  console.error(`--${flag} takes a whole number of ${what}, ${min} or more (got ${given})`);
+  process.exit(2);
+}
 const ctx = {
   quick: opts.quick,
   peers: opts.peers,
   cores: availableParallelism(),
-  repeat: Number(opts.repeat ?? (opts.quick ? 1 : 3)),
+  repeat: whole('repeat', 'repeats', 1, opts.quick ? 1 : 3),
   report: new Report(),
-  w8Mb: opts['w8-mb'],
+  w8Mb: whole('w8-mb', 'MB', 1, undefined),
 };
-const runs = Number(opts.runs ?? 1);
-if (!Number.isInteger(runs) || runs < 1) {
-  console.error(`--runs takes a whole number of runs, 1 or more (got ${opts.runs})`);
-  process.exit(2);
-}
+const runs = whole('runs', 'runs', 1, 1);
 const WORKLOADS = [
   'codec',
   'W1',
