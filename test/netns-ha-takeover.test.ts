@@ -161,11 +161,19 @@ else
         40_000,
       );
       expect(history.map((j) => [j.jobId, j.state])).toEqual(submitted.map((id) => [id, 'COMPLETED']));
+      // A machine that stalls for seconds (a CI run once saw every agent silent for 7 s after the takeover) makes the new
+      // leader declare its agents lost and run their tasks again, as it must: exactly once is then not what is promised.
+      const lostAfter = /agent \S+ at \S+ down \(no heartbeat/.test(standby.output());
       for (const id of submitted) {
         expect((await cli(['result', id])).stdout.trim()).toBe(String(sumSquares(6)));
         const logs = JSON.parse((await cli(['logs', id, '--json'])).stdout) as { task: number }[];
+        const tasks = logs.map((l) => l.task).sort((a, b) => a - b);
+        if (lostAfter) {
+          console.log(`job ${id}: tasks logged ${tasks.join(' ')} (the new leader lost its agents for a while: a task may have run twice)`);
+          expect([...new Set(tasks)]).toEqual([0, 1, 2, 3, 4, 5]);
+        }
         // Each task logged once per run it completed: one stored before the kill never ran again.
-        expect(logs.map((l) => l.task).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
+        else expect(tasks).toEqual([0, 1, 2, 3, 4, 5]);
       }
     }, 90_000);
   });
