@@ -181,7 +181,10 @@ describe('results as they finish', () => {
 
   it('job.outputs() of a failing job yields what finished, then throws JobFailedError', async () => {
     const dir = spansDir();
-    const job = await local.client.submit(fixture('fails-until-fixed.ts'), { args: { n: '4', fail: '3', ms: '50', dir, fixed: join(dir, 'never') } });
+    // Task 3 fails only after the others have surely finished (on 2 cores, tasks 2 and 3 run side by side).
+    const job = await local.client.submit(fixture('fails-until-fixed.ts'), {
+      args: { n: '4', fail: '3', ms: '50', failMs: '600', dir, fixed: join(dir, 'never') },
+    });
     const seen: number[] = [];
     await expect(async () => {
       for await (const { index } of job.outputs()) seen.push(index);
