@@ -6,21 +6,27 @@
  * the agent runs them. Like the record itself, nothing here does I/O.
  */
 import type { LogLine } from '@picompute/sdk/wire';
-import type { JobData } from './job-data.js';
+import type { JobData, TaskRun } from './job-data.js';
 import { finish, notify } from './next.js';
 import type { Next, StartedTask } from './next.js';
 import { keyedReduceTask, taskKey, toWire } from './task-id.js';
 
 /** This job's runs on `node` that have no core yet take the free ones, oldest first (see TaskRun.startedAt). */
 export function estimateStarts(job: JobData, node: string, cores: number, now: number): void {
-  const here = [...job.running.values(), ...job.backups.values()].filter((r) => r.node === node);
-  let free = cores - here.filter((r) => r.startedAt !== undefined).length;
-  for (const r of here.sort((a, b) => a.since - b.since)) {
-    if (free <= 0) break;
-    if (r.startedAt !== undefined) continue;
-    r.startedAt = now;
-    free--;
+  // One pass without copies: while a job's task time is unknown its tasks go one per batch, and this runs for each
+  // start and result over all its runs (8,000 over 1,000 agents: 9 % of the coordinator's time when it made arrays).
+  let free = cores;
+  let waiting: TaskRun[] | undefined;
+  for (const runs of [job.running, job.backups]) {
+    for (const r of runs.values()) {
+      if (r.node !== node) continue;
+      if (r.startedAt !== undefined) free--;
+      else (waiting ??= []).push(r);
+    }
   }
+  if (!waiting || free <= 0) return;
+  waiting.sort((a, b) => a.since - b.since);
+  for (let i = 0; i < waiting.length && free > 0; i++, free--) waiting[i]!.startedAt = now;
 }
 
 /** Backups of stragglers that run elsewhere than `node` (./backup-plan.ts), up to `count`, added to `tasks`. */
