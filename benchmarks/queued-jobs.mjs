@@ -16,7 +16,7 @@ import { fork } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, prepareJob } from '@picompute/sdk/client';
 import { parseKey } from '@picompute/sdk/auth';
-import { CLI, cpuMs, daemon, here, keyEnv, rssMiB, stop, timed, ussMiB } from './lib/harness.mjs';
+import { CLI, cpuMsPerCall, daemon, here, keyEnv, rssMiB, stop, timed, ussMiB } from './lib/harness.mjs';
 
 const n = Number(process.argv.slice(2).find((a, i, all) => /^\d+$/.test(a) && all[i - 1] !== '--agents') ?? 10_000);
 const flag = (f) => process.argv.includes(f);
@@ -56,12 +56,9 @@ try {
   progress('agents up');
   const one = await prepareJob(here('jobs/trivial.ts'), { constraint: 'run' });
   const held = await prepareJob(here('jobs/trivial.ts'), { constraint: 'hold' });
-  const submit = () => timed(async () => (await client.submitPrepared(one)).result());
-  const submitCpu = async () => {
-    const cpu0 = cpuMs(coordinator.pid);
-    for (let i = 0; i < 20; i++) await (await client.submitPrepared(one)).result();
-    return (cpuMs(coordinator.pid) - cpu0) / 20;
-  };
+  const submitOne = async () => (await client.submitPrepared(one)).result();
+  const submit = () => timed(submitOne);
+  const submitCpu = () => cpuMsPerCall(coordinator.pid, submitOne);
   const queue = () => timed(() => client.jobs({ active: true }));
   await submit(); // warm: the bundle goes up once
   const before = { submitMs: await submit(), submitCpuMs: await submitCpu(), queueMs: await queue(), rssMiB: rssMiB(coordinator.pid) };

@@ -3,7 +3,7 @@
  * every workload's answer is right. Speed is not judged here (that is
  * `pnpm bench`'s table), only that each workload ran and checked its answer.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
@@ -30,3 +30,15 @@ it('pnpm bench -- --quick runs every workload and checks its answers', async () 
   // The kill hit a running task: it ran again elsewhere (an exact answer alone is also what no kill at all gives).
   expect(w6.reruns).toBeGreaterThan(0);
 }, 240_000);
+
+it('a --runs, --repeat or --w8-mb that is not a whole number of 1 or more stops the bench before it starts, naming the flag', () => {
+  for (const [flag, value, what] of [
+    ['--runs', '1.5', 'runs'],
+    ['--repeat', '0', 'repeats'],
+    ['--w8-mb', 'abc', 'MB'],
+  ]) {
+    const r = spawnSync(process.execPath, [RUN, flag!, value!], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr.trim()).toBe(`${flag} takes a whole number of ${what}, 1 or more (got ${value})`);
+  }
+});

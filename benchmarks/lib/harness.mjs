@@ -153,6 +153,13 @@ export function cpuMs(pid) {
   return (Number(f[11]) + Number(f[12])) * (1000 / 100);
 }
 
+/** A process's CPU time (cpuMs) per call over `n` calls of `fn`, one after another, ms. */
+export async function cpuMsPerCall(pid, fn, n = 20) {
+  const cpu0 = cpuMs(pid);
+  for (let i = 0; i < n; i++) await fn();
+  return (cpuMs(pid) - cpu0) / n;
+}
+
 /** The median wall time of `n` calls of `fn`, one after another, ms. */
 export async function timed(fn, n = 5) {
   const times = [];

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from '@picompute/sdk/client';
 import { prepareJob } from '@picompute/sdk/client';
 import { parseKey } from '@picompute/sdk/auth';
-import { cpuMs, daemon, here, keyEnv, rssMiB, stop, timed, ussMiB } from '../lib/harness.mjs';
+import { cpuMs, cpuMsPerCall, daemon, here, keyEnv, rssMiB, stop, timed, ussMiB } from '../lib/harness.mjs';
 
 const PROCESSES = 4;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -89,12 +89,9 @@ export async function run({ quick, report }) {
     const held = await prepareJob(here('jobs/trivial.ts'), { constraint: 'hold' });
     // Median of 21: one submit is a few ms, and a loaded machine moves single ones by as much. The coordinator's CPU
     // per submit (heartbeats of the 1,000 agents included, alike before and after) holds where wall time does not.
-    const submitMs = () => timed(async () => (await client.submitPrepared(one)).result(), 21);
-    const submitCpuMs = async () => {
-      const cpu0 = cpuMs(coordinator.pid);
-      for (let i = 0; i < 20; i++) await (await client.submitPrepared(one)).result();
-      return (cpuMs(coordinator.pid) - cpu0) / 20;
-    };
+    const submitOne = async () => (await client.submitPrepared(one)).result();
+    const submitMs = () => timed(submitOne, 21);
+    const submitCpuMs = () => cpuMsPerCall(coordinator.pid, submitOne);
     const before = { submit: await submitMs(), cpu: await submitCpuMs(), queue: await timed(() => client.jobs({ active: true })) };
     // As `submit --no-wait` (sbatch): each submit's watch stream ends once the job has its id (closing a client
     // does not end its streams), the jobs stay queued. From clients of 500 jobs each (one HTTP/2 connection

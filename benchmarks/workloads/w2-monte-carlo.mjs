@@ -47,30 +47,20 @@ export async function run({ quick, cores, repeat, report }) {
   await pool.destroy();
   report.add('W2 Monte Carlo π', `plain piscina (${cores} threads)`, single.ms / (p.ms * cores), 'efficiency', { ms: +p.ms.toFixed(1) });
 
+  const args = { tasks: String(tasks), points: String(points) };
+  /** One round of the job on `client`, its answer checked. */
+  const estimate = (client, where) => async () => {
+    const pi = await runJob(client, EXAMPLE, args);
+    if (pi !== expected) throw new Error(`W2 ${where} gave ${pi}, expected ${expected}`);
+  };
   await withLocalCluster(cores, async (client) => {
-    const args = { tasks: String(tasks), points: String(points) };
-    const r = await warmBest(
-      repeat,
-      async () => {
-        const pi = await runJob(client, EXAMPLE, args);
-        if (pi !== expected) throw new Error(`W2 gave ${pi}, expected ${expected}`);
-      },
-      WARM_UP,
-    );
+    const r = await warmBest(repeat, estimate(client, 'embedded'), WARM_UP);
     report.add('W2 Monte Carlo π', 'picompute (embedded)', single.ms / (r.ms * cores), 'efficiency', { ms: +r.ms.toFixed(1) });
     report.note(`W2: picompute wall time ${(r.ms / p.ms).toFixed(3)}× plain piscina's (target ≤ 1.03), answer ${expected} exact in all three`);
   });
   // Real daemons: a coordinator and an agent process on loopback, the SDK submitting.
   await withDaemons(cores, async (client) => {
-    const args = { tasks: String(tasks), points: String(points) };
-    const r = await warmBest(
-      repeat,
-      async () => {
-        const pi = await runJob(client, EXAMPLE, args);
-        if (pi !== expected) throw new Error(`W2 over real daemons gave ${pi}, expected ${expected}`);
-      },
-      WARM_UP,
-    );
+    const r = await warmBest(repeat, estimate(client, 'over real daemons'), WARM_UP);
     report.add('W2 Monte Carlo π', 'picompute (real daemons, loopback)', single.ms / (r.ms * cores), 'efficiency', { ms: +r.ms.toFixed(1) });
     report.note(`W2: through real daemons, wall time ${(r.ms / p.ms).toFixed(3)}× plain piscina's, same run (target ≤ 1.05)`);
   });

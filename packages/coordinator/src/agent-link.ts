@@ -19,7 +19,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { channelCredentials, clientChannelOptions, failedHandshake, notMemberMessage } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
-import { BLOB_CHUNK_BYTES, packTasks, packableTasks, RUN_KEY_ATTEMPTS, runKey, unpackResults, wireServices } from '@picompute/sdk/wire';
+import { BLOB_CHUNK_BYTES, packTasks, packableTasks, fromRunKey, runKey, unpackResults, wireServices } from '@picompute/sdk/wire';
 import type {
   AgentInfo,
   Assign,
@@ -292,10 +292,7 @@ export class AgentLink {
   inFlight(): { jobId: string; index: number; attempt: number }[] {
     const out: { jobId: string; index: number; attempt: number }[] = [];
     for (const [jobId, tasks] of this.#tasks) {
-      for (const key of tasks.keys()) {
-        const attempt = ((key % 2_097_152) + 2_097_152) % 2_097_152;
-        out.push({ jobId, index: (key - attempt) / RUN_KEY_ATTEMPTS, attempt });
-      }
+      for (const key of tasks.keys()) out.push({ jobId, ...fromRunKey(key) });
     }
     return out;
   }

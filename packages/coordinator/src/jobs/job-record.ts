@@ -164,8 +164,8 @@ export class JobRecord extends JobData {
     // (Built without object spreads: this runs once per task, and two spreads were a tenth of a tiny task's coordinator time.)
     const saved: MapOutput = { index: id.index, attempt, value: output };
     if (this.shuffle) saved.node = node;
-    if (this.doneCount === this.total && !this.fold && !this.shuffle) return { kind: 'finish', state: 'COMPLETED', output: saved };
-    return { kind: 'notify', logs: [], output: saved };
+    if (this.doneCount === this.total && !this.fold && !this.shuffle) return finish('COMPLETED', saved);
+    return notify([], saved);
   }
 
   /** A task's failure, from `node`: run again (a throw under --retries) or the job ends. */

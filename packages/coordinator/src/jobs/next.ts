@@ -34,5 +34,8 @@ export interface StartedTask {
 export type Start = { kind: 'send'; tasks: StartedTask[]; began: boolean } | Extract<Next, { kind: 'finish' }>;
 
 export const IGNORED: Next = Object.freeze({ kind: 'ignored' });
-export const notify = (logs: LogLine[] = []): Extract<Next, { kind: 'notify' }> => ({ kind: 'notify', logs });
-export const finish = (state: FinalJobState): Extract<Next, { kind: 'finish' }> => ({ kind: 'finish', state });
+// With a map output to store: built as one literal (no spread), since a finished task makes one.
+export const notify = (logs: LogLine[] = [], output?: MapOutput): Extract<Next, { kind: 'notify' }> =>
+  output ? { kind: 'notify', logs, output } : { kind: 'notify', logs };
+export const finish = (state: FinalJobState, output?: MapOutput): Extract<Next, { kind: 'finish' }> =>
+  output ? { kind: 'finish', state, output } : { kind: 'finish', state };

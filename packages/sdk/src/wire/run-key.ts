@@ -10,3 +10,10 @@ export const RUN_KEY_ATTEMPTS = 2_097_152;
 export function runKey(index: number, attempt: number): number {
   return index * RUN_KEY_ATTEMPTS + attempt;
 }
+
+/** The index and attempt a runKey was made of. */
+export function fromRunKey(key: number): { index: number; attempt: number } {
+  // A negative index (fold steps, keyed reduces) leaves a negative remainder: the attempt is its positive residue.
+  const attempt = ((key % RUN_KEY_ATTEMPTS) + RUN_KEY_ATTEMPTS) % RUN_KEY_ATTEMPTS;
+  return { index: (key - attempt) / RUN_KEY_ATTEMPTS, attempt };
+}
