@@ -160,6 +160,21 @@ export async function cpuMsPerCall(pid, fn, n = 20) {
   return (cpuMs(pid) - cpu0) / n;
 }
 
+/**
+ * Waits (at most `maxMs`) until process `pid` uses no more CPU than `idle` (a
+ * fraction of a core) and a little more, over half-second windows: after a
+ * burst of work its garbage is still being collected, and a figure taken then
+ * measures the burst, not the state it left. Returns the ms waited.
+ */
+export async function quiet(pid, idle, maxMs = 20_000) {
+  const t = performance.now();
+  for (;;) {
+    const cpu0 = cpuMs(pid);
+    await new Promise((r) => setTimeout(r, 500));
+    if ((cpuMs(pid) - cpu0) / 500 <= idle * 1.5 + 0.02 || performance.now() - t > maxMs) return performance.now() - t;
+  }
+}
+
 /** The median wall time of `n` calls of `fn`, one after another, ms. */
 export async function timed(fn, n = 5) {
   const times = [];

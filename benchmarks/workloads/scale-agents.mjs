@@ -13,9 +13,11 @@ import { readFileSync } from 'node:fs';
 import { connect } from '@picompute/sdk/client';
 import { prepareJob } from '@picompute/sdk/client';
 import { parseKey } from '@picompute/sdk/auth';
-import { cpuMs, cpuMsPerCall, daemon, here, keyEnv, rssMiB, stop, timed, ussMiB } from '../lib/harness.mjs';
+import { cpuMs, cpuMsPerCall, daemon, here, keyEnv, quiet, rssMiB, stop, timed, ussMiB } from '../lib/harness.mjs';
 
 const PROCESSES = 4;
+/** Big jobs measured after the first (cold) one; the best is the dispatch figure. */
+const BIG_JOB_ROUNDS = 2;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function spawnFakes(coordinator, keyFile, env) {
@@ -42,6 +44,7 @@ export async function run({ quick, report }) {
   try {
     await Promise.all(fakes.map((f) => f.ready));
     let agents = 0;
+    let heartbeatCpu = 0;
     for (const n of steps) {
       const more = n - agents;
       await Promise.all(fakes.map((f, i) => f.add(Math.floor(more / PROCESSES) + (i < more % PROCESSES ? 1 : 0), [])));
@@ -54,7 +57,7 @@ export async function run({ quick, report }) {
       const cpu0 = cpuMs(coordinator.pid);
       const window = 5000;
       await sleep(window);
-      const heartbeatCpu = (cpuMs(coordinator.pid) - cpu0) / window;
+      heartbeatCpu = (cpuMs(coordinator.pid) - cpu0) / window;
       const nodesMs = await timed(() => client.nodes());
       const queueMs = await timed(() => client.jobs({ active: true }));
       report.add('scale: simulated agents', `${n} agents idle: coordinator RSS`, rssMiB(coordinator.pid), 'MiB', {
@@ -66,32 +69,53 @@ export async function run({ quick, report }) {
     }
     const echo = here('jobs/echo.ts');
     await (await client.submit(echo, { args: { tasks: '1000' } })).result();
-    const t = performance.now();
-    const cpuBefore = cpuMs(coordinator.pid);
-    const job = await client.submit(echo, { args: { tasks: String(bigJob) } });
-    const out = await job.result();
-    const wall = performance.now() - t;
-    // The simulated agents and this client share the machine with the coordinator: its own CPU per task
-    // says what it could dispatch with a core to itself.
-    const coordinatorUsPerTask = ((cpuMs(coordinator.pid) - cpuBefore) * 1000) / bigJob;
-    if (out.length !== bigJob || out[bigJob - 1] !== bigJob - 1) throw new Error('the big job over simulated agents gave a wrong answer');
-    const { wallMs } = await job.done();
+    // Measured warm, as W1 is: V8 optimizes the dispatch path during the first big job (over 1,000 agents
+    // ~45,000 tasks/s for the first, ~60,000 for the second, same coordinator); the first is its own row.
+    const bigRound = async () => {
+      const t = performance.now();
+      const cpuBefore = cpuMs(coordinator.pid);
+      const job = await client.submit(echo, { args: { tasks: String(bigJob) } });
+      const out = await job.result();
+      const clientMs = performance.now() - t;
+      // The simulated agents and this client share the machine with the coordinator: its own CPU per task
+      // says what it could dispatch with a core to itself.
+      const coordinatorUsPerTask = ((cpuMs(coordinator.pid) - cpuBefore) * 1000) / bigJob;
+      if (out.length !== bigJob || out[bigJob - 1] !== bigJob - 1) throw new Error('the big job over simulated agents gave a wrong answer');
+      const { wallMs } = await job.done();
+      return { wallMs, clientMs, coordinatorUsPerTask };
+    };
+    const cold = await bigRound();
+    const rounds = [];
+    for (let i = 0; i < BIG_JOB_ROUNDS; i++) rounds.push(await bigRound());
+    const { wallMs, clientMs: wall, coordinatorUsPerTask } = rounds.reduce((a, b) => (b.wallMs < a.wallMs ? b : a));
     report.add('scale: simulated agents', `${bigJob}-task job over ${agents} agents: dispatch`, (bigJob / wallMs) * 1000, 'tasks/s (job wall)', {
       jobWallMs: wallMs,
       clientMs: +wall.toFixed(0),
       coordinatorUsPerTask: +coordinatorUsPerTask.toFixed(1),
+      rounds: rounds.map((r) => Math.round((bigJob / r.wallMs) * 1000)),
     });
+    report.add(
+      'scale: simulated agents',
+      `${bigJob}-task job over ${agents} agents: first job after start (V8 cold)`,
+      (bigJob / cold.wallMs) * 1000,
+      'tasks/s (job wall)',
+      {
+        jobWallMs: cold.wallMs,
+        coordinatorUsPerTask: +cold.coordinatorUsPerTask.toFixed(1),
+      },
+    );
     report.add('scale: simulated agents', `${bigJob}-task job: the coordinator's own bound (1 s / its CPU per task)`, 1e6 / coordinatorUsPerTask, 'tasks/s');
 
     // A queue of jobs that cannot run: all want the one agent labelled `hold`, which never answers.
     await fakes[0].add(1, ['hold']);
     const one = await prepareJob(here('jobs/trivial.ts'), {});
     const held = await prepareJob(here('jobs/trivial.ts'), { constraint: 'hold' });
-    // Median of 21: one submit is a few ms, and a loaded machine moves single ones by as much. The coordinator's CPU
-    // per submit (heartbeats of the 1,000 agents included, alike before and after) holds where wall time does not.
+    // Median of 51: one submit is a few ms, and a loaded machine moves single ones by as much (medians of 21 still
+    // came out 0.84–1.30× between runs). The coordinator's CPU per submit, over 100 (heartbeats of the 1,000
+    // agents included, alike before and after; /proc counts CPU in 10 ms ticks), holds where wall time does not.
     const submitOne = async () => (await client.submitPrepared(one)).result();
-    const submitMs = () => timed(submitOne, 21);
-    const submitCpuMs = () => cpuMsPerCall(coordinator.pid, submitOne);
+    const submitMs = () => timed(submitOne, 51);
+    const submitCpuMs = () => cpuMsPerCall(coordinator.pid, submitOne, 100);
     const before = { submit: await submitMs(), cpu: await submitCpuMs(), queue: await timed(() => client.jobs({ active: true })) };
     // As `submit --no-wait` (sbatch): each submit's watch stream ends once the job has its id (closing a client
     // does not end its streams), the jobs stay queued. From clients of 500 jobs each (one HTTP/2 connection
@@ -106,11 +130,14 @@ export async function run({ quick, report }) {
       for (let i = at; i < end; i += 50) await Promise.all(Array.from({ length: Math.min(50, end - i) }, () => submitHeld(holder)));
       holder.close();
     }
-    await sleep(1000);
+    // Once the coordinator is back to its idle CPU: the submits' garbage is collected then, and what is left to
+    // measure is what the 10,000 queued jobs cost a submit, not what the burst of submitting them did.
+    const settleMs = await quiet(coordinator.pid, heartbeatCpu);
     const after = { submit: await submitMs(), cpu: await submitCpuMs(), queue: await timed(() => client.jobs({ active: true })) };
     report.add('scale: queued jobs', `queue, empty → ${queued} queued`, after.queue, 'ms (median of 5)', { beforeMs: +before.queue.toFixed(1) });
-    report.add('scale: queued jobs', `submit of a 1-task job, empty → ${queued} queued`, after.submit, 'ms (median of 21)', {
+    report.add('scale: queued jobs', `submit of a 1-task job, empty → ${queued} queued`, after.submit, 'ms (median of 51)', {
       beforeMs: +before.submit.toFixed(1),
+      settleMs: Math.round(settleMs),
       coordinatorCpuMsPerSubmit: { before: +before.cpu.toFixed(1), after: +after.cpu.toFixed(1) },
     });
     report.add('scale: queued jobs', `coordinator RSS with ${queued} queued`, rssMiB(coordinator.pid), 'MiB', {
