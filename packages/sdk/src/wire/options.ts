@@ -16,6 +16,16 @@ export const MAX_VALUE_BYTES = MAX_MESSAGE_BYTES - 1024 * 1024;
 export const MAX_SHARED_BYTES = 64 * 1024 * 1024;
 
 /**
+ * What a peer may send on a stream, and on a connection, before this side
+ * reads it. HTTP/2's default (64 KiB) held a stream of 256 KiB chunks (a
+ * run, a part) to one chunk per round trip: 300 MB of parts took 11 s on
+ * loopback. Clients set it through `grpc-node.flow_control_window`; grpc-js
+ * 1.14 applies that to clients only, so daemons' servers raise their own
+ * (see raiseReceiveWindow in ../auth/security.ts).
+ */
+export const RECEIVE_WINDOW_BYTES = 4 * 1024 * 1024;
+
+/**
  * Keepalive pings find a dead peer on an idle stream in ~15 s even when TCP
  * does not notice (a pulled plug); heartbeats on the Work stream do it faster.
  */
@@ -27,9 +37,7 @@ export const CHANNEL_OPTIONS: ChannelOptions = {
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.initial_reconnect_backoff_ms': 200,
   'grpc.max_reconnect_backoff_ms': 2_000,
-  // What a peer may send on a stream before this side reads it. HTTP/2's default (64 KiB) held a stream of
-  // 256 KiB chunks (a run, a part) to one chunk per round trip: 300 MB of parts took 11 s on loopback.
-  'grpc-node.flow_control_window': 4 * 1024 * 1024,
+  'grpc-node.flow_control_window': RECEIVE_WINDOW_BYTES,
 };
 
 /** Server options; a daemon may lower the message limit (a message past it is refused with RESOURCE_EXHAUSTED). */
