@@ -45,6 +45,10 @@ describe('submit on the embedded cluster', () => {
     expect(out).toMatchObject({ state: 'COMPLETED', result: (4 * hits) / (6 * 50_000), stats: { tasks: 6 } });
     expect(out.jobId).toMatch(/^\d+$/);
     expect(out.stats.wallMs).toBeGreaterThan(0);
+    // The client's time before the job's own wall: preparing (bundle, inputs) and submitting, each within the whole.
+    expect(out.stats.prepareMs).toBeGreaterThan(0);
+    expect(out.stats.submitMs).toBeGreaterThanOrEqual(0);
+    expect(out.stats.prepareMs + out.stats.submitMs).toBeLessThanOrEqual(out.stats.wallMs);
   });
 
   it('runs a job file from a folder with no package.json, importing a local module', async () => {

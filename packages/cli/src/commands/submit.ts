@@ -126,6 +126,7 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
   preparing.catch(() => {});
   await import('@picompute/sdk/client');
   const prepared = await preparing;
+  const preparedMs = performance.now() - started;
   if (flags.out !== undefined && !prepared.request.keyed) {
     throw new UsageError(`--out writes the parts of a keyed job (one with reduceByKey), and ${file} has none: its result is printed`);
   }
@@ -140,6 +141,7 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
   const client = target.client;
   try {
     const job = await client.submitPrepared(prepared);
+    const submittedMs = performance.now() - started;
     if (!flags.wait) {
       // Input chunks go up after the submit: this process must stay until they are all sent.
       await job.uploaded;
@@ -165,6 +167,10 @@ async function submit(file: string, flags: SubmitFlags): Promise<number> {
       retries: final!.retries,
       wallMs: Math.round(wallMs),
       jobWallMs: Math.round(final!.wallMs),
+      // Where the client's time went before the job's own wall began: bundling and running inputs(args), then
+      // connecting, sending the inputs (a remote coordinator receives inputs(args)'s values before the submit) and the submit.
+      prepareMs: Math.round(preparedMs),
+      submitMs: Math.round(submittedMs - preparedMs),
     };
     if (final!.state !== 'COMPLETED') {
       // Cancelled because its input could not be sent: say that, not "cancelled".
