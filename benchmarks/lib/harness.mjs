@@ -187,8 +187,21 @@ export async function timed(fn, n = 5) {
 }
 
 export function rssMiB(pid) {
+  return statusMiB(pid, 'VmRSS');
+}
+
+/**
+ * RSS in its two kinds: anonymous (the process's own heap, stacks and
+ * buffers) and file-backed (pages of the node binary and other mapped files:
+ * shared with every process that maps them, and the kernel may drop them).
+ */
+export function rssKinds(pid) {
+  return { anonMiB: +statusMiB(pid, 'RssAnon').toFixed(1), fileMiB: +statusMiB(pid, 'RssFile').toFixed(1) };
+}
+
+function statusMiB(pid, field) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)[1]) / 1024;
 }
 
 /**
