@@ -56,13 +56,19 @@ export class StateStore {
   ) {
     // While the disk is full, no automatic checkpoints: they would copy pages into the database
     // file and grow it into the room kept for ending jobs. The reclaimer checkpoints once it has freed pages.
-    this.disk = new DiskSpace(dirname(db.name), log, () => db.pragma('wal_autocheckpoint = 1000'));
+    this.disk = new DiskSpace(dirname(db.name), log, () => {
+      db.pragma('wal_autocheckpoint = 1000');
+      this.#writes.spaceBack();
+    });
     this.#writes = new TurnWrites(db, {
       filled: () => this.diskFilled(),
       notStored: (jobs) => this.onNotStored(jobs),
       committed: () => this.#progress.clear(),
     });
-    if (this.disk.full) db.pragma('wal_autocheckpoint = 0');
+    if (this.disk.full) {
+      db.pragma('wal_autocheckpoint = 0');
+      this.#writes.diskFull();
+    }
     this.memoryOutputs = durable ? undefined : new MemoryOutputs();
     this.#inputs = new InputParts(db);
     this.#outputRows = new OutputRows(db);
@@ -175,6 +181,7 @@ export class StateStore {
 
   /** The disk under the state dir is full (found by a write here, or by an upload). */
   diskFilled(): void {
+    this.#writes.diskFull();
     if (this.disk.full) return;
     this.db.pragma('wal_autocheckpoint = 0');
     this.disk.filled();
