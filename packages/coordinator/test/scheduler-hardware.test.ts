@@ -92,6 +92,17 @@ describe('speed per core', () => {
     expect(perNode(schedule({ nodes: [nodes[0]!, { ...nodes[1]!, health: 'down' }], jobs: [job('1', 1)] }))).toEqual({ slow: 1 });
   });
 
+  it("a straggler's backup runs on a slower idle node: the faster node it would wait for is the one that straggles", () => {
+    // The fast node runs the job's last map, long past the others; the slow node is idle. Without the backup's
+    // exception, the near-the-end rule kept the slow node from starting it, and the straggler ran to its end.
+    // Speeds probed under load: the idle node measured at 0.4 of the straggler's (below SAME_SPEED, so it counts as slower).
+    const nodes = [node('slow', 1, { speed: 40 }), node('fast', 1, { speed: 100, freeSlots: 1 })];
+    const backupOnly = job('1', 1, { running: 1, backups: 1 });
+    expect(perNode(schedule({ nodes: [nodes[0]!, { ...nodes[1]!, freeSlots: 0 }], jobs: [backupOnly] }))).toEqual({ slow: 1 });
+    // A last task that is not a backup still waits for the faster node, as before.
+    expect(perNode(schedule({ nodes: [nodes[0]!, { ...nodes[1]!, freeSlots: 0 }], jobs: [job('1', 1, { running: 1 })] }))).toEqual({});
+  });
+
   it('a job on a fast and a slow node ends sooner weighed by speed than by free slots alone', () => {
     const makespan = (speeds: boolean) =>
       timeline([node('slow', 2, { speed: speeds ? 100 : 0 }), node('fast', 2, { speed: speeds ? 400 : 0 })], 64, { slow: 8, fast: 2 });

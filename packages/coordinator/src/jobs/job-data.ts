@@ -156,9 +156,19 @@ export class JobData {
 
   /** Tasks that could be placed right now. */
   get runnable(): number {
+    return this.#runnable(this.#backupsNow());
+  }
+
+  /** Backups that could be placed right now. */
+  #backupsNow(): number {
     if (this.final || this.reason === 'Dependency') return 0;
     // Asked of every live job each round: backupsDue returns at once for a job far from a phase's end.
-    return (this.fold?.runnable ?? 0) + (this.shuffle?.runnable ?? 0) + this.pending.length + this.backupsDue().length;
+    return this.backupsDue().length;
+  }
+
+  #runnable(backups: number): number {
+    if (this.final || this.reason === 'Dependency') return 0;
+    return (this.fold?.runnable ?? 0) + (this.shuffle?.runnable ?? 0) + this.pending.length + backups;
   }
 
   /**
@@ -186,13 +196,15 @@ export class JobData {
   /** The job as a round of the loop sees it (../scheduler/reconcile.ts). */
   snapshot(): LiveJob {
     const r = this.request;
+    const backups = this.#backupsNow();
     return {
       id: this.id,
       state: this.state === 'PENDING' ? 'PENDING' : 'RUNNING',
       user: this.user,
       priority: r.priority,
       seq: Number(this.id),
-      runnable: this.runnable,
+      runnable: this.#runnable(backups),
+      backups: backups || undefined,
       running: this.running.size + this.backups.size,
       batchSize: this.batchSize,
       coresPerTask: this.coresPerTask,

@@ -20,6 +20,9 @@ import { headroom } from './throttle.js';
 import type { Assignment, JobSnapshot, Plan, Snapshot } from './types.js';
 import { capacityOf, fastestSpeed, weight } from './weights.js';
 
+/** A job's capacity when any node that fits is worth starting. */
+const ANY_NODE = { total: Infinity, best: 1 };
+
 export function schedule(snapshot: Snapshot): Plan {
   // Speeds are relative to the fastest live node, busy or not.
   const fastest = fastestSpeed(snapshot.nodes.filter((n) => n.health !== 'down'));
@@ -59,7 +62,8 @@ export function schedule(snapshot: Snapshot): Plan {
     if (room <= 0) return false;
     // A job no node could take now spares the next of the same shape the search; with speeds measured,
     // whether a slow node is worth starting also depends on the tasks left, so those are part of the shape.
-    const cap = capacity(job);
+    // Only backups left: any node that fits runs one (see JobSnapshot.backups).
+    const cap = job.backups !== undefined && runnable <= job.backups ? ANY_NODE : capacity(job);
     const shape = `${job.coresPerTask}/${job.memoryMb}/${job.constraint ?? ''}${Number.isFinite(cap.total) ? `/${cap.total}/${cap.best}/${runnable}` : ''}`;
     const nodeId = unplaceable.has(shape) ? undefined : nodes.place(job, cap.total, runnable, cap.best);
     if (!nodeId) {

@@ -38,6 +38,13 @@ export interface JobSnapshot {
   seq: number;
   /** Tasks ready to be placed now. */
   runnable: number;
+  /**
+   * Of `runnable`, backups of straggling tasks. The near-the-end rule
+   * (./weights.ts worthStarting: a slower node leaves a job's last tasks to
+   * faster ones) does not hold for them: the node they would wait for is the
+   * one that straggles.
+   */
+  backups?: number;
   /** Tasks of this job in flight now. */
   running: number;
   /** At most this many of its tasks in flight at once, cluster-wide (0 or absent: no cap). */
