@@ -33,7 +33,7 @@ async function cluster() {
   const agentPorts = ports.slice(0, 2) as [number, number];
   const coordinatorAddress = `127.0.0.1:${ports[2]}`;
   const state = stateDir();
-  const startAgent = (i: number) => startDaemon(['agent', '--host', '127.0.0.1', '--port', String(agentPorts[i]), '--cores', '1']);
+  const startAgent = (i: number) => startDaemon(['agent', '--host', '127.0.0.1', '--port', String(agentPorts[i]), '--cores', '1', '--no-speed-probe']);
   const agents: Daemon[] = await Promise.all([startAgent(0), startAgent(1)]);
   const startCoordinator = async (flags: string[] = [], agentsUp = 2): Promise<Daemon> => {
     const c = await startDaemon([

@@ -32,8 +32,8 @@ else
       mkdirSync(join(cacheDir, 'shuffle'));
       disk = mountTmpfs(4, join(cacheDir, 'shuffle'));
       fillDisk(disk.dir);
-      full = await startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '1', '--cache-dir', cacheDir]);
-      roomy = await startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '1']);
+      full = await startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '1', '--no-speed-probe', '--cache-dir', cacheDir]);
+      roomy = await startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '1', '--no-speed-probe']);
       coordinator = await startDaemon(['coordinator', '--host', '127.0.0.1', '--port', '0', '--agent', full.address, '--agent', roomy.address]);
       await until('both agents up', async () => {
         const nodes = JSON.parse((await runCli(['nodes', '--json', '--coordinator', coordinator.address])).stdout) as { state: string }[];

@@ -89,7 +89,7 @@ describe('a shuffle larger than its memory', () => {
     file.end();
     await once(file, 'finish');
 
-    const agents = await Promise.all([0, 1].map(() => startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '1'])));
+    const agents = await Promise.all([0, 1].map(() => startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', '--cores', '1', '--no-speed-probe'])));
     daemons.push(...agents);
     const coordinator = await startDaemon(['coordinator', '--host', '127.0.0.1', '--port', '0', ...agents.flatMap((a) => ['--agent', a.address])]);
     daemons.push(coordinator);
