@@ -10,7 +10,7 @@ import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseKey } from '@picompute/sdk/auth';
 import { connect } from '@picompute/sdk/client';
-import { CLI, cpuMs, daemon, here, keyEnv, stop } from './lib/harness.mjs';
+import { CLI, daemon, echoRound, here, keyEnv, stop } from './lib/harness.mjs';
 
 const flag = (name) => {
   const at = process.argv.indexOf(name);
@@ -22,7 +22,6 @@ const tasks = Number(numbers[1] ?? 100_000);
 const cli = flag('--cli') ?? CLI;
 const profDir = flag('--cpu-prof');
 const PROCESSES = 4;
-const cpuUs = (pid) => cpuMs(pid) * 1000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const { env, keyFile } = keyEnv();
@@ -49,20 +48,15 @@ try {
     if (t > 1200) throw new Error(`only ${(await client.nodes()).length} of ${agents} simulated agents came up`);
     await sleep(100);
   }
-  const echo = here('jobs/echo.ts');
-  await (await client.submit(echo, { args: { tasks: '1000' } })).result();
+  await echoRound(client, coordinator.pid, 1000);
   for (let run = 0; run < 2; run++) {
-    const cpu0 = cpuUs(coordinator.pid);
-    const job = await client.submit(echo, { args: { tasks: String(tasks) } });
-    const out = await job.result();
-    if (out.length !== tasks || out[tasks - 1] !== tasks - 1) throw new Error('wrong answer');
-    const { wallMs } = await job.done();
+    const { wallMs, coordinatorUsPerTask } = await echoRound(client, coordinator.pid, tasks);
     console.log(
       JSON.stringify({
         cli: cli === CLI ? 'this build' : cli,
         agents,
         tasksPerS: Math.round((tasks / wallMs) * 1000),
-        coordinatorCpuUsPerTask: +((cpuUs(coordinator.pid) - cpu0) / tasks).toFixed(1),
+        coordinatorCpuUsPerTask: +coordinatorUsPerTask.toFixed(1),
       }),
     );
   }

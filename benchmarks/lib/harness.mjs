@@ -161,6 +161,25 @@ export async function cpuMsPerCall(pid, fn, n = 20) {
 }
 
 /**
+ * One echo job of `tasks` tasks (benchmarks/jobs/echo.ts) through `client`,
+ * its answer checked: the job's wall time, the client's, and the
+ * coordinator process's CPU per task, µs (the simulated agents and the client
+ * share the machine with it: its own CPU says what it could do with a core
+ * to itself).
+ */
+export async function echoRound(client, coordinatorPid, tasks) {
+  const t = performance.now();
+  const cpu0 = cpuMs(coordinatorPid);
+  const job = await client.submit(here('jobs/echo.ts'), { args: { tasks: String(tasks) } });
+  const out = await job.result();
+  const clientMs = performance.now() - t;
+  const coordinatorUsPerTask = ((cpuMs(coordinatorPid) - cpu0) * 1000) / tasks;
+  if (out.length !== tasks || out[tasks - 1] !== tasks - 1) throw new Error(`an echo job of ${tasks} tasks gave a wrong answer`);
+  const { wallMs } = await job.done();
+  return { wallMs, clientMs, coordinatorUsPerTask };
+}
+
+/**
  * Waits (at most `maxMs`) until process `pid` uses no more CPU than `idle` (a
  * fraction of a core) and a little more, over half-second windows: after a
  * burst of work its garbage is still being collected, and a figure taken then

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from '@picompute/sdk/client';
 import { prepareJob } from '@picompute/sdk/client';
 import { parseKey } from '@picompute/sdk/auth';
-import { cpuMs, cpuMsPerCall, daemon, here, keyEnv, quiet, rssMiB, stop, timed, ussMiB } from '../lib/harness.mjs';
+import { cpuMs, cpuMsPerCall, daemon, echoRound, here, keyEnv, quiet, rssMiB, stop, timed, ussMiB } from '../lib/harness.mjs';
 
 const PROCESSES = 4;
 /** Big jobs measured after the first (cold) one; the best is the dispatch figure. */
@@ -67,23 +67,10 @@ export async function run({ quick, report }) {
       report.add('scale: simulated agents', `${n} agents: nodes`, nodesMs, 'ms (median of 5)');
       report.add('scale: simulated agents', `${n} agents: queue`, queueMs, 'ms (median of 5)');
     }
-    const echo = here('jobs/echo.ts');
-    await (await client.submit(echo, { args: { tasks: '1000' } })).result();
+    await echoRound(client, coordinator.pid, 1000);
     // Measured warm, as W1 is: V8 optimizes the dispatch path during the first big job (over 1,000 agents
     // ~45,000 tasks/s for the first, ~60,000 for the second, same coordinator); the first is its own row.
-    const bigRound = async () => {
-      const t = performance.now();
-      const cpuBefore = cpuMs(coordinator.pid);
-      const job = await client.submit(echo, { args: { tasks: String(bigJob) } });
-      const out = await job.result();
-      const clientMs = performance.now() - t;
-      // The simulated agents and this client share the machine with the coordinator: its own CPU per task
-      // says what it could dispatch with a core to itself.
-      const coordinatorUsPerTask = ((cpuMs(coordinator.pid) - cpuBefore) * 1000) / bigJob;
-      if (out.length !== bigJob || out[bigJob - 1] !== bigJob - 1) throw new Error('the big job over simulated agents gave a wrong answer');
-      const { wallMs } = await job.done();
-      return { wallMs, clientMs, coordinatorUsPerTask };
-    };
+    const bigRound = () => echoRound(client, coordinator.pid, bigJob);
     const cold = await bigRound();
     const rounds = [];
     for (let i = 0; i < BIG_JOB_ROUNDS; i++) rounds.push(await bigRound());

@@ -15,26 +15,22 @@ export async function run({ quick, report }) {
     report.add('W5 idle footprint', 'picompute agent, started', fresh.agent, 'MiB RSS');
     report.add('W5 idle footprint', 'picompute coordinator, started', fresh.coordinator, 'MiB RSS');
     const idle = quick ? ' (1 s)' : '';
-    const agentIdle = { rss: rssMiB(agent.pid), ...rssKinds(agent.pid) };
-    report.add('W5 idle footprint', `picompute agent, idle after a job${idle}`, agentIdle.rss, 'MiB RSS', {
+    const agentKinds = rssKinds(agent.pid);
+    const agentRss = rssMiB(agent.pid);
+    report.add('W5 idle footprint', `picompute agent, idle after a job${idle}`, agentRss, 'MiB RSS', {
       privateMiB: +ussMiB(agent.pid).toFixed(1),
-      anonMiB: agentIdle.anonMiB,
-      fileMiB: agentIdle.fileMiB,
+      ...agentKinds,
     });
     report.add('W5 idle footprint', `picompute coordinator, idle after a job${idle}`, rssMiB(coordinator.pid), 'MiB RSS', {
       privateMiB: +ussMiB(coordinator.pid).toFixed(1),
       ...rssKinds(coordinator.pid),
     });
     const bare = await bareNode();
-    report.add('W5 idle footprint', 'baseline: bare `node` idling', bare.rss, 'MiB RSS', {
-      privateMiB: +bare.uss.toFixed(1),
-      anonMiB: bare.anonMiB,
-      fileMiB: bare.fileMiB,
-    });
-    const over = (k) => (agentIdle[k] - bare[k]).toFixed(1);
+    report.add('W5 idle footprint', 'baseline: bare `node` idling', bare.rss, 'MiB RSS', { privateMiB: +bare.uss.toFixed(1), ...bare.kinds });
+    const over = (agentMiB, bareMiB) => (agentMiB - bareMiB).toFixed(1);
     report.note(
-      `W5: agent after a job ${over('rss')} MiB RSS over a bare node (target ≤ 12): its own memory (anonymous: heap, stacks, buffers) ${over('anonMiB')} MiB more, ` +
-        `file-backed pages ${over('fileMiB')} MiB more (the node binary's code that gRPC, HTTP/2 and TLS run: shared with every Node process, and the kernel may drop them); ` +
+      `W5: agent after a job ${over(agentRss, bare.rss)} MiB RSS over a bare node (target ≤ 12): its own memory (anonymous: heap, stacks, buffers) ${over(agentKinds.anonMiB, bare.kinds.anonMiB)} MiB more, ` +
+        `file-backed pages ${over(agentKinds.fileMiB, bare.kinds.fileMiB)} MiB more (the node binary's code that gRPC, HTTP/2 and TLS run: shared with every Node process, and the kernel may drop them); ` +
         'coordinator target ≤ 80 MiB RSS; privateMiB leaves out the pages every Node process shares',
     );
   } finally {
@@ -48,7 +44,7 @@ async function bareNode() {
   const proc = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
   try {
     await new Promise((r) => setTimeout(r, 1000));
-    return { rss: rssMiB(proc.pid), uss: ussMiB(proc.pid), ...rssKinds(proc.pid) };
+    return { rss: rssMiB(proc.pid), uss: ussMiB(proc.pid), kinds: rssKinds(proc.pid) };
   } finally {
     await stop(proc, 'SIGKILL');
   }

@@ -43,6 +43,8 @@ export interface TaskRun {
   startedAt?: number;
 }
 
+const NOTHING_PLACEABLE = Object.freeze({ runnable: 0, backups: 0 });
+
 export class JobData {
   state: JobState = 'PENDING';
   /** Why the job is PENDING (or why it ended without running), Slurm's words. */
@@ -156,19 +158,15 @@ export class JobData {
 
   /** Tasks that could be placed right now. */
   get runnable(): number {
-    return this.#runnable(this.#backupsNow());
+    return this.#placeable().runnable;
   }
 
-  /** Backups that could be placed right now. */
-  #backupsNow(): number {
-    if (this.final || this.reason === 'Dependency') return 0;
+  /** Tasks that could be placed right now, and how many of them are backups of stragglers. */
+  #placeable(): { runnable: number; backups: number } {
+    if (this.final || this.reason === 'Dependency') return NOTHING_PLACEABLE;
     // Asked of every live job each round: backupsDue returns at once for a job far from a phase's end.
-    return this.backupsDue().length;
-  }
-
-  #runnable(backups: number): number {
-    if (this.final || this.reason === 'Dependency') return 0;
-    return (this.fold?.runnable ?? 0) + (this.shuffle?.runnable ?? 0) + this.pending.length + backups;
+    const backups = this.backupsDue().length;
+    return { runnable: (this.fold?.runnable ?? 0) + (this.shuffle?.runnable ?? 0) + this.pending.length + backups, backups };
   }
 
   /**
@@ -196,14 +194,14 @@ export class JobData {
   /** The job as a round of the loop sees it (../scheduler/reconcile.ts). */
   snapshot(): LiveJob {
     const r = this.request;
-    const backups = this.#backupsNow();
+    const { runnable, backups } = this.#placeable();
     return {
       id: this.id,
       state: this.state === 'PENDING' ? 'PENDING' : 'RUNNING',
       user: this.user,
       priority: r.priority,
       seq: Number(this.id),
-      runnable: this.#runnable(backups),
+      runnable,
       backups: backups || undefined,
       running: this.running.size + this.backups.size,
       batchSize: this.batchSize,
