@@ -39,6 +39,7 @@ import type { PartLocation } from './jobs/shuffle-plan.js';
 import { SharedBlobs } from './state/shared-blobs.js';
 import type { StateStore } from './state/store.js';
 import { TaskRuns } from './state/task-runs.js';
+import { DependencyWaiters } from './jobs/dependency-waiters.js';
 import { admit, DEFAULT_TIME_LIMIT_MS, storeInputs, UserError } from './submit-checks.js';
 import type { TimeLimits } from './submit-checks.js';
 
@@ -50,6 +51,7 @@ const RECOVER_SLICE_MS = 20;
 
 export class Cluster {
   readonly #jobs = new Map<string, JobRecord>();
+  readonly #waiters = new DependencyWaiters<JobRecord>();
   /** The live jobs a round looks at, and the queued ones no node fits, set aside (./scheduler/parking.ts). */
   readonly #parking = new Parking<JobRecord>();
   /** What the parked jobs' reasons were last worked out from. */
@@ -168,9 +170,7 @@ export class Cluster {
     for (const { job, tasks } of this.store.activeJobsOneByOne()) {
       const record = JobRecord.recover(job, tasks);
       record.backupAfterMs = this.backupAfterMs;
-      this.#jobs.set(record.id, record);
-      this.#gate.attach(record);
-      this.#parking.add(record);
+      this.#track(record);
       if (performance.now() - slice > RECOVER_SLICE_MS) {
         await new Promise((resolve) => setImmediate(resolve));
         slice = performance.now();
@@ -246,9 +246,7 @@ export class Cluster {
     this.blobs.delete(request.bundleHash);
     const job = new JobRecord(id, request, inputs, submittedAt);
     job.backupAfterMs = this.backupAfterMs;
-    this.#jobs.set(id, job);
-    this.#gate.attach(job);
-    this.#parking.add(job);
+    this.#track(job);
     job.stored = storeInputs(
       job,
       this.store,
@@ -319,9 +317,7 @@ export class Cluster {
    */
   requeueFailed(id: string): JobSummary {
     const job = this.#queries.reopen(id);
-    this.#jobs.set(id, job);
-    this.#gate.attach(job);
-    this.#parking.add(job);
+    this.#track(job);
     this.log(`job ${id} requeued: ${job.pending.length} of ${job.total} tasks run again, ${job.doneCount} kept`);
     this.#updateDependency(job);
     if (!job.final && job.doneCount === job.total && !job.fold) this.#finish(job, 'COMPLETED');
@@ -491,6 +487,14 @@ export class Cluster {
     this.#apply(job, job.dependencyEnded(this.#queries.find(on)?.state));
   }
 
+  /** A job becomes live: scheduled, its chunks awaited, its dependency watched. */
+  #track(job: JobRecord): void {
+    this.#jobs.set(job.id, job);
+    this.#gate.attach(job);
+    this.#parking.add(job);
+    this.#waiters.add(job);
+  }
+
   #finish(job: JobRecord, state: FinalJobState, logs: LogLine[] = []): void {
     // Outputs are committed once per turn: the last ones may have just met a full disk.
     const lostToDisk = this.store.lost(Number(job.id));
@@ -520,9 +524,8 @@ export class Cluster {
     this.#events.ended(job);
     this.#jobs.delete(job.id);
     this.#parking.remove(job);
-    // Compared as the request says it, not through `dependsOn`: no string made per live job (10,000 queued) at each end.
-    const waiter = `afterok:${job.id}`;
-    for (const other of this.#jobs.values()) if (other.request.dependency === waiter) this.#updateDependency(other);
+    this.#waiters.remove(job);
+    for (const other of this.#waiters.of(job.id)) this.#updateDependency(other);
     this.#kick();
   }
 }
