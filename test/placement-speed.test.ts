@@ -4,6 +4,8 @@
  * speed factors at least 2.5× apart, and a 64-task job of equal CPU work
  * runs mostly on the fast one (counted by the node `picompute tasks` names
  * for each task). How much wall time that saves is a benchmark figure.
+ * Once the quota is lifted, the idle agent's next probe (--speed-probe-every)
+ * makes the two count alike.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgroupProblem, cpuGroup } from './support/cgroup.js';
@@ -29,10 +31,11 @@ else
       const slowGroup = cpuGroup('picompute-test-slow', 0.25);
       groups.push(fastGroup, slowGroup);
       // One after the other, so the two speed probes do not compete for the machine.
-      fast = await startDaemon(['agent', '--port', '0', '--host', '127.0.0.1', '--cores', '2'], { prefix: fastGroup.prefix });
+      const agent = ['agent', '--port', '0', '--host', '127.0.0.1', '--cores', '2', '--speed-probe-every', '1s'];
+      fast = await startDaemon(agent, { prefix: fastGroup.prefix });
       daemons.push(fast);
       await new Promise((r) => setTimeout(r, 1000));
-      slow = await startDaemon(['agent', '--port', '0', '--host', '127.0.0.1', '--cores', '2'], { prefix: slowGroup.prefix });
+      slow = await startDaemon(agent, { prefix: slowGroup.prefix });
       daemons.push(slow);
       const coordinator = await startDaemon(['coordinator', '--port', '0', '--host', '127.0.0.1', '--agent', fast.address, '--agent', slow.address]);
       daemons.push(coordinator);
@@ -76,5 +79,14 @@ else
       console.log(`tasks run: fast ${ran.fast}, slow ${ran.slow}`);
       expect(ran.fast + ran.slow).toBe(64);
       expect(ran.fast).toBeGreaterThan(2 * ran.slow);
+    });
+
+    it("once the slow node's quota is lifted, its next idle probe makes the two count alike", async () => {
+      groups[1]!.setQuota(undefined);
+      const listed = await until('the slow node probed again without its quota', async () => {
+        const ns = await nodes();
+        return ns.length === 2 && Math.max(...ns.map((n) => n.speedFactor)) < 1.5 ? ns : undefined;
+      });
+      console.log(`speed factors after the lift: ${listed.map((n) => n.speedFactor.toFixed(2)).join(', ')}`);
     });
   });

@@ -18,6 +18,8 @@ export interface CpuGroup {
   dir: string;
   /** For startDaemon's `prefix`: moves the shell into the group, then execs the daemon (so the daemon starts inside it). */
   prefix: string[];
+  /** Sets the group's quota, in cores (none: no cap). */
+  setQuota(cores: number | undefined): void;
   /** Removes the group once its processes are gone. */
   remove(): void;
 }
@@ -35,21 +37,23 @@ export function cpuGroup(name: string, quota?: number): CpuGroup {
   const v1 = existsSync(join(V1, 'cpu.cfs_quota_us'));
   const dir = join(v1 ? V1 : V2, `${name}-${process.pid}`);
   mkdirSync(dir, { recursive: true });
-  if (v1) {
-    writeFileSync(join(dir, 'cpu.shares'), '10240');
-    if (quota !== undefined) {
+  const setQuota = (cores: number | undefined) => {
+    if (v1) {
       writeFileSync(join(dir, 'cpu.cfs_period_us'), String(PERIOD_US));
-      writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(Math.round(quota * PERIOD_US)));
-    }
-  } else {
+      writeFileSync(join(dir, 'cpu.cfs_quota_us'), cores === undefined ? '-1' : String(Math.round(cores * PERIOD_US)));
+    } else writeFileSync(join(dir, 'cpu.max'), `${cores === undefined ? 'max' : Math.round(cores * PERIOD_US)} ${PERIOD_US}`);
+  };
+  if (v1) writeFileSync(join(dir, 'cpu.shares'), '10240');
+  else {
     // v2 hands the cpu controller to children only when the parent lists it.
     const control = join(V2, 'cgroup.subtree_control');
     if (!readFileSync(control, 'utf8').includes('cpu')) writeFileSync(control, '+cpu');
     writeFileSync(join(dir, 'cpu.weight'), '10000');
-    if (quota !== undefined) writeFileSync(join(dir, 'cpu.max'), `${Math.round(quota * PERIOD_US)} ${PERIOD_US}`);
   }
+  if (quota !== undefined) setQuota(quota);
   return {
     dir,
+    setQuota,
     prefix: ['sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', dir],
     remove() {
       try {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Security } from '@picompute/sdk/auth';
 import { address, OptionError, wholeNumber } from '@picompute/sdk/options';
 import { MAX_MESSAGE_BYTES } from '@picompute/sdk/wire';
-import { DEFAULT_SPEED_PROBE_MS } from './speed-probe.js';
+import { DEFAULT_SPEED_PROBE_MS, DEFAULT_SPEED_REPROBE_MS } from './speed-probe.js';
 import { DEFAULT_CHUNK_CACHE_BYTES } from './chunk-cache.js';
 
 export interface AgentOptions {
@@ -45,6 +45,8 @@ export interface AgentOptions {
   throttlePath?: string;
   /** Wall time of the speed probe run at start, ms (see ./speed-probe.ts); default 150, 0 skips it (the node then counts as fast as the fastest). */
   speedProbeMs?: number;
+  /** How often an idle agent probes its speed again, ms (the best of its last probes counts; see ./speed-probe.ts); default 10 minutes, 0 never. */
+  speedReprobeMs?: number;
   /** Where the board's model is read for the `model=` label; default /proc/device-tree/model (tests point it at a fixture). */
   modelPath?: string;
   /** Serve Prometheus metrics at http://metricsHost:metricsPort/metrics (0 picks a port); default none. */
@@ -103,6 +105,7 @@ export function agentOptions(o: AgentOptions): Compiled {
     heartbeatMs: positive('heartbeatMs', o.heartbeatMs) ?? 1000,
     mdns: o.mdns ?? false,
     speedProbeMs: o.speedProbeMs === undefined ? DEFAULT_SPEED_PROBE_MS : wholeNumber('agent', 'speedProbeMs', o.speedProbeMs),
+    speedReprobeMs: o.speedReprobeMs === undefined ? DEFAULT_SPEED_REPROBE_MS : wholeNumber('agent', 'speedReprobeMs', o.speedReprobeMs),
     idleTimeoutMs: o.idleTimeoutMs === undefined ? undefined : wholeNumber('agent', 'idleTimeoutMs', o.idleTimeoutMs),
     maxMessageBytes: positive('maxMessageBytes', o.maxMessageBytes) ?? MAX_MESSAGE_BYTES,
     chunkCacheBytes: o.chunkCacheBytes === undefined ? DEFAULT_CHUNK_CACHE_BYTES : wholeNumber('agent', 'chunkCacheBytes', o.chunkCacheBytes),

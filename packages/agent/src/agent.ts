@@ -30,7 +30,7 @@ import { agentInfo } from './node-facts.js';
 import { TaskPools } from './pool.js';
 import { startRegistration } from './register.js';
 import { ShuffleRuns } from './shuffle/run-store.js';
-import { measureSpeed } from './speed-probe.js';
+import { NodeSpeed } from './speed-probe.js';
 import { ThrottleReader } from './throttle.js';
 import { WorkSession } from './work-session.js';
 
@@ -89,13 +89,17 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
   // Known once the port is bound (the node id is kept per port across restarts).
   let info: AgentInfo;
   let pools: TaskPools;
-  // Off the start's critical path: heartbeats carry the figure once it is known (0 until then).
-  let speed = 0;
-  // The quota is shared by the worker threads, known once `info` is.
-  const probe = options.speedProbeMs > 0 ? measureSpeed(() => info?.cores ?? 1, options.speedProbeMs) : undefined;
-  void probe?.result.then((s) => {
-    speed = s;
-  });
+  // Off the start's critical path: heartbeats carry the figure once it is known (0 until then). The quota is
+  // shared by the worker threads, known once `info` is; the pools exist once it is, and no pool is no task.
+  const speed =
+    options.speedProbeMs > 0
+      ? new NodeSpeed({
+          threads: () => info?.cores ?? 1,
+          idle: () => !pools || pools.busy === 0,
+          probeMs: options.speedProbeMs,
+          everyMs: options.speedReprobeMs,
+        }).start()
+      : undefined;
   let shuffle: ShuffleRuns;
   let chunks: ChunkCache;
 
@@ -115,7 +119,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
       maxMessageBytes,
       thermalPath: options.thermalPath,
       throttle,
-      speed: () => speed,
+      speed: () => speed?.perCore ?? 0,
       log,
       shuffle,
       spillBytes: options.spillBytes,
@@ -208,7 +212,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
       // The goodbye first, so coordinators drop this node at once.
       await mdns?.close();
       for (const r of registrations) r.stop();
-      probe?.stop();
+      speed?.stop();
       keeper.stop();
       for (const s of sessions) s.close();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));

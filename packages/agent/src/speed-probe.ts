@@ -1,5 +1,5 @@
 /**
- * The node's speed per core, measured once at start so the coordinator can
+ * The node's speed per core, measured at start (and again when idle) so the coordinator can
  * give a Pi 5 more of a job than a Pi 4 (and a node held back by a CPU
  * quota less). A fixed integer-and-float kernel runs in a worker thread (the
  * event loop stays free to answer the coordinator meanwhile), after a
@@ -58,13 +58,77 @@ export function measureCore(ms = DEFAULT_SPEED_PROBE_MS): { result: Promise<numb
   return { result, stop: () => void worker.terminate() };
 }
 
+/** How often an idle agent measures its speed again, by default: see NodeSpeed. */
+export const DEFAULT_SPEED_REPROBE_MS = 10 * 60_000;
+
 /**
- * Speed per core as placement sees it: the core's own speed, times the
- * share of a core each of `threads` worker threads gets under the process's
- * CPU quota (1 without one).
+ * Core speeds kept: the figure is the best of them, since what else runs can
+ * only slow a probe, never speed it up; a node that really became slower
+ * shows it once this many probes have seen it.
  */
-export function measureSpeed(threads: () => number, ms = DEFAULT_SPEED_PROBE_MS, cgroup: CgroupPaths = {}): { result: Promise<number>; stop(): void } {
-  const core = measureCore(ms);
-  const result = Promise.all([core.result, cpuQuotaCores(cgroup)]).then(([speed, quota]) => speed * Math.min(1, quota / Math.max(1, threads())));
-  return { result, stop: core.stop };
+const KEPT_PROBES = 3;
+
+export interface NodeSpeedOptions {
+  /** Worker threads sharing the process's CPU quota. */
+  threads: () => number;
+  /** No task runs: a probe now measures the core, not the load. */
+  idle: () => boolean;
+  probeMs?: number;
+  /** Probe again this often while idle; 0 never. */
+  everyMs?: number;
+  cgroup?: CgroupPaths;
+}
+
+/**
+ * Speed per core as placement sees it: the core's own speed, times the share
+ * of a core each worker thread gets under the process's CPU quota (1 without
+ * one). Measured at start, then again every `everyMs` when no task runs: a
+ * probe at start may meet a busy machine (a Pi starting its services at
+ * boot, the SMT sibling of a busy core), and that figure would otherwise
+ * rank the node for its whole life; a quota changed since is seen too.
+ */
+export class NodeSpeed {
+  readonly #cores: number[] = [];
+  #share = 1;
+  #probe: { result: Promise<number>; stop(): void } | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  /** Probes finished (tests count them). */
+  probes = 0;
+
+  constructor(private readonly o: NodeSpeedOptions) {}
+
+  /** Kernel runs a second per thread; 0 until the first probe answers (the coordinator then counts the node as fast). */
+  get perCore(): number {
+    return this.#cores.length ? Math.max(...this.#cores) * this.#share : 0;
+  }
+
+  start(): this {
+    this.#measure();
+    const every = this.o.everyMs ?? DEFAULT_SPEED_REPROBE_MS;
+    if (every > 0) {
+      this.#timer = setInterval(() => {
+        if (!this.#probe && this.o.idle()) this.#measure();
+      }, every).unref();
+    }
+    return this;
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#probe?.stop();
+  }
+
+  #measure(): void {
+    const probe = measureCore(this.o.probeMs);
+    this.#probe = probe;
+    void Promise.all([probe.result, cpuQuotaCores(this.o.cgroup)]).then(([core, quota]) => {
+      this.#probe = undefined;
+      this.probes++;
+      this.#share = Math.min(1, quota / Math.max(1, this.o.threads()));
+      // A later probe that tasks started beside measured them as much as the core.
+      if (core <= 0 || (this.#cores.length > 0 && !this.o.idle())) return;
+      this.#cores.push(core);
+      if (this.#cores.length > KEPT_PROBES) this.#cores.shift();
+    });
+  }
 }

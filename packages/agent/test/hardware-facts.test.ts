@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuQuotaCores } from '../src/cpu-quota.js';
 import { hardwareLabels, modelLabel } from '../src/hardware-labels.js';
-import { measureCore, measureSpeed } from '../src/speed-probe.js';
+import { measureCore, NodeSpeed } from '../src/speed-probe.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../../test/fixtures/device-tree/${name}`, import.meta.url));
 
@@ -84,12 +84,44 @@ describe('speed probe', () => {
     expect(ticks).toBeGreaterThan(0);
   });
 
+  /** A NodeSpeed's figure once it has finished `probes` probes (hang guard only). */
+  async function after(speed: NodeSpeed, probes: number): Promise<number> {
+    for (let i = 0; i < 600 && speed.probes < probes; i++) await new Promise((r) => setTimeout(r, 20));
+    return speed.perCore;
+  }
+
   it("scales the core's speed by the share of a core each thread gets under the quota", async () => {
     const quarter = cgroupTree('0::/slow\n', { 'slow/cpu.max': '25000 100000\n' });
-    const [free, held] = await Promise.all([measureSpeed(() => 2, 100, { procCgroup: '/no/such/file' }).result, measureSpeed(() => 2, 100, quarter).result]);
-    expect(free).toBeGreaterThan(0);
+    const free = new NodeSpeed({ threads: () => 2, idle: () => true, probeMs: 100, everyMs: 0, cgroup: { procCgroup: '/no/such/file' } }).start();
+    const held = new NodeSpeed({ threads: () => 2, idle: () => true, probeMs: 100, everyMs: 0, cgroup: quarter }).start();
+    const [f, h] = await Promise.all([after(free, 1), after(held, 1)]);
+    expect(f).toBeGreaterThan(0);
     // Two threads sharing a quarter of a core: an eighth each. The two probes run side by side, so within noise.
-    expect(held).toBeLessThan(free / 3);
+    expect(h).toBeLessThan(f / 3);
+  });
+
+  it('probes again while idle: a quota lifted since start counts at the next probe; a busy node keeps its figure', async () => {
+    const cgroup = cgroupTree('0::/held\n', { 'held/cpu.max': '25000 100000\n' });
+    let idle = true;
+    const speed = new NodeSpeed({ threads: () => 2, idle: () => idle, probeMs: 50, everyMs: 100, cgroup }).start();
+    try {
+      const held = await after(speed, 1);
+      expect(held).toBeGreaterThan(0);
+      writeFileSync(join(cgroup.root!, 'held/cpu.max'), 'max 100000\n');
+      const lifted = await after(speed, 2);
+      // An eighth of a core each, then whole cores: within noise of 8×.
+      expect(lifted).toBeGreaterThan(3 * held);
+      // Busy: no probe starts, and the figure holds whatever the quota says now.
+      idle = false;
+      await new Promise((r) => setTimeout(r, 200)); // a probe that started while idle ends
+      const probes = speed.probes;
+      writeFileSync(join(cgroup.root!, 'held/cpu.max'), '25000 100000\n');
+      await new Promise((r) => setTimeout(r, 400));
+      expect(speed.probes).toBe(probes);
+      expect(speed.perCore).toBeGreaterThan(3 * held);
+    } finally {
+      speed.stop();
+    }
   });
 
   it('stopped early, it answers 0 (the node then counts as fast) and leaves no thread behind', async () => {

@@ -126,6 +126,7 @@ export function registerDaemons(program: Command): void {
     )
     .option('--model-path <file>', 'the board model for the model= label (default /proc/device-tree/model)', pathOption)
     .option('--no-speed-probe', "do not measure this node's speed per core at start (it then counts as fast as the fastest node)")
+    .option('--speed-probe-every <duration>', 'measure it again this often while no task runs, the best of the last 3 counting (0: never)', '10m')
     .action(
       action(
         async (
@@ -145,12 +146,13 @@ export function registerDaemons(program: Command): void {
             throttlePath?: string;
             modelPath?: string;
             speedProbe: boolean;
+            speedProbeEvery: string;
             metricsPort?: string;
             metricsHost: string;
           } & LogFlags,
         ) => {
           const { hideKeyFromJobs, startAgent } = await import('@picompute/agent');
-          const { parseSize } = await import('@picompute/sdk/units');
+          const { parseDuration, parseSize } = await import('@picompute/sdk/units');
           await serve(
             'agent',
             flags,
@@ -175,6 +177,7 @@ export function registerDaemons(program: Command): void {
                 throttlePath: flags.throttlePath,
                 modelPath: flags.modelPath,
                 speedProbeMs: flags.speedProbe ? undefined : 0,
+                speedReprobeMs: parseDuration(flags.speedProbeEvery, '--speed-probe-every'),
                 metricsPort: metricsPort(flags),
                 metricsHost: flags.metricsHost,
                 log: say,
