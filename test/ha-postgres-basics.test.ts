@@ -78,6 +78,20 @@ else
       }
     });
 
+    it('takes big inputs(args) values inside the job, not as chunks on its own disk, where a standby taking over would lack them', async () => {
+      const coordinator = await startDaemon(coordinatorArgs(setup.pg.database()));
+      const client = await connect({ coordinator: coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
+      try {
+        const job = await client.submit(fixture('big-values.ts'), { args: { n: '3', kib: '100' } });
+        // Over SQLite these three go up as chunks after the submit (input-values-chunks.test.ts); here nothing does.
+        expect(job.upload).toBeUndefined();
+        expect(await job.result()).toEqual([0, 'value 0: 102400', 1, 'value 1: 102400', 2, 'value 2: 102400']);
+      } finally {
+        client.close();
+        await coordinator.stop('SIGKILL');
+      }
+    });
+
     it("never gives a purged job's id again, even under the next leader", async () => {
       const db = setup.pg.database();
       const cliAt = (c: Daemon) => (args: string[]) => runCli([...args, '--coordinator', c.address]);

@@ -5,7 +5,8 @@
  * be had fails on its own with the reason (the coordinator's words when its
  * store lacks the chunk); the rest of the batch runs.
  */
-import { CHUNK_BLOB_PREFIX, decodeChunkRef, isChunkRef } from '@picompute/sdk/chunk-ref';
+import { CHUNK_BLOB_PREFIX, chunkPlace, decodeChunkRef, isChunkRef } from '@picompute/sdk/chunk-ref';
+import type { ChunkRef } from '@picompute/sdk/chunk-ref';
 import type { TaskOutcome } from './batch.js';
 import type { ChunkCache, ChunkFetch } from './chunk-cache.js';
 
@@ -21,7 +22,7 @@ export async function fetchChunks<T extends MapTask>(
   agentId: string,
   request: (name: string) => ChunkFetch,
 ): Promise<{ ready: T[]; failed: TaskOutcome[]; release(): void }> {
-  const refs = new Map<number, { hash: string; path: string; offset: number }>();
+  const refs = new Map<number, ChunkRef>();
   for (let i = 0; i < tasks.length; i++) {
     const input = tasks[i]!.input;
     if (isChunkRef(input)) refs.set(i, decodeChunkRef(input)!);
@@ -50,9 +51,9 @@ export async function fetchChunks<T extends MapTask>(
       ok: false,
       error: {
         kind: 'THREW',
-        message: `agent ${agentId} could not get its input (${ref.path} from byte ${ref.offset}): ${why}`,
+        message: `agent ${agentId} could not get its input (${chunkPlace(ref)}): ${why}`,
         stack: '',
-        inputPreview: `${ref.path} from byte ${ref.offset}`,
+        inputPreview: chunkPlace(ref),
       },
       logs: [],
       durationMs: 0,

@@ -1,6 +1,6 @@
 /** A short, one-line rendering of a task's input for error messages. */
 import { inspect } from 'node:util';
-import { decodeChunkRef } from '@picompute/sdk/chunk-ref';
+import { chunkPlace, decodeChunkRef } from '@picompute/sdk/chunk-ref';
 import { decode } from '@picompute/sdk/codec';
 
 const MAX_PREVIEW = 200;
@@ -12,9 +12,9 @@ export function previewValue(value: unknown): string {
 
 export function previewBytes(bytes: Uint8Array): string {
   try {
-    // An input chunk: where it is in which file says more than its bytes would.
+    // An input chunk: where it comes from says more than its bytes would.
     const ref = decodeChunkRef(bytes);
-    if (ref) return `${ref.path} from byte ${ref.offset} (${ref.length} bytes)`;
+    if (ref) return `${chunkPlace(ref)} (${ref.length} bytes)`;
     return previewValue(decode(bytes));
   } catch {
     return `<${bytes.length} bytes that do not decode>`;

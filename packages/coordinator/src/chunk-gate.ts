@@ -1,5 +1,5 @@
 /**
- * Starts a file-input job's maps as their chunks arrive. A job whose inputs
+ * Starts a file-input job's maps (or those of a job whose big inputs(args) values go as chunks) as their chunks arrive. A job whose inputs
  * are chunk references (@picompute/sdk/chunk-ref) is accepted before its
  * chunks are sent: its tasks whose chunk is in the store are runnable at
  * once, the others are held in its pending queue and released as each
@@ -10,7 +10,7 @@
  * a coordinator restart cut the upload) fails after `waitMs` without one,
  * naming the first chunk missing, instead of waiting forever.
  */
-import { decodeChunkRef } from '@picompute/sdk/chunk-ref';
+import { chunkPlace, decodeChunkRef } from '@picompute/sdk/chunk-ref';
 import { formatDuration } from '@picompute/sdk/units';
 import type { ChunkStore } from './chunk-store.js';
 import type { JobRecord } from './jobs/job-record.js';
@@ -19,8 +19,8 @@ interface Gated {
   job: JobRecord;
   /** Every chunk the job references, pinned. */
   hashes: Set<string>;
-  /** The tasks each missing chunk holds back, and where the first of them is in its file. */
-  waiting: Map<string, { tasks: number[]; path: string; offset: number }>;
+  /** The tasks each missing chunk holds back, and where the first of them comes from (chunkPlace). */
+  waiting: Map<string, { tasks: number[]; place: string }>;
   /** When the job last saw a chunk of its own arrive (or was attached). */
   progressAt: number;
 }
@@ -52,7 +52,7 @@ export class ChunkGate {
       gated.hashes.add(ref.hash);
       if (this.chunks.has(ref.hash) || job.done[i] === 1) continue;
       let w = gated.waiting.get(ref.hash);
-      if (!w) gated.waiting.set(ref.hash, (w = { tasks: [], path: ref.path, offset: ref.offset }));
+      if (!w) gated.waiting.set(ref.hash, (w = { tasks: [], place: chunkPlace(ref) }));
       w.tasks.push(i);
     }
     for (const h of gated.hashes) this.chunks.pin(h);
@@ -101,7 +101,7 @@ export class ChunkGate {
       const [hash, first] = g.waiting.entries().next().value!;
       this.starved(
         g.job,
-        `${g.waiting.size} of this job's input chunks never arrived (the first: ${first.path} from byte ${first.offset}, sha256 ${hash.slice(0, 12)}…), ` +
+        `${g.waiting.size} of this job's input chunks never arrived (the first: ${first.place}, sha256 ${hash.slice(0, 12)}…), ` +
           `none in ${formatDuration(this.waitMs)}: the client that submitted it stopped sending (it exited, or the coordinator restarted); submit it again`,
       );
     }

@@ -128,6 +128,7 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
       },
       storedBlob: (hash) => store.hasBlob(hash),
       parts,
+      valueChunks: !options.stateUrl,
     }),
   );
   for (const a of agents) cluster.addAgent(a);

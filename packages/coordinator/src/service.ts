@@ -82,6 +82,11 @@ export interface UploadLimits {
   storedBlob: (hash: string) => boolean;
   /** Streams keyed jobs' parts from the agents holding them (GetPart). */
   parts?: PartProxy;
+  /**
+   * Whether big inputs(args) values may come as chunks (HasChunks says so): not when the state is in
+   * PostgreSQL, since chunks stay on this coordinator's disk and a standby taking over would lack them.
+   */
+  valueChunks?: boolean;
 }
 
 export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinatorId: string, limits: UploadLimits): grpc.UntypedServiceImplementation {
@@ -116,7 +121,10 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
       return cluster.requeueFailed(req.jobId);
     }),
     // A coordinator without a chunk store lacks them all; the client then sends them, and PutBlob says why that fails.
-    hasChunks: unary<W.HasChunksRequest, W.HasChunksReply>((req) => ({ missing: blobs.chunks?.missing(req.hashes) ?? req.hashes })),
+    hasChunks: unary<W.HasChunksRequest, W.HasChunksReply>((req) => ({
+      missing: blobs.chunks?.missing(req.hashes) ?? req.hashes,
+      takesValues: !!blobs.chunks && !!limits.valueChunks,
+    })),
     drain: unary<W.NodeRequest, W.NodeStatus>((req) => cluster.drain(req.node, true)),
     resume: unary<W.NodeRequest, W.NodeStatus>((req) => cluster.drain(req.node, false)),
 

@@ -20,6 +20,13 @@
  * into the coordinator's chunk store on disk), after the job was accepted:
  * a map whose chunk is there runs while the others still arrive. Agents
  * fetch a chunk when a map needs it and keep it in a bounded disk cache.
+ *
+ * A value of `inputs(args)` that encodes to CHUNK_REF_MIN_BYTES or more
+ * travels the same way when the coordinator takes it (HasChunks says so; not
+ * one whose state is in PostgreSQL): its chunk is the encoded value, its
+ * reference names the input's index instead of a file, and the agent
+ * decodes the chunk instead of handing the map a FileChunk. So a job whose
+ * inputs are big starts while they still go up, as a file-input job does.
  */
 import { createHash } from 'node:crypto';
 
@@ -34,14 +41,22 @@ export const CHUNK_BLOB_PREFIX = 'chunk:';
 export interface ChunkRef {
   /** sha256 (hex) of the chunk's bytes. */
   hash: string;
-  /** As the map sees it: relative to the `input` root it was found under. */
+  /** As the map sees it: relative to the `input` root it was found under ('' for a value). */
   path: string;
   offset: number;
   length: number;
+  /** A value of inputs(args), encoded, not a piece of a file: the input's index. */
+  value?: number;
 }
 
 export function encodeChunkRef(ref: ChunkRef): Buffer {
-  return Buffer.concat([MAGIC, Buffer.from(JSON.stringify({ h: ref.hash, p: ref.path, o: ref.offset, n: ref.length }))]);
+  const json = ref.value === undefined ? { h: ref.hash, p: ref.path, o: ref.offset, n: ref.length } : { h: ref.hash, n: ref.length, v: ref.value };
+  return Buffer.concat([MAGIC, Buffer.from(JSON.stringify(json))]);
+}
+
+/** Where a referenced chunk comes from, for messages: a place in a file, or an input of inputs(args). */
+export function chunkPlace(ref: ChunkRef): string {
+  return ref.value === undefined ? `${ref.path} from byte ${ref.offset}` : `input ${ref.value} of inputs(args)`;
 }
 
 export function isChunkRef(input: Uint8Array): boolean {
@@ -53,12 +68,13 @@ export function decodeChunkRef(input: Uint8Array): ChunkRef | undefined {
   if (!isChunkRef(input)) return undefined;
   const j = JSON.parse(Buffer.from(input.buffer, input.byteOffset + MAGIC.length, input.length - MAGIC.length).toString('utf8')) as {
     h: string;
-    p: string;
-    o: number;
+    p?: string;
+    o?: number;
     n: number;
+    v?: number;
   };
   if (!isChunkHash(j.h)) throw new Error(`a chunk reference names "${String(j.h).slice(0, 80)}", which is not a sha256 hash`);
-  return { hash: j.h, path: j.p, offset: j.o, length: j.n };
+  return j.v === undefined ? { hash: j.h, path: j.p ?? '', offset: j.o ?? 0, length: j.n } : { hash: j.h, path: '', offset: 0, length: j.n, value: j.v };
 }
 
 /** The bytes a map input stands for: a referenced chunk's, else its own. */

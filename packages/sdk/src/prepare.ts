@@ -84,14 +84,22 @@ export interface PreparedJob {
    * again from its file and checked against its hash). Empty otherwise.
    */
   chunks: InputChunkSource[];
+  /**
+   * The values of inputs(args) that encode to CHUNK_REF_MIN_BYTES or more,
+   * in input order, each its frame (a view): the client sends them as chunks
+   * when the coordinator takes them (see chunk-ref.ts), else inline like the
+   * rest. Empty for file inputs.
+   */
+  bigValues: { index: number; frame: Buffer }[];
 }
 
-/** One distinct chunk of the input files: its hash, and where in which file its bytes are. */
+/** One distinct input chunk: its hash, and where its bytes are (in a file, or `data` for a value of inputs(args)). */
 export interface InputChunkSource {
   hash: string;
   file: string;
   offset: number;
   length: number;
+  data?: Buffer;
 }
 
 /**
@@ -153,6 +161,7 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
   const frames = new FramePacker(BLOB_CHUNK_BYTES);
   const chunks: InputChunkSource[] = [];
   const caps = new InputCaps(file, options.maxInputs, options.maxInputBytes);
+  const bigValues: PreparedJob['bigValues'] = [];
   try {
     const source = options.input?.length ? fileInputFrames(options.input, splitBytes, options.cwd, chunks) : await job.inputs!(args);
     for await (const input of source) {
@@ -175,6 +184,7 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
         );
       }
       caps.add(frame.length);
+      if (frame.length >= CHUNK_REF_MIN_BYTES) bigValues.push({ index: frames.count, frame });
       frames.add(frame);
     }
   } catch (err) {
@@ -212,5 +222,6 @@ export async function prepareJob(file: string, options: SubmitOptions = {}): Pro
     packedBytes: frames.bytes,
     packedInputs: frames.finish(),
     chunks,
+    bigValues,
   };
 }

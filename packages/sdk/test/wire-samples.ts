@@ -194,5 +194,5 @@ export const RESPONSES: Record<string, unknown[]> = {
   Info: [info],
   FetchRun: [chunk],
   ListRuns: [{ runIds: ['m0-a1-s0-p3', 'm1-a1-s0-p3'] }],
-  HasChunks: [{ missing: ['b'.repeat(64)] }],
+  HasChunks: [{ missing: ['b'.repeat(64)], takesValues: true }],
 };

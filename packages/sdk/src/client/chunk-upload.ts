@@ -31,8 +31,12 @@ export interface UploadProgress {
 /** Called before each chunk goes up (`next` is it) and once at the end; the upload waits for a promise it returns. */
 export type UploadListener = (progress: Readonly<UploadProgress>, next?: InputChunkSource) => void | Promise<void>;
 
-/** One chunk's bytes from its file, in pieces; throws if they no longer match the hash. */
+/** One chunk's bytes from its file (or memory, for a value of inputs(args)), in pieces; throws if a file's no longer match the hash. */
 export async function* chunkPieces(chunk: InputChunkSource): AsyncGenerator<Buffer> {
+  if (chunk.data) {
+    for (let at = 0; at < chunk.data.length; at += BLOB_CHUNK_BYTES) yield chunk.data.subarray(at, at + BLOB_CHUNK_BYTES);
+    return;
+  }
   const hash = createHash('sha256');
   let read = 0;
   if (chunk.length > 0) {

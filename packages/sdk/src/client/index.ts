@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { coordinatorFromEnv, discoverTimeoutMs, mdnsEnabled } from '../env.js';
 import { prepareJob } from '../prepare.js';
 import type { PreparedJob, SubmitOptions } from '../prepare.js';
+import { valueHashes, withValueRefs } from './value-chunks.js';
 import { formatAddress, parseAddress } from '../wire/options.js';
 import type * as W from '../wire/messages.js';
 import { JobHandle } from './job-handle.js';
@@ -153,11 +154,22 @@ export class Client {
    * a job file submitted again costs no upload (W4: a new `picompute submit`
    * process saves a whole RPC). A coordinator in this process gets it first.
    */
-  async submitPrepared(job: PreparedJob, options: SubmitUploadOptions = {}): Promise<JobHandle> {
-    // Asked before the submit, so a chunk the cluster has (an earlier submit of the same files) is not sent again.
-    const missing = job.chunks.length
-      ? new Set((await this.rpc.unary<W.HasChunksRequest, W.HasChunksReply>('hasChunks', { hashes: job.chunks.map((c) => c.hash) })).missing)
-      : undefined;
+  async submitPrepared(prepared: PreparedJob, options: SubmitUploadOptions = {}): Promise<JobHandle> {
+    let job = prepared;
+    let missing: Set<string> | undefined;
+    if (job.bigValues.length && !this.inProcessUpload) {
+      // Big inputs(args) values go as chunks behind the submit, if the coordinator takes them (./value-chunks.ts).
+      // In this process the inputs cost no network time, and hashing and storing them as chunks would cost.
+      const hashes = valueHashes(job);
+      const reply = await this.#hasChunks(hashes);
+      if (reply.takesValues) {
+        job = withValueRefs(job, hashes);
+        missing = new Set(reply.missing);
+      }
+    } else if (job.chunks.length) {
+      // Asked before the submit, so a chunk the cluster has (an earlier submit of the same files) is not sent again.
+      missing = new Set((await this.#hasChunks(job.chunks.map((c) => c.hash))).missing);
+    }
     // Small inputs ride in the Submit message itself; large ones go up as a blob, in chunks.
     const inline = job.packedBytes <= INLINE_INPUTS_BYTES;
     // Inputs are used once: a random upload name, no hashing (see the coordinator's BlobStore).
@@ -218,6 +230,10 @@ export class Client {
     });
     // Seen through result() and `uploaded`, not lost here.
     handle.uploaded.catch(() => {});
+  }
+
+  #hasChunks(hashes: string[]): Promise<W.HasChunksReply> {
+    return this.rpc.unary<W.HasChunksRequest, W.HasChunksReply>('hasChunks', { hashes: [...new Set(hashes)] });
   }
 
   /** Submit and watch on one stream: its first event, sent once the job is on disk, names the job. */
