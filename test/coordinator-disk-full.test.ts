@@ -6,12 +6,11 @@
  */
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { fixture, runCli, startDaemon } from './support/cli.js';
+import { fixture, runCli, startDaemon, loopback } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { canMount, fillDisk, mountTmpfs } from './support/tmpfs.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const loopback = (d: Daemon) => d.address.replace('0.0.0.0', '127.0.0.1');
 
 describe.skipIf(!canMount)('a coordinator whose disk fills up', () => {
   let disk: ReturnType<typeof mountTmpfs>;

@@ -7,10 +7,9 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixture, runCli, startDaemon } from './support/cli.js';
+import { fixture, runCli, startDaemon, loopback } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 
-const loopback = (d: Daemon) => d.address.replace('0.0.0.0', '127.0.0.1');
 const TASKS = 1_000_000;
 
 describe('a job of a million tiny tasks', () => {

@@ -10,11 +10,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSecurity } from '@picompute/sdk/auth';
 import { CoordinatorRpc } from '../packages/sdk/src/client/rpc.js';
-import { fixture, KEY_FILE, runCli, startDaemon, stateDir } from './support/cli.js';
+import { fixture, KEY_FILE, runCli, startDaemon, stateDir, loopback } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 
 const MiB = 1024 * 1024;
-const loopback = (d: Daemon) => d.address.replace('0.0.0.0', '127.0.0.1');
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const uploadName = () => `upload:${randomBytes(16).toString('hex')}`;
 /** `mib` MiB in 4 MiB chunks, as the SDK sends packed inputs. */

@@ -12,12 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSecurity } from '@picompute/sdk/auth';
 import { connect } from '@picompute/sdk/client';
 import type { Client, UploadProgress } from '@picompute/sdk/client';
-import { fixture, KEY_FILE, runCli, startDaemon, stateDir } from './support/cli.js';
+import { fixture, KEY_FILE, runCli, startDaemon, stateDir, loopback } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { until } from './support/until.js';
 
 const MiB = 1024 * 1024;
-const loopback = (d: Daemon) => d.address.replace('0.0.0.0', '127.0.0.1');
 const peakMiB = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
 /** `mib` MiB of text in a file, every line different (so no two chunks share a hash); returns its word count. */

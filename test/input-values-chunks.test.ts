@@ -12,11 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSecurity } from '@picompute/sdk/auth';
 import { connect, JobFailedError } from '@picompute/sdk/client';
 import type { Client, UploadProgress } from '@picompute/sdk/client';
-import { fixture, KEY_FILE, startDaemon, stateDir } from './support/cli.js';
+import { fixture, KEY_FILE, startDaemon, stateDir, loopback } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { until } from './support/until.js';
 
-const loopback = (d: Daemon) => d.address.replace('0.0.0.0', '127.0.0.1');
 /** What big-values.ts gives back for `n` strings of `kib` KiB. */
 const expected = (n: number, kib: number) => Array.from({ length: n }, (_, i) => [i, `value ${i}: ${kib * 1024}`]).flat();
 

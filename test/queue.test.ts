@@ -16,14 +16,13 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, loadSecurity } from '@picompute/sdk/client';
 import type { Client } from '@picompute/sdk/client';
-import { fixture, KEY_FILE, runCli, startDaemon, stateDir } from './support/cli.js';
+import { fixture, KEY_FILE, runCli, startDaemon, stateDir, loopback } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { until } from './support/until.js';
 import { cannotRun } from './support/requirements.js';
 import { backendProblem, STATE_BACKENDS, useStateBackend } from './support/state-backends.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const loopback = (d: Daemon) => d.address.replace('0.0.0.0', '127.0.0.1');
 const sumSquares = (n: number) => Array.from({ length: n }, (_, i) => i * i).reduce((a, b) => a + b, 0);
 
 describe.each(STATE_BACKENDS)('a coordinator killed with SIGKILL (state in %s)', (backend) => {

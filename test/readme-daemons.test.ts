@@ -10,11 +10,10 @@ import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KEY_FILE, fixture, makeKeyFile, runCli, startDaemon, stateDir } from './support/cli.js';
+import { KEY_FILE, fixture, makeKeyFile, runCli, startDaemon, stateDir, loopback } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { until } from './support/until.js';
 
-const loopback = (d: Daemon) => d.address.replace('0.0.0.0', '127.0.0.1');
 const idOf = (agent: Daemon) => agent.output().match(/agent (\S+) listening/)![1]!;
 
 /** A coordinator with one agent of `cores` cores, both on loopback, for one describe block. */

@@ -7,13 +7,11 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareJob } from '@picompute/sdk/client';
-import { fixture, runCli, startDaemon, useLocalClient } from './support/cli.js';
+import { fixture, runCli, startDaemon, useLocalClient, loopback } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { maxOverlap, spansDir } from './support/spans.js';
 import { cannotRun } from './support/requirements.js';
 import { backendProblem, STATE_BACKENDS, useStateBackend } from './support/state-backends.js';
-
-const loopback = (d: Daemon) => d.address.replace('0.0.0.0', '127.0.0.1');
 
 describe('--max-running N (Slurm’s --array=…%N)', () => {
   const local = useLocalClient(4);

@@ -109,6 +109,9 @@ process.on('exit', () => {
 });
 
 /** `prefix`: a command the daemon's command line is handed to, e.g. one that moves itself into a cgroup and execs the rest (./cgroup.ts). */
+/** A daemon's address as a client on this machine dials it (a wildcard bind is reached on loopback). */
+export const loopback = (d: Daemon) => d.address.replace('0.0.0.0', '127.0.0.1');
+
 export async function startDaemon(args: string[], options: { env?: Env; host?: TestHost; cli?: string; prefix?: string[] } = {}): Promise<Daemon> {
   // Each coordinator gets its own state unless the test names one (restart tests do).
   if (args[0] === 'coordinator' && !args.includes('--state-dir')) args = [...args, '--state-dir', stateDir()];
