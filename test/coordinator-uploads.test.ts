@@ -67,9 +67,9 @@ describe('uploads waiting for their submit', () => {
 
   it('still runs jobs whose inputs are uploaded, and the upload’s file is gone once submitted', async () => {
     const before = readdirSync(join(state, 'uploads')).length;
-    const r = await runCli(['submit', fixture('checksums.ts'), '--json', '--arg', 'n=40', '--arg', 'kib=64', '--coordinator', loopback(coordinator)]);
+    const r = await runCli(['submit', fixture('checksums.ts'), '--json', '--arg', 'n=40', '--arg', 'kib=60', '--coordinator', loopback(coordinator)]);
     const { block, sum } = await import('./fixtures/checksums.js');
-    expect(JSON.parse(r.stdout).result).toEqual(Array.from({ length: 40 }, (_, i) => sum(block(i, 64))));
+    expect(JSON.parse(r.stdout).result).toEqual(Array.from({ length: 40 }, (_, i) => sum(block(i, 60))));
     expect(readdirSync(join(state, 'uploads'))).toHaveLength(before);
   });
 });

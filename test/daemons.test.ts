@@ -43,11 +43,11 @@ describe('coordinator with two one-core agents named by hand', () => {
     expect(out.stats.cores).toBe(2);
   });
 
-  it('inputs too big to ride in the submit (2.5 MiB) go up over PutBlob and reach the tasks intact', async () => {
+  it('inputs too big to ride in the submit (2.4 MiB, each under 64 KiB: not chunks) go up over PutBlob and reach the tasks intact', async () => {
     const { block, sum } = await import('./fixtures/checksums.js');
-    const r = await runCli(['submit', fixture('checksums.ts'), '--json', '--arg', 'n=40', '--arg', 'kib=64', '--coordinator', coordinator.address]);
+    const r = await runCli(['submit', fixture('checksums.ts'), '--json', '--arg', 'n=40', '--arg', 'kib=60', '--coordinator', coordinator.address]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).result).toEqual(Array.from({ length: 40 }, (_, i) => sum(block(i, 64))));
+    expect(JSON.parse(r.stdout).result).toEqual(Array.from({ length: 40 }, (_, i) => sum(block(i, 60))));
   });
 
   it('keeps serving after a job fails: the next job succeeds on the same agents', async () => {

@@ -210,20 +210,26 @@ describe('README: a lost agent', () => {
 });
 
 describe('README: daemon flags', () => {
-  it('--max-message: a coordinator with --max-message 1M refuses a 2.5 MiB upload and keeps serving', async () => {
+  it('--max-message: a coordinator with --max-message 1M refuses a 2.4 MiB upload, and a 2.5 MiB input value, and keeps serving', async () => {
     const agent = await startDaemon(['agent', '--port', '0', '--cores', '1']);
     const coordinator = await startDaemon(['coordinator', '--port', '0', '--max-message', '1M', '--agent', loopback(agent)]);
+    const refused = new RegExp(
+      /refused a message over its size limit \(.*larger than max \(\d+ vs 1048576\)\); /.source +
+        /send smaller inputs, or start the coordinator with a larger --max-message/.source,
+    );
     try {
       await coordinator.waitFor(/agent \S+ up at/);
-      const big = await runCli(['submit', fixture('checksums.ts'), '--json', '--arg', 'n=40', '--arg', 'kib=64', '--coordinator', loopback(coordinator)]);
+      // 40 inputs of 60 KiB (under 64 KiB each, so they go packed in one upload before the submit): refused, nothing submitted.
+      const big = await runCli(['submit', fixture('checksums.ts'), '--json', '--arg', 'n=40', '--arg', 'kib=60', '--coordinator', loopback(coordinator)]);
       expect(big.code).toBe(2);
       expect(big.stdout).toBe('');
-      expect(big.stderr).toMatch(
-        new RegExp(
-          /refused a message over its size limit \(.*larger than max \(\d+ vs 1048576\)\); /.source +
-            /send smaller inputs, or start the coordinator with a larger --max-message/.source,
-        ),
-      );
+      expect(big.stderr).toMatch(refused);
+      // One value of 2.5 MiB goes as a chunk after the submit: the job is cancelled, saying why.
+      const value = await runCli(['submit', fixture('checksums.ts'), '--json', '--arg', 'n=1', '--arg', 'kib=2560', '--coordinator', loopback(coordinator)]);
+      expect(value.code).toBe(1);
+      expect(JSON.parse(value.stdout)).toMatchObject({ state: 'CANCELLED' });
+      expect(JSON.parse(value.stdout).error).toMatch(/was cancelled: its input could not be sent: /);
+      expect(JSON.parse(value.stdout).error).toMatch(refused);
       const small = await runCli(['submit', fixture('word-lengths.ts'), '--json', '--coordinator', loopback(coordinator)]);
       expect(small.code).toBe(0);
       expect(JSON.parse(small.stdout).result).toEqual({ a: 12, b: 15, c: 6 });

@@ -36,10 +36,10 @@ describe('SDK client', () => {
     expect((await collect(job.events())).map((e) => e.state)).toEqual(['COMPLETED']);
   });
 
-  it('inputs too big to ride in the submit (2.5 MiB) reach the tasks intact', async () => {
+  it('inputs too big to ride in the submit (2.4 MiB, each under 64 KiB: not chunks) reach the tasks intact', async () => {
     const { block, sum } = await import('./fixtures/checksums.js');
-    const job = await client.submit(fixture('checksums.ts'), { args: { n: '40', kib: '64' } });
-    expect(await job.result()).toEqual(Array.from({ length: 40 }, (_, i) => sum(block(i, 64))));
+    const job = await client.submit(fixture('checksums.ts'), { args: { n: '40', kib: '60' } });
+    expect(await job.result()).toEqual(Array.from({ length: 40 }, (_, i) => sum(block(i, 60))));
   });
 
   it('returns map outputs in input order with exact values', async () => {
