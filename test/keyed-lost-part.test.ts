@@ -11,8 +11,8 @@ import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, loadSecurity } from '@picompute/sdk/client';
-import { KEY_FILE, fixture, runCli, startDaemon } from './support/cli.js';
+import { ConnectError, connect, loadSecurity } from '@picompute/sdk/client';
+import { KEY_FILE, fixture, printDaemonLogsOnFailure, runCli, startDaemon } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
 import { freePort } from './support/keyed.js';
 import { until } from './support/until.js';
@@ -42,6 +42,7 @@ async function cluster(): Promise<{ coordinator: Daemon; agents: Daemon[] }> {
 describe('a part lost with its agent', () => {
   let root: string;
   const daemons: Daemon[] = [];
+  printDaemonLogsOnFailure(daemons);
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'picompute-lost-part-'));
   });
@@ -68,9 +69,18 @@ describe('a part lost with its agent', () => {
       const told: string[] = [];
       let partsDone = 0;
       const watching = (async () => {
-        for await (const ev of job.events()) {
-          for (const l of ev.logs) told.push(l.line);
-          partsDone = ev.shuffle?.reducesDone ?? partsDone;
+        for (;;) {
+          try {
+            for await (const ev of job.events()) {
+              for (const l of ev.logs) told.push(l.line);
+              partsDone = ev.shuffle?.reducesDone ?? partsDone;
+            }
+            return;
+          } catch (err) {
+            // CI once saw this watch dropped ("Connection dropped": a keepalive ping unanswered while the loaded
+            // machine stalled one side), which says nothing about lost parts: watch again (its first event is the state now).
+            if (!(err instanceof ConnectError)) throw err;
+          }
         }
       })();
       await until('a part finished on the second agent', async () => (partsDone > 0 ? true : undefined), 60_000);
