@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
-import { markerDir, runsPerTask, submitMarkedRuns } from './support/marked-runs.js';
+import { firstStarts, markerDir, runsPerTask, submitMarkedRuns } from './support/marked-runs.js';
 import { until } from './support/until.js';
 
 const N = 6;
@@ -35,6 +35,7 @@ describe('tasks running when the coordinator restarts', () => {
       expect(r.code, r.stderr).toBe(0);
       const id = JSON.parse(r.stdout).jobId as string;
       await until('three tasks started', async () => runsPerTask(dir, N).filter((n) => n > 0).length >= 3 || undefined);
+      const killedAt = Date.now();
       await c.stop('SIGKILL');
       // The last three start only once the first three are done: their results wait on the agent.
       await until('every task started', async () => runsPerTask(dir, N).every((n) => n > 0) || undefined, 30_000);
@@ -47,9 +48,15 @@ describe('tasks running when the coordinator restarts', () => {
       expect(Number(finished), adopted).toBeGreaterThan(0);
       const cli = (args: string[]) => runCli([...args, '--coordinator', c.address]);
       expect(JSON.parse((await cli(['result', id, '--json'])).stdout)).toEqual(Array.from({ length: N }, (_, i) => i * i));
-      expect(runsPerTask(dir, N)).toEqual(new Array(N).fill(1));
+      // A task that finished as the coordinator died (its 3–4 s over by the kill: a loaded machine's slow look at the
+      // markers) may have had its result on its way, received but not yet stored (results are stored once per turn): it
+      // runs again, as anything not committed does. CI saw it once. Every task still running at the kill ran once.
+      const starts = firstStarts(dir, N);
+      const doneAtKill = (i: number) => killedAt - starts[i]! >= 3000 + (i % 3) * 500 - 250;
+      const runs = runsPerTask(dir, N);
+      expect(runs.map((n, i) => (doneAtKill(i) ? Math.min(n, 1) : n))).toEqual(new Array(N).fill(1));
       const tasks = JSON.parse((await cli(['tasks', id, '--json'])).stdout) as { index: number; state: string; attempt: number }[];
-      expect(tasks.map((t) => [t.index, t.state, t.attempt])).toEqual(Array.from({ length: N }, (_, i) => [i, 'COMPLETED', 1]));
+      expect(tasks.map((t) => [t.index, t.state, doneAtKill(t.index) ? 1 : t.attempt])).toEqual(Array.from({ length: N }, (_, i) => [i, 'COMPLETED', 1]));
     } finally {
       await c.stop('SIGKILL');
     }

@@ -1,5 +1,5 @@
 /** Reads what test/fixtures/marked-runs.ts leaves: how many times each task started. */
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixture } from './cli.js';
@@ -14,6 +14,17 @@ export function runsPerTask(dir: string, n: number): number[] {
   const runs = new Array<number>(n).fill(0);
   for (const name of readdirSync(dir)) runs[Number(name.split('.')[0])]!++;
   return runs;
+}
+
+/** When each task's first run started (its first marker's mtime), ms since the epoch; NaN for a task that never ran. */
+export function firstStarts(dir: string, n: number): number[] {
+  const starts = new Array<number>(n).fill(Number.NaN);
+  for (const name of readdirSync(dir)) {
+    const i = Number(name.split('.')[0]);
+    const t = statSync(join(dir, name)).mtimeMs;
+    if (!(t >= starts[i]!)) starts[i] = t;
+  }
+  return starts;
 }
 
 /**
