@@ -238,6 +238,12 @@ describe('README: daemon flags', () => {
     }
   });
 
+  it('--speed-probe-every: a malformed duration stops the agent before it starts, saying what a duration looks like (exit 2)', async () => {
+    const r = await runCli(['agent', '--port', '0', '--host', '127.0.0.1', '--speed-probe-every', 'soon'], { timeoutMs: 10_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--speed-probe-every: "soon" is not a duration; use a number with ms, s, m, h or d, like 30s or 2m');
+  });
+
   it('--advertise-address: a registering agent is dialled at the address it advertises', async () => {
     // 127.0.0.2 is loopback too, and an agent on 0.0.0.0 answers there; without the flag it would register 127.0.0.1.
     const port = await new Promise<number>((resolve) => {
