@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startDaemon, stateDir } from './support/cli.js';
 import type { Daemon } from './support/cli.js';
-import { firstStarts, markerDir, runsPerTask, submitMarkedRuns } from './support/marked-runs.js';
+import { firstStarts, markerDir, runMs, runsPerTask, submitMarkedRuns } from './support/marked-runs.js';
 import { until } from './support/until.js';
 
 const N = 6;
@@ -52,7 +52,7 @@ describe('tasks running when the coordinator restarts', () => {
       // markers) may have had its result on its way, received but not yet stored (results are stored once per turn): it
       // runs again, as anything not committed does. CI saw it once. Every task still running at the kill ran once.
       const starts = firstStarts(dir, N);
-      const doneAtKill = (i: number) => killedAt - starts[i]! >= 3000 + (i % 3) * 500 - 250;
+      const doneAtKill = (i: number) => killedAt - starts[i]! >= runMs(i, 3000) - 250;
       const runs = runsPerTask(dir, N);
       expect(runs.map((n, i) => (doneAtKill(i) ? Math.min(n, 1) : n))).toEqual(new Array(N).fill(1));
       const tasks = JSON.parse((await cli(['tasks', id, '--json'])).stdout) as { index: number; state: string; attempt: number }[];

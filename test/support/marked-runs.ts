@@ -16,6 +16,9 @@ export function runsPerTask(dir: string, n: number): number[] {
   return runs;
 }
 
+/** How long a run of task `i` takes in test/fixtures/marked-runs.ts, given its `ms` arg. */
+export const runMs = (i: number, ms: number) => ms + (i % 3) * 500;
+
 /** When each task's first run started (its first marker's mtime), ms since the epoch; NaN for a task that never ran. */
 export function firstStarts(dir: string, n: number): number[] {
   const starts = new Array<number>(n).fill(Number.NaN);
