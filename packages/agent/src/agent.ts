@@ -13,6 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { bindServer, refusalLogger, requireKeyUnlessLoopback, serverInterceptors } from '@picompute/sdk/auth';
 import type { Mdns } from '@picompute/sdk/mdns';
@@ -43,6 +44,8 @@ export interface Agent {
    * embedded cluster): the same session as over gRPC, without the network.
    */
   connectInProcess(): ClientWorkStream<ToAgent>;
+  /** A run's or part's chunks as FetchRun sends them, for a coordinator in the same process (see ShuffleRuns.chunks). */
+  readRun(jobId: string, runId: string): Readable;
   /** `http://host:port/metrics` when metrics are served. */
   readonly metricsUrl?: string;
   close(): Promise<void>;
@@ -208,6 +211,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
       serve(server);
       return client;
     },
+    readRun: (jobId, runId) => shuffle.chunks(jobId, runId),
     async close() {
       // The goodbye first, so coordinators drop this node at once.
       await mdns?.close();

@@ -47,15 +47,24 @@ export async function startLocalCluster(options: { cores?: number; taskMemoryMb?
     speedProbeMs: 0,
     taskMemoryMb: options.taskMemoryMb,
   });
-  // Same process: the Work stream skips gRPC (no encoding, no copies of inputs and outputs).
-  coordinator.addAgent(agent.address, () => agent.connectInProcess());
+  // Same process: the Work stream skips gRPC (no encoding, no copies of inputs and outputs), and so do parts on their way to a client.
+  coordinator.addAgent(
+    agent.address,
+    () => agent.connectInProcess(),
+    (jobId, runId) => agent.readRun(jobId, runId),
+  );
   const clients = new Set<Client>();
   return {
     address: coordinator.address,
     security,
     cores,
     async connect() {
-      const client = await connect({ coordinator: coordinator.address, security, inProcessUpload: (name, parts) => coordinator.putBlob(name, parts) });
+      const client = await connect({
+        coordinator: coordinator.address,
+        security,
+        inProcessUpload: (name, parts) => coordinator.putBlob(name, parts),
+        inProcessPart: (jobId, partition) => coordinator.readPart(jobId, partition),
+      });
       clients.add(client);
       return client;
     },

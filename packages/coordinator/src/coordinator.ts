@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { bindServer, refusalLogger, requireKeyUnlessLoopback, serverInterceptors } from '@picompute/sdk/auth';
 import { formatAddress, serverOptions, wireServices } from '@picompute/sdk/wire';
@@ -24,6 +25,7 @@ import { uploadDir } from './upload-spill.js';
 
 import { coordinatorService } from './service.js';
 import { PartProxy, partLocation } from './part-proxy.js';
+import type { LocalRunReader } from './part-proxy.js';
 import { UserError } from './submit-checks.js';
 import { coordinatorOptions } from './coordinator-options.js';
 import type { CoordinatorOptions } from './coordinator-options.js';
@@ -38,8 +40,13 @@ export interface Coordinator {
    * as PutBlob would, without the upload: same names and checks.
    */
   putBlob(name: string, parts: Buffer[]): void;
-  /** Adds an agent by address; `dialWork` for one in this process (see Cluster.addAgent). */
-  addAgent(address: string, dialWork?: WorkDialer): void;
+  /** Streams a keyed job's part to a client in this very process as GetPart would, without the RPC (see PartProxy.read). */
+  readPart(jobId: string, partition: number): Readable;
+  /**
+   * Adds an agent by address; for one in this process, `dialWork` (see
+   * Cluster.addAgent) and `readRun`, which reads its parts for GetPart.
+   */
+  addAgent(address: string, dialWork?: WorkDialer, readRun?: LocalRunReader): void;
   /** `http://host:port/metrics` when metrics are served. */
   readonly metricsUrl?: string;
   /** `http://host:port` of the dashboard when it is served. */
@@ -90,6 +97,7 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
   };
   purge();
   const purgeTimer = setInterval(purge, 3_600_000).unref();
+  const localRuns = new Map<string, LocalRunReader>();
   const blobs = new BlobStore(undefined, undefined, {
     dir: uploadDir(stateDir),
     quotaBytes: options.uploadQuotaBytes,
@@ -117,6 +125,7 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
       return partLocation(jobId, partition, result.values);
     },
     cluster,
+    localRuns,
   );
   service.lead(
     coordinatorService(cluster, blobs, id, {
@@ -151,7 +160,12 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
     address: formatAddress({ host, port }),
     cluster,
     putBlob: (name, parts) => blobs.put(name, parts),
-    addAgent: (agent, dialWork) => cluster.addAgent(address('coordinator', 'addAgent', agent), dialWork),
+    readPart: (jobId, partition) => parts.read(jobId, partition),
+    addAgent: (agent, dialWork, readRun) => {
+      const at = address('coordinator', 'addAgent', agent);
+      if (readRun) localRuns.set(at, readRun);
+      cluster.addAgent(at, dialWork);
+    },
     async close() {
       clearInterval(purgeTimer);
       await discovery?.close();

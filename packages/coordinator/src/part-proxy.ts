@@ -6,13 +6,19 @@
  * coordinator relays rather than sending clients to agents: a client can
  * always reach the coordinator, not always the agents.
  */
+import { PassThrough } from 'node:stream';
+import type { Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { channelCredentials, clientChannelOptions } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
 import { wireServices } from '@picompute/sdk/wire';
 import type { BlobChunk, FetchRunRequest, GetPartRequest } from '@picompute/sdk/wire';
+import { statusOf } from './service.js';
 import { UserError } from './submit-checks.js';
 import type { PartLocation } from './jobs/shuffle-plan.js';
+
+/** A run's chunks from an agent in this very process (the embedded cluster), as its FetchRun would send them. */
+export type LocalRunReader = (jobId: string, runId: string) => Readable;
 
 type FetchStub = grpc.Client & { fetchRun(req: FetchRunRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<BlobChunk> };
 
@@ -32,6 +38,8 @@ export class PartProxy {
     private readonly security: Security,
     private readonly lookup: PartLookup,
     private readonly live: LiveParts,
+    /** Agents in this process by address: their parts are read without an RPC (nor its two copies of every byte). */
+    private readonly local: ReadonlyMap<string, LocalRunReader> = new Map(),
   ) {}
 
   serve(call: grpc.ServerWritableStream<GetPartRequest, BlobChunk>, fail: (err: unknown) => void): void {
@@ -39,6 +47,27 @@ export class PartProxy {
       (where) => where && this.#relay(call, where, fail),
       (err) => fail(err),
     );
+  }
+
+  /**
+   * GetPart for a client in this very process (the embedded cluster): the
+   * same chunks, waits and backpressure as the RPC, without its two copies
+   * of every byte; the stream fails with the gRPC status the RPC would end
+   * with, and destroying it cancels the read as a client going away does.
+   */
+  read(jobId: string, partition: number): Readable {
+    const out = new PassThrough({ objectMode: true, highWaterMark: 2 });
+    const call = Object.assign(out, { request: { jobId, partition }, cancelled: false });
+    out.once('close', () => {
+      if (out.writableFinished) return;
+      call.cancelled = true;
+      out.emit('cancelled');
+    });
+    this.serve(call as unknown as grpc.ServerWritableStream<GetPartRequest, BlobChunk>, (err) => {
+      const status = statusOf(err);
+      out.destroy(Object.assign(new Error(status.details), status));
+    });
+    return out;
   }
 
   /**
@@ -80,7 +109,14 @@ export class PartProxy {
 
   #relay(call: grpc.ServerWritableStream<GetPartRequest, BlobChunk>, where: PartLocation, fail: (err: unknown) => void): void {
     const { jobId, partition } = call.request;
-    const fetch = this.#stub(where.address).fetchRun({ jobId, runId: where.part });
+    const reader = this.local.get(where.address);
+    let fetch: Readable;
+    try {
+      fetch = reader ? reader(jobId, where.part) : this.#stub(where.address).fetchRun({ jobId, runId: where.part });
+    } catch (err) {
+      fail(err);
+      return;
+    }
     let complete = false;
     // The first chunk says where the part is and how big (JSON in `hash`): a client streaming a part before the job ended learns it so.
     let first = true;
@@ -115,7 +151,7 @@ export class PartProxy {
       if (complete) call.end();
       else fail(new Error(`part ${partition} of job ${jobId}: ${where.node} ended the stream before the end of the part`));
     });
-    call.on('cancelled', () => fetch.cancel());
+    call.on('cancelled', () => (reader ? fetch.destroy() : (fetch as grpc.ClientReadableStream<BlobChunk>).cancel()));
   }
 
   close(): void {

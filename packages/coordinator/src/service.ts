@@ -24,7 +24,8 @@ const TASKS_PER_CHUNK = 10_000;
 /** Outputs read from the state database per turn when streaming a result. */
 const RESULT_PAGE_VALUES = 8192;
 
-function fail(err: unknown): Partial<grpc.StatusObject> {
+/** The gRPC status a client reads for an error of a call (also what an in-process reader of a part gets: see Coordinator.readPart). */
+export function statusOf(err: unknown): Partial<grpc.StatusObject> {
   if (err instanceof MissingBlobError) return missingBlobStatus(err);
   if (err instanceof DiskFullError) return { code: grpc.status.RESOURCE_EXHAUSTED, details: err.message };
   if (err instanceof UserError) return { code: err.notFound ? grpc.status.NOT_FOUND : grpc.status.INVALID_ARGUMENT, details: err.message };
@@ -33,7 +34,7 @@ function fail(err: unknown): Partial<grpc.StatusObject> {
 
 /** Ends a server stream with a status the client reads (grpc-js takes it as an 'error' event). */
 function failStream(call: grpc.ServerWritableStream<unknown, unknown>, err: unknown): void {
-  call.emit('error', fail(err));
+  call.emit('error', statusOf(err));
 }
 
 function unary<Req, Rep>(fn: (req: Req) => Rep) {
@@ -41,7 +42,7 @@ function unary<Req, Rep>(fn: (req: Req) => Rep) {
     try {
       callback(null, fn(call.request));
     } catch (err) {
-      callback(fail(err), null);
+      callback(statusOf(err), null);
     }
   };
 }
@@ -106,10 +107,10 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
           .then(() => cluster.synced())
           .then(
             () => callback(null, { jobId: job.id }),
-            (err: Error) => callback(fail(notWritten(job.id, err)), null),
+            (err: Error) => callback(statusOf(notWritten(job.id, err)), null),
           );
       } catch (err) {
-        callback(fail(err), null);
+        callback(statusOf(err), null);
       }
     },
     cancel: unary<W.CancelRequest, W.CancelReply>((req) => ({ state: cluster.cancel(req.jobId).state })),

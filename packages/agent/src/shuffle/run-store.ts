@@ -83,27 +83,39 @@ export class ShuffleRuns {
 
   /** The FetchRun RPC: the run's bytes in chunks, or NOT_FOUND. */
   serve(call: grpc.ServerWritableStream<FetchRunRequest, BlobChunk>): void {
-    let path: string;
+    let chunks: Readable;
     try {
-      path = this.runPath(call.request.jobId, call.request.runId);
+      chunks = this.chunks(call.request.jobId, call.request.runId);
     } catch (err) {
       call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: (err as Error).message });
       return;
     }
+    chunks.on('error', (err: grpc.ServiceError) => call.emit('error', { code: err.code, details: err.details }));
+    chunks.pipe(call as unknown as NodeJS.WritableStream);
+  }
+
+  /**
+   * A run's (or part's) bytes as FetchRun sends them: BlobChunks, then an
+   * empty one marked `last`; a file that cannot be read fails the stream
+   * with a gRPC status (NOT_FOUND when it is gone). A coordinator in this
+   * very process (the embedded cluster) reads a part through it without the
+   * RPC. Throws at once for a name this agent never gave out.
+   */
+  chunks(jobId: string, runId: string): Readable {
+    const path = this.runPath(jobId, runId);
     const file = createReadStream(path, { highWaterMark: CHUNK_BYTES });
-    file.on('error', (err: NodeJS.ErrnoException) =>
-      call.emit('error', {
-        code: err.code === 'ENOENT' ? grpc.status.NOT_FOUND : grpc.status.INTERNAL,
-        details: `run ${call.request.runId} of job ${call.request.jobId} on ${this.nodeId}: ${err.message}`,
-      }),
-    );
     const toChunks = new Transform({
       writableObjectMode: false,
       readableObjectMode: true,
       transform: (data: Buffer, _enc, done) => done(null, { hash: '', data, last: false }),
       flush: (done) => done(null, { hash: '', data: Buffer.alloc(0), last: true }),
     });
-    file.pipe(toChunks).pipe(call as unknown as NodeJS.WritableStream);
+    file.on('error', (err: NodeJS.ErrnoException) => {
+      const details = `run ${runId} of job ${jobId} on ${this.nodeId}: ${err.message}`;
+      toChunks.destroy(Object.assign(new Error(details), { code: err.code === 'ENOENT' ? grpc.status.NOT_FOUND : grpc.status.INTERNAL, details }));
+    });
+    toChunks.on('close', () => file.destroy());
+    return file.pipe(toChunks);
   }
 
   /**

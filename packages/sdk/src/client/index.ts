@@ -9,6 +9,7 @@
 import { loadSecurity } from '../auth/security.js';
 import type { Security } from '../auth/security.js';
 import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { coordinatorFromEnv, discoverTimeoutMs, mdnsEnabled } from '../env.js';
 import { prepareJob } from '../prepare.js';
 import type { PreparedJob, SubmitOptions } from '../prepare.js';
@@ -66,6 +67,8 @@ export interface ConnectOptions {
    * gRPC. Everything else still goes over gRPC.
    */
   inProcessUpload?: (name: string, parts: Buffer[]) => void;
+  /** The same, for reading keyed jobs' parts: a stream of the chunks GetPart would send (see CoordinatorRpc.part). */
+  inProcessPart?: (jobId: string, partition: number) => Readable;
 }
 
 /**
@@ -117,10 +120,9 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
   if (several.length > 1 || located.source === 'mDNS') {
     const { leaderRpc } = await import('./leader.js');
     const lookAgain = located.source === 'mDNS' ? async () => (await findCoordinator(timeout))?.split(',') ?? [] : undefined;
-    return new Client(
-      await leaderRpc(several, options.security ?? (await loadSecurity()), options.connectTimeoutMs ?? 5000, lookAgain),
-      options.inProcessUpload,
-    );
+    const rpc = await leaderRpc(several, options.security ?? (await loadSecurity()), options.connectTimeoutMs ?? 5000, lookAgain);
+    rpc.inProcessPart = options.inProcessPart;
+    return new Client(rpc, options.inProcessUpload);
   }
   const address = formatAddress(parseAddress(named, 'coordinator'));
   const rpc = new CoordinatorRpc(address, options.security ?? (await loadSecurity()));
@@ -130,6 +132,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
     rpc.close();
     throw err;
   }
+  rpc.inProcessPart = options.inProcessPart;
   return new Client(rpc, options.inProcessUpload);
 }
 

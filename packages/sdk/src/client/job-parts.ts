@@ -8,7 +8,6 @@
  * pairs), read as before.
  */
 import { partLines, recordBatches } from '../run-format.js';
-import type { BlobChunk } from '../wire/messages.js';
 import type { CoordinatorRpc } from './rpc.js';
 
 /** One partition's part: its size, and its [key, value] pairs in key order, read once, as pairs or as batches of pairs. */
@@ -68,7 +67,7 @@ export function openPart<K, V>(
     };
     if (value) learn(value.toString('utf8'));
     const bytesOf = async function* (): AsyncGenerator<Buffer> {
-      const stream = rpc.stream<{ jobId: string; partition: number }, BlobChunk>('getPart', { jobId, partition });
+      const stream = rpc.part(jobId, partition);
       let complete = false;
       try {
         for await (const chunk of stream) {

@@ -2,6 +2,7 @@
  * Typed promise/iterator wrappers over the generated CoordinatorService stub,
  * and the one place that turns a gRPC status into an error a user can act on.
  */
+import type { Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { failedHandshake, handshakeCause, notMemberMessage } from '../auth/cluster-tls.js';
 import { channelCredentials, clientChannelOptions } from '../auth/security.js';
@@ -163,9 +164,23 @@ export class CoordinatorRpc {
 
   stream<Req, Rep>(method: string, req: Req): AsyncIterable<Rep> & { cancel(): void } {
     const call = (this.stub[method] as Method).call(this.stub, req) as grpc.ClientReadableStream<Rep>;
+    return this.#messages<Rep>(call, () => call.cancel());
+  }
+
+  /** For a coordinator in this very process (the embedded cluster): reads parts without GetPart's RPC. */
+  inProcessPart?: (jobId: string, partition: number) => Readable;
+
+  /** A keyed job's part as GetPart streams it (in process when the coordinator is). */
+  part(jobId: string, partition: number): AsyncIterable<W.BlobChunk> & { cancel(): void } {
+    const local = this.inProcessPart?.(jobId, partition);
+    return local ? this.#messages<W.BlobChunk>(local, () => local.destroy()) : this.stream('getPart', { jobId, partition });
+  }
+
+  /** A server stream's messages; a status it ends with thrown as an error a user can act on (a cancel ends it quietly). */
+  #messages<Rep>(call: Readable, cancel: () => void): AsyncIterable<Rep> & { cancel(): void } {
     const toError = (err: grpc.ServiceError) => this.#error(err);
     return {
-      cancel: () => call.cancel(),
+      cancel,
       async *[Symbol.asyncIterator]() {
         try {
           for await (const msg of call) yield msg as Rep;
