@@ -186,7 +186,7 @@ export async function* wholeRecords(chunks: AsyncIterable<Buffer | Uint8Array>, 
     }
     let at = 0;
     while (p.length - at >= 4) {
-      const end = at + 4 + p.readUInt32BE(at);
+      const end = at + 4 + u32(p, at);
       if (end > p.length) break;
       at = end;
     }
@@ -304,6 +304,25 @@ function decodeRecord(buf: Buffer, start: number): RunRecord {
 const TAB = 0x09;
 const NEWLINE = 0x0a;
 
+/** A 4-byte big-endian length at `at` (Buffer#readUInt32BE checks its arguments: a tenth of a part's conversion to text). */
+function u32(buf: Uint8Array, at: number): number {
+  return ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
+}
+
+/**
+ * Copies `n` bytes: short ones byte by byte (Buffer#copy's checks and its
+ * view per call cost more than copying a key or a record's value), long
+ * ones with TypedArray#set. Returns where the copy ends in `to`.
+ */
+function copyBytes(from: Uint8Array, start: number, n: number, to: Uint8Array, at: number): number {
+  if (n > 24) {
+    to.set(from.subarray(start, start + n), at);
+    return at + n;
+  }
+  for (let k = 0; k < n; k++) to[at + k] = from[start + k]!;
+  return at + n;
+}
+
 /**
  * A part's records as text lines, `key TAB value NEWLINE`, straight from its
  * bytes: a string key or value is copied as its UTF-8 is, with no string
@@ -313,50 +332,42 @@ const NEWLINE = 0x0a;
  */
 export async function* partLines(chunks: AsyncIterable<Buffer | Uint8Array>, what: string, format: (value: unknown) => string): AsyncGenerator<Buffer> {
   for await (const buf of wholeRecords(chunks, what)) {
-    // A line is never longer than its record (a string's bytes, a 4-byte length and tag saved per item) unless an item is formatted.
+    // Output never outgrows the input read so far (a string item's line is shorter than its record): only a formatted item,
+    // written at input position `i`, may need room made, for itself and for as many bytes as the input has left.
     let out = Buffer.allocUnsafe(buf.length + 64);
     let o = 0;
-    const room = (n: number) => {
-      if (o + n <= out.length) return;
-      const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, o + n));
-      out.copy(bigger, 0, 0, o);
-      out = bigger;
-    };
-    const text = (t: string) => {
-      room(3 * t.length);
+    const text = (t: string, i: number) => {
+      const most = 3 * t.length + (buf.length - i) + 64;
+      if (o + most > out.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, o + most));
+        out.copy(bigger, 0, 0, o);
+        out = bigger;
+      }
       o += out.write(t, o, 'utf8');
     };
-    // Buffer#copy's argument checks cost more than copying a short key or value byte by byte.
-    const bytes = (from: number, n: number) => {
-      room(n);
-      if (n > 24) o += buf.copy(out, o, from, from + n);
-      else for (let k = 0; k < n; k++) out[o++] = buf[from + k]!;
-    };
-    for (let at = 0; at < buf.length; at += 4 + buf.readUInt32BE(at)) {
+    for (let at = 0; at < buf.length; at += 4 + u32(buf, at)) {
       let i = at + 4;
       if (buf[i] === STRING) {
-        const n = buf.readUInt32BE(i + 1);
-        bytes(i + 5, n);
+        const n = u32(buf, i + 1);
+        o = copyBytes(buf, i + 5, n, out, o);
         i += 5 + n;
       } else {
-        text(String(readItem(buf, i)));
+        text(String(readItem(buf, i)), i);
         i = itemEnd;
       }
-      const count = buf.readUInt32BE(i);
+      const count = u32(buf, i);
       i += 4;
       for (let v = 0; v < count; v++) {
-        room(1);
-        out[o++] = TAB;
         if (buf[i] === STRING) {
-          const n = buf.readUInt32BE(i + 1);
-          bytes(i + 5, n);
+          out[o++] = TAB;
+          const n = u32(buf, i + 1);
+          o = copyBytes(buf, i + 5, n, out, o);
           i += 5 + n;
         } else {
-          text(format(readItem(buf, i)));
+          text(`\t${format(readItem(buf, i))}`, i);
           i = itemEnd;
         }
       }
-      room(1);
       out[o++] = NEWLINE;
     }
     if (o) yield out.subarray(0, o);
