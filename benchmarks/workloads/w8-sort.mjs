@@ -35,11 +35,18 @@ function recordLines(text) {
   let newlines = 0;
   for (let i = text.indexOf(9); i >= 0; i = text.indexOf(9, i + 1)) tabs++;
   for (let i = text.indexOf(10); i >= 0; i = text.indexOf(10, i + 1)) newlines++;
-  // A key of one record (all but never two in 95^10 keys): its line is the record with a TAB inside, taken out in place.
+  // A key of one record (all but never two in 95^10 keys): its line is the record with a TAB inside, taken out in place
+  // (memchr and memmove: a byte loop in JavaScript costs four times as much).
   if (tabs === newlines) {
     let o = 0;
-    for (let i = 0; i < text.length; i++) if (text[i] !== 9) text[o++] = text[i];
-    return text.subarray(0, o);
+    let from = 0;
+    for (let tab = text.indexOf(9); tab >= 0; tab = text.indexOf(9, from)) {
+      text.copyWithin(o, from, tab);
+      o += tab - from;
+      from = tab + 1;
+    }
+    text.copyWithin(o, from);
+    return text.subarray(0, o + text.length - from);
   }
   let out = '';
   for (const line of text.toString('latin1').split('\n')) {
