@@ -20,11 +20,30 @@ import type { Key } from './job.js';
 export type RunRecord = [key: Key, values: unknown[]];
 
 type Utf8Writable = Buffer & { utf8Write(text: string, offset: number): number };
+/** Buffer's own utf8Slice: toString('utf8', start, end) looks up the encoding and checks its arguments first, per string read. */
+type Utf8Sliceable = Buffer & { utf8Slice(start: number, end: number): string };
 
 const WRITE_BUFFER = 1024 * 1024;
 const NUMBER = 0x6e; // n
 const STRING = 0x73; // s
 const VALUE = 0x76; // v
+
+/**
+ * The 4-byte big-endian lengths of records and items, read and written
+ * inline: Buffer#readUInt32BE and #writeUInt32BE check their arguments,
+ * which cost a tenth of a part's conversion to text.
+ */
+function u32(buf: Uint8Array, at: number): number {
+  return ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
+}
+
+/** See u32. */
+function setU32(buf: Buffer, at: number, n: number): void {
+  buf[at] = n >>> 24;
+  buf[at + 1] = n >>> 16;
+  buf[at + 2] = n >>> 8;
+  buf[at + 3] = n;
+}
 
 /**
  * Writes records (the caller gives them in key order) to `path`, under a
@@ -51,32 +70,31 @@ export class RunWriter {
 
   add(key: Key, values: readonly unknown[]): void {
     // Room first: a string's UTF-8 is at most 3 bytes per UTF-16 unit, so no exact count is needed.
-    this.#encoded.length = 0;
+    if (this.#encoded.length) this.#encoded.length = 0;
     let length = 4 + this.#room(key);
     const items = values.length;
     for (let i = 0; i < items; i++) length += this.#room(values[i]);
     const start = this.#reserve(length);
-    this.#at = start + 4;
     this.#next = 0;
-    this.#put(key);
-    this.#buf.writeUInt32BE(items, this.#at);
-    this.#at += 4;
-    for (let i = 0; i < items; i++) this.#put(values[i]);
-    this.#buf.writeUInt32BE(this.#at - start - 4, start);
+    let at = this.#put(key, start + 4);
+    setU32(this.#buf, at, items);
+    at += 4;
+    for (let i = 0; i < items; i++) at = this.#put(values[i], at);
+    setU32(this.#buf, start, at - start - 4);
+    this.#at = at;
     this.records++;
   }
 
   /** A record of one value (a reduce's part, a map's lone pair): add(key, [value]) without the array. */
   addOne(key: Key, value: unknown): void {
-    this.#encoded.length = 0;
+    if (this.#encoded.length) this.#encoded.length = 0;
     const start = this.#reserve(4 + this.#room(key) + this.#room(value));
-    this.#at = start + 4;
     this.#next = 0;
-    this.#put(key);
-    this.#buf.writeUInt32BE(1, this.#at);
-    this.#at += 4;
-    this.#put(value);
-    this.#buf.writeUInt32BE(this.#at - start - 4, start);
+    let at = this.#put(key, start + 4);
+    setU32(this.#buf, at, 1);
+    at = this.#put(value, at + 4);
+    setU32(this.#buf, start, at - start - 4);
+    this.#at = at;
     this.records++;
   }
 
@@ -98,26 +116,27 @@ export class RunWriter {
     return this.#at;
   }
 
-  #put(v: unknown): void {
+  /** Writes an item at `at`; returns where it ends. */
+  #put(v: unknown, at: number): number {
     const buf = this.#buf;
-    const at = this.#at;
     if (typeof v === 'number') {
       buf[at] = NUMBER;
       buf.writeDoubleLE(v, at + 1);
-      this.#at = at + 9;
-    } else if (typeof v === 'string') {
-      buf[at] = STRING;
-      // Buffer's own utf8Write: write(v, at, 'utf8') spends longer on its arguments than on a short string.
-      const n = (buf as Utf8Writable).utf8Write(v, at + 5);
-      buf.writeUInt32BE(n, at + 1);
-      this.#at = at + 5 + n;
-    } else {
-      const b = this.#encoded[this.#next++]!;
-      buf[at] = VALUE;
-      buf.writeUInt32BE(b.length, at + 1);
-      b.copy(buf, at + 5);
-      this.#at = at + 5 + b.length;
+      return at + 9;
     }
+    if (typeof v === 'string') {
+      buf[at] = STRING;
+      // Buffer's own utf8Write: write(v, at, 'utf8') spends longer on its arguments than on a short string (and copying even a
+      // short ASCII string in JavaScript, char by char, was no faster).
+      const n = (buf as Utf8Writable).utf8Write(v, at + 5);
+      setU32(buf, at + 1, n);
+      return at + 5 + n;
+    }
+    const b = this.#encoded[this.#next++]!;
+    buf[at] = VALUE;
+    setU32(buf, at + 1, b.length);
+    b.copy(buf, at + 5);
+    return at + 5 + b.length;
   }
 
   /** Writes what is buffered, closes and renames the file into place; returns its size. */
@@ -155,7 +174,7 @@ export class RunWriter {
 export async function* recordBatches(chunks: AsyncIterable<Buffer | Uint8Array>, what: string): AsyncGenerator<RunRecord[]> {
   for await (const buf of wholeRecords(chunks, what)) {
     const batch: RunRecord[] = [];
-    for (let at = 0; at < buf.length; at += 4 + buf.readUInt32BE(at)) batch.push(decodeRecord(buf, at + 4));
+    for (let at = 0; at < buf.length; at += 4 + u32(buf, at)) batch.push(decodeRecord(buf, at + 4));
     yield batch;
   }
 }
@@ -176,7 +195,7 @@ export async function* wholeRecords(chunks: AsyncIterable<Buffer | Uint8Array>, 
         p = p.subarray(head);
         if (rest.length < 4) continue;
       }
-      const need = 4 + rest.readUInt32BE(0) - rest.length;
+      const need = 4 + u32(rest, 0) - rest.length;
       if (p.length < need) {
         rest = Buffer.concat([rest, p]);
         continue;
@@ -224,12 +243,12 @@ export class RunCursor {
     const buf = this.#buf;
     const at = this.#end;
     if (buf.length - at < 4) return false;
-    const len = buf.readUInt32BE(at);
+    const len = u32(buf, at);
     if (buf.length - at - 4 < len) return false;
     this.#items = at + 4;
     this.#end = at + 4 + len;
     this.key = readItem(buf, this.#items) as Key;
-    this.#count = buf.readUInt32BE(itemEnd);
+    this.#count = u32(buf, itemEnd);
     this.#valuesAt = itemEnd + 4;
     return true;
   }
@@ -271,10 +290,10 @@ function readItem(buf: Buffer, at: number): unknown {
     itemEnd = at + 9;
     return buf.readDoubleLE(at + 1);
   }
-  const n = buf.readUInt32BE(at + 1);
+  const n = u32(buf, at + 1);
   const start = at + 5;
   itemEnd = start + n;
-  if (type === STRING) return buf.toString('utf8', start, itemEnd);
+  if (type === STRING) return (buf as Utf8Sliceable).utf8Slice(start, itemEnd);
   if (type === VALUE) return decode(buf.subarray(start, itemEnd));
   throw new Error(`a run holds an item of unknown type ${type}: it was not written by this version of picompute`);
 }
@@ -287,14 +306,14 @@ function decodeRecord(buf: Buffer, start: number): RunRecord {
       at += 9;
       return buf.readDoubleLE(at - 8);
     }
-    const n = buf.readUInt32BE(at + 1);
+    const n = u32(buf, at + 1);
     at += 5 + n;
-    if (type === STRING) return buf.toString('utf8', at - n, at);
+    if (type === STRING) return (buf as Utf8Sliceable).utf8Slice(at - n, at);
     if (type === VALUE) return decode(buf.subarray(at - n, at));
     throw new Error(`a run holds an item of unknown type ${type}: it was not written by this version of picompute`);
   };
   const key = item() as Key;
-  const count = buf.readUInt32BE(at);
+  const count = u32(buf, at);
   at += 4;
   const values = new Array<unknown>(count);
   for (let i = 0; i < count; i++) values[i] = item();
@@ -303,11 +322,6 @@ function decodeRecord(buf: Buffer, start: number): RunRecord {
 
 const TAB = 0x09;
 const NEWLINE = 0x0a;
-
-/** A 4-byte big-endian length at `at` (Buffer#readUInt32BE checks its arguments: a tenth of a part's conversion to text). */
-function u32(buf: Uint8Array, at: number): number {
-  return ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
-}
 
 /**
  * Copies `n` bytes: short ones byte by byte (Buffer#copy's checks and its

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { Key } from '@picompute/sdk';
 import { encode } from '@picompute/sdk/codec';
 import { checkKey, compareKeys, defaultPartition, showKey } from './keys.js';
+import { stableStringOrder } from './key-order.js';
 import { RunWriter } from '@picompute/sdk/run-format';
 
 export interface RunInfo {
@@ -236,13 +237,9 @@ export class EmitBuffer {
  * record per run of equal keys.
  */
 function writePairs(path: string, keys: Key[], values: unknown[], strings: boolean): number {
-  const order = new Uint32Array(keys.length);
-  for (let i = 0; i < order.length; i++) order[i] = i;
-  const sorted = Array.from(order);
-  if (strings) {
-    const k = keys as string[];
-    sorted.sort((a, b) => (k[a]! < k[b]! ? -1 : k[a]! > k[b]! ? 1 : a - b));
-  } else sorted.sort((a, b) => compareKeys(keys[a]!, keys[b]!) || a - b);
+  const sorted = strings
+    ? stableStringOrder(keys as string[])
+    : Array.from({ length: keys.length }, (_, i) => i).sort((a, b) => compareKeys(keys[a]!, keys[b]!) || a - b);
   const out = new RunWriter(path);
   try {
     for (let i = 0; i < sorted.length; ) {
