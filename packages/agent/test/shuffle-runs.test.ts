@@ -136,3 +136,33 @@ describe('run records', () => {
     ]);
   });
 });
+
+describe('the merge of many runs', () => {
+  it('gives every key once, in order, with its values in run order then record order, for any number of runs (empty ones too)', async () => {
+    const { RunWriter } = await import('@picompute/sdk/run-format');
+    const dir = mkdtempSync(join(tmpdir(), 'picompute-merge-'));
+    let x = 11;
+    const next = (n: number) => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return (x >>> 8) % n;
+    };
+    for (const count of [0, 1, 2, 3, 5, 17, 64]) {
+      const runs: [Key, unknown[]][][] = Array.from({ length: count }, (_, r) => {
+        const keys = new Set<Key>();
+        for (let i = next(r % 4 === 3 ? 1 : 40); i > 0; i--) keys.add(next(3) ? `k${next(30)}` : next(20));
+        return [...keys].sort(compareKeys).map((k) => [k, Array.from({ length: 1 + next(3) }, (_, v) => `${r}.${String(k)}.${v}`)]);
+      });
+      const ids = runs.map((records, r) => {
+        const id = `n${count}-r${r}`;
+        const w = new RunWriter(join(dir, id));
+        for (const [k, values] of records) w.add(k, values);
+        w.close();
+        return id;
+      });
+      const want = new Map<Key, unknown[]>();
+      for (const records of runs) for (const [k, values] of records) want.set(k, [...(want.get(k) ?? []), ...values]);
+      const expected = [...want].sort(([a], [b]) => compareKeys(a, b));
+      expect(await merged(dir, ids)).toEqual(expected);
+    }
+  });
+});

@@ -1,12 +1,12 @@
 /**
  * The reduce side's k-way merge: reads sorted runs at once (each through a
  * RunCursor: a chunk of bytes, only its head record's key decoded; the
- * cursors on a binary heap by that key) and gives each key once, in order,
+ * cursors in a tournament tree by that key) and gives each key once, in order,
  * with all its values from every run. Groups come out in batches: an await
  * per record or per key (an async generator's step) cost more than the
  * comparisons themselves in a sort of small records, so the loop awaits only
  * when a run's chunk is used up. A batch holds only whole groups, and values
- * are decoded as their record leaves the heap, so little more than the
+ * are decoded as their record leaves the tree, so little more than the
  * current keys' values is on the heap at a time.
  */
 import type { Key } from '@picompute/sdk';
@@ -16,69 +16,79 @@ import { compareKeys } from './keys.js';
 /** A batch of groups ends here even when no run needs reading, so a caller's reduce keeps pace. */
 const MAX_GROUPS_PER_BATCH = 4096;
 
-interface Head {
-  cursor: RunCursor;
-  /** Ties go to the earlier run, so values keep the order the runs were given in. */
-  order: number;
-}
+/**
+ * A tournament (loser) tree over the runs' head records: the node above two
+ * contestants keeps the one that lost, so when the winner moves on to its
+ * next record it replays only its own path to the root, one comparison a
+ * level (a binary heap's sift compares both children: twice as many). Ties
+ * go to the earlier run, so values keep the order the runs were given in. A
+ * run that ended loses to everything.
+ */
+class LoserTree {
+  /** [0]: the winner; [1..k-1]: the loser kept at each node. */
+  readonly #nodes: Int32Array;
+  readonly #ended: Uint8Array;
 
-const before = (a: Head, b: Head) => {
-  const c = compareKeys(a.cursor.key, b.cursor.key);
-  return c < 0 || (c === 0 && a.order < b.order);
-};
+  constructor(
+    private readonly cursors: RunCursor[],
+    ended: boolean[],
+  ) {
+    const k = cursors.length;
+    this.#ended = Uint8Array.from(ended, (e) => (e ? 1 : 0));
+    // Every node starts with a contestant (k) that beats all, pushed out as each run plays its way up.
+    this.#nodes = new Int32Array(Math.max(1, k)).fill(k);
+    for (let i = k - 1; i >= 0; i--) this.replay(i);
+  }
 
-class Heap {
-  readonly items: Head[] = [];
-  push(h: Head): void {
-    const a = this.items;
-    a.push(h);
-    for (let i = a.length - 1; i > 0; ) {
-      const p = (i - 1) >> 1;
-      if (!before(a[i]!, a[p]!)) break;
-      [a[i], a[p]] = [a[p]!, a[i]!];
-      i = p;
-    }
+  get winner(): number {
+    return this.#nodes[0]!;
   }
-  /** The top's key moved on: restores the order from the root down. */
-  siftDown(): void {
-    const a = this.items;
-    const n = a.length;
-    for (let i = 0; ; ) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < n && before(a[l]!, a[m]!)) m = l;
-      if (r < n && before(a[r]!, a[m]!)) m = r;
-      if (m === i) break;
-      [a[i], a[m]] = [a[m]!, a[i]!];
-      i = m;
-    }
+
+  /** Whether the winner's run has no records left (nor has any other: it still won). */
+  get done(): boolean {
+    const w = this.#nodes[0]!;
+    return w >= this.cursors.length || this.#ended[w] === 1;
   }
-  removeTop(): void {
-    const a = this.items;
-    const last = a.pop()!;
-    if (a.length) {
-      a[0] = last;
-      this.siftDown();
+
+  end(run: number): void {
+    this.#ended[run] = 1;
+  }
+
+  /** Run `run`'s head changed (it was the winner): plays its path to the root again. */
+  replay(run: number): void {
+    const nodes = this.#nodes;
+    let contender = run;
+    for (let node = (run + this.cursors.length) >> 1; node > 0; node >>= 1) {
+      const kept = nodes[node]!;
+      if (this.#beats(kept, contender)) {
+        nodes[node] = contender;
+        contender = kept;
+      }
     }
+    nodes[0] = contender;
+  }
+
+  #beats(a: number, b: number): boolean {
+    const k = this.cursors.length;
+    if (a === k) return true;
+    if (b === k) return false;
+    if (this.#ended[a] === 1) return false;
+    if (this.#ended[b] === 1) return true;
+    const c = compareKeys(this.cursors[a]!.key, this.cursors[b]!.key);
+    return c < 0 || (c === 0 && a < b);
   }
 }
 
 /** Merges runs (each a stream of its bytes, in chunks) into batches of [key, values] groups, keys ascending. */
 export async function* mergeGroups(runs: AsyncIterable<Buffer>[], names: string[] = []): AsyncGenerator<[Key, unknown[]][]> {
-  const heap = new Heap();
-  await Promise.all(
-    runs.map(async (r, order) => {
-      const cursor = new RunCursor(r[Symbol.asyncIterator](), names[order] ?? `run ${order}`);
-      if (await cursor.fill()) heap.push({ cursor, order });
-    }),
-  );
+  const cursors = runs.map((r, order) => new RunCursor(r[Symbol.asyncIterator](), names[order] ?? `run ${order}`));
+  const ended = await Promise.all(cursors.map(async (cursor) => !(await cursor.fill())));
+  const tree = new LoserTree(cursors, ended);
   let current: [Key, unknown[]] | undefined;
   let out: [Key, unknown[]][] = [];
-  const items = heap.items;
-  while (items.length) {
-    const top = items[0]!;
-    const cursor = top.cursor;
+  while (!tree.done) {
+    const run = tree.winner;
+    const cursor = cursors[run]!;
     const key = cursor.key;
     if (current && compareKeys(current[0], key) === 0) {
       const values = cursor.values();
@@ -87,15 +97,14 @@ export async function* mergeGroups(runs: AsyncIterable<Buffer>[], names: string[
       if (current) out.push(current);
       current = [key, cursor.values()];
     }
-    if (cursor.step()) heap.siftDown();
-    else {
+    if (!cursor.step()) {
       if (out.length) {
         yield out;
         out = [];
       }
-      if (await cursor.fill()) heap.siftDown();
-      else heap.removeTop();
+      if (!(await cursor.fill())) tree.end(run);
     }
+    tree.replay(run);
     if (out.length >= MAX_GROUPS_PER_BATCH) {
       yield out;
       out = [];
