@@ -62,7 +62,7 @@ export async function startLocalCluster(options: { cores?: number; taskMemoryMb?
       const client = await connect({
         coordinator: coordinator.address,
         security,
-        inProcessUpload: (name, parts) => coordinator.putBlob(name, parts),
+        inProcessUpload: (name, parts, checked) => coordinator.putBlob(name, parts, checked),
         inProcessPart: (jobId, partition) => coordinator.readPart(jobId, partition),
       });
       clients.add(client);

@@ -105,10 +105,14 @@ export class BlobStore {
     for (const name of [...this.#uploads.keys()]) this.#forget(name);
   }
 
-  /** Stores what arrived under `name`; a content-addressed name must match the bytes. */
-  put(name: string, parts: Buffer[]): void {
+  /**
+   * Stores what arrived under `name`; a content-addressed name must match
+   * the bytes. `checked`: an input chunk a client in this process has just
+   * hashed to its name (see ChunkStore.put).
+   */
+  put(name: string, parts: Buffer[], checked = false): void {
     if (name.startsWith(CHUNK_BLOB_PREFIX)) {
-      this.#chunkStore().put(name.slice(CHUNK_BLOB_PREFIX.length), parts);
+      this.#chunkStore().put(name.slice(CHUNK_BLOB_PREFIX.length), parts, checked);
       return;
     }
     if (UPLOAD_NAME.test(name)) {

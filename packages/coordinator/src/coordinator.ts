@@ -39,7 +39,7 @@ export interface Coordinator {
    * Takes a blob from a client in this very process (the embedded cluster)
    * as PutBlob would, without the upload: same names and checks.
    */
-  putBlob(name: string, parts: Buffer[]): void;
+  putBlob(name: string, parts: Buffer[], checked?: boolean): void;
   /** Streams a keyed job's part to a client in this very process as GetPart would, without the RPC (see PartProxy.read). */
   readPart(jobId: string, partition: number): Readable;
   /**
@@ -159,7 +159,7 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
     metricsUrl: metrics && `${metrics.url}/metrics`,
     address: formatAddress({ host, port }),
     cluster,
-    putBlob: (name, parts) => blobs.put(name, parts),
+    putBlob: (name, parts, checked) => blobs.put(name, parts, checked),
     readPart: (jobId, partition) => parts.read(jobId, partition),
     addAgent: (agent, dialWork, readRun) => {
       const at = address('coordinator', 'addAgent', agent);

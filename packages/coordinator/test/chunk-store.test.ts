@@ -65,6 +65,19 @@ describe('chunk store', () => {
   });
 });
 
+describe('chunk store, in process', () => {
+  it('hashes what a caller hands over, unless it says it checked the bytes against the name itself (the embedded client does, as it reads)', () => {
+    const store = new ChunkStore(join(mkdtempSync(join(tmpdir(), 'picompute-chunks-')), 'chunks'), 10_000, new UploadQuota(10_000));
+    const data = bytes(100, 7);
+    const wrongName = sha(bytes(100, 8));
+    expect(() => store.put(wrongName, [data])).toThrow(/has sha256 [0-9a-f]{12}…: refused/);
+    expect(store.has(wrongName)).toBe(false);
+    store.put(sha(data), [data.subarray(0, 30), data.subarray(30)], true);
+    expect(store.has(sha(data))).toBe(true);
+    expect(store.bytes).toBe(100);
+  });
+});
+
 describe('chunk store promises', () => {
   it('keeps a chunk a client was just told is there, though nothing pins it yet', async () => {
     const store = new ChunkStore(join(mkdtempSync(join(tmpdir(), 'picompute-chunks-')), 'chunks'), 150, new UploadQuota(10_000));

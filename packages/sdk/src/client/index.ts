@@ -64,9 +64,11 @@ export interface ConnectOptions {
   /**
    * For a coordinator in this very process (the embedded cluster): hands
    * uploads (bundles, inputs) straight to it instead of streaming them over
-   * gRPC. Everything else still goes over gRPC.
+   * gRPC. Everything else still goes over gRPC. `checked`: an input chunk
+   * whose bytes this client has just hashed to its name (as it read them
+   * again from their file), so the coordinator need not hash them again.
    */
-  inProcessUpload?: (name: string, parts: Buffer[]) => void;
+  inProcessUpload?: (name: string, parts: Buffer[], checked?: boolean) => void;
   /** The same, for reading keyed jobs' parts: a stream of the chunks GetPart would send (see CoordinatorRpc.part). */
   inProcessPart?: (jobId: string, partition: number) => Readable;
 }
@@ -139,7 +141,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
 export class Client {
   constructor(
     private readonly rpc: CoordinatorRpc,
-    private readonly inProcessUpload?: (name: string, parts: Buffer[]) => void,
+    private readonly inProcessUpload?: (name: string, parts: Buffer[], checked?: boolean) => void,
   ) {}
 
   get address(): string {
@@ -220,10 +222,10 @@ export class Client {
     const user = job.request.user;
     const send = this.inProcessUpload
       ? async (name: string, pieces: AsyncIterable<Buffer>) => {
-          // Same process: one chunk's pieces at a time, handed over without gRPC.
+          // Same process: one chunk's pieces at a time, handed over without gRPC once chunkPieces has checked them against the hash.
           const parts: Buffer[] = [];
           for await (const p of pieces) parts.push(p);
-          this.inProcessUpload!(name, parts);
+          this.inProcessUpload!(name, parts, true);
         }
       : (name: string, pieces: AsyncIterable<Buffer>) => this.rpc.putBlobStream(name, pieces, user);
     handle.upload = progress;
