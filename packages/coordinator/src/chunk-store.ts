@@ -169,14 +169,13 @@ export class ChunkStore {
    */
   put(hash: string, parts: Buffer[], checked = false): void {
     if (!isChunkHash(hash)) throw new Error(`chunk name "${hash.slice(0, 80)}" is not a sha256 hash`);
-    let size = 0;
-    for (const p of parts) size += p.length;
     if (!checked) {
       const digest = createHash('sha256');
       for (const p of parts) digest.update(p);
       const actual = digest.digest('hex');
       if (actual !== hash) throw new Error(`chunk named ${hash.slice(0, 12)}… has sha256 ${actual.slice(0, 12)}…: refused`);
     }
+    const size = parts.reduce((n, p) => n + p.length, 0);
     const temp = join(this.dir, `${hash}.${randomBytes(6).toString('hex')}.tmp`);
     const fd = openSync(temp, 'wx', 0o600);
     try {

@@ -299,24 +299,14 @@ function readItem(buf: Buffer, at: number): unknown {
 }
 
 function decodeRecord(buf: Buffer, start: number): RunRecord {
-  let at = start;
-  const item = (): unknown => {
-    const type = buf[at];
-    if (type === NUMBER) {
-      at += 9;
-      return buf.readDoubleLE(at - 8);
-    }
-    const n = u32(buf, at + 1);
-    at += 5 + n;
-    if (type === STRING) return (buf as Utf8Sliceable).utf8Slice(at - n, at);
-    if (type === VALUE) return decode(buf.subarray(at - n, at));
-    throw new Error(`a run holds an item of unknown type ${type}: it was not written by this version of picompute`);
-  };
-  const key = item() as Key;
-  const count = u32(buf, at);
-  at += 4;
+  const key = readItem(buf, start) as Key;
+  const count = u32(buf, itemEnd);
+  let at = itemEnd + 4;
   const values = new Array<unknown>(count);
-  for (let i = 0; i < count; i++) values[i] = item();
+  for (let i = 0; i < count; i++) {
+    values[i] = readItem(buf, at);
+    at = itemEnd;
+  }
   return [key, values];
 }
 

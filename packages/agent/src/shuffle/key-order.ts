@@ -83,11 +83,15 @@ function orderGroup(keys: readonly string[], order: Uint32Array, from: number, t
     return;
   }
   const group = Array.from(order.subarray(from, to));
-  group.sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : a - b));
+  group.sort(byKeyThenPosition(keys));
   order.set(group, from);
 }
 
 function comparatorOrder(keys: readonly string[]): number[] {
-  const order = Array.from({ length: keys.length }, (_, i) => i);
-  return order.sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : a - b));
+  return Array.from({ length: keys.length }, (_, i) => i).sort(byKeyThenPosition(keys));
+}
+
+/** Compares positions by their keys, equal keys by position: a stable order. */
+function byKeyThenPosition(keys: readonly string[]): (a: number, b: number) => number {
+  return (a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : a - b);
 }

@@ -64,7 +64,8 @@ export interface ConnectOptions {
   /**
    * For a coordinator in this very process (the embedded cluster): hands
    * uploads (bundles, inputs) straight to it instead of streaming them over
-   * gRPC. Everything else still goes over gRPC. `checked`: an input chunk
+   * gRPC (and, with inProcessPart, reads parts so). Everything else still
+   * goes over gRPC. `checked`: an input chunk
    * whose bytes this client has just hashed to its name (as it read them
    * again from their file), so the coordinator need not hash them again.
    */
@@ -123,8 +124,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
     const { leaderRpc } = await import('./leader.js');
     const lookAgain = located.source === 'mDNS' ? async () => (await findCoordinator(timeout))?.split(',') ?? [] : undefined;
     const rpc = await leaderRpc(several, options.security ?? (await loadSecurity()), options.connectTimeoutMs ?? 5000, lookAgain);
-    rpc.inProcessPart = options.inProcessPart;
-    return new Client(rpc, options.inProcessUpload);
+    return new Client(rpc, options);
   }
   const address = formatAddress(parseAddress(named, 'coordinator'));
   const rpc = new CoordinatorRpc(address, options.security ?? (await loadSecurity()));
@@ -134,15 +134,19 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
     rpc.close();
     throw err;
   }
-  rpc.inProcessPart = options.inProcessPart;
-  return new Client(rpc, options.inProcessUpload);
+  return new Client(rpc, options);
 }
 
 export class Client {
+  private readonly inProcessUpload?: ConnectOptions['inProcessUpload'];
+
   constructor(
     private readonly rpc: CoordinatorRpc,
-    private readonly inProcessUpload?: (name: string, parts: Buffer[], checked?: boolean) => void,
-  ) {}
+    inProcess: Pick<ConnectOptions, 'inProcessUpload' | 'inProcessPart'> = {},
+  ) {
+    this.inProcessUpload = inProcess.inProcessUpload;
+    rpc.inProcessPart = inProcess.inProcessPart;
+  }
 
   get address(): string {
     return this.rpc.address;
