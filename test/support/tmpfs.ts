@@ -32,3 +32,12 @@ export function fillDisk(dir: string): string {
   }
   return path;
 }
+
+/** Every file under `dir` with its size, and the file system's free space: what a failed disk test prints. */
+export function diskUse(dir: string): string {
+  try {
+    return execFileSync('sh', ['-c', 'du -ak "$1"; df -k "$1"', 'du', dir], { encoding: 'utf8' });
+  } catch (err) {
+    return `(cannot list ${dir}: ${(err as Error).message})`;
+  }
+}

@@ -43,7 +43,8 @@ export function toRpcError(err: grpc.ServiceError | Error, address: string, keyS
       : 'this client has no cluster key (see `picompute init`; set PICOMPUTE_KEY_FILE or pass `keyFile`)';
     return new AuthError(`the coordinator at ${address} refused the call: ${details}; ${mine}`);
   }
-  if (code === grpc.status.RESOURCE_EXHAUSTED) {
+  // grpc-js's own size check; the coordinator's other RESOURCE_EXHAUSTED (a full disk, an upload quota) explain themselves.
+  if (code === grpc.status.RESOURCE_EXHAUSTED && /larger than max/.test((err as grpc.ServiceError).details ?? '')) {
     return new RpcError(
       `the coordinator at ${address} refused a message over its size limit (${(err as grpc.ServiceError).details}); send smaller inputs, or start the ` +
         `coordinator with a larger \`maxMessageBytes\``,
