@@ -67,6 +67,13 @@ export interface AgentOptions {
    * least recently used dropped first, never one a task uses. Default 1 GiB (see ./chunk-cache.ts).
    */
   chunkCacheBytes?: number;
+  /**
+   * A coordinator in this process (the embedded cluster): the file its chunk
+   * store keeps a chunk in, which the cache hard-links instead of fetching
+   * the chunk over the Work stream (a copy, a hash and a write of every input
+   * byte saved). Undefined for a chunk it lacks, which is then fetched.
+   */
+  localChunk?: (hash: string) => string | undefined;
   /** Bytes a keyed job's map task buffers before it spills a sorted run to disk; default a quarter of its memory limit, at most 64 MiB. */
   spillBytes?: number;
 }

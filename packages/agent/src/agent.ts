@@ -161,8 +161,11 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
   const shuffleDir = join(cacheDir, 'shuffle', info.id);
   await mkdir(shuffleDir, { recursive: true, mode: 0o700 });
   shuffle = new ShuffleRuns(shuffleDir, info.id, security);
-  chunks = new ChunkCache(join(cacheDir, 'chunks', info.id), options.chunkCacheBytes, (hash, bytes) =>
-    log(`fetched input chunk ${hash.slice(0, 12)}… (${formatBytes(bytes)}) from the coordinator`),
+  chunks = new ChunkCache(
+    join(cacheDir, 'chunks', info.id),
+    options.chunkCacheBytes,
+    (hash, bytes) => log(`fetched input chunk ${hash.slice(0, 12)}… (${formatBytes(bytes)}) from the coordinator`),
+    options.localChunk,
   );
   await shuffle.sweep();
   pools = new TaskPools({ threads: info.cores, memoryMb: options.taskMemoryMb ?? defaultTaskMemoryMb(info), idleTimeoutMs: options.idleTimeoutMs });

@@ -11,10 +11,17 @@
  * first; a chunk a task is using is pinned and never dropped under it (the
  * cache may then stand over its cap until the task ends). Kept across
  * restarts: the files are checked by their names when the agent starts.
+ *
+ * An agent in the coordinator's own process (the embedded cluster) links the
+ * coordinator's file instead (`local`): the store checked those bytes
+ * against their name as they arrived, the two folders share a file system,
+ * and a copy would write, read and hash every input byte once more (1 GiB
+ * of W8's input each time). A link that cannot be made (another file system,
+ * a chunk the store has just dropped) falls back to the fetch.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { rename } from 'node:fs/promises';
+import { link, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isChunkHash } from '@picompute/sdk/chunk-ref';
 
@@ -30,14 +37,16 @@ export class ChunkCache {
   readonly #pins = new Map<string, number>();
   readonly #fetching = new Map<string, Promise<void>>();
   #bytes = 0;
-  /** Chunks fetched from the coordinator since start, and tasks that found theirs here. */
+  /** Chunks fetched from the coordinator since start, chunks linked from its store (same process), and tasks that found theirs here. */
   fetches = 0;
+  links = 0;
   hits = 0;
 
   constructor(
     readonly dir: string,
     readonly capBytes = DEFAULT_CHUNK_CACHE_BYTES,
     private readonly fetched: (hash: string, bytes: number) => void = () => {},
+    private readonly local?: (hash: string) => string | undefined,
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     for (const name of readdirSync(dir)) {
@@ -87,7 +96,8 @@ export class ChunkCache {
   }
 
   async #fetch(hash: string, fetch: ChunkFetch): Promise<void> {
-    const temp = join(this.dir, `${hash}.${randomBytes(6).toString('hex')}.tmp`);
+    if (await this.#link(hash)) return;
+    const temp = this.#temp(hash);
     const out = createWriteStream(temp, { mode: 0o600, flags: 'wx' });
     let writeError: Error | undefined;
     out.on('error', (err) => (writeError ??= err));
@@ -112,6 +122,29 @@ export class ChunkCache {
     this.fetched(hash, size);
     this.#add(hash, size);
     this.#evict();
+  }
+
+  /** The coordinator's own file for the chunk, linked in (same process, same file system); false when that cannot be. */
+  async #link(hash: string): Promise<boolean> {
+    const from = this.local?.(hash);
+    if (!from) return false;
+    const temp = this.#temp(hash);
+    try {
+      await link(from, temp);
+      const { size } = await stat(temp);
+      await rename(temp, this.path(hash));
+      this.links++;
+      this.#add(hash, size);
+      this.#evict();
+      return true;
+    } catch {
+      rmSync(temp, { force: true });
+      return false;
+    }
+  }
+
+  #temp(hash: string): string {
+    return join(this.dir, `${hash}.${randomBytes(6).toString('hex')}.tmp`);
   }
 
   #add(hash: string, size: number): void {

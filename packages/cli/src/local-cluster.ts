@@ -46,6 +46,7 @@ export async function startLocalCluster(options: { cores?: number; taskMemoryMb?
     id: 'local',
     speedProbeMs: 0,
     taskMemoryMb: options.taskMemoryMb,
+    localChunk: (hash) => coordinator.chunkFile(hash),
   });
   // Same process: the Work stream skips gRPC (no encoding, no copies of inputs and outputs), and so do parts on their way to a client.
   coordinator.addAgent(

@@ -43,6 +43,12 @@ export interface Coordinator {
   /** Streams a keyed job's part to a client in this very process as GetPart would, without the RPC (see PartProxy.read). */
   readPart(jobId: string, partition: number): Readable;
   /**
+   * The file the chunk store keeps an input chunk in (checked against its
+   * name when it arrived), for an agent in this very process to link into its
+   * cache instead of being sent it; undefined when the store lacks it.
+   */
+  chunkFile(hash: string): string | undefined;
+  /**
    * Adds an agent by address; for one in this process, `dialWork` (see
    * Cluster.addAgent) and `readRun`, which reads its parts for GetPart.
    */
@@ -161,6 +167,7 @@ export async function startCoordinator(given: CoordinatorOptions = {}): Promise<
     cluster,
     putBlob: (name, parts, checked) => blobs.put(name, parts, checked),
     readPart: (jobId, partition) => parts.read(jobId, partition),
+    chunkFile: (hash) => (blobs.chunks?.has(hash) ? blobs.chunks.path(hash) : undefined),
     addAgent: (agent, dialWork, readRun) => {
       const at = address('coordinator', 'addAgent', agent);
       if (readRun) localRuns.set(at, readRun);
