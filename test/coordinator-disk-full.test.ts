@@ -53,6 +53,8 @@ describe.skipIf(!canMount)('a coordinator whose disk fills up', () => {
     expect(coordinator.proc.exitCode).toBeNull();
     const done = await cli(['result', besideId, '--json']);
     expect(done.stdout.trim()).toBe(String(Array.from({ length: 6 }, (_, i) => i * i).reduce((a, b) => a + b)));
+    // The failed job's outputs are deleted, and with them the full disk: the coordinator says so by itself.
+    await coordinator.waitFor(/disk space is back on \S+ \(\d+ MiB free\): accepting jobs again/);
   });
 
   it('refuses a submit while the disk is full, naming the state dir, and accepts submits again when space returns', async () => {

@@ -14,16 +14,23 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { JobInputs } from '../src/job-inputs.js';
 import { openDatabase } from '../src/state/database.js';
 import { RESERVE_BYTES } from '../src/state/disk-space.js';
+import { NO_STATS } from '../src/state/rows.js';
+import type { JobEnd } from '../src/state/rows.js';
 import { StateStore } from '../src/state/store.js';
 import { canMount, mountTmpfs } from '../../../test/support/tmpfs.js';
 import { request } from './support/build.js';
 
 const MIB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ended = (state: JobEnd['state']): JobEnd => ({ ...NO_STATS, state, reason: '', error: '', startedAt: 0, endedAt: Date.now(), result: undefined });
 
 describe.skipIf(!canMount)('a full state disk', () => {
   let disk: ReturnType<typeof mountTmpfs> | undefined;
   let store: StateStore | undefined;
+  const free = () => {
+    const st = statfsSync(disk!.dir);
+    return st.bavail * st.bsize;
+  };
   afterEach(() => {
     store?.close();
     disk?.unmount();
@@ -54,14 +61,40 @@ describe.skipIf(!canMount)('a full state disk', () => {
       s.taskDone(beside, k, 1, Buffer.alloc(MIB / 2, 3), k + 1);
       s.flush();
     }
-    const free = () => {
-      const st = statfsSync(disk!.dir);
-      return st.bavail * st.bsize;
-    };
     expect(free()).toBeGreaterThanOrEqual((RESERVE_BYTES * 3) / 4 - 64 * 1024);
     // The failed job's outputs go, and with them the full disk (checked every 2 s).
     s.reclaimer.drop(filler, 'outputs');
     await s.reclaimer.idle();
+    for (let t = 0; t < 40 && s.disk.full; t++) await sleep(250);
+    expect(s.disk.full).toBe(false);
+    expect(free()).toBeGreaterThan(10 * MIB);
+  }, 30_000);
+
+  it("does not checkpoint another job's waiting outputs into the reserve when a job ends, so the failed one is ended and deleted", async () => {
+    disk = mountTmpfs(20);
+    const s = new StateStore(openDatabase(disk.dir), true);
+    store = s;
+    const job = (tasks: number) => {
+      const id = s.insertJob(request({ taskCount: tasks }), tasks, Buffer.from('bundle'), Date.now());
+      s.insertInputs(id, JobInputs.fromFrames(Array.from({ length: tasks }, () => Buffer.from('in'))), 0, 1_000);
+      return id;
+    };
+    const filler = job(40);
+    const small = job(2);
+    // The last outputs before the disk filled are committed in the WAL only, pages past the database file's end.
+    for (let i = 0; !s.lost(filler); i++) {
+      expect(i, 'the disk never filled').toBeLessThan(40);
+      s.taskDone(filler, i, 1, Buffer.alloc(MIB, 1), i + 1);
+      s.flush();
+    }
+    // Another job completes now: its inputs are reclaimed, and a checkpoint there once copied the filler's
+    // outputs out of the WAL into the database file, which grew into the reserve and left no room to end anything.
+    s.endJob(small, ended('COMPLETED'), true);
+    await s.reclaimer.idle();
+    expect(free()).toBeGreaterThanOrEqual(RESERVE_BYTES / 2);
+    s.endJob(filler, ended('FAILED'), false);
+    await s.reclaimer.idle();
+    expect(s.job(filler)?.state).toBe('FAILED');
     for (let t = 0; t < 40 && s.disk.full; t++) await sleep(250);
     expect(s.disk.full).toBe(false);
     expect(free()).toBeGreaterThan(10 * MIB);

@@ -12,6 +12,7 @@
  * freed pages inside the file, so a 1.35 GB database stayed 1.35 GB with
  * 99.99 % of its pages free.
  */
+import { statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { formatBytes } from '@picompute/sdk/units';
 import { isDiskFull } from './disk-space.js';
@@ -128,8 +129,9 @@ export class Reclaimer {
         // writes (none come while the disk is full, and then the WAL file gives its room back too). Not when
         // nothing shrank: a small job's end frees no page, and a checkpoint there (the WAL's pages copied
         // into the database file, and an fsync) cost every 1-task job ~0.7 ms of the coordinator's CPU.
-        if (this.disk.full) this.db.pragma('wal_checkpoint(TRUNCATE)');
-        else if (this.#shrank) this.db.pragma('wal_checkpoint(PASSIVE)');
+        if (this.disk.full) {
+          if (this.#checkpointFits()) this.db.pragma('wal_checkpoint(TRUNCATE)');
+        } else if (this.#shrank) this.db.pragma('wal_checkpoint(PASSIVE)');
         this.#shrank = false;
       }
       return;
@@ -143,6 +145,20 @@ export class Reclaimer {
     if (what === 'job') this.#s.job.run({ job: jobId });
     this.#queue.shift();
     this.#vacuum = true;
+  }
+
+  /**
+   * On a full disk, whether a checkpoint only writes inside the database
+   * file as it is. Pages committed to the WAL past the file's end (the last
+   * outputs before the disk filled, of a job not yet deleted) would grow the
+   * file into the reserve kept for ending jobs: a checkpoint at the end of
+   * another job's reclaim once did that, the failed job's end and deletion
+   * then found no room, and the disk stayed full for good (CI). Once those
+   * pages are deleted and vacuumed, the database's size falls within the
+   * file, and the checkpoint gives the WAL's room back.
+   */
+  #checkpointFits(): boolean {
+    return this.#fileBytes() <= statSync(this.db.name).size;
   }
 
   #report(): void {
