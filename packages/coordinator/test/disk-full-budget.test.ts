@@ -99,4 +99,25 @@ describe.skipIf(!canMount)('a full state disk', () => {
     expect(s.disk.full).toBe(false);
     expect(free()).toBeGreaterThan(10 * MIB);
   }, 30_000);
+
+  it('gives the WAL back after the failed job is deleted when the whole database waited in it (nothing checkpointed yet)', async () => {
+    disk = mountTmpfs(20);
+    const db = openDatabase(disk.dir);
+    // As CI found it: a database file of 4 KiB, every page in an 18 MB WAL (no checkpoint had found room).
+    db.pragma('wal_autocheckpoint = 0');
+    const s = new StateStore(db, true);
+    store = s;
+    const filler = s.insertJob(request({ taskCount: 40 }), 40, Buffer.from('bundle'), Date.now());
+    for (let i = 0; !s.lost(filler); i++) {
+      expect(i, 'the disk never filled').toBeLessThan(40);
+      s.taskDone(filler, i, 1, Buffer.alloc(MIB, 1), i + 1);
+      s.flush();
+    }
+    s.endJob(filler, ended('FAILED'), false);
+    await s.reclaimer.idle();
+    expect(s.job(filler)?.state).toBe('FAILED');
+    for (let t = 0; t < 40 && s.disk.full; t++) await sleep(250);
+    expect(s.disk.full).toBe(false);
+    expect(free()).toBeGreaterThan(10 * MIB);
+  }, 30_000);
 });
