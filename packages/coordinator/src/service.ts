@@ -245,7 +245,10 @@ export function coordinatorService(cluster: Cluster, blobs: BlobStore, coordinat
         if (chunk.hash && !hash) hash = chunk.hash;
         size += chunk.data.length;
         if (size > limits.maxBlobBytes)
-          return refuse(grpc.status.RESOURCE_EXHAUSTED, `upload is larger than this coordinator's limit of ${limits.maxBlobBytes} bytes`);
+          return refuse(
+            grpc.status.RESOURCE_EXHAUSTED,
+            `upload is larger than this coordinator's limit of ${limits.maxBlobBytes} bytes: send smaller inputs, or start the coordinator with a larger \`maxBlobBytes\``,
+          );
         try {
           receiver ??= blobs.receive(hash, user, refuseError);
           // The disk is slower than the network: hold the sender back rather than buffer.
