@@ -120,8 +120,7 @@ export class ChunkCache {
     }
     this.fetches++;
     this.fetched(hash, size);
-    this.#add(hash, size);
-    this.#evict();
+    this.#landed(hash, size);
   }
 
   /** The coordinator's own file for the chunk, linked in (same process, same file system); false when that cannot be. */
@@ -134,13 +133,18 @@ export class ChunkCache {
       const { size } = await stat(temp);
       await rename(temp, this.path(hash));
       this.links++;
-      this.#add(hash, size);
-      this.#evict();
+      this.#landed(hash, size);
       return true;
     } catch {
       rmSync(temp, { force: true });
       return false;
     }
+  }
+
+  /** A chunk now in place (fetched or linked): counted, and the least recently used pushed out past the cap. */
+  #landed(hash: string, size: number): void {
+    this.#add(hash, size);
+    this.#evict();
   }
 
   #temp(hash: string): string {

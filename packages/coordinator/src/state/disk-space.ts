@@ -79,11 +79,21 @@ export class DiskSpace {
     clearInterval(this.#timer);
   }
 
+  /** Bytes free for this process under the state dir. */
+  freeBytes(): number {
+    const s = statfsSync(this.dir);
+    return s.bavail * s.bsize;
+  }
+
+  /** While the disk is full: whether files may grow by `bytes` and leave half the reserve free (for ending jobs). */
+  mayGrow(bytes: number): boolean {
+    return bytes <= this.freeBytes() - RESERVE_BYTES / 2;
+  }
+
   #check(): void {
     let free: number;
     try {
-      const s = statfsSync(this.dir);
-      free = s.bavail * s.bsize;
+      free = this.freeBytes();
     } catch {
       return;
     }

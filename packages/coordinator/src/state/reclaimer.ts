@@ -12,11 +12,11 @@
  * freed pages inside the file, so a 1.35 GB database stayed 1.35 GB with
  * 99.99 % of its pages free.
  */
-import { statSync, statfsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { formatBytes } from '@picompute/sdk/units';
-import { isDiskFull, RESERVE_BYTES } from './disk-space.js';
+import { isDiskFull } from './disk-space.js';
+import type { DiskSpace } from './disk-space.js';
 
 /** What to drop of a job: its inputs, its outputs, or everything (purge). */
 export type Drop = 'inputs' | 'outputs' | 'job';
@@ -43,7 +43,7 @@ export class Reclaimer {
   constructor(
     private readonly db: Database.Database,
     private readonly log: (line: string) => void,
-    private readonly disk: { readonly full: boolean; filled(): void },
+    private readonly disk: Pick<DiskSpace, 'full' | 'mayGrow'> & { filled(): void },
   ) {
     const p = (sql: string) => db.prepare(sql);
     this.#s = {
@@ -161,9 +161,7 @@ export class Reclaimer {
    */
   #checkpointFits(): boolean {
     const growth = this.#fileBytes() - statSync(this.db.name).size;
-    if (growth <= 0) return true;
-    const { bavail, bsize } = statfsSync(dirname(this.db.name));
-    return growth <= bavail * bsize - RESERVE_BYTES / 2;
+    return growth <= 0 || this.disk.mayGrow(growth);
   }
 
   #report(): void {

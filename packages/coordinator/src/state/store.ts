@@ -77,6 +77,7 @@ export class StateStore {
       get full() {
         return store.disk.full;
       },
+      mayGrow: (bytes) => this.disk.mayGrow(bytes),
       filled: () => this.diskFilled(),
     });
     // Named parameters (@name), bound from an object: a statement and its call say the same names.
