@@ -82,6 +82,31 @@ describe('partLines', () => {
     expect(Buffer.concat(out).toString('utf8')).toBe(records.map(([k, [v]]) => `${k}\t${big(v)}\n`).join(''));
   });
 
+  // Sorts and joins: every key and value a string, lines moved down in a copy of the batch.
+  const STRINGS: Record[] = [
+    ['', ['']],
+    ['k', ['v']],
+    ['a key of more than twenty-four bytes', ['short', 'y'.repeat(25), 'z'.repeat(24), '']],
+    ['clé ✓', ['π ≈ 3.14159', 'naïve café'.repeat(9)]],
+    ['emoji 😀', ['🎉'.repeat(40)]],
+    ...Array.from({ length: 300 }, (_, i): Record => [`r${String(i).padStart(4, '0')}`, [`${'.'.repeat(i % 97)}${i}`]]),
+  ];
+
+  it('gives string-only records as the plain definition does, however cut, and leaves the bytes it was given as they were', async () => {
+    const bytes = partBytes('strings', STRINGS);
+    const before = Buffer.from(bytes);
+    const want = expected(STRINGS);
+    expect(await linesOf(bytes, [])).toBe(want);
+    for (let cut = 1; cut < bytes.length; cut += 53) expect(await linesOf(bytes, [cut, Math.min(bytes.length, cut + 400)])).toBe(want);
+    expect(bytes.equals(before)).toBe(true);
+  });
+
+  it('formats a number met after many string records of the same batch', async () => {
+    const records: Record[] = [...STRINGS, ['n', ['a', 42]], ['z', ['last']]];
+    const bytes = partBytes('late-number', records);
+    expect(await linesOf(bytes, [])).toBe(expected(records));
+  });
+
   it('says a part cut short is cut short', async () => {
     const bytes = partBytes('short', RECORDS);
     const lines = async () => {
