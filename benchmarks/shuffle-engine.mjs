@@ -15,6 +15,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { EmitBuffer } from '../packages/agent/dist/shuffle/emit-buffer.js';
 import { mergeGroups } from '../packages/agent/dist/shuffle/merge.js';
 import { openPart } from '../packages/agent/dist/shuffle/part-file.js';
@@ -42,11 +43,25 @@ for (let at = 0; at < text.length; ) {
 }
 const records = text.length / 100;
 
+// GC pauses by phase: the collector's own share of each (a buffer that keeps its pairs as young objects pays it at every scavenge).
+let gcMs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcMs += e.duration;
+}).observe({ entryTypes: ['gc'] });
+/** GC pauses since the last call (entries arrive a little late: waited for). */
+async function gcSince() {
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const ms = gcMs;
+  gcMs = 0;
+  return ms;
+}
+
 const rows = [];
 for (let run = 0; run < runs; run++) {
   const dir = mkdtempSync(join(tmpdir(), 'picompute-shuffle-engine-'));
   try {
     const runsOf = Array.from({ length: PARTITIONS }, () => []);
+    await gcSince();
     let t = performance.now();
     for (const [m, input] of splits.entries()) {
       const buffer = new EmitBuffer({ dir, prefix: `m${m}-a0`, partitions: PARTITIONS, partition: job.partition, limitBytes: SPILL_BYTES });
@@ -54,6 +69,7 @@ for (let run = 0; run < runs; run++) {
       for (const r of buffer.finish().runs) runsOf[r.p].push(join(dir, r.id));
     }
     const mapMs = performance.now() - t;
+    const mapGcMs = await gcSince();
     t = performance.now();
     let keys = 0;
     for (let p = 0; p < PARTITIONS; p++) {
@@ -63,9 +79,10 @@ for (let run = 0; run < runs; run++) {
       keys += part.finish().keys;
     }
     const reduceMs = performance.now() - t;
+    const reduceGcMs = await gcSince();
     // Keys are 10 random characters: two records share one about never, so the parts hold about a key a record.
     if (keys > records || keys < records * 0.99) throw new Error(`the parts hold ${keys} keys for ${records} records`);
-    rows.push({ map: mapMs, reduce: reduceMs, runsPerPartition: runsOf[0].length });
+    rows.push({ map: mapMs, mapGc: mapGcMs, reduce: reduceMs, reduceGc: reduceGcMs, runsPerPartition: runsOf[0].length });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -74,7 +91,9 @@ const perRecord = (ms) => +((ms * 1000) / records).toFixed(2);
 console.table(
   rows.map((r) => ({
     'map ms': Math.round(r.map),
+    'its GC ms': Math.round(r.mapGc),
     'reduce ms': Math.round(r.reduce),
+    'its GC ms ': Math.round(r.reduceGc),
     'µs/record': perRecord(r.map + r.reduce),
     'runs a partition': r.runsPerPartition,
   })),
