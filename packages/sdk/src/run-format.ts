@@ -33,16 +33,41 @@ const VALUE = 0x76; // v
  * inline: Buffer#readUInt32BE and #writeUInt32BE check their arguments,
  * which cost a tenth of a part's conversion to text.
  */
-function u32(buf: Uint8Array, at: number): number {
+export function u32(buf: Uint8Array, at: number): number {
   return ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
 }
 
 /** See u32. */
-function setU32(buf: Buffer, at: number, n: number): void {
+export function setU32(buf: Uint8Array, at: number, n: number): void {
   buf[at] = n >>> 24;
   buf[at + 1] = n >>> 16;
   buf[at + 2] = n >>> 8;
   buf[at + 3] = n;
+}
+
+/**
+ * Writes `v` as an item at `at` of `buf`, which has room for it (9 bytes for
+ * a number, 5 and 3 a UTF-16 unit for a string, else 5 and `encoded`, its
+ * codec bytes). Returns where it ends.
+ */
+export function putItem(buf: Buffer, at: number, v: unknown, encoded: Buffer | undefined): number {
+  if (typeof v === 'number') {
+    buf[at] = NUMBER;
+    buf.writeDoubleLE(v, at + 1);
+    return at + 9;
+  }
+  if (typeof v === 'string') {
+    buf[at] = STRING;
+    // Buffer's own utf8Write: write(v, at, 'utf8') spends longer on its arguments than on a short string (and copying even a
+    // short ASCII string in JavaScript, char by char, was no faster).
+    const n = (buf as Utf8Writable).utf8Write(v, at + 5);
+    setU32(buf, at + 1, n);
+    return at + 5 + n;
+  }
+  buf[at] = VALUE;
+  setU32(buf, at + 1, encoded!.length);
+  encoded!.copy(buf, at + 5);
+  return at + 5 + encoded!.length;
 }
 
 /**
@@ -118,25 +143,19 @@ export class RunWriter {
 
   /** Writes an item at `at`; returns where it ends. */
   #put(v: unknown, at: number): number {
-    const buf = this.#buf;
-    if (typeof v === 'number') {
-      buf[at] = NUMBER;
-      buf.writeDoubleLE(v, at + 1);
-      return at + 9;
-    }
-    if (typeof v === 'string') {
-      buf[at] = STRING;
-      // Buffer's own utf8Write: write(v, at, 'utf8') spends longer on its arguments than on a short string (and copying even a
-      // short ASCII string in JavaScript, char by char, was no faster).
-      const n = (buf as Utf8Writable).utf8Write(v, at + 5);
-      setU32(buf, at + 1, n);
-      return at + 5 + n;
-    }
-    const b = this.#encoded[this.#next++]!;
-    buf[at] = VALUE;
-    setU32(buf, at + 1, b.length);
-    b.copy(buf, at + 5);
-    return at + 5 + b.length;
+    return putItem(this.#buf, at, v, typeof v === 'number' || typeof v === 'string' ? undefined : this.#encoded[this.#next++]);
+  }
+
+  /**
+   * Bytes that are whole records (or, over several calls, add up to them),
+   * written as they are: after what is buffered, straight from `buf`. For a
+   * caller that keeps records as bytes already (the map side's arena).
+   */
+  addBytes(buf: Uint8Array, start: number, end: number, records: number): void {
+    this.#flush();
+    for (let off = start; off < end; ) off += writeSync(this.#fd, buf, off, end - off);
+    this.bytes += end - start;
+    this.records += records;
   }
 
   /** Writes what is buffered, closes and renames the file into place; returns its size. */

@@ -1,7 +1,9 @@
 /**
  * The map side of a keyed job: what `ctx.emit` does. Pairs are kept by
  * partition in a bounded buffer (grouped by key only when there is a
- * `combine`); when it holds about `limitBytes` (or the map ends) it is
+ * `combine`; without one, a pair with a string key is kept as the bytes of
+ * its run record, see ./pair-arena.ts); when it holds about `limitBytes`
+ * (or the map ends) it is
  * spilled, each partition's pairs sorted by key and, with a `combine`, each
  * key's values folded into one (also every FOLD_AT values while they gather), as one sorted run per partition in the
  * job's folder (see ./run-file.ts). The map task's output
@@ -13,6 +15,7 @@ import type { Key } from '@picompute/sdk';
 import { encode } from '@picompute/sdk/codec';
 import { checkKey, compareKeys, defaultPartition, showKey } from './keys.js';
 import { stableStringOrder } from './key-order.js';
+import { PairArena } from './pair-arena.js';
 import { RunWriter } from '@picompute/sdk/run-format';
 
 export interface RunInfo {
@@ -59,11 +62,15 @@ function sizeOf(v: unknown): number {
 
 /** A partition's pairs since the last spill, in emit order (a job without a combine). */
 interface Pending {
-  keys: Key[];
+  /** Pairs with string keys, as bytes. */
+  arena: PairArena;
+  /** Pairs with number keys (they sort before every string). */
+  keys: number[];
   values: unknown[];
-  /** Every key a string: they sort by packed prefixes in a typed array (./key-order.ts), with no comparator. */
-  strings: boolean;
 }
+
+/** The most bytes of a block a partition's records are copied through at a spill (see ./pair-arena.ts). */
+const BLOCK_BYTES = 64 * 1024;
 
 /** A key's values since the last spill (a job with a combine), with its partition, worked out once per key and spill. */
 interface Group {
@@ -96,7 +103,9 @@ export class EmitBuffer {
 
   constructor(private readonly o: EmitBufferOptions) {
     this.#groups = o.combine ? new Map() : undefined;
-    this.#pending = o.combine ? [] : Array.from({ length: o.partitions }, () => ({ keys: [], values: [], strings: true }));
+    // Blocks smaller with many partitions: every partition keeps one, and the buffer's limit is shared.
+    const block = Math.max(4096, Math.min(BLOCK_BYTES, Math.floor(o.limitBytes / o.partitions / 4)));
+    this.#pending = o.combine ? [] : Array.from({ length: o.partitions }, () => ({ arena: new PairArena(block), keys: [], values: [] }));
     mkdirSync(o.dir, { recursive: true, mode: 0o700 });
   }
 
@@ -118,9 +127,12 @@ export class EmitBuffer {
     }
     // Without a combine, pairs are only sorted at the spill: no map, no array per key (equal keys meet again in the reduce's merge).
     const pending = this.#pending[p]!;
+    if (typeof key === 'string') {
+      this.#count(pending.arena.add(key, value));
+      return;
+    }
     pending.keys.push(key);
     pending.values.push(value);
-    if (typeof key !== 'string') pending.strings = false;
     this.#count(sizeOf(key) + sizeOf(value) + 16);
   }
 
@@ -186,11 +198,10 @@ export class EmitBuffer {
     } else {
       for (let p = 0; p < this.#pending.length; p++) {
         const pending = this.#pending[p]!;
-        if (pending.keys.length === 0) continue;
-        write(p, (path) => writePairs(path, pending.keys, pending.values, pending.strings));
+        if (pending.keys.length === 0 && pending.arena.pairs === 0) continue;
+        write(p, (path) => writePending(path, pending));
         pending.keys = [];
         pending.values = [];
-        pending.strings = true;
       }
     }
     this.#bytes = 0;
@@ -222,6 +233,7 @@ export class EmitBuffer {
   /** The map failed: its runs would only be in the way. */
   discard(): void {
     for (const pending of this.#pending) {
+      pending.arena.clear();
       pending.keys = [];
       pending.values = [];
     }
@@ -231,32 +243,36 @@ export class EmitBuffer {
   }
 }
 
-/**
- * Pairs in emit order, written sorted by key (a stable sort of their
- * positions, so a key's values keep the order they were emitted in), a
- * record per run of equal keys.
- */
-function writePairs(path: string, keys: Key[], values: unknown[], strings: boolean): number {
-  const sorted = strings
-    ? stableStringOrder(keys as string[])
-    : Array.from({ length: keys.length }, (_, i) => i).sort((a, b) => compareKeys(keys[a]!, keys[b]!) || a - b);
+/** A partition's pairs, sorted by key, as one run: number keys first, then the string keys' records. */
+function writePending(path: string, pending: Pending): number {
   const out = new RunWriter(path);
   try {
-    for (let i = 0; i < sorted.length; ) {
-      const key = keys[sorted[i]!]!;
-      let j = i + 1;
-      while (j < sorted.length && keys[sorted[j]!] === key) j++;
-      if (j === i + 1) out.addOne(key, values[sorted[i]!]);
-      else {
-        const group = new Array<unknown>(j - i);
-        for (let g = i; g < j; g++) group[g - i] = values[sorted[g]!];
-        out.add(key, group);
-      }
-      i = j;
-    }
+    writePairs(out, pending.keys, pending.values);
+    pending.arena.writeTo(out);
   } catch (err) {
     out.abort();
     throw err;
   }
   return out.close();
+}
+
+/**
+ * Pairs in emit order, written sorted by key (a stable sort of their
+ * positions, so a key's values keep the order they were emitted in), a
+ * record per run of equal keys.
+ */
+function writePairs(out: RunWriter, keys: number[], values: unknown[]): void {
+  const sorted = Array.from({ length: keys.length }, (_, i) => i).sort((a, b) => keys[a]! - keys[b]! || a - b);
+  for (let i = 0; i < sorted.length; ) {
+    const key = keys[sorted[i]!]!;
+    let j = i + 1;
+    while (j < sorted.length && keys[sorted[j]!] === key) j++;
+    if (j === i + 1) out.addOne(key, values[sorted[i]!]);
+    else {
+      const group = new Array<unknown>(j - i);
+      for (let g = i; g < j; g++) group[g - i] = values[sorted[g]!];
+      out.add(key, group);
+    }
+    i = j;
+  }
 }

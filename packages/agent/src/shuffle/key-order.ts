@@ -9,7 +9,7 @@
  */
 
 /** A position takes the low 20 bits of a float64's 53 exact ones; the prefix (below 257^4, 2^32.02) the rest. */
-const POSITIONS = 2 ** 20;
+export const POSITIONS = 2 ** 20;
 /** Groups of keys sharing a prefix up to this size are put in order by insertion, larger ones by a sort. */
 const INSERTION_MAX = 16;
 
@@ -19,7 +19,7 @@ const INSERTION_MAX = 16;
  * unit", so "a" comes before "a\0"), else two in base 65537. -1: a wide unit
  * among the first four (the caller packs every key with two then).
  */
-function narrowPrefix(key: string): number {
+export function narrowPrefix(key: string): number {
   const n = key.length;
   let p = 0;
   for (let i = 0; i < 4; i++) {
@@ -51,6 +51,23 @@ export function stableStringOrder(keys: readonly string[]): ArrayLike<number> {
     packed[i] = p * POSITIONS + i;
   }
   if (units === 2) for (let i = 0; i < n; i++) packed[i] = widePrefix(keys[i]!) * POSITIONS + i;
+  return prefixedOrder(
+    packed,
+    units,
+    (i) => keys[i]!,
+    (i) => keys[i]!.length,
+  );
+}
+
+/**
+ * Sorts `packed` (each key's prefix of `units` units times POSITIONS plus its
+ * position) and gives the positions in key order, equal keys in position
+ * order. Only keys sharing a prefix are looked at whole: `keyOf` and
+ * `lengthOf` (in UTF-16 units) give a position's key, so a caller that keeps
+ * its keys as bytes (./pair-arena.ts) makes strings of those alone.
+ */
+export function prefixedOrder(packed: Float64Array, units: number, keyOf: (i: number) => string, lengthOf: (i: number) => number): Uint32Array {
+  const n = packed.length;
   packed.sort();
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = packed[i]! % POSITIONS;
@@ -59,32 +76,31 @@ export function stableStringOrder(keys: readonly string[]): ArrayLike<number> {
     const prefix = Math.floor(packed[i]! / POSITIONS);
     let j = i + 1;
     while (j < n && Math.floor(packed[j]! / POSITIONS) === prefix) j++;
-    if (j - i > 1) orderGroup(keys, order, i, j, units);
+    if (j - i > 1) orderGroup(order, i, j, units, keyOf, lengthOf);
     i = j;
   }
   return order;
 }
 
-function orderGroup(keys: readonly string[], order: Uint32Array, from: number, to: number, units: number): void {
+function orderGroup(order: Uint32Array, from: number, to: number, units: number, keyOf: (i: number) => string, lengthOf: (i: number) => number): void {
   let longer = false;
-  for (let g = from; g < to && !longer; g++) longer = keys[order[g]!]!.length > units;
+  for (let g = from; g < to && !longer; g++) longer = lengthOf(order[g]!) > units;
   if (!longer) return; // equal prefixes of keys no longer than it: equal keys, already in emit order
+  const positions = Array.from(order.subarray(from, to));
+  const keys = positions.map(keyOf);
+  const at = positions.map((_, g) => g);
   if (to - from <= INSERTION_MAX) {
-    for (let a = from + 1; a < to; a++) {
-      const at = order[a]!;
-      const key = keys[at]!;
+    for (let a = 1; a < at.length; a++) {
+      const moving = at[a]!;
       let b = a - 1;
-      while (b >= from && keys[order[b]!]! > key) {
-        order[b + 1] = order[b]!;
+      while (b >= 0 && keys[at[b]!]! > keys[moving]!) {
+        at[b + 1] = at[b]!;
         b--;
       }
-      order[b + 1] = at;
+      at[b + 1] = moving;
     }
-    return;
-  }
-  const group = Array.from(order.subarray(from, to));
-  group.sort(byKeyThenPosition(keys));
-  order.set(group, from);
+  } else at.sort(byKeyThenPosition(keys));
+  for (let g = 0; g < at.length; g++) order[from + g] = positions[at[g]!]!;
 }
 
 function comparatorOrder(keys: readonly string[]): number[] {
