@@ -29,32 +29,35 @@ async function writeRecords(file, chunks, records) {
   await once(out, 'finish');
 }
 
-/** A part's text (key TAB payloads, a line a key) as GNU sort's record lines: each payload after its key. */
+const KEY = 10;
+const TAB = 9;
+const NEWLINE = 10;
+
+/**
+ * A part's text (key TAB payloads, a line a key) as GNU sort's record lines:
+ * each payload after its key, in place. A line of one record (all but never
+ * two records share a key in 95^10) is checked where its TAB and NEWLINE
+ * must be and moved down over the TAB, two memmoves and no search (searching
+ * each TAB and NEWLINE with indexOf cost a call apiece: three a line, 3 s a
+ * GiB on the client's thread, which GNU sort does not spend).
+ */
 function recordLines(text) {
-  let tabs = 0;
-  let newlines = 0;
-  for (let i = text.indexOf(9); i >= 0; i = text.indexOf(9, i + 1)) tabs++;
-  for (let i = text.indexOf(10); i >= 0; i = text.indexOf(10, i + 1)) newlines++;
-  // A key of one record (all but never two in 95^10 keys): its line is the record with a TAB inside, taken out in place
-  // (memchr and memmove: a byte loop in JavaScript costs four times as much).
-  if (tabs === newlines) {
-    let o = 0;
-    let from = 0;
-    for (let tab = text.indexOf(9); tab >= 0; tab = text.indexOf(9, from)) {
-      text.copyWithin(o, from, tab);
-      o += tab - from;
-      from = tab + 1;
-    }
-    text.copyWithin(o, from);
-    return text.subarray(0, o + text.length - from);
+  let o = 0;
+  let from = 0;
+  while (from + RECORD + 1 <= text.length && text[from + KEY] === TAB && text[from + RECORD] === NEWLINE) {
+    text.copyWithin(o, from, from + KEY);
+    text.copyWithin(o + KEY, from + KEY + 1, from + RECORD + 1);
+    o += RECORD;
+    from += RECORD + 1;
   }
+  if (from === text.length) return text.subarray(0, o);
   let out = '';
-  for (const line of text.toString('latin1').split('\n')) {
+  for (const line of text.subarray(from).toString('latin1').split('\n')) {
     if (!line) continue;
     const [key, ...payloads] = line.split('\t');
     for (const p of payloads) out += `${key}${p}\n`;
   }
-  return Buffer.from(out, 'latin1');
+  return Buffer.concat([text.subarray(0, o), Buffer.from(out, 'latin1')]);
 }
 
 /**
