@@ -104,8 +104,9 @@ export class EmitBuffer {
   constructor(private readonly o: EmitBufferOptions) {
     this.#groups = o.combine ? new Map() : undefined;
     // Blocks smaller with many partitions: every partition keeps one, and the buffer's limit is shared.
-    const block = Math.max(4096, Math.min(BLOCK_BYTES, Math.floor(o.limitBytes / o.partitions / 4)));
-    this.#pending = o.combine ? [] : Array.from({ length: o.partitions }, () => ({ arena: new PairArena(block), keys: [], values: [] }));
+    const share = Math.floor(o.limitBytes / o.partitions);
+    const block = Math.max(4096, Math.min(BLOCK_BYTES, Math.floor(share / 4)));
+    this.#pending = o.combine ? [] : Array.from({ length: o.partitions }, () => ({ arena: new PairArena(block, share), keys: [], values: [] }));
     mkdirSync(o.dir, { recursive: true, mode: 0o700 });
   }
 

@@ -17,8 +17,11 @@ import { POSITIONS, narrowPrefix, prefixedOrder, stableStringOrder } from './key
 
 type Utf8Sliceable = Buffer & { utf8Slice(start: number, end: number): string };
 
-const FIRST_BYTES = 16 * 1024;
-const FIRST_PAIRS = 256;
+/** The buffer's first size at most: a partition's share of the spill limit, so a full one grows (by doubling, each a copy) once or twice. */
+const FIRST_BYTES_MAX = 4 * 1024 * 1024;
+const FIRST_BYTES_MIN = 16 * 1024;
+/** Index entries the buffer's first size makes room for: a record of W8's is 120 bytes. */
+const FIRST_BYTES_A_PAIR = 128;
 /** Offsets into a record: its length (4), then the key item's tag (1) and byte count (4), then the key. */
 const KEY_BYTES_AT = 5;
 const KEY_AT = 9;
@@ -36,8 +39,18 @@ export class PairArena {
   /** A key had a unit above U+00FF among its first four: the spill sorts every key as a string. */
   #wide = false;
 
-  /** @param block bytes of the block records are copied through at the spill (it is made only then). */
-  constructor(private readonly block: number) {}
+  readonly #firstBytes: number;
+
+  /**
+   * @param block bytes of the block records are copied through at the spill (it is made only then).
+   * @param share this partition's share of the spill limit, in bytes.
+   */
+  constructor(
+    private readonly block: number,
+    share: number,
+  ) {
+    this.#firstBytes = Math.max(FIRST_BYTES_MIN, Math.min(FIRST_BYTES_MAX, share));
+  }
 
   get pairs(): number {
     return this.#pairs;
@@ -120,7 +133,7 @@ export class PairArena {
   #room(bytes: number): Buffer {
     const buf = this.#buf;
     if (buf && this.#used + bytes <= buf.length) return buf;
-    let size = buf ? buf.length : FIRST_BYTES;
+    let size = buf ? buf.length : this.#firstBytes;
     while (this.#used + bytes > size) size *= 2;
     const bigger = Buffer.allocUnsafe(size);
     if (buf) buf.copy(bigger, 0, 0, this.#used);
@@ -129,7 +142,7 @@ export class PairArena {
   }
 
   #growIndex(): void {
-    const size = Math.max(FIRST_PAIRS, this.#starts.length * 2);
+    const size = Math.max(Math.floor(this.#firstBytes / FIRST_BYTES_A_PAIR), this.#starts.length * 2);
     const starts = new Uint32Array(size);
     starts.set(this.#starts);
     this.#starts = starts;
