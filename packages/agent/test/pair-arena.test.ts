@@ -96,4 +96,13 @@ describe('runs of a map without a combine', () => {
     ];
     expect(await emitAndCheck(pairs, 1 << 20, 1)).toBe(1);
   });
+
+  it('copy a group whose key alone nearly fills the block (the smallest, 4 KiB)', async () => {
+    const pairs: [Key, unknown][] = [];
+    for (let size = 4080; size <= 4100; size++) {
+      const key = 'k'.repeat(size);
+      pairs.push([key, 'a'], [key, size], ['after', size]);
+    }
+    expect(await emitAndCheck(pairs, 16_000, 1)).toBeGreaterThan(5);
+  });
 });

@@ -211,6 +211,7 @@ class BlockCopier {
     setU32(this.buf, this.#at, bytes);
     this.#at += 4;
     this.copy(keyStart, keyEnd, 0);
+    if (this.#at + 4 > this.from + this.size) this.flush();
     setU32(this.buf, this.#at, count);
     this.#at += 4;
     this.#records++;
