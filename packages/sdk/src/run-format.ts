@@ -46,10 +46,22 @@ export function setU32(buf: Uint8Array, at: number, n: number): void {
 }
 
 /**
- * Writes `v` as an item at `at` of `buf`, which has room for it (9 bytes for
- * a number, 5 and 3 a UTF-16 unit for a string, else 5 and `encoded`, its
- * codec bytes). Returns where it ends.
+ * The most bytes `v` takes as an item: 9 for a number, 5 and 3 a UTF-16
+ * unit for a string (no exact count needed), else 5 and `encoded`, its codec
+ * bytes (undefined for a number or a string).
  */
+export function itemRoom(v: unknown, encoded: Buffer | undefined): number {
+  if (typeof v === 'number') return 9;
+  if (typeof v === 'string') return 5 + 3 * v.length;
+  return 5 + encoded!.length;
+}
+
+/** The codec's bytes of a value that is neither a number nor a string (items of those need none). */
+export function encodedItem(v: unknown): Buffer | undefined {
+  return typeof v === 'number' || typeof v === 'string' ? undefined : encode(v);
+}
+
+/** Writes `v` as an item at `at` of `buf`, which has room for it (see itemRoom). Returns where it ends. */
 export function putItem(buf: Buffer, at: number, v: unknown, encoded: Buffer | undefined): number {
   if (typeof v === 'number') {
     buf[at] = NUMBER;
@@ -125,11 +137,9 @@ export class RunWriter {
 
   /** Most bytes an item may take; a value that is neither a number nor a string is encoded here, once. */
   #room(v: unknown): number {
-    if (typeof v === 'number') return 9;
-    if (typeof v === 'string') return 5 + 3 * v.length;
-    const b = encode(v);
-    this.#encoded.push(b);
-    return 5 + b.length;
+    const b = encodedItem(v);
+    if (b) this.#encoded.push(b);
+    return itemRoom(v, b);
   }
 
   /** Makes room for a record of at most `length` bytes after its 4-byte length; returns where it starts. */

@@ -11,8 +11,7 @@
  * one buffer (copyWithin: no view made per copy) into a block after them
  * that goes to the run file each time it fills.
  */
-import { encode } from '@picompute/sdk/codec';
-import { putItem, type RunWriter, setU32, u32 } from '@picompute/sdk/run-format';
+import { encodedItem, itemRoom, putItem, type RunWriter, setU32, u32 } from '@picompute/sdk/run-format';
 import { POSITIONS, narrowPrefix, prefixedOrder, stableStringOrder } from './key-order.js';
 
 type Utf8Sliceable = Buffer & { utf8Slice(start: number, end: number): string };
@@ -58,9 +57,8 @@ export class PairArena {
 
   /** Keeps a pair; returns the bytes it holds here (its record and its place in the index). */
   add(key: string, value: unknown): number {
-    const encoded = typeof value === 'number' || typeof value === 'string' ? undefined : encode(value);
-    const room = KEY_AT + 3 * key.length + 4 + (typeof value === 'number' ? 9 : typeof value === 'string' ? 5 + 3 * value.length : 5 + encoded!.length);
-    const buf = this.#room(room);
+    const encoded = encodedItem(value);
+    const buf = this.#room(4 + itemRoom(key, undefined) + 4 + itemRoom(value, encoded));
     const start = this.#used;
     let at = putItem(buf, start + 4, key, undefined);
     setU32(buf, at, 1);
@@ -95,24 +93,28 @@ export class PairArena {
         // A record of the key and every value it was emitted with, in emit order.
         const valuesAt = keyEnd(buf, s) + 4;
         let bytes = valuesAt - s - 4;
-        for (let g = i; g < j; g++) bytes += recordEnd(buf, starts[order[g]!]!) - (keyEnd(buf, starts[order[g]!]!) + 4);
+        for (let g = i; g < j; g++) bytes += valuesBytes(buf, starts[order[g]!]!);
         copier.header(bytes, s + 4, valuesAt - 4, j - i);
         for (let g = i; g < j; g++) {
           const r = starts[order[g]!]!;
-          copier.copy(keyEnd(buf, r) + 4, recordEnd(buf, r), 0);
+          const end = recordEnd(buf, r);
+          copier.copy(end - valuesBytes(buf, r), end, 0);
         }
       }
       i = j;
     }
     copier.flush();
-    this.#used = 0;
-    this.#pairs = 0;
-    this.#wide = false;
+    this.#forget();
   }
 
   /** Forgets the pairs and lets the buffer go (a failed map). */
   clear(): void {
     this.#buf = undefined;
+    this.#forget();
+  }
+
+  /** No pairs held; the buffer and index stay for the next ones. */
+  #forget(): void {
     this.#used = 0;
     this.#pairs = 0;
     this.#wide = false;
@@ -161,6 +163,11 @@ function keyEnd(buf: Buffer, record: number): number {
 
 function recordEnd(buf: Buffer, record: number): number {
   return record + 4 + u32(buf, record);
+}
+
+/** The bytes of a record's value items (after its key and count). */
+function valuesBytes(buf: Buffer, record: number): number {
+  return recordEnd(buf, record) - keyEnd(buf, record) - 4;
 }
 
 /** Two records' keys are equal: the same UTF-8 bytes. */
