@@ -29,7 +29,26 @@ it('pnpm bench -- --quick runs every workload and checks its answers', async () 
   expect(w6.answer).toBeCloseTo(Math.PI, 1);
   // The kill hit a running task: it ran again elsewhere (an exact answer alone is also what no kill at all gives).
   expect(w6.reruns).toBeGreaterThan(0);
+  // W8 says where its CPU went, beside GNU sort's: the parts add up, and the worker threads did the sorting.
+  const w8 = (system: string) => report.rows.find((r: { workload: string; system: string }) => r.workload === 'W8 sort' && r.system.startsWith(system));
+  const ours = w8('picompute');
+  expect(ours.workersMs).toBeGreaterThan(0);
+  expect(ours.workersMs + ours.mainMs + ours.helpersMs).toBeCloseTo(ours.cpuMs, -1);
+  expect(w8('GNU sort').cpuMs).toBeGreaterThanOrEqual(0);
+  expect(
+    report.notes.some((n: string) => /^W8 CPU: picompute [\d.]+ s \(its 2 worker threads [\d.]+, main thread [\d.]+, .*against GNU sort's [\d.]+ s/.test(n)),
+  ).toBe(true);
 }, 240_000);
+
+it("W8's part lines become GNU sort's record lines in place, a line of several records (a key the input has more than once) among them", async () => {
+  const { recordLines } = await import('../benchmarks/workloads/w8-sort.mjs');
+  const payload = (c: string) => c.repeat(89);
+  // Key, TAB, payloads joined by TABs: a line a key, as a part's text has them.
+  const line = (k: string, ...cs: string[]) => [k.repeat(10), ...cs.map(payload)].join('\t');
+  const part = [line('A', 'a'), line('B', 'b', 'c'), line('C', 'd'), line('D', 'e', 'f', 'g'), line('E', 'h')];
+  const lines = (recordLines(Buffer.from(`${part.join('\n')}\n`, 'latin1')) as Buffer).toString('latin1').split('\n');
+  expect(lines).toEqual([...['Aa', 'Bb', 'Bc', 'Cd', 'De', 'Df', 'Dg', 'Eh'].map(([k, c]) => `${k!.repeat(10)}${payload(c!)}`), '']);
+});
 
 it('a --runs, --repeat or --w8-mb that is not a whole number of 1 or more stops the bench before it starts, naming the flag', () => {
   for (const [flag, value, what] of [

@@ -2,8 +2,8 @@
  * Shared pieces of the benchmark suite: timing, the result table, and the
  * daemons each workload needs (real processes or the embedded cluster).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -13,16 +13,18 @@ import { bundleJob, writeBundleFile } from '@picompute/sdk/bundle';
 export const here = (p) => fileURLToPath(new URL(`../${p}`, import.meta.url));
 export const CLI = here('../packages/cli/dist/bin/picompute.mjs');
 
-/** Best of `n` runs (least disturbed by the rest of the machine), in ms; also returns the last value. */
+/** Best of `n` runs (least disturbed by the rest of the machine), in ms, and which run it was (`at`); also returns the last value. */
 export async function best(n, fn) {
   let min = Infinity;
+  let at = 0;
   let value;
   for (let i = 0; i < n; i++) {
     const t = performance.now();
     value = await fn(i);
-    min = Math.min(min, performance.now() - t);
+    const ms = performance.now() - t;
+    if (ms < min) [min, at] = [ms, i];
   }
-  return { ms: min, value };
+  return { ms: min, at, value };
 }
 
 /**
@@ -147,10 +149,59 @@ export function stop(proc, signal = 'SIGTERM') {
   });
 }
 
+/** User + system CPU time in a /proc `stat` file, ms (clock ticks of 10 ms). */
+function statCpuMs(path) {
+  const f = readFileSync(path, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) * (1000 / 100);
+}
+
 /** CPU time (user + system) a process has used, ms, from /proc: on a loaded machine it holds where wall time does not. */
 export function cpuMs(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) * (1000 / 100);
+  return statCpuMs(`/proc/${pid}/stat`);
+}
+
+/** CPU time each thread of this process has used, ms, by thread id. */
+export function threadCpuMs() {
+  const cpu = new Map();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      cpu.set(tid, statCpuMs(`/proc/self/task/${tid}/stat`));
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return cpu;
+}
+
+/**
+ * Where this process's CPU went between two threadCpuMs() readings, ms: its
+ * main thread, its `workers` busiest other threads (the worker threads: Node
+ * does not name them), and the rest (V8's garbage-collector and compiler
+ * helper threads, libuv's pool). A thread that ended in between is not counted.
+ */
+export function cpuSplit(before, after, workers) {
+  const main = String(process.pid);
+  const others = [];
+  let mainMs = 0;
+  for (const [tid, ms] of after) {
+    const used = ms - (before.get(tid) ?? 0);
+    if (tid === main) mainMs = used;
+    else others.push(used);
+  }
+  others.sort((a, b) => b - a);
+  const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+  const workerMs = sum(others.slice(0, workers));
+  const helperMs = sum(others.slice(workers));
+  return { mainMs, workerMs, helperMs, totalMs: mainMs + workerMs + helperMs };
+}
+
+/** Runs a command to its end, its output dropped; returns the CPU time it used (user + system, its own children's included), ms, as bash's `times` reports it. */
+export function commandCpuMs(command, args, env) {
+  const out = execFileSync('bash', ['-c', '"$@" > /dev/null && times', 'bash', command, ...args], { env, encoding: 'utf8' });
+  const children = out.trim().split('\n')[1] ?? '';
+  const times = children.split(/\s+/).map((t) => /^(\d+)m([\d.]+)s$/.exec(t));
+  if (times.length !== 2 || times.some((m) => !m)) throw new Error(`bash's times gave "${out.trim()}", not two lines of user and system time`);
+  return times.reduce((ms, m) => ms + (Number(m[1]) * 60 + Number(m[2])) * 1000, 0);
 }
 
 /** A process's CPU time (cpuMs) per call over `n` calls of `fn`, one after another, ms. */
