@@ -3,10 +3,12 @@
  * splits or, one too big, fails; inputs the coordinator batches under the
  * limit. The agent never drops off the cluster for it.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { JobFailedError } from '@picompute/sdk/client';
 import { fixture } from './support/cli.js';
 import { useDaemonCluster } from './support/daemon-cluster.js';
+import { cgroupProblem, cpuGroup } from './support/cgroup.js';
+import { cannotRun } from './support/requirements.js';
 
 describe('an agent at the default 64 MiB message limit', () => {
   // One core; two tiny tasks first, so the coordinator batches the three big
@@ -63,3 +65,21 @@ describe('an agent with --max-message 8M', () => {
     expect(cluster.coordinator.output()).not.toMatch(/down \(/);
   });
 });
+
+const problem = cgroupProblem();
+if (problem) cannotRun('an agent held to a quarter of a core sending 60 MiB of outputs', problem);
+else
+  describe('an agent held to a quarter of a core (a CPU cgroup)', () => {
+    const group = cpuGroup('picompute-test-slow-sender', 0.25);
+    afterAll(() => group.remove());
+    const cluster = useDaemonCluster(['--cores', '1', '--no-speed-probe'], { agentPrefix: group.prefix });
+
+    // Encoding 60 MiB takes such a node seconds, and no heartbeat can pass the message on the stream: the agent
+    // announces its size first, and the coordinator waits for it instead of taking the node for dead (3 s).
+    it('sends 2 × 30 MiB of outputs in one message; the coordinator waits for it and the node stays up', async () => {
+      const job = await cluster.client.submit(fixture('big-outputs.ts'), { args: { mib: '30,30' } });
+      const result = await job.result<Buffer[]>();
+      expect(result.map((b) => [b.length, b[0], b.at(-1)])).toEqual([0, 1].map((i) => [30 * 1048576, i, i]));
+      expect(cluster.coordinator.output()).not.toMatch(/down \(/);
+    });
+  });

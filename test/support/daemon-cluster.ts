@@ -16,8 +16,14 @@ export interface DaemonCluster {
   client: Client;
 }
 
-export async function startDaemonCluster(agentArgs: string[] = [], options: { agentEnv?: Env } = {}): Promise<DaemonCluster & { close(): Promise<void> }> {
-  const agent = await startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', ...agentArgs], { env: options.agentEnv });
+export interface DaemonClusterOptions {
+  agentEnv?: Env;
+  /** A command the agent's command line is handed to (a CPU cgroup's, ./cgroup.ts). */
+  agentPrefix?: string[];
+}
+
+export async function startDaemonCluster(agentArgs: string[] = [], options: DaemonClusterOptions = {}): Promise<DaemonCluster & { close(): Promise<void> }> {
+  const agent = await startDaemon(['agent', '--host', '127.0.0.1', '--port', '0', ...agentArgs], { env: options.agentEnv, prefix: options.agentPrefix });
   const coordinator = await startDaemon(['coordinator', '--host', '127.0.0.1', '--port', '0', '--agent', agent.address]);
   await coordinator.waitFor(/agent \S+ up at /);
   const client = await connect({ coordinator: coordinator.address, security: await loadSecurity({ keyFile: KEY_FILE }) });
@@ -33,7 +39,7 @@ export async function startDaemonCluster(agentArgs: string[] = [], options: { ag
 }
 
 /** Starts the cluster before the describe block's tests and stops it after. */
-export function useDaemonCluster(agentArgs: string[] = [], options: { agentEnv?: Env } = {}): DaemonCluster {
+export function useDaemonCluster(agentArgs: string[] = [], options: DaemonClusterOptions = {}): DaemonCluster {
   let cluster: Awaited<ReturnType<typeof startDaemonCluster>> | undefined;
   beforeAll(async () => {
     cluster = await startDaemonCluster(agentArgs, options);

@@ -32,6 +32,7 @@ import { TaskPools } from './pool.js';
 import { startRegistration } from './register.js';
 import { ShuffleRuns } from './shuffle/run-store.js';
 import { NodeSpeed } from './speed-probe.js';
+import { SensorReadings } from './sensor-readings.js';
 import { ThrottleReader } from './throttle.js';
 import { WorkSession } from './work-session.js';
 
@@ -89,6 +90,9 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
   const sessions = new Set<WorkSession>();
   const keeper = new TaskKeeper(log);
   const throttle = new ThrottleReader(options.throttlePath);
+  const sensors = new SensorReadings(options.thermalPath, throttle);
+  // Read once now, so the first heartbeat carries them.
+  void sensors.refresh();
   // Known once the port is bound (the node id is kept per port across restarts).
   let info: AgentInfo;
   let pools: TaskPools;
@@ -120,8 +124,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
       bundles,
       heartbeatMs: options.heartbeatMs,
       maxMessageBytes,
-      thermalPath: options.thermalPath,
-      throttle,
+      sensors,
       speed: () => speed?.perCore ?? 0,
       log,
       shuffle,

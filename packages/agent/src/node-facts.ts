@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { arch, availableParallelism, freemem, hostname, loadavg, totalmem } from 'node:os';
 import { PICOMPUTE_VERSION } from '@picompute/sdk/version';
 import type { AgentInfo, Heartbeat } from '@picompute/sdk/wire';
+import type { SensorReadings } from './sensor-readings.js';
 
 /** Raspberry Pi OS and most Linux boards expose the SoC temperature here, in millidegrees. */
 export const DEFAULT_THERMAL_PATH = '/sys/class/thermal/thermal_zone0/temp';
@@ -42,13 +43,15 @@ export async function readTemperatureC(path = DEFAULT_THERMAL_PATH): Promise<num
   }
 }
 
-/** The facts of a heartbeat this module knows; the work session adds the ping echo, the throttle state and the speed. */
-export async function heartbeat(busyThreads: number, thermalPath?: string): Promise<Omit<Heartbeat, 'throttled' | 'speed'>> {
+/** A heartbeat's facts: read now (load, memory) or kept from the sensors' last read; the work session adds the ping echo, the speed and what it is sending. */
+export function heartbeat(busyThreads: number, sensors: SensorReadings): Omit<Heartbeat, 'speed' | 'pingEchoMs' | 'sendingBytes'> {
+  void sensors.refresh();
   return {
     load1: loadavg()[0] ?? 0,
     freeMemoryMb: Math.floor(freemem() / 1048576),
-    temperatureC: await readTemperatureC(thermalPath),
+    temperatureC: sensors.temperatureC,
     busyThreads,
     sentAtMs: Date.now(),
+    throttled: sensors.throttled,
   };
 }

@@ -19,9 +19,9 @@ import { fetchChunks } from './chunk-fetch.js';
 import type { Held, Receiver, Run, TaskKeeper } from './held-tasks.js';
 import { heartbeat } from './node-facts.js';
 import type { TaskPools } from './pool.js';
-import { MESSAGE_MARGIN_BYTES, packResults } from './result-packing.js';
+import { MESSAGE_MARGIN_BYTES, packResults, resultBytes } from './result-packing.js';
 import { runBatch } from './run-batch.js';
-import type { ThrottleReader } from './throttle.js';
+import type { SensorReadings } from './sensor-readings.js';
 import { runKeyedReduces } from './shuffle/reduce-tasks.js';
 import type { ShuffleRuns } from './shuffle/run-store.js';
 
@@ -32,9 +32,8 @@ export interface SessionDeps {
   heartbeatMs: number;
   /** Largest message the coordinator takes from us, bytes. */
   maxMessageBytes: number;
-  thermalPath?: string;
-  /** The firmware's throttle state; one reader per agent, so a missing source is probed once. */
-  throttle?: ThrottleReader;
+  /** The temperature and the firmware's throttle state, one reader per agent (./sensor-readings.ts). */
+  sensors: SensorReadings;
   /** Speed per core from ./speed-probe.ts; 0 until measured. */
   speed?: () => number;
   log: (line: string) => void;
@@ -66,9 +65,16 @@ function diskSpace(dir: string | undefined): string {
   }
 }
 
+/** Results messages from this size on are announced before they are encoded (see `#flush`). */
+const ANNOUNCE_BYTES = 4 * 1024 * 1024;
+
 export class WorkSession implements Receiver {
   readonly #blobs = new Map<string, IncomingBlob>();
   #outbox: TaskResult[] = [];
+  /** Messages of results packed, not sent yet: one goes a turn. */
+  readonly #unsent: TaskResult[][] = [];
+  /** The bytes of the message announced and not sent yet; every heartbeat repeats them. */
+  #sending = 0;
   #flushScheduled = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #closed = false;
@@ -98,7 +104,7 @@ export class WorkSession implements Receiver {
     if (held.tasks.length) this.#send({ msg: 'holding', holding: { tasks: held.tasks } });
     this.#send({ msg: 'hello', hello: { ...deps.info, packedWork: true } });
     if (held.results.length) this.deliver(held.results);
-    this.#heartbeat = setInterval(() => void this.#sendHeartbeat(), deps.heartbeatMs);
+    this.#heartbeat = setInterval(() => this.#sendHeartbeat(), deps.heartbeatMs);
     this.#heartbeat.unref();
   }
 
@@ -263,19 +269,46 @@ export class WorkSession implements Receiver {
 
   /** Results for the coordinator: sent with those that finish in the same tick. */
   deliver(results: TaskResult[]): void {
+    if (process.env.PCDBG) console.error(`DBG agent deliver ${results.length} at ${Date.now()}`);
     for (const r of results) this.#outbox.push(r);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(() => {
-        this.#flushScheduled = false;
-        const results = this.#outbox;
-        this.#outbox = [];
-        for (const part of packResults(results, this.deps.maxMessageBytes - MESSAGE_MARGIN_BYTES)) {
-          const packed = this.#packedPeer && part.every(packableResult) ? packedByJob(part) : undefined;
-          this.#send({ msg: 'results', results: packed ? { results: [], packed } : { results: part } });
-        }
-      });
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  /**
+   * Sends one message a turn of the loop: encoding one of 60 MiB takes this
+   * thread a good part of a second on a slow core, and a heartbeat due
+   * meanwhile goes out between two of them rather than after them all. A
+   * big one is announced first, in a heartbeat of its own that leaves a turn
+   * before the encoding starts: the coordinator then waits for its bytes
+   * (see the coordinator's ./silence-clock.ts) instead of taking the agent
+   * for dead while they are encoded and on their way.
+   */
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#outbox.length) {
+      for (const part of packResults(this.#outbox, this.deps.maxMessageBytes - MESSAGE_MARGIN_BYTES)) this.#unsent.push(part);
+      this.#outbox = [];
     }
+    const part = this.#unsent[0];
+    if (!part) return;
+    const bytes = part.reduce((n, r) => n + resultBytes(r), 0);
+    if (bytes >= ANNOUNCE_BYTES && this.#sending !== bytes) {
+      this.#sending = bytes;
+      this.#sendHeartbeat();
+      this.#scheduleFlush();
+      return;
+    }
+    this.#unsent.shift();
+    const packed = this.#packedPeer && part.every(packableResult) ? packedByJob(part) : undefined;
+    this.#send({ msg: 'results', results: packed ? { results: [], packed } : { results: part } });
+    this.#sending = 0;
+    if (this.#unsent.length) this.#scheduleFlush();
   }
 
   takeOver(held: Held): void {
@@ -283,15 +316,16 @@ export class WorkSession implements Receiver {
     if (held.results.length) this.deliver(held.results);
   }
 
-  async #sendHeartbeat(): Promise<void> {
-    const echo = this.#pingEcho;
-    const beat = await heartbeat(this.deps.pools.busy, this.deps.thermalPath);
-    const throttled = (await this.deps.throttle?.read()) ?? -1;
-    this.#send({ msg: 'heartbeat', heartbeat: { ...beat, pingEchoMs: echo, throttled, speed: this.deps.speed?.() ?? 0 } });
+  /** Sent in the timer's own turn, nothing awaited (see ./sensor-readings.ts). */
+  #sendHeartbeat(): void {
+    const beat = heartbeat(this.deps.pools.busy, this.deps.sensors);
+    this.#send({ msg: 'heartbeat', heartbeat: { ...beat, pingEchoMs: this.#pingEcho, speed: this.deps.speed?.() ?? 0, sendingBytes: this.#sending } });
   }
 
   #send(msg: FromAgent): void {
+    const t0 = performance.now();
     if (!this.#closed && this.call.writable) this.call.write(msg);
+    if (process.env.PCDBG) console.error(`DBG agent ${msg.msg} write took ${(performance.now() - t0).toFixed(0)}ms at ${Date.now()}`);
   }
 }
 

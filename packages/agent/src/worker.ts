@@ -177,8 +177,25 @@ async function runTask(job: Job, batch: Batch, task: BatchTask, progress: Float6
   }
 }
 
+/** Outputs from this size on are moved to the main thread, not copied (see `moved`). */
+const MOVE_OUTPUTS_BYTES = 1024 * 1024;
+
 export default async function runPackedBatch(call: WorkerBatch): Promise<PackedOutcomes> {
-  return packOutcomes(await runBatch({ ...call, tasks: unpackTasks(call.tasks) }), threadId);
+  const packed = packOutcomes(await runBatch({ ...call, tasks: unpackTasks(call.tasks) }), threadId);
+  return packed.outputs.byteLength >= MOVE_OUTPUTS_BYTES ? moved(packed) : packed;
+}
+
+/**
+ * The outcomes with their outputs' buffer handed over to the main thread
+ * instead of cloned: a clone is copied again on the main thread, where 90 MiB
+ * of outputs held the agent's heartbeats back for most of a second on a slow
+ * core. piscina loads only for a batch that needs it (it is not small).
+ */
+async function moved(packed: PackedOutcomes): Promise<PackedOutcomes> {
+  const { move, transferableSymbol, valueSymbol } = await import('piscina');
+  const transferable = { [transferableSymbol]: [packed.outputs.buffer], [valueSymbol]: packed };
+  // piscina's worker sends `valueSymbol`'s value, transferring what `transferableSymbol` lists; its types cannot say so.
+  return move(transferable as unknown as Parameters<typeof move>[0]) as unknown as PackedOutcomes;
 }
 
 async function runBatch(batch: Batch): Promise<TaskOutcome[]> {

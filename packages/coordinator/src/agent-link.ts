@@ -14,11 +14,12 @@
  * counts as one tick, not as the whole wait: the agent's heartbeats of that
  * time are unread in the socket, not missing (timers run before I/O in a turn
  * of the loop). A busy coordinator once marked a live agent down this way and
- * ran its tasks again.
+ * ran its tasks again. See ./silence-clock.ts.
  */
 import * as grpc from '@grpc/grpc-js';
 import { channelCredentials, clientChannelOptions, failedHandshake, notMemberMessage } from '@picompute/sdk/auth';
 import type { Security } from '@picompute/sdk/auth';
+import { SilenceClock } from './silence-clock.js';
 import { BLOB_CHUNK_BYTES, packTasks, packableTasks, fromRunKey, runKey, unpackResults, wireServices } from '@picompute/sdk/wire';
 import type {
   AgentInfo,
@@ -77,8 +78,8 @@ export class AgentLink {
   stopped = false;
   #call: ClientWorkStream<ToAgent> | undefined;
   #up = false;
-  /** Silence since the last message, counted in on-time ticks (see the header). */
-  #silentMs = 0;
+  /** Silence since the last message, counted in on-time ticks (see ./silence-clock.ts). */
+  readonly #silence = new SilenceClock(performance.now(), 2 * LIVENESS_TICK_MS);
   #closed = false;
   #retryMs = 200;
   #retry: NodeJS.Timeout | undefined;
@@ -121,7 +122,7 @@ export class AgentLink {
 
   /** How long the agent has said nothing, counted in on-time liveness ticks (0 while it talks). */
   get silentMs(): number {
-    return this.#silentMs;
+    return this.#silence.silentMs;
   }
 
   get up(): boolean {
@@ -338,7 +339,8 @@ export class AgentLink {
 
   #onMessage(call: ClientWorkStream<ToAgent>, msg: FromAgent): void {
     if (call !== this.#call) return;
-    this.#silentMs = 0;
+    if (process.env.PCDBG) console.error(`DBG coord got ${msg.msg} silent ${this.#silence.silentMs.toFixed(0)} at ${Date.now()}`);
+    this.#silence.heard(performance.now());
     switch (msg.msg) {
       case 'hello': {
         this.info = msg.hello;
@@ -347,12 +349,9 @@ export class AgentLink {
         this.#loggedFailure = false;
         clearInterval(this.#liveness);
         let ticks = 0;
-        let lastTick = performance.now();
         this.#liveness = setInterval(() => {
-          const now = performance.now();
-          this.#silentMs += Math.min(now - lastTick, 2 * LIVENESS_TICK_MS);
-          lastTick = now;
-          if (this.#silentMs > this.deadAfterMs) return this.#lost(call, `no heartbeat for ${this.deadAfterMs / 1000}s`);
+          if (this.#silence.tick(performance.now()) > this.deadAfterMs + this.#silence.graceMs)
+            return this.#lost(call, `no heartbeat for ${this.deadAfterMs / 1000}s`);
           // A Ping every 5 s keeps the round-trip figure (picompute nodes, bench) current.
           if (ticks++ % 10 === 0) this.ping();
         }, LIVENESS_TICK_MS);
@@ -370,6 +369,7 @@ export class AgentLink {
         break;
       case 'heartbeat':
         this.heartbeat = msg.heartbeat;
+        this.#silence.expect(msg.heartbeat.sendingBytes);
         // Every heartbeat echoes the last Ping: only the first echo times the round trip, later ones would time its age.
         if (msg.heartbeat.pingEchoMs === this.#pingSent) {
           this.rttMs = performance.now() - this.#pingSent;
