@@ -95,6 +95,11 @@ export class NodeSpeed {
   /** Probes finished (tests count them). */
   probes = 0;
 
+  /** A probe is under way. */
+  get probing(): boolean {
+    return this.#probe !== undefined;
+  }
+
   constructor(private readonly o: NodeSpeedOptions) {}
 
   /** Kernel runs a second per thread; 0 until the first probe answers (the coordinator then counts the node as fast). */
