@@ -14,6 +14,7 @@
  */
 import { ChildProcess } from 'node:child_process';
 import type { SpawnOptions } from 'node:child_process';
+import { groupStillOurs } from './process-groups.js';
 
 /** Int32Array over the batch's `children` buffer: [count, pid, pid, …]. */
 export const MAX_TRACKED_CHILDREN = 255;
@@ -59,8 +60,8 @@ async function endChildren(children: Set<ChildProcess>, graceMs: number): Promis
   for (const child of children) {
     // exitCode/signalCode stay null until this loop has reaped it, so a pid we kill is still ours.
     if (child.exitCode !== null || child.signalCode !== null || !child.pid) {
-      // Its group may outlive it (a shell's background job); the group id stays reserved while any member lives.
-      if (child.pid) killQuietly(-child.pid);
+      // Its group may outlive it (a shell's background job), and its number may have gone to someone else's since.
+      if (child.pid && groupStillOurs(child.pid)) killQuietly(-child.pid);
       continue;
     }
     reaped.push(new Promise((resolve) => child.once('exit', resolve)));

@@ -9,23 +9,11 @@
  * stuck in a synchronous loop cannot reap: its children are killed, but may
  * remain zombies.
  */
-import { readFileSync } from 'node:fs';
+import { groupStillOurs, stateOfOurChild } from './process-groups.js';
 import { MAX_TRACKED_CHILDREN } from './task-children.js';
 
 export function childrenBuffer(): SharedArrayBuffer {
   return new SharedArrayBuffer(4 * (1 + MAX_TRACKED_CHILDREN));
-}
-
-/** `R`, `S`, `Z`… for a child of this process, or undefined once it is reaped (or not ours: its pid was reused). */
-function stateOfOurChild(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised name: state, ppid, pgrp, …
-    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(ppid) === process.pid ? state : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Kills every child the batch's tasks started that still runs, then waits (up to `graceMs`) for the worker to reap them. */
@@ -36,9 +24,9 @@ export async function killBatchChildren(buffer: SharedArrayBuffer, graceMs = 500
   for (let i = 1; i <= count; i++) {
     const pid = Atomics.load(view, i);
     if (pid <= 0) continue;
-    // Each child leads its own group (./task-children.ts); the group may outlive its leader.
-    // A group id is not reused while any member lives, so this reaches only what the task started.
-    killQuietly(-pid);
+    // Each child leads its own group (./task-children.ts); the group may outlive its leader, and its number may
+    // have gone to someone else's since (./process-groups.ts).
+    if (groupStillOurs(pid)) killQuietly(-pid);
     const state = stateOfOurChild(pid);
     if (!state) continue;
     pids.push(pid);
