@@ -67,7 +67,8 @@ else
       throw new Error(`nodes did not reach the expected state within ${limitMs} ms: ${JSON.stringify(await nodes())}`);
     };
     /** Starts the W2-shaped job from host 5 and resolves with its parsed JSON. */
-    const runPi = (args = PI_ARGS) => submit([EXAMPLE, ...args, '--coordinator', COORDINATOR]).then((r) => ({ ...r, out: r.stdout ? JSON.parse(r.stdout) : undefined }));
+    const runPi = (args = PI_ARGS) =>
+      submit([EXAMPLE, ...args, '--coordinator', COORDINATOR]).then((r) => ({ ...r, out: r.stdout ? JSON.parse(r.stdout) : undefined }));
     const alive = (d: Daemon | undefined) => !!d && d.proc.exitCode === null && d.proc.signalCode === null;
     /** Restarts whatever agent an earlier test left stopped, and waits until all three are idle. */
     const allAgentsUp = async () => {
