@@ -35,10 +35,11 @@ describe('killing the process group a task’s child led', () => {
 
   it('is refused for a number that now names a process which is not our child (its pid reused)', async () => {
     // The background sleep: its pid names a live process whose parent is not us, as a reused pid would.
-    const child = detached('sleep 60 & echo $!');
+    const child = detached('sleep 60 >/dev/null & echo $!');
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
-    await once(child, 'exit');
+    // 'close', not 'exit': the output may still be on its way when the shell has exited (the sleep keeps no pipe open).
+    await once(child, 'close');
     const stranger = Number(out.trim());
     expect(stranger).toBeGreaterThan(1);
     expect(groupStillOurs(stranger)).toBe(false);
