@@ -117,8 +117,9 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
     'grpc.max_send_message_length': maxMessageBytes,
     interceptors: serverInterceptors(security, refused),
   });
-  const serve = (call: ServerWorkStream<FromAgent>) => {
+  const serve = (call: ServerWorkStream<FromAgent>, grpc = true) => {
     const session = new WorkSession(call, {
+      grpc,
       info,
       pools,
       bundles,
@@ -214,7 +215,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
     metricsUrl: metrics && `${metrics.url}/metrics`,
     connectInProcess() {
       const { client, server } = inProcessPair<ToAgent, FromAgent>(wireNormalizer('ToAgent'), wireNormalizer('FromAgent'));
-      serve(server);
+      serve(server, false);
       return client;
     },
     readRun: (jobId, runId) => shuffle.chunks(jobId, runId),

@@ -9,8 +9,8 @@
  */
 import { statfsSync } from 'node:fs';
 import { formatBytes } from '@picompute/sdk/units';
-import { packResults as packWireResults, packableResult, unpackTasks } from '@picompute/sdk/wire';
-import type { Assign, BlobChunk, FromAgent, PackedResults, ServerWorkStream, TaskRef, TaskResult, ToAgent } from '@picompute/sdk/wire';
+import { encodePackedResultsMessage, packResults as packWireResults, packableResult, unpackTasks } from '@picompute/sdk/wire';
+import type { Assign, BlobChunk, FromAgent, JobResults, ServerWorkStream, TaskRef, TaskResult, ToAgent } from '@picompute/sdk/wire';
 import type { AgentInfo } from '@picompute/sdk/wire';
 import type { TaskOutcome } from './batch.js';
 import type { BundleCache } from './bundle-cache.js';
@@ -26,6 +26,8 @@ import { runKeyedReduces } from './shuffle/reduce-tasks.js';
 import type { ShuffleRuns } from './shuffle/run-store.js';
 
 export interface SessionDeps {
+  /** The call is a gRPC stream, whose codec sends an already encoded message as it is (not the embedded cluster's). */
+  grpc: boolean;
   info: AgentInfo;
   pools: TaskPools;
   bundles: BundleCache;
@@ -269,7 +271,6 @@ export class WorkSession implements Receiver {
 
   /** Results for the coordinator: sent with those that finish in the same tick. */
   deliver(results: TaskResult[]): void {
-    if (process.env.PCDBG) console.error(`DBG agent deliver ${results.length} at ${Date.now()}`);
     for (const r of results) this.#outbox.push(r);
     this.#scheduleFlush();
   }
@@ -305,8 +306,11 @@ export class WorkSession implements Receiver {
       return;
     }
     this.#unsent.shift();
-    const packed = this.#packedPeer && part.every(packableResult) ? packedByJob(part) : undefined;
-    this.#send({ msg: 'results', results: packed ? { results: [], packed } : { results: part } });
+    const jobs = this.#packedPeer && part.every(packableResult) ? byJob(part) : undefined;
+    if (!jobs) this.#send({ msg: 'results', results: { results: part } });
+    // Written straight into the message's bytes: one copy of the outputs fewer (@picompute/sdk/wire's results-message).
+    else if (this.deps.grpc) this.#send(encodePackedResultsMessage(jobs) as unknown as FromAgent);
+    else this.#send({ msg: 'results', results: { results: [], packed: jobs.map((j) => ({ jobId: j.jobId, results: packWireResults(j.results) })) } });
     this.#sending = 0;
     if (this.#unsent.length) this.#scheduleFlush();
   }
@@ -323,20 +327,18 @@ export class WorkSession implements Receiver {
   }
 
   #send(msg: FromAgent): void {
-    const t0 = performance.now();
     if (!this.#closed && this.call.writable) this.call.write(msg);
-    if (process.env.PCDBG) console.error(`DBG agent ${msg.msg} write took ${(performance.now() - t0).toFixed(0)}ms at ${Date.now()}`);
   }
 }
 
-/** Results packed per run of one job's, in order. */
-function packedByJob(results: TaskResult[]): PackedResults[] {
-  const packed: PackedResults[] = [];
+/** The results of each run of one job's, in order. */
+function byJob(results: TaskResult[]): JobResults[] {
+  const jobs: JobResults[] = [];
   let from = 0;
   for (let i = 1; i <= results.length; i++) {
     if (i < results.length && results[i]!.jobId === results[from]!.jobId) continue;
-    packed.push({ jobId: results[from]!.jobId, results: packWireResults(results.slice(from, i)) });
+    jobs.push({ jobId: results[from]!.jobId, results: results.slice(from, i) });
     from = i;
   }
-  return packed;
+  return jobs;
 }

@@ -339,7 +339,6 @@ export class AgentLink {
 
   #onMessage(call: ClientWorkStream<ToAgent>, msg: FromAgent): void {
     if (call !== this.#call) return;
-    if (process.env.PCDBG) console.error(`DBG coord got ${msg.msg} silent ${this.#silence.silentMs.toFixed(0)} at ${Date.now()}`);
     this.#silence.heard(performance.now());
     switch (msg.msg) {
       case 'hello': {

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { packResults, packTasks, packableResult, packableTasks, unpackResults, unpackTasks } from '../src/wire/index.js';
+import {
+  encodePackedResultsMessage,
+  packResults,
+  packTasks,
+  packableResult,
+  packableTasks,
+  unpackResults,
+  unpackTasks,
+  wireServices,
+} from '../src/wire/index.js';
 import type { TaskInput, TaskResult } from '../src/wire/index.js';
 
 const task = (index: number, input: string): TaskInput => ({ index, attempt: 2, kind: 'MAP', input: Buffer.from(input), values: [] });
@@ -39,5 +48,25 @@ describe('packed Work messages', () => {
     expect(() => unpackTasks(packed.subarray(0, packed.length - 1))).toThrow(/packed_tasks is cut short: task 1's input ends past the field's 33 bytes/);
     expect(() => unpackResults('7', packResults([result(0, 'o')]).subarray(0, 20))).toThrow(/says 1 entries but holds 20 bytes/);
     expect(() => unpackTasks(Buffer.alloc(2))).toThrow(/2 bytes, too short for its count/);
+  });
+});
+
+describe('a results message written by hand (results-message.ts)', () => {
+  const { AgentService } = wireServices();
+  // The codec grpc-js calls for the Work stream's agent side: what goes on the wire, and what the coordinator reads.
+  const work = (AgentService as unknown as { service: { Work: { responseSerialize(v: unknown): Buffer; responseDeserialize(b: Buffer): unknown } } }).service
+    .Work;
+
+  it('is byte for byte what protobufjs encodes, read back as the same message: jobs, several results, lengths of 1–3 varint bytes', () => {
+    const big = { ...result(4, 'z'.repeat(20_000)), jobId: 'jöb-ü' };
+    const jobs = [
+      { jobId: '7', results: [result(0, 'out'), result(-1, ''), result(9, 'x'.repeat(200))] },
+      { jobId: 'jöb-ü', results: [big] },
+    ];
+    const byHand = encodePackedResultsMessage(jobs).bytes;
+    const message = { msg: 'results', results: { results: [], packed: jobs.map((j) => ({ jobId: j.jobId, results: packResults(j.results) })) } };
+    expect(byHand.equals(work.responseSerialize(message))).toBe(true);
+    const read = work.responseDeserialize(byHand) as { results: { packed: { jobId: string; results: Buffer }[] } };
+    expect(read.results.packed.map((p) => unpackResults(p.jobId, p.results))).toEqual(jobs.map((j) => j.results));
   });
 });

@@ -6,3 +6,5 @@ export type { ClientWorkStream, ServerWorkStream } from './in-process.js';
 export { MISSING_BLOB_TRAILER, MissingBlobError, missingBlobOf, missingBlobStatus } from './missing-blob.js';
 export { fromRunKey, RUN_KEY_ATTEMPTS, runKey } from './run-key.js';
 export { packResults, packTasks, packableResult, packableTasks, unpackResults, unpackTasks } from './packed-work.js';
+export { encodePackedResultsMessage } from './results-message.js';
+export type { JobResults } from './results-message.js';

@@ -69,13 +69,23 @@ export function unpackTasks(packed: Buffer): TaskInput[] {
 
 /** Packs results that `packableResult` passed (of one job: the job id goes beside them). */
 export function packResults(results: readonly TaskResult[]): Buffer {
-  let bytes = 0;
+  const out = Buffer.allocUnsafe(packedResultsBytes(results));
+  writePackedResults(results, out, 0);
+  return out;
+}
+
+/** The bytes `packResults` makes of `results`. */
+export function packedResultsBytes(results: readonly TaskResult[]): number {
+  let bytes = 4 + results.length * RESULT_RECORD;
   for (const r of results) bytes += r.output.length;
-  const head = 4 + results.length * RESULT_RECORD;
-  const out = Buffer.allocUnsafe(head + bytes);
-  out.writeUInt32LE(results.length, 0);
-  let rec = 4;
-  let at = head;
+  return bytes;
+}
+
+/** Writes what `packResults` makes into `out` at `from` (./results-message.ts writes it straight into a message). */
+export function writePackedResults(results: readonly TaskResult[], out: Buffer, from: number): void {
+  out.writeUInt32LE(results.length, from);
+  let rec = from + 4;
+  let at = from + 4 + results.length * RESULT_RECORD;
   for (const r of results) {
     out.writeInt32LE(r.index, rec);
     out.writeUInt32LE(r.attempt, rec + 4);
@@ -87,7 +97,6 @@ export function packResults(results: readonly TaskResult[]): Buffer {
     rec += RESULT_RECORD;
     at += r.output.copy(out, at);
   }
-  return out;
 }
 
 /** The results of one PackedResults entry; their outputs are views into `packed`, not copies. */
