@@ -205,7 +205,7 @@ export async function startAgent(given: AgentOptions = {}): Promise<Agent> {
           cores: info.cores,
           busy: () => pools.busy,
           thermalPath: options.thermalPath,
-          throttle,
+          sensors,
           chunks: () => chunks,
         });
 

@@ -12,10 +12,10 @@ import { basename, dirname } from 'node:path';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { listenHttp, metricsHandler } from '@picompute/sdk/http';
 import type { HttpServer } from '@picompute/sdk/http';
-import { DEFAULT_THERMAL_PATH, readTemperatureC } from './node-facts.js';
+import { DEFAULT_THERMAL_PATH } from './node-facts.js';
+import type { SensorReadings } from './sensor-readings.js';
 import { taskHook } from './task-counters.js';
 import { SINCE_BOOT_SHIFT, THROTTLE_REASONS } from './throttle.js';
-import type { ThrottleReader } from './throttle.js';
 
 /** Task run times from 1 ms to 10 min: tiny map tasks to long simulations. */
 export const TASK_DURATION_BUCKETS = [0.001, 0.005, 0.025, 0.1, 0.5, 1, 5, 30, 120, 600];
@@ -27,7 +27,8 @@ export interface AgentMetricsOptions {
   cores: number;
   busy: () => number;
   thermalPath?: string;
-  throttle: ThrottleReader;
+  /** The agent's one reader of the temperature and the throttle bits (./sensor-readings.ts): a scrape reads them afresh. */
+  sensors: SensorReadings;
   /** The input chunk cache (./chunk-cache.ts). */
   chunks?: () => { bytes: number; fetches: number; hits: number };
 }
@@ -63,21 +64,21 @@ export async function serveAgentMetrics(o: AgentMetricsOptions): Promise<HttpSer
     'picompute_node_temperature_celsius',
     'SoC temperature (absent where the node has no sensor).',
     async (g) => {
-      const c = await readTemperatureC(o.thermalPath);
+      await o.sensors.refresh();
+      const c = o.sensors.temperatureC;
       g.reset();
       if (Number.isFinite(c)) g.set({ sensor }, c);
     },
     ['sensor'],
   );
   // One 0/1 gauge per reason, `period` live or since boot; absent where the node has no firmware throttle state.
-  let bits: Promise<number> | undefined;
-  const throttled = () => (bits ??= o.throttle.read().finally(() => setImmediate(() => (bits = undefined))));
   for (const r of THROTTLE_REASONS) {
     gauge(
       `picompute_node_${r.name}`,
       `1 when the Pi firmware reports ${r.label} (period: live, or at any time since boot).`,
       async (g) => {
-        const b = await throttled();
+        await o.sensors.refresh();
+        const b = o.sensors.throttled;
         g.reset();
         if (b < 0) return;
         g.set({ period: 'live' }, b & (1 << r.bit) ? 1 : 0);
