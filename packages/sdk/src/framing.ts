@@ -5,6 +5,8 @@
  * own chunks and are split back without being copied.
  */
 const HEADER = 4;
+/** FramePacker's frames of this many bytes or more go alone, uncopied. */
+const ALONE_BYTES = 64 * 1024;
 
 function header(length: number): Buffer {
   const h = Buffer.allocUnsafe(HEADER);
@@ -105,19 +107,21 @@ function remaining(parts: readonly Buffer[], part: number, at: number): number {
  * copying small frames into the chunk being filled: a job's inputs then cost
  * their bytes plus a 4-byte header each, not a Buffer object each (~100–500
  * bytes for a tiny value), so millions of tiny inputs stay small in the
- * submitting process. A frame of more than a quarter chunk goes alone, as a
- * view, not a copy (as frameChunks does).
+ * submitting process. A frame of 64 KiB or more (or of more than a quarter
+ * chunk) goes alone, as a view, not a copy: copying it costs more than the
+ * Buffer object it then takes (under 1 % of it), and copies of big fresh
+ * buffers are slow (page faults: 50 MB of 1 MB word-count inputs were copied
+ * twice here, once into a chunk and once more when the chunk was sealed).
  */
 export class FramePacker {
   readonly #chunks: Buffer[] = [];
-  #current: Buffer;
+  /** The chunk being filled; allocated at the first small frame after a seal, as big frames alone seal often. */
+  #current: Buffer | undefined;
   #used = 0;
   #count = 0;
   #bytes = 0;
 
-  constructor(private readonly chunkBytes: number) {
-    this.#current = Buffer.allocUnsafeSlow(chunkBytes);
-  }
+  constructor(private readonly chunkBytes: number) {}
 
   /** Frames added so far. */
   get count(): number {
@@ -132,7 +136,7 @@ export class FramePacker {
   add(frame: Uint8Array): void {
     this.#count++;
     this.#bytes += HEADER + frame.length;
-    if (frame.length > this.chunkBytes / 4) {
+    if (frame.length >= ALONE_BYTES || frame.length > this.chunkBytes / 4) {
       this.#seal();
       this.#chunks.push(header(frame.length));
       for (let at = 0; at < frame.length; at += this.chunkBytes)
@@ -140,6 +144,7 @@ export class FramePacker {
       return;
     }
     if (this.#used + HEADER + frame.length > this.chunkBytes) this.#seal();
+    this.#current ??= Buffer.allocUnsafeSlow(this.chunkBytes);
     this.#current.writeUInt32BE(frame.length, this.#used);
     this.#current.set(frame, this.#used + HEADER);
     this.#used += HEADER + frame.length;
@@ -153,9 +158,10 @@ export class FramePacker {
 
   #seal(): void {
     if (this.#used === 0) return;
+    const current = this.#current!;
     // A copy of what was used, so a mostly empty chunk does not pin a whole chunk's memory.
-    this.#chunks.push(this.#used === this.chunkBytes ? this.#current : Buffer.from(this.#current.subarray(0, this.#used)));
-    this.#current = Buffer.allocUnsafeSlow(this.chunkBytes);
+    this.#chunks.push(this.#used === this.chunkBytes ? current : Buffer.from(current.subarray(0, this.#used)));
+    this.#current = undefined;
     this.#used = 0;
   }
 }

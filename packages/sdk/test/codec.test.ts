@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CODEC_VERSION, decode, encode } from '../src/codec.js';
-import { frameChunks, packFrames, unpackFrames } from '../src/framing.js';
+import { FramePacker, frameChunks, packFrames, unpackFrames } from '../src/framing.js';
 
 describe('codec', () => {
   it('round-trips every value kind the job API promises', () => {
@@ -70,6 +70,19 @@ describe('framing', () => {
     expect(back).toEqual(frames);
     // The 300-byte frame went alone, so it comes back as a view of its chunk.
     expect(chunks.some((c) => c.buffer === back[1]!.buffer)).toBe(true);
+  });
+
+  it('packs a frame of 64 KiB or more alone, uncopied, between chunks of small ones', () => {
+    const big = Buffer.alloc(64 * 1024, 7);
+    const frames = [Buffer.from('a'), Buffer.from('b'), big, Buffer.alloc(64 * 1024 - 1, 8), Buffer.from('end')];
+    const packer = new FramePacker(8 << 20);
+    for (const f of frames) packer.add(f);
+    const chunks = packer.finish();
+    expect(Buffer.concat(chunks)).toEqual(packFrames(frames));
+    expect(unpackFrames(chunks)).toEqual(frames);
+    // The 64 KiB frame is the caller's own bytes; the one a byte smaller was copied in with the small ones.
+    expect(chunks.filter((c) => c.buffer === big.buffer)).toHaveLength(1);
+    expect(chunks.map((c) => c.length)).toEqual([10, 4, 64 * 1024, 64 * 1024 - 1 + 4 + 7]);
   });
 
   it('refuses a blob cut short', () => {
