@@ -27,14 +27,41 @@ export async function run({ quick, report }) {
     });
     const bare = await bareNode();
     report.add('W5 idle footprint', 'baseline: bare `node` idling', bare.rss, 'MiB RSS', { privateMiB: +bare.uss.toFixed(1), ...bare.kinds });
+    const floor = await tlsHttp2Floor();
+    report.add('W5 idle footprint', 'baseline: `node` after one mutual-TLS HTTP/2 request and one worker thread, idling', floor.rss, 'MiB RSS', {
+      privateMiB: +floor.uss.toFixed(1),
+      ...floor.kinds,
+    });
     const over = (agentMiB, bareMiB) => (agentMiB - bareMiB).toFixed(1);
     report.note(
       `W5: agent after a job ${over(agentRss, bare.rss)} MiB RSS over a bare node (target ≤ 12): its own memory (anonymous: heap, stacks, buffers) ${over(agentKinds.anonMiB, bare.kinds.anonMiB)} MiB more, ` +
         `file-backed pages ${over(agentKinds.fileMiB, bare.kinds.fileMiB)} MiB more (the node binary's code that gRPC, HTTP/2 and TLS run: shared with every Node process, and the kernel may drop them); ` +
         'coordinator target ≤ 80 MiB RSS; privateMiB leaves out the pages every Node process shares',
     );
+    report.note(
+      `W5: a Node process that has only made one mutual-TLS HTTP/2 request and run one worker thread idles at ${over(floor.rss, bare.rss)} MiB RSS over a bare node ` +
+        `(anonymous ${over(floor.kinds.anonMiB, bare.kinds.anonMiB)}, file-backed ${over(floor.kinds.fileMiB, bare.kinds.fileMiB)}): the least any Node agent speaking gRPC over TLS and running tasks on threads holds; ` +
+        `the agent after a job is ${over(agentRss, floor.rss)} MiB RSS over it`,
+    );
   } finally {
     await Promise.all([stop(coordinator), stop(agent)]);
+  }
+}
+
+/** The floor of a Node agent (../baselines/tls-http2-floor.mjs), measured the same way once it is idle. */
+async function tlsHttp2Floor() {
+  const { spawn } = await import('node:child_process');
+  const proc = spawn(process.execPath, [here('baselines/tls-http2-floor.mjs'), here('../packages/sdk/dist/auth/cluster-tls.js')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    let out = '';
+    for await (const chunk of proc.stdout) if ((out += chunk).includes('ready')) break;
+    if (!out.includes('ready')) throw new Error('the TLS/HTTP/2 baseline ended before it was ready');
+    await new Promise((r) => setTimeout(r, 1000));
+    return { rss: rssMiB(proc.pid), uss: ussMiB(proc.pid), kinds: rssKinds(proc.pid) };
+  } finally {
+    await stop(proc, 'SIGKILL');
   }
 }
 
