@@ -19,34 +19,6 @@ export function packFrames(frames: readonly Uint8Array[]): Buffer {
 }
 
 /**
- * The packed bytes as upload chunks of at most `chunkBytes`: small frames are
- * gathered into one chunk; a frame of more than a quarter chunk goes alone
- * (split if it must be), as views of the frame, not copies.
- */
-export function* frameChunks(frames: readonly Buffer[], chunkBytes: number): Generator<Buffer> {
-  let pending: Buffer[] = [];
-  let size = 0;
-  const flush = function* () {
-    if (size) yield pending.length === 1 ? pending[0]! : Buffer.concat(pending, size);
-    pending = [];
-    size = 0;
-  };
-  for (const f of frames) {
-    if (f.length > chunkBytes / 4) {
-      pending.push(header(f.length));
-      size += HEADER;
-      yield* flush();
-      for (let at = 0; at < f.length; at += chunkBytes) yield f.subarray(at, at + chunkBytes);
-      continue;
-    }
-    if (size + HEADER + f.length > chunkBytes) yield* flush();
-    pending.push(header(f.length), f);
-    size += HEADER + f.length;
-  }
-  yield* flush();
-}
-
-/**
  * Splits packed bytes, given as one buffer or as the chunks they arrived in.
  * Frames inside one chunk are views into it; only a frame that spans chunks
  * is copied.
