@@ -133,7 +133,7 @@ export function daemon(args, env, nodeArgs = [], prefix = [], cli = CLI) {
       // (the bench's client) ~5 ms of CPU per submit with 10,000 jobs queued, on the cores the coordinator runs on.
       if (proc.address) return;
       const m = /listening on (\S+)/.exec(out);
-      if (m && !proc.address) {
+      if (m) {
         clearTimeout(timer);
         proc.address = m[1].replace('0.0.0.0', '127.0.0.1');
         proc.log = () => out;

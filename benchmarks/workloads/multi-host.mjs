@@ -81,7 +81,7 @@ export async function run({ quick, report }) {
     const corpus = corpusFile(quick ? 2 : 50);
     const mb = statSync(corpus).size / 1048576;
     const { exports: wc } = await bundleExports(here('jobs/word-count.ts'));
-    // The job's inputs(args) reads the whole file so before its first input: timed here, on the same machine, to set beside prepareMs.
+    // The job's inputs(args) reads the whole file this way before its first input: timed here, on the same machine, to set beside prepareMs.
     const readAt = performance.now();
     const text = readFileSync(corpus, 'latin1');
     const readMs = performance.now() - readAt;

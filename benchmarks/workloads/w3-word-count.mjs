@@ -103,17 +103,15 @@ async function firstTaskVsUpload(client, file, where, report, expected) {
  * Best of `repeat` each, ms.
  */
 async function rawLimits(file, text, cores, bundleUrl, repeat, wc, expected) {
-  const halves = [];
-  for (let i = 0, start = 0; i < cores; i++) {
-    let end = i === cores - 1 ? text.length : Math.floor((text.length * (i + 1)) / cores);
-    const nl = text.indexOf('\n', end);
-    end = i === cores - 1 || nl < 0 ? text.length : nl + 1;
-    halves.push({ file, start, end });
-    start = end;
-  }
-  const chunks = [];
-  let at = 0;
-  for (const c of wc.chunks(text, 1 << 20)) chunks.push({ file, start: at, end: (at += c.length) });
+  // Line-aligned byte ranges of the file, as the job's chunks() cuts its text (latin1: a character a byte).
+  const rangesOf = (size) => {
+    const ranges = [];
+    let at = 0;
+    for (const c of wc.chunks(text, size)) ranges.push({ file, start: at, end: (at += c.length) });
+    return ranges;
+  };
+  const halves = rangesOf(Math.ceil(text.length / cores));
+  const chunks = rangesOf(1 << 20);
   const workers = halves.map(() => new Worker(here('baselines/count-range-worker.mjs'), { workerData: { bundleUrl } }));
   const next = (w) => new Promise((resolve, reject) => (w.once('message', resolve), w.once('error', reject)));
   const count = async (ranges) => {

@@ -25,9 +25,9 @@ export async function run({ quick, report }) {
       privateMiB: +ussMiB(coordinator.pid).toFixed(1),
       ...rssKinds(coordinator.pid),
     });
-    const bare = await bareNode();
+    const bare = await idleNode(['-e', 'setTimeout(() => {}, 60_000)']);
     report.add('W5 idle footprint', 'baseline: bare `node` idling', bare.rss, 'MiB RSS', { privateMiB: +bare.uss.toFixed(1), ...bare.kinds });
-    const floor = await tlsHttp2Floor();
+    const floor = await idleNode([here('baselines/tls-http2-floor.mjs'), here('../packages/sdk/dist/auth/cluster-tls.js')], true);
     report.add('W5 idle footprint', 'baseline: `node` after one mutual-TLS HTTP/2 request and one worker thread, idling', floor.rss, 'MiB RSS', {
       privateMiB: +floor.uss.toFixed(1),
       ...floor.kinds,
@@ -48,28 +48,21 @@ export async function run({ quick, report }) {
   }
 }
 
-/** The floor of a Node agent (../baselines/tls-http2-floor.mjs), measured the same way once it is idle. */
-async function tlsHttp2Floor() {
+/**
+ * A Node process of `args`, measured after a second idle: a bare node (it
+ * writes nothing: opening its stdout alone adds ~2 MiB), or, `saysReady`, one
+ * that prints `ready` once idle, such as the floor of a Node agent
+ * (../baselines/tls-http2-floor.mjs).
+ */
+async function idleNode(args, saysReady = false) {
   const { spawn } = await import('node:child_process');
-  const proc = spawn(process.execPath, [here('baselines/tls-http2-floor.mjs'), here('../packages/sdk/dist/auth/cluster-tls.js')], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', saysReady ? 'pipe' : 'ignore', 'inherit'] });
   try {
-    let out = '';
-    for await (const chunk of proc.stdout) if ((out += chunk).includes('ready')) break;
-    if (!out.includes('ready')) throw new Error('the TLS/HTTP/2 baseline ended before it was ready');
-    await new Promise((r) => setTimeout(r, 1000));
-    return { rss: rssMiB(proc.pid), uss: ussMiB(proc.pid), kinds: rssKinds(proc.pid) };
-  } finally {
-    await stop(proc, 'SIGKILL');
-  }
-}
-
-/** A Node process doing nothing, measured the same way. */
-async function bareNode() {
-  const { spawn } = await import('node:child_process');
-  const proc = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
-  try {
+    if (saysReady) {
+      let out = '';
+      for await (const chunk of proc.stdout) if ((out += chunk).includes('ready')) break;
+      if (!out.includes('ready')) throw new Error(`node ${args.join(' ')} ended before it was ready`);
+    }
     await new Promise((r) => setTimeout(r, 1000));
     return { rss: rssMiB(proc.pid), uss: ussMiB(proc.pid), kinds: rssKinds(proc.pid) };
   } finally {
