@@ -115,6 +115,12 @@ export class CoordinatorRpc {
       // A failed connection attempt says why in a call made without waiting (nothing is sent: there is no connection).
       const watch = (state: grpc.connectivityState) => {
         if (settled) return;
+        // Closed while connecting (leaderRpc closes the addresses it no longer needs once one leads): watching a shut
+        // channel or calling on it throws, inside grpc-js's callback an uncaught exception that ended the client.
+        if (channel.getConnectivityState(false) === grpc.connectivityState.SHUTDOWN) {
+          settle(new ConnectError(`the connection to ${this.address} was closed before it was ready`));
+          return;
+        }
         if (state === grpc.connectivityState.TRANSIENT_FAILURE) {
           (this.stub.listNodes as Method).call(this.stub, {}, (err: grpc.ServiceError | null) => {
             const refusal = err && this.#refusal(err);
