@@ -166,3 +166,60 @@ describe('the merge of many runs', () => {
     }
   });
 });
+
+describe('the shuffle reuses its buffers', () => {
+  it('merges records several times longer than the chunks they are read in, every one joined across chunks, exactly', async () => {
+    const { RunWriter } = await import('@picompute/sdk/run-format');
+    const dir = mkdtempSync(join(tmpdir(), 'picompute-join-'));
+    // Values of 50–400 bytes, each its own text, read 64 bytes at a time: runChunks hands out two buffers in turn
+    // and each cursor joins a record in a buffer of its own, so any chunk reused too early shows as wrong values.
+    const runs = [0, 1, 2].map((r) =>
+      Array.from(
+        { length: 60 },
+        (_, i) =>
+          [`key${String(i * 3 + r).padStart(4, '0')}`, [`${r}:${i}:`.padEnd(50 + ((i * 37 + r * 11) % 350), String.fromCharCode(97 + ((i + r) % 26)))]] as [
+            Key,
+            unknown[],
+          ],
+      ),
+    );
+    const ids = runs.map((records, r) => {
+      const w = new RunWriter(join(dir, `r${r}`));
+      for (const [k, values] of records) w.add(k, values);
+      w.close();
+      return `r${r}`;
+    });
+    const got: [Key, unknown[]][] = [];
+    for await (const g of mergeRuns(ids.map((id) => runChunks(join(dir, id), 64)))) got.push(g);
+    expect(got).toEqual(runs.flat().sort(([a], [b]) => compareKeys(a, b)));
+  });
+
+  it("a map's arenas and run writers go back to the thread's shelf, and the next map takes them instead of new buffers", async () => {
+    const { shuffleBuffers } = await import('@picompute/sdk/buffer-shelf');
+    const dir = mkdtempSync(join(tmpdir(), 'picompute-shelf-'));
+    const map = (attempt: number) => {
+      const buffer = new EmitBuffer({ dir, prefix: `m0-a${attempt}`, partitions: 4, limitBytes: 4 * 1024 * 1024 });
+      for (let i = 0; i < 20_000; i++) buffer.emit(`k${(i * 7919) % 5000}`, `value ${i}`);
+      return buffer.finish();
+    };
+    map(1);
+    expect(shuffleBuffers.bytes).toBeGreaterThan(0);
+    // Counted: every new buffer of 64 KiB or more (Node's pool serves smaller ones).
+    const { allocUnsafe, allocUnsafeSlow } = Buffer;
+    let fresh = 0;
+    const counted =
+      (alloc: (size: number) => Buffer) =>
+      (size: number): Buffer => {
+        if (size >= 65536) fresh++;
+        return alloc(size);
+      };
+    Object.assign(Buffer, { allocUnsafe: counted(allocUnsafe), allocUnsafeSlow: counted(allocUnsafeSlow) });
+    try {
+      const manifest = map(2);
+      expect(manifest.pairs).toBe(20_000);
+    } finally {
+      Object.assign(Buffer, { allocUnsafe, allocUnsafeSlow });
+    }
+    expect(fresh).toBe(0);
+  });
+});

@@ -228,6 +228,7 @@ export class EmitBuffer {
   /** The map ended: spills the rest and says where everything is. */
   finish(): Manifest {
     this.spill();
+    for (const pending of this.#pending) pending.arena.clear();
     return { runs: this.#runs, pairs: this.#pairs, bytesIn: this.#bytesIn };
   }
 

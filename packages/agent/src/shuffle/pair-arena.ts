@@ -11,6 +11,7 @@
  * one buffer (copyWithin: no view made per copy) into a block after them
  * that goes to the run file each time it fills.
  */
+import { shuffleBuffers } from '@picompute/sdk/buffer-shelf';
 import { encodedItem, itemRoom, putItem, type RunWriter, setU32, u32 } from '@picompute/sdk/run-format';
 import { POSITIONS, narrowPrefix, prefixedOrder, stableStringOrder } from './key-order.js';
 
@@ -107,8 +108,9 @@ export class PairArena {
     this.#forget();
   }
 
-  /** Forgets the pairs and lets the buffer go (a failed map). */
+  /** Forgets the pairs and puts the buffer back on this thread's shelf (the map ended, or failed). */
   clear(): void {
+    shuffleBuffers.give(this.#buf);
     this.#buf = undefined;
     this.#forget();
   }
@@ -137,8 +139,11 @@ export class PairArena {
     if (buf && this.#used + bytes <= buf.length) return buf;
     let size = buf ? buf.length : this.#firstBytes;
     while (this.#used + bytes > size) size *= 2;
-    const bigger = Buffer.allocUnsafe(size);
-    if (buf) buf.copy(bigger, 0, 0, this.#used);
+    const bigger = shuffleBuffers.take(size);
+    if (buf) {
+      buf.copy(bigger, 0, 0, this.#used);
+      shuffleBuffers.give(buf);
+    }
     this.#buf = bigger;
     return bigger;
   }
