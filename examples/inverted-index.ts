@@ -6,14 +6,13 @@
  * `--split-size 0` gives each map one whole file; `chunk.path` is the file's
  * path under docs/. A part line reads `word<TAB>3 a.txt,b.txt,notes/c.txt`.
  */
-import { defineJob } from '@picompute/sdk';
+import { chunkText, defineJob } from '@picompute/sdk';
 
 export default defineJob({
   name: 'inverted-index',
   map: (chunk, ctx) => {
     const words = new Set(
-      chunk.data
-        .toString()
+      chunkText(chunk)
         .toLowerCase()
         .split(/[^a-z]+/),
     );

@@ -11,7 +11,7 @@
  * A part line is the key, a TAB, and the rest of the record (records sharing
  * a key: their payloads in order, joined by a TAB).
  */
-import { defineJob } from '@picompute/sdk';
+import { chunkText, defineJob } from '@picompute/sdk';
 import type { FileChunk } from '@picompute/sdk';
 
 const FIRST = 32; // ' '
@@ -39,7 +39,7 @@ export default defineJob({
   name: 'sort-records',
   inputs: (args) => Array.from({ length: Number(args.chunks ?? 8) }, (_, i) => i + 1),
   map: (input: number | FileChunk, ctx) => {
-    const lines = typeof input === 'number' ? records(input) : input.data.toString().split('\n');
+    const lines = typeof input === 'number' ? records(input) : chunkText(input).split('\n');
     for (const line of lines) if (line.length >= 10) ctx.emit(line.slice(0, 10), line.slice(10));
   },
   reduceByKey: (_key, payloads: string[]) => payloads.sort().join('\t'),

@@ -7,13 +7,12 @@
  * `combine` adds up a word's ones on the mapper before anything moves; each
  * reducer gets its words in order, each once, with every count for it.
  */
-import { defineJob } from '@picompute/sdk';
+import { chunkText, defineJob } from '@picompute/sdk';
 
 export default defineJob({
   name: 'word-count',
   map: (chunk, ctx) => {
-    for (const word of chunk.data
-      .toString()
+    for (const word of chunkText(chunk)
       .toLowerCase()
       .split(/[^a-z]+/))
       if (word) ctx.emit(word, 1);
