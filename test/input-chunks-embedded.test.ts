@@ -4,6 +4,7 @@
  * the rest have been, a keyed job exact over them, and nothing sent again
  * for the same files.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,5 +82,29 @@ describe('file inputs as chunks on the embedded cluster', () => {
     const bytesIn = (await job.done()).shuffle!.bytesIn;
     expect(bytesIn).toBeGreaterThanOrEqual(Buffer.byteLength(text));
     expect(bytesIn).toBeLessThan(Buffer.byteLength(text) + 1024);
+  });
+
+  it('gives every chunk of several files, big and small, to its map in input order with its own bytes', async () => {
+    // Big chunks are hashed several at a time while the next is read into the same buffer: none may come out of order or take another's bytes.
+    const dir = mkdtempSync(join(work, 'places-'));
+    const files = [
+      ['a.txt', 40_000],
+      ['b.txt', 900],
+      ['c.txt', 25_000],
+    ] as const;
+    const want: string[] = [];
+    for (const [name, count] of files) {
+      const data = Buffer.from(Array.from({ length: count }, (_, i) => `${name} line ${i} ${'x'.repeat(i % 37)}\n`).join(''));
+      writeFileSync(join(dir, name), data);
+      for (let at = 0; at < data.length; ) {
+        const nl = data.indexOf(10, at + 256 * 1024 - 1);
+        const end = nl < 0 ? data.length : nl + 1;
+        want.push(`${name} ${at} ${end - at} ${createHash('sha256').update(data.subarray(at, end)).digest('hex')}`);
+        at = end;
+      }
+    }
+    expect(want.length).toBeGreaterThan(8);
+    const job = await local.client.submit(fixture('chunk-places.ts'), { input: [dir], splitSize: '256K' });
+    expect((await job.result<string>()).split('\n').slice(0, -1)).toEqual(want);
   });
 });

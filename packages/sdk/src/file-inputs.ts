@@ -120,8 +120,14 @@ const READ_PAST = 1024 * 1024;
  * one), not gathered from a stream's pieces: that copied every byte once
  * more and allocated a piece per MiB, a third of a big submit's time. Throws
  * NoInputFilesError for a file that looks binary: it has no lines to cut at.
+ *
+ * With `reuse`, every chunk is read into the same buffer (as Hadoop's record
+ * readers reuse their objects): a chunk's `data` is good only until the
+ * next one is asked for, so a caller that keeps one copies it. Hashing a
+ * file that way (prepare.ts) touches no fresh memory per chunk, which on a
+ * VM costs as much as the read itself.
  */
-export async function* fileChunks(file: InputFile, splitBytes: number): AsyncGenerator<FileChunk> {
+export async function* fileChunks(file: InputFile, splitBytes: number, reuse = false): AsyncGenerator<FileChunk> {
   const cannotRead = (err: unknown) => new NoInputFilesError(`input file ${file.path} cannot be read: ${(err as Error).message}`);
   const fh = await open(file.path, 'r').catch((err) => {
     throw cannotRead(err);
@@ -133,9 +139,17 @@ export async function* fileChunks(file: InputFile, splitBytes: number): AsyncGen
     let position = 0;
     let eof = false;
     let any = false;
+    let last: Buffer | undefined;
     while (!eof || carry.length || !any) {
-      let buf = Buffer.allocUnsafe(whole ? Math.max(carry.length, (await fh.stat()).size - position) + 1 : Math.max(splitBytes, carry.length) + READ_PAST);
-      carry.copy(buf);
+      const size = whole ? Math.max(carry.length, (await fh.stat()).size - position) + 1 : Math.max(splitBytes, carry.length) + READ_PAST;
+      let buf: Buffer;
+      if (reuse && last && last.length >= size) {
+        // The carry is the end of this very buffer: moved down to its start.
+        buf = last.copyWithin(0, carry.byteOffset - last.byteOffset, carry.byteOffset - last.byteOffset + carry.length);
+      } else {
+        buf = Buffer.allocUnsafe(size);
+        carry.copy(buf);
+      }
       let filled = carry.length;
       let cut = -1;
       for (;;) {
@@ -155,6 +169,7 @@ export async function* fileChunks(file: InputFile, splitBytes: number): AsyncGen
         buf.copy(bigger, 0, 0, filled);
         buf = bigger;
       }
+      last = buf;
       const end = cut >= 0 ? cut + 1 : filled;
       yield { path: file.name, offset, data: buf.subarray(0, end) };
       any = true;

@@ -9,7 +9,7 @@ import { bundleJob, clientBundleDir, importBundle, JobFileError, UnsafeDirError 
 import { encode } from './codec.js';
 import { InputCaps } from './input-caps.js';
 import { DEFAULT_SPLIT_BYTES, fileChunks, inputFiles, NoInputFilesError, parseBytes } from './file-inputs.js';
-import { CHUNK_REF_MIN_BYTES, chunkHash, decodeChunkRef, encodeChunkRef } from './chunk-ref.js';
+import { CHUNK_REF_MIN_BYTES, decodeChunkRef, encodeChunkRef } from './chunk-ref.js';
 import type { FileChunk } from './job.js';
 import { isFoldJob, isKeyedJob } from './job.js';
 import type { Job } from './job.js';
@@ -103,26 +103,55 @@ export interface InputChunkSource {
 }
 
 /**
- * The map inputs of `input` files, as frames: a chunk under
- * CHUNK_REF_MIN_BYTES is its FileChunk, a bigger one a reference to its
- * hash (its bytes hashed here and dropped: one chunk in memory at a time).
+ * Chunks hashed at once: each digest runs on libuv's thread pool (WebCrypto
+ * copies the bytes when it is called, so the next chunk is read into the
+ * same buffer meanwhile). On 2 cores, 1 GiB in 16 MiB chunks: 1.65-1.75 s
+ * hashed one after the other on this thread in fresh buffers, 0.89-0.91 s
+ * three at a time in one reused buffer; every map waits for it, so it is
+ * time the whole cluster stands idle.
+ */
+const HASHES_AT_ONCE = 3;
+
+/** A chunk's sha256, hex, from the thread pool (chunkHash's, without holding this thread). */
+async function chunkDigest(data: Uint8Array): Promise<string> {
+  return Buffer.from(await crypto.subtle.digest('SHA-256', data)).toString('hex');
+}
+
+/**
+ * The map inputs of `input` files, as frames, in order: a chunk under
+ * CHUNK_REF_MIN_BYTES is its FileChunk (a copy: the chunks are read into
+ * one buffer), a bigger one a reference to its hash (its bytes hashed and
+ * dropped: one chunk in memory here at a time, and those being hashed).
  */
 async function* fileInputFrames(input: string[], splitBytes: number, cwd: string | undefined, chunks: InputChunkSource[]): AsyncGenerator<FileChunk | Buffer> {
   const seen = new Set<string>();
+  /** Chunks read and not yet given: a small one whole, a big one where it is (its file, to read again for the upload) and its hash to come. */
+  const ahead: ({ small: FileChunk } | { file: string; path: string; offset: number; length: number; hash: Promise<string> })[] = [];
+  // In input order whatever order the digests end in: `chunks` is the upload's order, and the first maps' chunks go first.
+  const next = async (): Promise<FileChunk | Buffer> => {
+    const item = ahead.shift()!;
+    if ('small' in item) return item.small;
+    const { file, path, offset, length } = item;
+    const hash = await item.hash;
+    if (!seen.has(hash)) {
+      seen.add(hash);
+      chunks.push({ hash, file, offset, length });
+    }
+    return encodeChunkRef({ hash, path, offset, length });
+  };
   for (const file of await inputFiles(input, cwd)) {
-    for await (const chunk of fileChunks(file, splitBytes)) {
-      if (chunk.data.length < CHUNK_REF_MIN_BYTES) {
-        yield chunk;
-        continue;
+    for await (const { path, offset, data } of fileChunks(file, splitBytes, true)) {
+      if (data.length < CHUNK_REF_MIN_BYTES) ahead.push({ small: { path, offset, data: Buffer.from(data) } });
+      else {
+        const hash = chunkDigest(data);
+        // Awaited in order by next(); marked handled now, for a generator given up on before it gets there.
+        hash.catch(() => {});
+        ahead.push({ file: file.path, path, offset, length: data.length, hash });
       }
-      const hash = chunkHash(chunk.data);
-      if (!seen.has(hash)) {
-        seen.add(hash);
-        chunks.push({ hash, file: file.path, offset: chunk.offset, length: chunk.data.length });
-      }
-      yield encodeChunkRef({ hash, path: chunk.path, offset: chunk.offset, length: chunk.data.length });
+      while (ahead.length >= HASHES_AT_ONCE) yield await next();
     }
   }
+  while (ahead.length) yield await next();
 }
 
 /**

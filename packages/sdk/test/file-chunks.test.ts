@@ -28,11 +28,12 @@ function plainCuts(data: Buffer, split: number): Buffer[] {
   return out;
 }
 
-async function chunksOf(name: string, data: Buffer, split: number) {
+/** The chunks, each copied as it comes (with `reuse`, the next one is read into the same buffer). */
+async function chunksOf(name: string, data: Buffer, split: number, reuse = false) {
   const path = join(dir, name);
   writeFileSync(path, data);
   const out: { offset: number; data: Buffer }[] = [];
-  for await (const c of fileChunks({ path, name }, split)) out.push({ offset: c.offset, data: Buffer.from(c.data) });
+  for await (const c of fileChunks({ path, name }, split, reuse)) out.push({ offset: c.offset, data: Buffer.from(c.data) });
   return out;
 }
 
@@ -47,30 +48,48 @@ function lines(seed: number, count: number, longest: number, trailingNewline: bo
 }
 
 describe('fileChunks', () => {
-  it('cuts as the plain definition does, for split sizes from 1 byte to past the file, with and without a last line break', async () => {
-    for (const [seed, trailing] of [
-      [1, true],
-      [2, false],
-    ] as const) {
-      const data = lines(seed, 400, 300, trailing);
-      for (const split of [0, 1, 7, 100, 4096, data.length, data.length * 2]) {
-        const got = await chunksOf(`f${seed}-${split}`, data, split);
-        const want = plainCuts(data, split);
-        expect(got.map((c) => c.data.toString())).toEqual(want.map((c) => c.toString()));
-        let offset = 0;
-        for (const c of got) {
-          expect(c.offset).toBe(offset);
-          offset += c.data.length;
+  it.each([false, true])(
+    'cuts as the plain definition does, for split sizes from 1 byte to past the file, with and without a last line break (reuse %s)',
+    async (reuse) => {
+      for (const [seed, trailing] of [
+        [1, true],
+        [2, false],
+      ] as const) {
+        const data = lines(seed, 400, 300, trailing);
+        for (const split of [0, 1, 7, 100, 4096, data.length, data.length * 2]) {
+          const got = await chunksOf(`f${seed}-${split}`, data, split, reuse);
+          const want = plainCuts(data, split);
+          expect(got.map((c) => c.data.toString())).toEqual(want.map((c) => c.toString()));
+          let offset = 0;
+          for (const c of got) {
+            expect(c.offset).toBe(offset);
+            offset += c.data.length;
+          }
         }
       }
-    }
-  });
+    },
+  );
 
-  it('keeps a line longer than the read-ahead whole, and cuts after it', async () => {
+  it.each([false, true])('keeps a line longer than the read-ahead whole, and cuts after it (reuse %s)', async (reuse) => {
     const long = Buffer.concat([Buffer.alloc(3 * 1024 * 1024 + 17, 'a'), Buffer.from('\nshort\n'), Buffer.alloc(2 * 1024 * 1024, 'b')]);
-    const got = await chunksOf('long', long, 1024 * 1024);
+    const got = await chunksOf('long', long, 1024 * 1024, reuse);
     expect(got.map((c) => c.data.length)).toEqual(plainCuts(long, 1024 * 1024).map((c) => c.length));
     expect(Buffer.concat(got.map((c) => c.data)).equals(long)).toBe(true);
+  });
+
+  it('with reuse, reads every chunk into one buffer (what a caller keeps, it copies)', async () => {
+    const path = join(dir, 'reused');
+    const data = lines(5, 60_000, 300, true);
+    writeFileSync(path, data);
+    const buffers = new Set<ArrayBufferLike>();
+    let chunks = 0;
+    for await (const c of fileChunks({ path, name: 'reused' }, 2 * 1024 * 1024, true)) {
+      buffers.add(c.data.buffer);
+      chunks++;
+    }
+    expect(chunks).toBe(plainCuts(data, 2 * 1024 * 1024).length);
+    expect(chunks).toBeGreaterThan(3);
+    expect(buffers.size).toBe(1);
   });
 
   it('gives an empty file as one empty chunk', async () => {
