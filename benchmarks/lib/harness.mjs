@@ -41,6 +41,29 @@ export async function warmBest(repeat, round, warmUp) {
   return { coldMs, ...(await best(repeat, round)) };
 }
 
+/**
+ * Several systems timed in turns, as a same-run comparison should be on a
+ * machine whose speed drifts (a VM's neighbours): each warmed by `warmUp`
+ * rounds, then `repeat` passes that run one round of each, the order turned
+ * by one every pass so none always goes first; the best round of each, by
+ * name. Timed one system after the other instead, W2's plain piscina and
+ * picompute differed by 0.59-1.46× in three runs of the same code here.
+ */
+export async function interleavedBest(repeat, rounds, warmUp) {
+  const names = Object.keys(rounds);
+  for (const name of names) for (let i = 0; i < warmUp; i++) await rounds[name]();
+  const bestMs = Object.fromEntries(names.map((n) => [n, Infinity]));
+  for (let pass = 0; pass < repeat; pass++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(pass + k) % names.length];
+      const t = performance.now();
+      await rounds[name]();
+      bestMs[name] = Math.min(bestMs[name], performance.now() - t);
+    }
+  }
+  return bestMs;
+}
+
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
